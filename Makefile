@@ -1,0 +1,178 @@
+# fvl — build, test and cross-build. `make help` lists the targets; docs/architecture.md explains.
+#
+#   make                      host build (x86-64: NEON kernels through SIMDe; aarch64: native)
+#   make ARCH=aarch64         cross-build for aarch64 (baseline armv8-a, per-file +dotprod/+i8mm/+fp16)
+#   make BOARD=rpi4|rpi5|orin|generic-aarch64   cross-build tuned for a board (boards/<board>/board.mk)
+#   make SAN=asan             host build with AddressSanitizer + UBSan
+
+HOST_ARCH := $(shell uname -m)
+ARCH ?= $(HOST_ARCH)
+BOARD ?=
+SAN ?=
+
+ifneq ($(BOARD),)
+  ifeq ($(wildcard boards/$(BOARD)/board.mk),)
+    $(error unknown BOARD '$(BOARD)'; boards: $(notdir $(wildcard boards/*)))
+  endif
+  include boards/$(BOARD)/board.mk
+  ifneq ($(ARCH),aarch64)
+    ifeq ($(origin ARCH),command line)
+      $(error BOARD=$(BOARD) is an aarch64 board; drop ARCH=$(ARCH))
+    endif
+    ARCH := aarch64
+  endif
+endif
+
+B := build/$(ARCH)$(if $(BOARD),-$(BOARD))$(if $(SAN),-$(SAN))
+
+# The private arm64 sysroot that tools/setup-deps.sh unpacks XNNPACK and pthreadpool into.
+ARM_SYSROOT ?= build/sysroot-arm64
+ARM_LIBDIR := $(ARM_SYSROOT)/usr/lib/aarch64-linux-gnu
+EMU ?= qemu-aarch64
+QEMU_CPUS ?= cortex-a72 cortex-a76 max
+
+ifeq ($(ARCH),aarch64)
+  ifneq ($(HOST_ARCH),aarch64)
+    CROSS ?= aarch64-linux-gnu-
+    XLIBS := -L$(ARM_LIBDIR) -Wl,-rpath-link,$(ARM_LIBDIR)
+    RUN := $(EMU) -cpu $(or $(QEMU_CPU),max) -E LD_LIBRARY_PATH=$(abspath $(ARM_LIBDIR))
+  endif
+  TUNE := $(if $(BOARD_CPU),-mtune=$(BOARD_CPU))
+  CPU_FLAGS := $(if $(BOARD_CPU),-mcpu=$(BOARD_CPU),-march=armv8-a)
+  DOT_FLAGS := -march=armv8.2-a+dotprod $(TUNE)
+  I8MM_FLAGS := -march=armv8.2-a+dotprod+i8mm $(TUNE)
+  FP16_FLAGS := -march=armv8.2-a+fp16 $(TUNE)
+  ARCH_DEFS := -DFVL_HAVE_I8MM -DFVL_HAVE_FP16
+  KERNEL_EXCLUDE :=
+else ifeq ($(ARCH),x86_64)
+  # SIMDe translates NEON to AVX2; without -mfma vfmaq_f32 would round twice.
+  KERNEL_FLAGS := -mavx2 -mfma
+  # SIMDe has no i8mm and no fp16 arithmetic: those kernels build only for aarch64.
+  KERNEL_EXCLUDE := %-neoni8mm.c %-neonfp16.c
+else
+  $(error ARCH=$(ARCH) is not supported: use x86_64 (host tests) or aarch64)
+endif
+
+ifeq ($(origin CC),default)
+  CC := $(CROSS)gcc
+endif
+AR := $(CROSS)ar
+CLANG ?= clang
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+        -Wformat=2 -Wno-format-nonliteral
+CFLAGS ?= -O2 -g
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_FLAGS := $(if $(filter asan,$(SAN)),$(ASAN_FLAGS))
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SAN_FLAGS) $(ARCH_DEFS) \
+              $(BOARD_DEFS) -Iruntime -Ikernels_neon -MMD -MP
+LDLIBS := $(XLIBS) -lXNNPACK -lpthreadpool -lm -pthread
+ALL_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
+
+RUNTIME_SRC := $(wildcard runtime/*.c)
+KERNEL_SRC := $(filter-out $(KERNEL_EXCLUDE),$(wildcard kernels_neon/*.c kernels_neon/ref/*.c))
+QUANT_SRC := $(filter-out quant/main.c,$(wildcard quant/*.c))
+TEST_SRC := $(wildcard tests/*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+LIB_OBJ := $(call obj,$(RUNTIME_SRC) $(KERNEL_SRC))
+QUANT_OBJ := $(call obj,$(QUANT_SRC))
+TEST_OBJ := $(call obj,$(TEST_SRC))
+
+# Per-file instruction-set flags: the file name says the ISA it needs.
+ISA_FLAGS = $(CPU_FLAGS)
+$(B)/obj/kernels_neon/%.o: ISA_FLAGS = $(CPU_FLAGS) $(KERNEL_FLAGS)
+$(B)/obj/kernels_neon/%-neondot.o: ISA_FLAGS = $(or $(DOT_FLAGS),$(CPU_FLAGS)) $(KERNEL_FLAGS)
+$(B)/obj/kernels_neon/%-neoni8mm.o: ISA_FLAGS = $(I8MM_FLAGS)
+$(B)/obj/kernels_neon/%-neonfp16.o: ISA_FLAGS = $(FP16_FLAGS)
+$(B)/obj/tests/main.o: ALL_CFLAGS += -DFVL_TEST_DATA_DIR=\"$(abspath tests/data)\"
+
+.PHONY: all lib tests test test-unit test-cli test-arm test-asan fuzz check deps demo clean help
+all: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant $(B)/tests/run
+
+lib: $(B)/libfvl.a
+tests: $(B)/tests/run $(B)/fvl $(B)/fvl-quant
+
+# V=1 prints whole command lines.
+Q := $(if $(V),,@)
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC  $(B): $< $(strip $(ISA_FLAGS))")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ISA_FLAGS) -c $< -o $@
+
+$(B)/libfvl.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/fvl: $(call obj,tools/fvl.c) $(B)/libfvl.a
+	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(B)/fvl-quant: $(call obj,quant/main.c) $(QUANT_OBJ) $(B)/libfvl.a
+	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(B)/tests/run: $(TEST_OBJ) $(QUANT_OBJ) $(B)/libfvl.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
+# ---- tests ----------------------------------------------------------------------------------
+test: test-unit test-cli
+
+test-unit: $(B)/tests/run
+	$(RUN) $(B)/tests/run $(T)
+
+test-cli: $(B)/fvl $(B)/fvl-quant $(B)/tests/run
+	tests/cli.sh $(B)
+
+# The same tests cross-built and run under qemu-user on three CPU models: Pi 4 (no dotprod),
+# Pi 5 / Orin (dotprod + fp16), and max (dotprod + fp16 + i8mm). Fails if any model fails.
+test-arm:
+	$(MAKE) ARCH=aarch64 tests
+	@fail=0; for cpu in $(QEMU_CPUS); do \
+	  echo "== qemu-aarch64 -cpu $$cpu"; \
+	  $(EMU) -cpu $$cpu -E LD_LIBRARY_PATH=$(abspath $(ARM_LIBDIR)) build/aarch64/tests/run $(T) \
+	    || { echo "== FAILED on -cpu $$cpu"; fail=1; }; \
+	done; exit $$fail
+
+test-asan:
+	$(MAKE) SAN=asan tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  build/$(HOST_ARCH)-asan/tests/run $(T)
+
+# ---- fuzzing (clang libFuzzer) -------------------------------------------------------------
+FUZZ_SECONDS ?= 60
+FUZZ_B := build/fuzz
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=all -Iruntime -Ikernels_neon
+$(FUZZ_B)/fuzz-gguf: tests/fuzz/fuzz-gguf.c runtime/gguf.c runtime/gguf-print.c runtime/status.c
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $^ -o $@
+
+fuzz: $(FUZZ_B)/fuzz-gguf
+	$(MAKE) ARCH=$(HOST_ARCH) BOARD= SAN= tests
+	rm -rf $(FUZZ_B)/seeds-gguf && mkdir -p $(FUZZ_B)/corpus-gguf
+	build/$(HOST_ARCH)/tests/run --write-gguf-seeds $(FUZZ_B)/seeds-gguf
+	$(FUZZ_B)/fuzz-gguf -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -artifact_prefix=$(FUZZ_B)/ \
+	  $(FUZZ_B)/corpus-gguf $(FUZZ_B)/seeds-gguf
+
+# ---- the README's commands ---------------------------------------------------------------------
+deps:
+	tools/setup-deps.sh
+
+# Everything: set-up, build, host tests, sanitizer tests, qemu tests, 60 s of fuzzing.
+check:
+	tools/check.sh
+
+demo:
+	tools/setup-deps.sh --no-cross
+	$(MAKE) all
+	tools/demo.sh build/$(HOST_ARCH)
+
+clean:
+	rm -rf build/x86_64* build/aarch64* build/fuzz build/demo
+
+help:
+	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
+	@echo "targets: all test test-arm test-asan fuzz check deps demo clean"
+
+-include $(patsubst %.o,%.d,$(LIB_OBJ) $(QUANT_OBJ) $(TEST_OBJ) $(call obj,tools/fvl.c quant/main.c))

@@ -1,0 +1,110 @@
+/* cpu.c — CPU feature detection (getauxval on aarch64) and the kernel table filled from it. */
+#include <string.h>
+
+#include "kernels.h"
+
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+/* From the kernel's asm/hwcap.h, spelled out so older headers still build. */
+#define FVL_HWCAP_ASIMD (1ul << 1)
+#define FVL_HWCAP_ASIMDHP (1ul << 10)
+#define FVL_HWCAP_ASIMDDP (1ul << 20)
+#define FVL_HWCAP2_I8MM (1ul << 13)
+#endif
+
+/* Variants compiled into this build: the Makefile defines FVL_HAVE_I8MM where the compiler
+ * targets aarch64; baseline and dotprod build everywhere (through SIMDe off aarch64). */
+#if defined(FVL_HAVE_I8MM)
+#define HAVE_I8MM 1
+#else
+#define HAVE_I8MM 0
+#endif
+
+void fvl_cpu_detect(struct fvl_cpu *cpu)
+{
+	memset(cpu, 0, sizeof(*cpu));
+#if defined(__aarch64__)
+	cpu->arch = "aarch64";
+#if defined(__linux__)
+	unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+	cpu->asimd = (hw & FVL_HWCAP_ASIMD) != 0;
+	cpu->fp16 = (hw & FVL_HWCAP_ASIMDHP) != 0;
+	cpu->dotprod = (hw & FVL_HWCAP_ASIMDDP) != 0;
+	cpu->i8mm = (hw2 & FVL_HWCAP2_I8MM) != 0;
+#else
+	cpu->asimd = true;
+#endif
+#else
+	/* Off aarch64 the NEON kernels run through SIMDe, which translates the baseline and
+	 * dot-product intrinsics but not fp16 arithmetic or smmla. */
+#if defined(__x86_64__)
+	cpu->arch = "x86-64";
+#else
+	cpu->arch = "host";
+#endif
+	cpu->simde = true;
+	cpu->asimd = true;
+	cpu->dotprod = true;
+#endif
+}
+
+static const char *const isa_names[FVL_ISA_N] = {"scalar", "baseline", "dotprod", "i8mm"};
+
+const char *fvl_isa_name(enum fvl_isa isa)
+{
+	return isa < FVL_ISA_N ? isa_names[isa] : "?";
+}
+
+bool fvl_isa_from_name(const char *name, enum fvl_isa *out)
+{
+	for (int i = 0; i < FVL_ISA_N; i++) {
+		if (strcmp(name, isa_names[i]) == 0) {
+			*out = (enum fvl_isa)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool fvl_isa_supported(const struct fvl_cpu *cpu, enum fvl_isa isa)
+{
+	switch (isa) {
+	case FVL_ISA_SCALAR: return true;
+	case FVL_ISA_BASELINE: return cpu->asimd;
+	case FVL_ISA_DOTPROD: return cpu->asimd && cpu->dotprod;
+	case FVL_ISA_I8MM: return HAVE_I8MM && cpu->asimd && cpu->dotprod && cpu->i8mm;
+	default: return false;
+	}
+}
+
+enum fvl_isa fvl_isa_best(const struct fvl_cpu *cpu)
+{
+	enum fvl_isa best = FVL_ISA_SCALAR;
+	for (int i = 0; i < FVL_ISA_N; i++)
+		if (fvl_isa_supported(cpu, (enum fvl_isa)i))
+			best = (enum fvl_isa)i;
+	return best;
+}
+
+#define SET(k, op, fn) ((k)->op = fn, (k)->op##_name = #fn)
+
+enum fvl_status fvl_kernels_init(struct fvl_kernels *k, const struct fvl_cpu *cpu,
+                                 const char *isa_name)
+{
+	enum fvl_isa isa = fvl_isa_best(cpu);
+	if (isa_name && *isa_name) {
+		if (!fvl_isa_from_name(isa_name, &isa))
+			return FVL_STATUS_INVALID_ARGUMENT;
+		if (!fvl_isa_supported(cpu, isa))
+			return FVL_STATUS_UNSUPPORTED;
+	}
+	memset(k, 0, sizeof(*k));
+	k->isa = isa;
+	/* Each op takes the best variant at or below the chosen ISA. */
+	SET(k, q8_0_q8_dot, fvl_q8_0_q8_dot__scalar);
+	if (isa >= FVL_ISA_BASELINE)
+		SET(k, q8_0_q8_dot, fvl_q8_0_q8_dot__neon);
+	if (isa >= FVL_ISA_DOTPROD)
+		SET(k, q8_0_q8_dot, fvl_q8_0_q8_dot__neondot);
+	return FVL_STATUS_OK;
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs every Debian package fvl needs on a fresh Debian bookworm x86-64 (or arm64) machine,
+# plus the private arm64 sysroot for XNNPACK/pthreadpool (they are not multiarch). Idempotent.
+# Usage: tools/setup-deps.sh [--no-cross]      (run as root, or with sudo available)
+set -euo pipefail
+
+cross=1
+[ "${1:-}" = "--no-cross" ] && cross=0
+here=$(cd "$(dirname "$0")/.." && pwd)
+sysroot="$here/build/sysroot-arm64"
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+
+host_arch=$(dpkg --print-architecture)
+host_pkgs=(build-essential pkg-config clang libclang-rt-14-dev
+  libxnnpack-dev libpthreadpool-dev libcpuinfo-dev libturbojpeg0-dev libv4l-dev libsimde-dev
+  libcjson-dev libpcre2-dev python3-numpy)
+cross_pkgs=(gcc-aarch64-linux-gnu qemu-user
+  libc6:arm64 libturbojpeg0-dev:arm64 libv4l-dev:arm64 libcjson-dev:arm64 libpcre2-dev:arm64)
+
+missing() {   # prints the packages of "$@" that are not installed
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+
+need_update=0
+if [ "$cross" = 1 ] && [ "$host_arch" != arm64 ]; then
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    echo "setup-deps: adding the arm64 architecture"
+    $SUDO dpkg --add-architecture arm64
+    need_update=1
+  fi
+  want=("${host_pkgs[@]}" "${cross_pkgs[@]}")
+else
+  want=("${host_pkgs[@]}")
+fi
+todo=$(missing "${want[@]}")
+if [ -n "$todo" ]; then
+  echo "setup-deps: installing:" $todo
+  $SUDO apt-get update -qq
+  need_update=0
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y -qq --no-install-recommends $todo
+fi
+
+# Private arm64 sysroot: XNNPACK and pthreadpool (and cpuinfo) for the cross build.
+if [ "$cross" = 1 ] && [ "$host_arch" != arm64 ]; then
+  stamp="$sysroot/.complete"
+  if [ ! -f "$stamp" ]; then
+    echo "setup-deps: unpacking arm64 XNNPACK/pthreadpool into $sysroot"
+    [ "$need_update" = 1 ] && $SUDO apt-get update -qq
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    (cd "$tmp" && apt-get download -qq libxnnpack0:arm64 libxnnpack-dev:arm64 libpthreadpool0:arm64 \
+       libpthreadpool-dev:arm64 libcpuinfo0:arm64 2>/dev/null || \
+     (cd "$tmp" && $SUDO apt-get update -qq && apt-get download -qq libxnnpack0:arm64 libxnnpack-dev:arm64 \
+       libpthreadpool0:arm64 libpthreadpool-dev:arm64 libcpuinfo0:arm64))
+    mkdir -p "$sysroot"
+    for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$sysroot"; done
+    touch "$stamp"
+  fi
+fi
+echo "setup-deps: done"
