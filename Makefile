@@ -60,13 +60,13 @@ AR := $(CROSS)ar
 CLANG ?= clang
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
-        -Wformat=2 -Wno-format-nonliteral
+        -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS ?= -O2 -g
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_FLAGS := $(if $(filter asan,$(SAN)),$(ASAN_FLAGS))
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SAN_FLAGS) $(ARCH_DEFS) \
-              $(BOARD_DEFS) -Iruntime -Ikernels_neon -MMD -MP
-LDLIBS := $(XLIBS) -lXNNPACK -lpthreadpool -lm -pthread
+              $(BOARD_DEFS) -Iruntime -Ikernels_neon -Iquant -MMD -MP
+LDLIBS := $(XLIBS) -lcjson -lXNNPACK -lpthreadpool -lm -pthread
 ALL_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
 
 RUNTIME_SRC := $(wildcard runtime/*.c)
@@ -129,7 +129,8 @@ test-arm:
 	$(MAKE) ARCH=aarch64 tests
 	@fail=0; for cpu in $(QEMU_CPUS); do \
 	  echo "== qemu-aarch64 -cpu $$cpu"; \
-	  $(EMU) -cpu $$cpu -E LD_LIBRARY_PATH=$(abspath $(ARM_LIBDIR)) build/aarch64/tests/run $(T) \
+	  $(EMU) -cpu $$cpu -E LD_LIBRARY_PATH=$(abspath $(ARM_LIBDIR)) -E FVL_TEST_QUICK=1 \
+	    build/aarch64/tests/run $(T) \
 	    || { echo "== FAILED on -cpu $$cpu"; fail=1; }; \
 	done; exit $$fail
 
@@ -142,18 +143,28 @@ test-asan:
 FUZZ_SECONDS ?= 60
 FUZZ_B := build/fuzz
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-              -fno-sanitize-recover=all -Iruntime -Ikernels_neon
+              -fno-sanitize-recover=all -Iruntime -Ikernels_neon -Iquant
+FUZZ_CKPT_SECONDS ?= 20
 $(FUZZ_B)/fuzz-gguf: tests/fuzz/fuzz-gguf.c runtime/gguf.c runtime/gguf-print.c runtime/status.c
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $^ -o $@
 
-fuzz: $(FUZZ_B)/fuzz-gguf
+$(FUZZ_B)/fuzz-ckpt: tests/fuzz/fuzz-ckpt.c quant/ckpt.c quant/safetensors.c quant/torchzip.c \
+                     runtime/status.c
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $^ -lcjson -o $@
+
+# Each target runs on its own corpus, seeded with small valid files the test runner writes.
+fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt
 	$(MAKE) ARCH=$(HOST_ARCH) BOARD= SAN= tests
-	rm -rf $(FUZZ_B)/seeds-gguf && mkdir -p $(FUZZ_B)/corpus-gguf
+	rm -rf $(FUZZ_B)/seeds-gguf $(FUZZ_B)/seeds-ckpt
+	mkdir -p $(FUZZ_B)/corpus-gguf $(FUZZ_B)/corpus-ckpt
 	build/$(HOST_ARCH)/tests/run --write-gguf-seeds $(FUZZ_B)/seeds-gguf
+	build/$(HOST_ARCH)/tests/run --write-ckpt-seeds $(FUZZ_B)/seeds-ckpt
 	$(FUZZ_B)/fuzz-gguf -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	  -artifact_prefix=$(FUZZ_B)/ \
-	  $(FUZZ_B)/corpus-gguf $(FUZZ_B)/seeds-gguf
+	  -artifact_prefix=$(FUZZ_B)/ $(FUZZ_B)/corpus-gguf $(FUZZ_B)/seeds-gguf
+	$(FUZZ_B)/fuzz-ckpt -max_total_time=$(FUZZ_CKPT_SECONDS) -print_final_stats=1 -rss_limit_mb=1024 \
+	  -artifact_prefix=$(FUZZ_B)/ $(FUZZ_B)/corpus-ckpt $(FUZZ_B)/seeds-ckpt
 
 # ---- the README's commands ---------------------------------------------------------------------
 deps:

@@ -44,6 +44,12 @@ float fvl_q8_0_q8_dot__neon(size_t n, const struct fvl_block_q8_0 *x,
 float fvl_q8_0_q8_dot__neondot(size_t n, const struct fvl_block_q8_0 *x,
                                const struct fvl_block_q8_0 *y);
 
+/* Quantize n floats (n % 32 == 0) into n/32 blocks, bit-exact with ggml's reference rounding. */
+void fvl_quantize_row_q8_0__scalar(const float *x, struct fvl_block_q8_0 *y, size_t n);
+void fvl_quantize_row_q4_0__scalar(const float *x, struct fvl_block_q4_0 *y, size_t n);
+void fvl_dequantize_row_q8_0(const struct fvl_block_q8_0 *x, float *y, size_t n);
+void fvl_dequantize_row_q4_0(const struct fvl_block_q4_0 *x, float *y, size_t n);
+
 /* The table: one function per op, filled once from the CPU features. */
 struct fvl_kernels {
 	enum fvl_isa isa;

@@ -1,30 +1,189 @@
 /* main.c — fvl-quant: the offline converter's command line. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "convert.h"
 #include "fvl.h"
 #include "gguf.h"
+#include "synth.h"
 
 static const char usage[] =
 	"usage: fvl-quant <command> [options]\n"
 	"\n"
-	"Converts Hugging Face checkpoints into fvl model files (GGUF v3) (version " FVL_VERSION_STRING ").\n"
+	"Converts Hugging Face checkpoints into fvl model files (GGUF v3), version " FVL_VERSION_STRING ".\n"
 	"\n"
 	"commands:\n"
+	"  convert CHECKPOINT_DIR -o OUT.gguf [options]\n"
+	"      CHECKPOINT_DIR is a Florence-VL checkpoint (config.json model_type llava_phi or\n"
+	"      llava_llama) or a Florence-2 one (model_type florence2).\n"
+	"      --wtype T          LLM linear weights (default q4_0)\n"
+	"      --vision-wtype T   DaViT, Florence-2 encoder/decoder and projector linears (default f16)\n"
+	"      --embed-wtype T    LLM token embedding and output (default q8_0)\n"
+	"      --tensor-type PATTERN=T   type for tensors whose model-file name matches the shell\n"
+	"                         pattern (e.g. 'blk.*.ffn_down.weight=q8_0'); repeatable, last wins\n"
+	"      --no-florence-decoder     leave out Florence-2's decoder (Florence-VL does not need\n"
+	"                         it; Florence-2 tasks do)\n"
+	"      --quiet            no progress output\n"
+	"      Types: f32, f16, bf16, q8_0, q4_0. Norms, biases and position tables stay f32; a\n"
+	"      tensor whose rows are not a multiple of 32 long is stored as f16 instead of q8_0/q4_0.\n"
+	"      The output is written to OUT.gguf.tmp and renamed when complete.\n"
+	"  synth --arch A [--wtype T] [--vision-wtype T] [--embed-wtype T] -o OUT.gguf [--seed N]\n"
+	"        [--no-florence-decoder] [--dry-run]\n"
+	"      a model with random weights and the real shapes of A: florence-vl-3b,\n"
+	"      florence-vl-8b, florence2-base, florence2-large (for benchmarks); --dry-run prints\n"
+	"      the tensor count, parameter count and file size without writing\n"
 	"  info FILE.gguf [--full]   print a model file's metadata and tensor table\n"
-	"  version                   print the version\n"
-	"  help                      print this text\n"
+	"  version | help\n"
 	"\n"
-	"exit status: 0 success, 1 failure (the message says why), 2 bad command line.\n";
+	"exit status: 0 success; 1 the input is missing or bad (message says which); 2 bad command\n"
+	"line; 3 cannot write the output (including no space left on device).\n";
+
+static int exit_code(enum fvl_status st)
+{
+	switch (st) {
+	case FVL_STATUS_OK: return 0;
+	case FVL_STATUS_INVALID_ARGUMENT: return 2;
+	case FVL_STATUS_NO_SPACE:
+	case FVL_STATUS_IO: return 3;
+	default: return 1;
+	}
+}
+
+static int bad_usage(const char *msg, const char *arg)
+{
+	fprintf(stderr, "fvl-quant: %s%s%s\n(try 'fvl-quant help')\n", msg, arg ? " " : "",
+	        arg ? arg : "");
+	return 2;
+}
+
+static bool parse_type(const char *s, enum fvl_type *t)
+{
+	return fvl_type_from_name(s, t);
+}
+
+/* Options shared by convert and synth. Returns -1 if argv[*i] is not one of them, else 0, or
+ * the exit code of a bad value. */
+static int common_opt(int argc, char **argv, int *i, struct convert_opts *o)
+{
+	const char *a = argv[*i];
+	enum fvl_type *slot = NULL;
+	if (strcmp(a, "--wtype") == 0)
+		slot = &o->wtype;
+	else if (strcmp(a, "--vision-wtype") == 0)
+		slot = &o->vision_wtype;
+	else if (strcmp(a, "--embed-wtype") == 0)
+		slot = &o->embed_wtype;
+	else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+		if (++*i >= argc)
+			return bad_usage("-o needs a file name", NULL);
+		o->out = argv[*i];
+		return 0;
+	} else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+		o->quiet = true;
+		return 0;
+	} else if (strcmp(a, "--no-florence-decoder") == 0) {
+		o->no_florence_decoder = true;
+		return 0;
+	} else
+		return -1;
+	if (++*i >= argc)
+		return bad_usage("missing type after", a);
+	if (!parse_type(argv[*i], slot))
+		return bad_usage("unknown type (f32, f16, bf16, q8_0, q4_0):", argv[*i]);
+	return 0;
+}
+
+static int cmd_convert(int argc, char **argv)
+{
+	struct convert_opts o = {.wtype = FVL_TYPE_Q4_0, .vision_wtype = FVL_TYPE_F16,
+	                         .embed_wtype = FVL_TYPE_Q8_0};
+	int rc = 0;
+	for (int i = 0; i < argc && rc == 0; i++) {
+		int r = common_opt(argc, argv, &i, &o);
+		if (r >= 0) {
+			rc = r;
+			continue;
+		}
+		if (strcmp(argv[i], "--tensor-type") == 0) {
+			char *eq = i + 1 < argc ? strrchr(argv[i + 1], '=') : NULL;
+			enum fvl_type t;
+			if (!eq || eq == argv[i + 1] || !parse_type(eq + 1, &t)) {
+				rc = bad_usage("--tensor-type needs PATTERN=TYPE, got",
+				               i + 1 < argc ? argv[i + 1] : "nothing");
+				break;
+			}
+			struct type_override *ov = realloc(o.overrides, (o.n_overrides + 1) * sizeof(*ov));
+			if (!ov) {
+				rc = 1;
+				break;
+			}
+			o.overrides = ov;
+			ov[o.n_overrides].pattern = strndup(argv[i + 1], (size_t)(eq - argv[i + 1]));
+			ov[o.n_overrides++].type = t;
+			i++;
+		} else if (argv[i][0] == '-') {
+			rc = bad_usage("unknown option", argv[i]);
+		} else if (!o.ckpt_dir) {
+			o.ckpt_dir = argv[i];
+		} else {
+			rc = bad_usage("one checkpoint directory at a time; extra argument", argv[i]);
+		}
+	}
+	if (rc == 0 && !o.ckpt_dir)
+		rc = bad_usage("convert needs a checkpoint directory", NULL);
+	if (rc == 0 && !o.out)
+		rc = bad_usage("convert needs -o OUT.gguf", NULL);
+	if (rc == 0) {
+		enum fvl_status st = convert_run(&o);
+		if (st != FVL_STATUS_OK) {
+			fprintf(stderr, "fvl-quant: error: %s\n", fvl_last_error());
+			rc = exit_code(st);
+		}
+	}
+	for (uint32_t k = 0; k < o.n_overrides; k++)
+		free(o.overrides[k].pattern);
+	free(o.overrides);
+	return rc;
+}
+
+static int cmd_synth(int argc, char **argv)
+{
+	struct convert_opts o = {.wtype = FVL_TYPE_Q4_0, .vision_wtype = FVL_TYPE_F16,
+	                         .embed_wtype = FVL_TYPE_Q8_0};
+	const char *arch = NULL;
+	uint64_t seed = 1;
+	for (int i = 0; i < argc; i++) {
+		int r = common_opt(argc, argv, &i, &o);
+		if (r > 0)
+			return r;
+		if (r == 0)
+			continue;
+		if (strcmp(argv[i], "--arch") == 0 && i + 1 < argc)
+			arch = argv[++i];
+		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+			seed = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--dry-run") == 0)
+			o.dry_run = true;
+		else
+			return bad_usage("unknown option", argv[i]);
+	}
+	if (!arch || (!o.out && !o.dry_run))
+		return bad_usage("synth needs --arch A and -o OUT.gguf", NULL);
+	enum fvl_status st = synth_run(arch, seed, &o);
+	if (st != FVL_STATUS_OK) {
+		fprintf(stderr, "fvl-quant: error: %s\n", fvl_last_error());
+		return exit_code(st);
+	}
+	return 0;
+}
 
 static int cmd_info(int argc, char **argv)
 {
 	struct fvl_gguf *g;
 	bool full = argc == 2 && strcmp(argv[1], "--full") == 0;
-	if (argc < 1 || argc > 2 || (argc == 2 && !full)) {
-		fprintf(stderr, "usage: fvl-quant info FILE.gguf [--full]\n");
-		return 2;
-	}
+	if (argc < 1 || argc > 2 || (argc == 2 && !full))
+		return bad_usage("usage: fvl-quant info FILE.gguf [--full]", NULL);
 	if (fvl_gguf_open(argv[0], &g) != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl-quant info: error: %s\n", fvl_last_error());
 		return 1;
@@ -49,6 +208,10 @@ int main(int argc, char **argv)
 		printf("fvl-quant %s\n", fvl_version());
 		return 0;
 	}
+	if (strcmp(cmd, "convert") == 0)
+		return cmd_convert(argc - 2, argv + 2);
+	if (strcmp(cmd, "synth") == 0)
+		return cmd_synth(argc - 2, argv + 2);
 	if (strcmp(cmd, "info") == 0)
 		return cmd_info(argc - 2, argv + 2);
 	fprintf(stderr, "fvl-quant: unknown command '%s' (try 'fvl-quant help')\n", cmd);

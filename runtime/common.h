@@ -39,6 +39,10 @@ void fvl_log(enum fvl_log_level level, const char *fmt, ...) FVL_PRINTF(2, 3);
 		}                                                                          \
 	} while (0)
 
+/* Makes room for element n of a growable array (capacity doubles, starting at first). */
+enum fvl_status fvl_grow(void **arr, uint64_t *cap, uint64_t n, size_t elem, uint64_t first);
+#define FVL_GROW(arr, cap, n, first) fvl_grow((void **)&(arr), &(cap), (n), sizeof(*(arr)), (first))
+
 /* a + b and a * b with overflow detection: false on overflow. */
 static inline bool fvl_add_u64(uint64_t a, uint64_t b, uint64_t *out)
 {

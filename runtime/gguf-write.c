@@ -217,14 +217,9 @@ enum fvl_status fvl_gguf_writer_add_tensor(struct fvl_gguf_writer *w, const char
 	bytes = n_elem / ti->blck * ti->size;
 	if (!fvl_align_u64(bytes, FVL_GGUF_ALIGNMENT, &padded))
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s' is too large", name);
-	if (w->n_tensors == w->cap_tensors) {
-		uint64_t cap = w->cap_tensors ? 2 * w->cap_tensors : 64;
-		struct wtensor *t = realloc(w->tensors, cap * sizeof(*t));
-		if (!t)
-			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-		w->tensors = t;
-		w->cap_tensors = cap;
-	}
+	enum fvl_status st = FVL_GROW(w->tensors, w->cap_tensors, w->n_tensors, 64);
+	if (st != FVL_STATUS_OK)
+		return st;
 	struct wtensor *t = &w->tensors[w->n_tensors++];
 	memset(t, 0, sizeof(*t));
 	memcpy(t->name, name, len + 1);

@@ -61,6 +61,22 @@ void fvl_error_clear(void)
 	last_error[0] = '\0';
 }
 
+enum fvl_status fvl_grow(void **arr, uint64_t *cap, uint64_t n, size_t elem, uint64_t first)
+{
+	if (n < *cap)
+		return FVL_STATUS_OK;
+	uint64_t c = *cap ? *cap : first;
+	while (c <= n)
+		c *= 2;
+	void *p = c <= SIZE_MAX / elem ? realloc(*arr, (size_t)c * elem) : NULL;
+	if (!p)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory (%llu elements of %zu bytes)",
+		                (unsigned long long)c, elem);
+	*arr = p;
+	*cap = c;
+	return FVL_STATUS_OK;
+}
+
 void fvl_log_set(fvl_log_fn fn, void *user, enum fvl_log_level max_level)
 {
 	log_fn = fn;

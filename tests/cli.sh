@@ -7,7 +7,7 @@ FVL="$B/fvl"
 QUANT="$B/fvl-quant"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
+pass=0 fail=0 skip=0
 
 # expect NAME WANT_STATUS WANT_TEXT CMD...: runs CMD, checks the exit status and that stdout+stderr
 # contain WANT_TEXT.
@@ -55,5 +55,57 @@ expect quant_info 0 "blk.0.attn_q.weight" "$QUANT" info "$good"
 expect quant_info_bad_file 1 "not a GGUF file" "$QUANT" info "$T/badmagic.gguf"
 expect quant_unknown_command 2 "unknown command" "$QUANT" nope
 
-echo "$pass passed, $fail failed"
+# ---- fvl-quant convert ------------------------------------------------------------------------
+DATA=${FVL_TEST_DATA:-tests/data}
+CK="$DATA/fvl-tiny-phi3/checkpoint"
+expect quant_help_lists_types 0 "--tensor-type PATTERN=T" "$QUANT" help
+expect quant_help_documents_exit_codes 0 "3 cannot write the output" "$QUANT" help
+expect quant_convert_needs_output 2 "convert needs -o" "$QUANT" convert "$CK"
+expect quant_convert_needs_dir 2 "convert needs a checkpoint directory" "$QUANT" convert -o "$T/x.gguf"
+expect quant_convert_bad_type 2 "unknown type" "$QUANT" convert "$CK" -o "$T/x.gguf" --wtype q3_k
+expect quant_convert_bad_override 2 "--tensor-type needs PATTERN=TYPE" "$QUANT" convert "$CK" -o "$T/x.gguf" --tensor-type foo
+expect quant_convert_unknown_option 2 "unknown option --frob" "$QUANT" convert "$CK" -o "$T/x.gguf" --frob
+expect quant_convert_missing_dir 1 "cannot open" "$QUANT" convert "$T/nowhere" -o "$T/x.gguf"
+expect quant_convert_unwritable 3 "cannot create" "$QUANT" convert "$CK" -o /nonexistent-fvl/x.gguf
+expect quant_convert_reports_progress_and_rss 0 "peak RSS" "$QUANT" convert "$CK" -o "$T/ok.gguf"
+expect quant_converted_file_reads_back 0 "general.architecture: str = \"florence-vl\"" "$FVL" info "$T/ok.gguf"
+expect quant_convert_quiet 0 "" "$QUANT" convert "$CK" -o "$T/q.gguf" --quiet
+if [ -s "$T/q.gguf" ] && [ -z "$("$QUANT" convert "$CK" -o "$T/q2.gguf" --quiet 2>&1)" ]; then
+  echo "ok   quant_convert_quiet_prints_nothing"; pass=$((pass + 1))
+else
+  echo "FAIL quant_convert_quiet_prints_nothing"; fail=$((fail + 1))
+fi
+expect quant_synth_dry_run 0 "4629062745 parameters" "$QUANT" synth --arch florence-vl-3b --dry-run
+expect quant_synth_unknown_arch 2 "unknown --arch" "$QUANT" synth --arch gpt5 -o "$T/s.gguf"
+
+# No space left on device: a 256 KB tmpfs in a private mount namespace (needs root and unshare).
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+  mkdir -p "$T/full"
+  out=$(unshare -m sh -c "mount -t tmpfs -o size=256k tmpfs '$T/full' && \
+        '$QUANT' convert '$CK' -o '$T/full/out.gguf' --quiet; echo \"rc=\$?\"; ls '$T/full'" 2>&1)
+  if grep -q "rc=3" <<<"$out" && grep -q "no space left\|No space left" <<<"$out" && \
+     ! grep -q "out.gguf" <<<"$(tail -n +2 <<<"$out" | grep -v 'error')"; then
+    echo "ok   quant_convert_no_space_left_removes_partial_output"; pass=$((pass + 1))
+  else
+    echo "FAIL quant_convert_no_space_left_removes_partial_output"; echo "$out" | sed 's/^/     | /'
+    fail=$((fail + 1))
+  fi
+else
+  echo "skip quant_convert_no_space_left_removes_partial_output: needs root and unshare"
+  skip=$((skip + 1))
+fi
+
+# Interrupted conversion leaves nothing behind.
+"$QUANT" synth --arch florence2-base --wtype f32 --vision-wtype f32 -o "$T/int.gguf" >/dev/null 2>&1 &
+pid=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do [ -e "$T/int.gguf.tmp" ] && break; sleep 0.2; done
+started=$([ -e "$T/int.gguf.tmp" ] && echo yes)
+kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null
+if [ "$started" = yes ] && [ ! -e "$T/int.gguf.tmp" ] && [ ! -e "$T/int.gguf" ]; then
+  echo "ok   quant_convert_interrupted_leaves_no_temp_file"; pass=$((pass + 1))
+else
+  echo "FAIL quant_convert_interrupted_leaves_no_temp_file"; fail=$((fail + 1))
+fi
+
+echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

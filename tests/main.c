@@ -107,11 +107,14 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0); /* a SIGILL under qemu must not eat the output */
 	if (argc == 3 && strcmp(argv[1], "--write-gguf-seeds") == 0)
 		return t_write_gguf_seeds(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "--write-ckpt-seeds") == 0)
+		return t_write_ckpt_seeds(argv[2]);
 	if (argc > 1)
 		filter = argv[1];
 	suite_base();
 	suite_kernels();
 	suite_gguf();
+	suite_convert();
 	printf("%d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
 	return n_fail ? 1 : 0;
 }

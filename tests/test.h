@@ -46,8 +46,11 @@ const char *t_datapath(const char *name);
 void suite_base(void);
 void suite_kernels(void);
 void suite_gguf(void);
+void suite_convert(void);
 
 /* Writes small valid GGUF files into dir (the fuzzer's seed corpus). */
 int t_write_gguf_seeds(const char *dir);
+/* Writes a small safetensors file and a small torch.save zip into dir. */
+int t_write_ckpt_seeds(const char *dir);
 
 #endif /* FVL_TEST_H */

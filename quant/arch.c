@@ -1,0 +1,924 @@
+/* arch.c — what a checkpoint holds, by architecture: loads the weight files, checks every tensor's
+ * shape against the configs, names it for the model file, and writes the metadata the runtime
+ * needs (hyperparameters, preprocessing, prompts, chat template, both tokenizers). Florence-VL
+ * facts cited here are in docs/florence-vl-inference.md (sections in brackets). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cfg.h"
+#include "common.h"
+#include "convert.h"
+#include "tokjson.h"
+
+#define MAX_STAGES 8
+#define P_F2 "model.vision_tower.vision_tower." /* Florence-2 inside a Florence-VL checkpoint */
+
+static bool file_exists(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static const char *join(char *buf, size_t n, const char *dir, const char *name)
+{
+	snprintf(buf, n, "%s/%s", dir, name);
+	return buf;
+}
+
+#define JOIN(buf, dir, name) join(buf, sizeof(buf), dir, name)
+#define NDIMS(...) (sizeof((uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t))
+/* ADD(plan, gguf_name, class, transpose, src_name, shape...) */
+#define ADD(p, name, cls, tr, src, ...) \
+	plan_add(p, name, cls, tr, (uint32_t)NDIMS(__VA_ARGS__), (const uint64_t[]){__VA_ARGS__}, src, NULL)
+
+/* ---- weight files --------------------------------------------------------------------------- */
+
+/* model.safetensors.index.json (sharded), model.safetensors or pytorch_model.bin in dir. */
+static enum fvl_status load_weights(const struct convert_opts *o, struct ckpt *ck, const char *dir,
+                                    bool required)
+{
+	char path[1024], shard[1024];
+	struct cfg idx;
+	enum fvl_status st;
+
+	if (o->synth) /* made up on demand by plan_add */
+		return FVL_STATUS_OK;
+	if (file_exists(JOIN(path, dir, "model.safetensors.index.json"))) {
+		if ((st = cfg_load(&idx, path)) != FVL_STATUS_OK)
+			return st;
+		const cJSON *map = cfg_get(idx.root, "weight_map"), *e, *f;
+		if (!cJSON_IsObject(map)) {
+			cfg_free(&idx);
+			return fvl_fail(FVL_STATUS_BAD_FILE, "%s: 'weight_map' is missing", path);
+		}
+		/* Each distinct shard once, in order of first mention. */
+		cJSON_ArrayForEach(e, map) {
+			if (!cJSON_IsString(e)) {
+				st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: weight_map['%s'] is not a file "
+				              "name", path, e->string);
+				break;
+			}
+			bool seen = false;
+			for (f = map->child; f != e && !seen; f = f->next)
+				seen = strcmp(f->valuestring, e->valuestring) == 0;
+			if (seen)
+				continue;
+			if (strchr(e->valuestring, '/') || !file_exists(JOIN(shard, dir, e->valuestring))) {
+				st = fvl_fail(FVL_STATUS_NOT_FOUND, "%s names shard '%s', which is missing "
+				              "from %s", path, e->valuestring, dir);
+				break;
+			}
+			if ((st = ckpt_add_safetensors(ck, shard)) != FVL_STATUS_OK)
+				break;
+		}
+		cfg_free(&idx);
+		return st;
+	}
+	if (file_exists(JOIN(path, dir, "model.safetensors")))
+		return ckpt_add_safetensors(ck, path);
+	if (file_exists(JOIN(path, dir, "pytorch_model.bin")))
+		return ckpt_add_torch(ck, path);
+	if (!required)
+		return FVL_STATUS_NOT_FOUND;
+	return fvl_fail(FVL_STATUS_NOT_FOUND, "%s: no weights (expected model.safetensors, "
+	                "model.safetensors.index.json with its shards, or pytorch_model.bin)", dir);
+}
+
+/* ---- metadata helpers ------------------------------------------------------------------------ */
+
+static enum fvl_status set_u32_arr(struct fvl_gguf_writer *w, const char *key, const int64_t *v,
+                                   int n)
+{
+	uint32_t u[MAX_STAGES];
+	for (int i = 0; i < n; i++)
+		u[i] = (uint32_t)v[i];
+	return fvl_gguf_writer_set_arr(w, key, FVL_GGUF_UINT32, u, (uint64_t)n);
+}
+
+static enum fvl_status set_f32_arr(struct fvl_gguf_writer *w, const char *key, const double *v,
+                                   int n)
+{
+	float f[256];
+	for (int i = 0; i < n && i < 256; i++)
+		f[i] = (float)v[i];
+	return fvl_gguf_writer_set_arr(w, key, FVL_GGUF_FLOAT32, f, (uint64_t)n);
+}
+
+/* An int array of 1..MAX_STAGES entries, all within [lo, hi]. */
+static enum fvl_status cfg_ints(const struct cfg *c, const cJSON *obj, const char *key, int64_t *out,
+                                int *n, int64_t lo, int64_t hi)
+{
+	const cJSON *a = cfg_get(obj, key), *e;
+	int i = 0;
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1 || cJSON_GetArraySize(a) > MAX_STAGES)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: '%s' is not an array of 1..%d integers",
+		                c->path, key, MAX_STAGES);
+	cJSON_ArrayForEach(e, a) {
+		double d = cJSON_IsNumber(e) ? e->valuedouble : cJSON_IsBool(e) ? cJSON_IsTrue(e) : NAN;
+		if (!(d >= (double)lo && d <= (double)hi) || d != floor(d))
+			return fvl_fail(FVL_STATUS_BAD_FILE, "%s: '%s'[%d] is not an integer in %lld..%lld",
+			                c->path, key, i, (long long)lo, (long long)hi);
+		out[i++] = (int64_t)d;
+	}
+	if (*n && i != *n)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: '%s' has %d entries, expected %d", c->path,
+		                key, i, *n);
+	*n = i;
+	return FVL_STATUS_OK;
+}
+
+/* Positive integer config value in 1..hi. */
+static enum fvl_status cfg_dim(const struct cfg *c, const cJSON *obj, const char *key, int64_t hi,
+                               int64_t *out)
+{
+	enum fvl_status st = cfg_int(c, obj, key, out);
+	if (st == FVL_STATUS_OK && (*out < 1 || *out > hi))
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: '%s' = %lld is outside 1..%lld", c->path, key,
+		                (long long)*out, (long long)hi);
+	return st;
+}
+
+/* ---- Florence-2: DaViT, image projection, BART encoder and decoder ---------------------------- */
+
+struct f2 {
+	int n_stages;
+	int64_t dim[MAX_STAGES], depth[MAX_STAGES], heads[MAX_STAGES], groups[MAX_STAGES];
+	int64_t patch[MAX_STAGES], stride[MAX_STAGES], pad[MAX_STAGES], prenorm[MAX_STAGES];
+	int64_t window, proj_dim, pos_max, temporal_max;
+	int64_t d_model, enc_layers, dec_layers, enc_heads, dec_heads, enc_ffn, dec_ffn, vocab, max_pos;
+};
+
+static enum fvl_status f2_read_config(const struct cfg *c, struct f2 *f, struct fvl_gguf_writer *w)
+{
+	const cJSON *v = cfg_get(c->root, "vision_config"), *t = cfg_get(c->root, "text_config");
+	enum fvl_status st;
+	int n = 0;
+	const char *act = NULL;
+	bool scale_emb, norm_before;
+	int64_t bos, eos, pad, dstart, ngram;
+
+	if (!cJSON_IsObject(v) || !cJSON_IsObject(t))
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: vision_config or text_config is missing",
+		                c->path);
+	if ((st = cfg_ints(c, v, "dim_embed", f->dim, &n, 1, 1 << 16)) ||
+	    (st = cfg_ints(c, v, "depths", f->depth, &n, 1, 64)) ||
+	    (st = cfg_ints(c, v, "num_heads", f->heads, &n, 1, 1024)) ||
+	    (st = cfg_ints(c, v, "num_groups", f->groups, &n, 1, 1024)) ||
+	    (st = cfg_ints(c, v, "patch_size", f->patch, &n, 1, 64)) ||
+	    (st = cfg_ints(c, v, "patch_stride", f->stride, &n, 1, 64)) ||
+	    (st = cfg_ints(c, v, "patch_padding", f->pad, &n, 0, 64)) ||
+	    (st = cfg_ints(c, v, "patch_prenorm", f->prenorm, &n, 0, 1)) ||
+	    (st = cfg_dim(c, v, "window_size", 1024, &f->window)) ||
+	    (st = cfg_dim(c, v, "projection_dim", 1 << 16, &f->proj_dim)) ||
+	    (st = cfg_int_or(c, v, "image_pos_embed.max_pos_embeddings", 50, &f->pos_max)) ||
+	    (st = cfg_int_or(c, v, "visual_temporal_embedding.max_temporal_embeddings", 100,
+	                     &f->temporal_max)))
+		return st;
+	f->n_stages = n;
+	for (int i = 0; i < n; i++)
+		if (f->dim[i] % f->heads[i] || f->dim[i] % f->groups[i])
+			return fvl_fail(FVL_STATUS_BAD_FILE, "%s: stage %d: dim %lld is not a multiple "
+			                "of its heads and groups", c->path, i, (long long)f->dim[i]);
+	if (f->dim[n - 1] % 2)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: the last DaViT dim must be even", c->path);
+	/* image_feature_source: the pools of _encode_image, in order [14.1]. */
+	const cJSON *src = cfg_get(v, "image_feature_source"), *e;
+	const char *pools[4];
+	uint64_t n_pools = 0;
+	if (!cJSON_IsArray(src) || cJSON_GetArraySize(src) < 1 || cJSON_GetArraySize(src) > 4)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: vision_config.image_feature_source is "
+		                "missing", c->path);
+	cJSON_ArrayForEach(e, src) {
+		if (!cJSON_IsString(e) || (strcmp(e->valuestring, "spatial_avg_pool") &&
+		                          strcmp(e->valuestring, "temporal_avg_pool")))
+			return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: image_feature_source entry '%s' "
+			                "(fvl knows spatial_avg_pool and temporal_avg_pool)", c->path,
+			                cJSON_IsString(e) ? e->valuestring : "?");
+		pools[n_pools++] = e->valuestring;
+	}
+	if ((st = cfg_dim(c, t, "d_model", 1 << 16, &f->d_model)) ||
+	    (st = cfg_dim(c, t, "encoder_layers", 256, &f->enc_layers)) ||
+	    (st = cfg_dim(c, t, "decoder_layers", 256, &f->dec_layers)) ||
+	    (st = cfg_dim(c, t, "encoder_attention_heads", 1024, &f->enc_heads)) ||
+	    (st = cfg_dim(c, t, "decoder_attention_heads", 1024, &f->dec_heads)) ||
+	    (st = cfg_dim(c, t, "encoder_ffn_dim", 1 << 20, &f->enc_ffn)) ||
+	    (st = cfg_dim(c, t, "decoder_ffn_dim", 1 << 20, &f->dec_ffn)) ||
+	    (st = cfg_dim(c, t, "vocab_size", 1 << 24, &f->vocab)) ||
+	    (st = cfg_dim(c, t, "max_position_embeddings", 1 << 20, &f->max_pos)) ||
+	    (st = cfg_str(c, t, "activation_function", &act)) ||
+	    (st = cfg_bool_or(c, t, "scale_embedding", false, &scale_emb)) ||
+	    (st = cfg_bool_or(c, t, "normalize_before", false, &norm_before)) ||
+	    (st = cfg_int_or(c, t, "bos_token_id", 0, &bos)) ||
+	    (st = cfg_int_or(c, t, "eos_token_id", 2, &eos)) ||
+	    (st = cfg_int_or(c, t, "pad_token_id", 1, &pad)) ||
+	    (st = cfg_int_or(c, t, "decoder_start_token_id", 2, &dstart)) ||
+	    (st = cfg_int_or(c, t, "no_repeat_ngram_size", 0, &ngram)))
+		return st;
+	if (strcmp(act, "gelu") != 0)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: activation_function '%s' (fvl runs "
+		                "Florence-2's 'gelu')", c->path, act);
+	if (norm_before)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: normalize_before = true (Florence-2 is "
+		                "post-LN)", c->path);
+	if (f->d_model % f->enc_heads || f->d_model % f->dec_heads)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: d_model is not a multiple of the heads",
+		                c->path);
+	if ((st = set_u32_arr(w, "f2.vision.dim_embed", f->dim, n)) ||
+	    (st = set_u32_arr(w, "f2.vision.depths", f->depth, n)) ||
+	    (st = set_u32_arr(w, "f2.vision.num_heads", f->heads, n)) ||
+	    (st = set_u32_arr(w, "f2.vision.num_groups", f->groups, n)) ||
+	    (st = set_u32_arr(w, "f2.vision.patch_size", f->patch, n)) ||
+	    (st = set_u32_arr(w, "f2.vision.patch_stride", f->stride, n)) ||
+	    (st = set_u32_arr(w, "f2.vision.patch_padding", f->pad, n)) ||
+	    (st = set_u32_arr(w, "f2.vision.patch_prenorm", f->prenorm, n)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.vision.window_size", (uint32_t)f->window)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.vision.mlp_ratio", 4)) ||
+	    (st = fvl_gguf_writer_set_f32(w, "f2.vision.layer_norm_eps", 1e-5f)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.vision.projection_dim", (uint32_t)f->proj_dim)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.vision.pos_embed_max", (uint32_t)f->pos_max)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.vision.temporal_embed_max",
+	                                  (uint32_t)f->temporal_max)) ||
+	    (st = fvl_gguf_writer_set_arr_str(w, "f2.vision.image_feature_source", pools, NULL,
+	                                      n_pools)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.text.d_model", (uint32_t)f->d_model)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.text.encoder_layers", (uint32_t)f->enc_layers)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.text.decoder_layers", (uint32_t)f->dec_layers)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.text.encoder_heads", (uint32_t)f->enc_heads)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.text.decoder_heads", (uint32_t)f->dec_heads)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.text.encoder_ffn_dim", (uint32_t)f->enc_ffn)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.text.decoder_ffn_dim", (uint32_t)f->dec_ffn)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.text.vocab_size", (uint32_t)f->vocab)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.text.max_position_embeddings", (uint32_t)f->max_pos)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.text.position_offset", 2)) ||
+	    (st = fvl_gguf_writer_set_f32(w, "f2.text.layer_norm_eps", 1e-5f)) ||
+	    (st = fvl_gguf_writer_set_bool(w, "f2.text.scale_embedding", scale_emb)) ||
+	    (st = fvl_gguf_writer_set_i32(w, "f2.text.bos_token_id", (int32_t)bos)) ||
+	    (st = fvl_gguf_writer_set_i32(w, "f2.text.eos_token_id", (int32_t)eos)) ||
+	    (st = fvl_gguf_writer_set_i32(w, "f2.text.pad_token_id", (int32_t)pad)) ||
+	    (st = fvl_gguf_writer_set_i32(w, "f2.text.decoder_start_token_id", (int32_t)dstart)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.text.no_repeat_ngram_size", (uint32_t)ngram)))
+		return st;
+	return FVL_STATUS_OK;
+}
+
+/* generation_config.json of Florence-2 (num_beams), optional. */
+static enum fvl_status f2_read_generation(const char *path, struct fvl_gguf_writer *w)
+{
+	struct cfg c;
+	int64_t beams = 1;
+	bool early = false;
+	enum fvl_status st = cfg_load(&c, path);
+	if (st == FVL_STATUS_NOT_FOUND) {
+		fvl_error_clear();
+	} else if (st != FVL_STATUS_OK) {
+		return st;
+	} else {
+		st = cfg_int_or(&c, c.root, "num_beams", 1, &beams);
+		if (st == FVL_STATUS_OK)
+			st = cfg_bool_or(&c, c.root, "early_stopping", false, &early);
+		cfg_free(&c);
+		if (st != FVL_STATUS_OK)
+			return st;
+	}
+	if ((st = fvl_gguf_writer_set_u32(w, "f2.generation.num_beams", (uint32_t)beams)))
+		return st;
+	return fvl_gguf_writer_set_bool(w, "f2.generation.early_stopping", early);
+}
+
+/* preprocessor_config.json: size, resample, rescale, mean/std [2, 14.5]. */
+static enum fvl_status read_preprocessor(const char *path, const char *aspect,
+                                         struct fvl_gguf_writer *w)
+{
+	struct cfg c;
+	int64_t h, wd, resample;
+	double mean[3], std[3], rescale;
+	bool do_norm, do_rescale;
+	enum fvl_status st = cfg_load(&c, path);
+	if (st != FVL_STATUS_OK)
+		return st;
+	if ((st = cfg_dim(&c, c.root, "size.height", 16384, &h)) ||
+	    (st = cfg_dim(&c, c.root, "size.width", 16384, &wd)) ||
+	    (st = cfg_int_or(&c, c.root, "resample", 3, &resample)) ||
+	    (st = cfg_num_array(&c, c.root, "image_mean", mean, 3)) ||
+	    (st = cfg_num_array(&c, c.root, "image_std", std, 3)) ||
+	    (st = cfg_num_or(&c, c.root, "rescale_factor", 1.0 / 255.0, &rescale)) ||
+	    (st = cfg_bool_or(&c, c.root, "do_normalize", true, &do_norm)) ||
+	    (st = cfg_bool_or(&c, c.root, "do_rescale", true, &do_rescale)))
+		goto done;
+	if (resample != 3) {
+		st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: resample %lld (fvl implements PIL's "
+		              "bicubic, 3)", path, (long long)resample);
+		goto done;
+	}
+	for (int i = 0; i < 3; i++)
+		if (!(std[i] > 0)) {
+			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: image_std[%d] is not positive", path, i);
+			goto done;
+		}
+	/* LLaVA's expand2square fill: tuple(int(x * 255) for x in image_mean) [2]. */
+	uint8_t fill[3];
+	for (int i = 0; i < 3; i++)
+		fill[i] = (uint8_t)(mean[i] * 255.0);
+	if (!do_norm)
+		for (int i = 0; i < 3; i++)
+			mean[i] = 0.0, std[i] = 1.0;
+	if ((st = fvl_gguf_writer_set_u32(w, "preprocess.height", (uint32_t)h)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "preprocess.width", (uint32_t)wd)) ||
+	    (st = fvl_gguf_writer_set_str(w, "preprocess.resample", "bicubic")) ||
+	    (st = fvl_gguf_writer_set_f32(w, "preprocess.rescale_factor",
+	                                  do_rescale ? (float)rescale : 1.0f)) ||
+	    (st = set_f32_arr(w, "preprocess.mean", mean, 3)) ||
+	    (st = set_f32_arr(w, "preprocess.std", std, 3)) ||
+	    (st = fvl_gguf_writer_set_str(w, "preprocess.aspect", aspect)) ||
+	    (st = fvl_gguf_writer_set_arr(w, "preprocess.fill", FVL_GGUF_UINT8, fill, 3)))
+		goto done;
+done:
+	cfg_free(&c);
+	return st;
+}
+
+static enum fvl_status f2_plan_davit(struct plan *p, const struct f2 *f, const char *pre)
+{
+	char src[256], dst[FVL_GGUF_MAX_NAME + 1];
+	enum fvl_status st;
+	uint64_t cin = 3;
+#define S(fmt, ...) (snprintf(src, sizeof(src), "%s" fmt, pre, __VA_ARGS__), src)
+#define D(fmt, ...) (snprintf(dst, sizeof(dst), fmt, __VA_ARGS__), dst)
+	for (int i = 0; i < f->n_stages; i++) {
+		uint64_t c = (uint64_t)f->dim[i], k = (uint64_t)f->patch[i], nc = f->prenorm[i] ? cin : c;
+		if ((st = ADD(p, D("v.conv.%d.weight", i), TC_VISION, false,
+		              S("vision_tower.convs.%d.proj.weight", i), c, cin, k, k)) ||
+		    (st = ADD(p, D("v.conv.%d.bias", i), TC_KEEP_F32, false,
+		              S("vision_tower.convs.%d.proj.bias", i), c)) ||
+		    (st = ADD(p, D("v.conv.%d.norm.weight", i), TC_KEEP_F32, false,
+		              S("vision_tower.convs.%d.norm.weight", i), nc)) ||
+		    (st = ADD(p, D("v.conv.%d.norm.bias", i), TC_KEEP_F32, false,
+		              S("vision_tower.convs.%d.norm.bias", i), nc)))
+			return st;
+		for (int j = 0; j < f->depth[i]; j++) {
+			static const char *const blk[2] = {"spatial_block", "channel_block"};
+			static const char *const attn[2] = {"window_attn", "channel_attn"};
+			static const char *const tag[2] = {"sp", "ch"};
+			for (int b = 0; b < 2; b++) {
+				const char *h = blk[b], *a = attn[b], *t = tag[b];
+				const char *bp = "vision_tower.blocks";
+				if ((st = ADD(p, D("v.blk.%d.%d.%s.dw1.weight", i, j, t), TC_KEEP_F32, false,
+				              S("%s.%d.%d.%s.conv1.fn.dw.weight", bp, i, j, h), c, 1, 3, 3)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.dw1.bias", i, j, t), TC_KEEP_F32, false,
+				              S("%s.%d.%d.%s.conv1.fn.dw.bias", bp, i, j, h), c)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.attn_norm.weight", i, j, t), TC_KEEP_F32,
+				              false, S("%s.%d.%d.%s.%s.norm.weight", bp, i, j, h, a), c)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.attn_norm.bias", i, j, t), TC_KEEP_F32,
+				              false, S("%s.%d.%d.%s.%s.norm.bias", bp, i, j, h, a), c)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.attn_qkv.weight", i, j, t), TC_VISION,
+				              false, S("%s.%d.%d.%s.%s.fn.qkv.weight", bp, i, j, h, a), 3 * c, c)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.attn_qkv.bias", i, j, t), TC_KEEP_F32,
+				              false, S("%s.%d.%d.%s.%s.fn.qkv.bias", bp, i, j, h, a), 3 * c)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.attn_out.weight", i, j, t), TC_VISION,
+				              false, S("%s.%d.%d.%s.%s.fn.proj.weight", bp, i, j, h, a), c, c)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.attn_out.bias", i, j, t), TC_KEEP_F32,
+				              false, S("%s.%d.%d.%s.%s.fn.proj.bias", bp, i, j, h, a), c)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.dw2.weight", i, j, t), TC_KEEP_F32, false,
+				              S("%s.%d.%d.%s.conv2.fn.dw.weight", bp, i, j, h), c, 1, 3, 3)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.dw2.bias", i, j, t), TC_KEEP_F32, false,
+				              S("%s.%d.%d.%s.conv2.fn.dw.bias", bp, i, j, h), c)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.ffn_norm.weight", i, j, t), TC_KEEP_F32,
+				              false, S("%s.%d.%d.%s.ffn.norm.weight", bp, i, j, h), c)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.ffn_norm.bias", i, j, t), TC_KEEP_F32,
+				              false, S("%s.%d.%d.%s.ffn.norm.bias", bp, i, j, h), c)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.ffn_up.weight", i, j, t), TC_VISION,
+				              false, S("%s.%d.%d.%s.ffn.fn.net.fc1.weight", bp, i, j, h), 4 * c, c)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.ffn_up.bias", i, j, t), TC_KEEP_F32,
+				              false, S("%s.%d.%d.%s.ffn.fn.net.fc1.bias", bp, i, j, h), 4 * c)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.ffn_down.weight", i, j, t), TC_VISION,
+				              false, S("%s.%d.%d.%s.ffn.fn.net.fc2.weight", bp, i, j, h), c, 4 * c)) ||
+				    (st = ADD(p, D("v.blk.%d.%d.%s.ffn_down.bias", i, j, t), TC_KEEP_F32,
+				              false, S("%s.%d.%d.%s.ffn.fn.net.fc2.bias", bp, i, j, h), c)))
+					return st;
+			}
+		}
+		cin = c;
+	}
+	/* _encode_image [4]: image_projection is (in, out) and used as x @ W: stored transposed
+	 * so that, like every other linear, a row holds one output's weights. */
+	uint64_t dl = (uint64_t)f->dim[f->n_stages - 1], pd = (uint64_t)f->proj_dim;
+	if ((st = ADD(p, "v.img_proj.weight", TC_VISION, true, S("%s", "image_projection"), dl, pd)) ||
+	    (st = ADD(p, "v.img_proj_norm.weight", TC_KEEP_F32, false,
+	              S("%s", "image_proj_norm.weight"), pd)) ||
+	    (st = ADD(p, "v.img_proj_norm.bias", TC_KEEP_F32, false,
+	              S("%s", "image_proj_norm.bias"), pd)) ||
+	    (st = ADD(p, "v.pos_row.weight", TC_KEEP_F32, false,
+	              S("%s", "image_pos_embed.row_embeddings.weight"), (uint64_t)f->pos_max, dl / 2)) ||
+	    (st = ADD(p, "v.pos_col.weight", TC_KEEP_F32, false,
+	              S("%s", "image_pos_embed.column_embeddings.weight"), (uint64_t)f->pos_max, dl / 2)))
+		return st;
+	return FVL_STATUS_OK;
+#undef S
+#undef D
+}
+
+static enum fvl_status f2_plan_attn(struct plan *p, const char *dst_pre, const char *src_pre,
+                                    uint64_t d)
+{
+	char src[256], dst[FVL_GGUF_MAX_NAME + 1];
+	static const char *const proj[4] = {"q", "k", "v", "out"};
+	enum fvl_status st;
+	for (int k = 0; k < 4; k++) {
+		snprintf(dst, sizeof(dst), "%s_%s.weight", dst_pre, proj[k]);
+		snprintf(src, sizeof(src), "%s.%s_proj.weight", src_pre, proj[k]);
+		if ((st = ADD(p, dst, TC_VISION, false, src, d, d)))
+			return st;
+		snprintf(dst, sizeof(dst), "%s_%s.bias", dst_pre, proj[k]);
+		snprintf(src, sizeof(src), "%s.%s_proj.bias", src_pre, proj[k]);
+		if ((st = ADD(p, dst, TC_KEEP_F32, false, src, d)))
+			return st;
+	}
+	return FVL_STATUS_OK;
+}
+
+/* A LayerNorm's weight and bias. */
+static enum fvl_status add_ln(struct plan *p, const char *dst, const char *src, uint64_t d)
+{
+	char s[256], n[FVL_GGUF_MAX_NAME + 1];
+	enum fvl_status st;
+	snprintf(n, sizeof(n), "%s.weight", dst);
+	snprintf(s, sizeof(s), "%s.weight", src);
+	if ((st = ADD(p, n, TC_KEEP_F32, false, s, d)))
+		return st;
+	snprintf(n, sizeof(n), "%s.bias", dst);
+	snprintf(s, sizeof(s), "%s.bias", src);
+	return ADD(p, n, TC_KEEP_F32, false, s, d);
+}
+
+/* A biased linear [out, in]. */
+static enum fvl_status add_linear(struct plan *p, enum tclass cls, const char *dst, const char *src,
+                                  uint64_t out, uint64_t in)
+{
+	char s[256], n[FVL_GGUF_MAX_NAME + 1];
+	enum fvl_status st;
+	snprintf(n, sizeof(n), "%s.weight", dst);
+	snprintf(s, sizeof(s), "%s.weight", src);
+	if ((st = ADD(p, n, cls, false, s, out, in)))
+		return st;
+	snprintf(n, sizeof(n), "%s.bias", dst);
+	snprintf(s, sizeof(s), "%s.bias", src);
+	return ADD(p, n, TC_KEEP_F32, false, s, out);
+}
+
+static enum fvl_status f2_plan_bart(struct plan *p, const struct f2 *f, const char *pre,
+                                    bool decoder)
+{
+	char src[256], dst[FVL_GGUF_MAX_NAME + 1], a[256];
+	enum fvl_status st;
+	const uint64_t d = (uint64_t)f->d_model, V = (uint64_t)f->vocab, P = (uint64_t)f->max_pos + 2;
+	const char *shared_alts[4];
+	char alt[3][256];
+	/* `shared` is tied to encoder/decoder embed_tokens and lm_head: any may hold it [9, 14.7]. */
+	snprintf(src, sizeof(src), "%slanguage_model.model.shared.weight", pre);
+	snprintf(alt[0], sizeof(alt[0]), "%slanguage_model.model.encoder.embed_tokens.weight", pre);
+	snprintf(alt[1], sizeof(alt[1]), "%slanguage_model.model.decoder.embed_tokens.weight", pre);
+	snprintf(alt[2], sizeof(alt[2]), "%slanguage_model.lm_head.weight", pre);
+	shared_alts[0] = alt[0], shared_alts[1] = alt[1], shared_alts[2] = alt[2], shared_alts[3] = NULL;
+	if ((st = plan_add(p, "fe.token_embd.weight", TC_VISION, false, 2, (const uint64_t[]){V, d},
+	                   src, shared_alts)))
+		return st;
+	const char *const parts[2] = {"encoder", "decoder"};
+	for (int part = 0; part < (decoder ? 2 : 1); part++) {
+		const char *tp = part ? "fd" : "fe";
+		int64_t layers = part ? f->dec_layers : f->enc_layers;
+		uint64_t ffn = (uint64_t)(part ? f->dec_ffn : f->enc_ffn);
+		snprintf(src, sizeof(src), "%slanguage_model.model.%s.embed_positions.weight", pre,
+		         parts[part]);
+		snprintf(dst, sizeof(dst), "%s.pos_embd.weight", tp);
+		if ((st = ADD(p, dst, TC_KEEP_F32, false, src, P, d)))
+			return st;
+		snprintf(src, sizeof(src), "%slanguage_model.model.%s.layernorm_embedding", pre,
+		         parts[part]);
+		snprintf(dst, sizeof(dst), "%s.embd_norm", tp);
+		if ((st = add_ln(p, dst, src, d)))
+			return st;
+		for (int64_t l = 0; l < layers; l++) {
+			snprintf(a, sizeof(a), "%slanguage_model.model.%s.layers.%lld", pre, parts[part],
+			         (long long)l);
+			snprintf(dst, sizeof(dst), "%s.blk.%lld.attn", tp, (long long)l);
+			snprintf(src, sizeof(src), "%s.self_attn", a);
+			if ((st = f2_plan_attn(p, dst, src, d)))
+				return st;
+			snprintf(dst, sizeof(dst), "%s.blk.%lld.attn_norm", tp, (long long)l);
+			snprintf(src, sizeof(src), "%s.self_attn_layer_norm", a);
+			if ((st = add_ln(p, dst, src, d)))
+				return st;
+			if (part) {
+				snprintf(dst, sizeof(dst), "%s.blk.%lld.cross", tp, (long long)l);
+				snprintf(src, sizeof(src), "%s.encoder_attn", a);
+				if ((st = f2_plan_attn(p, dst, src, d)))
+					return st;
+				snprintf(dst, sizeof(dst), "%s.blk.%lld.cross_norm", tp, (long long)l);
+				snprintf(src, sizeof(src), "%s.encoder_attn_layer_norm", a);
+				if ((st = add_ln(p, dst, src, d)))
+					return st;
+			}
+			snprintf(dst, sizeof(dst), "%s.blk.%lld.ffn_up", tp, (long long)l);
+			snprintf(src, sizeof(src), "%s.fc1", a);
+			if ((st = add_linear(p, TC_VISION, dst, src, ffn, d)))
+				return st;
+			snprintf(dst, sizeof(dst), "%s.blk.%lld.ffn_down", tp, (long long)l);
+			snprintf(src, sizeof(src), "%s.fc2", a);
+			if ((st = add_linear(p, TC_VISION, dst, src, d, ffn)))
+				return st;
+			snprintf(dst, sizeof(dst), "%s.blk.%lld.ffn_norm", tp, (long long)l);
+			snprintf(src, sizeof(src), "%s.final_layer_norm", a);
+			if ((st = add_ln(p, dst, src, d)))
+				return st;
+		}
+	}
+	if (!decoder)
+		return FVL_STATUS_OK;
+	snprintf(src, sizeof(src), "%slanguage_model.final_logits_bias", pre);
+	if ((st = ADD(p, "fd.logits_bias", TC_KEEP_F32, false, src, 1, V)))
+		return st;
+	/* lm_head is tied to shared; a checkpoint whose lm_head differs keeps its own. */
+	const struct ckpt_tensor *head = ckpt_find(p->ck, alt[2]);
+	const struct ckpt_tensor *shared = NULL;
+	for (uint32_t i = 0; i < p->n && !shared; i++)
+		if (strcmp(p->t[i].name, "fe.token_embd.weight") == 0)
+			shared = &p->t[i].src;
+	if (head && shared && !ckpt_same_data(head, shared))
+		return ADD(p, "fd.output.weight", TC_VISION, false, alt[2], V, d);
+	return FVL_STATUS_OK;
+}
+
+static enum fvl_status plan_florence2(const struct convert_opts *o, struct plan *p,
+                                      struct fvl_gguf_writer *w, const char *cfg_dir,
+                                      const char *pre, bool decoder, const char *aspect)
+{
+	char path[1024];
+	struct cfg c;
+	struct f2 f;
+	enum fvl_status st = cfg_load(&c, JOIN(path, cfg_dir, "config.json"));
+	if (st != FVL_STATUS_OK)
+		return st;
+	memset(&f, 0, sizeof(f));
+	st = f2_read_config(&c, &f, w);
+	cfg_free(&c);
+	if (st == FVL_STATUS_OK)
+		st = f2_read_generation(JOIN(path, cfg_dir, "generation_config.json"), w);
+	if (st == FVL_STATUS_OK)
+		st = read_preprocessor(JOIN(path, cfg_dir, "preprocessor_config.json"), aspect, w);
+	if (st == FVL_STATUS_OK)
+		st = f2_plan_davit(p, &f, pre);
+	if (st == FVL_STATUS_OK)
+		st = f2_plan_bart(p, &f, pre, decoder);
+	if (st == FVL_STATUS_OK)
+		st = fvl_gguf_writer_set_bool(w, "f2.has_decoder", decoder);
+	/* The Florence-2 tokenizer with the processor's 1,024 tokens [12, 14.9]. */
+	const char **extra = NULL;
+	uint32_t n_extra = tok_florence2_extra(&extra), n_tok = 0;
+	if (st == FVL_STATUS_OK && n_extra == 0)
+		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	if (st == FVL_STATUS_OK)
+		st = tok_write_json(w, "tokenizer.florence", JOIN(path, cfg_dir, "tokenizer.json"),
+		                    extra, n_extra, &n_tok);
+	tok_florence2_extra_free(extra);
+	if (st == FVL_STATUS_OK && n_tok != (uint32_t)f.vocab)
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: the tokenizer and its 1,024 processor tokens "
+		              "make %u tokens, the model's vocab_size is %lld", path, n_tok,
+		              (long long)f.vocab);
+	/* Task prompts of Florence-2's processor [12]. */
+	static const char *const tasks[] = {
+		"<OCR>", "What is the text in the image?",
+		"<OCR_WITH_REGION>", "What is the text in the image, with regions?",
+		"<CAPTION>", "What does the image describe?",
+		"<DETAILED_CAPTION>", "Describe in detail what is shown in the image.",
+		"<MORE_DETAILED_CAPTION>", "Describe with a paragraph what is shown in the image.",
+		"<OD>", "Locate the objects with category name in the image.",
+		"<DENSE_REGION_CAPTION>", "Locate the objects in the image, with their descriptions.",
+		"<REGION_PROPOSAL>", "Locate the region proposals in the image.",
+		"<CAPTION_TO_PHRASE_GROUNDING>", "Locate the phrases in the caption: {input}",
+		"<REFERRING_EXPRESSION_SEGMENTATION>", "Locate {input} in the image with mask",
+		"<REGION_TO_SEGMENTATION>", "What is the polygon mask of region {input}",
+		"<OPEN_VOCABULARY_DETECTION>", "Locate {input} in the image.",
+		"<REGION_TO_CATEGORY>", "What is the region {input}?",
+		"<REGION_TO_DESCRIPTION>", "What does the region {input} describe?",
+		"<REGION_TO_OCR>", "What text is in the region {input}?",
+	};
+	const char *names[16], *texts[16];
+	uint64_t nt = sizeof(tasks) / sizeof(tasks[0]) / 2;
+	for (uint64_t i = 0; i < nt; i++)
+		names[i] = tasks[2 * i], texts[i] = tasks[2 * i + 1];
+	if (st == FVL_STATUS_OK)
+		st = fvl_gguf_writer_set_arr_str(w, "f2.tasks.names", names, NULL, nt);
+	if (st == FVL_STATUS_OK)
+		st = fvl_gguf_writer_set_arr_str(w, "f2.tasks.prompts", texts, NULL, nt);
+	(void)o;
+	return st;
+}
+
+/* ---- Florence-VL: projector and LLM --------------------------------------------------------- */
+
+static const char phi3_template[] =
+	"<|system|>\nYou are a helpful AI assistant.<|end|>\n<|user|>\n{query}<|end|>\n"
+	"<|assistant|>\n";
+static const char llama3_template[] =
+	"<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nA chat between a curious "
+	"user and an artificial intelligence assistant. The assistant gives helpful, detailed, and "
+	"polite answers to the user's questions.<|eot_id|><|start_header_id|>user<|end_header_id|>"
+	"\n\n{query}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
+
+/* The three Florence-2 task prompts Florence-VL encodes with every image, padded to 14 with
+ * id 1: <DETAILED_CAPTION>, <OCR>, <DENSE_REGION_CAPTION> [6.1, 14.3]. */
+static const int32_t fvl_prompt_ids[3][14] = {
+	{0, 47066, 21700, 11, 4617, 99, 16, 2343, 11, 5, 2274, 4, 2, 1},
+	{0, 2264, 16, 5, 2788, 11, 5, 2274, 116, 2, 1, 1, 1, 1},
+	{0, 574, 22486, 5, 8720, 11, 5, 2274, 6, 19, 49, 24173, 4, 2},
+};
+
+struct llm {
+	bool phi3;
+	int64_t H, L, nh, nkv, hd, F, V, ctx, max_pos, orig_pos;
+	double eps, theta;
+};
+
+static enum fvl_status llm_read_rope(const struct cfg *c, struct llm *m, struct fvl_gguf_writer *w)
+{
+	const cJSON *rs = cfg_get(c->root, "rope_scaling");
+	enum fvl_status st;
+	const char *type = NULL;
+	if (!rs || cJSON_IsNull(rs))
+		return fvl_gguf_writer_set_str(w, "llm.rope.scaling.type", "none");
+	if ((st = cfg_str(c, rs, "rope_type", &type)) == FVL_STATUS_NOT_FOUND)
+		st = cfg_str(c, rs, "type", &type);
+	if (st != FVL_STATUS_OK)
+		return st;
+	if (strcmp(type, "longrope") == 0 || strcmp(type, "su") == 0) {
+		int n = (int)(m->hd / 2);
+		double sf[256], lf[256];
+		if (n > 256)
+			return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: head_dim %lld", c->path, (long long)m->hd);
+		if ((st = cfg_num_array(c, rs, "short_factor", sf, n)) ||
+		    (st = cfg_num_array(c, rs, "long_factor", lf, n)))
+			return st;
+		/* cos/sin scale when the context was extended [8, 14.8]. */
+		double scale = 1.0;
+		if (m->max_pos > m->orig_pos)
+			scale = sqrt(1.0 + log((double)m->max_pos / (double)m->orig_pos) /
+			                       log((double)m->orig_pos));
+		if ((st = fvl_gguf_writer_set_str(w, "llm.rope.scaling.type", "longrope")) ||
+		    (st = set_f32_arr(w, "llm.rope.scaling.short_factor", sf, n)) ||
+		    (st = set_f32_arr(w, "llm.rope.scaling.long_factor", lf, n)) ||
+		    (st = fvl_gguf_writer_set_f32(w, "llm.rope.scaling.attn_factor", (float)scale)))
+			return st;
+		return FVL_STATUS_OK;
+	}
+	if (strcmp(type, "llama3") == 0) {
+		double factor, lo, hi;
+		int64_t orig;
+		if ((st = cfg_num(c, rs, "factor", &factor)) ||
+		    (st = cfg_num(c, rs, "low_freq_factor", &lo)) ||
+		    (st = cfg_num(c, rs, "high_freq_factor", &hi)) ||
+		    (st = cfg_int(c, rs, "original_max_position_embeddings", &orig)))
+			return st;
+		if ((st = fvl_gguf_writer_set_str(w, "llm.rope.scaling.type", "llama3")) ||
+		    (st = fvl_gguf_writer_set_f32(w, "llm.rope.scaling.factor", (float)factor)) ||
+		    (st = fvl_gguf_writer_set_f32(w, "llm.rope.scaling.low_freq_factor", (float)lo)) ||
+		    (st = fvl_gguf_writer_set_f32(w, "llm.rope.scaling.high_freq_factor", (float)hi)) ||
+		    (st = fvl_gguf_writer_set_u32(w, "llm.rope.scaling.original_context_length",
+		                                  (uint32_t)orig)))
+			return st;
+		return FVL_STATUS_OK;
+	}
+	return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: rope_scaling type '%s' (fvl knows longrope "
+	                "and llama3)", c->path, type);
+}
+
+/* eos_token_id of generation_config.json (an int or a list), or of config.json. */
+static enum fvl_status llm_eos_ids(const char *dir, const struct cfg *c, struct fvl_gguf_writer *w)
+{
+	char path[1024];
+	struct cfg g;
+	int32_t ids[16];
+	uint64_t n = 0;
+	const cJSON *e, *src;
+	enum fvl_status st = cfg_load(&g, JOIN(path, dir, "generation_config.json"));
+	if (st != FVL_STATUS_OK && st != FVL_STATUS_NOT_FOUND)
+		return st;
+	src = st == FVL_STATUS_OK ? cfg_get(g.root, "eos_token_id") : NULL;
+	if (!src)
+		src = cfg_get(c->root, "eos_token_id");
+	if (cJSON_IsNumber(src))
+		ids[n++] = (int32_t)src->valuedouble;
+	else if (cJSON_IsArray(src))
+		cJSON_ArrayForEach(e, src)
+			if (cJSON_IsNumber(e) && n < 16)
+				ids[n++] = (int32_t)e->valuedouble;
+	if (st == FVL_STATUS_OK)
+		cfg_free(&g);
+	fvl_error_clear();
+	return fvl_gguf_writer_set_arr(w, "llm.eos_token_ids", FVL_GGUF_INT32, ids, n);
+}
+
+static enum fvl_status plan_llm(const struct convert_opts *o, struct plan *p,
+                                struct fvl_gguf_writer *w, const struct cfg *c, bool phi3)
+{
+	struct llm m = {.phi3 = phi3};
+	enum fvl_status st;
+	const char *act;
+	bool tie;
+	int64_t bos;
+	if ((st = cfg_dim(c, c->root, "hidden_size", 1 << 16, &m.H)) ||
+	    (st = cfg_dim(c, c->root, "num_hidden_layers", 1024, &m.L)) ||
+	    (st = cfg_dim(c, c->root, "num_attention_heads", 1024, &m.nh)) ||
+	    (st = cfg_int_or(c, c->root, "num_key_value_heads", m.nh, &m.nkv)) ||
+	    (st = cfg_dim(c, c->root, "intermediate_size", 1 << 20, &m.F)) ||
+	    (st = cfg_dim(c, c->root, "vocab_size", 1 << 24, &m.V)) ||
+	    (st = cfg_dim(c, c->root, "max_position_embeddings", 1 << 24, &m.max_pos)) ||
+	    (st = cfg_int_or(c, c->root, "original_max_position_embeddings", m.max_pos, &m.orig_pos)) ||
+	    (st = cfg_int_or(c, c->root, "tokenizer_model_max_length", m.max_pos, &m.ctx)) ||
+	    (st = cfg_num(c, c->root, "rms_norm_eps", &m.eps)) ||
+	    (st = cfg_num_or(c, c->root, "rope_theta", 10000.0, &m.theta)) ||
+	    (st = cfg_str(c, c->root, "hidden_act", &act)) ||
+	    (st = cfg_bool_or(c, c->root, "tie_word_embeddings", false, &tie)) ||
+	    (st = cfg_int_or(c, c->root, "bos_token_id", -1, &bos)))
+		return st;
+	if ((st = cfg_int_or(c, c->root, "head_dim", m.H / m.nh, &m.hd)))
+		return st;
+	if (strcmp(act, "silu") != 0)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: hidden_act '%s' (fvl runs silu)", c->path, act);
+	if (m.nkv < 1 || m.nh % m.nkv || m.hd < 2 || m.hd % 2 || m.hd > 512)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: bad attention shape (heads %lld, kv heads "
+		                "%lld, head_dim %lld)", c->path, (long long)m.nh, (long long)m.nkv,
+		                (long long)m.hd);
+	if ((st = fvl_gguf_writer_set_str(w, "llm.arch", phi3 ? "phi3" : "llama")) ||
+	    (st = fvl_gguf_writer_set_u32(w, "llm.context_length", (uint32_t)m.ctx)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "llm.max_position_embeddings", (uint32_t)m.max_pos)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "llm.rope.original_context_length", (uint32_t)m.orig_pos)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "llm.embedding_length", (uint32_t)m.H)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "llm.block_count", (uint32_t)m.L)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "llm.feed_forward_length", (uint32_t)m.F)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "llm.attention.head_count", (uint32_t)m.nh)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "llm.attention.head_count_kv", (uint32_t)m.nkv)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "llm.attention.key_length", (uint32_t)m.hd)) ||
+	    (st = fvl_gguf_writer_set_f32(w, "llm.attention.layer_norm_rms_epsilon", (float)m.eps)) ||
+	    (st = fvl_gguf_writer_set_f32(w, "llm.rope.freq_base", (float)m.theta)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "llm.rope.dimension_count", (uint32_t)m.hd)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "llm.vocab_size", (uint32_t)m.V)) ||
+	    (st = fvl_gguf_writer_set_i32(w, "llm.bos_token_id", (int32_t)bos)) ||
+	    (st = llm_read_rope(c, &m, w)) || (st = llm_eos_ids(o->ckpt_dir, c, w)))
+		return st;
+
+	const uint64_t H = (uint64_t)m.H, F = (uint64_t)m.F, V = (uint64_t)m.V;
+	const uint64_t q = (uint64_t)(m.nh * m.hd), kv = (uint64_t)(m.nkv * m.hd);
+	char src[256], dst[FVL_GGUF_MAX_NAME + 1];
+	if ((st = ADD(p, "token_embd.weight", TC_EMBED, false, "model.embed_tokens.weight", V, H)))
+		return st;
+	for (int64_t l = 0; l < m.L; l++) {
+#define L_ADD(gg, cls, hf, ...) (snprintf(dst, sizeof(dst), "blk.%lld." gg, (long long)l), \
+	snprintf(src, sizeof(src), "model.layers.%lld." hf, (long long)l), \
+	ADD(p, dst, cls, false, src, __VA_ARGS__))
+		if ((st = L_ADD("attn_norm.weight", TC_KEEP_F32, "input_layernorm.weight", H)) ||
+		    (st = L_ADD("ffn_norm.weight", TC_KEEP_F32, "post_attention_layernorm.weight", H)) ||
+		    (st = L_ADD("attn_output.weight", TC_LLM, "self_attn.o_proj.weight", H, q)) ||
+		    (st = L_ADD("ffn_down.weight", TC_LLM, "mlp.down_proj.weight", H, F)))
+			return st;
+		if (phi3) {
+			if ((st = L_ADD("attn_qkv.weight", TC_LLM, "self_attn.qkv_proj.weight", q + 2 * kv, H)) ||
+			    (st = L_ADD("ffn_up.weight", TC_LLM, "mlp.gate_up_proj.weight", 2 * F, H)))
+				return st;
+		} else {
+			if ((st = L_ADD("attn_q.weight", TC_LLM, "self_attn.q_proj.weight", q, H)) ||
+			    (st = L_ADD("attn_k.weight", TC_LLM, "self_attn.k_proj.weight", kv, H)) ||
+			    (st = L_ADD("attn_v.weight", TC_LLM, "self_attn.v_proj.weight", kv, H)) ||
+			    (st = L_ADD("ffn_gate.weight", TC_LLM, "mlp.gate_proj.weight", F, H)) ||
+			    (st = L_ADD("ffn_up.weight", TC_LLM, "mlp.up_proj.weight", F, H)))
+				return st;
+		}
+#undef L_ADD
+	}
+	if ((st = ADD(p, "output_norm.weight", TC_KEEP_F32, false, "model.norm.weight", H)))
+		return st;
+	static const char *const tied[] = {"model.embed_tokens.weight", NULL};
+	return plan_add(p, "output.weight", TC_EMBED, false, 2, (const uint64_t[]){V, H},
+	                "lm_head.weight", tie ? tied : NULL);
+}
+
+static enum fvl_status plan_projector(struct plan *p, struct fvl_gguf_writer *w,
+                                      const struct cfg *c, uint64_t H)
+{
+	const char *type;
+	int64_t mm_hidden;
+	int depth = 0, used = 0;
+	enum fvl_status st;
+	if ((st = cfg_str(c, c->root, "mm_projector_type", &type)) ||
+	    (st = cfg_dim(c, c->root, "mm_hidden_size", 1 << 16, &mm_hidden)))
+		return st;
+	/* mlp{N}x_gelu [6.4, 14.4] */
+	if (sscanf(type, "mlp%dx_gelu%n", &depth, &used) != 1 || type[used] != '\0' || depth < 1 ||
+	    depth > 16)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: mm_projector_type '%s' (fvl runs "
+		                "mlpNx_gelu)", c->path, type);
+	for (int k = 0; k < depth; k++) {
+		char src[128], dst[32];
+		if (k == 0)
+			snprintf(src, sizeof(src), "model.mm_projector.encoder_mlp.0");
+		else
+			snprintf(src, sizeof(src), "model.mm_projector.encoder_mlp.%d.1", k);
+		snprintf(dst, sizeof(dst), "mm.%d", k);
+		if ((st = add_linear(p, TC_VISION, dst, src, H, k == 0 ? 4 * (uint64_t)mm_hidden : H)))
+			return st;
+	}
+	if ((st = fvl_gguf_writer_set_str(w, "fvl.mm.projector_type", type)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "fvl.mm.depth", (uint32_t)depth)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "fvl.mm.hidden_size", (uint32_t)mm_hidden)) ||
+	    (st = fvl_gguf_writer_set_str(w, "fvl.mm.fusion", "depth_breadth")) ||
+	    (st = fvl_gguf_writer_set_bool(w, "fvl.mm.drop_pooled_token", false)))
+		return st;
+	return FVL_STATUS_OK;
+}
+
+static enum fvl_status plan_florence_vl(const struct convert_opts *o, struct ckpt *ck,
+                                        struct plan *p, struct fvl_gguf_writer *w,
+                                        const struct cfg *c, bool phi3)
+{
+	char vt[1024], path[1024];
+	const char *aspect = "square";
+	enum fvl_status st;
+	JOIN(vt, o->ckpt_dir, "vision_tower");
+
+	/* Florence-2 weights: inside the main files, or in vision_tower/ without the prefix [14.7]. */
+	const char *pre = P_F2;
+	bool inside = false;
+	for (uint64_t i = 0; i < ck->n_tensors && !inside; i++)
+		inside = strncmp(ck->tensors[i].name, P_F2, strlen(P_F2)) == 0;
+	if (!inside) {
+		pre = "";
+		st = load_weights(o, ck, vt, false);
+		if (st == FVL_STATUS_NOT_FOUND)
+			return fvl_fail(FVL_STATUS_NOT_FOUND, "%s: no Florence-2 weights: none under '%s' "
+			                "and no model.safetensors or pytorch_model.bin in %s",
+			                o->ckpt_dir, P_F2, vt);
+		if (st != FVL_STATUS_OK)
+			return st;
+	}
+	if ((st = ckpt_index(ck)) != FVL_STATUS_OK)
+		return st;
+	const cJSON *ar = cfg_get(c->root, "image_aspect_ratio");
+	if (cJSON_IsString(ar))
+		aspect = ar->valuestring;
+	if (strcmp(aspect, "pad") != 0 && strcmp(aspect, "square") != 0)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: image_aspect_ratio '%s' (fvl does pad "
+		                "and square)", c->path, aspect);
+	int64_t H;
+	if ((st = cfg_dim(c, c->root, "hidden_size", 1 << 16, &H)))
+		return st;
+	if ((st = fvl_gguf_writer_set_str(w, "general.architecture", "florence-vl")) ||
+	    (st = plan_florence2(o, p, w, vt, pre, !o->no_florence_decoder, aspect)) ||
+	    (st = plan_projector(p, w, c, (uint64_t)H)) || (st = plan_llm(o, p, w, c, phi3)))
+		return st;
+	/* Prompt table, chat template and the LLaVA image splice [6.1, 7, 14.2-14.6]. */
+	if ((st = fvl_gguf_writer_set_arr(w, "fvl.prompts.ids", FVL_GGUF_INT32, fvl_prompt_ids,
+	                                  3 * 14)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "fvl.prompts.count", 3)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "fvl.prompts.length", 14)) ||
+	    (st = fvl_gguf_writer_set_str(w, "fvl.chat.template", phi3 ? phi3_template : llama3_template)) ||
+	    (st = fvl_gguf_writer_set_str(w, "fvl.chat.query", "<image>\n{question}")) ||
+	    (st = fvl_gguf_writer_set_str(w, "fvl.chat.stop", phi3 ? "<|end|>" : "<|eot_id|>")) ||
+	    (st = fvl_gguf_writer_set_str(w, "fvl.image.token", "<image>")) ||
+	    (st = fvl_gguf_writer_set_i32(w, "fvl.image.token_id", -200)) ||
+	    (st = fvl_gguf_writer_set_str(w, "fvl.image.splice", "llava")))
+		return st;
+	return tok_write_json(w, "tokenizer.llm", JOIN(path, o->ckpt_dir, "tokenizer.json"), NULL, 0,
+	                      NULL);
+}
+
+enum fvl_status arch_plan(const struct convert_opts *o, struct ckpt *ck, struct plan *p,
+                          struct fvl_gguf_writer *w)
+{
+	char path[1024];
+	struct cfg c;
+	const char *type;
+	enum fvl_status st = cfg_load(&c, JOIN(path, o->ckpt_dir, "config.json"));
+	if (st != FVL_STATUS_OK)
+		return st;
+	if ((st = cfg_str(&c, c.root, "model_type", &type)) != FVL_STATUS_OK)
+		goto done;
+	if ((st = fvl_gguf_writer_set_u32(w, "fvl.format_version", 1)) ||
+	    (st = fvl_gguf_writer_set_str(w, "general.source.model_type", type)))
+		goto done;
+	if (strcmp(type, "llava_phi") == 0 || strcmp(type, "llava_llama") == 0) {
+		if ((st = load_weights(o, ck, o->ckpt_dir, true)) == FVL_STATUS_OK)
+			st = plan_florence_vl(o, ck, p, w, &c, strcmp(type, "llava_phi") == 0);
+	} else if (strcmp(type, "florence2") == 0) {
+		if ((st = load_weights(o, ck, o->ckpt_dir, true)) == FVL_STATUS_OK &&
+		    (st = ckpt_index(ck)) == FVL_STATUS_OK &&
+		    (st = fvl_gguf_writer_set_str(w, "general.architecture", "florence2")) == FVL_STATUS_OK)
+			st = plan_florence2(o, p, w, o->ckpt_dir, "", !o->no_florence_decoder, "square");
+	} else {
+		st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: unknown model_type '%s' (fvl converts "
+		              "llava_phi, llava_llama and florence2)", path, type);
+	}
+done:
+	cfg_free(&c);
+	return st;
+}
