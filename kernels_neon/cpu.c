@@ -101,10 +101,35 @@ enum fvl_status fvl_kernels_init(struct fvl_kernels *k, const struct fvl_cpu *cp
 	memset(k, 0, sizeof(*k));
 	k->isa = isa;
 	/* Each op takes the best variant at or below the chosen ISA. */
+#define ALL(isa_) \
+	SET(k, q8_quant, fvl_q8_quant__##isa_); SET(k, f32_gemm, fvl_f32_gemm__##isa_); \
+	SET(k, f16_gemm, fvl_f16_gemm__##isa_); SET(k, layernorm, fvl_layernorm__##isa_); \
+	SET(k, rmsnorm, fvl_rmsnorm__##isa_); SET(k, softmax, fvl_softmax__##isa_); \
+	SET(k, gelu, fvl_gelu__##isa_); SET(k, silu_mul, fvl_silu_mul__##isa_); \
+	SET(k, add, fvl_add__##isa_); SET(k, scale, fvl_scale__##isa_); \
+	SET(k, rope, fvl_rope__##isa_); SET(k, dwconv3x3, fvl_dwconv3x3__##isa_); \
+	SET(k, attn, fvl_attn__##isa_)
+	ALL(scalar);
 	SET(k, q8_0_q8_dot, fvl_q8_0_q8_dot__scalar);
-	if (isa >= FVL_ISA_BASELINE)
+	SET(k, q4_0_gemm, fvl_q4_0x4_q8_gemm__scalar);
+	SET(k, q8_0_gemm, fvl_q8_0x4_q8_gemm__scalar);
+	if (isa >= FVL_ISA_BASELINE) {
+		ALL(neon);
 		SET(k, q8_0_q8_dot, fvl_q8_0_q8_dot__neon);
-	if (isa >= FVL_ISA_DOTPROD)
+		SET(k, q4_0_gemm, fvl_q4_0x4_q8_gemm__neon);
+		SET(k, q8_0_gemm, fvl_q8_0x4_q8_gemm__neon);
+	}
+	if (isa >= FVL_ISA_DOTPROD) {
 		SET(k, q8_0_q8_dot, fvl_q8_0_q8_dot__neondot);
+		SET(k, q4_0_gemm, fvl_q4_0x4_q8_gemm__neondot);
+		SET(k, q8_0_gemm, fvl_q8_0x4_q8_gemm__neondot);
+	}
+#if HAVE_I8MM
+	if (isa >= FVL_ISA_I8MM) {
+		SET(k, q4_0_gemm, fvl_q4_0x4_q8_gemm__neoni8mm);
+		SET(k, q8_0_gemm, fvl_q8_0x4_q8_gemm__neoni8mm);
+	}
+#endif
+#undef ALL
 	return FVL_STATUS_OK;
 }

@@ -10,4 +10,21 @@
 #include <simde/arm/neon.h>
 #endif
 
+
+#include <stdint.h>
+
+#include "fp16.h"
+
+/* Four fp16 values as float32x4 (scales of an x4 block, f16 weights). */
+static inline float32x4_t fvl_load_f16x4(const uint16_t *p)
+{
+#if defined(__aarch64__)
+	return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+#else
+	float f[4] = {fvl_fp16_to_fp32(p[0]), fvl_fp16_to_fp32(p[1]), fvl_fp16_to_fp32(p[2]),
+	              fvl_fp16_to_fp32(p[3])};
+	return vld1q_f32(f);
+#endif
+}
+
 #endif /* FVL_NEON_H */

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "fp16.h"
+#include "gguf.h"
 #include "kernels.h"
+#include "parallel.h"
 #include "rng.h"
 #include "test.h"
 
@@ -82,8 +84,414 @@ static void test_q8_0_q8_dot_scalar_on_a_hand_computed_case(void)
 	T_ASSERT(got == 496.0f, "got %g, expected 496", got);
 }
 
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static bool quick(void)
+{
+	const char *q = getenv("FVL_TEST_QUICK");
+	return q && *q && strcmp(q, "0") != 0;
+}
+
+static void fill(struct rng *r, float *x, size_t n, float scale)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = (rng_f32(r) * 2.0f - 1.0f) * scale;
+}
+
+/* The kernel tables of every variant this CPU and build can run (scalar first). */
+static int variants(struct fvl_kernels *k)
+{
+	struct fvl_cpu cpu;
+	int n = 0;
+	fvl_cpu_detect(&cpu);
+	for (int i = 0; i < FVL_ISA_N; i++)
+		if (fvl_kernels_init(&k[n], &cpu, fvl_isa_name((enum fvl_isa)i)) == FVL_STATUS_OK)
+			n++;
+	return n;
+}
+
+/* Largest |a - b| / (scale) over n values, scale = max(floor, |b|) per element. */
+static double rel_err(const float *a, const float *b, size_t n, double floor_)
+{
+	double worst = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)a[i] - b[i]), s = fabs((double)b[i]);
+		if (!(d == d)) /* nan */
+			return INFINITY;
+		d /= s > floor_ ? s : floor_;
+		if (d > worst)
+			worst = d;
+	}
+	return worst;
+}
+
+/* ---- activation quantization ------------------------------------------------------------------ */
+
+static void test_q8_quant_variants_are_bit_exact(void)
+{
+	struct fvl_kernels k[FVL_ISA_N];
+	int nv = variants(k);
+	struct rng r = {7};
+	static const size_t ks[] = {32, 96, 3072};
+	for (size_t t = 0; t < 3; t++) {
+		const size_t m = 3, kk = ks[t];
+		float *x = malloc(m * kk * sizeof(float));
+		int8_t *q0 = malloc(m * kk), *q1 = malloc(m * kk);
+		float *d0 = malloc(m * kk / 32 * sizeof(float)), *d1 = malloc(m * kk / 32 * sizeof(float));
+		T_ASSERT(x && q0 && q1 && d0 && d1, "oom");
+		fill(&r, x, m * kk, 3.0f);
+		x[0] = 127.0f; x[1] = 2.5f; x[2] = -2.5f; x[3] = 0.5f; /* exact halves: round to even */
+		for (size_t j = 32; j < 64 && j < kk; j++)
+			x[j] = 0.0f; /* an all-zero block */
+		fvl_q8_quant__scalar(m, kk, x, kk, q0, d0);
+		T_ASSERT(q0[1] == 2 && q0[2] == -2 && q0[3] == 0 && d0[0] == 1.0f, "round half even");
+		for (int v = 1; v < nv; v++) {
+			k[v].q8_quant(m, kk, x, kk, q1, d1);
+			T_ASSERT(memcmp(q0, q1, m * kk) == 0 && memcmp(d0, d1, m * kk / 32 * sizeof(float)) == 0,
+			         "%s differs from the scalar twin at k=%zu", k[v].q8_quant_name, kk);
+		}
+		free(x); free(q0); free(q1); free(d0); free(d1);
+	}
+	t_note("%d variants bit-exact with the scalar twin (incl. halves and zero blocks)", nv - 1);
+}
+
+/* ---- quantized GEMM ---------------------------------------------------------------------------- */
+
+struct qcase {
+	size_t m, n, k;
+};
+
+/* Random weights quantized to type, packed; random activations quantized. Runs every variant of
+ * the op and compares with the scalar twin; checks the twin against float math on dequantized
+ * values once. */
+static void check_qgemm(int type, enum fvl_isa isa)
+{
+	static const struct qcase cases[] = {
+		{1, 1, 32}, {1, 3, 64}, {1, 7, 256}, {2, 4, 96}, {3, 31, 128}, {4, 33, 64}, {5, 8, 32},
+		{7, 257, 64}, {8, 12, 160}, {31, 5, 64}, {33, 9, 96}, {1, 4, 4096}, {3, 5, 16384},
+		{1, 64, 3072}, {17, 40, 512},
+	};
+	struct fvl_kernels k[2];
+	struct fvl_cpu cpu;
+	fvl_cpu_detect(&cpu);
+	if (fvl_kernels_init(&k[1], &cpu, fvl_isa_name(isa)) != FVL_STATUS_OK)
+		T_SKIP("%s: this CPU or build cannot run it", fvl_isa_name(isa));
+	const int nv = 2;
+	struct rng r = {11};
+	double worst[2] = {0};
+	const char *tname = type == FVL_TYPE_Q4_0 ? "q4_0" : "q8_0";
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const size_t m = cases[c].m, n = cases[c].n, kk = cases[c].k, nb = kk / 32;
+		if (quick() && m * n * kk > 2000000)
+			continue;
+		float *wf = malloc(n * kk * sizeof(float)), *x = malloc(m * kk * sizeof(float));
+		void *wq = malloc(n * nb * 34), *wp = malloc(fvl_pack_x4_size(type, n, kk));
+		int8_t *aq = malloc(m * kk);
+		float *ad = malloc(m * nb * sizeof(float)), *y0 = malloc(m * n * sizeof(float));
+		float *y1 = malloc(m * n * sizeof(float));
+		T_ASSERT(wf && x && wq && wp && aq && ad && y0 && y1, "oom");
+		fill(&r, wf, n * kk, 1.0f);
+		fill(&r, x, m * kk, 2.0f);
+		if (type == FVL_TYPE_Q4_0) {
+			fvl_quantize_row_q4_0__scalar(wf, wq, n * kk);
+			fvl_pack_q4_0_x4(wq, n, kk, wp);
+		} else {
+			fvl_quantize_row_q8_0__scalar(wf, wq, n * kk);
+			fvl_pack_q8_0_x4(wq, n, kk, wp);
+		}
+		fvl_q8_quant__scalar(m, kk, x, kk, aq, ad);
+		fvl_qgemm_fn ref = type == FVL_TYPE_Q4_0 ? fvl_q4_0x4_q8_gemm__scalar : fvl_q8_0x4_q8_gemm__scalar;
+		ref(kk, n, wp, m, aq, ad, y0, n);
+		/* The twin itself against float math on the dequantized operands. */
+		if (c == 4) {
+			float *wd = malloc(n * kk * sizeof(float));
+			T_ASSERT(wd, "oom");
+			if (type == FVL_TYPE_Q4_0)
+				fvl_dequantize_row_q4_0(wq, wd, n * kk);
+			else
+				fvl_dequantize_row_q8_0(wq, wd, n * kk);
+			for (size_t i = 0; i < m; i++)
+				for (size_t j = 0; j < n; j++) {
+					double s = 0;
+					for (size_t e = 0; e < kk; e++)
+						s += (double)wd[j * kk + e] * aq[i * kk + e] * ad[i * nb + e / 32];
+					T_ASSERT(fabs(s - y0[i * n + j]) <= 1e-4 * (1 + fabs(s)),
+					         "%s twin (%zu,%zu): %g vs %g", tname, i, j, y0[i * n + j], s);
+				}
+			free(wd);
+		}
+		for (int v = 1; v < nv; v++) {
+			fvl_qgemm_fn fn = type == FVL_TYPE_Q4_0 ? k[v].q4_0_gemm : k[v].q8_0_gemm;
+			const char *name = type == FVL_TYPE_Q4_0 ? k[v].q4_0_gemm_name : k[v].q8_0_gemm_name;
+			for (size_t i = 0; i < m * n; i++)
+				y1[i] = NAN;
+			fn(kk, n, wp, m, aq, ad, y1, n);
+			double e = rel_err(y1, y0, m * n, 1.0);
+			if (e > worst[v])
+				worst[v] = e;
+			T_ASSERT(e < 2e-5, "%s m=%zu n=%zu k=%zu: error %.3g against the scalar twin", name,
+			         m, n, kk, e);
+		}
+		free(wf); free(x); free(wq); free(wp); free(aq); free(ad); free(y0); free(y1);
+	}
+	t_note("%s: worst relative error %.2g over %zu shapes%s", type == FVL_TYPE_Q4_0 ?
+	       k[1].q4_0_gemm_name : k[1].q8_0_gemm_name, worst[1], sizeof(cases) / sizeof(cases[0]),
+	       quick() ? " (FVL_TEST_QUICK: the largest skipped)" : "");
+}
+
+static void test_q4_0_gemm_baseline_matches_the_twin(void) { check_qgemm(FVL_TYPE_Q4_0, FVL_ISA_BASELINE); }
+static void test_q4_0_gemm_dotprod_matches_the_twin(void) { check_qgemm(FVL_TYPE_Q4_0, FVL_ISA_DOTPROD); }
+static void test_q4_0_gemm_i8mm_matches_the_twin(void) { check_qgemm(FVL_TYPE_Q4_0, FVL_ISA_I8MM); }
+static void test_q8_0_gemm_baseline_matches_the_twin(void) { check_qgemm(FVL_TYPE_Q8_0, FVL_ISA_BASELINE); }
+static void test_q8_0_gemm_dotprod_matches_the_twin(void) { check_qgemm(FVL_TYPE_Q8_0, FVL_ISA_DOTPROD); }
+static void test_q8_0_gemm_i8mm_matches_the_twin(void) { check_qgemm(FVL_TYPE_Q8_0, FVL_ISA_I8MM); }
+
+static void test_qgemm_threads_give_the_same_bits(void)
+{
+	struct fvl_kernels k[FVL_ISA_N];
+	int nv = variants(k);
+	struct rng r = {5};
+	const size_t m = 3, n = 100, kk = 256, nb = kk / 32;
+	float *wf = malloc(n * kk * sizeof(float)), *x = malloc(m * kk * sizeof(float));
+	void *wq = malloc(n * nb * 18), *wp = malloc(fvl_pack_x4_size(FVL_TYPE_Q4_0, n, kk));
+	int8_t *aq = malloc(m * kk);
+	float *ad = malloc(m * nb * sizeof(float)), *y0 = malloc(m * n * 4), *y1 = malloc(m * n * 4);
+	T_ASSERT(wf && x && wq && wp && aq && ad && y0 && y1, "oom");
+	fill(&r, wf, n * kk, 1.0f);
+	fill(&r, x, m * kk, 1.0f);
+	fvl_quantize_row_q4_0__scalar(wf, wq, n * kk);
+	fvl_pack_q4_0_x4(wq, n, kk, wp);
+	k[nv - 1].q8_quant(m, kk, x, kk, aq, ad);
+	k[nv - 1].q4_0_gemm(kk, n, wp, m, aq, ad, y0, n);
+	for (size_t t = 1; t <= 4; t++) {
+		pthreadpool_t pool;
+		T_ASSERT(fvl_pool_init(t, &pool) == FVL_STATUS_OK, "pool");
+		memset(y1, 0, m * n * 4);
+		fvl_qgemm_run(pool, k[nv - 1].q4_0_gemm, FVL_TYPE_Q4_0, kk, n, wp, m, aq, ad, y1, n);
+		fvl_pool_free(pool);
+		T_ASSERT(memcmp(y0, y1, m * n * 4) == 0, "%zu threads differ", t);
+	}
+	/* float GEMM through the pool too */
+	float *w32 = malloc(n * kk * 4), *b = malloc(n * 4);
+	T_ASSERT(w32 && b, "oom");
+	fill(&r, w32, n * kk, 1.0f);
+	fill(&r, b, n, 1.0f);
+	k[nv - 1].f32_gemm(kk, n, w32, b, m, x, kk, y0, n);
+	for (size_t t = 1; t <= 4; t++) {
+		pthreadpool_t pool;
+		T_ASSERT(fvl_pool_init(t, &pool) == FVL_STATUS_OK, "pool");
+		fvl_fgemm_run(pool, k[nv - 1].f32_gemm, FVL_TYPE_F32, kk, n, w32, b, m, x, kk, y1, n);
+		fvl_pool_free(pool);
+		T_ASSERT(memcmp(y0, y1, m * n * 4) == 0, "f32 gemm: %zu threads differ", t);
+	}
+	t_note("%s and %s: 1-4 threads bit-identical", k[nv - 1].q4_0_gemm_name, k[nv - 1].f32_gemm_name);
+	free(wf); free(x); free(wq); free(wp); free(aq); free(ad); free(y0); free(y1); free(w32); free(b);
+}
+
+/* ---- float GEMM --------------------------------------------------------------------------------- */
+
+static void test_float_gemm_variants_match_the_twin(void)
+{
+	static const struct qcase cases[] = {
+		{1, 1, 1}, {1, 3, 5}, {2, 7, 33}, {3, 4, 64}, {4, 33, 17}, {5, 31, 100}, {9, 65, 256},
+		{1, 257, 96}, {17, 9, 3},
+	};
+	struct fvl_kernels k[FVL_ISA_N];
+	int nv = variants(k);
+	struct rng r = {3};
+	double worst = 0;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const size_t m = cases[c].m, n = cases[c].n, kk = cases[c].k;
+		float *w = malloc(n * kk * 4), *x = malloc(m * (kk + 3) * 4), *b = malloc(n * 4);
+		uint16_t *wh = malloc(n * kk * 2);
+		float *y0 = malloc(m * (n + 2) * 4), *y1 = malloc(m * (n + 2) * 4);
+		T_ASSERT(w && x && b && wh && y0 && y1, "oom");
+		fill(&r, w, n * kk, 1.0f);
+		fill(&r, x, m * (kk + 3), 1.0f);
+		fill(&r, b, n, 1.0f);
+		for (size_t i = 0; i < n * kk; i++)
+			wh[i] = fvl_fp32_to_fp16(w[i]);
+		for (int f16 = 0; f16 < 2; f16++) {
+			for (int bias = 0; bias < 2; bias++) {
+				/* strided input (ldx = k + 3) and output (ldy = n + 2) */
+				(f16 ? fvl_f16_gemm__scalar : fvl_f32_gemm__scalar)(kk, n, f16 ? (void *)wh : w,
+					bias ? b : NULL, m, x, kk + 3, y0, n + 2);
+				for (int v = 1; v < nv; v++) {
+					(f16 ? k[v].f16_gemm : k[v].f32_gemm)(kk, n, f16 ? (void *)wh : w,
+						bias ? b : NULL, m, x, kk + 3, y1, n + 2);
+					for (size_t i = 0; i < m; i++) {
+						double e = rel_err(y1 + i * (n + 2), y0 + i * (n + 2), n,
+						                   sqrt((double)kk));
+						if (e > worst)
+							worst = e;
+						T_ASSERT(e < 1e-5, "%s m=%zu n=%zu k=%zu: error %.3g",
+						         f16 ? k[v].f16_gemm_name : k[v].f32_gemm_name, m, n, kk, e);
+					}
+				}
+			}
+		}
+		free(w); free(x); free(b); free(wh); free(y0); free(y1);
+	}
+	t_note("f32 and f16-weight GEMM: worst error %.2g (relative to sqrt(k)), with bias and strides",
+	       worst);
+}
+
+/* ---- elementwise --------------------------------------------------------------------------------- */
+
+static void test_elementwise_variants_match_the_twin(void)
+{
+	static const size_t ns[] = {1, 3, 4, 7, 31, 33, 257, 3072};
+	struct fvl_kernels k[FVL_ISA_N];
+	int nv = variants(k);
+	struct rng r = {13};
+	double w_gelu = 0, w_silu = 0, w_soft = 0, w_norm = 0;
+	for (size_t t = 0; t < sizeof(ns) / sizeof(ns[0]); t++) {
+		const size_t n = ns[t], m = 2;
+		float *x = malloc(m * n * 4), *u = malloc(m * n * 4), *g = malloc(n * 4), *b = malloc(n * 4);
+		float *y0 = malloc(m * n * 4), *y1 = malloc(m * n * 4);
+		T_ASSERT(x && u && g && b && y0 && y1, "oom");
+		fill(&r, x, m * n, 6.0f);
+		fill(&r, u, m * n, 2.0f);
+		fill(&r, g, n, 1.5f);
+		fill(&r, b, n, 0.5f);
+		x[0] = -12.0f; /* GELU far tail */
+		for (int v = 1; v < nv; v++) {
+			double e;
+#define CMP(call0, call1, floor_, worst_, what)                                                   			call0;                                                                    			call1;                                                                    			e = rel_err(y1, y0, m * n, floor_);                                       			if (e > worst_)                                                           				worst_ = e;                                                       			T_ASSERT(e < 2e-6 * 4, "%s n=%zu: error %.3g", what, n, e);
+			CMP(fvl_gelu__scalar(m * n, x, y0), k[v].gelu(m * n, x, y1), 1.0, w_gelu, k[v].gelu_name)
+			CMP(fvl_silu_mul__scalar(m * n, x, u, y0), k[v].silu_mul(m * n, x, u, y1), 1.0, w_silu,
+			    k[v].silu_mul_name)
+			CMP(fvl_layernorm__scalar(m, n, x, g, b, 1e-5f, y0),
+			    k[v].layernorm(m, n, x, g, b, 1e-5f, y1), 1.0, w_norm, k[v].layernorm_name)
+			CMP(fvl_rmsnorm__scalar(m, n, x, g, 1e-5f, y0), k[v].rmsnorm(m, n, x, g, 1e-5f, y1), 1.0,
+			    w_norm, k[v].rmsnorm_name)
+			CMP((memcpy(y0, x, m * n * 4), fvl_softmax__scalar(m, n, y0, 0.7f)),
+			    (memcpy(y1, x, m * n * 4), k[v].softmax(m, n, y1, 0.7f)), 1e-3, w_soft,
+			    k[v].softmax_name)
+			CMP(fvl_add__scalar(m * n, x, u, y0), k[v].add(m * n, x, u, y1), 1.0, w_norm,
+			    k[v].add_name)
+			CMP(fvl_scale__scalar(m * n, x, 0.3f, y0), k[v].scale(m * n, x, 0.3f, y1), 1.0, w_norm,
+			    k[v].scale_name)
+#undef CMP
+		}
+		free(x); free(u); free(g); free(b); free(y0); free(y1);
+	}
+	t_note("worst errors: gelu %.2g, silu*mul %.2g, softmax %.2g, norms/add/scale %.2g", w_gelu,
+	       w_silu, w_soft, w_norm);
+}
+
+static void test_rope_and_dwconv_variants_match_the_twin(void)
+{
+	struct fvl_kernels k[FVL_ISA_N];
+	int nv = variants(k);
+	struct rng r = {17};
+	static const size_t hds[] = {16, 24, 96, 128};
+	for (size_t t = 0; t < 4; t++) {
+		const size_t hd = hds[t], heads = 3, m = 5, ld = heads * hd + 4, half = hd / 2;
+		float *x = malloc(m * ld * 4), *x0 = malloc(m * ld * 4), *x1 = malloc(m * ld * 4);
+		float *ct = malloc(64 * half * 4), *st = malloc(64 * half * 4);
+		int32_t pos[5] = {0, 1, 7, 63, 2};
+		T_ASSERT(x && x0 && x1 && ct && st, "oom");
+		fill(&r, x, m * ld, 2.0f);
+		for (size_t p = 0; p < 64; p++)
+			for (size_t i = 0; i < half; i++) {
+				ct[p * half + i] = cosf((float)p * powf(10000.0f, -2.0f * (float)i / (float)hd));
+				st[p * half + i] = sinf((float)p * powf(10000.0f, -2.0f * (float)i / (float)hd));
+			}
+		memcpy(x0, x, m * ld * 4);
+		fvl_rope__scalar(m, heads, hd, hd, x0, ld, pos, ct, st);
+		for (int v = 1; v < nv; v++) {
+			memcpy(x1, x, m * ld * 4);
+			k[v].rope(m, heads, hd, hd, x1, ld, pos, ct, st);
+			T_ASSERT(rel_err(x1, x0, m * ld, 1.0) < 1e-6, "%s head_dim %zu", k[v].rope_name, hd);
+		}
+		free(x); free(x0); free(x1); free(ct); free(st);
+	}
+	static const size_t dims[][3] = {{1, 1, 1}, {3, 5, 7}, {8, 8, 32}, {12, 9, 33}, {24, 24, 64}};
+	for (size_t t = 0; t < 5; t++) {
+		const size_t h = dims[t][0], w = dims[t][1], c = dims[t][2];
+		float *x = malloc(h * w * c * 4), *kk = malloc(9 * c * 4), *b = malloc(c * 4);
+		float *y0 = malloc(h * w * c * 4), *y1 = malloc(h * w * c * 4);
+		T_ASSERT(x && kk && b && y0 && y1, "oom");
+		fill(&r, x, h * w * c, 1.0f);
+		fill(&r, kk, 9 * c, 1.0f);
+		fill(&r, b, c, 1.0f);
+		fvl_dwconv3x3__scalar(h, w, c, x, kk, b, y0);
+		for (int v = 1; v < nv; v++) {
+			k[v].dwconv3x3(h, w, c, x, kk, b, y1);
+			T_ASSERT(rel_err(y1, y0, h * w * c, 1.0) < 1e-6, "%s %zux%zux%zu", k[v].dwconv3x3_name,
+			         h, w, c);
+		}
+		free(x); free(kk); free(b); free(y0); free(y1);
+	}
+}
+
+/* ---- attention ------------------------------------------------------------------------------------ */
+
+static void test_attention_variants_match_the_twin(void)
+{
+	static const struct {
+		size_t n_q, n_kv, heads, kv_heads, hd, q_pos0;
+		bool causal;
+	} cases[] = {
+		{1, 1, 4, 4, 16, 0, true}, {1, 100, 4, 4, 24, 99, true}, {17, 17, 2, 2, 64, 0, true},
+		{5, 200, 8, 2, 32, 195, true}, {9, 9, 3, 3, 32, 0, false}, {31, 31, 4, 1, 128, 0, false},
+		{3, 130, 32, 8, 128, 127, true}, {2, 70, 2, 2, 96, 0, false},
+	};
+	struct fvl_kernels k[FVL_ISA_N];
+	int nv = variants(k);
+	struct rng r = {19};
+	double worst = 0;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const size_t nq = cases[c].n_q, nk = cases[c].n_kv, hd = cases[c].hd;
+		const size_t qw = cases[c].heads * hd, kvw = cases[c].kv_heads * hd;
+		float *q = malloc(nq * qw * 4), *kf = malloc(nk * kvw * 4), *vf = malloc(nk * kvw * 4);
+		uint16_t *kh = malloc(nk * kvw * 2), *vh = malloc(nk * kvw * 2);
+		float *o0 = malloc(nq * qw * 4), *o1 = malloc(nq * qw * 4);
+		T_ASSERT(q && kf && vf && kh && vh && o0 && o1, "oom");
+		fill(&r, q, nq * qw, 1.0f);
+		fill(&r, kf, nk * kvw, 1.0f);
+		fill(&r, vf, nk * kvw, 1.0f);
+		for (size_t i = 0; i < nk * kvw; i++) {
+			kh[i] = fvl_fp32_to_fp16(kf[i]);
+			vh[i] = fvl_fp32_to_fp16(vf[i]);
+		}
+		for (int f16 = 0; f16 < 2; f16++) {
+			struct fvl_attn_args a = {nq, nk, cases[c].heads, cases[c].kv_heads, hd, q, qw,
+			                          f16 ? (void *)kh : kf, f16 ? (void *)vh : vf, kvw, kvw,
+			                          f16, cases[c].causal, cases[c].q_pos0,
+			                          1.0f / sqrtf((float)hd), o0, qw, 0, cases[c].heads};
+			fvl_attn__scalar(&a);
+			a.o = o1;
+			for (int v = 1; v < nv; v++) {
+				k[v].attn(&a);
+				double e = rel_err(o1, o0, nq * qw, 1.0);
+				if (e > worst)
+					worst = e;
+				T_ASSERT(e < 1e-5, "%s case %zu (kv %s): error %.3g", k[v].attn_name, c,
+				         f16 ? "f16" : "f32", e);
+			}
+		}
+		free(q); free(kf); free(vf); free(kh); free(vh); free(o0); free(o1);
+	}
+	t_note("attention (causal/bidirectional, GQA, head_dim 16-128, KV f32/f16): worst error %.2g",
+	       worst);
+}
+
 void suite_kernels(void)
 {
+	T_RUN(test_q8_quant_variants_are_bit_exact);
+	T_RUN(test_q4_0_gemm_baseline_matches_the_twin);
+	T_RUN(test_q4_0_gemm_dotprod_matches_the_twin);
+	T_RUN(test_q4_0_gemm_i8mm_matches_the_twin);
+	T_RUN(test_q8_0_gemm_baseline_matches_the_twin);
+	T_RUN(test_q8_0_gemm_dotprod_matches_the_twin);
+	T_RUN(test_q8_0_gemm_i8mm_matches_the_twin);
+	T_RUN(test_qgemm_threads_give_the_same_bits);
+	T_RUN(test_float_gemm_variants_match_the_twin);
+	T_RUN(test_elementwise_variants_match_the_twin);
+	T_RUN(test_rope_and_dwconv_variants_match_the_twin);
+	T_RUN(test_attention_variants_match_the_twin);
 	T_RUN(test_q8_0_q8_dot_scalar_on_a_hand_computed_case);
 	T_RUN(test_q8_0_q8_dot_baseline_matches_scalar);
 	T_RUN(test_q8_0_q8_dot_dotprod_matches_scalar);

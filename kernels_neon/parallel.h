@@ -1,0 +1,25 @@
+/* parallel.h — the one thread pool (pthreadpool, shared with XNNPACK) and the row-split drivers
+ * that run the GEMM kernels on it. */
+#ifndef FVL_PARALLEL_H
+#define FVL_PARALLEL_H
+
+#include <pthreadpool.h>
+
+#include "kernels.h"
+
+/* n_threads 0: one per online CPU. A pool of 1 runs everything on the calling thread. */
+enum fvl_status fvl_pool_init(size_t n_threads, pthreadpool_t *out);
+void fvl_pool_free(pthreadpool_t pool);
+size_t fvl_pool_threads(pthreadpool_t pool);
+
+/* y (m x n, row stride ldy) = A W^T with W x4-packed (fvl_pack_*), A quantized (fvl_q8_quant),
+ * output rows split across the pool in 16-row tiles (64-byte aligned, no false sharing). */
+void fvl_qgemm_run(pthreadpool_t pool, fvl_qgemm_fn fn, int type, size_t k, size_t n,
+                   const void *w, size_t m, const int8_t *aq, const float *ad, float *y,
+                   size_t ldy);
+/* y = x W^T + bias with W f32 or f16 rows, split the same way. */
+void fvl_fgemm_run(pthreadpool_t pool, fvl_fgemm_fn fn, int type, size_t k, size_t n,
+                   const void *w, const float *bias, size_t m, const float *x, size_t ldx,
+                   float *y, size_t ldy);
+
+#endif /* FVL_PARALLEL_H */

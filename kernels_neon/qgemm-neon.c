@@ -1,0 +1,63 @@
+/* qgemm-neon.c — Q4_0 / Q8_0 (x4-packed) x q8 GEMM and GEMV for armv8-a NEON without sdot
+ * (Cortex-A72, Pi 4): each 4-byte activation chunk is broadcast to the four rows, multiplied with
+ * widening smull (int16 products, |p| <= 16384) and folded pairwise into int32 with sadalp. */
+#include "qgemm-x4.h"
+
+
+#define CHUNK(s01, s23, wc, a, lane)                                                              \
+	do {                                                                                      \
+		const int8x16_t ac_ = vreinterpretq_s8_s32(                                       \
+			vdupq_laneq_s32(vreinterpretq_s32_s8(a), lane));                          \
+		s01 = vpadalq_s16(s01, vmull_s8(vget_low_s8(wc), vget_low_s8(ac_)));              \
+		s23 = vpadalq_s16(s23, vmull_high_s8(wc, ac_));                                   \
+	} while (0)
+
+/* w[c] holds elements 4c..4c+3 of rows 0..3 (c < 4: from a[0..15], else a[16..31]). */
+static inline int32x4_t dot8(const int8x16_t w[8], const int8_t *a)
+{
+	const int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16);
+	int32x4_t s01 = vdupq_n_s32(0), s23 = vdupq_n_s32(0); /* rows 0,1 and 2,3, two lanes each */
+	CHUNK(s01, s23, w[0], a0, 0);
+	CHUNK(s01, s23, w[1], a0, 1);
+	CHUNK(s01, s23, w[2], a0, 2);
+	CHUNK(s01, s23, w[3], a0, 3);
+	CHUNK(s01, s23, w[4], a1, 0);
+	CHUNK(s01, s23, w[5], a1, 1);
+	CHUNK(s01, s23, w[6], a1, 2);
+	CHUNK(s01, s23, w[7], a1, 3);
+	return vpaddq_s32(s01, s23);
+}
+
+#define BLOCK_T struct fvl_block_q4_0x4
+#define UNPACK unpack_q4
+#define DOT dot8
+#define OUT_SCALE 0.0625f
+#define KERNEL_NAME fvl_q4_0x4_q8_gemm__neon
+#define tile_1 q4_tile_1
+#define tile_2 q4_tile_2
+#define tile_3 q4_tile_3
+#define tile_4 q4_tile_4
+#define store_rows q4_store_rows
+#include "qgemm-common.h"
+#undef BLOCK_T
+#undef UNPACK
+#undef OUT_SCALE
+#undef KERNEL_NAME
+#undef tile_1
+#undef tile_2
+#undef tile_3
+#undef tile_4
+#undef store_rows
+#undef TILE
+#undef GROUP_CHUNK
+
+#define BLOCK_T struct fvl_block_q8_0x4
+#define UNPACK unpack_q8
+#define OUT_SCALE 1.0f
+#define KERNEL_NAME fvl_q8_0x4_q8_gemm__neon
+#define tile_1 q8_tile_1
+#define tile_2 q8_tile_2
+#define tile_3 q8_tile_3
+#define tile_4 q8_tile_4
+#define store_rows q8_store_rows
+#include "qgemm-common.h"

@@ -1,0 +1,55 @@
+/* qgemm-neondot.c — Q4_0 / Q8_0 (x4-packed) x q8 GEMM and GEMV with the dot-product instruction
+ * (Cortex-A76/A78AE): one sdot by lane multiplies a 4-byte chunk of each of the group's four rows
+ * with the same four activations, so the four rows' sums land in the four lanes directly (no
+ * horizontal reduction): 8 sdot per block per activation row. Built with +dotprod. */
+#include "qgemm-x4.h"
+
+
+/* w[c] holds elements 4c..4c+3 of rows 0..3 (c < 4: from a[0..15], else a[16..31]). */
+static inline int32x4_t dot8(const int8x16_t w[8], const int8_t *a)
+{
+	const int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16);
+	int32x4_t s = vdotq_laneq_s32(vdupq_n_s32(0), w[0], a0, 0);
+	s = vdotq_laneq_s32(s, w[1], a0, 1);
+	s = vdotq_laneq_s32(s, w[2], a0, 2);
+	s = vdotq_laneq_s32(s, w[3], a0, 3);
+	s = vdotq_laneq_s32(s, w[4], a1, 0);
+	s = vdotq_laneq_s32(s, w[5], a1, 1);
+	s = vdotq_laneq_s32(s, w[6], a1, 2);
+	return vdotq_laneq_s32(s, w[7], a1, 3);
+}
+
+/* The Q4_0 layout maps w[c] (c < 4) to elements 4c.. and w[c+4] to 16+4c.., the same order. */
+#define BLOCK_T struct fvl_block_q4_0x4
+#define UNPACK unpack_q4
+#define DOT dot8
+#define OUT_SCALE 0.0625f
+#define KERNEL_NAME fvl_q4_0x4_q8_gemm__neondot
+#define tile_1 q4_tile_1
+#define tile_2 q4_tile_2
+#define tile_3 q4_tile_3
+#define tile_4 q4_tile_4
+#define store_rows q4_store_rows
+#include "qgemm-common.h"
+#undef BLOCK_T
+#undef UNPACK
+#undef OUT_SCALE
+#undef KERNEL_NAME
+#undef tile_1
+#undef tile_2
+#undef tile_3
+#undef tile_4
+#undef store_rows
+#undef TILE
+#undef GROUP_CHUNK
+
+#define BLOCK_T struct fvl_block_q8_0x4
+#define UNPACK unpack_q8
+#define OUT_SCALE 1.0f
+#define KERNEL_NAME fvl_q8_0x4_q8_gemm__neondot
+#define tile_1 q8_tile_1
+#define tile_2 q8_tile_2
+#define tile_3 q8_tile_3
+#define tile_4 q8_tile_4
+#define store_rows q8_store_rows
+#include "qgemm-common.h"
