@@ -57,6 +57,7 @@ ifeq ($(origin CC),default)
   CC := $(CROSS)gcc
 endif
 AR := $(CROSS)ar
+HOST_CC ?= gcc
 CLANG ?= clang
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
@@ -81,10 +82,12 @@ TEST_OBJ := $(call obj,$(TEST_SRC))
 
 # Per-file instruction-set flags: the file name says the ISA it needs.
 ISA_FLAGS = $(CPU_FLAGS)
+# Kernels: -O3 (the tile loops over a constant number of rows must unroll to stay in registers).
+KERNEL_FLAGS += -O3
 $(B)/obj/kernels_neon/%.o: ISA_FLAGS = $(CPU_FLAGS) $(KERNEL_FLAGS)
 $(B)/obj/kernels_neon/%-neondot.o: ISA_FLAGS = $(or $(DOT_FLAGS),$(CPU_FLAGS)) $(KERNEL_FLAGS)
-$(B)/obj/kernels_neon/%-neoni8mm.o: ISA_FLAGS = $(I8MM_FLAGS)
-$(B)/obj/kernels_neon/%-neonfp16.o: ISA_FLAGS = $(FP16_FLAGS)
+$(B)/obj/kernels_neon/%-neoni8mm.o: ISA_FLAGS = $(I8MM_FLAGS) -O3
+$(B)/obj/kernels_neon/%-neonfp16.o: ISA_FLAGS = $(FP16_FLAGS) -O3
 $(B)/obj/tests/main.o: ALL_CFLAGS += -DFVL_TEST_DATA_DIR=\"$(abspath tests/data)\"
 
 .PHONY: all lib tests test test-unit test-cli test-arm test-asan fuzz check deps demo clean help
@@ -113,6 +116,22 @@ $(B)/fvl-quant: $(call obj,quant/main.c) $(QUANT_OBJ) $(B)/libfvl.a
 $(B)/tests/run: $(TEST_OBJ) $(QUANT_OBJ) $(B)/libfvl.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(B)/bench-kernels: $(call obj,tools/bench-kernels.c) $(B)/libfvl.a
+	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
+# ---- benchmarks (print, never assert) -------------------------------------------------------
+ICOUNT_DIR ?= ../shared/tools/qemu-icount
+build/icount/libicount.so: $(ICOUNT_DIR)/icount.c
+	@mkdir -p $(@D)
+	$(HOST_CC) -O2 -shared -fPIC -Wall -I$(ICOUNT_DIR) $< -o $@
+
+.PHONY: bench bench-kernels
+bench: bench-kernels
+bench-kernels: build/icount/libicount.so
+	$(MAKE) ARCH=aarch64 build/aarch64/bench-kernels
+	$(MAKE) ARCH=$(HOST_ARCH) build/$(HOST_ARCH)/bench-kernels
+	tools/bench-kernels.sh
 
 # ---- tests ----------------------------------------------------------------------------------
 test: test-unit test-cli

@@ -23,37 +23,68 @@ static inline void store_rows(float *y, float32x4_t v, size_t valid)
 		y[r] = t[r];
 }
 
-/* MT act rows (1..4) against one group of 4 weight rows. */
+/* MT act rows (1..4) against one group of 4 weight rows; accumulators are named variables so
+ * they stay in registers. */
+#define ACC_STEP(MT, i, accv)                                                                     \
+	if (MT > i)                                                                               \
+		accv = vfmaq_f32(accv, vcvtq_f32_s32(DOT(w, aq + (size_t)i * k + b * FVL_QK)),     \
+		                 vmulq_n_f32(wd, ad[(size_t)i * nb + b]));
 #define TILE(MT)                                                                                  \
 	static inline void tile_##MT(size_t nb, const BLOCK_T *g, const int8_t *aq, size_t k,     \
 	                             const float *ad, float *y, size_t ldy, size_t valid)          \
 	{                                                                                         \
-		float32x4_t acc[MT];                                                              \
-		for (int i = 0; i < MT; i++)                                                      \
-			acc[i] = vdupq_n_f32(0.0f);                                               \
+		float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;      \
 		for (size_t b = 0; b < nb; b++) {                                                 \
 			int8x16_t w[8];                                                           \
 			UNPACK(&g[b], w);                                                         \
 			const float32x4_t wd = fvl_load_f16x4(g[b].d);                            \
-			for (int i = 0; i < MT; i++) {                                            \
-				int32x4_t s = DOT(w, aq + (size_t)i * k + b * FVL_QK);            \
-				acc[i] = vfmaq_f32(acc[i], vcvtq_f32_s32(s),                      \
-				                   vmulq_n_f32(wd, ad[(size_t)i * nb + b]));      \
-			}                                                                         \
+			ACC_STEP(MT, 0, acc0) ACC_STEP(MT, 1, acc1)                               \
+			ACC_STEP(MT, 2, acc2) ACC_STEP(MT, 3, acc3)                               \
 		}                                                                                 \
-		for (int i = 0; i < MT; i++)                                                      \
-			store_rows(y + (size_t)i * ldy, vmulq_n_f32(acc[i], OUT_SCALE), valid);   \
+		store_rows(y, vmulq_n_f32(acc0, OUT_SCALE), valid);                               \
+		if (MT > 1) store_rows(y + ldy, vmulq_n_f32(acc1, OUT_SCALE), valid);             \
+		if (MT > 2) store_rows(y + 2 * ldy, vmulq_n_f32(acc2, OUT_SCALE), valid);         \
+		if (MT > 3) store_rows(y + 3 * ldy, vmulq_n_f32(acc3, OUT_SCALE), valid);         \
 	}
 TILE(1)
 TILE(2)
 TILE(3)
 TILE(4)
 
+/* GEMV: two groups (8 weight rows) per pass share the activation loads. */
+static inline void gemv_pair(size_t nb, const BLOCK_T *g0, const BLOCK_T *g1, const int8_t *a,
+                             const float *ad, float *y, size_t valid1)
+{
+	float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = acc0;
+	for (size_t b = 0; b < nb; b++) {
+		int8x16_t w0[8], w1[8];
+		UNPACK(&g0[b], w0);
+		UNPACK(&g1[b], w1);
+		const float da = ad[b];
+		acc0 = vfmaq_f32(acc0, vcvtq_f32_s32(DOT(w0, a + b * FVL_QK)),
+		                 vmulq_n_f32(fvl_load_f16x4(g0[b].d), da));
+		acc1 = vfmaq_f32(acc1, vcvtq_f32_s32(DOT(w1, a + b * FVL_QK)),
+		                 vmulq_n_f32(fvl_load_f16x4(g1[b].d), da));
+	}
+	vst1q_f32(y, vmulq_n_f32(acc0, OUT_SCALE));
+	store_rows(y + 4, vmulq_n_f32(acc1, OUT_SCALE), valid1);
+}
+
 void KERNEL_NAME(size_t k, size_t n, const void *w, size_t m, const int8_t *aq, const float *ad,
                  float *y, size_t ldy)
 {
 	const BLOCK_T *wb = w;
 	const size_t nb = k / FVL_QK, groups = (n + 3) / 4;
+	if (m == 1) {
+		size_t g = 0;
+		for (; g + 2 <= groups; g += 2) {
+			const size_t valid1 = n - 4 * (g + 1) < 4 ? n - 4 * (g + 1) : 4;
+			gemv_pair(nb, wb + g * nb, wb + (g + 1) * nb, aq, ad, y + 4 * g, valid1);
+		}
+		if (g < groups)
+			tile_1(nb, wb + g * nb, aq, k, ad, y + 4 * g, ldy, n - 4 * g);
+		return;
+	}
 	for (size_t g0 = 0; g0 < groups; g0 += GROUP_CHUNK) {
 		const size_t g1 = g0 + GROUP_CHUNK < groups ? g0 + GROUP_CHUNK : groups;
 		for (size_t i = 0; i < m; i += 4) {

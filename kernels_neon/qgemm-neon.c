@@ -38,6 +38,7 @@ static inline int32x4_t dot8(const int8x16_t w[8], const int8_t *a)
 #define tile_3 q4_tile_3
 #define tile_4 q4_tile_4
 #define store_rows q4_store_rows
+#define gemv_pair q4_gemv_pair
 #include "qgemm-common.h"
 #undef BLOCK_T
 #undef UNPACK
@@ -49,6 +50,8 @@ static inline int32x4_t dot8(const int8x16_t w[8], const int8_t *a)
 #undef tile_4
 #undef store_rows
 #undef TILE
+#undef ACC_STEP
+#undef gemv_pair
 #undef GROUP_CHUNK
 
 #define BLOCK_T struct fvl_block_q8_0x4
@@ -60,4 +63,5 @@ static inline int32x4_t dot8(const int8x16_t w[8], const int8_t *a)
 #define tile_3 q8_tile_3
 #define tile_4 q8_tile_4
 #define store_rows q8_store_rows
+#define gemv_pair q8_gemv_pair
 #include "qgemm-common.h"

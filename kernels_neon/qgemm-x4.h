@@ -11,19 +11,21 @@ static inline void unpack_q4(const struct fvl_block_q4_0x4 *b, int8x16_t w[8])
 {
 	const uint8x16x4_t v = vld1q_u8_x4(b->qs);
 	const uint8x16_t m = vdupq_n_u8(0xf0);
-	for (int c = 0; c < 4; c++) {
-		w[c] = vshlq_n_s8(vreinterpretq_s8_u8(v.val[c]), 4);
-		w[c + 4] = vreinterpretq_s8_u8(vandq_u8(v.val[c], m));
-	}
+	w[0] = vshlq_n_s8(vreinterpretq_s8_u8(v.val[0]), 4);
+	w[1] = vshlq_n_s8(vreinterpretq_s8_u8(v.val[1]), 4);
+	w[2] = vshlq_n_s8(vreinterpretq_s8_u8(v.val[2]), 4);
+	w[3] = vshlq_n_s8(vreinterpretq_s8_u8(v.val[3]), 4);
+	w[4] = vreinterpretq_s8_u8(vandq_u8(v.val[0], m));
+	w[5] = vreinterpretq_s8_u8(vandq_u8(v.val[1], m));
+	w[6] = vreinterpretq_s8_u8(vandq_u8(v.val[2], m));
+	w[7] = vreinterpretq_s8_u8(vandq_u8(v.val[3], m));
 }
 
 static inline void unpack_q8(const struct fvl_block_q8_0x4 *b, int8x16_t w[8])
 {
 	const int8x16x4_t v0 = vld1q_s8_x4(b->qs), v1 = vld1q_s8_x4(b->qs + 64);
-	for (int c = 0; c < 4; c++) {
-		w[c] = v0.val[c];
-		w[c + 4] = v1.val[c];
-	}
+	w[0] = v0.val[0], w[1] = v0.val[1], w[2] = v0.val[2], w[3] = v0.val[3];
+	w[4] = v1.val[0], w[5] = v1.val[1], w[6] = v1.val[2], w[7] = v1.val[3];
 }
 
 #endif /* FVL_QGEMM_X4_H */

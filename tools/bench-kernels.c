@@ -1,0 +1,244 @@
+/* bench-kernels.c — kernel benchmarks. Two modes:
+ *   bench-kernels run OP K N M REPS [ISA]   runs one kernel REPS times on random data (for
+ *       instruction counting under qemu: the driver runs REPS and REPS + d and divides the
+ *       difference, so set-up cost cancels out)
+ *   bench-kernels native [THREADS]          times the kernels on this machine: GEMV GB/s against a
+ *       memory-bandwidth probe, GEMM GOP/s
+ * OP: q4_0 | q8_0 (quantized GEMM/GEMV on x4-packed weights), f32 | f16 (float GEMM). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fp16.h"
+#include "gguf.h"
+#include "kernels.h"
+#include "parallel.h"
+
+static uint64_t rng_state = 0x243f6a8885a308d3ull;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+/* Random packed weights: random quant bytes, small fp16 scales (no quantization pass). */
+static void *make_weights(int type, size_t n, size_t k, size_t *bytes)
+{
+	*bytes = type == FVL_TYPE_F32 ? n * k * 4 : type == FVL_TYPE_F16 ? n * k * 2 :
+	         fvl_pack_x4_size(type, n, k);
+	uint8_t *w = aligned_alloc(64, (*bytes + 63) & ~(size_t)63);
+	if (!w)
+		return NULL;
+	for (size_t i = 0; i + 8 <= *bytes; i += 8) {
+		uint64_t v = rnd();
+		memcpy(w + i, &v, 8);
+	}
+	const uint16_t scale = fvl_fp32_to_fp16(0.01f);
+	if (type == FVL_TYPE_Q4_0 || type == FVL_TYPE_Q8_0) {
+		size_t bsz = type == FVL_TYPE_Q4_0 ? sizeof(struct fvl_block_q4_0x4) : sizeof(struct fvl_block_q8_0x4);
+		for (size_t i = 0; i < *bytes; i += bsz)
+			for (int r = 0; r < 4; r++)
+				memcpy(w + i + 2 * (size_t)r, &scale, 2);
+	} else if (type == FVL_TYPE_F32) {
+		for (size_t i = 0; i < n * k; i++)
+			((float *)w)[i] = (float)(rnd() >> 40) * 0x1p-24f - 0.5f;
+	} else {
+		for (size_t i = 0; i < n * k; i++)
+			((uint16_t *)w)[i] = fvl_fp32_to_fp16((float)(rnd() >> 40) * 0x1p-24f - 0.5f);
+	}
+	return w;
+}
+
+struct job {
+	int type;
+	size_t k, n, m;
+	void *w;
+	float *x, *y, *ad;
+	int8_t *aq;
+};
+
+static int job_init(struct job *j, int type, size_t k, size_t n, size_t m, const struct fvl_kernels *kt)
+{
+	size_t bytes;
+	memset(j, 0, sizeof(*j));
+	j->type = type, j->k = k, j->n = n, j->m = m;
+	j->w = make_weights(type, n, k, &bytes);
+	j->x = malloc(m * k * sizeof(float));
+	j->y = malloc(m * n * sizeof(float));
+	j->aq = malloc(m * k);
+	j->ad = malloc(m * (k / 32 + 1) * sizeof(float));
+	if (!j->w || !j->x || !j->y || !j->aq || !j->ad)
+		return -1;
+	for (size_t i = 0; i < m * k; i++)
+		j->x[i] = (float)(rnd() >> 40) * 0x1p-24f - 0.5f;
+	if (type == FVL_TYPE_Q4_0 || type == FVL_TYPE_Q8_0)
+		kt->q8_quant(m, k, j->x, k, j->aq, j->ad);
+	return 0;
+}
+
+static void job_free(struct job *j)
+{
+	free(j->w);
+	free(j->x);
+	free(j->y);
+	free(j->aq);
+	free(j->ad);
+}
+
+/* One kernel call on the calling thread, or split over pool. */
+static void job_run(const struct job *j, const struct fvl_kernels *kt, pthreadpool_t pool)
+{
+	if (j->type == FVL_TYPE_Q4_0 || j->type == FVL_TYPE_Q8_0) {
+		fvl_qgemm_fn fn = j->type == FVL_TYPE_Q4_0 ? kt->q4_0_gemm : kt->q8_0_gemm;
+		if (pool)
+			fvl_qgemm_run(pool, fn, j->type, j->k, j->n, j->w, j->m, j->aq, j->ad, j->y, j->n);
+		else
+			fn(j->k, j->n, j->w, j->m, j->aq, j->ad, j->y, j->n);
+	} else {
+		fvl_fgemm_fn fn = j->type == FVL_TYPE_F32 ? kt->f32_gemm : kt->f16_gemm;
+		if (pool)
+			fvl_fgemm_run(pool, fn, j->type, j->k, j->n, j->w, NULL, j->m, j->x, j->k, j->y, j->n);
+		else
+			fn(j->k, j->n, j->w, NULL, j->m, j->x, j->k, j->y, j->n);
+	}
+}
+
+static int parse_type(const char *s)
+{
+	enum fvl_type t;
+	return fvl_type_from_name(s, &t) ? (int)t : -1;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Read bandwidth (GB/s) with the pool's threads: sums a buffer much larger than the caches. */
+struct bw_ctx {
+	const uint64_t *p;
+	size_t n;
+	uint64_t sink[64 * 8];
+};
+
+static void bw_task(void *c_, size_t i0, size_t ni)
+{
+	struct bw_ctx *c = c_;
+	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	for (size_t i = i0; i + 4 <= i0 + ni; i += 4) {
+		s0 += c->p[i];
+		s1 += c->p[i + 1];
+		s2 += c->p[i + 2];
+		s3 += c->p[i + 3];
+	}
+	c->sink[(i0 / (c->n / 8 + 1)) % 8 * 8] += s0 + s1 + s2 + s3;
+}
+
+static double bandwidth(pthreadpool_t pool)
+{
+	const size_t bytes = 512u << 20;
+	struct bw_ctx c = {0};
+	uint64_t *p = aligned_alloc(64, bytes);
+	if (!p)
+		return 0;
+	memset(p, 1, bytes);
+	c.p = p;
+	c.n = bytes / 8;
+	double best = 0;
+	for (int r = 0; r < 5; r++) {
+		double t0 = now();
+		pthreadpool_parallelize_1d_tile_1d(pool, bw_task, &c, c.n, c.n / 8, 0);
+		double gbs = (double)bytes / (now() - t0) / 1e9;
+		if (gbs > best)
+			best = gbs;
+	}
+	free(p);
+	return best;
+}
+
+static int native(size_t threads)
+{
+	struct fvl_cpu cpu;
+	struct fvl_kernels kt;
+	pthreadpool_t pool;
+	fvl_cpu_detect(&cpu);
+	fvl_kernels_init(&kt, &cpu, getenv("FVL_ISA"));
+	if (fvl_pool_init(threads, &pool) != FVL_STATUS_OK)
+		return 1;
+	printf("native: %s, kernel variant %s, %zu threads\n\n", cpu.arch, fvl_isa_name(kt.isa),
+	       fvl_pool_threads(pool));
+	const double bw = bandwidth(pool);
+	printf("memory read bandwidth (probe): %.1f GB/s\n\n", bw);
+	printf("| op | K x N | M | ms | GB/s of weights | %% of probe | GOP/s |\n|---|---|---|---|---|---|---|\n");
+	static const struct { const char *t; size_t k, n, m; } cases[] = {
+		{"q4_0", 3072, 9216, 1}, {"q8_0", 3072, 9216, 1}, {"q4_0", 8192, 3072, 1},
+		{"q4_0", 4096, 14336, 1}, {"f16", 3072, 3072, 1}, {"q4_0", 3072, 9216, 577},
+		{"q8_0", 3072, 9216, 577}, {"f32", 1024, 4096, 577}, {"f16", 1024, 4096, 577},
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct job j;
+		int type = parse_type(cases[c].t);
+		if (job_init(&j, type, cases[c].k, cases[c].n, cases[c].m, &kt) != 0)
+			return 1;
+		size_t bytes;
+		free(make_weights(type, 4, 32, &bytes)); /* keep the rng stream independent of sizes */
+		size_t wbytes = type == FVL_TYPE_F32 ? j.n * j.k * 4 : type == FVL_TYPE_F16 ? j.n * j.k * 2 :
+		                fvl_pack_x4_size(type, j.n, j.k);
+		job_run(&j, &kt, pool); /* warm up */
+		int reps = cases[c].m == 1 ? 20 : 2;
+		double best = 1e30;
+		for (int r = 0; r < reps; r++) {
+			double t0 = now();
+			if (type == FVL_TYPE_Q4_0 || type == FVL_TYPE_Q8_0)
+				kt.q8_quant(j.m, j.k, j.x, j.k, j.aq, j.ad); /* part of the op */
+			job_run(&j, &kt, pool);
+			double t = now() - t0;
+			if (t < best)
+				best = t;
+		}
+		double gbs = (double)wbytes / best / 1e9;
+		double gops = 2.0 * (double)j.m * (double)j.n * (double)j.k / best / 1e9;
+		printf("| %s | %zu x %zu | %zu | %.2f | %.1f | %.0f%% | %.1f |\n", cases[c].t, j.k, j.n, j.m,
+		       best * 1e3, gbs, 100.0 * gbs / bw, gops);
+		job_free(&j);
+	}
+	fvl_pool_free(pool);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 7 && strcmp(argv[1], "run") == 0) {
+		struct fvl_cpu cpu;
+		struct fvl_kernels kt;
+		struct job j;
+		int type = parse_type(argv[2]);
+		size_t k = strtoull(argv[3], NULL, 10), n = strtoull(argv[4], NULL, 10);
+		size_t m = strtoull(argv[5], NULL, 10), reps = strtoull(argv[6], NULL, 10);
+		fvl_cpu_detect(&cpu);
+		if (type < 0 || k % 32 || !n || !m ||
+		    fvl_kernels_init(&kt, &cpu, argc > 7 ? argv[7] : NULL) != FVL_STATUS_OK) {
+			fprintf(stderr, "bench-kernels: bad arguments or variant\n");
+			return 2;
+		}
+		if (job_init(&j, type, k, n, m, &kt) != 0)
+			return 1;
+		for (size_t r = 0; r < reps; r++)
+			job_run(&j, &kt, NULL);
+		printf("%s %s: %zu calls\n", type == FVL_TYPE_Q4_0 ? kt.q4_0_gemm_name :
+		       type == FVL_TYPE_Q8_0 ? kt.q8_0_gemm_name : type == FVL_TYPE_F32 ?
+		       kt.f32_gemm_name : kt.f16_gemm_name, argv[2], reps);
+		job_free(&j);
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "native") == 0)
+		return native(argc > 2 ? strtoull(argv[2], NULL, 10) : 0);
+	fprintf(stderr, "usage: bench-kernels run OP K N M REPS [ISA] | native [THREADS]\n");
+	return 2;
+}
