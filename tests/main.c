@@ -115,6 +115,7 @@ int main(int argc, char **argv)
 	suite_kernels();
 	suite_gguf();
 	suite_convert();
+	suite_llm();
 	printf("%d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
 	return n_fail ? 1 : 0;
 }

@@ -1,0 +1,167 @@
+/* linear.c — linear layers and the compute context. */
+#include <string.h>
+
+#include "common.h"
+#include "fp16.h"
+#include "linear.h"
+#include "parallel.h"
+
+enum fvl_status fvl_rt_init(struct fvl_rt *rt, size_t n_threads, const char *isa)
+{
+	struct fvl_cpu cpu;
+	memset(rt, 0, sizeof(*rt));
+	fvl_cpu_detect(&cpu);
+	enum fvl_status st = fvl_kernels_init(&rt->k, &cpu, isa);
+	if (st == FVL_STATUS_INVALID_ARGUMENT)
+		return fvl_fail(st, "FVL_ISA=%s is not one of scalar, baseline, dotprod, i8mm", isa);
+	if (st != FVL_STATUS_OK)
+		return fvl_fail(st, "FVL_ISA=%s: this CPU or build cannot run that variant", isa);
+	if (fvl_pool_init(n_threads, &rt->pool) != FVL_STATUS_OK)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "cannot create the thread pool");
+	return FVL_STATUS_OK;
+}
+
+void fvl_rt_free(struct fvl_rt *rt)
+{
+	fvl_pool_free(rt->pool);
+	free(rt->aq);
+	free(rt->ad);
+	memset(rt, 0, sizeof(*rt));
+}
+
+enum fvl_status fvl_rt_reserve(struct fvl_rt *rt, size_t m, size_t k)
+{
+	size_t need = m * ((k + 31) & ~(size_t)31);
+	if (need <= rt->aq_cap)
+		return FVL_STATUS_OK;
+	int8_t *aq = realloc(rt->aq, need);
+	if (aq)
+		rt->aq = aq;
+	float *ad = realloc(rt->ad, (need / 32) * sizeof(float));
+	if (ad)
+		rt->ad = ad;
+	if (!aq || !ad)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for %zu activations", need);
+	rt->aq_cap = need;
+	return FVL_STATUS_OK;
+}
+
+static enum fvl_status find(const struct fvl_gguf *g, const char *name,
+                            const struct fvl_gguf_tensor **t)
+{
+	*t = fvl_gguf_find_tensor(g, name);
+	if (!*t)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "the model file has no tensor '%s'", name);
+	return FVL_STATUS_OK;
+}
+
+enum fvl_status fvl_tensor_f32(const struct fvl_gguf *g, const char *name, size_t n,
+                               const float **out)
+{
+	const struct fvl_gguf_tensor *t;
+	enum fvl_status st = find(g, name, &t);
+	if (st != FVL_STATUS_OK)
+		return st;
+	if (t->type != FVL_TYPE_F32 || t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3] != n)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%s': expected %zu f32 values, found "
+		                "%llu of %s", name, n,
+		                (unsigned long long)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]),
+		                fvl_type_info(t->type)->name);
+	*out = t->data;
+	return FVL_STATUS_OK;
+}
+
+void fvl_tensor_row(const struct fvl_gguf_tensor *t, size_t r, float *out)
+{
+	const size_t n = t->ne[0];
+	const uint8_t *p = t->data;
+	switch (t->type) {
+	case FVL_TYPE_F32: memcpy(out, p + r * n * 4, n * 4); break;
+	case FVL_TYPE_F16:
+		for (size_t j = 0; j < n; j++) {
+			uint16_t h;
+			memcpy(&h, p + (r * n + j) * 2, 2);
+			out[j] = fvl_fp16_to_fp32(h);
+		}
+		break;
+	case FVL_TYPE_BF16:
+		for (size_t j = 0; j < n; j++) {
+			uint16_t h;
+			memcpy(&h, p + (r * n + j) * 2, 2);
+			out[j] = fvl_bf16_to_fp32(h);
+		}
+		break;
+	case FVL_TYPE_Q8_0: fvl_dequantize_row_q8_0((const void *)(p + r * (n / 32) * 34), out, n); break;
+	case FVL_TYPE_Q4_0: fvl_dequantize_row_q4_0((const void *)(p + r * (n / 32) * 18), out, n); break;
+	}
+}
+
+enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, const char *name,
+                                const char *bias_name, size_t k, size_t n)
+{
+	const struct fvl_gguf_tensor *t;
+	enum fvl_status st;
+	memset(l, 0, sizeof(*l));
+	if ((st = find(g, name, &t)) != FVL_STATUS_OK)
+		return st;
+	if (t->n_dims != 2 || (k && t->ne[0] != k) || (n && t->ne[1] != n))
+		return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%s' is [%llu, %llu], expected [%zu, %zu]",
+		                name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], k, n);
+	l->type = (int)t->type;
+	l->k = t->ne[0];
+	l->n = t->ne[1];
+	l->w = t->data;
+	if (bias_name && (st = fvl_tensor_f32(g, bias_name, l->n, &l->bias)) != FVL_STATUS_OK)
+		return st;
+	if (t->type == FVL_TYPE_Q4_0 || t->type == FVL_TYPE_Q8_0) {
+		size_t bytes = fvl_pack_x4_size((int)t->type, l->n, l->k);
+		l->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+		if (!l->packed)
+			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory packing '%s'", name);
+		if (t->type == FVL_TYPE_Q4_0)
+			fvl_pack_q4_0_x4(t->data, l->n, l->k, l->packed);
+		else
+			fvl_pack_q8_0_x4(t->data, l->n, l->k, l->packed);
+	} else if (t->type == FVL_TYPE_BF16) {
+		float *f = malloc(l->n * l->k * sizeof(float));
+		if (!f)
+			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory widening '%s'", name);
+		for (size_t r = 0; r < l->n; r++)
+			fvl_tensor_row(t, r, f + r * l->k);
+		l->owned = f;
+		l->w = f;
+		l->type = FVL_TYPE_F32;
+	}
+	return FVL_STATUS_OK;
+}
+
+void fvl_linear_free(struct fvl_linear *l)
+{
+	free(l->packed);
+	free(l->owned);
+	memset(l, 0, sizeof(*l));
+}
+
+size_t fvl_linear_owned_bytes(const struct fvl_linear *l)
+{
+	if (l->packed)
+		return fvl_pack_x4_size(l->type, l->n, l->k);
+	return l->owned ? l->n * l->k * sizeof(float) : 0;
+}
+
+void fvl_linear_forward(struct fvl_rt *rt, const struct fvl_linear *l, size_t m, const float *x,
+                        size_t ldx, float *y, size_t ldy)
+{
+	if (l->type == FVL_TYPE_Q4_0 || l->type == FVL_TYPE_Q8_0) {
+		FVL_ASSERT(m * l->k <= rt->aq_cap); /* planned by fvl_rt_reserve */
+		rt->k.q8_quant(m, l->k, x, ldx, rt->aq, rt->ad);
+		fvl_qgemm_run(rt->pool, l->type == FVL_TYPE_Q4_0 ? rt->k.q4_0_gemm : rt->k.q8_0_gemm,
+		              l->type, l->k, l->n, l->packed, m, rt->aq, rt->ad, y, ldy);
+		if (l->bias)
+			for (size_t i = 0; i < m; i++)
+				rt->k.add(l->n, y + i * ldy, l->bias, y + i * ldy);
+		return;
+	}
+	fvl_fgemm_run(rt->pool, l->type == FVL_TYPE_F16 ? rt->k.f16_gemm : rt->k.f32_gemm, l->type,
+	              l->k, l->n, l->w, l->bias, m, x, ldx, y, ldy);
+}

@@ -1,0 +1,54 @@
+/* linear.h — a linear layer's weights as the compute kernels want them (quantized types packed
+ * into the x4 layout at load time, f32/f16 used in place from the mapping, bf16 widened to f32),
+ * and the runtime context every stage computes in: kernel table, thread pool, scratch. */
+#ifndef FVL_LINEAR_H
+#define FVL_LINEAR_H
+
+#include <pthreadpool.h>
+
+#include "gguf.h"
+#include "kernels.h"
+
+struct fvl_rt {
+	struct fvl_kernels k;
+	pthreadpool_t pool;
+	/* scratch for quantized activations, grown by fvl_rt_reserve before compute */
+	int8_t *aq;
+	float *ad;
+	size_t aq_cap; /* elements */
+};
+
+/* n_threads 0: all CPUs. isa: NULL for the best variant, or an FVL_ISA name. */
+enum fvl_status fvl_rt_init(struct fvl_rt *rt, size_t n_threads, const char *isa);
+void fvl_rt_free(struct fvl_rt *rt);
+/* Makes the activation scratch hold m x k values (call at plan time, not per token). */
+enum fvl_status fvl_rt_reserve(struct fvl_rt *rt, size_t m, size_t k);
+
+struct fvl_linear {
+	int type;           /* enum fvl_type of w */
+	size_t n, k;        /* outputs, inputs */
+	const void *w;      /* (n, k) rows in type: in the mapping, or owned (bf16 -> f32) */
+	void *packed;       /* x4-packed copy for Q4_0/Q8_0 (owned) */
+	void *owned;        /* w when the runtime converted it */
+	const float *bias;  /* (n) or NULL, in the mapping (f32) */
+};
+
+/* The tensor `name` (shape ne = [k, n]) and optional f32 `bias_name` ([n]); k/n of 0 take the
+ * file's. Shapes that disagree with what the caller expects are an error naming the tensor. */
+enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, const char *name,
+                                const char *bias_name, size_t k, size_t n);
+void fvl_linear_free(struct fvl_linear *l);
+/* Bytes the runtime allocated for this layer (packing, conversion). */
+size_t fvl_linear_owned_bytes(const struct fvl_linear *l);
+
+/* y (m x n, row stride ldy) = x (m x k, row stride ldx) W^T + bias. */
+void fvl_linear_forward(struct fvl_rt *rt, const struct fvl_linear *l, size_t m, const float *x,
+                        size_t ldx, float *y, size_t ldy);
+
+/* An f32 tensor of exactly n elements (norm weights, biases, tables). */
+enum fvl_status fvl_tensor_f32(const struct fvl_gguf *g, const char *name, size_t n,
+                               const float **out);
+/* Row r of a 2-D tensor of any type as n floats (embedding lookups). */
+void fvl_tensor_row(const struct fvl_gguf_tensor *t, size_t r, float *out);
+
+#endif /* FVL_LINEAR_H */

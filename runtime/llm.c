@@ -1,0 +1,369 @@
+/* llm.c — Phi-3 / Llama-3 decoder: RMSNorm, attention with rotate-half RoPE and a KV cache,
+ * SwiGLU MLP; prefill in batches through the GEMM kernels, decode (one row) through the GEMV path. */
+#include <math.h>
+#include <string.h>
+
+#include "common.h"
+#include "fp16.h"
+#include "llm.h"
+#include "parallel.h"
+
+#define NAME(buf, fmt, ...) (snprintf(buf, sizeof(buf), fmt, __VA_ARGS__), buf)
+
+static enum fvl_status get_dim(const struct fvl_gguf *g, const char *key, size_t lo, size_t hi,
+                               size_t *out)
+{
+	uint32_t v;
+	enum fvl_status st = fvl_gguf_get_u32(g, key, &v);
+	if (st != FVL_STATUS_OK)
+		return st;
+	if (v < lo || v > hi)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' = %u is outside %zu..%zu", key, v,
+		                lo, hi);
+	*out = v;
+	return FVL_STATUS_OK;
+}
+
+/* inv_freq_i = 1 / (ext_i * base^(2i / rot)), ext from a factor list or 1; llama3 scaling. */
+static enum fvl_status rope_freqs(struct fvl_llm *m, const struct fvl_gguf *g)
+{
+	float base = 10000.0f;
+	struct fvl_str type = {"none", 4};
+	const size_t half = m->rot / 2;
+	fvl_gguf_get_f32(g, "llm.rope.freq_base", &base);
+	fvl_gguf_get_str(g, "llm.rope.scaling.type", &type);
+	m->inv_freq_short = malloc(half * sizeof(float));
+	m->inv_freq_long = malloc(half * sizeof(float));
+	if (!m->inv_freq_short || !m->inv_freq_long)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	m->attn_factor = 1.0f;
+	for (size_t i = 0; i < half; i++)
+		m->inv_freq_short[i] = m->inv_freq_long[i] =
+			(float)(1.0 / pow((double)base, (double)(2 * i) / (double)m->rot));
+	if (fvl_str_eq(type, "longrope")) {
+		const struct fvl_gguf_kv *sf, *lf;
+		enum fvl_status st;
+		if ((st = fvl_gguf_get_arr(g, "llm.rope.scaling.short_factor", FVL_GGUF_FLOAT32, &sf)) ||
+		    (st = fvl_gguf_get_arr(g, "llm.rope.scaling.long_factor", FVL_GGUF_FLOAT32, &lf)) ||
+		    (st = fvl_gguf_get_f32(g, "llm.rope.scaling.attn_factor", &m->attn_factor)))
+			return st;
+		if (sf->n != half || lf->n != half)
+			return fvl_fail(FVL_STATUS_BAD_FILE, "longrope factor lists have %llu and %llu "
+			                "entries, head_dim / 2 is %zu", (unsigned long long)sf->n,
+			                (unsigned long long)lf->n, half);
+		for (size_t i = 0; i < half; i++) {
+			double b = pow((double)base, (double)(2 * i) / (double)m->rot);
+			m->inv_freq_short[i] = (float)(1.0 / ((float)fvl_gguf_arr_float(sf, i) * b));
+			m->inv_freq_long[i] = (float)(1.0 / ((float)fvl_gguf_arr_float(lf, i) * b));
+		}
+	} else if (fvl_str_eq(type, "llama3")) {
+		float factor, lo, hi;
+		uint32_t orig;
+		enum fvl_status st;
+		if ((st = fvl_gguf_get_f32(g, "llm.rope.scaling.factor", &factor)) ||
+		    (st = fvl_gguf_get_f32(g, "llm.rope.scaling.low_freq_factor", &lo)) ||
+		    (st = fvl_gguf_get_f32(g, "llm.rope.scaling.high_freq_factor", &hi)) ||
+		    (st = fvl_gguf_get_u32(g, "llm.rope.scaling.original_context_length", &orig)))
+			return st;
+		const double lo_wl = orig / lo, hi_wl = orig / hi;
+		for (size_t i = 0; i < half; i++) {
+			const double f = m->inv_freq_short[i], wl = 2 * M_PI / f;
+			double r = f;
+			if (wl > lo_wl)
+				r = f / factor;
+			else if (wl >= hi_wl) {
+				const double s = ((double)orig / wl - lo) / (hi - lo);
+				r = (1 - s) * f / factor + s * f;
+			}
+			m->inv_freq_short[i] = m->inv_freq_long[i] = (float)r;
+		}
+	} else if (!fvl_str_eq(type, "none")) {
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "rope scaling '%.*s'", (int)type.n, type.p);
+	}
+	return FVL_STATUS_OK;
+}
+
+enum fvl_status fvl_llm_load(struct fvl_llm *m, const struct fvl_gguf *g)
+{
+	struct fvl_str arch;
+	enum fvl_status st;
+	char n1[64], n2[64];
+	memset(m, 0, sizeof(*m));
+	if ((st = fvl_gguf_get_str(g, "llm.arch", &arch)) != FVL_STATUS_OK)
+		return st;
+	if (!fvl_str_eq(arch, "phi3") && !fvl_str_eq(arch, "llama"))
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "llm.arch '%.*s' (fvl runs phi3 and llama)",
+		                (int)arch.n, arch.p);
+	m->phi3 = fvl_str_eq(arch, "phi3");
+	size_t ctx = 0;
+	if ((st = get_dim(g, "llm.embedding_length", 1, 65536, &m->H)) ||
+	    (st = get_dim(g, "llm.block_count", 1, 1024, &m->L)) ||
+	    (st = get_dim(g, "llm.attention.head_count", 1, 1024, &m->nh)) ||
+	    (st = get_dim(g, "llm.attention.head_count_kv", 1, 1024, &m->nkv)) ||
+	    (st = get_dim(g, "llm.attention.key_length", 2, 256, &m->hd)) ||
+	    (st = get_dim(g, "llm.feed_forward_length", 1, 1 << 20, &m->F)) ||
+	    (st = get_dim(g, "llm.vocab_size", 1, 1 << 24, &m->V)) ||
+	    (st = get_dim(g, "llm.context_length", 1, 1 << 24, &ctx)) ||
+	    (st = get_dim(g, "llm.rope.dimension_count", 2, 256, &m->rot)))
+		return st;
+	m->ctx_max = ctx;
+	m->orig_ctx = ctx;
+	uint32_t orig;
+	if (fvl_gguf_get_u32(g, "llm.rope.original_context_length", &orig) == FVL_STATUS_OK)
+		m->orig_ctx = orig;
+	if ((st = fvl_gguf_get_f32(g, "llm.attention.layer_norm_rms_epsilon", &m->eps)))
+		return st;
+	if (m->nh % m->nkv || m->rot > m->hd || m->rot % 2 || m->hd % 4)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "attention shape: %zu heads, %zu kv heads, "
+		                "head_dim %zu, rope dims %zu", m->nh, m->nkv, m->hd, m->rot);
+	if ((st = rope_freqs(m, g)) != FVL_STATUS_OK)
+		goto error;
+	m->tok_embd = fvl_gguf_find_tensor(g, "token_embd.weight");
+	if (!m->tok_embd || m->tok_embd->ne[0] != m->H || m->tok_embd->ne[1] != m->V) {
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "token_embd.weight is missing or not [%zu, %zu]",
+		              m->H, m->V);
+		goto error;
+	}
+	if ((st = fvl_tensor_f32(g, "output_norm.weight", m->H, &m->out_norm)) ||
+	    (st = fvl_linear_init(&m->output, g, "output.weight", NULL, m->H, m->V)))
+		goto error;
+	m->layers = calloc(m->L, sizeof(*m->layers));
+	if (!m->layers) {
+		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+		goto error;
+	}
+	const size_t q = m->nh * m->hd, kv = m->nkv * m->hd;
+	for (size_t l = 0; l < m->L; l++) {
+		struct fvl_llm_layer *y = &m->layers[l];
+		if ((st = fvl_tensor_f32(g, NAME(n1, "blk.%zu.attn_norm.weight", l), m->H, &y->attn_norm)) ||
+		    (st = fvl_tensor_f32(g, NAME(n1, "blk.%zu.ffn_norm.weight", l), m->H, &y->ffn_norm)) ||
+		    (st = fvl_linear_init(&y->o, g, NAME(n1, "blk.%zu.attn_output.weight", l), NULL, q, m->H)) ||
+		    (st = fvl_linear_init(&y->down, g, NAME(n1, "blk.%zu.ffn_down.weight", l), NULL, m->F, m->H)))
+			goto error;
+		if (m->phi3) {
+			if ((st = fvl_linear_init(&y->qkv, g, NAME(n1, "blk.%zu.attn_qkv.weight", l), NULL,
+			                          m->H, q + 2 * kv)) ||
+			    (st = fvl_linear_init(&y->gate_up, g, NAME(n2, "blk.%zu.ffn_up.weight", l), NULL,
+			                          m->H, 2 * m->F)))
+				goto error;
+		} else {
+			if ((st = fvl_linear_init(&y->q, g, NAME(n1, "blk.%zu.attn_q.weight", l), NULL, m->H, q)) ||
+			    (st = fvl_linear_init(&y->k, g, NAME(n1, "blk.%zu.attn_k.weight", l), NULL, m->H, kv)) ||
+			    (st = fvl_linear_init(&y->v, g, NAME(n1, "blk.%zu.attn_v.weight", l), NULL, m->H, kv)) ||
+			    (st = fvl_linear_init(&y->gate, g, NAME(n1, "blk.%zu.ffn_gate.weight", l), NULL, m->H, m->F)) ||
+			    (st = fvl_linear_init(&y->up, g, NAME(n1, "blk.%zu.ffn_up.weight", l), NULL, m->H, m->F)))
+				goto error;
+		}
+	}
+	return FVL_STATUS_OK;
+error:
+	fvl_llm_free(m);
+	return st;
+}
+
+void fvl_llm_free(struct fvl_llm *m)
+{
+	if (m->layers)
+		for (size_t l = 0; l < m->L; l++) {
+			struct fvl_llm_layer *y = &m->layers[l];
+			struct fvl_linear *all[] = {&y->qkv, &y->q, &y->k, &y->v, &y->o, &y->gate_up,
+			                            &y->gate, &y->up, &y->down};
+			for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+				fvl_linear_free(all[i]);
+		}
+	fvl_linear_free(&m->output);
+	free(m->layers);
+	free(m->inv_freq_short);
+	free(m->inv_freq_long);
+	memset(m, 0, sizeof(*m));
+}
+
+static void fill_tables(struct fvl_llm_state *s, bool use_long)
+{
+	const struct fvl_llm *m = s->m;
+	const size_t half = m->rot / 2;
+	const float *f = use_long ? m->inv_freq_long : m->inv_freq_short;
+	for (size_t p = 0; p < s->ctx; p++)
+		for (size_t i = 0; i < half; i++) {
+			/* position x frequency in f32, as the reference computes it */
+			const float a = (float)p * f[i];
+			s->cos_t[p * half + i] = cosf(a) * m->attn_factor;
+			s->sin_t[p * half + i] = sinf(a) * m->attn_factor;
+		}
+	s->long_tables = use_long;
+}
+
+enum fvl_status fvl_llm_state_init(struct fvl_llm_state *s, const struct fvl_llm *m,
+                                   struct fvl_rt *rt, size_t ctx, bool kv_f16, size_t ubatch)
+{
+	memset(s, 0, sizeof(*s));
+	if (ctx == 0 || ctx > m->ctx_max)
+		ctx = m->ctx_max;
+	if (ubatch == 0)
+		ubatch = 256;
+	s->m = m;
+	s->ctx = ctx;
+	s->ubatch = ubatch;
+	s->kv_f16 = kv_f16;
+	const size_t kvw = m->nkv * m->hd, q = m->nh * m->hd, es = kv_f16 ? 2 : 4;
+	const size_t ffw = m->phi3 ? 2 * m->F : 2 * m->F;
+	s->kc = calloc(m->L * ctx * kvw, es);
+	s->vc = calloc(m->L * ctx * kvw, es);
+	s->cos_t = malloc(ctx * (m->rot / 2) * sizeof(float));
+	s->sin_t = malloc(ctx * (m->rot / 2) * sizeof(float));
+	s->x = malloc(ubatch * m->H * sizeof(float));
+	s->h = malloc(ubatch * m->H * sizeof(float));
+	s->qkv = malloc(ubatch * (q + 2 * kvw) * sizeof(float));
+	s->att = malloc(ubatch * q * sizeof(float));
+	s->ff = malloc(ubatch * ffw * sizeof(float));
+	s->act = malloc(ubatch * m->F * sizeof(float));
+	s->pos = malloc(ubatch * sizeof(int32_t));
+	if (!s->kc || !s->vc || !s->cos_t || !s->sin_t || !s->x || !s->h || !s->qkv || !s->att ||
+	    !s->ff || !s->act || !s->pos) {
+		fvl_llm_state_free(s);
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for a context of %zu "
+		                "(KV cache %.1f MB)", ctx, 2.0 * (double)(m->L * ctx * kvw * es) / 1e6);
+	}
+	fill_tables(s, false);
+	size_t kmax = m->H > m->F ? m->H : m->F;
+	if (q > kmax)
+		kmax = q;
+	enum fvl_status st = fvl_rt_reserve(rt, ubatch, kmax);
+	if (st != FVL_STATUS_OK)
+		fvl_llm_state_free(s);
+	return st;
+}
+
+void fvl_llm_state_free(struct fvl_llm_state *s)
+{
+	free(s->kc);
+	free(s->vc);
+	free(s->cos_t);
+	free(s->sin_t);
+	free(s->x);
+	free(s->h);
+	free(s->qkv);
+	free(s->att);
+	free(s->ff);
+	free(s->act);
+	free(s->pos);
+	memset(s, 0, sizeof(*s));
+}
+
+void fvl_llm_state_rewind(struct fvl_llm_state *s, size_t n)
+{
+	if (n < s->n_past)
+		s->n_past = n;
+}
+
+struct attn_task {
+	struct fvl_attn_args a;
+	fvl_attn_fn fn;
+};
+
+static void attn_head(void *p, size_t h)
+{
+	const struct attn_task *t = p;
+	struct fvl_attn_args a = t->a;
+	a.head0 = h;
+	a.head1 = h + 1;
+	t->fn(&a);
+}
+
+/* One batch of m rows (s->x filled) at positions n_past.. */
+static void eval_batch(struct fvl_llm_state *s, struct fvl_rt *rt, size_t m)
+{
+	const struct fvl_llm *md = s->m;
+	const size_t H = md->H, F = md->F, hd = md->hd, q = md->nh * hd, kvw = md->nkv * hd;
+	const size_t qkvw = q + 2 * kvw, es = s->kv_f16 ? 2 : 4;
+	const size_t p0 = s->n_past;
+	for (size_t i = 0; i < m; i++)
+		s->pos[i] = (int32_t)(p0 + i);
+	for (size_t l = 0; l < md->L; l++) {
+		const struct fvl_llm_layer *y = &md->layers[l];
+		rt->k.rmsnorm(m, H, s->x, y->attn_norm, md->eps, s->h);
+		if (md->phi3) {
+			fvl_linear_forward(rt, &y->qkv, m, s->h, H, s->qkv, qkvw);
+		} else {
+			fvl_linear_forward(rt, &y->q, m, s->h, H, s->qkv, qkvw);
+			fvl_linear_forward(rt, &y->k, m, s->h, H, s->qkv + q, qkvw);
+			fvl_linear_forward(rt, &y->v, m, s->h, H, s->qkv + q + kvw, qkvw);
+		}
+		rt->k.rope(m, md->nh, hd, md->rot, s->qkv, qkvw, s->pos, s->cos_t, s->sin_t);
+		rt->k.rope(m, md->nkv, hd, md->rot, s->qkv + q, qkvw, s->pos, s->cos_t, s->sin_t);
+		uint8_t *kc = (uint8_t *)s->kc + l * s->ctx * kvw * es;
+		uint8_t *vc = (uint8_t *)s->vc + l * s->ctx * kvw * es;
+		for (size_t i = 0; i < m; i++) {
+			const float *kr = s->qkv + i * qkvw + q, *vr = kr + kvw;
+			if (s->kv_f16) {
+				uint16_t *kd = (uint16_t *)kc + (p0 + i) * kvw, *vd = (uint16_t *)vc + (p0 + i) * kvw;
+				for (size_t j = 0; j < kvw; j++) {
+					kd[j] = fvl_fp32_to_fp16(kr[j]);
+					vd[j] = fvl_fp32_to_fp16(vr[j]);
+				}
+			} else {
+				memcpy((float *)kc + (p0 + i) * kvw, kr, kvw * 4);
+				memcpy((float *)vc + (p0 + i) * kvw, vr, kvw * 4);
+			}
+		}
+		struct attn_task t = {{m, p0 + m, md->nh, md->nkv, hd, s->qkv, qkvw, kc, vc, kvw, kvw,
+		                       s->kv_f16, true, p0, 1.0f / sqrtf((float)hd), s->att, q, 0,
+		                       md->nh}, rt->k.attn};
+		pthreadpool_parallelize_1d(rt->pool, attn_head, &t, md->nh, 0);
+		fvl_linear_forward(rt, &y->o, m, s->att, q, s->h, H);
+		rt->k.add(m * H, s->x, s->h, s->x);
+		rt->k.rmsnorm(m, H, s->x, y->ffn_norm, md->eps, s->h);
+		if (md->phi3) {
+			fvl_linear_forward(rt, &y->gate_up, m, s->h, H, s->ff, 2 * F);
+		} else {
+			fvl_linear_forward(rt, &y->gate, m, s->h, H, s->ff, 2 * F);
+			fvl_linear_forward(rt, &y->up, m, s->h, H, s->ff + F, 2 * F);
+		}
+		for (size_t i = 0; i < m; i++)
+			rt->k.silu_mul(F, s->ff + i * 2 * F, s->ff + i * 2 * F + F, s->act + i * F);
+		fvl_linear_forward(rt, &y->down, m, s->act, F, s->h, H);
+		rt->k.add(m * H, s->x, s->h, s->x);
+	}
+	s->n_past += m;
+}
+
+enum fvl_status fvl_llm_eval(struct fvl_llm_state *s, struct fvl_rt *rt, size_t n,
+                             const int32_t *ids, const float *embd, size_t n_logits, float *logits)
+{
+	const struct fvl_llm *m = s->m;
+	if (n_logits > n)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "%zu logits asked of %zu tokens", n_logits, n);
+	if (s->n_past + n > s->ctx)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "%zu tokens after %zu do not fit the context "
+		                "of %zu", n, s->n_past, s->ctx);
+	if (ids)
+		for (size_t i = 0; i < n; i++)
+			if (ids[i] < 0 || (size_t)ids[i] >= m->V)
+				return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "token id %d is outside the "
+				                "vocabulary of %zu", ids[i], m->V);
+	/* LongRoPE: the long factors once any position passes the original context (as HF does,
+	 * for the new tokens only). */
+	const bool use_long = s->n_past + n > m->orig_ctx;
+	if (use_long != s->long_tables)
+		fill_tables(s, use_long);
+	for (size_t i0 = 0; i0 < n; i0 += s->ubatch) {
+		const size_t mb = n - i0 < s->ubatch ? n - i0 : s->ubatch;
+		for (size_t i = 0; i < mb; i++) {
+			if (ids)
+				fvl_tensor_row(m->tok_embd, (size_t)ids[i0 + i], s->x + i * m->H);
+			else
+				memcpy(s->x + i * m->H, embd + (i0 + i) * m->H, m->H * sizeof(float));
+		}
+		eval_batch(s, rt, mb);
+		/* logits for the rows of this batch that are among the last n_logits */
+		const size_t first = n - n_logits;
+		for (size_t i = 0; i < mb; i++) {
+			const size_t gi = i0 + i;
+			if (gi < first)
+				continue;
+			rt->k.rmsnorm(1, m->H, s->x + i * m->H, m->out_norm, m->eps, s->h);
+			fvl_linear_forward(rt, &m->output, 1, s->h, m->H, logits + (gi - first) * m->V, m->V);
+		}
+	}
+	return FVL_STATUS_OK;
+}

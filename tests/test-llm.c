@@ -1,0 +1,170 @@
+/* test-llm.c — the LLM decoder against the fvl-tiny-phi3 goldens: text-only logits, logits with
+ * the golden projector output spliced at the image placeholder, greedy ids; q8_0/q4_0 cosines. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "golden.h"
+#include "llm.h"
+#include "test.h"
+
+#define V 32064
+
+struct llm_fixture {
+	struct fvl_gguf *g;
+	struct fvl_llm m;
+	struct fvl_rt rt;
+	struct fvl_llm_state s;
+};
+
+static bool open_llm(struct llm_fixture *f, const char *type, bool kv_f16)
+{
+	const char *path = golden_model(type, "f32");
+	memset(f, 0, sizeof(*f));
+	if (!path) {
+		t_failf(__FILE__, __LINE__, "convert the fixture (%s): %s", type, fvl_last_error());
+		return false;
+	}
+	if (fvl_gguf_open(path, &f->g) != FVL_STATUS_OK || fvl_llm_load(&f->m, f->g) != FVL_STATUS_OK ||
+	    fvl_rt_init(&f->rt, 2, NULL) != FVL_STATUS_OK ||
+	    fvl_llm_state_init(&f->s, &f->m, &f->rt, 256, kv_f16, 16) != FVL_STATUS_OK) {
+		t_failf(__FILE__, __LINE__, "load: %s", fvl_last_error());
+		return false;
+	}
+	return true;
+}
+
+static void close_llm(struct llm_fixture *f)
+{
+	fvl_llm_state_free(&f->s);
+	fvl_rt_free(&f->rt);
+	fvl_llm_free(&f->m);
+	fvl_gguf_free(f->g);
+}
+
+/* The Florence-VL prompt: text ids, the 17 golden projector rows at the -200, text ids. Writes
+ * the logits of the last 4 positions. */
+static bool eval_prompt(struct llm_fixture *f, float *tail4)
+{
+	int ids[64];
+	int n = golden_ids("llm_input_ids_with_image_placeholder", ids, 64);
+	float *proj = golden_tensor("projector_out", 17 * 96);
+	int at = -1;
+	for (int i = 0; i < n; i++)
+		if (ids[i] == -200)
+			at = i;
+	if (n != 25 || at < 0 || !proj) {
+		t_failf(__FILE__, __LINE__, "golden prompt ids / projector_out");
+		free(proj);
+		return false;
+	}
+	int32_t before[64], after[64];
+	for (int i = 0; i < at; i++)
+		before[i] = ids[i];
+	for (int i = at + 1; i < n; i++)
+		after[i - at - 1] = ids[i];
+	bool ok = fvl_llm_eval(&f->s, &f->rt, (size_t)at, before, NULL, 0, NULL) == FVL_STATUS_OK &&
+	          fvl_llm_eval(&f->s, &f->rt, 17, NULL, proj, 0, NULL) == FVL_STATUS_OK &&
+	          fvl_llm_eval(&f->s, &f->rt, (size_t)(n - at - 1), after, NULL, 4, tail4) == FVL_STATUS_OK;
+	free(proj);
+	if (!ok)
+		t_failf(__FILE__, __LINE__, "eval: %s", fvl_last_error());
+	else if (f->s.n_past != 41)
+		t_failf(__FILE__, __LINE__, "sequence length %zu, golden 41", f->s.n_past);
+	return ok && f->s.n_past == 41;
+}
+
+static void test_llm_text_only_logits_match_golden(void)
+{
+	struct llm_fixture f;
+	int ids[16];
+	float *logits = malloc(V * sizeof(float)), *want = golden_tensor("llm_text_only_logits_last", V);
+	int n = golden_ids("llm_text_only_ids", ids, 16);
+	T_ASSERT(logits && want && n == 6, "goldens");
+	if (!open_llm(&f, "f32", false))
+		goto out;
+	int32_t in[16];
+	for (int i = 0; i < n; i++)
+		in[i] = ids[i];
+	T_ASSERT(fvl_llm_eval(&f.s, &f.rt, (size_t)n, in, NULL, 1, logits) == FVL_STATUS_OK, "%s",
+	         fvl_last_error());
+	double e = golden_err(logits, want, V);
+	t_note("text-only last logits: max error %.2e of max |logit| (tolerance 1e-3)", e);
+	T_ASSERT(e <= 1e-3, "error %.3g", e);
+out:
+	close_llm(&f);
+	free(logits);
+	free(want);
+}
+
+static void check_image_prompt(const char *type, bool kv_f16)
+{
+	struct llm_fixture f;
+	float *tail = malloc(4 * V * sizeof(float)), *want4 = golden_tensor("llm_logits_tail4", 4 * V);
+	float *last = golden_tensor("llm_logits_last", V);
+	int greedy[16];
+	int ng = golden_ids("llm_greedy_ids", greedy, 16);
+	T_ASSERT(tail && want4 && last && ng == 12, "goldens");
+	if (!open_llm(&f, type, kv_f16) || !eval_prompt(&f, tail))
+		goto out;
+	const double e_last = golden_err(tail + 3 * V, last, V), e4 = golden_err(tail, want4, 4 * V);
+	const double cos = golden_cosine(tail + 3 * V, last, V);
+	const bool same_argmax = golden_argmax(tail + 3 * V, V) == golden_argmax(last, V);
+	t_note("%s weights, KV %s: last logits max error %.2e, tail4 %.2e, cosine %.6f, argmax %s",
+	       type, kv_f16 ? "f16" : "f32", e_last, e4, cos, same_argmax ? "same" : "DIFFERENT");
+	if (strcmp(type, "f32") == 0) {
+		T_ASSERT(e_last <= 1e-3 && e4 <= 1e-3, "f32: errors %.3g / %.3g above 1e-3", e_last, e4);
+		/* greedy continuation, no stop token */
+		int32_t id = (int32_t)golden_argmax(tail + 3 * V, V);
+		int got[12];
+		for (int i = 0; i < 12; i++) {
+			got[i] = id;
+			T_ASSERT(fvl_llm_eval(&f.s, &f.rt, 1, &id, NULL, 1, tail) == FVL_STATUS_OK, "%s",
+			         fvl_last_error());
+			id = (int32_t)golden_argmax(tail, V);
+		}
+		for (int i = 0; i < 12; i++)
+			T_ASSERT(got[i] == greedy[i], "greedy id %d: %d, golden %d", i, got[i], greedy[i]);
+		t_note("12 greedy ids identical to the golden");
+	} else if (strcmp(type, "q8_0") == 0) {
+		T_ASSERT(cos >= 0.995 && same_argmax, "q8_0: cosine %.5f (>= 0.995), argmax %s", cos,
+		         same_argmax ? "same" : "different");
+	} else {
+		T_ASSERT(cos >= 0.95, "q4_0: cosine %.5f (>= 0.95)", cos);
+	}
+out:
+	close_llm(&f);
+	free(tail);
+	free(want4);
+	free(last);
+}
+
+static void test_llm_image_prompt_f32_matches_golden(void) { check_image_prompt("f32", false); }
+static void test_llm_image_prompt_f32_kv_f16(void) { check_image_prompt("f32", true); }
+static void test_llm_image_prompt_q8_0(void) { check_image_prompt("q8_0", true); }
+static void test_llm_image_prompt_q4_0(void) { check_image_prompt("q4_0", true); }
+
+static void test_llm_rejects_bad_input(void)
+{
+	struct llm_fixture f;
+	if (!open_llm(&f, "f32", true))
+		goto out;
+	int32_t bad = 40000;
+	T_ASSERT(fvl_llm_eval(&f.s, &f.rt, 1, &bad, NULL, 0, NULL) == FVL_STATUS_INVALID_ARGUMENT &&
+	         strstr(fvl_last_error(), "outside the vocabulary"), "%s", fvl_last_error());
+	int32_t ids[300] = {0};
+	T_ASSERT(fvl_llm_eval(&f.s, &f.rt, 300, ids, NULL, 0, NULL) == FVL_STATUS_INVALID_ARGUMENT &&
+	         strstr(fvl_last_error(), "do not fit the context"), "%s", fvl_last_error());
+out:
+	close_llm(&f);
+}
+
+void suite_llm(void)
+{
+	T_RUN(test_llm_text_only_logits_match_golden);
+	T_RUN(test_llm_image_prompt_f32_matches_golden);
+	T_RUN(test_llm_image_prompt_f32_kv_f16);
+	T_RUN(test_llm_image_prompt_q8_0);
+	T_RUN(test_llm_image_prompt_q4_0);
+	T_RUN(test_llm_rejects_bad_input);
+}
