@@ -67,7 +67,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 SAN_FLAGS := $(if $(filter asan,$(SAN)),$(ASAN_FLAGS))
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SAN_FLAGS) $(ARCH_DEFS) \
               $(BOARD_DEFS) -Iruntime -Ikernels_neon -Iquant -MMD -MP
-LDLIBS := $(XLIBS) -lcjson -lXNNPACK -lpthreadpool -lm -pthread
+LDLIBS := $(XLIBS) -lturbojpeg -lcjson -lXNNPACK -lpthreadpool -lm -pthread
 ALL_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
 
 RUNTIME_SRC := $(wildcard runtime/*.c)
@@ -173,10 +173,14 @@ $(FUZZ_B)/fuzz-ckpt: tests/fuzz/fuzz-ckpt.c quant/ckpt.c quant/safetensors.c qua
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $^ -lcjson -o $@
 
+$(FUZZ_B)/fuzz-image: tests/fuzz/fuzz-image.c runtime/image.c runtime/status.c
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $^ -lturbojpeg -o $@
+
 # Each target runs on its own corpus, seeded with small valid files the test runner writes.
-fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt
+fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt $(FUZZ_B)/fuzz-image
 	$(MAKE) ARCH=$(HOST_ARCH) BOARD= SAN= tests
-	rm -rf $(FUZZ_B)/seeds-gguf $(FUZZ_B)/seeds-ckpt
+	rm -rf $(FUZZ_B)/seeds-gguf $(FUZZ_B)/seeds-ckpt $(FUZZ_B)/seeds-image
 	mkdir -p $(FUZZ_B)/corpus-gguf $(FUZZ_B)/corpus-ckpt
 	build/$(HOST_ARCH)/tests/run --write-gguf-seeds $(FUZZ_B)/seeds-gguf
 	build/$(HOST_ARCH)/tests/run --write-ckpt-seeds $(FUZZ_B)/seeds-ckpt
@@ -184,6 +188,11 @@ fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt
 	  -artifact_prefix=$(FUZZ_B)/ $(FUZZ_B)/corpus-gguf $(FUZZ_B)/seeds-gguf
 	$(FUZZ_B)/fuzz-ckpt -max_total_time=$(FUZZ_CKPT_SECONDS) -print_final_stats=1 -rss_limit_mb=1024 \
 	  -artifact_prefix=$(FUZZ_B)/ $(FUZZ_B)/corpus-ckpt $(FUZZ_B)/seeds-ckpt
+	mkdir -p $(FUZZ_B)/corpus-image $(FUZZ_B)/seeds-image
+	cp tests/data/images/text.jpg $(FUZZ_B)/seeds-image/
+	printf 'P6\n2 2\n255\n0123456789ab' > $(FUZZ_B)/seeds-image/tiny.ppm
+	$(FUZZ_B)/fuzz-image -max_total_time=$(FUZZ_CKPT_SECONDS) -print_final_stats=1 -rss_limit_mb=1024 \
+	  -artifact_prefix=$(FUZZ_B)/ $(FUZZ_B)/corpus-image $(FUZZ_B)/seeds-image
 
 # ---- the README's commands ---------------------------------------------------------------------
 deps:

@@ -104,12 +104,17 @@ enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, 
 	memset(l, 0, sizeof(*l));
 	if ((st = find(g, name, &t)) != FVL_STATUS_OK)
 		return st;
-	if (t->n_dims != 2 || (k && t->ne[0] != k) || (n && t->ne[1] != n))
-		return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%s' is [%llu, %llu], expected [%zu, %zu]",
-		                name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], k, n);
+	/* A convolution's [kw, kh, cin, cout] is the linear [kw kh cin, cout]. */
+	uint64_t tk = 1;
+	for (uint32_t d = 0; d + 1 < t->n_dims; d++)
+		tk *= t->ne[d];
+	const uint64_t tn = t->ne[t->n_dims - 1];
+	if (t->n_dims < 2 || (k && tk != k) || (n && tn != n))
+		return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%s' is %llu x %llu, expected %zu x %zu",
+		                name, (unsigned long long)tk, (unsigned long long)tn, k, n);
 	l->type = (int)t->type;
-	l->k = t->ne[0];
-	l->n = t->ne[1];
+	l->k = tk;
+	l->n = tn;
 	l->w = t->data;
 	if (bias_name && (st = fvl_tensor_f32(g, bias_name, l->n, &l->bias)) != FVL_STATUS_OK)
 		return st;

@@ -42,7 +42,14 @@ int golden_ids(const char *key, int *ids, int cap)
 		cfg_free(&c);
 		return -1;
 	}
-	cJSON_ArrayForEach(e, a) if (n < cap) ids[n++] = (int)e->valuedouble;
+	cJSON_ArrayForEach(e, a) {
+		if (cJSON_IsArray(e)) { /* nested rows are flattened */
+			const cJSON *f;
+			cJSON_ArrayForEach(f, e) if (n < cap) ids[n++] = (int)f->valuedouble;
+		} else if (n < cap) {
+			ids[n++] = (int)e->valuedouble;
+		}
+	}
 	cfg_free(&c);
 	return n;
 }

@@ -116,6 +116,7 @@ int main(int argc, char **argv)
 	suite_gguf();
 	suite_convert();
 	suite_llm();
+	suite_vision();
 	printf("%d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
 	return n_fail ? 1 : 0;
 }

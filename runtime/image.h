@@ -1,0 +1,36 @@
+/* image.h — decoded images and Florence-VL's preprocessing: decode (JPEG through libjpeg-turbo,
+ * binary PNM), pad to square with the mean colour (LLaVA expand2square), PIL-compatible bicubic
+ * resize, rescale and normalize into f32 CHW. */
+#ifndef FVL_IMAGE_H
+#define FVL_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fvl.h"
+
+#define FVL_IMAGE_MAX_PIXELS_DEFAULT (64u * 1000u * 1000u)
+
+struct fvl_image {
+	uint32_t w, h;
+	uint8_t *rgb; /* (h, w, 3) */
+};
+
+/* Decodes JPEG or binary PNM (P5, P6) from memory; max_pixels 0 takes the default cap. */
+enum fvl_status fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pixels,
+                                 struct fvl_image *out);
+enum fvl_status fvl_image_load(const char *path, uint64_t max_pixels, struct fvl_image *out);
+void fvl_image_free(struct fvl_image *img);
+
+/* expand2square: a side x side canvas of fill, the image pasted at ((side-w)/2, (side-h)/2). */
+enum fvl_status fvl_image_pad_square(const struct fvl_image *in, const uint8_t fill[3],
+                                     struct fvl_image *out);
+/* PIL's Image.resize(BICUBIC): separable, support widened when shrinking, 22-bit fixed-point
+ * coefficients, rounding and clamping to 8 bits after each pass. */
+enum fvl_status fvl_image_resize_bicubic(const struct fvl_image *in, uint32_t w, uint32_t h,
+                                         struct fvl_image *out);
+/* out (3, h, w) = (rgb * rescale - mean) / std */
+void fvl_image_normalize(const struct fvl_image *img, float rescale, const float mean[3],
+                         const float std[3], float *out);
+
+#endif /* FVL_IMAGE_H */

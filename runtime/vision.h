@@ -1,0 +1,47 @@
+/* vision.h — Florence-VL's vision side end to end: an image to the N x H embeddings the LLM takes
+ * at the <image> placeholder (preprocess, DaViT, _encode_image, BART encoder for the three prompts,
+ * Depth-Breadth Fusion, mlpNx_gelu projector). */
+#ifndef FVL_VISION_H
+#define FVL_VISION_H
+
+#include "florence2.h"
+#include "image.h"
+
+#define FVL_VL_MAX_PROMPTS 8
+
+struct fvl_vl_vision {
+	struct fvl_f2 f2;
+	size_t depth;                    /* projector linears */
+	struct fvl_linear mm[16];
+	size_t n_prompts, prompt_len;
+	int32_t prompts[FVL_VL_MAX_PROMPTS * 64];
+	size_t out_dim;                  /* H */
+	bool pad_square;
+	uint8_t fill[3];
+	float mean[3], std[3], rescale;
+};
+
+/* Where the stage outputs go when a caller wants them (NULL members are skipped). */
+struct fvl_vl_dump {
+	float *pixel_values, *davit_out, *image_features, *encoder_out[FVL_VL_MAX_PROMPTS], *fused;
+};
+
+enum fvl_status fvl_vl_vision_load(struct fvl_vl_vision *v, const struct fvl_gguf *g);
+void fvl_vl_vision_free(struct fvl_vl_vision *v);
+size_t fvl_vl_n_visual(const struct fvl_vl_vision *v);
+
+/* Preprocess img into (3, S, S) pixels. */
+enum fvl_status fvl_vl_preprocess(const struct fvl_vl_vision *v, const struct fvl_image *img,
+                                  float *pixels);
+/* pixels -> out (n_visual, H); dump (may be NULL) receives intermediate tensors. */
+enum fvl_status fvl_vl_embed(const struct fvl_vl_vision *v, struct fvl_rt *rt, const float *pixels,
+                             float *out, const struct fvl_vl_dump *dump);
+/* Depth-Breadth Fusion: image features (N, D) ++ each prompt's encoder output at the image
+ * positions ((N + L, D) each, rows 0..N-1) -> fused (N, (1 + prompts) D). */
+void fvl_vl_fuse(const struct fvl_vl_vision *v, const float *features, const float *const *enc,
+                 float *fused);
+/* The projector: fused (N, (1 + prompts) D) -> out (N, H). */
+enum fvl_status fvl_vl_project(const struct fvl_vl_vision *v, struct fvl_rt *rt, const float *fused,
+                               float *out);
+
+#endif /* FVL_VISION_H */

@@ -1,0 +1,267 @@
+/* test-vision.c — the vision side against the fvl-tiny-phi3 goldens: preprocessing of chelsea.jpg,
+ * DaViT, _encode_image, the BART encoder for the three prompts, fusion and the projector, each fed
+ * from the previous golden; and bad images rejected. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "florence2.h"
+#include "golden.h"
+#include "image.h"
+#include "test.h"
+#include "vision.h"
+
+static const float mean[3] = {0.485f, 0.456f, 0.406f}, stdv[3] = {0.229f, 0.224f, 0.225f};
+
+static void test_preprocess_chelsea_matches_pixel_values(void)
+{
+	struct fvl_image img, sq, rs;
+	const uint8_t fill[3] = {123, 116, 103};
+	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), 0, &img) == FVL_STATUS_OK,
+	         "%s", fvl_last_error());
+	T_ASSERT(fvl_image_pad_square(&img, fill, &sq) == FVL_STATUS_OK, "pad");
+	T_ASSERT(fvl_image_resize_bicubic(&sq, 128, 128, &rs) == FVL_STATUS_OK, "resize");
+	float *px = malloc(3 * 128 * 128 * sizeof(float)), *want = golden_tensor("pixel_values", 3 * 128 * 128);
+	T_ASSERT(px && want, "golden pixel_values");
+	fvl_image_normalize(&rs, 1.0f / 255.0f, mean, stdv, px);
+	double worst = 0;
+	size_t differ = 0;
+	for (size_t i = 0; i < 3 * 128 * 128; i++) {
+		double d = fabs((double)px[i] - want[i]);
+		if (d > worst)
+			worst = d;
+		differ += d > 1e-4;
+	}
+	t_note("chelsea.jpg %ux%u -> pad %u -> 128: max |error| %.3g, %zu of %d values differ at all",
+	       img.w, img.h, sq.w, worst, differ, 3 * 128 * 128);
+	fvl_image_free(&img);
+	fvl_image_free(&sq);
+	fvl_image_free(&rs);
+	free(px);
+	free(want);
+	T_ASSERT(worst <= 0.02, "max error %.3g above 0.02", worst);
+}
+
+struct f2_fixture {
+	struct fvl_gguf *g;
+	struct fvl_f2 f;
+	struct fvl_rt rt;
+};
+
+static bool open_f2(struct f2_fixture *x, const char *vision_type)
+{
+	const char *path = golden_model("f32", vision_type);
+	memset(x, 0, sizeof(*x));
+	if (!path || fvl_gguf_open(path, &x->g) != FVL_STATUS_OK ||
+	    fvl_f2_load(&x->f, x->g) != FVL_STATUS_OK || fvl_rt_init(&x->rt, 2, NULL) != FVL_STATUS_OK) {
+		t_failf(__FILE__, __LINE__, "load (%s): %s", vision_type, fvl_last_error());
+		return false;
+	}
+	return true;
+}
+
+static void close_f2(struct f2_fixture *x)
+{
+	fvl_rt_free(&x->rt);
+	fvl_f2_free(&x->f);
+	fvl_gguf_free(x->g);
+}
+
+/* Runs stage `what` from its golden input and compares with its golden output. */
+static double stage_err(struct f2_fixture *x, const char *what, double *cos)
+{
+	double e = INFINITY;
+	float *in = NULL, *got = NULL, *want = NULL;
+	if (strcmp(what, "davit_out") == 0) {
+		in = golden_tensor("pixel_values", 3 * 128 * 128);
+		got = malloc(16 * 128 * sizeof(float));
+		want = golden_tensor("davit_out", 16 * 128);
+		if (in && got && want && fvl_f2_davit(&x->f, &x->rt, in, got) == FVL_STATUS_OK)
+			e = golden_err(got, want, 16 * 128), *cos = golden_cosine(got, want, 16 * 128);
+	} else if (strcmp(what, "image_features") == 0) {
+		in = golden_tensor("davit_out", 16 * 128);
+		got = malloc(17 * 64 * sizeof(float));
+		want = golden_tensor("image_features", 17 * 64);
+		if (in && got && want && fvl_f2_encode_image(&x->f, &x->rt, in, got) == FVL_STATUS_OK)
+			e = golden_err(got, want, 17 * 64), *cos = golden_cosine(got, want, 17 * 64);
+	} else {
+		int row = what[strlen(what) - 1] - '0', ids[64];
+		int n = golden_ids("task_ids", ids, 64);
+		in = golden_tensor("image_features", 17 * 64);
+		got = malloc(31 * 64 * sizeof(float));
+		want = golden_tensor(what, 31 * 64);
+		int32_t p[14];
+		for (int i = 0; i < 14 && n == 42; i++)
+			p[i] = ids[row * 14 + i];
+		if (n == 42 && in && got && want &&
+		    fvl_f2_encoder(&x->f, &x->rt, in, 17, p, 14, got) == FVL_STATUS_OK)
+			e = golden_err(got, want, 31 * 64), *cos = golden_cosine(got, want, 31 * 64);
+	}
+	free(in);
+	free(got);
+	free(want);
+	return e;
+}
+
+static void test_vision_stages_match_goldens(void)
+{
+	static const char *const stages[] = {"davit_out", "image_features", "encoder_out_0",
+	                                     "encoder_out_1", "encoder_out_2"};
+	struct f2_fixture x;
+	if (!open_f2(&x, "f32"))
+		goto out;
+	T_ASSERT(fvl_f2_grid(&x.f) == 4 && fvl_f2_n_visual(&x.f) == 17, "grid %zu, visual %zu",
+	         fvl_f2_grid(&x.f), fvl_f2_n_visual(&x.f));
+	for (size_t i = 0; i < 5; i++) {
+		double cos = 0, e = stage_err(&x, stages[i], &cos);
+		t_note("%s (f32 weights, fed from the previous golden): max error %.2e of max |value|, "
+		       "cosine %.7f", stages[i], e, cos);
+		T_ASSERT(e <= 1e-3, "%s: error %.3g above 1e-3 (%s)", stages[i], e, fvl_last_error());
+	}
+out:
+	close_f2(&x);
+}
+
+static void test_vision_stages_with_quantized_weights(void)
+{
+	static const char *const types[] = {"f16", "q8_0"};
+	for (int t = 0; t < 2; t++) {
+		struct f2_fixture x;
+		if (!open_f2(&x, types[t])) {
+			close_f2(&x);
+			return;
+		}
+		double c1 = 0, c2 = 0, c3 = 0;
+		stage_err(&x, "davit_out", &c1);
+		stage_err(&x, "image_features", &c2);
+		stage_err(&x, "encoder_out_0", &c3);
+		close_f2(&x);
+		t_note("%s vision weights: cosine davit_out %.6f, image_features %.6f, encoder_out_0 %.6f",
+		       types[t], c1, c2, c3);
+		T_ASSERT(c1 > 0.99 && c2 > 0.99 && c3 > 0.99, "%s: cosines %.4f %.4f %.4f", types[t], c1,
+		         c2, c3);
+	}
+}
+
+static void test_fusion_and_projector_match_goldens(void)
+{
+	struct fvl_gguf *g = NULL;
+	struct fvl_vl_vision v;
+	struct fvl_rt rt;
+	const char *path = golden_model("f32", "f32");
+	memset(&v, 0, sizeof(v));
+	memset(&rt, 0, sizeof(rt));
+	T_ASSERT(path && fvl_gguf_open(path, &g) == FVL_STATUS_OK, "open");
+	T_ASSERT(fvl_vl_vision_load(&v, g) == FVL_STATUS_OK && fvl_rt_init(&rt, 2, NULL) == 0, "%s",
+	         fvl_last_error());
+	float *feat = golden_tensor("image_features", 17 * 64), *enc[3];
+	for (int p = 0; p < 3; p++) {
+		char name[32];
+		snprintf(name, sizeof(name), "encoder_out_%d", p);
+		enc[p] = golden_tensor(name, 31 * 64);
+	}
+	float *fused = malloc(17 * 256 * 4), *out = malloc(17 * 96 * 4);
+	float *want_f = golden_tensor("fused", 17 * 256), *want_p = golden_tensor("projector_out", 17 * 96);
+	double ef = INFINITY, ep = INFINITY;
+	bool ok = feat && enc[0] && enc[1] && enc[2] && fused && out && want_f && want_p &&
+	          v.out_dim == 96;
+	if (ok) {
+		fvl_vl_fuse(&v, feat, (const float *const *)enc, fused);
+		ef = golden_err(fused, want_f, 17 * 256);
+		ok = fvl_vl_project(&v, &rt, want_f, out) == FVL_STATUS_OK; /* fed the golden fused */
+		ep = golden_err(out, want_p, 17 * 96);
+	}
+	free(feat), free(enc[0]), free(enc[1]), free(enc[2]);
+	free(fused), free(want_f), free(out), free(want_p);
+	fvl_vl_vision_free(&v);
+	fvl_rt_free(&rt);
+	fvl_gguf_free(g);
+	T_ASSERT(ok, "fuse/project: %s", fvl_last_error());
+	t_note("fused: max error %.2e; projector_out (from the golden fused): %.2e", ef, ep);
+	T_ASSERT(ef <= 1e-3 && ep <= 1e-3, "errors %.3g / %.3g above 1e-3", ef, ep);
+}
+
+/* The whole chain from the JPEG: preprocessing, DaViT, encoders, fusion, projector. */
+static void test_vision_chain_from_chelsea_jpg(void)
+{
+	struct fvl_gguf *g = NULL;
+	struct fvl_vl_vision v;
+	struct fvl_rt rt;
+	struct fvl_image img;
+	memset(&v, 0, sizeof(v));
+	memset(&rt, 0, sizeof(rt));
+	const char *path = golden_model("f32", "f32");
+	T_ASSERT(path && fvl_gguf_open(path, &g) == FVL_STATUS_OK, "open");
+	T_ASSERT(fvl_vl_vision_load(&v, g) == FVL_STATUS_OK && fvl_rt_init(&rt, 2, NULL) == 0, "%s",
+	         fvl_last_error());
+	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), 0, &img) == 0, "image");
+	float *px = malloc(3 * 128 * 128 * 4), *out = malloc(17 * 96 * 4);
+	float *want = golden_tensor("projector_out", 17 * 96);
+	bool ok = px && out && want && fvl_vl_preprocess(&v, &img, px) == FVL_STATUS_OK &&
+	          fvl_vl_embed(&v, &rt, px, out, NULL) == FVL_STATUS_OK;
+	double e = ok ? golden_err(out, want, 17 * 96) : INFINITY;
+	fvl_image_free(&img);
+	free(px), free(out), free(want);
+	fvl_vl_vision_free(&v);
+	fvl_rt_free(&rt);
+	fvl_gguf_free(g);
+	T_ASSERT(ok, "%s", fvl_last_error());
+	t_note("chelsea.jpg -> projector_out: max error %.2e of max |value| (tolerance 2e-3)", e);
+	T_ASSERT(e <= 2e-3, "chain error %.3g", e);
+}
+
+static void test_bad_images_are_rejected(void)
+{
+	struct fvl_image img;
+	uint8_t *jpg = NULL;
+	size_t n = 0;
+	FILE *f = fopen(t_datapath("images/coffee.jpg"), "rb");
+	T_ASSERT(f, "coffee.jpg");
+	jpg = malloc(1 << 20);
+	n = fread(jpg, 1, 1 << 20, f);
+	fclose(f);
+	T_ASSERT(fvl_image_decode(jpg, n, 0, &img) == FVL_STATUS_OK && img.w > 0, "%s", fvl_last_error());
+	t_note("coffee.jpg: %ux%u", img.w, img.h);
+	fvl_image_free(&img);
+	static const struct { size_t cut; const char *want; } cuts[] = {{100, "JPEG"}, {2, "unsupported"},
+	                                                               {0, "empty"}};
+	for (size_t i = 0; i < 3; i++) {
+		enum fvl_status st = fvl_image_decode(jpg, cuts[i].cut, 0, &img);
+		T_ASSERT(st != FVL_STATUS_OK && strstr(fvl_last_error(), cuts[i].want) && !img.rgb,
+		         "cut at %zu: %s", cuts[i].cut, fvl_last_error());
+		t_note("%zu bytes: %s", cuts[i].cut, fvl_last_error());
+	}
+	enum fvl_status st = fvl_image_decode(jpg, n / 2, 0, &img); /* truncated scan */
+	T_ASSERT(st == FVL_STATUS_BAD_FILE && !img.rgb, "truncated JPEG accepted");
+	t_note("half a JPEG: %s", fvl_last_error());
+	memset(jpg + 200, 0x55, 400); /* corrupt the tables */
+	st = fvl_image_decode(jpg, n, 0, &img);
+	T_ASSERT(st != FVL_STATUS_OK && !img.rgb, "corrupt JPEG accepted");
+	T_ASSERT(fvl_image_decode(jpg, n, 1000, &img) != FVL_STATUS_OK, "cap");
+	free(jpg);
+	static const char pnm_big[] = "P6\n100000 100000\n255\n";
+	T_ASSERT(fvl_image_decode((const uint8_t *)pnm_big, sizeof(pnm_big) - 1, 0, &img) ==
+	         FVL_STATUS_UNSUPPORTED && strstr(fvl_last_error(), "over the limit"), "%s",
+	         fvl_last_error());
+	static const char pnm_zero[] = "P5\n0 7\n255\n";
+	T_ASSERT(fvl_image_decode((const uint8_t *)pnm_zero, sizeof(pnm_zero) - 1, 0, &img) ==
+	         FVL_STATUS_BAD_FILE && strstr(fvl_last_error(), "no pixels"), "%s", fvl_last_error());
+	static const char pnm_short[] = "P6\n4 4\n255\nabc";
+	T_ASSERT(fvl_image_decode((const uint8_t *)pnm_short, sizeof(pnm_short) - 1, 0, &img) ==
+	         FVL_STATUS_BAD_FILE && strstr(fvl_last_error(), "truncated PNM"), "%s", fvl_last_error());
+	static const char pnm_ok[] = "P5\n# comment\n2 1\n255\n\x10\x20";
+	T_ASSERT(fvl_image_decode((const uint8_t *)pnm_ok, sizeof(pnm_ok) - 1, 0, &img) == 0 &&
+	         img.w == 2 && img.rgb[3] == 0x20 && img.rgb[5] == 0x20, "P5 gray");
+	fvl_image_free(&img);
+	T_ASSERT(fvl_image_load(t_tmppath("none.jpg"), 0, &img) == FVL_STATUS_NOT_FOUND, "missing");
+}
+
+void suite_vision(void)
+{
+	T_RUN(test_bad_images_are_rejected);
+	T_RUN(test_fusion_and_projector_match_goldens);
+	T_RUN(test_vision_chain_from_chelsea_jpg);
+	T_RUN(test_preprocess_chelsea_matches_pixel_values);
+	T_RUN(test_vision_stages_match_goldens);
+	T_RUN(test_vision_stages_with_quantized_weights);
+}
