@@ -67,7 +67,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 SAN_FLAGS := $(if $(filter asan,$(SAN)),$(ASAN_FLAGS))
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SAN_FLAGS) $(ARCH_DEFS) \
               $(BOARD_DEFS) -Iruntime -Ikernels_neon -Iquant -MMD -MP
-LDLIBS := $(XLIBS) -lturbojpeg -lcjson -lXNNPACK -lpthreadpool -lm -pthread
+LDLIBS := $(XLIBS) -lpcre2-8 -lturbojpeg -lcjson -lXNNPACK -lpthreadpool -lm -pthread
 ALL_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
 
 RUNTIME_SRC := $(wildcard runtime/*.c)
@@ -89,6 +89,7 @@ $(B)/obj/kernels_neon/%-neondot.o: ISA_FLAGS = $(or $(DOT_FLAGS),$(CPU_FLAGS)) $
 $(B)/obj/kernels_neon/%-neoni8mm.o: ISA_FLAGS = $(I8MM_FLAGS) -O3
 $(B)/obj/kernels_neon/%-neonfp16.o: ISA_FLAGS = $(FP16_FLAGS) -O3
 $(B)/obj/tests/main.o: ALL_CFLAGS += -DFVL_TEST_DATA_DIR=\"$(abspath tests/data)\"
+$(B)/obj/tests/test-tokenizer.o: ALL_CFLAGS += -DFVL_SOURCE_DIR=\"$(abspath .)\"
 
 .PHONY: all lib tests test test-unit test-cli test-arm test-asan fuzz check deps demo clean help
 all: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant $(B)/tests/run

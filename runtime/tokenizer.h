@@ -1,0 +1,48 @@
+/* tokenizer.h — the BPE tokenizers fvl needs, rebuilt from model-file metadata (no JSON at run
+ * time): byte-level BPE with a regex pre-tokenizer (GPT-2/BART, Llama-3) and SentencePiece-style
+ * BPE with byte fallback (Llama-2/Phi-3), added tokens with lstrip/rstrip, BOS/EOS post-processing
+ * and the matching decoders. */
+#ifndef FVL_TOKENIZER_H
+#define FVL_TOKENIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gguf.h"
+
+struct fvl_tok;
+
+/* prefix: "tokenizer.llm" or "tokenizer.florence". */
+enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struct fvl_tok **out);
+void fvl_tok_free(struct fvl_tok *t);
+
+size_t fvl_tok_n_vocab(const struct fvl_tok *t);
+/* The token's text as stored (not decoded); n receives its length. */
+const char *fvl_tok_piece(const struct fvl_tok *t, int32_t id, size_t *n);
+/* The id of an exact token text, or -1. */
+int32_t fvl_tok_find(const struct fvl_tok *t, const char *text, size_t n);
+bool fvl_tok_is_special(const struct fvl_tok *t, int32_t id);
+
+/* Encodes text (len bytes, any bytes); with add_special the post-processor's BOS/EOS are added.
+ * *ids is malloc'd (free it); *n_ids its length. */
+enum fvl_status fvl_tok_encode(const struct fvl_tok *t, const char *text, size_t len,
+                               bool add_special, int32_t **ids, size_t *n_ids);
+/* Decodes ids into malloc'd, NUL-terminated text. */
+enum fvl_status fvl_tok_decode(const struct fvl_tok *t, const int32_t *ids, size_t n,
+                               bool skip_special, char **text, size_t *len);
+
+/* Streaming detokenization: feed ids one at a time; only whole UTF-8 characters come out. */
+struct fvl_tok_stream {
+	const struct fvl_tok *t;
+	bool skip_special, first;
+	char pending[8];
+	size_t n_pending;
+};
+void fvl_tok_stream_init(struct fvl_tok_stream *s, const struct fvl_tok *t, bool skip_special);
+/* Appends the complete characters id adds to out (cap bytes); returns the bytes written. */
+size_t fvl_tok_stream_push(struct fvl_tok_stream *s, int32_t id, char *out, size_t cap);
+/* What is left at the end (an incomplete sequence comes out as U+FFFD). */
+size_t fvl_tok_stream_flush(struct fvl_tok_stream *s, char *out, size_t cap);
+
+#endif /* FVL_TOKENIZER_H */

