@@ -4,6 +4,7 @@
 #ifndef FVL_H
 #define FVL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,65 @@ const char *fvl_model_arch(const struct fvl_model *model);
 /* Number of tensors and bytes of tensor data in the file. */
 uint64_t fvl_model_n_tensors(const struct fvl_model *model);
 uint64_t fvl_model_n_bytes(const struct fvl_model *model);
+
+/* ---- sessions --------------------------------------------------------------------------------
+ * A session owns what one conversation needs: the KV cache, buffers, the thread pool and the
+ * current image's embeddings. It uses a loaded model without changing it; several sessions may
+ * share one model. A session is not thread-safe: call it from one thread at a time. Everything a
+ * session returns (text in callbacks, fvl_last_error) is valid until the next call on it. */
+struct fvl_session;
+
+struct fvl_session_params {
+	uint32_t n_threads;  /* 0: all CPUs */
+	uint32_t n_ctx;      /* 0: the model's context length (2048 for Florence-VL) */
+	bool kv_f32;         /* KV cache in f32 instead of f16 */
+	const char *isa;     /* NULL: best kernel variant; or "scalar", "baseline", "dotprod", "i8mm" */
+};
+
+void fvl_session_params_default(struct fvl_session_params *p);
+enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl_session_params *p,
+                                 struct fvl_session **out);
+void fvl_session_free(struct fvl_session *s);
+
+/* Runs the vision side once and keeps the visual embeddings for the following questions.
+ * An RGB8 image (w x h x 3), or a JPEG / PNM file. */
+enum fvl_status fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb, uint32_t w,
+                                          uint32_t h);
+enum fvl_status fvl_session_set_image_file(struct fvl_session *s, const char *path);
+
+struct fvl_gen_params {
+	int32_t n_predict;     /* tokens to generate at most (> 0) */
+	float temp;            /* <= 0: greedy */
+	int32_t top_k;         /* 0: off */
+	float top_p;           /* 1: off */
+	float min_p;           /* 0: off */
+	float repeat_penalty;  /* 1: off */
+	uint64_t seed;
+	bool ignore_eos;       /* do not stop on the model's stop tokens */
+};
+
+void fvl_gen_params_default(struct fvl_gen_params *g);
+
+/* Receives each generated token and the text it completes (whole UTF-8 characters; may be
+ * empty); a last call with id -1 may carry an incomplete character's replacement. Return false
+ * to stop (fvl_session_ask then returns FVL_STATUS_CANCELLED). */
+typedef bool (*fvl_token_fn)(void *user, int32_t id, const char *text, size_t len);
+
+/* Asks a question about the current image (or none: then no image is spliced). A second question
+ * reuses the visual embeddings and the KV cache of the shared prompt prefix. */
+enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
+                                const struct fvl_gen_params *g, fvl_token_fn cb, void *user);
+/* Drops the image and the KV cache. */
+void fvl_session_reset(struct fvl_session *s);
+
+/* Statistics of the last set_image / ask. */
+struct fvl_stats {
+	double ms_preprocess, ms_vision, ms_prefill, ms_decode;
+	uint32_t n_prompt, n_visual, n_reused, n_generated;
+};
+void fvl_session_stats(const struct fvl_session *s, struct fvl_stats *out);
+/* The prompt ids of the last ask, with -200 where the image goes (n receives the count). */
+const int32_t *fvl_session_prompt_ids(const struct fvl_session *s, size_t *n);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,47 @@
 #include "gguf.h"
 #include "model.h"
 
+static char *dup_str(struct fvl_str s)
+{
+	char *p = malloc(s.n + 1);
+	if (p) {
+		memcpy(p, s.p, s.n);
+		p[s.n] = 0;
+	}
+	return p;
+}
+
+/* Florence-VL: vision side, LLM, tokenizer, chat template and stop tokens. */
+static enum fvl_status load_vl(struct fvl_model *m)
+{
+	const struct fvl_gguf *g = m->gguf;
+	struct fvl_str tmpl, query, stop;
+	const struct fvl_gguf_kv *eos;
+	enum fvl_status st;
+	if ((st = fvl_vl_vision_load(&m->vision, g)) || (st = fvl_llm_load(&m->llm, g)) ||
+	    (st = fvl_tok_load(g, "tokenizer.llm", &m->tok)) ||
+	    (st = fvl_gguf_get_str(g, "fvl.chat.template", &tmpl)) ||
+	    (st = fvl_gguf_get_str(g, "fvl.chat.query", &query)) ||
+	    (st = fvl_gguf_get_str(g, "fvl.chat.stop", &stop)))
+		return st;
+	m->is_vl = true;
+	if (m->vision.out_dim != m->llm.H)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "projector output %zu != LLM hidden size %zu",
+		                m->vision.out_dim, m->llm.H);
+	m->template_text = dup_str(tmpl);
+	m->query_text = dup_str(query);
+	if (!m->template_text || !m->query_text)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	if (fvl_gguf_get_arr(g, "llm.eos_token_ids", FVL_GGUF_INT32, &eos) == FVL_STATUS_OK)
+		for (uint64_t i = 0; i < eos->n && m->n_stop < 15; i++)
+			m->stop_ids[m->n_stop++] = (int32_t)fvl_gguf_arr_int(eos, i);
+	int32_t sid = fvl_tok_find(m->tok, stop.p, stop.n);
+	if (sid >= 0)
+		m->stop_ids[m->n_stop++] = sid;
+	fvl_error_clear();
+	return FVL_STATUS_OK;
+}
+
 enum fvl_status fvl_model_load(const char *path, struct fvl_model **out)
 {
 	struct fvl_model *m;
@@ -25,6 +66,16 @@ enum fvl_status fvl_model_load(const char *path, struct fvl_model **out)
 		memcpy(m->arch, arch.p, n);
 		m->arch[n] = '\0';
 	}
+	if (strcmp(m->arch, "florence-vl") == 0) {
+		if ((st = load_vl(m)) != FVL_STATUS_OK) {
+			fvl_error_prefix(path);
+			goto error;
+		}
+	} else if (strcmp(m->arch, "florence2") != 0) {
+		st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: general.architecture '%s' is not a model fvl "
+		              "runs (florence-vl, florence2)", path, m->arch);
+		goto error;
+	}
 	fvl_error_clear();
 	*out = m;
 	return FVL_STATUS_OK;
@@ -37,6 +88,11 @@ void fvl_model_free(struct fvl_model *m)
 {
 	if (!m)
 		return;
+	fvl_vl_vision_free(&m->vision);
+	fvl_llm_free(&m->llm);
+	fvl_tok_free(m->tok);
+	free(m->template_text);
+	free(m->query_text);
 	fvl_gguf_free(m->gguf);
 	free(m);
 }

@@ -310,6 +310,11 @@ const char *fvl_tok_piece(const struct fvl_tok *t, int32_t id, size_t *n)
 	return t->piece[id];
 }
 
+int32_t fvl_tok_bos(const struct fvl_tok *t)
+{
+	return t->bos;
+}
+
 bool fvl_tok_is_special(const struct fvl_tok *t, int32_t id)
 {
 	return id >= 0 && (size_t)id < t->n && t->type[id] == TYPE_CONTROL;

@@ -23,6 +23,8 @@ const char *fvl_tok_piece(const struct fvl_tok *t, int32_t id, size_t *n);
 /* The id of an exact token text, or -1. */
 int32_t fvl_tok_find(const struct fvl_tok *t, const char *text, size_t n);
 bool fvl_tok_is_special(const struct fvl_tok *t, int32_t id);
+/* The post-processor's BOS id, or -1. */
+int32_t fvl_tok_bos(const struct fvl_tok *t);
 
 /* Encodes text (len bytes, any bytes); with add_special the post-processor's BOS/EOS are added.
  * *ids is malloc'd (free it); *n_ids its length. */

@@ -1,11 +1,16 @@
 /* fvl.c — the fvl command-line program: one subcommand per job. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "fvl.h"
 #include "gguf.h"
 #include "kernels.h"
+#include "model.h"
 
 static const char usage[] =
 	"usage: fvl <command> [options]\n"
@@ -13,6 +18,19 @@ static const char usage[] =
 	"Florence-VL and Florence-2 inference for ARM boards (version " FVL_VERSION_STRING ").\n"
 	"\n"
 	"commands:\n"
+	"  run -m MODEL.gguf [-i IMAGE] -p QUESTION [options]\n"
+	"                             answer a question about an image (JPEG or PNM), streamed\n"
+	"      -n, --n-predict N      tokens to generate at most (default 256)\n"
+	"      --temp T               sampling temperature; 0 is greedy (default 0)\n"
+	"      --top-k K, --top-p P, --min-p P, --repeat-penalty R, --seed S\n"
+	"      -t, --threads N        threads (default: all CPUs)\n"
+	"      -c, --ctx N            context size (default: the model's, 2048 for Florence-VL)\n"
+	"      --kv-f32               f32 KV cache (default f16)\n"
+	"      --ignore-eos           do not stop at the model's stop tokens\n"
+	"      --json                 print one JSON object (text, ids, prompt_ids, timings)\n"
+	"      --dump DIR             write each stage's output as float32 .npy files into DIR\n"
+	"  tokenize -m MODEL.gguf [--tokenizer llm|florence] [--json] [--no-special] TEXT\n"
+	"                             the ids (and pieces) the model's tokenizer gives for TEXT\n"
 	"  info MODEL.gguf [--full]   print the model file's metadata and tensor table\n"
 	"                             (--full: print whole arrays and strings)\n"
 	"  cpu                        print the CPU features and the kernel variant fvl picks\n"
@@ -83,6 +101,348 @@ static int cmd_cpu(void)
 	return 0;
 }
 
+/* ---- option parsing ------------------------------------------------------------------------- */
+
+static int bad(const char *cmd, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "fvl %s: ", cmd);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (try 'fvl help')\n");
+	return 2;
+}
+
+static bool parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_float(const char *s, double lo, double hi, float *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= lo && v <= hi))
+		return false;
+	*out = (float)v;
+	return true;
+}
+
+/* ---- run -------------------------------------------------------------------------------------- */
+
+struct run_out {
+	bool json;
+	int32_t ids[8192];
+	size_t n_ids;
+	char *text;
+	size_t n_text, cap_text;
+};
+
+static bool on_token(void *user, int32_t id, const char *text, size_t len)
+{
+	struct run_out *o = user;
+	if (id >= 0 && o->n_ids < sizeof(o->ids) / sizeof(o->ids[0]))
+		o->ids[o->n_ids++] = id;
+	if (o->n_text + len + 1 > o->cap_text) {
+		size_t cap = 2 * (o->n_text + len + 1);
+		char *p = realloc(o->text, cap);
+		if (!p)
+			return false;
+		o->text = p;
+		o->cap_text = cap;
+	}
+	memcpy(o->text + o->n_text, text, len);
+	o->n_text += len;
+	o->text[o->n_text] = 0;
+	if (!o->json) {
+		fwrite(text, 1, len, stdout);
+		fflush(stdout);
+	}
+	return true;
+}
+
+static void json_string(FILE *f, const char *s, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* A float32 .npy file of the given shape. */
+static int write_npy(const char *dir, const char *name, const float *x, size_t a, size_t b)
+{
+	char path[4096], hdr[128];
+	snprintf(path, sizeof(path), "%s/%s.npy", dir, name);
+	int n = b ? snprintf(hdr, sizeof(hdr), "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }", a, b)
+	          : snprintf(hdr, sizeof(hdr), "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu,), }", a);
+	while ((10 + n + 1) % 64)
+		hdr[n++] = ' ';
+	hdr[n++] = '\n';
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	uint16_t hl = (uint16_t)n;
+	bool ok = fwrite("\x93NUMPY\x01\x00", 1, 8, f) == 8 && fwrite(&hl, 2, 1, f) == 1 &&
+	          fwrite(hdr, 1, (size_t)n, f) == (size_t)n &&
+	          fwrite(x, sizeof(float), a * (b ? b : 1), f) == a * (b ? b : 1);
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* Every stage of the vision side for --dump, through the library's stage functions. */
+static int dump_stages(const struct fvl_model *m, const char *image, const char *dir, size_t threads)
+{
+	const struct fvl_vl_vision *v = &m->vision;
+	const struct fvl_f2 *f = &v->f2;
+	const size_t s = f->image_size, grid = fvl_f2_grid(f), n = fvl_vl_n_visual(v), d = f->d;
+	const size_t cl = f->st[f->n_stages - 1].c, L = n + v->prompt_len, P = v->n_prompts;
+	struct fvl_image img;
+	struct fvl_rt rt;
+	struct fvl_vl_dump dump = {0};
+	int rc = 1;
+	if (fvl_image_load(image, 0, &img) != FVL_STATUS_OK)
+		return 1;
+	if (fvl_rt_init(&rt, threads, getenv("FVL_ISA")) != FVL_STATUS_OK) {
+		fvl_image_free(&img);
+		return 1;
+	}
+	dump.pixel_values = malloc(3 * s * s * 4);
+	dump.davit_out = malloc(grid * grid * cl * 4);
+	dump.image_features = malloc(n * d * 4);
+	dump.fused = malloc(n * (1 + P) * d * 4);
+	float *proj = malloc(n * v->out_dim * 4);
+	bool ok = dump.pixel_values && dump.davit_out && dump.image_features && dump.fused && proj;
+	for (size_t p = 0; p < P && ok; p++)
+		ok = (dump.encoder_out[p] = malloc(L * d * 4)) != NULL;
+	if (ok && fvl_vl_preprocess(v, &img, dump.pixel_values) == FVL_STATUS_OK &&
+	    fvl_vl_embed(v, &rt, dump.pixel_values, proj, &dump) == FVL_STATUS_OK) {
+		rc = mkdir(dir, 0755) != 0 && errno != EEXIST;
+		rc = rc || write_npy(dir, "pixel_values", dump.pixel_values, 3, s * s) ||
+		     write_npy(dir, "davit_out", dump.davit_out, grid * grid, cl) ||
+		     write_npy(dir, "image_features", dump.image_features, n, d) ||
+		     write_npy(dir, "fused", dump.fused, n, (1 + P) * d) ||
+		     write_npy(dir, "projector_out", proj, n, v->out_dim);
+		for (size_t p = 0; p < P && !rc; p++) {
+			char name[32];
+			snprintf(name, sizeof(name), "encoder_out_%zu", p);
+			rc = write_npy(dir, name, dump.encoder_out[p], L, d);
+		}
+		if (rc)
+			fprintf(stderr, "fvl run: error: cannot write the dump files into %s: %s\n", dir,
+			        strerror(errno));
+	}
+	for (size_t p = 0; p < P; p++)
+		free(dump.encoder_out[p]);
+	free(dump.pixel_values), free(dump.davit_out), free(dump.image_features), free(dump.fused);
+	free(proj);
+	fvl_rt_free(&rt);
+	fvl_image_free(&img);
+	return rc;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *model = NULL, *image = NULL, *prompt = NULL, *dump = NULL;
+	struct fvl_session_params sp;
+	struct fvl_gen_params gp;
+	struct run_out out = {0};
+	fvl_session_params_default(&sp);
+	fvl_gen_params_default(&gp);
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		long l;
+#define NEXT() do { if (!v) return bad("run", "%s needs a value", a); i++; } while (0)
+		if (!strcmp(a, "-m") || !strcmp(a, "--model")) { NEXT(); model = v; }
+		else if (!strcmp(a, "-i") || !strcmp(a, "--image")) { NEXT(); image = v; }
+		else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { NEXT(); prompt = v; }
+		else if (!strcmp(a, "--dump")) { NEXT(); dump = v; }
+		else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
+			NEXT();
+			if (!parse_long(v, 1, 1 << 20, &l))
+				return bad("run", "-n wants a number of tokens >= 1, not '%s'", v);
+			gp.n_predict = (int32_t)l;
+		} else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+			NEXT();
+			if (!parse_long(v, 1, 256, &l))
+				return bad("run", "-t wants 1..256 threads, not '%s'", v);
+			sp.n_threads = (uint32_t)l;
+		} else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) {
+			NEXT();
+			if (!parse_long(v, 16, 1 << 20, &l))
+				return bad("run", "-c wants a context of at least 16 tokens, not '%s'", v);
+			sp.n_ctx = (uint32_t)l;
+		} else if (!strcmp(a, "--temp")) {
+			NEXT();
+			if (!parse_float(v, 0, 100, &gp.temp))
+				return bad("run", "--temp wants 0..100, not '%s'", v);
+		} else if (!strcmp(a, "--top-k")) {
+			NEXT();
+			if (!parse_long(v, 0, 1 << 24, &l))
+				return bad("run", "--top-k wants a count >= 0, not '%s'", v);
+			gp.top_k = (int32_t)l;
+		} else if (!strcmp(a, "--top-p")) {
+			NEXT();
+			if (!parse_float(v, 1e-6, 1, &gp.top_p))
+				return bad("run", "--top-p wants (0, 1], not '%s'", v);
+		} else if (!strcmp(a, "--min-p")) {
+			NEXT();
+			if (!parse_float(v, 0, 0.999999, &gp.min_p))
+				return bad("run", "--min-p wants [0, 1), not '%s'", v);
+		} else if (!strcmp(a, "--repeat-penalty")) {
+			NEXT();
+			if (!parse_float(v, 1e-3, 100, &gp.repeat_penalty))
+				return bad("run", "--repeat-penalty wants a positive number, not '%s'", v);
+		} else if (!strcmp(a, "--seed")) {
+			NEXT();
+			if (!parse_long(v, 0, 0x7fffffff, &l))
+				return bad("run", "--seed wants a number >= 0, not '%s'", v);
+			gp.seed = (uint64_t)l;
+		} else if (!strcmp(a, "--ignore-eos")) gp.ignore_eos = true;
+		else if (!strcmp(a, "--kv-f32")) sp.kv_f32 = true;
+		else if (!strcmp(a, "--json")) out.json = true;
+		else return bad("run", "unknown option '%s'", a);
+#undef NEXT
+	}
+	if (!model)
+		return bad("run", "%s", "which model? -m MODEL.gguf");
+	if (!prompt)
+		return bad("run", "%s", "what question? -p \"...\"");
+	if (dump && !image)
+		return bad("run", "%s", "--dump needs an image (-i)");
+	struct fvl_model *m = NULL;
+	struct fvl_session *s = NULL;
+	int rc = 1;
+	sp.isa = getenv("FVL_ISA");
+	if (fvl_model_load(model, &m) != FVL_STATUS_OK || fvl_session_init(m, &sp, &s) != FVL_STATUS_OK ||
+	    (image && fvl_session_set_image_file(s, image) != FVL_STATUS_OK)) {
+		fprintf(stderr, "fvl run: error: %s\n", fvl_last_error());
+		goto done;
+	}
+	if (dump && dump_stages(m, image, dump, sp.n_threads) != 0) {
+		fprintf(stderr, "fvl run: error: --dump: %s\n", fvl_last_error());
+		goto done;
+	}
+	enum fvl_status st = fvl_session_ask(s, prompt, &gp, on_token, &out);
+	if (st != FVL_STATUS_OK) {
+		fprintf(stderr, "\nfvl run: error: %s\n", fvl_last_error());
+		goto done;
+	}
+	struct fvl_stats stt;
+	struct rusage ru;
+	fvl_session_stats(s, &stt);
+	getrusage(RUSAGE_SELF, &ru);
+	const double prefill_tps = stt.ms_prefill > 0 ? (stt.n_prompt - stt.n_reused) / stt.ms_prefill * 1e3 : 0;
+	const double decode_tps = stt.ms_decode > 0 ? stt.n_generated / stt.ms_decode * 1e3 : 0;
+	if (out.json) {
+		size_t np;
+		const int32_t *pids = fvl_session_prompt_ids(s, &np);
+		printf("{\"text\": ");
+		json_string(stdout, out.text ? out.text : "", out.n_text);
+		printf(", \"ids\": [");
+		for (size_t i = 0; i < out.n_ids; i++)
+			printf("%s%d", i ? ", " : "", out.ids[i]);
+		printf("], \"prompt_ids\": [");
+		for (size_t i = 0; i < np; i++)
+			printf("%s%d", i ? ", " : "", pids[i]);
+		printf("], \"n_visual_tokens\": %u, \"n_prompt_tokens\": %u, \"ms\": {\"preprocess\": %.1f, "
+		       "\"vision\": %.1f, \"prefill\": %.1f, \"decode\": %.1f}, \"prefill_tokens_per_s\": %.1f, "
+		       "\"decode_tokens_per_s\": %.1f, \"peak_rss_mb\": %.1f}\n", stt.n_visual, stt.n_prompt,
+		       stt.ms_preprocess, stt.ms_vision, stt.ms_prefill, stt.ms_decode, prefill_tps,
+		       decode_tps, (double)ru.ru_maxrss / 1024.0);
+	} else {
+		printf("\n");
+		fprintf(stderr, "fvl: image %.0f ms (preprocess %.0f), prefill %u tokens %.0f ms (%.1f tok/s), "
+		        "decode %u tokens %.0f ms (%.1f tok/s), peak RSS %.0f MB\n",
+		        stt.ms_preprocess + stt.ms_vision, stt.ms_preprocess, stt.n_prompt, stt.ms_prefill,
+		        prefill_tps, stt.n_generated, stt.ms_decode, decode_tps, (double)ru.ru_maxrss / 1024.0);
+	}
+	rc = fflush(stdout) == 0 ? 0 : 1;
+done:
+	free(out.text);
+	fvl_session_free(s);
+	fvl_model_free(m);
+	return rc;
+}
+
+/* ---- tokenize ------------------------------------------------------------------------------- */
+
+static int cmd_tokenize(int argc, char **argv)
+{
+	const char *model = NULL, *text = NULL, *which = "llm";
+	bool json = false, special = true;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-m") && i + 1 < argc)
+			model = argv[++i];
+		else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc)
+			which = argv[++i];
+		else if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--no-special"))
+			special = false;
+		else if (argv[i][0] == '-' && argv[i][1])
+			return bad("tokenize", "unknown option '%s'", argv[i]);
+		else if (!text)
+			text = argv[i];
+		else
+			return bad("tokenize", "one TEXT at a time (quote it): '%s'", argv[i]);
+	}
+	if (!model || !text)
+		return bad("tokenize", "%s", "usage: fvl tokenize -m MODEL.gguf [--tokenizer llm|florence] TEXT");
+	if (strcmp(which, "llm") && strcmp(which, "florence"))
+		return bad("tokenize", "--tokenizer is llm or florence, not '%s'", which);
+	struct fvl_gguf *g;
+	struct fvl_tok *t = NULL;
+	int32_t *ids = NULL;
+	size_t n = 0;
+	char prefix[32];
+	snprintf(prefix, sizeof(prefix), "tokenizer.%s", which);
+	if (fvl_gguf_open(model, &g) != FVL_STATUS_OK || fvl_tok_load(g, prefix, &t) != FVL_STATUS_OK ||
+	    fvl_tok_encode(t, text, strlen(text), special, &ids, &n) != FVL_STATUS_OK) {
+		fprintf(stderr, "fvl tokenize: error: %s\n", fvl_last_error());
+		fvl_tok_free(t);
+		return 1;
+	}
+	if (json) {
+		printf("{\"ids\": [");
+		for (size_t i = 0; i < n; i++)
+			printf("%s%d", i ? ", " : "", ids[i]);
+		printf("], \"pieces\": [");
+		for (size_t i = 0; i < n; i++) {
+			size_t pl;
+			const char *p = fvl_tok_piece(t, ids[i], &pl);
+			if (i)
+				printf(", ");
+			json_string(stdout, p, pl);
+		}
+		printf("]}\n");
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			size_t pl;
+			const char *p = fvl_tok_piece(t, ids[i], &pl);
+			printf("%6d -> '%.*s'\n", ids[i], (int)pl, p);
+		}
+	}
+	free(ids);
+	fvl_tok_free(t);
+	fvl_gguf_free(g);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -102,6 +462,10 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 2, argv + 2);
 	if (strcmp(cmd, "cpu") == 0)
 		return cmd_cpu();
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 2, argv + 2);
+	if (strcmp(cmd, "tokenize") == 0)
+		return cmd_tokenize(argc - 2, argv + 2);
 	fprintf(stderr, "fvl: unknown command '%s' (try 'fvl help')\n", cmd);
 	return 2;
 }
