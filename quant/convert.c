@@ -339,7 +339,8 @@ enum fvl_status convert_run_ex(const struct convert_opts *o, uint64_t *n_params,
 	}
 	tmp_live = 0;
 	pg.done = p.n;
-	progress_show(&pg, true);
+	if (pg.tty)
+		progress_show(&pg, true);
 	if (!o->quiet) {
 		double dt = now_s() - pg.t0;
 		fprintf(stderr, "fvl-quant: wrote %s: %u tensors (%llu stored as f16 for their row "

@@ -107,5 +107,45 @@ else
   echo "FAIL quant_convert_interrupted_leaves_no_temp_file"; fail=$((fail + 1))
 fi
 
+# ---- fvl run / tokenize on the converted fixture ---------------------------------------------------
+IMG="$DATA/fvl-tiny-phi3/chelsea.jpg"
+M="$T/f32.gguf"
+"$QUANT" convert "$CK" -o "$M" --wtype f32 --vision-wtype f32 --embed-wtype f32 --quiet
+want=$(sed -n '/"llm_greedy_ids"/,/\]/p' "$DATA/fvl-tiny-phi3/golden.json" | tr -d ' \n' | sed 's/.*\[//; s/\].*//; s/,/, /g')
+expect run_json_prints_the_golden_greedy_ids 0 "\"ids\": [$want]" \
+  "$FVL" run -m "$M" -i "$IMG" -p "What is in this picture? Answer briefly." --temp 0 --ignore-eos -n 12 --json
+expect run_json_prompt_ids_have_the_image 0 "32010, -200, 28705" \
+  "$FVL" run -m "$M" -i "$IMG" -p "What is in this picture? Answer briefly." -n 2 --json
+expect run_streams_text 0 "psychicon" "$FVL" run -m "$M" -i "$IMG" -p "What is in this picture? Answer briefly." --ignore-eos -n 4
+expect run_dump_writes_npy 0 "" "$FVL" run -m "$M" -i "$IMG" -p "Hi" -n 1 --dump "$T/dump"
+ok=1
+for f in pixel_values:196736 davit_out:8320 image_features:4480 encoder_out_0:8064 encoder_out_1:8064 \
+         encoder_out_2:8064 fused:17536 projector_out:6656; do
+  name=${f%%:*} size=${f##*:}
+  [ "$(stat -c %s "$T/dump/$name.npy" 2>/dev/null)" = "$size" ] || { ok=0; echo "     | $name.npy: not $size bytes"; }
+done
+if [ $ok = 1 ]; then echo "ok   run_dump_files_have_the_stage_shapes"; pass=$((pass + 1)); else echo "FAIL run_dump_files_have_the_stage_shapes"; fail=$((fail + 1)); fi
+expect run_needs_a_model 2 "which model" "$FVL" run -p hi
+expect run_needs_a_question 2 "what question" "$FVL" run -m "$M"
+expect run_rejects_n_0 2 "-n wants" "$FVL" run -m "$M" -p hi -n 0
+expect run_rejects_threads_0 2 "-t wants" "$FVL" run -m "$M" -p hi -t 0
+expect run_rejects_absurd_threads 2 "-t wants" "$FVL" run -m "$M" -p hi -t 100000
+expect run_rejects_unknown_flags 2 "unknown option '--frob'" "$FVL" run -m "$M" -p hi --frob
+expect run_rejects_bad_temp 2 "--temp wants" "$FVL" run -m "$M" -p hi --temp abc
+expect run_missing_image 1 "cannot open" "$FVL" run -m "$M" -i "$T/none.jpg" -p hi
+head -c 3000 "$IMG" >"$T/cut.jpg"
+expect run_truncated_image 1 "truncated" "$FVL" run -m "$M" -i "$T/cut.jpg" -p hi
+printf 'hello' >"$T/x.txt"
+expect run_unsupported_image 1 "unsupported image type" "$FVL" run -m "$M" -i "$T/x.txt" -p hi
+expect run_prompt_longer_than_context 1 "context holds 24" "$FVL" run -m "$M" -i "$IMG" -p "What is in this picture?" -c 24
+"$QUANT" convert "$DATA/florence2-tiny" -o "$T/f2.gguf" --quiet
+expect run_wrong_model_kind 1 "has no LLM" "$FVL" run -m "$T/f2.gguf" -p hi
+expect run_not_a_model 1 "not a GGUF file" "$FVL" run -m "$IMG" -p hi
+expect tokenize_prints_ids 0 "32007 -> '<|end|>'" "$FVL" tokenize -m "$M" "hi<|end|>"
+expect tokenize_json 0 "{\"ids\": [1, 22557, 1526], \"pieces\": [\"<s>\", \"▁Hello\", \"▁world\"]}" \
+  "$FVL" tokenize -m "$M" --json "Hello world"
+expect tokenize_florence 0 "{\"ids\": [0, 31414, 232, 2]" "$FVL" tokenize -m "$M" --tokenizer florence --json "Hello world"
+expect tokenize_bad_tokenizer 2 "--tokenizer is llm or florence" "$FVL" tokenize -m "$M" --tokenizer gpt "x"
+
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

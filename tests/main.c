@@ -118,6 +118,7 @@ int main(int argc, char **argv)
 	suite_llm();
 	suite_vision();
 	suite_tokenizer();
+	suite_session();
 	printf("%d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
 	return n_fail ? 1 : 0;
 }

@@ -197,17 +197,36 @@ static void test_vision_chain_from_chelsea_jpg(void)
 	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), 0, &img) == 0, "image");
 	float *px = malloc(3 * 128 * 128 * 4), *out = malloc(17 * 96 * 4);
 	float *want = golden_tensor("projector_out", 17 * 96);
+	/* the intermediate tensors fvl run --dump writes */
+	struct fvl_vl_dump dump = {NULL, malloc(16 * 128 * 4), malloc(17 * 64 * 4),
+	                           {malloc(31 * 64 * 4), malloc(31 * 64 * 4), malloc(31 * 64 * 4)},
+	                           malloc(17 * 256 * 4)};
 	bool ok = px && out && want && fvl_vl_preprocess(&v, &img, px) == FVL_STATUS_OK &&
-	          fvl_vl_embed(&v, &rt, px, out, NULL) == FVL_STATUS_OK;
-	double e = ok ? golden_err(out, want, 17 * 96) : INFINITY;
+	          fvl_vl_embed(&v, &rt, px, out, &dump) == FVL_STATUS_OK;
+	double e = ok ? golden_err(out, want, 17 * 96) : INFINITY, worst = 0;
+	static const struct { const char *name; size_t n; } st[] = {{"davit_out", 16 * 128},
+		{"image_features", 17 * 64}, {"encoder_out_0", 31 * 64}, {"encoder_out_1", 31 * 64},
+		{"encoder_out_2", 31 * 64}, {"fused", 17 * 256}};
+	float *got[6] = {dump.davit_out, dump.image_features, dump.encoder_out[0], dump.encoder_out[1],
+	                 dump.encoder_out[2], dump.fused};
+	for (int i = 0; i < 6 && ok; i++) {
+		float *w = golden_tensor(st[i].name, st[i].n);
+		double ei = w ? golden_err(got[i], w, st[i].n) : INFINITY;
+		if (ei > worst)
+			worst = ei;
+		free(w);
+	}
+	for (int i = 0; i < 6; i++)
+		free(got[i]);
 	fvl_image_free(&img);
 	free(px), free(out), free(want);
 	fvl_vl_vision_free(&v);
 	fvl_rt_free(&rt);
 	fvl_gguf_free(g);
 	T_ASSERT(ok, "%s", fvl_last_error());
-	t_note("chelsea.jpg -> projector_out: max error %.2e of max |value| (tolerance 2e-3)", e);
-	T_ASSERT(e <= 2e-3, "chain error %.3g", e);
+	t_note("chelsea.jpg -> projector_out: max error %.2e of max |value| (tolerance 2e-3); every "
+	       "dumped stage within %.2e", e, worst);
+	T_ASSERT(e <= 2e-3 && worst <= 2e-3, "chain error %.3g, stages %.3g", e, worst);
 }
 
 static void test_bad_images_are_rejected(void)

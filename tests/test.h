@@ -50,6 +50,7 @@ void suite_convert(void);
 void suite_llm(void);
 void suite_vision(void);
 void suite_tokenizer(void);
+void suite_session(void);
 
 /* Writes small valid GGUF files into dir (the fuzzer's seed corpus). */
 int t_write_gguf_seeds(const char *dir);

@@ -366,6 +366,7 @@ static int cmd_run(int argc, char **argv)
 		       decode_tps, (double)ru.ru_maxrss / 1024.0);
 	} else {
 		printf("\n");
+		fflush(stdout);
 		fprintf(stderr, "fvl: image %.0f ms (preprocess %.0f), prefill %u tokens %.0f ms (%.1f tok/s), "
 		        "decode %u tokens %.0f ms (%.1f tok/s), peak RSS %.0f MB\n",
 		        stt.ms_preprocess + stt.ms_vision, stt.ms_preprocess, stt.n_prompt, stt.ms_prefill,
