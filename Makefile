@@ -108,7 +108,7 @@ $(B)/libfvl.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/fvl: $(call obj,tools/fvl.c) $(B)/libfvl.a
+$(B)/fvl: $(call obj,tools/fvl.c tools/bench.c) $(B)/libfvl.a
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/fvl-quant: $(call obj,quant/main.c) $(QUANT_OBJ) $(B)/libfvl.a
@@ -215,4 +215,4 @@ help:
 	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "targets: all test test-arm test-asan fuzz check deps demo clean"
 
--include $(patsubst %.o,%.d,$(LIB_OBJ) $(QUANT_OBJ) $(TEST_OBJ) $(call obj,tools/fvl.c quant/main.c))
+-include $(patsubst %.o,%.d,$(LIB_OBJ) $(QUANT_OBJ) $(TEST_OBJ) $(call obj,tools/fvl.c tools/bench.c quant/main.c))

@@ -1,4 +1,8 @@
 /* parallel.c — pthreadpool wrappers: each task owns a 16-row tile of the output columns. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "gguf.h"
 #include "kernels.h"
 #include "parallel.h"
@@ -68,4 +72,48 @@ void fvl_fgemm_run(pthreadpool_t pool, fvl_fgemm_fn fn, int type, size_t k, size
 {
 	struct fgemm_ctx c = {fn, k, n, m, ldx, ldy, k * (type == FVL_TYPE_F16 ? 2 : 4), w, bias, x, y};
 	pthreadpool_parallelize_1d_tile_1d(pool, fgemm_task, &c, n, ROW_TILE, 0);
+}
+
+struct bw_ctx {
+	const uint64_t *p;
+	size_t n, tile;
+	uint64_t sink[64 * 8]; /* one cache line per task slot */
+};
+
+static void bw_task(void *c_, size_t i0, size_t ni)
+{
+	struct bw_ctx *c = c_;
+	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	for (size_t i = i0; i + 4 <= i0 + ni; i += 4) {
+		s0 += c->p[i];
+		s1 += c->p[i + 1];
+		s2 += c->p[i + 2];
+		s3 += c->p[i + 3];
+	}
+	c->sink[(i0 / c->tile) % 64 * 8] += s0 + s1 + s2 + s3;
+}
+
+double fvl_pool_read_bandwidth(pthreadpool_t pool, size_t bytes)
+{
+	struct bw_ctx c;
+	struct timespec a, b;
+	uint64_t *p = malloc(bytes);
+	double best = 0;
+	if (!p)
+		return 0;
+	memset(p, 1, bytes);
+	memset(&c, 0, sizeof(c));
+	c.p = p;
+	c.n = bytes / 8;
+	c.tile = c.n / 64 + 1;
+	for (int r = 0; r < 5; r++) {
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		pthreadpool_parallelize_1d_tile_1d(pool, bw_task, &c, c.n, c.tile, 0);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		double s = (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
+		if (s > 0 && (double)bytes / s / 1e9 > best)
+			best = (double)bytes / s / 1e9;
+	}
+	free(p);
+	return best;
 }

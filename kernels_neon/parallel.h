@@ -22,4 +22,8 @@ void fvl_fgemm_run(pthreadpool_t pool, fvl_fgemm_fn fn, int type, size_t k, size
                    const void *w, const float *bias, size_t m, const float *x, size_t ldx,
                    float *y, size_t ldy);
 
+/* Memory read bandwidth (GB/s) through the pool's threads: the best of a few passes over
+ * bytes (much larger than the caches). For benchmarks. */
+double fvl_pool_read_bandwidth(pthreadpool_t pool, size_t bytes);
+
 #endif /* FVL_PARALLEL_H */

@@ -36,6 +36,7 @@ struct convert_opts {
 	bool synth;
 	uint64_t seed;
 	bool dry_run; /* plan and report, write nothing */
+	unsigned llm_layers; /* synth: LLM layers (0: the real count), for reduced benchmarks */
 };
 
 struct plan_tensor {

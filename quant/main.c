@@ -29,10 +29,11 @@ static const char usage[] =
 	"      tensor whose rows are not a multiple of 32 long is stored as f16 instead of q8_0/q4_0.\n"
 	"      The output is written to OUT.gguf.tmp and renamed when complete.\n"
 	"  synth --arch A [--wtype T] [--vision-wtype T] [--embed-wtype T] -o OUT.gguf [--seed N]\n"
-	"        [--no-florence-decoder] [--dry-run]\n"
+	"        [--no-florence-decoder] [--layers N] [--dry-run]\n"
 	"      a model with random weights and the real shapes of A: florence-vl-3b,\n"
 	"      florence-vl-8b, florence2-base, florence2-large (for benchmarks); --dry-run prints\n"
-	"      the tensor count, parameter count and file size without writing\n"
+	"      the tensor count, parameter count and file size without writing; --layers N keeps\n"
+	"      N LLM layers (a slice for instruction counting under qemu)\n"
 	"  info FILE.gguf [--full]   print a model file's metadata and tensor table\n"
 	"  version | help\n"
 	"\n"
@@ -165,6 +166,8 @@ static int cmd_synth(int argc, char **argv)
 			seed = strtoull(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--dry-run") == 0)
 			o.dry_run = true;
+		else if (strcmp(argv[i], "--layers") == 0 && i + 1 < argc)
+			o.llm_layers = (unsigned)strtoul(argv[++i], NULL, 10);
 		else
 			return bad_usage("unknown option", argv[i]);
 	}

@@ -203,13 +203,13 @@ static bool write_tokenizer(const char *dir, enum tok_kind kind)
 	return fclose(f) == 0;
 }
 
-static bool write_llm_config(const char *dir, bool phi3)
+static bool write_llm_config(const char *dir, bool phi3, unsigned layers)
 {
 	char buf[8192];
 	if (phi3)
 		snprintf(buf, sizeof(buf),
 		         "{\"model_type\": \"llava_phi\", \"vocab_size\": 32064, \"hidden_size\": 3072,\n"
-		         " \"intermediate_size\": 8192, \"num_hidden_layers\": 32, \"num_attention_heads\": 32,\n"
+		         " \"intermediate_size\": 8192, \"num_hidden_layers\": %u, \"num_attention_heads\": 32,\n"
 		         " \"num_key_value_heads\": 32, \"hidden_act\": \"silu\", \"rms_norm_eps\": 1e-05,\n"
 		         " \"rope_theta\": 10000.0, \"max_position_embeddings\": 131072,\n"
 		         " \"original_max_position_embeddings\": 4096, \"rope_scaling\": {\"type\": \"longrope\",\n"
@@ -217,11 +217,11 @@ static bool write_llm_config(const char *dir, bool phi3)
 		         " \"tie_word_embeddings\": false, \"bos_token_id\": 1, \"eos_token_id\": 32000,\n"
 		         " \"mm_hidden_size\": 1024, \"mm_projector_type\": \"mlp3x_gelu\",\n"
 		         " \"image_aspect_ratio\": \"pad\", \"tokenizer_model_max_length\": 2048}\n",
-		         phi35_short, phi35_long);
+		         layers, phi35_short, phi35_long);
 	else
 		snprintf(buf, sizeof(buf),
 		         "{\"model_type\": \"llava_llama\", \"vocab_size\": 128257, \"hidden_size\": 4096,\n"
-		         " \"intermediate_size\": 14336, \"num_hidden_layers\": 32, \"num_attention_heads\": 32,\n"
+		         " \"intermediate_size\": 14336, \"num_hidden_layers\": %u, \"num_attention_heads\": 32,\n"
 		         " \"num_key_value_heads\": 8, \"hidden_act\": \"silu\", \"rms_norm_eps\": 1e-05,\n"
 		         " \"rope_theta\": 500000.0, \"max_position_embeddings\": 131072,\n"
 		         " \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0,\n"
@@ -229,7 +229,7 @@ static bool write_llm_config(const char *dir, bool phi3)
 		         " \"tie_word_embeddings\": false, \"bos_token_id\": 128000,\n"
 		         " \"eos_token_id\": [128001, 128008, 128009],\n"
 		         " \"mm_hidden_size\": 1024, \"mm_projector_type\": \"mlp3x_gelu\",\n"
-		         " \"image_aspect_ratio\": \"pad\", \"tokenizer_model_max_length\": 2048}\n");
+		         " \"image_aspect_ratio\": \"pad\", \"tokenizer_model_max_length\": 2048}\n", layers);
 	return put_file(dir, "config.json", buf);
 }
 
@@ -272,7 +272,7 @@ enum fvl_status synth_run_ex(const char *arch, uint64_t seed, const struct conve
 	snprintf(vt, sizeof(vt), "%s/vision_tower", dir);
 	bool ok = true;
 	if (vl)
-		ok = mkdir(vt, 0755) == 0 && write_llm_config(dir, phi3) &&
+		ok = mkdir(vt, 0755) == 0 && write_llm_config(dir, phi3, o->llm_layers ? o->llm_layers : 32) &&
 		     write_tokenizer(dir, phi3 ? TOK_SP : TOK_LLAMA3) && write_f2_configs(vt, f2, 768) &&
 		     write_tokenizer(vt, TOK_BART);
 	else

@@ -4,6 +4,7 @@
  * LayerNorm) and its post-LN BART encoder. Reference: docs/florence-vl-inference.md sections 3-5. */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 #include "florence2.h"
@@ -343,54 +344,53 @@ static enum fvl_status dw_residual(struct fvl_rt *rt, const float *k, const floa
 	return FVL_STATUS_OK;
 }
 
+/* Window attention one strip of window rows at a time: scratch is a strip, not the image. */
 static enum fvl_status spatial_block(const struct fvl_f2_block *b, const struct fvl_f2 *f,
                                      const struct fvl_f2_stage *t, struct fvl_rt *rt, float *x,
                                      size_t h, size_t w, struct ws *ws)
 {
 	const size_t c = t->c, win = f->window, hd = c / t->heads, n = h * w;
-	const size_t hp = (h + win - 1) / win * win, wp = (w + win - 1) / win * win, np = hp * wp;
+	const size_t wp = (w + win - 1) / win * win, hp = (h + win - 1) / win * win, ns = win * wp;
 	enum fvl_status st = dw_residual(rt, b->dw1, b->dw1_b, x, h, w, c, ws);
 	if (st != FVL_STATUS_OK)
 		return st;
-	/* LayerNorm, then zero-pad right and bottom to whole windows (padded tokens take part). */
-	float *hpad = need(&ws->a, np * c), *qkv = need(&ws->b, np * 3 * c);
-	float *wq = need(&ws->c, win * win * 3 * c), *wo = need(&ws->e, np * c);
-	if (!hpad || !qkv || !wq || !wo)
-		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-	memset(hpad, 0, np * c * sizeof(float));
-	for (size_t y = 0; y < h; y++)
-		rt->k.layernorm(w, c, x + y * w * c, b->an_w, b->an_b, 1e-5f, hpad + y * wp * c);
-	if ((st = fvl_rt_reserve(rt, np, c)) != FVL_STATUS_OK)
-		return st;
-	fvl_linear_forward(rt, &b->qkv, np, hpad, c, qkv, 3 * c);
-	float *att = need(&ws->d, win * win * c);
-	if (!att)
-		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-	for (size_t wy = 0; wy < hp / win; wy++)
+	float *hs = need(&ws->a, ns * c), *qkv = need(&ws->b, ns * 3 * c);
+	float *wq = need(&ws->c, win * win * 3 * c), *wo = need(&ws->e, ns * c);
+	float *att = need(&ws->d, win * win * c > w * c ? win * win * c : w * c);
+	if (!hs || !qkv || !wq || !wo || !att || (st = fvl_rt_reserve(rt, ns, c)) != FVL_STATUS_OK)
+		return st != FVL_STATUS_OK ? st : fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	for (size_t wy = 0; wy < hp / win; wy++) {
+		/* LayerNorm of the strip's rows, zero padding right and below (padded tokens take
+		 * part in the attention, as in the reference) */
+		memset(hs, 0, ns * c * sizeof(float));
+		for (size_t r = 0; r < win && wy * win + r < h; r++)
+			rt->k.layernorm(w, c, x + (wy * win + r) * w * c, b->an_w, b->an_b, 1e-5f,
+			                hs + r * wp * c);
+		fvl_linear_forward(rt, &b->qkv, ns, hs, c, qkv, 3 * c);
 		for (size_t wx = 0; wx < wp / win; wx++) {
-			for (size_t i = 0; i < win * win; i++) {
-				const size_t y = wy * win + i / win, xx = wx * win + i % win;
-				memcpy(wq + i * 3 * c, qkv + (y * wp + xx) * 3 * c, 3 * c * sizeof(float));
-			}
+			for (size_t i = 0; i < win * win; i++)
+				memcpy(wq + i * 3 * c, qkv + ((i / win) * wp + wx * win + i % win) * 3 * c,
+				       3 * c * sizeof(float));
 			struct fvl_attn_args a = {win * win, win * win, t->heads, t->heads, hd, wq, 3 * c,
 			                          wq + c, wq + 2 * c, 3 * c, 3 * c, false, false, 0,
 			                          1.0f / sqrtf((float)hd), att, c, 0, t->heads};
 			rt->k.attn(&a);
-			for (size_t i = 0; i < win * win; i++) {
-				const size_t y = wy * win + i / win, xx = wx * win + i % win;
-				memcpy(wo + (y * wp + xx) * c, att + i * c, c * sizeof(float));
-			}
+			for (size_t i = 0; i < win * win; i++)
+				memcpy(wo + ((i / win) * wp + wx * win + i % win) * c, att + i * c,
+				       c * sizeof(float));
 		}
-	/* proj on the kept tokens only, added to x */
-	for (size_t y = 0; y < h; y++) {
-		fvl_linear_forward(rt, &b->out, w, wo + y * wp * c, c, hpad, c);
-		rt->k.add(w * c, x + y * w * c, hpad, x + y * w * c);
+		/* proj on the kept tokens only, added to x */
+		for (size_t r = 0; r < win && wy * win + r < h; r++) {
+			fvl_linear_forward(rt, &b->out, w, wo + r * wp * c, c, att, c);
+			rt->k.add(w * c, x + (wy * win + r) * w * c, att, x + (wy * win + r) * w * c);
+		}
 	}
 	if ((st = dw_residual(rt, b->dw2, b->dw2_b, x, h, w, c, ws)) != FVL_STATUS_OK)
 		return st;
 	return mlp(b, rt, x, n, c, ws);
 }
 
+/* Channel attention in token tiles: the Cg x Cg matrices accumulate over tiles, v is kept. */
 static enum fvl_status channel_block(const struct fvl_f2_block *b, const struct fvl_f2_stage *t,
                                      struct fvl_rt *rt, float *x, size_t h, size_t w, struct ws *ws)
 {
@@ -398,45 +398,62 @@ static enum fvl_status channel_block(const struct fvl_f2_block *b, const struct 
 	enum fvl_status st = dw_residual(rt, b->dw1, b->dw1_b, x, h, w, c, ws);
 	if (st != FVL_STATUS_OK)
 		return st;
-	float *hn = need(&ws->a, n * c), *qkv = need(&ws->b, n * 3 * c), *o = need(&ws->e, n * c);
-	float *am = need(&ws->c, cg * cg);
-	if (!hn || !qkv || !o || !am || fvl_rt_reserve(rt, n, c) != FVL_STATUS_OK)
+	float *hn = need(&ws->a, TB * c), *qkv = need(&ws->b, TB * 3 * c), *v = need(&ws->e, n * c);
+	float *am = need(&ws->c, g * cg * cg), *o = need(&ws->d, TB * c);
+	if (!hn || !qkv || !v || !am || !o || fvl_rt_reserve(rt, TB, c) != FVL_STATUS_OK)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-	rt->k.layernorm(n, c, x, b->an_w, b->an_b, 1e-5f, hn);
-	fvl_linear_forward(rt, &b->qkv, n, hn, c, qkv, 3 * c);
 	const float scale = 1.0f / sqrtf((float)n);
-	for (size_t gi = 0; gi < g; gi++) {
-		const size_t qo = gi * cg, ko = c + gi * cg, vo = 2 * c + gi * cg;
-		/* A = softmax_j((q * N^-0.5)^T k), a Cg x Cg matrix */
-		memset(am, 0, cg * cg * sizeof(float));
-		for (size_t t0 = 0; t0 < n; t0++) {
-			const float *r = qkv + t0 * 3 * c;
-			for (size_t i = 0; i < cg; i++) {
-				const float qi = r[qo + i] * scale;
-				for (size_t j = 0; j < cg; j++)
-					am[i * cg + j] += qi * r[ko + j];
-			}
-		}
-		rt->k.softmax(cg, cg, am, 1.0f);
-		for (size_t t0 = 0; t0 < n; t0++) {
-			const float *r = qkv + t0 * 3 * c;
-			for (size_t i = 0; i < cg; i++) {
-				float s = 0.0f;
-				for (size_t j = 0; j < cg; j++)
-					s += am[i * cg + j] * r[vo + j];
-				o[t0 * c + qo + i] = s;
+	memset(am, 0, g * cg * cg * sizeof(float));
+	for (size_t t0 = 0; t0 < n; t0 += TB) {
+		const size_t m = n - t0 < TB ? n - t0 : TB;
+		rt->k.layernorm(m, c, x + t0 * c, b->an_w, b->an_b, 1e-5f, hn);
+		fvl_linear_forward(rt, &b->qkv, m, hn, c, qkv, 3 * c);
+		for (size_t r = 0; r < m; r++) {
+			const float *row = qkv + r * 3 * c;
+			memcpy(v + (t0 + r) * c, row + 2 * c, c * sizeof(float));
+			for (size_t gi = 0; gi < g; gi++) { /* A_g += (q N^-1/2)^T k over the tokens */
+				float *a = am + gi * cg * cg;
+				const float *q = row + gi * cg, *k = row + c + gi * cg;
+				for (size_t i = 0; i < cg; i++) {
+					const float qi = q[i] * scale;
+					for (size_t j = 0; j < cg; j++)
+						a[i * cg + j] += qi * k[j];
+				}
 			}
 		}
 	}
-	fvl_linear_forward(rt, &b->out, n, o, c, hn, c);
-	rt->k.add(n * c, x, hn, x);
+	rt->k.softmax(g * cg, cg, am, 1.0f);
+	for (size_t t0 = 0; t0 < n; t0 += TB) {
+		const size_t m = n - t0 < TB ? n - t0 : TB;
+		for (size_t r = 0; r < m; r++) {
+			const float *vr = v + (t0 + r) * c;
+			for (size_t gi = 0; gi < g; gi++) {
+				const float *a = am + gi * cg * cg;
+				for (size_t i = 0; i < cg; i++) {
+					float sum = 0.0f;
+					for (size_t j = 0; j < cg; j++)
+						sum += a[i * cg + j] * vr[gi * cg + j];
+					o[r * c + gi * cg + i] = sum;
+				}
+			}
+		}
+		fvl_linear_forward(rt, &b->out, m, o, c, hn, c);
+		rt->k.add(m * c, x + t0 * c, hn, x + t0 * c);
+	}
 	if ((st = dw_residual(rt, b->dw2, b->dw2_b, x, h, w, c, ws)) != FVL_STATUS_OK)
 		return st;
 	return mlp(b, rt, x, n, c, ws);
 }
 
+static double ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
 enum fvl_status fvl_f2_davit(const struct fvl_f2 *f, struct fvl_rt *rt, const float *pixels,
-                             float *out)
+                             float *out, double *stage_ms)
 {
 	struct ws ws = {0};
 	struct buf cols = {0}, xa = {0}, xb = {0};
@@ -446,6 +463,7 @@ enum fvl_status fvl_f2_davit(const struct fvl_f2 *f, struct fvl_rt *rt, const fl
 	bool chw = true;
 	for (size_t s = 0; s < f->n_stages && st == FVL_STATUS_OK; s++) {
 		const struct fvl_f2_stage *t = &f->st[s];
+		const double t0 = ms_now();
 		const size_t ho = conv_out(h, t->k, t->stride, t->pad), wo = conv_out(w, t->k, t->stride, t->pad);
 		float *x = need(s % 2 ? &xb : &xa, ho * wo * t->c);
 		if (!x) {
@@ -467,6 +485,8 @@ enum fvl_status fvl_f2_davit(const struct fvl_f2 *f, struct fvl_rt *rt, const fl
 		}
 		in = x;
 		chw = false;
+		if (stage_ms)
+			stage_ms[s] = ms_now() - t0;
 	}
 	if (st == FVL_STATUS_OK)
 		memcpy(out, in, h * w * f->st[f->n_stages - 1].c * sizeof(float));

@@ -1,5 +1,8 @@
 /* linear.c — linear layers and the compute context. */
+#include <math.h>
+#include <pthread.h>
 #include <string.h>
+#include <xnnpack.h>
 
 #include "common.h"
 #include "fp16.h"
@@ -96,6 +99,40 @@ void fvl_tensor_row(const struct fvl_gguf_tensor *t, size_t r, float *out)
 	}
 }
 
+static pthread_once_t xnn_once = PTHREAD_ONCE_INIT;
+static bool xnn_ok;
+
+static void xnn_init_once(void)
+{
+	const char *off = getenv("FVL_NO_XNNPACK");
+	xnn_ok = !(off && *off && strcmp(off, "0") != 0) && xnn_initialize(NULL) == xnn_status_success;
+}
+
+bool fvl_xnnpack_available(void)
+{
+	pthread_once(&xnn_once, xnn_init_once);
+	return xnn_ok;
+}
+
+/* XNNPACK packs the weights (and bias) into its own layout: a copy the size of the tensor. */
+void fvl_linear_attach_xnnpack(struct fvl_linear *l)
+{
+	xnn_operator_t op = NULL;
+	if (l->type != FVL_TYPE_F32 || !fvl_xnnpack_available())
+		return;
+	pthread_mutex_t *mu = malloc(sizeof(*mu));
+	if (!mu)
+		return;
+	if (xnn_create_fully_connected_nc_f32(l->k, l->n, l->k, l->n, l->w, l->bias, -INFINITY,
+	                                      INFINITY, 0, &op) != xnn_status_success) {
+		free(mu);
+		return; /* our own kernels serve it */
+	}
+	pthread_mutex_init(mu, NULL);
+	l->xnn = op;
+	l->xnn_lock = mu;
+}
+
 enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, const char *name,
                                 const char *bias_name, size_t k, size_t n)
 {
@@ -137,11 +174,17 @@ enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, 
 		l->w = f;
 		l->type = FVL_TYPE_F32;
 	}
+	fvl_linear_attach_xnnpack(l);
 	return FVL_STATUS_OK;
 }
 
 void fvl_linear_free(struct fvl_linear *l)
 {
+	if (l->xnn) {
+		xnn_delete_operator(l->xnn);
+		pthread_mutex_destroy(l->xnn_lock);
+		free(l->xnn_lock);
+	}
 	free(l->packed);
 	free(l->owned);
 	memset(l, 0, sizeof(*l));
@@ -149,6 +192,8 @@ void fvl_linear_free(struct fvl_linear *l)
 
 size_t fvl_linear_owned_bytes(const struct fvl_linear *l)
 {
+	if (l->xnn)
+		return l->n * l->k * sizeof(float);
 	if (l->packed)
 		return fvl_pack_x4_size(l->type, l->n, l->k);
 	return l->owned ? l->n * l->k * sizeof(float) : 0;
@@ -166,6 +211,14 @@ void fvl_linear_forward(struct fvl_rt *rt, const struct fvl_linear *l, size_t m,
 			for (size_t i = 0; i < m; i++)
 				rt->k.add(l->n, y + i * ldy, l->bias, y + i * ldy);
 		return;
+	}
+	if (l->xnn && ldx == l->k && ldy == l->n) {
+		pthread_mutex_lock(l->xnn_lock);
+		bool ok = xnn_setup_fully_connected_nc_f32(l->xnn, m, x, y, rt->pool) == xnn_status_success &&
+		          xnn_run_operator(l->xnn, rt->pool) == xnn_status_success;
+		pthread_mutex_unlock(l->xnn_lock);
+		if (ok)
+			return;
 	}
 	fvl_fgemm_run(rt->pool, l->type == FVL_TYPE_F16 ? rt->k.f16_gemm : rt->k.f32_gemm, l->type,
 	              l->k, l->n, l->w, l->bias, m, x, ldx, y, ldy);

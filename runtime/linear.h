@@ -31,7 +31,14 @@ struct fvl_linear {
 	void *packed;       /* x4-packed copy for Q4_0/Q8_0 (owned) */
 	void *owned;        /* w when the runtime converted it */
 	const float *bias;  /* (n) or NULL, in the mapping (f32) */
+	void *xnn;          /* XNNPACK fully-connected operator for f32 weights, or NULL */
+	void *xnn_lock;     /* its mutex: an operator is set up per call */
 };
+
+/* Whether f32 linears run through XNNPACK (initialized once; FVL_NO_XNNPACK=1 turns it off). */
+bool fvl_xnnpack_available(void);
+/* Gives an f32 layer an XNNPACK operator when available (fvl_linear_init does this). */
+void fvl_linear_attach_xnnpack(struct fvl_linear *l);
 
 /* The tensor `name` (shape ne = [k, n]) and optional f32 `bias_name` ([n]); k/n of 0 take the
  * file's. Shapes that disagree with what the caller expects are an error naming the tensor. */

@@ -146,7 +146,7 @@ enum fvl_status fvl_vl_embed(const struct fvl_vl_vision *v, struct fvl_rt *rt, c
 		if (!(enc[p] = malloc(L * d * sizeof(float))))
 			st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	if (st == FVL_STATUS_OK)
-		st = fvl_f2_davit(f, rt, pixels, dav);
+		st = fvl_f2_davit(f, rt, pixels, dav, NULL);
 	if (st == FVL_STATUS_OK)
 		st = fvl_f2_encode_image(f, rt, dav, feat);
 	for (size_t p = 0; p < v->n_prompts && st == FVL_STATUS_OK; p++)

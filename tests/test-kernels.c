@@ -7,6 +7,7 @@
 #include "fp16.h"
 #include "gguf.h"
 #include "kernels.h"
+#include "linear.h"
 #include "parallel.h"
 #include "rng.h"
 #include "test.h"
@@ -478,8 +479,38 @@ static void test_attention_variants_match_the_twin(void)
 	       worst);
 }
 
+/* f32 linears go through XNNPACK where it initializes: same results as the scalar twin. */
+static void test_xnnpack_linear_matches_the_twin(void)
+{
+	if (!fvl_xnnpack_available())
+		T_SKIP("XNNPACK does not initialize here (FVL_NO_XNNPACK, or no usable CPU info)");
+	const size_t m = 7, k = 96, n = 33;
+	struct rng r = {23};
+	float *w = malloc(n * k * 4), *b = malloc(n * 4), *x = malloc(m * k * 4);
+	float *y0 = malloc(m * n * 4), *y1 = malloc(m * n * 4);
+	T_ASSERT(w && b && x && y0 && y1, "oom");
+	fill(&r, w, n * k, 1.0f);
+	fill(&r, b, n, 1.0f);
+	fill(&r, x, m * k, 1.0f);
+	struct fvl_linear l = {.type = FVL_TYPE_F32, .n = n, .k = k, .w = w, .bias = b};
+	struct fvl_rt rt;
+	T_ASSERT(fvl_rt_init(&rt, 2, NULL) == FVL_STATUS_OK, "rt");
+	/* attach through the same path the loader uses */
+	fvl_linear_attach_xnnpack(&l);
+	T_ASSERT(l.xnn != NULL, "no operator");
+	fvl_linear_forward(&rt, &l, m, x, k, y1, n);
+	fvl_f32_gemm__scalar(k, n, w, b, m, x, k, y0, n);
+	double e = rel_err(y1, y0, m * n, sqrt((double)k));
+	fvl_linear_free(&l);
+	fvl_rt_free(&rt);
+	free(w), free(b), free(x), free(y0), free(y1);
+	t_note("XNNPACK f32 fully-connected vs the scalar twin: error %.2g", e);
+	T_ASSERT(e < 1e-5, "error %.3g", e);
+}
+
 void suite_kernels(void)
 {
+	T_RUN(test_xnnpack_linear_matches_the_twin);
 	T_RUN(test_q8_quant_variants_are_bit_exact);
 	T_RUN(test_q4_0_gemm_baseline_matches_the_twin);
 	T_RUN(test_q4_0_gemm_dotprod_matches_the_twin);

@@ -76,7 +76,7 @@ static double stage_err(struct f2_fixture *x, const char *what, double *cos)
 		in = golden_tensor("pixel_values", 3 * 128 * 128);
 		got = malloc(16 * 128 * sizeof(float));
 		want = golden_tensor("davit_out", 16 * 128);
-		if (in && got && want && fvl_f2_davit(&x->f, &x->rt, in, got) == FVL_STATUS_OK)
+		if (in && got && want && fvl_f2_davit(&x->f, &x->rt, in, got, NULL) == FVL_STATUS_OK)
 			e = golden_err(got, want, 16 * 128), *cos = golden_cosine(got, want, 16 * 128);
 	} else if (strcmp(what, "image_features") == 0) {
 		in = golden_tensor("davit_out", 16 * 128);

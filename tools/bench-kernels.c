@@ -120,48 +120,6 @@ static double now(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Read bandwidth (GB/s) with the pool's threads: sums a buffer much larger than the caches. */
-struct bw_ctx {
-	const uint64_t *p;
-	size_t n;
-	uint64_t sink[64 * 8];
-};
-
-static void bw_task(void *c_, size_t i0, size_t ni)
-{
-	struct bw_ctx *c = c_;
-	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-	for (size_t i = i0; i + 4 <= i0 + ni; i += 4) {
-		s0 += c->p[i];
-		s1 += c->p[i + 1];
-		s2 += c->p[i + 2];
-		s3 += c->p[i + 3];
-	}
-	c->sink[(i0 / (c->n / 8 + 1)) % 8 * 8] += s0 + s1 + s2 + s3;
-}
-
-static double bandwidth(pthreadpool_t pool)
-{
-	const size_t bytes = 512u << 20;
-	struct bw_ctx c = {0};
-	uint64_t *p = aligned_alloc(64, bytes);
-	if (!p)
-		return 0;
-	memset(p, 1, bytes);
-	c.p = p;
-	c.n = bytes / 8;
-	double best = 0;
-	for (int r = 0; r < 5; r++) {
-		double t0 = now();
-		pthreadpool_parallelize_1d_tile_1d(pool, bw_task, &c, c.n, c.n / 8, 0);
-		double gbs = (double)bytes / (now() - t0) / 1e9;
-		if (gbs > best)
-			best = gbs;
-	}
-	free(p);
-	return best;
-}
-
 static int native(size_t threads)
 {
 	struct fvl_cpu cpu;
@@ -173,7 +131,7 @@ static int native(size_t threads)
 		return 1;
 	printf("native: %s, kernel variant %s, %zu threads\n\n", cpu.arch, fvl_isa_name(kt.isa),
 	       fvl_pool_threads(pool));
-	const double bw = bandwidth(pool);
+	const double bw = fvl_pool_read_bandwidth(pool, 512u << 20);
 	printf("memory read bandwidth (probe): %.1f GB/s\n\n", bw);
 	printf("| op | K x N | M | ms | GB/s of weights | %% of probe | GOP/s |\n|---|---|---|---|---|---|---|\n");
 	static const struct { const char *t; size_t k, n, m; } cases[] = {

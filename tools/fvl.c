@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "bench.h"
 #include "fvl.h"
 #include "gguf.h"
 #include "kernels.h"
@@ -31,6 +32,9 @@ static const char usage[] =
 	"      --dump DIR             write each stage's output as float32 .npy files into DIR\n"
 	"  tokenize -m MODEL.gguf [--tokenizer llm|florence] [--json] [--no-special] TEXT\n"
 	"                             the ids (and pieces) the model's tokenizer gives for TEXT\n"
+	"  bench -m MODEL.gguf [--llm] [--vision] [-t N] [-p PROMPT_TOKENS] [-n GEN_TOKENS]\n"
+	"                             measure prefill/decode tokens/s, bandwidth use, vision stage\n"
+	"                             times and GFLOP/s on random inputs (markdown)\n"
 	"  info MODEL.gguf [--full]   print the model file's metadata and tensor table\n"
 	"                             (--full: print whole arrays and strings)\n"
 	"  cpu                        print the CPU features and the kernel variant fvl picks\n"
@@ -467,6 +471,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 2, argv + 2);
 	if (strcmp(cmd, "tokenize") == 0)
 		return cmd_tokenize(argc - 2, argv + 2);
+	if (strcmp(cmd, "bench") == 0)
+		return fvl_bench_main(argc - 2, argv + 2);
 	fprintf(stderr, "fvl: unknown command '%s' (try 'fvl help')\n", cmd);
 	return 2;
 }

@@ -1,0 +1,257 @@
+/* bench.c — `fvl bench`: measured numbers for a model file, as a markdown table. The LLM part
+ * times a prefill of P random tokens and the decode of G more; the vision part times every stage
+ * of the vision side on a random image and turns the shapes into GFLOP/s, beside what XNNPACK's
+ * f32 fully-connected operator reaches on this machine. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <xnnpack.h>
+
+#include "bench.h"
+#include "model.h"
+#include "parallel.h"
+
+static double ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+static double peak_rss_mb(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_maxrss / 1024.0;
+}
+
+static size_t linear_bytes(const struct fvl_linear *l)
+{
+	if (!l->n)
+		return 0;
+	const struct fvl_type_info *ti = fvl_type_info((uint32_t)l->type);
+	return l->n * l->k / ti->blck * ti->size;
+}
+
+static const char *type_name(const struct fvl_linear *l)
+{
+	return fvl_type_info((uint32_t)l->type)->name;
+}
+
+static int bench_llm(const struct fvl_model *m, struct fvl_rt *rt, size_t P, size_t G, double bw)
+{
+	const struct fvl_llm *L = &m->llm;
+	struct fvl_llm_state st;
+	size_t wbytes = linear_bytes(&L->output);
+	for (size_t l = 0; l < L->L; l++) {
+		const struct fvl_llm_layer *y = &L->layers[l];
+		const struct fvl_linear *all[] = {&y->qkv, &y->q, &y->k, &y->v, &y->o, &y->gate_up,
+		                                  &y->gate, &y->up, &y->down};
+		for (size_t i = 0; i < 9; i++)
+			wbytes += linear_bytes(all[i]);
+	}
+	if (fvl_llm_state_init(&st, L, rt, P + G + 4, true, 256) != FVL_STATUS_OK)
+		return 1;
+	int32_t *ids = malloc(P * sizeof(int32_t));
+	float *logits = malloc(L->V * sizeof(float));
+	if (!ids || !logits)
+		return 1;
+	uint64_t x = 12345;
+	for (size_t i = 0; i < P; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		ids[i] = (int32_t)(100 + (x >> 33) % (L->V - 100));
+	}
+	double t0 = ms();
+	int rc = fvl_llm_eval(&st, rt, P, ids, NULL, 1, logits) != FVL_STATUS_OK;
+	double t1 = ms();
+	for (size_t g = 0; g < G && !rc; g++) {
+		int32_t id = 0;
+		for (size_t i = 1; i < L->V; i++)
+			if (logits[i] > logits[id])
+				id = (int32_t)i;
+		rc = fvl_llm_eval(&st, rt, 1, &id, NULL, 1, logits) != FVL_STATUS_OK;
+	}
+	double t2 = ms();
+	if (rc) {
+		fprintf(stderr, "fvl bench: %s\n", fvl_last_error());
+		return 1;
+	}
+	const double kv = (double)(P + G) * (double)L->L * 2.0 * (double)(L->nkv * L->hd) * 2.0;
+	const double dec_s = (t2 - t1) / 1e3 / (double)G;
+	const double gbs = ((double)wbytes + kv) / dec_s / 1e9;
+	printf("| LLM %s (%zu layers), weights %s | %zu threads | prefill %zu tok: %.1f tok/s | decode: "
+	       "%.2f tok/s | %.0f MB read/token, %.2f GB/s = %.0f%% of %.1f GB/s | peak RSS %.0f MB |\n",
+	       L->phi3 ? "phi3" : "llama", L->L, type_name(&L->layers[0].down), fvl_pool_threads(rt->pool),
+	       P, (double)P / ((t1 - t0) / 1e3), 1.0 / dec_s, ((double)wbytes + kv) / 1e6, gbs,
+	       100.0 * gbs / bw, bw, peak_rss_mb());
+	free(ids);
+	free(logits);
+	fvl_llm_state_free(&st);
+	return 0;
+}
+
+/* XNNPACK's f32 fully-connected on a vision-sized problem: the reference GFLOP/s. */
+static double xnnpack_gflops(pthreadpool_t pool)
+{
+	const size_t m = 576, k = 1024, n = 4096;
+	xnn_operator_t op = NULL;
+	float *w = calloc(n * k, 4), *b = calloc(n, 4), *x = calloc(m * k, 4), *y = calloc(m * n, 4);
+	double best = 0;
+	if (!w || !b || !x || !y || xnn_initialize(NULL) != xnn_status_success ||
+	    xnn_create_fully_connected_nc_f32(k, n, k, n, w, b, -INFINITY, INFINITY, 0, &op) !=
+	            xnn_status_success ||
+	    xnn_setup_fully_connected_nc_f32(op, m, x, y, pool) != xnn_status_success)
+		goto done;
+	for (int r = 0; r < 3; r++) {
+		double t0 = ms();
+		xnn_run_operator(op, pool);
+		double s = (ms() - t0) / 1e3;
+		if (2.0 * m * n * k / s / 1e9 > best)
+			best = 2.0 * m * n * k / s / 1e9;
+	}
+done:
+	if (op)
+		xnn_delete_operator(op);
+	free(w), free(b), free(x), free(y);
+	return best;
+}
+
+static int bench_vision(const struct fvl_model *m, struct fvl_rt *rt)
+{
+	const struct fvl_vl_vision *v = &m->vision;
+	const struct fvl_f2 *f = &v->f2;
+	const size_t S = f->image_size, grid = fvl_f2_grid(f), n = fvl_vl_n_visual(v), d = f->d;
+	const size_t cl = f->st[f->n_stages - 1].c, L = n + v->prompt_len;
+	float *px = malloc(3 * S * S * 4), *dav = malloc(grid * grid * cl * 4), *feat = malloc(n * d * 4);
+	float *enc[FVL_VL_MAX_PROMPTS] = {0}, *fused = malloc(n * (1 + v->n_prompts) * d * 4);
+	float *out = malloc(n * v->out_dim * 4);
+	if (!px || !dav || !feat || !fused || !out)
+		return 1;
+	for (size_t p = 0; p < v->n_prompts; p++)
+		if (!(enc[p] = malloc(L * d * 4)))
+			return 1;
+	uint64_t x = 99;
+	for (size_t i = 0; i < 3 * S * S; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		px[i] = (float)((x >> 40) & 0xffff) / 16384.0f - 2.0f;
+	}
+	double stage_ms[FVL_F2_MAX_STAGES] = {0};
+	double t0 = ms();
+	int rc = fvl_f2_davit(f, rt, px, dav, stage_ms) != FVL_STATUS_OK;
+	double t1 = ms();
+	rc = rc || fvl_f2_encode_image(f, rt, dav, feat) != FVL_STATUS_OK;
+	double t2 = ms();
+	for (size_t p = 0; p < v->n_prompts && !rc; p++)
+		rc = fvl_f2_encoder(f, rt, feat, n, v->prompts + p * v->prompt_len, v->prompt_len,
+		                    enc[p]) != FVL_STATUS_OK;
+	double t3 = ms();
+	if (!rc) {
+		fvl_vl_fuse(v, feat, (const float *const *)enc, fused);
+		rc = fvl_vl_project(v, rt, fused, out) != FVL_STATUS_OK;
+	}
+	double t4 = ms();
+	if (rc) {
+		fprintf(stderr, "fvl bench: %s\n", fvl_last_error());
+		return 1;
+	}
+	printf("\n| vision part (%zux%zu, weights %s) | ms | GFLOP | GFLOP/s |\n|---|---|---|---|\n", S, S,
+	       type_name(&f->st[0].sp[0].qkv));
+	size_t h = S;
+	double total_gf = 0;
+	for (size_t s = 0; s < f->n_stages; s++) {
+		const struct fvl_f2_stage *t = &f->st[s];
+		h = (h + 2 * t->pad - t->k) / t->stride + 1;
+		const double ntok = (double)(h * h), c = (double)t->c, win = (double)(f->window * f->window);
+		double mac = ntok * (double)(t->cin * t->k * t->k) * c;
+		mac += (double)t->depth * ntok * (24.0 * c * c + 36.0 * c + 2.0 * win * c +
+		                                 2.0 * c * c / (double)t->groups);
+		printf("| DaViT stage %zu (%zux%zu, C=%zu, depth %zu) | %.0f | %.1f | %.1f |\n", s, h, h,
+		       t->c, t->depth, stage_ms[s], 2 * mac / 1e9, 2 * mac / 1e9 / (stage_ms[s] / 1e3));
+		total_gf += 2 * mac / 1e9;
+	}
+	const double enc_mac = (double)L * (4.0 * d * d + 2.0 * d * f->enc_ffn) * (double)f->enc_layers +
+	                       2.0 * (double)L * (double)L * (double)d * (double)f->enc_layers;
+	const double proj_mac = (double)n * ((double)(1 + v->n_prompts) * d * v->out_dim +
+	                                     (double)(v->depth - 1) * v->out_dim * v->out_dim);
+	const double img_mac = (double)n * cl * d;
+	printf("| _encode_image | %.0f | %.2f | %.1f |\n", t2 - t1, 2 * img_mac / 1e9,
+	       2 * img_mac / 1e9 / ((t2 - t1) / 1e3));
+	printf("| BART encoder x %zu (L=%zu) | %.0f | %.1f | %.1f |\n", v->n_prompts, L, t3 - t2,
+	       2 * enc_mac * v->n_prompts / 1e9, 2 * enc_mac * v->n_prompts / 1e9 / ((t3 - t2) / 1e3));
+	printf("| fusion + projector | %.0f | %.2f | %.1f |\n", t4 - t3, 2 * proj_mac / 1e9,
+	       2 * proj_mac / 1e9 / ((t4 - t3) / 1e3));
+	total_gf += 2 * (img_mac + enc_mac * v->n_prompts + proj_mac) / 1e9;
+	printf("| **whole vision side** | %.0f | %.0f | %.1f |\n", t4 - t0, total_gf,
+	       total_gf / ((t4 - t0) / 1e3));
+	const double xg = xnnpack_gflops(rt->pool);
+	printf("\nXNNPACK f32 fully-connected (576 x 1024 -> 4096) on this machine: %.1f GFLOP/s; the "
+	       "vision side reaches %.0f%% of it. Peak RSS %.0f MB.\n", xg,
+	       xg > 0 ? 100.0 * total_gf / ((t4 - t0) / 1e3) / xg : 0.0, peak_rss_mb());
+	for (size_t p = 0; p < v->n_prompts; p++)
+		free(enc[p]);
+	free(px), free(dav), free(feat), free(fused), free(out);
+	return 0;
+}
+
+int fvl_bench_main(int argc, char **argv)
+{
+	const char *model = NULL;
+	bool llm = false, vision = false;
+	long threads = 0, P = 600, G = 16;
+	for (int i = 0; i < argc; i++) {
+		char *end = NULL;
+		if (!strcmp(argv[i], "-m") && i + 1 < argc)
+			model = argv[++i];
+		else if (!strcmp(argv[i], "--llm"))
+			llm = true;
+		else if (!strcmp(argv[i], "--vision"))
+			vision = true;
+		else if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "-p") || !strcmp(argv[i], "-n")) &&
+		         i + 1 < argc) {
+			long v = strtol(argv[i + 1], &end, 10);
+			if (*end || v < (argv[i][1] == 't' ? 1 : 1) || v > 100000) {
+				fprintf(stderr, "fvl bench: %s wants a positive number, not '%s'\n", argv[i],
+				        argv[i + 1]);
+				return 2;
+			}
+			*(argv[i][1] == 't' ? &threads : argv[i][1] == 'p' ? &P : &G) = v;
+			i++;
+		} else {
+			fprintf(stderr, "fvl bench: unknown option '%s' (usage: fvl bench -m MODEL [--llm] "
+			        "[--vision] [-t N] [-p PROMPT] [-n GEN])\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!model) {
+		fprintf(stderr, "fvl bench: which model? -m MODEL.gguf\n");
+		return 2;
+	}
+	if (!llm && !vision)
+		llm = vision = true;
+	struct fvl_model *m;
+	struct fvl_rt rt;
+	if (fvl_model_load(model, &m) != FVL_STATUS_OK) {
+		fprintf(stderr, "fvl bench: error: %s\n", fvl_last_error());
+		return 1;
+	}
+	if (!m->is_vl || fvl_rt_init(&rt, (size_t)threads, getenv("FVL_ISA")) != FVL_STATUS_OK) {
+		fprintf(stderr, "fvl bench: error: %s\n", m->is_vl ? fvl_last_error() :
+		        "fvl bench measures Florence-VL models");
+		fvl_model_free(m);
+		return 1;
+	}
+	printf("model %s (%s), kernels %s, model load peak RSS %.0f MB\n\n", model, m->arch,
+	       fvl_isa_name(rt.k.isa), peak_rss_mb());
+	const double bw = fvl_pool_read_bandwidth(rt.pool, 256u << 20);
+	int rc = 0;
+	if (llm)
+		rc = bench_llm(m, &rt, (size_t)P, (size_t)G, bw);
+	if (vision && !rc)
+		rc = bench_vision(m, &rt);
+	fvl_rt_free(&rt);
+	fvl_model_free(m);
+	return rc;
+}
