@@ -67,7 +67,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 SAN_FLAGS := $(if $(filter asan,$(SAN)),$(ASAN_FLAGS))
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SAN_FLAGS) $(ARCH_DEFS) \
               $(BOARD_DEFS) -Iruntime -Ikernels_neon -Iquant -MMD -MP
-LDLIBS := $(XLIBS) -lpcre2-8 -lturbojpeg -lcjson -lXNNPACK -lpthreadpool -lm -pthread
+LDLIBS := $(XLIBS) -lv4l2 -lpcre2-8 -lturbojpeg -lcjson -lXNNPACK -lpthreadpool -lm -pthread
 ALL_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
 
 RUNTIME_SRC := $(wildcard runtime/*.c)
@@ -108,7 +108,7 @@ $(B)/libfvl.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/fvl: $(call obj,tools/fvl.c tools/bench.c) $(B)/libfvl.a
+$(B)/fvl: $(call obj,tools/fvl.c tools/bench.c tools/camera.c) $(B)/libfvl.a
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/fvl-quant: $(call obj,quant/main.c) $(QUANT_OBJ) $(B)/libfvl.a
@@ -215,4 +215,4 @@ help:
 	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "targets: all test test-arm test-asan fuzz check deps demo clean"
 
--include $(patsubst %.o,%.d,$(LIB_OBJ) $(QUANT_OBJ) $(TEST_OBJ) $(call obj,tools/fvl.c tools/bench.c quant/main.c))
+-include $(patsubst %.o,%.d,$(LIB_OBJ) $(QUANT_OBJ) $(TEST_OBJ) $(call obj,tools/fvl.c tools/bench.c tools/camera.c quant/main.c))

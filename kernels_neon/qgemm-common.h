@@ -5,23 +5,11 @@
  *   UNPACK(b, w)   loads block b's quants into int8x16_t w[8] (4-byte chunks of the 4 rows)
  *   DOT(w, a)      int32x4_t: the 4 rows' dot products with the 32 int8 at a
  *   OUT_SCALE      factor on the result (1/16 when UNPACK leaves q4 values times 16)
- *   KERNEL_NAME    the function's name */
-#include "kernels.h"
-#include "neon.h"
+ *   KERNEL_NAME    the function's name
+ * qgemm-variants.h includes it twice, for Q4_0 and Q8_0. */
+#include "qgemm-x4.h"
 
 #define GROUP_CHUNK 8 /* groups of 4 rows per cache chunk */
-
-static inline void store_rows(float *y, float32x4_t v, size_t valid)
-{
-	if (valid >= 4) {
-		vst1q_f32(y, v);
-		return;
-	}
-	float t[4];
-	vst1q_f32(t, v);
-	for (size_t r = 0; r < valid; r++)
-		y[r] = t[r];
-}
 
 /* MT act rows (1..4) against one group of 4 weight rows; accumulators are named variables so
  * they stay in registers. */

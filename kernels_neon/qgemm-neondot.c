@@ -20,40 +20,6 @@ static inline int32x4_t dot8(const int8x16_t w[8], const int8_t *a)
 }
 
 /* The Q4_0 layout maps w[c] (c < 4) to elements 4c.. and w[c+4] to 16+4c.., the same order. */
-#define BLOCK_T struct fvl_block_q4_0x4
-#define UNPACK unpack_q4
 #define DOT dot8
-#define OUT_SCALE 0.0625f
-#define KERNEL_NAME fvl_q4_0x4_q8_gemm__neondot
-#define tile_1 q4_tile_1
-#define tile_2 q4_tile_2
-#define tile_3 q4_tile_3
-#define tile_4 q4_tile_4
-#define store_rows q4_store_rows
-#define gemv_pair q4_gemv_pair
-#include "qgemm-common.h"
-#undef BLOCK_T
-#undef UNPACK
-#undef OUT_SCALE
-#undef KERNEL_NAME
-#undef tile_1
-#undef tile_2
-#undef tile_3
-#undef tile_4
-#undef store_rows
-#undef TILE
-#undef ACC_STEP
-#undef gemv_pair
-#undef GROUP_CHUNK
-
-#define BLOCK_T struct fvl_block_q8_0x4
-#define UNPACK unpack_q8
-#define OUT_SCALE 1.0f
-#define KERNEL_NAME fvl_q8_0x4_q8_gemm__neondot
-#define tile_1 q8_tile_1
-#define tile_2 q8_tile_2
-#define tile_3 q8_tile_3
-#define tile_4 q8_tile_4
-#define store_rows q8_store_rows
-#define gemv_pair q8_gemv_pair
-#include "qgemm-common.h"
+#define VARIANT neondot
+#include "qgemm-variants.h"

@@ -27,18 +27,6 @@ static inline void zip_acts(const int8_t *x, const int8_t *y, int8x16_t p[4])
 	p[3] = vreinterpretq_s8_s64(vzip2q_s64(x1, y1));
 }
 
-static inline void store_rows(float *y, float32x4_t v, size_t valid)
-{
-	if (valid >= 4) {
-		vst1q_f32(y, v);
-		return;
-	}
-	float t[4];
-	vst1q_f32(t, v);
-	for (size_t r = 0; r < valid; r++)
-		y[r] = t[r];
-}
-
 /* NP pairs of activation rows (2 * NP rows) against one group of 4 weight rows. */
 #define PAIR_TILE(name, BLOCK_T, UNPACK, OUT_SCALE, NP)                                             \
 	static inline void name(size_t nb, const BLOCK_T *g, const int8_t *aq, size_t k,            \

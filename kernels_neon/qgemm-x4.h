@@ -28,4 +28,17 @@ static inline void unpack_q8(const struct fvl_block_q8_0x4 *b, int8x16_t w[8])
 	w[4] = v1.val[0], w[5] = v1.val[1], w[6] = v1.val[2], w[7] = v1.val[3];
 }
 
+/* Stores the first `valid` (<= 4) lanes: the last group of rows may be partly padding. */
+static inline void store_rows(float *y, float32x4_t v, size_t valid)
+{
+	if (valid >= 4) {
+		vst1q_f32(y, v);
+		return;
+	}
+	float t[4];
+	vst1q_f32(t, v);
+	for (size_t r = 0; r < valid; r++)
+		y[r] = t[r];
+}
+
 #endif /* FVL_QGEMM_X4_H */

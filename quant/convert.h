@@ -37,6 +37,7 @@ struct convert_opts {
 	uint64_t seed;
 	bool dry_run; /* plan and report, write nothing */
 	unsigned llm_layers; /* synth: LLM layers (0: the real count), for reduced benchmarks */
+	unsigned image_size; /* synth: preprocessing size (0: 768) */
 };
 
 struct plan_tensor {

@@ -29,11 +29,11 @@ static const char usage[] =
 	"      tensor whose rows are not a multiple of 32 long is stored as f16 instead of q8_0/q4_0.\n"
 	"      The output is written to OUT.gguf.tmp and renamed when complete.\n"
 	"  synth --arch A [--wtype T] [--vision-wtype T] [--embed-wtype T] -o OUT.gguf [--seed N]\n"
-	"        [--no-florence-decoder] [--layers N] [--dry-run]\n"
+	"        [--no-florence-decoder] [--layers N] [--image-size S] [--dry-run]\n"
 	"      a model with random weights and the real shapes of A: florence-vl-3b,\n"
 	"      florence-vl-8b, florence2-base, florence2-large (for benchmarks); --dry-run prints\n"
 	"      the tensor count, parameter count and file size without writing; --layers N keeps\n"
-	"      N LLM layers (a slice for instruction counting under qemu)\n"
+	"      N LLM layers and --image-size S a smaller input (slices for instruction counting)\n"
 	"  info FILE.gguf [--full]   print a model file's metadata and tensor table\n"
 	"  version | help\n"
 	"\n"
@@ -168,11 +168,17 @@ static int cmd_synth(int argc, char **argv)
 			o.dry_run = true;
 		else if (strcmp(argv[i], "--layers") == 0 && i + 1 < argc)
 			o.llm_layers = (unsigned)strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--image-size") == 0 && i + 1 < argc)
+			o.image_size = (unsigned)strtoul(argv[++i], NULL, 10);
 		else
 			return bad_usage("unknown option", argv[i]);
 	}
 	if (!arch || (!o.out && !o.dry_run))
 		return bad_usage("synth needs --arch A and -o OUT.gguf", NULL);
+	if (o.llm_layers > 1024)
+		return bad_usage("--layers wants 1..1024", NULL);
+	if (o.image_size && (o.image_size < 64 || o.image_size > 1536 || o.image_size % 32))
+		return bad_usage("--image-size wants a multiple of 32 in 64..1536", NULL);
 	enum fvl_status st = synth_run(arch, seed, &o);
 	if (st != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl-quant: error: %s\n", fvl_last_error());

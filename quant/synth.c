@@ -273,10 +273,12 @@ enum fvl_status synth_run_ex(const char *arch, uint64_t seed, const struct conve
 	bool ok = true;
 	if (vl)
 		ok = mkdir(vt, 0755) == 0 && write_llm_config(dir, phi3, o->llm_layers ? o->llm_layers : 32) &&
-		     write_tokenizer(dir, phi3 ? TOK_SP : TOK_LLAMA3) && write_f2_configs(vt, f2, 768) &&
+		     write_tokenizer(dir, phi3 ? TOK_SP : TOK_LLAMA3) &&
+		     write_f2_configs(vt, f2, o->image_size ? (int)o->image_size : 768) &&
 		     write_tokenizer(vt, TOK_BART);
 	else
-		ok = write_f2_configs(dir, f2, 768) && write_tokenizer(dir, TOK_BART);
+		ok = write_f2_configs(dir, f2, o->image_size ? (int)o->image_size : 768) &&
+		     write_tokenizer(dir, TOK_BART);
 	enum fvl_status st;
 	if (!ok) {
 		st = fvl_fail(FVL_STATUS_IO, "cannot write the synthetic configs into %s", dir);

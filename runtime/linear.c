@@ -1,6 +1,8 @@
 /* linear.c — linear layers and the compute context. */
 #include <math.h>
 #include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <string.h>
 #include <xnnpack.h>
 
@@ -133,6 +135,16 @@ void fvl_linear_attach_xnnpack(struct fvl_linear *l)
 	l->xnn_lock = mu;
 }
 
+/* The file pages of a tensor the runtime copied (packed, widened, XNNPACK) are not read again:
+ * drop them from memory so resident size is the copy, not copy plus mapping. */
+static void release_pages(const void *p, size_t n)
+{
+	const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, const char *name,
                                 const char *bias_name, size_t k, size_t n)
 {
@@ -175,6 +187,8 @@ enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, 
 		l->type = FVL_TYPE_F32;
 	}
 	fvl_linear_attach_xnnpack(l);
+	if (l->packed || l->owned || l->xnn)
+		release_pages(t->data, t->n_bytes);
 	return FVL_STATUS_OK;
 }
 

@@ -656,21 +656,32 @@ void fvl_tok_stream_init(struct fvl_tok_stream *s, const struct fvl_tok *t, bool
 	s->first = true;
 }
 
-/* Complete UTF-8 characters of pending + bytes go out; an incomplete tail stays pending. */
+/* Complete, valid UTF-8 characters of pending + bytes go out; an incomplete tail stays pending;
+ * anything invalid goes out as U+FFFD, so the text is always valid UTF-8. */
+static size_t put_out(char *out, size_t w, size_t cap, const char *p, size_t n)
+{
+	if (w + n <= cap)
+		memcpy(out + w, p, n);
+	return w + n <= cap ? n : 0;
+}
+
 static size_t emit(struct fvl_tok_stream *s, const char *b, size_t n, char *out, size_t cap)
 {
 	size_t w = 0;
 	for (size_t i = 0; i < n; i++) {
-		s->pending[s->n_pending++] = b[i];
-		size_t need = utf8_len((unsigned char)s->pending[0]);
-		if ((unsigned char)s->pending[0] >= 0x80 && (unsigned char)s->pending[0] < 0xc0)
-			need = 1; /* a stray continuation byte goes out as it is */
-		if (s->n_pending < need && s->n_pending < sizeof(s->pending))
-			continue;
-		if (w + s->n_pending <= cap) {
-			memcpy(out + w, s->pending, s->n_pending);
-			w += s->n_pending;
+		const unsigned char c = (unsigned char)b[i];
+		if (s->n_pending > 0 && (c & 0xc0) != 0x80) { /* the pending sequence broke off */
+			w += put_out(out, w, cap, "\xef\xbf\xbd", 3);
+			s->n_pending = 0;
 		}
+		if (s->n_pending == 0 && ((c >= 0x80 && c < 0xc2) || c >= 0xf5)) {
+			w += put_out(out, w, cap, "\xef\xbf\xbd", 3); /* not a lead byte */
+			continue;
+		}
+		s->pending[s->n_pending++] = (char)c;
+		if (s->n_pending < utf8_len((unsigned char)s->pending[0]))
+			continue;
+		w += put_out(out, w, cap, s->pending, s->n_pending);
 		s->n_pending = 0;
 	}
 	return w;

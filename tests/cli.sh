@@ -19,7 +19,7 @@ expect() {
     echo "FAIL $name: exit $st, expected $want"; echo "$out" | head -5 | sed 's/^/     | /'
     fail=$((fail + 1)); return
   fi
-  if ! grep -qF -- "$text" <<<"$out"; then
+  if ! grep -aqF -- "$text" <<<"$out"; then
     echo "FAIL $name: output lacks '$text'"; echo "$out" | head -5 | sed 's/^/     | /'
     fail=$((fail + 1)); return
   fi
@@ -146,6 +146,25 @@ expect tokenize_json 0 "{\"ids\": [1, 22557, 1526], \"pieces\": [\"<s>\", \"▁H
   "$FVL" tokenize -m "$M" --json "Hello world"
 expect tokenize_florence 0 "{\"ids\": [0, 31414, 232, 2]" "$FVL" tokenize -m "$M" --tokenizer florence --json "Hello world"
 expect tokenize_bad_tokenizer 2 "--tokenizer is llm or florence" "$FVL" tokenize -m "$M" --tokenizer gpt "x"
+
+# ---- fvl camera (no camera here: frame replay, and the missing-device paths) -------------------------
+out=$("$FVL" camera -m "$M" --frames "$DATA/images" -p "What is this?" -n 4 --seed 1 2>&1); st=$?
+lines=$(grep -ac '^{"ts": [0-9.]*, "frame": [0-9]*, "text": ".*", "ms": [0-9]*}$' <<<"$out")
+if [ $st = 0 ] && [ "$lines" = 3 ]; then echo "ok   camera_frames_replay_prints_json_lines"; pass=$((pass + 1))
+else echo "FAIL camera_frames_replay_prints_json_lines (exit $st, $lines lines)"; echo "$out" | sed 's/^/     | /'; fail=$((fail + 1)); fi
+expect camera_max_frames 0 '"frame": 0' "$FVL" camera -m "$M" --frames "$DATA/images" -p "x" -n 2 --max-frames 1
+expect camera_missing_device 1 "no such camera" "$FVL" camera -m "$M" --device /dev/video-none -p x
+expect camera_needs_a_source 2 "which camera" "$FVL" camera -m "$M" -p x
+expect camera_task_not_built 2 "Florence-2 tasks are not built yet" "$FVL" camera -m "$M" --device /dev/video0 --task ocr
+expect camera_bad_every 2 "--every wants seconds" "$FVL" camera -m "$M" --device /dev/video0 -p x --every soon
+expect camera_bad_size 2 "--size wants WxH" "$FVL" camera -m "$M" --device /dev/video0 -p x --size 640
+mkdir -p "$T/empty"
+expect camera_empty_frames_dir 1 "holds no JPEG" "$FVL" camera -m "$M" --frames "$T/empty" -p x
+"$FVL" camera -m "$M" --device /dev/video-none --wait-for-device -p x >"$T/cam.out" 2>&1 &
+pid=$!; sleep 1; kill -INT $pid; t0=$SECONDS; wait $pid; st=$?
+if [ $st = 0 ] && [ $((SECONDS - t0)) -le 3 ] && grep -q "retrying" "$T/cam.out"; then
+  echo "ok   camera_waits_for_device_and_stops_on_sigint"; pass=$((pass + 1))
+else echo "FAIL camera_waits_for_device_and_stops_on_sigint (exit $st)"; sed 's/^/     | /' "$T/cam.out"; fail=$((fail + 1)); fi
 
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

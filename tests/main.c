@@ -119,6 +119,7 @@ int main(int argc, char **argv)
 	suite_vision();
 	suite_tokenizer();
 	suite_session();
+	suite_camera();
 	printf("%d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
 	return n_fail ? 1 : 0;
 }

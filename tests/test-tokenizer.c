@@ -147,6 +147,14 @@ static void test_stream_never_splits_a_character(void)
 	w = fvl_tok_stream_push(&s, ids[n - 4], out, sizeof(out));
 	w += fvl_tok_stream_flush(&s, out + w, sizeof(out) - w);
 	T_ASSERT(w == 3 && memcmp(out, "\xef\xbf\xbd", 3) == 0, "flush");
+	/* invalid sequences come out as U+FFFD, never as raw bytes: 0xC3 then 'A' (not a
+	 * continuation), and a stray continuation byte 0x80 */
+	fvl_tok_stream_init(&s, t, true);
+	w = fvl_tok_stream_push(&s, fvl_tok_find(t, "<0xC3>", 6), out, sizeof(out));
+	w += fvl_tok_stream_push(&s, fvl_tok_find(t, "<0x41>", 6), out + w, sizeof(out) - w);
+	w += fvl_tok_stream_push(&s, fvl_tok_find(t, "<0x80>", 6), out + w, sizeof(out) - w);
+	T_ASSERT(w == 7 && memcmp(out, "\xef\xbf\xbd" "A" "\xef\xbf\xbd", 7) == 0, "invalid UTF-8: %zu "
+	         "bytes", w);
 	free(ids);
 	fvl_tok_free(t);
 	fvl_gguf_free(g);

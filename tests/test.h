@@ -51,6 +51,7 @@ void suite_llm(void);
 void suite_vision(void);
 void suite_tokenizer(void);
 void suite_session(void);
+void suite_camera(void);
 
 /* Writes small valid GGUF files into dir (the fuzzer's seed corpus). */
 int t_write_gguf_seeds(const char *dir);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "bench.h"
+#include "camera-cmd.h"
 #include "fvl.h"
 #include "gguf.h"
 #include "kernels.h"
@@ -30,9 +31,20 @@ static const char usage[] =
 	"      --ignore-eos           do not stop at the model's stop tokens\n"
 	"      --json                 print one JSON object (text, ids, prompt_ids, timings)\n"
 	"      --dump DIR             write each stage's output as float32 .npy files into DIR\n"
+	"  camera -m MODEL.gguf (--device /dev/videoN | --frames DIR) -p QUESTION [options]\n"
+	"                             answer about camera frames continuously: one JSON line\n"
+	"                             {ts, frame, text, ms} per answered frame; SIGINT stops\n"
+	"      --size WxH             capture size to ask the driver for (default 640x480)\n"
+	"      --every Ns             seconds between answers (default 2s)\n"
+	"      --min-change X         skip frames whose 32x32 grey thumbnail changed less than X\n"
+	"                             (mean absolute difference, 0..255; default 0)\n"
+	"      --wait-for-device      wait for a missing camera instead of failing\n"
+	"      --max-frames N         stop after N answers; --frames DIR replays JPEG/PNM files\n"
+	"      and -n, --temp, --top-k, --top-p, --min-p, --seed, -t, -c, --kv-f32 as for run\n"
+	"                             (default -n 64). A camera that disappears is retried.\n"
 	"  tokenize -m MODEL.gguf [--tokenizer llm|florence] [--json] [--no-special] TEXT\n"
 	"                             the ids (and pieces) the model's tokenizer gives for TEXT\n"
-	"  bench -m MODEL.gguf [--llm] [--vision] [-t N] [-p PROMPT_TOKENS] [-n GEN_TOKENS]\n"
+	"  bench -m MODEL.gguf [--llm] [--vision] [-t N] [-p PROMPT_TOKENS] [-n GEN_TOKENS] [-r N]\n"
 	"                             measure prefill/decode tokens/s, bandwidth use, vision stage\n"
 	"                             times and GFLOP/s on random inputs (markdown)\n"
 	"  info MODEL.gguf [--full]   print the model file's metadata and tensor table\n"
@@ -258,74 +270,120 @@ static int dump_stages(const struct fvl_model *m, const char *image, const char 
 	return rc;
 }
 
-static int cmd_run(int argc, char **argv)
+/* fvl run and fvl camera share the model, session and generation options. */
+static int cmd_run_or_camera(bool camera, int argc, char **argv)
 {
 	const char *model = NULL, *image = NULL, *prompt = NULL, *dump = NULL;
+	const char *cmd = camera ? "camera" : "run";
 	struct fvl_session_params sp;
 	struct fvl_gen_params gp;
 	struct run_out out = {0};
+	struct fvl_camera_opts co = {.every = 2.0, .min_change = 0.0};
 	fvl_session_params_default(&sp);
 	fvl_gen_params_default(&gp);
+	if (camera)
+		gp.n_predict = 64;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		long l;
-#define NEXT() do { if (!v) return bad("run", "%s needs a value", a); i++; } while (0)
-		if (!strcmp(a, "-m") || !strcmp(a, "--model")) { NEXT(); model = v; }
-		else if (!strcmp(a, "-i") || !strcmp(a, "--image")) { NEXT(); image = v; }
+#define NEXT() do { if (!v) return bad(cmd, "%s needs a value", a); i++; } while (0)
+		if (camera && !strcmp(a, "--device")) { NEXT(); co.device = v; }
+		else if (camera && !strcmp(a, "--frames")) { NEXT(); co.frames = v; }
+		else if (camera && !strcmp(a, "--wait-for-device")) co.wait_for_device = true;
+		else if (camera && !strcmp(a, "--task")) {
+			NEXT();
+			return bad(cmd, "--task %s: Florence-2 tasks are not built yet; ask with -p", v);
+		} else if (camera && !strcmp(a, "--size")) {
+			NEXT();
+			unsigned w, h;
+			char x;
+			if (sscanf(v, "%u%c%u", &w, &x, &h) != 3 || x != 'x' || !w || !h || w > 8192 || h > 8192)
+				return bad(cmd, "--size wants WxH (e.g. 640x480), not '%s'", v);
+			co.width = w, co.height = h;
+		} else if (camera && !strcmp(a, "--every")) {
+			NEXT();
+			char buf[32];
+			snprintf(buf, sizeof(buf), "%s", v);
+			size_t n = strlen(buf);
+			if (n && buf[n - 1] == 's')
+				buf[n - 1] = 0;
+			float e;
+			if (!parse_float(buf, 0, 86400, &e))
+				return bad(cmd, "--every wants seconds (e.g. 2s), not '%s'", v);
+			co.every = e;
+		} else if (camera && !strcmp(a, "--min-change")) {
+			NEXT();
+			float mc;
+			if (!parse_float(v, 0, 255, &mc))
+				return bad(cmd, "--min-change wants 0..255, not '%s'", v);
+			co.min_change = mc;
+		} else if (camera && !strcmp(a, "--max-frames")) {
+			NEXT();
+			if (!parse_long(v, 1, 1L << 40, &l))
+				return bad(cmd, "--max-frames wants a count >= 1, not '%s'", v);
+			co.max_frames = (uint64_t)l;
+		} else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { NEXT(); model = v; }
+		else if (!camera && (!strcmp(a, "-i") || !strcmp(a, "--image"))) { NEXT(); image = v; }
 		else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { NEXT(); prompt = v; }
-		else if (!strcmp(a, "--dump")) { NEXT(); dump = v; }
+		else if (!camera && !strcmp(a, "--dump")) { NEXT(); dump = v; }
 		else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
 			NEXT();
 			if (!parse_long(v, 1, 1 << 20, &l))
-				return bad("run", "-n wants a number of tokens >= 1, not '%s'", v);
+				return bad(cmd, "-n wants a number of tokens >= 1, not '%s'", v);
 			gp.n_predict = (int32_t)l;
 		} else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
 			NEXT();
 			if (!parse_long(v, 1, 256, &l))
-				return bad("run", "-t wants 1..256 threads, not '%s'", v);
+				return bad(cmd, "-t wants 1..256 threads, not '%s'", v);
 			sp.n_threads = (uint32_t)l;
 		} else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) {
 			NEXT();
 			if (!parse_long(v, 16, 1 << 20, &l))
-				return bad("run", "-c wants a context of at least 16 tokens, not '%s'", v);
+				return bad(cmd, "-c wants a context of at least 16 tokens, not '%s'", v);
 			sp.n_ctx = (uint32_t)l;
 		} else if (!strcmp(a, "--temp")) {
 			NEXT();
 			if (!parse_float(v, 0, 100, &gp.temp))
-				return bad("run", "--temp wants 0..100, not '%s'", v);
+				return bad(cmd, "--temp wants 0..100, not '%s'", v);
 		} else if (!strcmp(a, "--top-k")) {
 			NEXT();
 			if (!parse_long(v, 0, 1 << 24, &l))
-				return bad("run", "--top-k wants a count >= 0, not '%s'", v);
+				return bad(cmd, "--top-k wants a count >= 0, not '%s'", v);
 			gp.top_k = (int32_t)l;
 		} else if (!strcmp(a, "--top-p")) {
 			NEXT();
 			if (!parse_float(v, 1e-6, 1, &gp.top_p))
-				return bad("run", "--top-p wants (0, 1], not '%s'", v);
+				return bad(cmd, "--top-p wants (0, 1], not '%s'", v);
 		} else if (!strcmp(a, "--min-p")) {
 			NEXT();
 			if (!parse_float(v, 0, 0.999999, &gp.min_p))
-				return bad("run", "--min-p wants [0, 1), not '%s'", v);
+				return bad(cmd, "--min-p wants [0, 1), not '%s'", v);
 		} else if (!strcmp(a, "--repeat-penalty")) {
 			NEXT();
 			if (!parse_float(v, 1e-3, 100, &gp.repeat_penalty))
-				return bad("run", "--repeat-penalty wants a positive number, not '%s'", v);
+				return bad(cmd, "--repeat-penalty wants a positive number, not '%s'", v);
 		} else if (!strcmp(a, "--seed")) {
 			NEXT();
 			if (!parse_long(v, 0, 0x7fffffff, &l))
-				return bad("run", "--seed wants a number >= 0, not '%s'", v);
+				return bad(cmd, "--seed wants a number >= 0, not '%s'", v);
 			gp.seed = (uint64_t)l;
 		} else if (!strcmp(a, "--ignore-eos")) gp.ignore_eos = true;
 		else if (!strcmp(a, "--kv-f32")) sp.kv_f32 = true;
-		else if (!strcmp(a, "--json")) out.json = true;
-		else return bad("run", "unknown option '%s'", a);
+		else if (!strcmp(a, "--json")) out.json = true; /* fvl camera always prints JSON lines */
+		else return bad(cmd, "unknown option '%s'", a);
 #undef NEXT
 	}
 	if (!model)
-		return bad("run", "%s", "which model? -m MODEL.gguf");
+		return bad(cmd, "%s", "which model? -m MODEL.gguf");
 	if (!prompt)
-		return bad("run", "%s", "what question? -p \"...\"");
+		return bad(cmd, "%s", "what question? -p \"...\"");
+	if (camera) {
+		if (!co.device && !co.frames)
+			return bad(cmd, "%s", "which camera? --device /dev/video0 (or --frames DIR)");
+		sp.isa = getenv("FVL_ISA");
+		return fvl_camera_main(argc, argv, prompt, model, &sp, &gp, &co);
+	}
 	if (dump && !image)
 		return bad("run", "%s", "--dump needs an image (-i)");
 	struct fvl_model *m = NULL;
@@ -468,7 +526,9 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "cpu") == 0)
 		return cmd_cpu();
 	if (strcmp(cmd, "run") == 0)
-		return cmd_run(argc - 2, argv + 2);
+		return cmd_run_or_camera(false, argc - 2, argv + 2);
+	if (strcmp(cmd, "camera") == 0)
+		return cmd_run_or_camera(true, argc - 2, argv + 2);
 	if (strcmp(cmd, "tokenize") == 0)
 		return cmd_tokenize(argc - 2, argv + 2);
 	if (strcmp(cmd, "bench") == 0)

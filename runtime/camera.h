@@ -1,0 +1,55 @@
+/* camera.h — V4L2 capture (mmap streaming) through an injectable table of device calls: libv4l2's
+ * by default, a fake device in tests (no machine here has a camera). Frames come out as RGB8. */
+#ifndef FVL_CAMERA_H
+#define FVL_CAMERA_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fvl.h"
+#include "image.h"
+
+struct fvl_v4l2_ops {
+	int (*open)(const char *path, int flags);
+	int (*close)(int fd);
+	int (*ioctl)(int fd, unsigned long request, void *arg);
+	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, int64_t offset);
+	int (*munmap)(void *addr, size_t len);
+	int (*poll)(struct pollfd *fds, nfds_t n, int timeout_ms);
+};
+
+/* libv4l2 (v4l2_open, v4l2_ioctl, v4l2_mmap, ...) and poll(2). */
+const struct fvl_v4l2_ops *fvl_v4l2_ops_libv4l2(void);
+
+struct fvl_camera_params {
+	const char *device;   /* "/dev/video0" */
+	uint32_t width, height; /* requested; the driver may pick another size */
+	uint32_t n_buffers;   /* mmap buffers (default 4) */
+	int timeout_ms;       /* per frame (default 2000) */
+};
+
+struct fvl_camera;
+
+/* QUERYCAP, S_FMT (MJPEG, YUYV or RGB24), REQBUFS, QUERYBUF + mmap, QBUF, STREAMON. Errors name
+ * the device and the step: NOT_FOUND (no such device), IO (busy, refused), UNSUPPORTED (no
+ * capture/streaming, no usable format). */
+enum fvl_status fvl_camera_open(const struct fvl_v4l2_ops *ops, const struct fvl_camera_params *p,
+                                struct fvl_camera **out);
+/* Waits for the next frame (DQBUF), converts it to RGB8 into out (reused across calls), requeues
+ * the buffer. CANCELLED-free statuses: IO with "disappeared" when the device is gone (ENODEV),
+ * NOT_FOUND never; a timeout is IO with "timed out". */
+enum fvl_status fvl_camera_grab(struct fvl_camera *c, struct fvl_image *out, uint64_t *sequence);
+void fvl_camera_close(struct fvl_camera *c);
+/* The negotiated format, e.g. "MJPG 640x480". */
+const char *fvl_camera_format(const struct fvl_camera *c);
+
+/* YUYV (4:2:2) to RGB8 with BT.601 limited-range coefficients. */
+void fvl_yuyv_to_rgb(const uint8_t *yuyv, uint32_t w, uint32_t h, uint32_t stride, uint8_t *rgb);
+
+/* Mean absolute difference (0..255) of two images on a 32 x 32 grey thumbnail: frames that
+ * barely changed are skipped by fvl camera --min-change. */
+double fvl_image_change(const struct fvl_image *a, const struct fvl_image *b);
+
+#endif /* FVL_CAMERA_H */
