@@ -6,6 +6,7 @@
 #   make SAN=asan             host build with AddressSanitizer + UBSan
 
 HOST_ARCH := $(shell uname -m)
+FVL_VERSION := $(shell sed -n 's/^\#define FVL_VERSION_STRING "\(.*\)"/\1/p' runtime/fvl.h)
 ARCH ?= $(HOST_ARCH)
 BOARD ?=
 SAN ?=
@@ -91,7 +92,7 @@ $(B)/obj/kernels_neon/%-neonfp16.o: ISA_FLAGS = $(FP16_FLAGS) -O3
 $(B)/obj/tests/main.o: ALL_CFLAGS += -DFVL_TEST_DATA_DIR=\"$(abspath tests/data)\"
 $(B)/obj/tests/test-tokenizer.o: ALL_CFLAGS += -DFVL_SOURCE_DIR=\"$(abspath .)\"
 
-.PHONY: all lib tests test test-unit test-cli test-arm test-asan fuzz check deps demo clean help
+.PHONY: all lib tests test test-unit test-cli test-arm test-asan test-deb fuzz check deps demo clean help
 all: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant $(B)/tests/run
 
 lib: $(B)/libfvl.a
@@ -108,7 +109,8 @@ $(B)/libfvl.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/fvl: $(call obj,tools/fvl.c tools/bench.c tools/camera.c) $(B)/libfvl.a
+FVL_TOOL_SRC := tools/fvl.c tools/bench.c tools/camera.c tools/doctor.c
+$(B)/fvl: $(call obj,$(FVL_TOOL_SRC)) $(B)/libfvl.a
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/fvl-quant: $(call obj,quant/main.c) $(QUANT_OBJ) $(B)/libfvl.a
@@ -208,6 +210,37 @@ demo:
 	$(MAKE) all
 	tools/demo.sh build/$(HOST_ARCH)
 
+# ---- install and packages --------------------------------------------------------------------
+PREFIX ?= /usr/local
+DESTDIR ?=
+DEB_ARCH := $(if $(filter aarch64,$(ARCH)),arm64,amd64)
+DEB_LIBS := libxnnpack0, libpthreadpool0, libturbojpeg0, libv4l-0, libcjson1, libpcre2-8-0
+
+.PHONY: install deb
+install: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/fvl
+	install -m 755 $(B)/fvl $(B)/fvl-quant $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(B)/libfvl.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 runtime/fvl.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(FVL_VERSION)|' tools/fvl.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fvl.pc
+	install -m 644 boards/fvl-camera.service boards/fvl-camera.env $(DESTDIR)$(PREFIX)/share/fvl/
+
+# A Debian package of this build (make deb, or make deb ARCH=aarch64 / BOARD=rpi5 for arm64).
+deb: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant
+	rm -rf $(B)/deb && mkdir -p $(B)/deb/DEBIAN
+	$(MAKE) install PREFIX=/usr DESTDIR=$(abspath $(B)/deb)
+	install -d $(B)/deb/lib/systemd/system
+	install -m 644 boards/fvl-camera.service $(B)/deb/lib/systemd/system/
+	printf 'Package: fvl\nVersion: $(FVL_VERSION)\nArchitecture: $(DEB_ARCH)\nMaintainer: fvl developers <dev@fvl.invalid>\nDepends: $(DEB_LIBS)\nSection: science\nPriority: optional\nDescription: Florence-VL and Florence-2 inference for ARM boards\n fvl runs Florence-VL (vision-language) and Florence-2 from images and cameras.\n' \
+	  > $(B)/deb/DEBIAN/control
+	dpkg-deb --root-owner-group --build $(B)/deb build/fvl_$(FVL_VERSION)_$(DEB_ARCH).deb
+
+test-deb:
+	$(MAKE) ARCH=aarch64 deb
+	tools/test-deb.sh
+
 clean:
 	rm -rf build/x86_64* build/aarch64* build/fuzz build/demo
 
@@ -215,4 +248,4 @@ help:
 	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "targets: all test test-arm test-asan fuzz check deps demo clean"
 
--include $(patsubst %.o,%.d,$(LIB_OBJ) $(QUANT_OBJ) $(TEST_OBJ) $(call obj,tools/fvl.c tools/bench.c tools/camera.c quant/main.c))
+-include $(patsubst %.o,%.d,$(LIB_OBJ) $(QUANT_OBJ) $(TEST_OBJ) $(call obj,$(FVL_TOOL_SRC) quant/main.c))

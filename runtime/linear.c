@@ -21,6 +21,10 @@ enum fvl_status fvl_rt_init(struct fvl_rt *rt, size_t n_threads, const char *isa
 		return fvl_fail(st, "FVL_ISA=%s is not one of scalar, baseline, dotprod, i8mm", isa);
 	if (st != FVL_STATUS_OK)
 		return fvl_fail(st, "FVL_ISA=%s: this CPU or build cannot run that variant", isa);
+#ifdef FVL_DEFAULT_THREADS
+	if (n_threads == 0) /* the board profile's default (boards/<board>/board.mk) */
+		n_threads = FVL_DEFAULT_THREADS;
+#endif
 	if (fvl_pool_init(n_threads, &rt->pool) != FVL_STATUS_OK)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "cannot create the thread pool");
 	return FVL_STATUS_OK;

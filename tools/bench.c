@@ -41,7 +41,12 @@ static const char *type_name(const struct fvl_linear *l)
 	return fvl_type_info((uint32_t)l->type)->name;
 }
 
-static int bench_llm(const struct fvl_model *m, struct fvl_rt *rt, size_t P, size_t G, double bw)
+struct summary {
+	double vision_ms, prefill_tps, decode_tps;
+};
+
+static int bench_llm(const struct fvl_model *m, struct fvl_rt *rt, size_t P, size_t G, double bw,
+                     struct summary *sum)
 {
 	const struct fvl_llm *L = &m->llm;
 	struct fvl_llm_state st;
@@ -87,6 +92,8 @@ static int bench_llm(const struct fvl_model *m, struct fvl_rt *rt, size_t P, siz
 	       L->phi3 ? "phi3" : "llama", L->L, type_name(&L->layers[0].down), fvl_pool_threads(rt->pool),
 	       P, (double)P / ((t1 - t0) / 1e3), 1.0 / dec_s, ((double)wbytes + kv) / 1e6, gbs,
 	       100.0 * gbs / bw, bw, peak_rss_mb());
+	sum->prefill_tps = (double)P / ((t1 - t0) / 1e3);
+	sum->decode_tps = 1.0 / dec_s;
 	free(ids);
 	free(logits);
 	fvl_llm_state_free(&st);
@@ -119,7 +126,7 @@ done:
 	return best;
 }
 
-static int bench_vision(const struct fvl_model *m, struct fvl_rt *rt, long reps)
+static int bench_vision(const struct fvl_model *m, struct fvl_rt *rt, long reps, struct summary *sum)
 {
 	const struct fvl_vl_vision *v = &m->vision;
 	const struct fvl_f2 *f = &v->f2;
@@ -191,6 +198,7 @@ static int bench_vision(const struct fvl_model *m, struct fvl_rt *rt, long reps)
 	total_gf += 2 * (img_mac + enc_mac * v->n_prompts + proj_mac) / 1e9;
 	printf("| **whole vision side** | %.0f | %.0f | %.1f |\n", t4 - t0, total_gf,
 	       total_gf / ((t4 - t0) / 1e3));
+	sum->vision_ms = t4 - t0;
 	const double xg = xnnpack_gflops(rt->pool);
 	printf("\nXNNPACK f32 fully-connected (576 x 1024 -> 4096) on this machine: %.1f GFLOP/s; the "
 	       "vision side reaches %.0f%% of it. Peak RSS %.0f MB.\n", xg,
@@ -252,10 +260,26 @@ int fvl_bench_main(int argc, char **argv)
 	       fvl_isa_name(rt.k.isa), peak_rss_mb());
 	const double bw = fvl_pool_read_bandwidth(rt.pool, 256u << 20);
 	int rc = 0;
+	struct summary sum = {-1, -1, -1};
 	if (llm)
-		rc = bench_llm(m, &rt, (size_t)P, (size_t)G, bw);
+		rc = bench_llm(m, &rt, (size_t)P, (size_t)G, bw, &sum);
 	if (vision && !rc)
-		rc = bench_vision(m, &rt, R);
+		rc = bench_vision(m, &rt, R, &sum);
+	if (!rc) { /* llama-bench style, for posting comparable numbers */
+		const char *slash = strrchr(model, '/');
+		char v[32] = "-", p[32] = "-", d[32] = "-";
+		if (sum.vision_ms >= 0)
+			snprintf(v, sizeof(v), "%.0f", sum.vision_ms);
+		if (sum.prefill_tps >= 0)
+			snprintf(p, sizeof(p), "%.2f (%ld tok)", sum.prefill_tps, P);
+		if (sum.decode_tps >= 0)
+			snprintf(d, sizeof(d), "%.2f", sum.decode_tps);
+		printf("\n| model | quant (LLM / vision) | threads | vision ms | prefill tok/s | decode tok/s | "
+		       "peak RSS MB |\n|---|---|---|---|---|---|---|\n| %s | %s / %s | %zu | %s | %s | %s | %.0f |\n",
+		       slash ? slash + 1 : model, type_name(&m->llm.layers[0].down),
+		       type_name(&m->vision.f2.st[0].sp[0].qkv), fvl_pool_threads(rt.pool), v, p, d,
+		       peak_rss_mb());
+	}
 	fvl_rt_free(&rt);
 	fvl_model_free(m);
 	return rc;

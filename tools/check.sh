@@ -45,6 +45,7 @@ step test-arm $MAKE -j"$J" test-arm
 for b in rpi4 rpi5 orin; do
   step "build-$b" $MAKE -j"$J" BOARD=$b all
 done
+step test-deb $MAKE test-deb
 step fuzz $MAKE fuzz
 
 echo

@@ -9,6 +9,7 @@
 
 #include "bench.h"
 #include "camera-cmd.h"
+#include "doctor.h"
 #include "fvl.h"
 #include "gguf.h"
 #include "kernels.h"
@@ -49,6 +50,9 @@ static const char usage[] =
 	"                             times and GFLOP/s on random inputs (markdown)\n"
 	"  info MODEL.gguf [--full]   print the model file's metadata and tensor table\n"
 	"                             (--full: print whole arrays and strings)\n"
+	"  doctor [-m MODEL.gguf] [-c CTX]\n"
+	"                             CPU, features (NAME: yes|no), kernels per op, threads, memory,\n"
+	"                             swap, huge pages, whether the model fits, video devices\n"
 	"  cpu                        print the CPU features and the kernel variant fvl picks\n"
 	"  version                    print the version\n"
 	"  help                       print this text\n"
@@ -533,6 +537,8 @@ int main(int argc, char **argv)
 		return cmd_tokenize(argc - 2, argv + 2);
 	if (strcmp(cmd, "bench") == 0)
 		return fvl_bench_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "doctor") == 0)
+		return fvl_doctor_main(argc - 2, argv + 2);
 	fprintf(stderr, "fvl: unknown command '%s' (try 'fvl help')\n", cmd);
 	return 2;
 }

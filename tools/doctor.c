@@ -1,0 +1,178 @@
+/* doctor.c — `fvl doctor`: what a user needs when something is slow or wrong: CPU and features,
+ * the kernel chosen for each op, cores and threads, memory, swap and huge pages, whether a model
+ * fits, and the video devices with their formats. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libv4l2.h>
+#include <linux/videodev2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "doctor.h"
+#include "fvl.h"
+#include "gguf.h"
+#include "kernels.h"
+#include "linear.h"
+
+#ifndef FVL_DEFAULT_THREADS
+#define FVL_DEFAULT_THREADS 0
+#endif
+#ifndef FVL_BOARD
+#define FVL_BOARD "none (host build)"
+#endif
+
+/* The value of "key" in a /proc file of "key: value" lines (first match), or "". */
+static void proc_value(const char *path, const char *key, char *out, size_t n)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+	out[0] = 0;
+	if (!f)
+		return;
+	const size_t kl = strlen(key);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, kl) != 0)
+			continue;
+		const char *v = line + kl;
+		while (*v == ' ' || *v == '\t' || *v == ':')
+			v++;
+		snprintf(out, n, "%s", v);
+		out[strcspn(out, "\n")] = 0;
+		break;
+	}
+	fclose(f);
+}
+
+static long meminfo_mb(const char *key)
+{
+	char v[64];
+	proc_value("/proc/meminfo", key, v, sizeof(v));
+	return v[0] ? atol(v) / 1024 : -1;
+}
+
+static void video_devices(void)
+{
+	DIR *d = opendir("/dev");
+	struct dirent *e;
+	int found = 0;
+	printf("video devices:\n");
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, "video", 5) != 0)
+			continue;
+		char path[300];
+		snprintf(path, sizeof(path), "/dev/%s", e->d_name);
+		found++;
+		int fd = v4l2_open(path, O_RDWR | O_NONBLOCK);
+		if (fd < 0) {
+			printf("  %s: cannot open (%s)\n", path, strerror(errno));
+			continue;
+		}
+		struct v4l2_capability cap;
+		memset(&cap, 0, sizeof(cap));
+		if (v4l2_ioctl(fd, VIDIOC_QUERYCAP, &cap) == 0) {
+			printf("  %s: %.32s (%.16s)", path, (const char *)cap.card, (const char *)cap.driver);
+			struct v4l2_fmtdesc fd_ = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
+			const char *sep = ", formats: ";
+			for (fd_.index = 0; v4l2_ioctl(fd, VIDIOC_ENUM_FMT, &fd_) == 0 && fd_.index < 16;
+			     fd_.index++) {
+				printf("%s%.4s", sep, (const char *)&fd_.pixelformat);
+				sep = " ";
+			}
+			printf("\n");
+		} else {
+			printf("  %s: not a V4L2 device\n", path);
+		}
+		v4l2_close(fd);
+	}
+	if (d)
+		closedir(d);
+	if (!found)
+		printf("  none found (a camera appears as /dev/videoN; the user needs the 'video' group)\n");
+}
+
+int fvl_doctor_main(int argc, char **argv)
+{
+	const char *model = NULL;
+	long ctx = 2048;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-m") && i + 1 < argc)
+			model = argv[++i];
+		else if (!strcmp(argv[i], "-c") && i + 1 < argc)
+			ctx = atol(argv[++i]);
+		else {
+			fprintf(stderr, "fvl doctor: unknown option '%s' (usage: fvl doctor [-m MODEL.gguf] "
+			        "[-c CTX])\n", argv[i]);
+			return 2;
+		}
+	}
+	struct fvl_cpu cpu;
+	struct fvl_kernels k;
+	char v[256];
+	fvl_cpu_detect(&cpu);
+	printf("fvl %s, board profile: %s\n", fvl_version(), FVL_BOARD);
+	proc_value("/proc/cpuinfo", "model name", v, sizeof(v));
+	if (!v[0]) {
+		char part[64], impl[64];
+		proc_value("/proc/cpuinfo", "CPU part", part, sizeof(part));
+		proc_value("/proc/cpuinfo", "CPU implementer", impl, sizeof(impl));
+		const char *name = !strcmp(part, "0xd08") ? "Cortex-A72" : !strcmp(part, "0xd0b") ?
+		                   "Cortex-A76" : !strcmp(part, "0xd42") ? "Cortex-A78AE" : !strcmp(part, "0xd03") ?
+		                   "Cortex-A53" : "";
+		snprintf(v, sizeof(v), "%s%s(implementer %s, part %s)", name, *name ? " " : "", impl, part);
+	}
+	printf("cpu: %s, %s%s\n", v, cpu.arch, cpu.simde ? " (NEON kernels through SIMDe)" : "");
+	printf("asimd: %s\nfp16: %s\ndotprod: %s\ni8mm: %s\n", cpu.asimd ? "yes" : "no",
+	       cpu.fp16 ? "yes" : "no", cpu.dotprod ? "yes" : "no", cpu.i8mm ? "yes" : "no");
+	const char *isa = getenv("FVL_ISA");
+	if (fvl_kernels_init(&k, &cpu, isa) != FVL_STATUS_OK) {
+		printf("kernel variant: FVL_ISA=%s cannot run here; using the best\n", isa);
+		fvl_kernels_init(&k, &cpu, NULL);
+	}
+	printf("kernel variant: %s%s\n", fvl_isa_name(k.isa), isa && *isa ? " (FVL_ISA)" : "");
+#define OP(op) printf("  %-12s %s\n", #op, k.op##_name);
+	OP(q4_0_gemm) OP(q8_0_gemm) OP(q8_quant) OP(f32_gemm) OP(f16_gemm) OP(attn) OP(layernorm)
+	OP(rmsnorm) OP(softmax) OP(gelu) OP(silu_mul) OP(rope) OP(dwconv3x3)
+#undef OP
+	printf("xnnpack (f32 linears): %s\n", fvl_xnnpack_available() ? "yes" : "no");
+	const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	printf("cores: %ld online; default threads: %ld\n", cores,
+	       FVL_DEFAULT_THREADS ? (long)FVL_DEFAULT_THREADS : cores);
+	const long total = meminfo_mb("MemTotal"), avail = meminfo_mb("MemAvailable");
+	printf("memory: %ld MB total, %ld MB available\n", total, avail);
+	printf("swap: %ld MB total, %ld MB free\n", meminfo_mb("SwapTotal"), meminfo_mb("SwapFree"));
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (f && fgets(v, sizeof(v), f)) {
+		v[strcspn(v, "\n")] = 0;
+		printf("transparent huge pages: %s\n", v);
+	} else {
+		printf("transparent huge pages: unknown\n");
+	}
+	if (f)
+		fclose(f);
+	if (model) {
+		struct stat sb;
+		struct fvl_gguf *g;
+		if (stat(model, &sb) != 0 || fvl_gguf_open(model, &g) != FVL_STATUS_OK) {
+			printf("model: %s: %s\n", model, fvl_last_error());
+		} else {
+			uint32_t L = 0, nkv = 0, hd = 0;
+			fvl_gguf_get_u32(g, "llm.block_count", &L);
+			fvl_gguf_get_u32(g, "llm.attention.head_count_kv", &nkv);
+			fvl_gguf_get_u32(g, "llm.attention.key_length", &hd);
+			const double file = (double)sb.st_size / 1048576.0;
+			const double kv = (double)L * (double)ctx * 2.0 * nkv * hd * 2.0 / 1048576.0;
+			const double need = file + kv + 300.0;
+			printf("model: %s: %.0f MB file + %.0f MB f16 KV cache (context %ld) + ~300 MB working "
+			       "set = %.0f MB; %s\n", model, file, kv, ctx, need,
+			       avail < 0 ? "available memory unknown" : need <= avail ? "fits in available memory" :
+			       "does NOT fit in available memory (smaller context with -c, or a smaller quant)");
+			fvl_gguf_free(g);
+		}
+	}
+	video_devices();
+	return 0;
+}
