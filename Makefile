@@ -109,7 +109,7 @@ $(B)/libfvl.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-FVL_TOOL_SRC := tools/fvl.c tools/bench.c tools/camera.c tools/doctor.c
+FVL_TOOL_SRC := tools/fvl.c tools/bench.c tools/camera.c tools/doctor.c tools/cli.c tools/task.c
 $(B)/fvl: $(call obj,$(FVL_TOOL_SRC)) $(B)/libfvl.a
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 

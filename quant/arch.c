@@ -157,7 +157,7 @@ static enum fvl_status f2_read_config(const struct cfg *c, struct f2 *f, struct 
 	int n = 0;
 	const char *act = NULL;
 	bool scale_emb, norm_before;
-	int64_t bos, eos, pad, dstart, ngram;
+	int64_t bos, eos, pad, dstart, ngram, fbos, feos;
 
 	if (!cJSON_IsObject(v) || !cJSON_IsObject(t))
 		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: vision_config or text_config is missing",
@@ -214,7 +214,9 @@ static enum fvl_status f2_read_config(const struct cfg *c, struct f2 *f, struct 
 	    (st = cfg_int_or(c, t, "eos_token_id", 2, &eos)) ||
 	    (st = cfg_int_or(c, t, "pad_token_id", 1, &pad)) ||
 	    (st = cfg_int_or(c, t, "decoder_start_token_id", 2, &dstart)) ||
-	    (st = cfg_int_or(c, t, "no_repeat_ngram_size", 0, &ngram)))
+	    (st = cfg_int_or(c, t, "no_repeat_ngram_size", 0, &ngram)) ||
+	    (st = cfg_int_or(c, t, "forced_bos_token_id", -1, &fbos)) ||
+	    (st = cfg_int_or(c, t, "forced_eos_token_id", -1, &feos)))
 		return st;
 	if (strcmp(act, "gelu") != 0)
 		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: activation_function '%s' (fvl runs "
@@ -258,7 +260,9 @@ static enum fvl_status f2_read_config(const struct cfg *c, struct f2 *f, struct 
 	    (st = fvl_gguf_writer_set_i32(w, "f2.text.eos_token_id", (int32_t)eos)) ||
 	    (st = fvl_gguf_writer_set_i32(w, "f2.text.pad_token_id", (int32_t)pad)) ||
 	    (st = fvl_gguf_writer_set_i32(w, "f2.text.decoder_start_token_id", (int32_t)dstart)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.text.no_repeat_ngram_size", (uint32_t)ngram)))
+	    (st = fvl_gguf_writer_set_u32(w, "f2.text.no_repeat_ngram_size", (uint32_t)ngram)) ||
+	    (st = fvl_gguf_writer_set_i32(w, "f2.text.forced_bos_token_id", (int32_t)fbos)) ||
+	    (st = fvl_gguf_writer_set_i32(w, "f2.text.forced_eos_token_id", (int32_t)feos)))
 		return st;
 	return FVL_STATUS_OK;
 }

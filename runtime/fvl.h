@@ -125,6 +125,45 @@ void fvl_session_stats(const struct fvl_session *s, struct fvl_stats *out);
 /* The prompt ids of the last ask, with -200 where the image goes (n receives the count). */
 const int32_t *fvl_session_prompt_ids(const struct fvl_session *s, size_t *n);
 
+/* ---- Florence-2 tasks ---------------------------------------------------------------------------
+ * Florence-2 on its own (a florence2 model file, or the Florence-2 inside a florence-vl file when it
+ * was converted with its decoder): caption, OCR, detection, grounding, region tasks. */
+
+struct fvl_task_params {
+	const char *task;         /* "caption", "ocr", "od", ... or the token ("<OD>") */
+	const char *text;         /* the {input} of tasks that take one (grounding phrase, region
+	                             as "<loc_x1><loc_y1><loc_x2><loc_y2>") */
+	int32_t n_beams;          /* 0: the model's generation config (3 for Florence-2) */
+	int32_t max_new;          /* tokens to generate at most; 0: 1024 */
+	int32_t no_repeat_ngram;  /* -1: the model's (3) */
+	uint32_t n_threads;       /* 0: all CPUs */
+	const char *isa;          /* NULL: best kernel variant */
+};
+void fvl_task_params_default(struct fvl_task_params *p);
+
+struct fvl_task_item {
+	char *label;              /* UTF-8; "" for region proposals */
+	float coords[8];          /* box x1 y1 x2 y2, or quad x1 y1 ... x4 y4, in image pixels */
+	uint32_t n_coords;        /* 4 or 8 */
+};
+
+struct fvl_task_result {
+	const char *task;         /* the task token, "<OD>" */
+	char *text;               /* generated text without <s>, </s>, <pad> (locations kept) */
+	struct fvl_task_item *items;
+	size_t n_items;
+	uint32_t item_coords;     /* 0: a text task; 4: items are boxes; 8: quad boxes */
+	int32_t *ids;             /* generated ids, the decoder start excluded */
+	size_t n_ids;
+	double ms_vision, ms_decode;
+};
+
+/* Runs task on an RGB image (h rows of w pixels, 3 bytes each). */
+enum fvl_status fvl_task_run(const struct fvl_model *model, const uint8_t *rgb, uint32_t w,
+                             uint32_t h, const struct fvl_task_params *p,
+                             struct fvl_task_result *out);
+void fvl_task_result_free(struct fvl_task_result *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "fvl.h"
+#include "gguf.h"
 
 #define FVL_IMAGE_MAX_PIXELS_DEFAULT (64u * 1000u * 1000u)
 
@@ -32,5 +33,18 @@ enum fvl_status fvl_image_resize_bicubic(const struct fvl_image *in, uint32_t w,
 /* out (3, h, w) = (rgb * rescale - mean) / std */
 void fvl_image_normalize(const struct fvl_image *img, float rescale, const float mean[3],
                          const float std[3], float *out);
+
+/* The model's preprocessing (preprocess.* metadata): pad or not, resize, rescale, normalize. */
+struct fvl_preprocess {
+	uint32_t size;     /* square output side */
+	bool pad_square;   /* expand2square with fill before resizing */
+	uint8_t fill[3];
+	float mean[3], std[3], rescale;
+};
+
+enum fvl_status fvl_preprocess_load(const struct fvl_gguf *g, struct fvl_preprocess *pp);
+/* img -> (3, size, size) f32 pixels */
+enum fvl_status fvl_preprocess_run(const struct fvl_preprocess *pp, const struct fvl_image *img,
+                                   float *pixels);
 
 #endif /* FVL_IMAGE_H */

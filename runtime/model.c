@@ -46,6 +46,20 @@ static enum fvl_status load_vl(struct fvl_model *m)
 	return FVL_STATUS_OK;
 }
 
+/* The Florence-2 task layer: required for florence2 files, optional in florence-vl ones. */
+static enum fvl_status load_tasks(struct fvl_model *m)
+{
+	const struct fvl_gguf *g = m->gguf;
+	enum fvl_status st;
+	if (!m->is_vl && (st = fvl_f2_load(&m->f2, g)) != FVL_STATUS_OK)
+		return st;
+	if ((st = fvl_f2_dec_load(&m->dec, g)) || (st = fvl_tok_load(g, "tokenizer.florence", &m->ftok)) ||
+	    (st = fvl_preprocess_load(g, &m->task_pp)))
+		return st;
+	m->has_tasks = true;
+	return FVL_STATUS_OK;
+}
+
 enum fvl_status fvl_model_load(const char *path, struct fvl_model **out)
 {
 	struct fvl_model *m;
@@ -76,6 +90,17 @@ enum fvl_status fvl_model_load(const char *path, struct fvl_model **out)
 		              "runs (florence-vl, florence2)", path, m->arch);
 		goto error;
 	}
+	if ((st = load_tasks(m)) != FVL_STATUS_OK) {
+		if (!m->is_vl) {
+			fvl_error_prefix(path);
+			goto error;
+		}
+		/* a Florence-VL file without the Florence-2 decoder still answers questions */
+		snprintf(m->no_tasks_why, sizeof(m->no_tasks_why), "%s", fvl_last_error());
+		fvl_f2_dec_free(&m->dec);
+		fvl_tok_free(m->ftok);
+		m->ftok = NULL;
+	}
 	fvl_error_clear();
 	*out = m;
 	return FVL_STATUS_OK;
@@ -91,6 +116,10 @@ void fvl_model_free(struct fvl_model *m)
 	fvl_vl_vision_free(&m->vision);
 	fvl_llm_free(&m->llm);
 	fvl_tok_free(m->tok);
+	fvl_tok_free(m->ftok);
+	fvl_f2_dec_free(&m->dec);
+	if (!m->is_vl)
+		fvl_f2_free(&m->f2);
 	free(m->template_text);
 	free(m->query_text);
 	fvl_gguf_free(m->gguf);

@@ -2,6 +2,7 @@
 #ifndef FVL_MODEL_H
 #define FVL_MODEL_H
 
+#include "f2dec.h"
 #include "gguf.h"
 #include "llm.h"
 #include "tokenizer.h"
@@ -17,6 +18,13 @@ struct fvl_model {
 	int32_t stop_ids[16];
 	size_t n_stop;
 	char *template_text, *query_text; /* chat template with {query}; query with {question} */
+	/* Florence-2 tasks: florence2 files, and florence-vl files converted with the decoder */
+	bool has_tasks;
+	char no_tasks_why[256];
+	struct fvl_f2 f2;        /* florence2 files (florence-vl files use vision.f2) */
+	struct fvl_f2_dec dec;
+	struct fvl_tok *ftok;    /* the Florence-2 tokenizer */
+	struct fvl_preprocess task_pp;
 };
 
 #endif /* FVL_MODEL_H */

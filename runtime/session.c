@@ -60,8 +60,8 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 	if (!model)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_session_init: no model");
 	if (!model->is_vl)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "this model (%s) has no LLM: Florence-2 models "
-		                "answer through their task interface", model->arch);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "this model (%s) has no LLM: run Florence-2 "
+		                "models through their tasks (fvl task, fvl_task_run)", model->arch);
 	if (!p) {
 		fvl_session_params_default(&def);
 		p = &def;

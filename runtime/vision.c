@@ -11,7 +11,6 @@ enum fvl_status fvl_vl_vision_load(struct fvl_vl_vision *v, const struct fvl_ggu
 {
 	const struct fvl_gguf_kv *kv;
 	uint32_t depth, count, len, hidden;
-	struct fvl_str aspect;
 	enum fvl_status st;
 	memset(v, 0, sizeof(*v));
 	if ((st = fvl_f2_load(&v->f2, g)) != FVL_STATUS_OK)
@@ -41,24 +40,8 @@ enum fvl_status fvl_vl_vision_load(struct fvl_vl_vision *v, const struct fvl_ggu
 			goto error;
 		v->out_dim = v->mm[k].n;
 	}
-	/* preprocessing */
-	const struct fvl_gguf_kv *mean, *stdv, *fill;
-	if ((st = fvl_gguf_get_arr(g, "preprocess.mean", FVL_GGUF_FLOAT32, &mean)) ||
-	    (st = fvl_gguf_get_arr(g, "preprocess.std", FVL_GGUF_FLOAT32, &stdv)) ||
-	    (st = fvl_gguf_get_arr(g, "preprocess.fill", FVL_GGUF_UINT8, &fill)) ||
-	    (st = fvl_gguf_get_f32(g, "preprocess.rescale_factor", &v->rescale)) ||
-	    (st = fvl_gguf_get_str(g, "preprocess.aspect", &aspect)))
+	if ((st = fvl_preprocess_load(g, &v->pp)) != FVL_STATUS_OK)
 		goto error;
-	if (mean->n != 3 || stdv->n != 3 || fill->n != 3) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "preprocess mean/std/fill are not 3 values");
-		goto error;
-	}
-	for (int c = 0; c < 3; c++) {
-		v->mean[c] = (float)fvl_gguf_arr_float(mean, (uint64_t)c);
-		v->std[c] = (float)fvl_gguf_arr_float(stdv, (uint64_t)c);
-		v->fill[c] = (uint8_t)fvl_gguf_arr_int(fill, (uint64_t)c);
-	}
-	v->pad_square = fvl_str_eq(aspect, "pad");
 	return FVL_STATUS_OK;
 error:
 	fvl_vl_vision_free(v);
@@ -81,20 +64,7 @@ size_t fvl_vl_n_visual(const struct fvl_vl_vision *v)
 enum fvl_status fvl_vl_preprocess(const struct fvl_vl_vision *v, const struct fvl_image *img,
                                   float *pixels)
 {
-	struct fvl_image sq = {0}, rs = {0};
-	const struct fvl_image *src = img;
-	enum fvl_status st = FVL_STATUS_OK;
-	const uint32_t s = (uint32_t)v->f2.image_size;
-	if (v->pad_square && img->w != img->h) {
-		if ((st = fvl_image_pad_square(img, v->fill, &sq)) != FVL_STATUS_OK)
-			return st;
-		src = &sq;
-	}
-	if ((st = fvl_image_resize_bicubic(src, s, s, &rs)) == FVL_STATUS_OK)
-		fvl_image_normalize(&rs, v->rescale, v->mean, v->std, pixels);
-	fvl_image_free(&sq);
-	fvl_image_free(&rs);
-	return st;
+	return fvl_preprocess_run(&v->pp, img, pixels);
 }
 
 void fvl_vl_fuse(const struct fvl_vl_vision *v, const float *features, const float *const *enc,

@@ -16,9 +16,7 @@ struct fvl_vl_vision {
 	size_t n_prompts, prompt_len;
 	int32_t prompts[FVL_VL_MAX_PROMPTS * 64];
 	size_t out_dim;                  /* H */
-	bool pad_square;
-	uint8_t fill[3];
-	float mean[3], std[3], rescale;
+	struct fvl_preprocess pp;
 };
 
 /* Where the stage outputs go when a caller wants them (NULL members are skipped). */

@@ -147,6 +147,27 @@ expect tokenize_json 0 "{\"ids\": [1, 22557, 1526], \"pieces\": [\"<s>\", \"▁H
 expect tokenize_florence 0 "{\"ids\": [0, 31414, 232, 2]" "$FVL" tokenize -m "$M" --tokenizer florence --json "Hello world"
 expect tokenize_bad_tokenizer 2 "--tokenizer is llm or florence" "$FVL" tokenize -m "$M" --tokenizer gpt "x"
 
+# ---- fvl task (Florence-2) ---------------------------------------------------------------------------
+want=$(sed -n '/"OCR": {/,/\]/p' "$DATA/fvl-tiny-phi3/golden.json" | sed -n '/"prompt_ids"/,/\]/p' | tr -d ' \n' | sed 's/.*\[//; s/\].*//; s/,/, /g')
+expect task_prompt_is_the_processors 0 "{\"ids\": [$want]" "$FVL" tokenize -m "$T/f2.gguf" --tokenizer florence --json "What is the text in the image?"
+expect task_caption_json 0 '"task": "<CAPTION>", "text": ' "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task caption -n 8 --json
+expect task_forced_bos_and_eos 0 '"ids": [0, ' "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task caption -n 8 --beams 1 --json
+expect task_od_has_boxes_and_labels 0 '"bboxes": [' "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task '<OD>' -n 8 --json
+expect task_ocr_with_region_has_quads 0 '"quad_boxes": [' "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task ocr_with_region -n 8 --json
+expect task_on_the_florence_vl_file 0 '"task": "<OCR>"' "$FVL" task -m "$M" -i "$IMG" --task ocr -n 6 --json
+expect task_grounding_takes_text 0 '"labels": [' "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task caption_to_phrase_grounding --text "a cat" -n 8 --json
+expect task_help_lists_tasks 0 "region_to_description" "$FVL" task --help
+expect task_needs_text 2 "needs --text" "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task caption_to_phrase_grounding
+expect task_takes_no_text 2 "takes no --text" "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task ocr --text x
+expect task_unknown 2 "unknown task 'sing'" "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task sing
+expect task_needs_image 2 "which image" "$FVL" task -m "$T/f2.gguf" --task ocr
+expect task_bad_beams 2 "--beams wants 1..16" "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task ocr --beams 0
+expect task_missing_image 1 "cannot open" "$FVL" task -m "$T/f2.gguf" -i "$T/none.jpg" --task ocr
+expect task_truncated_image 1 "truncated" "$FVL" task -m "$T/f2.gguf" -i "$T/cut.jpg" --task ocr
+"$QUANT" convert "$CK" -o "$T/nodec.gguf" --no-florence-decoder --quiet
+expect task_without_decoder 1 "no Florence-2 decoder" "$FVL" task -m "$T/nodec.gguf" -i "$IMG" --task ocr
+expect run_without_decoder_still_answers 0 '"ids": [' "$FVL" run -m "$T/nodec.gguf" -i "$IMG" -p hi -n 2 --json
+
 # ---- fvl camera (no camera here: frame replay, and the missing-device paths) -------------------------
 out=$("$FVL" camera -m "$M" --frames "$DATA/images" -p "What is this?" -n 4 --seed 1 2>&1); st=$?
 lines=$(grep -ac '^{"ts": [0-9.]*, "frame": [0-9]*, "text": ".*", "ms": [0-9]*}$' <<<"$out")
@@ -155,7 +176,12 @@ else echo "FAIL camera_frames_replay_prints_json_lines (exit $st, $lines lines)"
 expect camera_max_frames 0 '"frame": 0' "$FVL" camera -m "$M" --frames "$DATA/images" -p "x" -n 2 --max-frames 1
 expect camera_missing_device 1 "no such camera" "$FVL" camera -m "$M" --device /dev/video-none -p x
 expect camera_needs_a_source 2 "which camera" "$FVL" camera -m "$M" -p x
-expect camera_task_not_built 2 "Florence-2 tasks are not built yet" "$FVL" camera -m "$M" --device /dev/video0 --task ocr
+expect camera_task_unknown 2 "unknown task 'ocr2'" "$FVL" camera -m "$M" --device /dev/video0 --task ocr2
+expect camera_task_or_question 2 "not both" "$FVL" camera -m "$M" --device /dev/video0 --task ocr -p x
+out=$("$FVL" camera -m "$T/f2.gguf" --frames "$DATA/images" --task od -n 6 2>&1); st=$?
+lines=$(grep -ac '^{"ts": [0-9.]*, "frame": [0-9]*, "task": "<OD>", "text": ".*", "ids": \[0, .*, 2\], "bboxes": \[.*\], "labels": \[.*\], "ms": [0-9]*}$' <<<"$out")
+if [ $st = 0 ] && [ "$lines" = 3 ]; then echo "ok   camera_task_prints_json_lines"; pass=$((pass + 1))
+else echo "FAIL camera_task_prints_json_lines (exit $st, $lines lines)"; echo "$out" | sed 's/^/     | /'; fail=$((fail + 1)); fi
 expect camera_bad_every 2 "--every wants seconds" "$FVL" camera -m "$M" --device /dev/video0 -p x --every soon
 expect camera_bad_size 2 "--size wants WxH" "$FVL" camera -m "$M" --device /dev/video0 -p x --size 640
 mkdir -p "$T/empty"

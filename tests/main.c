@@ -36,6 +36,8 @@ void t_run(const char *name, void (*fn)(void))
 void t_failf(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
+	if (t_cur->failed) /* the first failure is the one reported */
+		return;
 	int n = snprintf(t_cur->msg, sizeof(t_cur->msg), "%s:%d: ", file, line);
 	va_start(ap, fmt);
 	vsnprintf(t_cur->msg + n, sizeof(t_cur->msg) - (size_t)n, fmt, ap);
@@ -120,6 +122,7 @@ int main(int argc, char **argv)
 	suite_tokenizer();
 	suite_session();
 	suite_camera();
+	suite_f2task();
 	printf("%d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
 	return n_fail ? 1 : 0;
 }

@@ -35,6 +35,13 @@ const char *t_datapath(const char *name);
 		}                                                                          \
 	} while (0)
 
+/* Like T_ASSERT but the test goes on (for loops over cases that each clean up). */
+#define T_CHECK(cond, ...)                                                                 \
+	do {                                                                               \
+		if (!(cond))                                                               \
+			t_failf(__FILE__, __LINE__, __VA_ARGS__);                          \
+	} while (0)
+
 #define T_SKIP(...)                                                                        \
 	do {                                                                               \
 		t_cur->skipped = true;                                                     \
@@ -52,6 +59,7 @@ void suite_vision(void);
 void suite_tokenizer(void);
 void suite_session(void);
 void suite_camera(void);
+void suite_f2task(void);
 
 /* Writes small valid GGUF files into dir (the fuzzer's seed corpus). */
 int t_write_gguf_seeds(const char *dir);

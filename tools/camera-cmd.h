@@ -13,6 +13,7 @@ struct fvl_camera_opts {
 	double every, min_change;
 	bool wait_for_device;
 	uint64_t max_frames;
+	const struct fvl_task_params *task; /* non-NULL: run this Florence-2 task, not a question */
 };
 
 int fvl_camera_main(int argc, char **argv, const char *question, const char *model,

@@ -14,6 +14,7 @@
 
 #include "camera.h"
 #include "camera-cmd.h"
+#include "cli.h"
 #include "fvl.h"
 
 static volatile sig_atomic_t stop;
@@ -132,30 +133,46 @@ static bool collect(void *user, int32_t id, const char *text, size_t len)
 
 static void print_json_line(uint64_t frame, const char *text, size_t n, double ms)
 {
-	printf("{\"ts\": %.3f, \"frame\": %llu, \"text\": \"", now_s(), (unsigned long long)frame);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c == '\n')
-			printf("\\n");
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	printf("\", \"ms\": %.0f}\n", ms);
+	printf("{\"ts\": %.3f, \"frame\": %llu, \"text\": ", now_s(), (unsigned long long)frame);
+	json_string(stdout, text, n);
+	printf(", \"ms\": %.0f}\n", ms);
 	fflush(stdout);
 }
 
-static int answer(struct fvl_session *s, const struct fvl_image *img, uint64_t frame,
-                  const char *question, const struct fvl_gen_params *gp)
+/* What each frame is asked: a question to a session, or a Florence-2 task. */
+struct asker {
+	const struct fvl_model *m;
+	struct fvl_session *s;
+	const char *question;
+	const struct fvl_gen_params *gp;
+	const struct fvl_task_params *task;
+};
+
+static int answer_task(const struct asker *k, const struct fvl_image *img, uint64_t frame)
 {
+	struct fvl_task_result r;
+	const double t0 = now_s();
+	if (fvl_task_run(k->m, img->rgb, img->w, img->h, k->task, &r) != FVL_STATUS_OK) {
+		fprintf(stderr, "fvl camera: frame %llu: %s\n", (unsigned long long)frame, fvl_last_error());
+		return 1;
+	}
+	printf("{\"ts\": %.3f, \"frame\": %llu, ", now_s(), (unsigned long long)frame);
+	json_task_members(stdout, &r);
+	printf(", \"ms\": %.0f}\n", (now_s() - t0) * 1e3);
+	fflush(stdout);
+	fvl_task_result_free(&r);
+	return 0;
+}
+
+static int answer(const struct asker *k, const struct fvl_image *img, uint64_t frame)
+{
+	if (k->task)
+		return answer_task(k, img, frame);
 	struct answer a = {0};
 	double t0 = now_s();
-	enum fvl_status st = fvl_session_set_image_rgb(s, img->rgb, img->w, img->h);
+	enum fvl_status st = fvl_session_set_image_rgb(k->s, img->rgb, img->w, img->h);
 	if (st == FVL_STATUS_OK)
-		st = fvl_session_ask(s, question, gp, collect, &a);
+		st = fvl_session_ask(k->s, k->question, k->gp, collect, &a);
 	if (st != FVL_STATUS_OK && st != FVL_STATUS_CANCELLED) {
 		fprintf(stderr, "fvl camera: frame %llu: %s\n", (unsigned long long)frame, fvl_last_error());
 		free(a.text);
@@ -172,8 +189,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* --frames DIR: every .jpg / .jpeg / .ppm / .pgm in name order, as fast as they are answered. */
-static int replay(struct fvl_session *s, const char *dir, const char *question,
-                  const struct fvl_gen_params *gp, double min_change, uint64_t max_frames)
+static int replay(const struct asker *k, const char *dir, double min_change, uint64_t max_frames)
 {
 	DIR *d = opendir(dir);
 	if (!d) {
@@ -213,7 +229,7 @@ static int replay(struct fvl_session *s, const char *dir, const char *question,
 			fvl_image_free(&img);
 			continue;
 		}
-		rc |= answer(s, &img, i, question, gp);
+		rc |= answer(k, &img, i);
 		fvl_image_free(&last);
 		last = img;
 	}
@@ -234,12 +250,14 @@ int fvl_camera_main(int argc, char **argv, const char *question, const char *mod
 	int rc = 1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (fvl_model_load(model, &m) != FVL_STATUS_OK || fvl_session_init(m, sp, &s) != FVL_STATUS_OK) {
+	if (fvl_model_load(model, &m) != FVL_STATUS_OK ||
+	    (!o->task && fvl_session_init(m, sp, &s) != FVL_STATUS_OK)) {
 		fprintf(stderr, "fvl camera: error: %s\n", fvl_last_error());
 		goto done;
 	}
+	const struct asker k = {m, s, question, gp, o->task};
 	if (o->frames) {
-		rc = replay(s, o->frames, question, gp, o->min_change, o->max_frames);
+		rc = replay(&k, o->frames, o->min_change, o->max_frames);
 		goto done;
 	}
 	struct grabber g;
@@ -269,7 +287,7 @@ int fvl_camera_main(int argc, char **argv, const char *question, const char *mod
 		}
 		pthread_mutex_unlock(&g.mu);
 		if (fresh && frame.rgb && (!last.rgb || fvl_image_change(&frame, &last) >= o->min_change)) {
-			rc |= answer(s, &frame, seen - 1, question, gp);
+			rc |= answer(&k, &frame, seen - 1);
 			answered++;
 			fvl_image_free(&last);
 			last = frame;

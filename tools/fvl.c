@@ -9,11 +9,14 @@
 
 #include "bench.h"
 #include "camera-cmd.h"
+#include "cli.h"
 #include "doctor.h"
+#include "f2post.h"
 #include "fvl.h"
 #include "gguf.h"
 #include "kernels.h"
 #include "model.h"
+#include "task-cmd.h"
 
 static const char usage[] =
 	"usage: fvl <command> [options]\n"
@@ -32,7 +35,8 @@ static const char usage[] =
 	"      --ignore-eos           do not stop at the model's stop tokens\n"
 	"      --json                 print one JSON object (text, ids, prompt_ids, timings)\n"
 	"      --dump DIR             write each stage's output as float32 .npy files into DIR\n"
-	"  camera -m MODEL.gguf (--device /dev/videoN | --frames DIR) -p QUESTION [options]\n"
+	"  camera -m MODEL.gguf (--device /dev/videoN | --frames DIR)\n"
+	"         (-p QUESTION | --task NAME) [options]\n"
 	"                             answer about camera frames continuously: one JSON line\n"
 	"                             {ts, frame, text, ms} per answered frame; SIGINT stops\n"
 	"      --size WxH             capture size to ask the driver for (default 640x480)\n"
@@ -41,8 +45,14 @@ static const char usage[] =
 	"                             (mean absolute difference, 0..255; default 0)\n"
 	"      --wait-for-device      wait for a missing camera instead of failing\n"
 	"      --max-frames N         stop after N answers; --frames DIR replays JPEG/PNM files\n"
+	"      --task NAME [--text T] [--beams N]\n"
+	"                             run a Florence-2 task on each frame instead of -p (as fvl\n"
+	"                             task; the JSON lines carry its text, ids, boxes and labels)\n"
 	"      and -n, --temp, --top-k, --top-p, --min-p, --seed, -t, -c, --kv-f32 as for run\n"
 	"                             (default -n 64). A camera that disappears is retried.\n"
+	"  task -m MODEL.gguf -i IMAGE --task NAME [--text TEXT] [options]\n"
+	"                             run a Florence-2 task (fvl task --help lists them): text,\n"
+	"                             and boxes or quad boxes in image pixels with labels\n"
 	"  tokenize -m MODEL.gguf [--tokenizer llm|florence] [--json] [--no-special] TEXT\n"
 	"                             the ids (and pieces) the model's tokenizer gives for TEXT\n"
 	"  bench -m MODEL.gguf [--llm] [--vision] [-t N] [-p PROMPT_TOKENS] [-n GEN_TOKENS] [-r N]\n"
@@ -131,28 +141,6 @@ static int bad(const char *cmd, const char *fmt, const char *arg)
 	return 2;
 }
 
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool parse_float(const char *s, double lo, double hi, float *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= lo && v <= hi))
-		return false;
-	*out = (float)v;
-	return true;
-}
-
 /* ---- run -------------------------------------------------------------------------------------- */
 
 struct run_out {
@@ -184,23 +172,6 @@ static bool on_token(void *user, int32_t id, const char *text, size_t len)
 		fflush(stdout);
 	}
 	return true;
-}
-
-static void json_string(FILE *f, const char *s, size_t n)
-{
-	fputc('"', f);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", f);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
 }
 
 /* A float32 .npy file of the given shape. */
@@ -283,6 +254,9 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 	struct fvl_gen_params gp;
 	struct run_out out = {0};
 	struct fvl_camera_opts co = {.every = 2.0, .min_change = 0.0};
+	struct fvl_task_params tp;
+	fvl_task_params_default(&tp);
+	tp.task = NULL;
 	fvl_session_params_default(&sp);
 	fvl_gen_params_default(&gp);
 	if (camera)
@@ -297,7 +271,15 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 		else if (camera && !strcmp(a, "--wait-for-device")) co.wait_for_device = true;
 		else if (camera && !strcmp(a, "--task")) {
 			NEXT();
-			return bad(cmd, "--task %s: Florence-2 tasks are not built yet; ask with -p", v);
+			if (!fvl_task_find(v))
+				return bad(cmd, "unknown task '%s' (fvl task --help lists them)", v);
+			tp.task = v;
+		} else if (camera && !strcmp(a, "--text")) { NEXT(); tp.text = v; }
+		else if (camera && !strcmp(a, "--beams")) {
+			NEXT();
+			if (!parse_long(v, 1, 16, &l))
+				return bad(cmd, "--beams wants 1..16, not '%s'", v);
+			tp.n_beams = (int32_t)l;
 		} else if (camera && !strcmp(a, "--size")) {
 			NEXT();
 			unsigned w, h;
@@ -380,12 +362,23 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 	}
 	if (!model)
 		return bad(cmd, "%s", "which model? -m MODEL.gguf");
-	if (!prompt)
-		return bad(cmd, "%s", "what question? -p \"...\"");
+	if (tp.task && prompt)
+		return bad(cmd, "%s", "ask a question (-p) or run a task (--task), not both");
+	if (!prompt && !tp.task)
+		return bad(cmd, "%s", camera ? "what question? -p \"...\" (or --task NAME)" :
+		           "what question? -p \"...\"");
 	if (camera) {
 		if (!co.device && !co.frames)
 			return bad(cmd, "%s", "which camera? --device /dev/video0 (or --frames DIR)");
 		sp.isa = getenv("FVL_ISA");
+		if (tp.task) {
+			const struct fvl_task_info *ti = fvl_task_find(tp.task);
+			if (ti->takes_text != (tp.text != NULL))
+				return bad(cmd, ti->takes_text ? "task %s needs --text" :
+				           "task %s takes no --text", ti->name);
+			tp.n_threads = sp.n_threads, tp.isa = sp.isa, tp.max_new = gp.n_predict;
+			co.task = &tp;
+		}
 		return fvl_camera_main(argc, argv, prompt, model, &sp, &gp, &co);
 	}
 	if (dump && !image)
@@ -533,6 +526,8 @@ int main(int argc, char **argv)
 		return cmd_run_or_camera(false, argc - 2, argv + 2);
 	if (strcmp(cmd, "camera") == 0)
 		return cmd_run_or_camera(true, argc - 2, argv + 2);
+	if (strcmp(cmd, "task") == 0)
+		return fvl_task_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "tokenize") == 0)
 		return cmd_tokenize(argc - 2, argv + 2);
 	if (strcmp(cmd, "bench") == 0)

@@ -1,0 +1,177 @@
+/* task.c — Florence-2 tasks end to end: prompt expansion, image to encoder output, greedy or beam
+ * search over the BART decoder, post-processing into text, boxes and quads. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+#include "f2post.h"
+#include "model.h"
+
+static double ms_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+void fvl_task_params_default(struct fvl_task_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->task = "caption";
+	p->no_repeat_ngram = -1;
+}
+
+void fvl_task_result_free(struct fvl_task_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_items; i++)
+		free(r->items[i].label);
+	free(r->items);
+	free(r->text);
+	free(r->ids);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The task's prompt template from the model file (f2.tasks.names / f2.tasks.prompts). */
+static enum fvl_status task_template(const struct fvl_gguf *g, const char *token, char **out)
+{
+	const struct fvl_gguf_kv *names, *prompts;
+	enum fvl_status st;
+	*out = NULL;
+	if ((st = fvl_gguf_get_arr(g, "f2.tasks.names", FVL_GGUF_STRING, &names)) ||
+	    (st = fvl_gguf_get_arr(g, "f2.tasks.prompts", FVL_GGUF_STRING, &prompts)))
+		return st;
+	for (uint64_t i = 0; i < names->n && i < prompts->n; i++) {
+		struct fvl_str n = fvl_gguf_arr_str(names, i);
+		if (n.n == strlen(token) && memcmp(n.p, token, n.n) == 0) {
+			struct fvl_str p = fvl_gguf_arr_str(prompts, i);
+			*out = malloc(p.n + 1);
+			if (!*out)
+				return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+			memcpy(*out, p.p, p.n);
+			(*out)[p.n] = '\0';
+			return FVL_STATUS_OK;
+		}
+	}
+	return fvl_fail(FVL_STATUS_NOT_FOUND, "the model file has no prompt for %s", token);
+}
+
+struct task_run {
+	struct fvl_rt rt;
+	char *tmpl, *prompt, *text;
+	int32_t *ids;
+	float *pixels, *feats, *visual, *enc;
+	struct fvl_f2_dec_state *state;
+};
+
+static enum fvl_status check_params(const struct fvl_model *m, const uint8_t *rgb, uint32_t w,
+                                    uint32_t h, const struct fvl_task_params *p,
+                                    const struct fvl_task_info **task)
+{
+	if (!m || !p || !rgb || w == 0 || h == 0)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_task_run: NULL argument or empty image");
+	if (!m->has_tasks)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "this model cannot run Florence-2 tasks: %s",
+		                m->no_tasks_why);
+	*task = fvl_task_find(p->task);
+	if (!*task)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "unknown task '%s' (see fvl task --help)",
+		                p->task ? p->task : "(null)");
+	if (p->n_beams < 0 || p->n_beams > 16)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "beams %d: use 1..16", p->n_beams);
+	if (p->max_new < 0)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "max new tokens %d", p->max_new);
+	if (p->no_repeat_ngram < -1 || p->no_repeat_ngram > 64)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "no-repeat n-gram size %d",
+		                p->no_repeat_ngram);
+	return FVL_STATUS_OK;
+}
+
+static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *img,
+                           const struct fvl_task_params *p, const struct fvl_task_info *task,
+                           struct task_run *x, struct fvl_task_result *out)
+{
+	const struct fvl_f2 *f2 = m->is_vl ? &m->vision.f2 : &m->f2;
+	const struct fvl_f2_dec *dec = &m->dec;
+	const size_t S = f2->image_size, nv = fvl_f2_n_visual(f2), D = f2->d;
+	size_t n_ids = 0, n_out = 0;
+	enum fvl_status st;
+	if ((st = task_template(m->gguf, task->token, &x->tmpl)) ||
+	    (st = fvl_task_prompt(task, x->tmpl, p->text, &x->prompt)) ||
+	    (st = fvl_tok_encode(m->ftok, x->prompt, strlen(x->prompt), true, &x->ids, &n_ids)))
+		return st;
+	if (nv + n_ids > f2->max_pos)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "the prompt is %zu tokens; with %zu "
+		                "visual tokens it exceeds the encoder's %zu positions", n_ids, nv,
+		                f2->max_pos);
+	const size_t grid = fvl_f2_grid(f2), c_last = f2->st[f2->n_stages - 1].c;
+	x->pixels = malloc(3 * S * S * sizeof(float));
+	x->feats = malloc(grid * grid * c_last * sizeof(float));
+	x->visual = malloc(nv * f2->proj_dim * sizeof(float));
+	x->enc = malloc((nv + n_ids) * D * sizeof(float));
+	if (!x->pixels || !x->feats || !x->visual || !x->enc)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	const double t0 = ms_now();
+	if ((st = fvl_preprocess_run(&m->task_pp, img, x->pixels)) ||
+	    (st = fvl_f2_davit(f2, &x->rt, x->pixels, x->feats, NULL)) ||
+	    (st = fvl_f2_encode_image(f2, &x->rt, x->feats, x->visual)) ||
+	    (st = fvl_f2_encoder(f2, &x->rt, x->visual, nv, x->ids, n_ids, x->enc)))
+		return st;
+	const double t1 = ms_now();
+	uint32_t max_new = p->max_new > 0 ? (uint32_t)p->max_new : 1024;
+	if (max_new > dec->max_pos)
+		max_new = (uint32_t)dec->max_pos;
+	const uint32_t beams = p->n_beams > 0 ? (uint32_t)p->n_beams : dec->num_beams;
+	struct fvl_search s = {
+		.vocab = dec->vocab, .start_id = dec->start_id, .eos_id = dec->eos_id, .n_beams = beams,
+		.max_new = max_new, .length_penalty = 1.0f, .early_stopping = dec->early_stopping,
+		.no_repeat_ngram = p->no_repeat_ngram >= 0 ? (uint32_t)p->no_repeat_ngram :
+		                   dec->no_repeat_ngram,
+		.forced_bos_id = dec->forced_bos_id, .forced_eos = dec->forced_eos};
+	out->ids = malloc(max_new * sizeof(int32_t));
+	if (!out->ids)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	if ((st = fvl_f2_dec_state_init(dec, &x->rt, x->enc, nv + n_ids, beams, max_new, &x->state)) ||
+	    (st = fvl_search_run(&s, fvl_f2_dec_step, x->state, out->ids, &n_out)))
+		return st;
+	out->n_ids = n_out;
+	out->ms_vision = t1 - t0;
+	out->ms_decode = ms_now() - t1;
+	size_t n_text;
+	if ((st = fvl_tok_decode(m->ftok, out->ids, n_out, false, &x->text, &n_text)))
+		return st;
+	struct fvl_task_geom geom = {img->w, img->h, 0, 0, 0};
+	if (m->task_pp.pad_square) { /* the bins cover the padded square */
+		geom.side = img->w > img->h ? img->w : img->h;
+		geom.off_x = (geom.side - img->w) / 2, geom.off_y = (geom.side - img->h) / 2;
+	}
+	return fvl_task_parse(task, x->text, &geom, out);
+}
+
+enum fvl_status fvl_task_run(const struct fvl_model *m, const uint8_t *rgb, uint32_t w,
+                             uint32_t h, const struct fvl_task_params *p,
+                             struct fvl_task_result *out)
+{
+	const struct fvl_task_info *task = NULL;
+	struct task_run x;
+	if (!out)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_task_run: NULL result");
+	memset(out, 0, sizeof(*out));
+	memset(&x, 0, sizeof(x));
+	enum fvl_status st = check_params(m, rgb, w, h, p, &task);
+	if (st != FVL_STATUS_OK)
+		return st;
+	const struct fvl_image img = {w, h, (uint8_t *)rgb};
+	if ((st = fvl_rt_init(&x.rt, p->n_threads, p->isa)) == FVL_STATUS_OK) {
+		st = run(m, &img, p, task, &x, out);
+		fvl_rt_free(&x.rt);
+	}
+	fvl_f2_dec_state_free(x.state);
+	free(x.tmpl), free(x.prompt), free(x.text), free(x.ids);
+	free(x.pixels), free(x.feats), free(x.visual), free(x.enc);
+	if (st != FVL_STATUS_OK)
+		fvl_task_result_free(out);
+	return st;
+}

@@ -1,0 +1,72 @@
+/* cli.c — option parsing and JSON output shared by fvl's commands. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+bool parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool parse_float(const char *s, double lo, double hi, float *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= lo && v <= hi))
+		return false;
+	*out = (float)v;
+	return true;
+}
+
+void json_string(FILE *f, const char *s, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+void json_task_members(FILE *f, const struct fvl_task_result *r)
+{
+	fputs("\"task\": ", f);
+	json_string(f, r->task, strlen(r->task));
+	fputs(", \"text\": ", f);
+	json_string(f, r->text ? r->text : "", r->text ? strlen(r->text) : 0);
+	fputs(", \"ids\": [", f);
+	for (size_t i = 0; i < r->n_ids; i++)
+		fprintf(f, "%s%d", i ? ", " : "", r->ids[i]);
+	fputc(']', f);
+	if (r->item_coords == 0)
+		return;
+	fprintf(f, ", \"%s\": [", r->item_coords == 8 ? "quad_boxes" : "bboxes");
+	for (size_t i = 0; i < r->n_items; i++) {
+		fputs(i ? ", [" : "[", f);
+		for (uint32_t j = 0; j < r->items[i].n_coords; j++)
+			fprintf(f, "%s%.2f", j ? ", " : "", r->items[i].coords[j]);
+		fputc(']', f);
+	}
+	fputs("], \"labels\": [", f);
+	for (size_t i = 0; i < r->n_items; i++) {
+		fputs(i ? ", " : "", f);
+		json_string(f, r->items[i].label, strlen(r->items[i].label));
+	}
+	fputc(']', f);
+}

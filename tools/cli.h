@@ -1,0 +1,22 @@
+/* cli.h — helpers the command-line tools share: option values and JSON output. */
+#ifndef FVL_TOOLS_CLI_H
+#define FVL_TOOLS_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "fvl.h"
+
+/* A decimal integer in [lo, hi] (the whole string), or false. */
+bool parse_long(const char *s, long lo, long hi, long *out);
+/* A number in [lo, hi] (the whole string), or false. */
+bool parse_float(const char *s, double lo, double hi, float *out);
+
+/* s (n bytes of UTF-8) as a quoted JSON string. */
+void json_string(FILE *f, const char *s, size_t n);
+/* A task result as JSON members (no braces): "task", "text", "ids", and "bboxes"/"quad_boxes"
+ * with "labels" when the task gives regions. */
+void json_task_members(FILE *f, const struct fvl_task_result *r);
+
+#endif

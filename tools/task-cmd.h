@@ -1,0 +1,7 @@
+/* task-cmd.h — `fvl task`: Florence-2 tasks on an image. */
+#ifndef FVL_TOOLS_TASK_H
+#define FVL_TOOLS_TASK_H
+
+int fvl_task_main(int argc, char **argv);
+
+#endif
