@@ -73,7 +73,8 @@ static bool write_f2_configs(const char *dir, const struct f2_shape *s, int imag
 	         "  \"decoder_layers\": %d, \"encoder_attention_heads\": %d, \"decoder_attention_heads\": %d,\n"
 	         "  \"encoder_ffn_dim\": %d, \"decoder_ffn_dim\": %d, \"max_position_embeddings\": %d,\n"
 	         "  \"activation_function\": \"gelu\", \"scale_embedding\": false,\n"
-	         "  \"no_repeat_ngram_size\": 3, \"decoder_start_token_id\": 2}}\n",
+	         "  \"no_repeat_ngram_size\": 3, \"decoder_start_token_id\": 2,\n"
+	         "  \"forced_bos_token_id\": 0, \"forced_eos_token_id\": 2}}\n",
 	         s->proj_dim, s->dims, s->depths, s->heads, s->heads, s->proj_dim, s->d_model, s->layers,
 	         s->layers, s->text_heads, s->text_heads, s->ffn, s->ffn, s->max_pos);
 	char pre[512];

@@ -192,7 +192,9 @@ static enum fvl_status parse_boxes(const char *t, const struct fvl_task_geom *g,
 		const char *a = run, *b = p;
 		while (a < b && isspace((unsigned char)*a))
 			a++;
-		bool ok = memchr(a, '\n', (size_t)(b - a)) == NULL;
+		bool ok = true;
+		for (const char *c = a; c < b && ok; c++)
+			ok = *c != '\n';
 		while (b > a && isspace((unsigned char)b[-1]))
 			b--;
 		if (ok && grounding && blacklisted(a, (size_t)(b - a)))
