@@ -1,6 +1,7 @@
-/* fgemm-neon.c — float GEMM/GEMV with NEON fmla: tiles of 4 weight rows x 4 input rows, 16
+/* fgemm-neon.c — float GEMM/GEMV with NEON fmla: tiles of 4 weight rows x up to 4 input rows, 16
  * accumulators over k in steps of 4, reduced pairwise at the end. f16 weights are widened to f32
- * as they are loaded. */
+ * as they are loaded. The tile is compiled once per input-row count (1..4), so a GEMV (m = 1, the
+ * decoders' case) issues 4 fmla per 4 weights, not 16. */
 #include "kernels.h"
 #include "neon.h"
 
@@ -10,12 +11,12 @@ static inline float el_f32(const void *w, size_t i) { return ((const float *)w)[
 static inline float el_f16(const void *w, size_t i) { return fvl_fp16_to_fp32(((const uint16_t *)w)[i]); }
 
 #define FGEMM_NEON(name, LD, EL)                                                                 \
-	static inline void name##_tile(size_t k, size_t nr, const void *w, size_t j0,             \
-	                               const float *bias, size_t mr, const float *x, size_t ldx, \
-	                               float *y, size_t ldy)                                      \
+	static inline __attribute__((always_inline)) void                                        \
+	name##_tile(size_t k, size_t nr, const void *w, size_t j0, const float *bias, size_t mr,  \
+	            const float *x, size_t ldx, float *y, size_t ldy)                             \
 	{                                                                                        \
 		float32x4_t acc[4][4];                                                           \
-		for (size_t i = 0; i < 4; i++)                                                   \
+		for (size_t i = 0; i < mr; i++)                                                  \
 			for (size_t r = 0; r < 4; r++)                                           \
 				acc[i][r] = vdupq_n_f32(0.0f);                                   \
 		size_t e = 0;                                                                    \
@@ -23,9 +24,9 @@ static inline float el_f16(const void *w, size_t i) { return fvl_fp16_to_fp32(((
 			float32x4_t wv[4], xv[4];                                                \
 			for (size_t r = 0; r < 4; r++)                                           \
 				wv[r] = r < nr ? LD(w, (j0 + r) * k + e) : vdupq_n_f32(0.0f);    \
-			for (size_t i = 0; i < 4; i++)                                           \
-				xv[i] = i < mr ? vld1q_f32(x + i * ldx + e) : vdupq_n_f32(0.0f); \
-			for (size_t i = 0; i < 4; i++)                                           \
+			for (size_t i = 0; i < mr; i++)                                          \
+				xv[i] = vld1q_f32(x + i * ldx + e);                              \
+			for (size_t i = 0; i < mr; i++)                                          \
 				for (size_t r = 0; r < 4; r++)                                   \
 					acc[i][r] = vfmaq_f32(acc[i][r], wv[r], xv[i]);          \
 		}                                                                                \
@@ -42,6 +43,19 @@ static inline float el_f16(const void *w, size_t i) { return fvl_fp16_to_fp32(((
 			}                                                                        \
 		}                                                                                \
 	}                                                                                        \
+	/* constant row counts, so each tile's loops unroll */                                 \
+	static void name##_rows(size_t k, size_t nr, const void *w, size_t j, const float *bias,  \
+	                        size_t rows, const float *x, size_t ldx, float *y, size_t ldy)    \
+	{                                                                                        \
+		if (rows == 1)                                                                   \
+			name##_tile(k, nr, w, j, bias, 1, x, ldx, y, ldy);                       \
+		else if (rows == 2)                                                              \
+			name##_tile(k, nr, w, j, bias, 2, x, ldx, y, ldy);                       \
+		else if (rows == 3)                                                              \
+			name##_tile(k, nr, w, j, bias, 3, x, ldx, y, ldy);                       \
+		else                                                                             \
+			name##_tile(k, nr, w, j, bias, 4, x, ldx, y, ldy);                       \
+	}                                                                                        \
 	void name(size_t k, size_t n, const void *w, const float *bias, size_t m, const float *x, \
 	          size_t ldx, float *y, size_t ldy)                                               \
 	{                                                                                        \
@@ -49,7 +63,7 @@ static inline float el_f16(const void *w, size_t i) { return fvl_fp16_to_fp32(((
 			size_t j1 = j0 + 32 < n ? j0 + 32 : n;                                   \
 			for (size_t i = 0; i < m; i += 4)                                        \
 				for (size_t j = j0; j < j1; j += 4)                              \
-					name##_tile(k, j1 - j < 4 ? j1 - j : 4, w, j, bias,      \
+					name##_rows(k, j1 - j < 4 ? j1 - j : 4, w, j, bias,      \
 					            m - i < 4 ? m - i : 4, x + i * ldx, ldx,     \
 					            y + i * ldy, ldy);                           \
 		}                                                                                \
