@@ -180,8 +180,12 @@ $(FUZZ_B)/fuzz-image: tests/fuzz/fuzz-image.c runtime/image.c runtime/status.c
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $^ -lturbojpeg -o $@
 
+$(FUZZ_B)/fuzz-f2post: tests/fuzz/fuzz-f2post.c runtime/f2post.c runtime/status.c
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $^ -lm -o $@
+
 # Each target runs on its own corpus, seeded with small valid files the test runner writes.
-fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt $(FUZZ_B)/fuzz-image
+fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt $(FUZZ_B)/fuzz-image $(FUZZ_B)/fuzz-f2post
 	$(MAKE) ARCH=$(HOST_ARCH) BOARD= SAN= tests
 	rm -rf $(FUZZ_B)/seeds-gguf $(FUZZ_B)/seeds-ckpt $(FUZZ_B)/seeds-image
 	mkdir -p $(FUZZ_B)/corpus-gguf $(FUZZ_B)/corpus-ckpt
@@ -196,6 +200,13 @@ fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt $(FUZZ_B)/fuzz-image
 	printf 'P6\n2 2\n255\n0123456789ab' > $(FUZZ_B)/seeds-image/tiny.ppm
 	$(FUZZ_B)/fuzz-image -max_total_time=$(FUZZ_CKPT_SECONDS) -print_final_stats=1 -rss_limit_mb=1024 \
 	  -artifact_prefix=$(FUZZ_B)/ $(FUZZ_B)/corpus-image $(FUZZ_B)/seeds-image
+	mkdir -p $(FUZZ_B)/corpus-f2post $(FUZZ_B)/seeds-f2post
+	printf 'car<loc_1><loc_2><loc_3><loc_4>dog<loc_5><loc_6><loc_7><loc_8></s>' \
+	  > $(FUZZ_B)/seeds-f2post/od.txt
+	printf '<s>HELLO<loc_1><loc_2><loc_3><loc_4><loc_5><loc_6><loc_7><loc_8>\n' \
+	  > $(FUZZ_B)/seeds-f2post/ocr.txt
+	$(FUZZ_B)/fuzz-f2post -max_total_time=$(FUZZ_CKPT_SECONDS) -print_final_stats=1 \
+	  -artifact_prefix=$(FUZZ_B)/ $(FUZZ_B)/corpus-f2post $(FUZZ_B)/seeds-f2post
 
 # ---- the README's commands ---------------------------------------------------------------------
 deps:

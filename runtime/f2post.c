@@ -61,6 +61,18 @@ enum fvl_status fvl_task_prompt(const struct fvl_task_info *task, const char *tm
 	return FVL_STATUS_OK;
 }
 
+void fvl_task_result_free(struct fvl_task_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_items; i++)
+		free(r->items[i].label);
+	free(r->items);
+	free(r->text);
+	free(r->ids);
+	memset(r, 0, sizeof(*r));
+}
+
 /* ---- parsing ----------------------------------------------------------------------------------- */
 
 /* "<loc_N>" at p: N in *v, returns its length (0 if p is not one). */

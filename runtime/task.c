@@ -22,18 +22,6 @@ void fvl_task_params_default(struct fvl_task_params *p)
 	p->no_repeat_ngram = -1;
 }
 
-void fvl_task_result_free(struct fvl_task_result *r)
-{
-	if (!r)
-		return;
-	for (size_t i = 0; i < r->n_items; i++)
-		free(r->items[i].label);
-	free(r->items);
-	free(r->text);
-	free(r->ids);
-	memset(r, 0, sizeof(*r));
-}
-
 /* The task's prompt template from the model file (f2.tasks.names / f2.tasks.prompts). */
 static enum fvl_status task_template(const struct fvl_gguf *g, const char *token, char **out)
 {
