@@ -60,6 +60,26 @@ static enum fvl_status load_tasks(struct fvl_model *m)
 	return FVL_STATUS_OK;
 }
 
+enum fvl_status fvl_model_tasks(struct fvl_model *m)
+{
+	pthread_mutex_lock(&m->task_mu);
+	if (!m->tasks_tried) {
+		m->tasks_tried = true;
+		if (load_tasks(m) != FVL_STATUS_OK) {
+			snprintf(m->no_tasks_why, sizeof(m->no_tasks_why), "%s", fvl_last_error());
+			fvl_f2_dec_free(&m->dec);
+			fvl_tok_free(m->ftok);
+			m->ftok = NULL;
+		}
+	}
+	const bool ok = m->has_tasks;
+	pthread_mutex_unlock(&m->task_mu);
+	if (!ok)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "this model cannot run Florence-2 tasks: %s",
+		                m->no_tasks_why);
+	return FVL_STATUS_OK;
+}
+
 enum fvl_status fvl_model_load(const char *path, struct fvl_model **out)
 {
 	struct fvl_model *m;
@@ -90,16 +110,13 @@ enum fvl_status fvl_model_load(const char *path, struct fvl_model **out)
 		              "runs (florence-vl, florence2)", path, m->arch);
 		goto error;
 	}
-	if ((st = load_tasks(m)) != FVL_STATUS_OK) {
-		if (!m->is_vl) {
-			fvl_error_prefix(path);
-			goto error;
-		}
-		/* a Florence-VL file without the Florence-2 decoder still answers questions */
-		snprintf(m->no_tasks_why, sizeof(m->no_tasks_why), "%s", fvl_last_error());
-		fvl_f2_dec_free(&m->dec);
-		fvl_tok_free(m->ftok);
-		m->ftok = NULL;
+	pthread_mutex_init(&m->task_mu, NULL);
+	m->task_mu_init = true;
+	/* A Florence-2 file is its tasks; a Florence-VL file loads them on first use (their packed
+	 * decoder weights would cost memory and start-up time for every question otherwise). */
+	if (!m->is_vl && (st = fvl_model_tasks(m)) != FVL_STATUS_OK) {
+		fvl_error_prefix(path);
+		goto error;
 	}
 	fvl_error_clear();
 	*out = m;
@@ -120,6 +137,8 @@ void fvl_model_free(struct fvl_model *m)
 	fvl_f2_dec_free(&m->dec);
 	if (!m->is_vl)
 		fvl_f2_free(&m->f2);
+	if (m->task_mu_init)
+		pthread_mutex_destroy(&m->task_mu);
 	free(m->template_text);
 	free(m->query_text);
 	fvl_gguf_free(m->gguf);

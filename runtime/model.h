@@ -2,6 +2,8 @@
 #ifndef FVL_MODEL_H
 #define FVL_MODEL_H
 
+#include <pthread.h>
+
 #include "f2dec.h"
 #include "gguf.h"
 #include "llm.h"
@@ -18,13 +20,18 @@ struct fvl_model {
 	int32_t stop_ids[16];
 	size_t n_stop;
 	char *template_text, *query_text; /* chat template with {query}; query with {question} */
-	/* Florence-2 tasks: florence2 files, and florence-vl files converted with the decoder */
-	bool has_tasks;
+	/* Florence-2 tasks: florence2 files, and florence-vl files converted with the decoder;
+	 * loaded by fvl_model_tasks (at load for florence2 files, on first use otherwise) */
+	pthread_mutex_t task_mu;
+	bool task_mu_init, tasks_tried, has_tasks;
 	char no_tasks_why[256];
 	struct fvl_f2 f2;        /* florence2 files (florence-vl files use vision.f2) */
 	struct fvl_f2_dec dec;
 	struct fvl_tok *ftok;    /* the Florence-2 tokenizer */
 	struct fvl_preprocess task_pp;
 };
+
+/* Loads the task layer once (thread-safe); UNSUPPORTED with the reason if the file lacks it. */
+enum fvl_status fvl_model_tasks(struct fvl_model *m);
 
 #endif /* FVL_MODEL_H */

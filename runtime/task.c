@@ -60,9 +60,10 @@ static enum fvl_status check_params(const struct fvl_model *m, const uint8_t *rg
 {
 	if (!m || !p || !rgb || w == 0 || h == 0)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_task_run: NULL argument or empty image");
-	if (!m->has_tasks)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "this model cannot run Florence-2 tasks: %s",
-		                m->no_tasks_why);
+	/* the task layer is the one part of a model loaded on first use, under the model's lock */
+	enum fvl_status st = fvl_model_tasks((struct fvl_model *)m);
+	if (st != FVL_STATUS_OK)
+		return st;
 	*task = fvl_task_find(p->task);
 	if (!*task)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "unknown task '%s' (see fvl task --help)",
