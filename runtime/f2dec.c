@@ -194,8 +194,12 @@ enum fvl_status fvl_f2_dec_step(void *state, size_t nb, const int32_t *parents,
 	if (pos >= s->cap && (st = grow(s)) != FVL_STATUS_OK)
 		return st;
 	const size_t D = d->d, L = d->n_layers, hd = D / d->heads, ML = s->cap, per_beam = L * ML * D;
-	/* beams continue their parents: their caches up to pos come from the parents' */
-	if (pos > 0) {
+	/* beams continue their parents: their caches up to pos come from the parents' (nothing to
+	 * move when every beam continues itself, as greedy search always does) */
+	bool moved = false;
+	for (size_t b = 0; b < nb && pos > 0; b++)
+		moved |= parents[b] != (int32_t)b;
+	if (moved) {
 		for (size_t b = 0; b < nb; b++)
 			for (size_t l = 0; l < L; l++) {
 				const size_t from = parents[b] * per_beam + l * ML * D, to = b * per_beam + l * ML * D;
