@@ -12,12 +12,17 @@
 #define FVL_HWCAP2_I8MM (1ul << 13)
 #endif
 
-/* Variants compiled into this build: the Makefile defines FVL_HAVE_I8MM where the compiler
- * targets aarch64; baseline and dotprod build everywhere (through SIMDe off aarch64). */
+/* Variants compiled into this build: the Makefile defines FVL_HAVE_I8MM and FVL_HAVE_FP16 where
+ * the compiler targets aarch64; baseline and dotprod build everywhere (through SIMDe off aarch64). */
 #if defined(FVL_HAVE_I8MM)
 #define HAVE_I8MM 1
 #else
 #define HAVE_I8MM 0
+#endif
+#if defined(FVL_HAVE_FP16)
+#define HAVE_FP16 1
+#else
+#define HAVE_FP16 0
 #endif
 
 void fvl_cpu_detect(struct fvl_cpu *cpu)
@@ -124,6 +129,14 @@ enum fvl_status fvl_kernels_init(struct fvl_kernels *k, const struct fvl_cpu *cp
 		SET(k, q4_0_gemm, fvl_q4_0x4_q8_gemm__neondot);
 		SET(k, q8_0_gemm, fvl_q8_0x4_q8_gemm__neondot);
 	}
+#if HAVE_FP16
+	/* Every dot-product core fvl targets (A76, A78AE) also has fp16 arithmetic; the feature
+	 * is checked on its own all the same. */
+	if (isa >= FVL_ISA_DOTPROD && cpu->fp16) {
+		SET(k, f16_act, fvl_f16_act__neonfp16);
+		SET(k, hgemm, fvl_hgemm__neonfp16);
+	}
+#endif
 #if HAVE_I8MM
 	if (isa >= FVL_ISA_I8MM) {
 		SET(k, q4_0_gemm, fvl_q4_0x4_q8_gemm__neoni8mm);

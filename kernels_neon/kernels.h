@@ -3,6 +3,7 @@
 #ifndef FVL_KERNELS_H
 #define FVL_KERNELS_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,6 +114,34 @@ void fvl_f16_gemm__scalar(size_t k, size_t n, const void *w, const float *bias, 
 void fvl_f16_gemm__neon(size_t k, size_t n, const void *w, const float *bias, size_t m,
                         const float *x, size_t ldx, float *y, size_t ldy);
 
+/* ---- fp16-arithmetic GEMM (cores with FEAT_FP16: Cortex-A76/A78AE) ------------------------------
+ * fvl_f16_act turns m rows of k floats (stride ldx) into f16 rows xh (stride FVL_F16_ACT_STRIDE(k),
+ * zero padded) scaled by a power of two per row so max |x| lands in [2, 4) (products and 64-term
+ * f16 sums then stay far below the f16 limit); xs[i] is that row's inverse scale. fvl_hgemm gives
+ * y[i*ldy + j] = xs[i] * sum_k W[j][k] xh[i][k] (+ bias[j]) with W f16 rows; the NEON variant
+ * sums in f16 over 64 values of k and in f32 beyond (relative error ~1e-3 of sum |terms|). */
+#define FVL_F16_ACT_STRIDE(k) (((k) + 7) & ~(size_t)7)
+/* The exponent e with amax / 2^e in [2, 4); 0 for 0, nan and inf; clamped so 2^-e is a normal. */
+static inline int fvl_f16_act_exponent(float amax)
+{
+	if (!(amax > 0.0f) || amax > 3.0e38f)
+		return 0;
+	int e;
+	frexpf(amax, &e); /* amax = f 2^e, f in [0.5, 1) */
+	e -= 2;
+	return e < -100 ? -100 : e > 120 ? 120 : e;
+}
+typedef void (*fvl_f16_act_fn)(size_t m, size_t k, const float *x, size_t ldx, uint16_t *xh,
+                               float *xs);
+typedef void (*fvl_hgemm_fn)(size_t k, size_t n, const void *w, const float *bias, size_t m,
+                             const uint16_t *xh, const float *xs, float *y, size_t ldy);
+void fvl_f16_act__scalar(size_t m, size_t k, const float *x, size_t ldx, uint16_t *xh, float *xs);
+void fvl_f16_act__neonfp16(size_t m, size_t k, const float *x, size_t ldx, uint16_t *xh, float *xs);
+void fvl_hgemm__scalar(size_t k, size_t n, const void *w, const float *bias, size_t m,
+                       const uint16_t *xh, const float *xs, float *y, size_t ldy);
+void fvl_hgemm__neonfp16(size_t k, size_t n, const void *w, const float *bias, size_t m,
+                         const uint16_t *xh, const float *xs, float *y, size_t ldy);
+
 /* ---- elementwise and normalization (row-wise over n values) --------------------------------- */
 /* y = (x - mean) / sqrt(var + eps) * g + b over each of m rows of n (in place allowed). */
 typedef void (*fvl_layernorm_fn)(size_t m, size_t n, const float *x, const float *g,
@@ -184,6 +213,9 @@ struct fvl_kernels {
 	FVL_KERNEL(fvl_qgemm_fn, q8_0_gemm)
 	FVL_KERNEL(fvl_fgemm_fn, f32_gemm)
 	FVL_KERNEL(fvl_fgemm_fn, f16_gemm)
+	/* fp16 arithmetic for f16 weights: NULL unless the CPU has it (then f16_gemm is the path) */
+	FVL_KERNEL(fvl_f16_act_fn, f16_act)
+	FVL_KERNEL(fvl_hgemm_fn, hgemm)
 	FVL_KERNEL(fvl_layernorm_fn, layernorm)
 	FVL_KERNEL(fvl_rmsnorm_fn, rmsnorm)
 	FVL_KERNEL(fvl_softmax_fn, softmax)

@@ -74,6 +74,30 @@ void fvl_fgemm_run(pthreadpool_t pool, fvl_fgemm_fn fn, int type, size_t k, size
 	pthreadpool_parallelize_1d_tile_1d(pool, fgemm_task, &c, n, ROW_TILE, 0);
 }
 
+struct hgemm_ctx {
+	fvl_hgemm_fn fn;
+	size_t k, n, m, ldy;
+	const uint16_t *w, *xh;
+	const float *bias, *xs;
+	float *y;
+};
+
+static void hgemm_task(void *p, size_t j0, size_t nj)
+{
+	const struct hgemm_ctx *c = p;
+	size_t n = c->n - j0 < nj ? c->n - j0 : nj;
+	c->fn(c->k, n, c->w + j0 * c->k, c->bias ? c->bias + j0 : NULL, c->m, c->xh, c->xs,
+	      c->y + j0, c->ldy);
+}
+
+void fvl_hgemm_run(pthreadpool_t pool, fvl_hgemm_fn fn, size_t k, size_t n, const void *w,
+                   const float *bias, size_t m, const uint16_t *xh, const float *xs, float *y,
+                   size_t ldy)
+{
+	struct hgemm_ctx c = {fn, k, n, m, ldy, w, xh, bias, xs, y};
+	pthreadpool_parallelize_1d_tile_1d(pool, hgemm_task, &c, n, ROW_TILE, 0);
+}
+
 struct bw_ctx {
 	const uint64_t *p;
 	size_t n, tile;

@@ -21,6 +21,10 @@ void fvl_qgemm_run(pthreadpool_t pool, fvl_qgemm_fn fn, int type, size_t k, size
 void fvl_fgemm_run(pthreadpool_t pool, fvl_fgemm_fn fn, int type, size_t k, size_t n,
                    const void *w, const float *bias, size_t m, const float *x, size_t ldx,
                    float *y, size_t ldy);
+/* The fp16-arithmetic GEMM over activations converted by fvl_f16_act, split the same way. */
+void fvl_hgemm_run(pthreadpool_t pool, fvl_hgemm_fn fn, size_t k, size_t n, const void *w,
+                   const float *bias, size_t m, const uint16_t *xh, const float *xs, float *y,
+                   size_t ldy);
 
 /* Memory read bandwidth (GB/s) through the pool's threads: the best of a few passes over
  * bytes (much larger than the caches). For benchmarks. */

@@ -43,7 +43,8 @@ enum fvl_status fvl_rt_reserve(struct fvl_rt *rt, size_t m, size_t k)
 	size_t need = m * ((k + 31) & ~(size_t)31);
 	if (need <= rt->aq_cap)
 		return FVL_STATUS_OK;
-	int8_t *aq = realloc(rt->aq, need);
+	/* aq also holds the f16 activations of the fp16-arithmetic GEMM: 2 bytes per value. */
+	int8_t *aq = realloc(rt->aq, 2 * need);
 	if (aq)
 		rt->aq = aq;
 	float *ad = realloc(rt->ad, (need / 32) * sizeof(float));
@@ -237,6 +238,13 @@ void fvl_linear_forward(struct fvl_rt *rt, const struct fvl_linear *l, size_t m,
 		pthread_mutex_unlock(l->xnn_lock);
 		if (ok)
 			return;
+	}
+	if (l->type == FVL_TYPE_F16 && rt->k.hgemm) {
+		FVL_ASSERT(m * FVL_F16_ACT_STRIDE(l->k) <= rt->aq_cap); /* planned by fvl_rt_reserve */
+		uint16_t *xh = (uint16_t *)(void *)rt->aq;
+		rt->k.f16_act(m, l->k, x, ldx, xh, rt->ad);
+		fvl_hgemm_run(rt->pool, rt->k.hgemm, l->k, l->n, l->w, l->bias, m, xh, rt->ad, y, ldy);
+		return;
 	}
 	fvl_fgemm_run(rt->pool, l->type == FVL_TYPE_F16 ? rt->k.f16_gemm : rt->k.f32_gemm, l->type,
 	              l->k, l->n, l->w, l->bias, m, x, ldx, y, ldy);

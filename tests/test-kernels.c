@@ -337,6 +337,112 @@ static void test_float_gemm_variants_match_the_twin(void)
 	       worst);
 }
 
+/* ---- fp16-arithmetic GEMM ------------------------------------------------------------------------ */
+
+/* The variants whose table has the fp16 path (dotprod tier on a core with FEAT_FP16). */
+static int fp16_variants(struct fvl_kernels *k)
+{
+	struct fvl_kernels all[FVL_ISA_N];
+	int nv = variants(all), n = 0;
+	for (int v = 0; v < nv; v++)
+		if (all[v].hgemm)
+			k[n++] = all[v];
+	return n;
+}
+
+static void test_f16_act_variants_are_bit_exact(void)
+{
+	static const size_t ks[] = {1, 7, 8, 9, 33, 768, 3075};
+	static const float mags[] = {1.0f, 1e5f, 3e-6f, 0.0f};
+	struct fvl_kernels k[FVL_ISA_N];
+	int nv = fp16_variants(k);
+	if (nv == 0)
+		T_SKIP("no fp16-arithmetic variant on this CPU or build");
+	struct rng r = {11};
+	for (size_t c = 0; c < sizeof(ks) / sizeof(ks[0]); c++) {
+		const size_t kk = ks[c], kp = FVL_F16_ACT_STRIDE(kk), m = 5, ldx = kk + 2;
+		float *x = malloc(m * ldx * 4), xs0[5], xs1[5];
+		uint16_t *h0 = malloc(m * kp * 2), *h1 = malloc(m * kp * 2);
+		T_ASSERT(x && h0 && h1, "oom");
+		for (size_t i = 0; i < m; i++)
+			fill(&r, x + i * ldx, ldx, mags[i % 4]);
+		if (kk > 3)
+			x[4 * ldx + 3] = NAN; /* ignored by the max, kept as a value */
+		fvl_f16_act__scalar(m, kk, x, ldx, h0, xs0);
+		for (size_t i = 0; i < 4; i++) { /* the twin's contract: max |xh| in [2, 4] */
+			float mx = 0;
+			for (size_t e = 0; e < kk; e++)
+				mx = fmaxf(mx, fabsf(fvl_fp16_to_fp32(h0[i * kp + e])));
+			T_ASSERT(mags[i % 4] == 0 ? mx == 0 && xs0[i] == 1 : mx >= 2 && mx <= 4,
+			         "k=%zu row %zu: max |xh| %g, inverse scale %g", kk, i, mx, xs0[i]);
+		}
+		for (int v = 0; v < nv; v++) {
+			memset(h1, 0xff, m * kp * 2);
+			k[v].f16_act(m, kk, x, ldx, h1, xs1);
+			T_ASSERT(memcmp(h0, h1, m * kp * 2) == 0 && memcmp(xs0, xs1, sizeof(xs0)) == 0,
+			         "%s k=%zu: differs from the twin", k[v].f16_act_name, kk);
+		}
+		free(x); free(h0); free(h1);
+	}
+}
+
+static void test_hgemm_matches_the_twin(void)
+{
+	static const struct qcase cases[] = {
+		{1, 1, 8}, {1, 3, 5}, {2, 7, 33}, {3, 4, 64}, {4, 33, 17}, {5, 31, 100}, {9, 65, 256},
+		{1, 257, 96}, {17, 9, 3}, {4, 8, 3072}, {1, 5, 16384},
+	};
+	struct fvl_kernels k[FVL_ISA_N];
+	int nv = fp16_variants(k);
+	if (nv == 0)
+		T_SKIP("no fp16-arithmetic variant on this CPU or build");
+	struct rng r = {13};
+	double worst = 0, worst_f32 = 0;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const size_t m = cases[c].m, n = cases[c].n, kk = cases[c].k, kp = FVL_F16_ACT_STRIDE(kk);
+		float *x = malloc(m * kk * 4), *b = malloc(n * 4), *xs = malloc(m * 4);
+		float *y0 = malloc(m * (n + 2) * 4), *y1 = malloc(m * (n + 2) * 4), *yf = malloc(m * n * 4);
+		uint16_t *wh = malloc(n * kk * 2), *xh = malloc(m * kp * 2);
+		T_ASSERT(x && b && xs && y0 && y1 && yf && wh && xh, "oom");
+		for (size_t i = 0; i < m; i++) /* rows from 1e-3 to 1e5: unscaled, 1e5 overflows f16 */
+			fill(&r, x + i * kk, kk, i % 3 == 0 ? 1e5f : i % 3 == 1 ? 1.0f : 1e-3f);
+		for (size_t i = 0; i < n * kk; i++)
+			wh[i] = fvl_fp32_to_fp16((rng_f32(&r) * 2.0f - 1.0f) * 0.5f);
+		fill(&r, b, n, 1.0f);
+		fvl_f16_act__scalar(m, kk, x, kk, xh, xs);
+		fvl_f16_gemm__scalar(kk, n, wh, b, m, x, kk, yf, n);
+		for (int bias = 0; bias < 2; bias++) {
+			fvl_hgemm__scalar(kk, n, wh, bias ? b : NULL, m, xh, xs, y0, n + 2);
+			for (int v = 0; v < nv; v++) {
+				k[v].hgemm(kk, n, wh, bias ? b : NULL, m, xh, xs, y1, n + 2);
+				for (size_t i = 0; i < m; i++)
+					for (size_t j = 0; j < n; j++) {
+						double mag = 0; /* sum |terms|: what f16 rounding scales with */
+						for (size_t e = 0; e < kk; e++)
+							mag += fabs(fvl_fp16_to_fp32(wh[j * kk + e]) *
+							            fvl_fp16_to_fp32(xh[i * kp + e]) * xs[i]);
+						const double want = y0[i * (n + 2) + j], got = y1[i * (n + 2) + j];
+						const double e = fabs(got - want) / (mag + 1e-30);
+						if (e > worst)
+							worst = e;
+						T_ASSERT(e < 4e-3, "%s m=%zu n=%zu k=%zu (%zu, %zu): %.9g, twin %.9g",
+						         k[v].hgemm_name, m, n, kk, i, j, got, want);
+						if (bias) { /* end to end against the f32-activation path */
+							const double ef = fabs(got - yf[i * n + j]) / (mag + 1e-30);
+							if (ef > worst_f32)
+								worst_f32 = ef;
+							T_ASSERT(ef < 5e-3, "%s m=%zu n=%zu k=%zu: %.9g, f32 path %.9g",
+							         k[v].hgemm_name, m, n, kk, got, yf[i * n + j]);
+						}
+					}
+			}
+		}
+		free(x); free(b); free(xs); free(y0); free(y1); free(yf); free(wh); free(xh);
+	}
+	t_note("fp16-arithmetic GEMM: worst error %.2g vs its twin, %.2g vs the f32-activation path "
+	       "(relative to sum |terms|), rows 1e-3..1e5", worst, worst_f32);
+}
+
 /* ---- elementwise --------------------------------------------------------------------------------- */
 
 static void test_elementwise_variants_match_the_twin(void)
@@ -520,6 +626,8 @@ void suite_kernels(void)
 	T_RUN(test_q8_0_gemm_i8mm_matches_the_twin);
 	T_RUN(test_qgemm_threads_give_the_same_bits);
 	T_RUN(test_float_gemm_variants_match_the_twin);
+	T_RUN(test_f16_act_variants_are_bit_exact);
+	T_RUN(test_hgemm_matches_the_twin);
 	T_RUN(test_elementwise_variants_match_the_twin);
 	T_RUN(test_rope_and_dwconv_variants_match_the_twin);
 	T_RUN(test_attention_variants_match_the_twin);

@@ -59,6 +59,7 @@ struct job {
 	void *w;
 	float *x, *y, *ad;
 	int8_t *aq;
+	uint16_t *xh; /* f16 activations of the fp16-arithmetic path */
 };
 
 static int job_init(struct job *j, int type, size_t k, size_t n, size_t m, const struct fvl_kernels *kt)
@@ -71,7 +72,8 @@ static int job_init(struct job *j, int type, size_t k, size_t n, size_t m, const
 	j->y = malloc(m * n * sizeof(float));
 	j->aq = malloc(m * k);
 	j->ad = malloc(m * (k / 32 + 1) * sizeof(float));
-	if (!j->w || !j->x || !j->y || !j->aq || !j->ad)
+	j->xh = malloc(m * FVL_F16_ACT_STRIDE(k) * 2);
+	if (!j->w || !j->x || !j->y || !j->aq || !j->ad || !j->xh)
 		return -1;
 	for (size_t i = 0; i < m * k; i++)
 		j->x[i] = (float)(rnd() >> 40) * 0x1p-24f - 0.5f;
@@ -87,6 +89,7 @@ static void job_free(struct job *j)
 	free(j->y);
 	free(j->aq);
 	free(j->ad);
+	free(j->xh);
 }
 
 /* One kernel call on the calling thread, or split over pool. */
@@ -98,6 +101,12 @@ static void job_run(const struct job *j, const struct fvl_kernels *kt, pthreadpo
 			fvl_qgemm_run(pool, fn, j->type, j->k, j->n, j->w, j->m, j->aq, j->ad, j->y, j->n);
 		else
 			fn(j->k, j->n, j->w, j->m, j->aq, j->ad, j->y, j->n);
+	} else if (j->type == FVL_TYPE_F16 && kt->hgemm) { /* as fvl_linear_forward: convert, then GEMM */
+		kt->f16_act(j->m, j->k, j->x, j->k, j->xh, j->ad);
+		if (pool)
+			fvl_hgemm_run(pool, kt->hgemm, j->k, j->n, j->w, NULL, j->m, j->xh, j->ad, j->y, j->n);
+		else
+			kt->hgemm(j->k, j->n, j->w, NULL, j->m, j->xh, j->ad, j->y, j->n);
 	} else {
 		fvl_fgemm_fn fn = j->type == FVL_TYPE_F32 ? kt->f32_gemm : kt->f16_gemm;
 		if (pool)
@@ -191,7 +200,7 @@ int main(int argc, char **argv)
 			job_run(&j, &kt, NULL);
 		printf("%s %s: %zu calls\n", type == FVL_TYPE_Q4_0 ? kt.q4_0_gemm_name :
 		       type == FVL_TYPE_Q8_0 ? kt.q8_0_gemm_name : type == FVL_TYPE_F32 ?
-		       kt.f32_gemm_name : kt.f16_gemm_name, argv[2], reps);
+		       kt.f32_gemm_name : kt.hgemm ? kt.hgemm_name : kt.f16_gemm_name, argv[2], reps);
 		job_free(&j);
 		return 0;
 	}

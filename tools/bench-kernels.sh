@@ -55,6 +55,21 @@ for k in 3072 8192; do
   done
 done
 echo
+echo "f16 weights (M = 577 and M = 1, K = 1024, N = 256): multiply-accumulates per instruction,"
+echo "f32 arithmetic on cortex-a72 (f16 widened on load), fp16 arithmetic on cortex-a76 and max."
+echo
+echo "| op | M | cortex-a72 baseline | cortex-a76 dotprod (+fp16) | max i8mm (+fp16) |"
+echo "|---|---|---|---|---|"
+for m in 577 1; do
+  row="| f16 | $m |"
+  for cfg in "cortex-a72 baseline" "cortex-a76 dotprod" "max i8mm"; do
+    set -- $cfg
+    insn=$(count "$1" "$2" f16 1024 256 "$m" 1)
+    row="$row $(awk -v i="$insn" -v m="$m" 'BEGIN { printf "%.2f", m * 256 * 1024 / i }') |"
+  done
+  echo "$row"
+done
+echo
 echo "## Native ($(uname -m), through SIMDe off aarch64)"
 echo
 "$HOST" native "${THREADS:-2}"

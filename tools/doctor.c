@@ -137,6 +137,7 @@ int fvl_doctor_main(int argc, char **argv)
 	OP(q4_0_gemm) OP(q8_0_gemm) OP(q8_quant) OP(f32_gemm) OP(f16_gemm) OP(attn) OP(layernorm)
 	OP(rmsnorm) OP(softmax) OP(gelu) OP(silu_mul) OP(rope) OP(dwconv3x3)
 #undef OP
+	printf("  %-12s %s\n", "hgemm", k.hgemm ? k.hgemm_name : "none (f16 weights use f16_gemm)");
 	printf("xnnpack (f32 linears): %s\n", fvl_xnnpack_available() ? "yes" : "no");
 	const long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	printf("cores: %ld online; default threads: %ld\n", cores,
