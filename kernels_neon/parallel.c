@@ -1,4 +1,4 @@
-/* parallel.c — pthreadpool wrappers: each task owns a 16-row tile of the output columns. */
+/* parallel.c — pthreadpool wrappers: each task owns a tile of output columns, a multiple of 16. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,7 +47,14 @@ void fvl_qgemm_run(pthreadpool_t pool, fvl_qgemm_fn fn, int type, size_t k, size
                    size_t ldy)
 {
 	struct qgemm_ctx c = {fn, k, n, m, ldy, fvl_pack_x4_size(type, 4, k), w, aq, ad, y};
-	pthreadpool_parallelize_1d_tile_1d(pool, qgemm_task, &c, n, ROW_TILE, 0);
+	/* A GEMM kernel re-lays its activation strips once per call: give each thread about two
+	 * big tasks rather than many 16-row ones. */
+	size_t tile = ROW_TILE;
+	if (m > 1) {
+		const size_t tasks = 2 * fvl_pool_threads(pool);
+		tile = ((n + tasks - 1) / tasks + ROW_TILE - 1) & ~(size_t)(ROW_TILE - 1);
+	}
+	pthreadpool_parallelize_1d_tile_1d(pool, qgemm_task, &c, n, tile, 0);
 }
 
 struct fgemm_ctx {

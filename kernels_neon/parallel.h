@@ -13,7 +13,9 @@ void fvl_pool_free(pthreadpool_t pool);
 size_t fvl_pool_threads(pthreadpool_t pool);
 
 /* y (m x n, row stride ldy) = A W^T with W x4-packed (fvl_pack_*), A quantized (fvl_q8_quant),
- * output rows split across the pool in 16-row tiles (64-byte aligned, no false sharing). */
+ * output rows split across the pool in tiles of a multiple of 16 rows (64-byte aligned, no false
+ * sharing): 16 for a GEMV, about n / (2 threads) for a GEMM (its kernels re-lay activations per
+ * call). */
 void fvl_qgemm_run(pthreadpool_t pool, fvl_qgemm_fn fn, int type, size_t k, size_t n,
                    const void *w, size_t m, const int8_t *aq, const float *ad, float *y,
                    size_t ldy);

@@ -22,4 +22,6 @@ static inline int32x4_t dot8(const int8x16_t w[8], const int8_t *a)
 /* The Q4_0 layout maps w[c] (c < 4) to elements 4c.. and w[c+4] to 16+4c.., the same order. */
 #define DOT dot8
 #define VARIANT neondot
+#define STRIP_ROWS 12 /* the block's unpacked weights serve 12 activation rows */
+#define TILE_ROWS 8 /* the block's unpacked weights serve 8 activation rows */
 #include "qgemm-variants.h"

@@ -3,6 +3,8 @@
 #ifndef FVL_QGEMM_X4_H
 #define FVL_QGEMM_X4_H
 
+#include <stdbool.h>
+
 #include "kernels.h"
 #include "neon.h"
 
@@ -39,6 +41,19 @@ static inline void store_rows(float *y, float32x4_t v, size_t valid)
 	vst1q_f32(t, v);
 	for (size_t r = 0; r < valid; r++)
 		y[r] = t[r];
+}
+
+/* store_rows, or y += v over the same lanes when add is set (a later range of k). */
+static inline void store_rows_add(float *y, float32x4_t v, size_t valid, bool add)
+{
+	if (!add) {
+		store_rows(y, v, valid);
+		return;
+	}
+	float t[4];
+	vst1q_f32(t, v);
+	for (size_t r = 0; r < valid; r++)
+		y[r] += t[r];
 }
 
 #endif /* FVL_QGEMM_X4_H */
