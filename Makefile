@@ -44,13 +44,14 @@ ifeq ($(ARCH),aarch64)
   I8MM_FLAGS := -march=armv8.2-a+dotprod+i8mm $(TUNE)
   FP16_FLAGS := -march=armv8.2-a+fp16 $(TUNE)
   ARCH_DEFS := -DFVL_HAVE_I8MM -DFVL_HAVE_FP16
-  KERNEL_EXCLUDE :=
+  KERNEL_EXCLUDE := %-avx2.c
   # GCC's pre-allocation scheduler interleaves the unrolled GEMM tiles until their accumulators
   # spill (measured: i8mm 7.6 vs 10.6 MAC/instr); the out-of-order cores reorder anyway.
   NO_SCHED := -fno-schedule-insns
 else ifeq ($(ARCH),x86_64)
   # SIMDe translates NEON to AVX2; without -mfma vfmaq_f32 would round twice.
-  KERNEL_FLAGS := -mavx2 -mfma
+  KERNEL_FLAGS := -mavx2 -mfma -mf16c
+  ARCH_DEFS := -DFVL_HAVE_AVX2
   # SIMDe has no i8mm and no fp16 arithmetic: those kernels build only for aarch64.
   KERNEL_EXCLUDE := %-neoni8mm.c %-neonfp16.c
 else

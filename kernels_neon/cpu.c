@@ -24,6 +24,11 @@
 #else
 #define HAVE_FP16 0
 #endif
+#if defined(FVL_HAVE_AVX2)
+#define HAVE_AVX2 1
+#else
+#define HAVE_AVX2 0
+#endif
 
 void fvl_cpu_detect(struct fvl_cpu *cpu)
 {
@@ -50,10 +55,15 @@ void fvl_cpu_detect(struct fvl_cpu *cpu)
 	cpu->simde = true;
 	cpu->asimd = true;
 	cpu->dotprod = true;
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	cpu->avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	            __builtin_cpu_supports("f16c");
+#endif
 #endif
 }
 
-static const char *const isa_names[FVL_ISA_N] = {"scalar", "baseline", "dotprod", "i8mm"};
+static const char *const isa_names[FVL_ISA_N] = {"scalar", "baseline", "dotprod", "i8mm", "avx2"};
 
 const char *fvl_isa_name(enum fvl_isa isa)
 {
@@ -78,6 +88,7 @@ bool fvl_isa_supported(const struct fvl_cpu *cpu, enum fvl_isa isa)
 	case FVL_ISA_BASELINE: return cpu->asimd;
 	case FVL_ISA_DOTPROD: return cpu->asimd && cpu->dotprod;
 	case FVL_ISA_I8MM: return HAVE_I8MM && cpu->asimd && cpu->dotprod && cpu->i8mm;
+	case FVL_ISA_AVX2: return HAVE_AVX2 && cpu->asimd && cpu->dotprod && cpu->avx2;
 	default: return false;
 	}
 }
@@ -141,6 +152,13 @@ enum fvl_status fvl_kernels_init(struct fvl_kernels *k, const struct fvl_cpu *cp
 	if (isa >= FVL_ISA_I8MM) {
 		SET(k, q4_0_gemm, fvl_q4_0x4_q8_gemm__neoni8mm);
 		SET(k, q8_0_gemm, fvl_q8_0x4_q8_gemm__neoni8mm);
+	}
+#endif
+#if HAVE_AVX2
+	if (isa == FVL_ISA_AVX2) {
+		SET(k, q4_0_gemm, fvl_q4_0x4_q8_gemm__avx2);
+		SET(k, q8_0_gemm, fvl_q8_0x4_q8_gemm__avx2);
+		SET(k, f16_gemm, fvl_f16_gemm__avx2);
 	}
 #endif
 #undef ALL

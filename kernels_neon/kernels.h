@@ -15,6 +15,7 @@ struct fvl_cpu {
 	const char *arch; /* "aarch64", or the host's name when NEON comes through SIMDe */
 	bool simde;       /* NEON code runs translated (x86 host tests) */
 	bool asimd, fp16, dotprod, i8mm;
+	bool avx2; /* x86-64 hosts: AVX2 + FMA + F16C, for the native quantized GEMM */
 };
 
 /* Instruction-set variants, in order of preference. */
@@ -23,6 +24,8 @@ enum fvl_isa {
 	FVL_ISA_BASELINE,   /* armv8-a NEON (Cortex-A72, Pi 4) */
 	FVL_ISA_DOTPROD,    /* + sdot (Cortex-A76/A78AE: Pi 5, Orin) */
 	FVL_ISA_I8MM,       /* + smmla (Armv8.6 cores) */
+	FVL_ISA_AVX2,       /* x86-64 development hosts: dotprod's table (through SIMDe) with native
+	                     * AVX2 quantized GEMM/GEMV */
 	FVL_ISA_N
 };
 
@@ -98,7 +101,9 @@ typedef void (*fvl_qgemm_fn)(size_t k, size_t n, const void *w, size_t m, const 
 	void fvl_##type##x4_q8_gemm__neondot(size_t, size_t, const void *, size_t,                 \
 	                                     const int8_t *, const float *, float *, size_t);      \
 	void fvl_##type##x4_q8_gemm__neoni8mm(size_t, size_t, const void *, size_t,                \
-	                                      const int8_t *, const float *, float *, size_t);
+	                                      const int8_t *, const float *, float *, size_t);    \
+	void fvl_##type##x4_q8_gemm__avx2(size_t, size_t, const void *, size_t, const int8_t *,   \
+	                                  const float *, float *, size_t);
 FVL_QGEMM_VARIANTS(q4_0)
 FVL_QGEMM_VARIANTS(q8_0)
 
@@ -112,6 +117,8 @@ void fvl_f32_gemm__neon(size_t k, size_t n, const void *w, const float *bias, si
 void fvl_f16_gemm__scalar(size_t k, size_t n, const void *w, const float *bias, size_t m,
                           const float *x, size_t ldx, float *y, size_t ldy);
 void fvl_f16_gemm__neon(size_t k, size_t n, const void *w, const float *bias, size_t m,
+                        const float *x, size_t ldx, float *y, size_t ldy);
+void fvl_f16_gemm__avx2(size_t k, size_t n, const void *w, const float *bias, size_t m,
                         const float *x, size_t ldx, float *y, size_t ldy);
 
 /* ---- fp16-arithmetic GEMM (cores with FEAT_FP16: Cortex-A76/A78AE) ------------------------------
@@ -230,7 +237,7 @@ struct fvl_kernels {
 };
 
 /* Fills k for the best variant the CPU runs, or for isa_name ("scalar", "baseline", "dotprod",
- * "i8mm") when it is not NULL: UNSUPPORTED if the CPU or the build cannot run it. */
+ * "i8mm", "avx2") when it is not NULL: UNSUPPORTED if the CPU or the build cannot run it. */
 enum fvl_status fvl_kernels_init(struct fvl_kernels *k, const struct fvl_cpu *cpu,
                                  const char *isa_name);
 

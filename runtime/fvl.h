@@ -77,7 +77,8 @@ struct fvl_session_params {
 	uint32_t n_threads;  /* 0: all CPUs */
 	uint32_t n_ctx;      /* 0: the model's context length (2048 for Florence-VL) */
 	bool kv_f32;         /* KV cache in f32 instead of f16 */
-	const char *isa;     /* NULL: best kernel variant; or "scalar", "baseline", "dotprod", "i8mm" */
+	const char *isa;     /* NULL: best kernel variant; or "scalar", "baseline", "dotprod", "i8mm",
+	                        "avx2" (x86-64 hosts) */
 };
 
 void fvl_session_params_default(struct fvl_session_params *p);

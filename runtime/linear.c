@@ -18,7 +18,7 @@ enum fvl_status fvl_rt_init(struct fvl_rt *rt, size_t n_threads, const char *isa
 	fvl_cpu_detect(&cpu);
 	enum fvl_status st = fvl_kernels_init(&rt->k, &cpu, isa);
 	if (st == FVL_STATUS_INVALID_ARGUMENT)
-		return fvl_fail(st, "FVL_ISA=%s is not one of scalar, baseline, dotprod, i8mm", isa);
+		return fvl_fail(st, "FVL_ISA=%s is not one of scalar, baseline, dotprod, i8mm, avx2", isa);
 	if (st != FVL_STATUS_OK)
 		return fvl_fail(st, "FVL_ISA=%s: this CPU or build cannot run that variant", isa);
 #ifdef FVL_DEFAULT_THREADS

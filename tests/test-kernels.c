@@ -246,6 +246,8 @@ static void test_q4_0_gemm_i8mm_matches_the_twin(void) { check_qgemm(FVL_TYPE_Q4
 static void test_q8_0_gemm_baseline_matches_the_twin(void) { check_qgemm(FVL_TYPE_Q8_0, FVL_ISA_BASELINE); }
 static void test_q8_0_gemm_dotprod_matches_the_twin(void) { check_qgemm(FVL_TYPE_Q8_0, FVL_ISA_DOTPROD); }
 static void test_q8_0_gemm_i8mm_matches_the_twin(void) { check_qgemm(FVL_TYPE_Q8_0, FVL_ISA_I8MM); }
+static void test_q4_0_gemm_avx2_matches_the_twin(void) { check_qgemm(FVL_TYPE_Q4_0, FVL_ISA_AVX2); }
+static void test_q8_0_gemm_avx2_matches_the_twin(void) { check_qgemm(FVL_TYPE_Q8_0, FVL_ISA_AVX2); }
 
 static void test_qgemm_threads_give_the_same_bits(void)
 {
@@ -624,6 +626,8 @@ void suite_kernels(void)
 	T_RUN(test_q8_0_gemm_baseline_matches_the_twin);
 	T_RUN(test_q8_0_gemm_dotprod_matches_the_twin);
 	T_RUN(test_q8_0_gemm_i8mm_matches_the_twin);
+	T_RUN(test_q4_0_gemm_avx2_matches_the_twin);
+	T_RUN(test_q8_0_gemm_avx2_matches_the_twin);
 	T_RUN(test_qgemm_threads_give_the_same_bits);
 	T_RUN(test_float_gemm_variants_match_the_twin);
 	T_RUN(test_f16_act_variants_are_bit_exact);

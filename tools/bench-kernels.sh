@@ -70,6 +70,6 @@ for m in 577 1; do
   echo "$row"
 done
 echo
-echo "## Native ($(uname -m), through SIMDe off aarch64)"
+echo "## Native ($(uname -m); on x86-64 the avx2 variant, SIMDe for the rest)"
 echo
 "$HOST" native "${THREADS:-2}"

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kernels.h"
 
 bool parse_long(const char *s, long lo, long hi, long *out)
 {
@@ -69,4 +70,12 @@ void json_task_members(FILE *f, const struct fvl_task_result *r)
 		json_string(f, r->items[i].label, strlen(r->items[i].label));
 	}
 	fputc(']', f);
+}
+
+void print_cpu_features(const struct fvl_cpu *cpu)
+{
+	printf("asimd: %s\nfp16: %s\ndotprod: %s\ni8mm: %s\n", cpu->asimd ? "yes" : "no",
+	       cpu->fp16 ? "yes" : "no", cpu->dotprod ? "yes" : "no", cpu->i8mm ? "yes" : "no");
+	if (cpu->simde) /* x86-64 host: the native AVX2 GEMMs need AVX2 + FMA + F16C */
+		printf("avx2: %s\n", cpu->avx2 ? "yes" : "no");
 }

@@ -19,4 +19,8 @@ void json_string(FILE *f, const char *s, size_t n);
  * with "labels" when the task gives regions. */
 void json_task_members(FILE *f, const struct fvl_task_result *r);
 
+struct fvl_cpu;
+/* The CPU's feature lines ("asimd: yes", ...), as `fvl cpu` and `fvl doctor` print them. */
+void print_cpu_features(const struct fvl_cpu *cpu);
+
 #endif

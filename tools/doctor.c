@@ -15,6 +15,7 @@
 #include "doctor.h"
 #include "fvl.h"
 #include "gguf.h"
+#include "cli.h"
 #include "kernels.h"
 #include "linear.h"
 
@@ -125,8 +126,7 @@ int fvl_doctor_main(int argc, char **argv)
 		snprintf(v, sizeof(v), "%s%s(implementer %s, part %s)", name, *name ? " " : "", impl, part);
 	}
 	printf("cpu: %s, %s%s\n", v, cpu.arch, cpu.simde ? " (NEON kernels through SIMDe)" : "");
-	printf("asimd: %s\nfp16: %s\ndotprod: %s\ni8mm: %s\n", cpu.asimd ? "yes" : "no",
-	       cpu.fp16 ? "yes" : "no", cpu.dotprod ? "yes" : "no", cpu.i8mm ? "yes" : "no");
+	print_cpu_features(&cpu);
 	const char *isa = getenv("FVL_ISA");
 	if (fvl_kernels_init(&k, &cpu, isa) != FVL_STATUS_OK) {
 		printf("kernel variant: FVL_ISA=%s cannot run here; using the best\n", isa);

@@ -117,13 +117,12 @@ static int cmd_cpu(void)
 	const char *isa = getenv("FVL_ISA");
 	fvl_cpu_detect(&cpu);
 	printf("arch: %s%s\n", cpu.arch, cpu.simde ? " (NEON kernels through SIMDe)" : "");
-	printf("asimd: %s\nfp16: %s\ndotprod: %s\ni8mm: %s\n", cpu.asimd ? "yes" : "no",
-	       cpu.fp16 ? "yes" : "no", cpu.dotprod ? "yes" : "no", cpu.i8mm ? "yes" : "no");
+	print_cpu_features(&cpu);
 	enum fvl_status st = fvl_kernels_init(&k, &cpu, isa);
 	if (st != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl cpu: error: FVL_ISA=%s: %s\n", isa,
 		        st == FVL_STATUS_UNSUPPORTED ? "this CPU or build cannot run that variant"
-		                                     : "not one of scalar, baseline, dotprod, i8mm");
+		                                     : "not one of scalar, baseline, dotprod, i8mm, avx2");
 		return 1;
 	}
 	printf("kernel variant: %s%s\n", fvl_isa_name(k.isa), isa && *isa ? " (FVL_ISA)" : "");
