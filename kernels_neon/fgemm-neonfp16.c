@@ -63,12 +63,17 @@ tile(size_t k, size_t nr, const uint16_t *w, const float *bias, size_t mr, const
 	const size_t k8 = k & ~(size_t)7;
 	for (size_t e0 = 0; e0 < k8; e0 += 8 * FLUSH_STEPS) {
 		const size_t e1 = e0 + 8 * FLUSH_STEPS < k8 ? e0 + 8 * FLUSH_STEPS : k8;
-		float16x8_t h[4][4];
-		for (size_t i = 0; i < mr; i++)
+		float16x8_t h[4][4], wv[4];
+		/* the chunk's first step multiplies, so the accumulators need no zeroing */
+		for (size_t r = 0; r < 4; r++)
+			wv[r] = vld1q_f16(wr[r] + e0);
+		for (size_t i = 0; i < mr; i++) {
+			const float16x8_t xv = vld1q_f16(xr[i] + e0);
 			for (size_t r = 0; r < 4; r++)
-				h[i][r] = vdupq_n_f16(0);
-		for (size_t e = e0; e < e1; e += 8) {
-			float16x8_t wv[4];
+				h[i][r] = vmulq_f16(wv[r], xv);
+		}
+#pragma GCC unroll 2
+		for (size_t e = e0 + 8; e < e1; e += 8) {
 			for (size_t r = 0; r < 4; r++)
 				wv[r] = vld1q_f16(wr[r] + e);
 			for (size_t i = 0; i < mr; i++) {
