@@ -4,15 +4,21 @@
  *       difference, so set-up cost cancels out)
  *   bench-kernels native [THREADS]          times the kernels on this machine: GEMV GB/s against a
  *       memory-bandwidth probe, GEMM GOP/s
- * OP: q4_0 | q8_0 (quantized GEMM/GEMV on x4-packed weights), f32 | f16 (float GEMM). */
+ * OP: q4_0 | q8_0 (quantized GEMM/GEMV on x4-packed weights), f32 | f16 (float GEMM), xnn-f32 |
+ * xnn-f16 (XNNPACK's fully-connected operator on the same shape, for comparison; xnn-f16 takes
+ * f16 activations, converted as fvl's fp16 path does). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <math.h>
+#include <xnnpack.h>
+
 #include "fp16.h"
 #include "gguf.h"
 #include "kernels.h"
+#include "linear.h"
 #include "parallel.h"
 
 static uint64_t rng_state = 0x243f6a8885a308d3ull;
@@ -60,7 +66,25 @@ struct job {
 	float *x, *y, *ad;
 	int8_t *aq;
 	uint16_t *xh; /* f16 activations of the fp16-arithmetic path */
+	xnn_operator_t xnn; /* xnn-f32 / xnn-f16 */
 };
+
+/* XNNPACK's fully-connected operator over the job's weights (f32 or f16). */
+static int job_xnn(struct job *j)
+{
+	enum xnn_status st = xnn_status_uninitialized;
+	if (fvl_xnnpack_available())
+		st = j->type == FVL_TYPE_F32 ?
+		     xnn_create_fully_connected_nc_f32(j->k, j->n, j->k, j->n, j->w, NULL, -INFINITY,
+		                                       INFINITY, 0, &j->xnn) :
+		     xnn_create_fully_connected_nc_f16(j->k, j->n, FVL_F16_ACT_STRIDE(j->k), j->n, j->w,
+		                                       NULL, -INFINITY, INFINITY, 0, &j->xnn);
+	if (st != xnn_status_success) {
+		fprintf(stderr, "bench-kernels: XNNPACK cannot run this operator here (status %d)\n", st);
+		return -1;
+	}
+	return 0;
+}
 
 static int job_init(struct job *j, int type, size_t k, size_t n, size_t m, const struct fvl_kernels *kt)
 {
@@ -90,12 +114,21 @@ static void job_free(struct job *j)
 	free(j->aq);
 	free(j->ad);
 	free(j->xh);
+	if (j->xnn)
+		xnn_delete_operator(j->xnn);
 }
 
 /* One kernel call on the calling thread, or split over pool. */
 static void job_run(const struct job *j, const struct fvl_kernels *kt, pthreadpool_t pool)
 {
-	if (j->type == FVL_TYPE_Q4_0 || j->type == FVL_TYPE_Q8_0) {
+	if (j->xnn && j->type == FVL_TYPE_F32) {
+		xnn_setup_fully_connected_nc_f32(j->xnn, j->m, j->x, j->y, pool);
+		xnn_run_operator(j->xnn, pool);
+	} else if (j->xnn) { /* f16 in and out (y holds m x n halves) */
+		(kt->f16_act ? kt->f16_act : fvl_f16_act__scalar)(j->m, j->k, j->x, j->k, j->xh, j->ad);
+		xnn_setup_fully_connected_nc_f16(j->xnn, j->m, j->xh, j->y, pool);
+		xnn_run_operator(j->xnn, pool);
+	} else if (j->type == FVL_TYPE_Q4_0 || j->type == FVL_TYPE_Q8_0) {
 		fvl_qgemm_fn fn = j->type == FVL_TYPE_Q4_0 ? kt->q4_0_gemm : kt->q8_0_gemm;
 		if (pool)
 			fvl_qgemm_run(pool, fn, j->type, j->k, j->n, j->w, j->m, j->aq, j->ad, j->y, j->n);
@@ -185,7 +218,8 @@ int main(int argc, char **argv)
 		struct fvl_cpu cpu;
 		struct fvl_kernels kt;
 		struct job j;
-		int type = parse_type(argv[2]);
+		const bool xnn = strncmp(argv[2], "xnn-", 4) == 0;
+		int type = parse_type(xnn ? argv[2] + 4 : argv[2]);
 		size_t k = strtoull(argv[3], NULL, 10), n = strtoull(argv[4], NULL, 10);
 		size_t m = strtoull(argv[5], NULL, 10), reps = strtoull(argv[6], NULL, 10);
 		fvl_cpu_detect(&cpu);
@@ -194,11 +228,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench-kernels: bad arguments or variant\n");
 			return 2;
 		}
-		if (job_init(&j, type, k, n, m, &kt) != 0)
+		if (job_init(&j, type, k, n, m, &kt) != 0 || (xnn && job_xnn(&j) != 0))
 			return 1;
 		for (size_t r = 0; r < reps; r++)
 			job_run(&j, &kt, NULL);
-		printf("%s %s: %zu calls\n", type == FVL_TYPE_Q4_0 ? kt.q4_0_gemm_name :
+		printf("%s %s: %zu calls\n", xnn ? "xnnpack fully_connected" : type == FVL_TYPE_Q4_0 ? kt.q4_0_gemm_name :
 		       type == FVL_TYPE_Q8_0 ? kt.q8_0_gemm_name : type == FVL_TYPE_F32 ?
 		       kt.f32_gemm_name : kt.hgemm ? kt.hgemm_name : kt.f16_gemm_name, argv[2], reps);
 		job_free(&j);

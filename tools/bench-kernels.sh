@@ -70,6 +70,22 @@ for m in 577 1; do
   echo "$row"
 done
 echo
+echo "XNNPACK's fully-connected operator on the same shape (M = 577, K = 1024, N = 256): f32 on"
+echo "cortex-a72 and cortex-a76, f16 (f16 activations and accumulation) on cortex-a76."
+echo
+echo "| op | cortex-a72 | cortex-a76 |"
+echo "|---|---|---|"
+for op in xnn-f32 xnn-f16; do
+  row="| $op |"
+  for cfg in "cortex-a72 baseline" "cortex-a76 dotprod"; do
+    set -- $cfg
+    if [ "$op" = xnn-f16 ] && [ "$1" = cortex-a72 ]; then row="$row - |"; continue; fi
+    insn=$(count "$1" "$2" "$op" 1024 256 577 1)
+    row="$row $(awk -v i="$insn" 'BEGIN { printf "%.2f", 577 * 256 * 1024 / i }') |"
+  done
+  echo "$row"
+done
+echo
 echo "## Native ($(uname -m); on x86-64 the avx2 variant, SIMDe for the rest)"
 echo
 "$HOST" native "${THREADS:-2}"
