@@ -123,11 +123,17 @@ void fvl_f16_gemm__avx2(size_t k, size_t n, const void *w, const float *bias, si
 
 /* ---- fp16-arithmetic GEMM (cores with FEAT_FP16: Cortex-A76/A78AE) ------------------------------
  * fvl_f16_act turns m rows of k floats (stride ldx) into f16 rows xh (stride FVL_F16_ACT_STRIDE(k),
- * zero padded) scaled by a power of two per row so max |x| lands in [2, 4) (products and 64-term
+ * zero padded) scaled by a power of two per row so max |x| lands in [2, 4) (products and 32-term
  * f16 sums then stay far below the f16 limit); xs[i] is that row's inverse scale. fvl_hgemm gives
- * y[i*ldy + j] = xs[i] * sum_k W[j][k] xh[i][k] (+ bias[j]) with W f16 rows; the NEON variant
- * sums in f16 over 64 values of k and in f32 beyond (relative error ~1e-3 of sum |terms|). */
+ * y[i*ldy + j] = xs[i] * sum_k W[j][k] xh[i][k] (+ bias[j]) with W packed in panels of 16 columns
+ * (fvl_pack_f16_panels; w starts at a panel); the NEON variant sums in f16 over 32 values of k
+ * and in f32 beyond (relative error ~1e-3 of sum |terms|). */
 #define FVL_F16_ACT_STRIDE(k) (((k) + 7) & ~(size_t)7)
+#define FVL_HPANEL 16
+/* Panel p holds columns 16p..16p+15 (zeros past n), k-major: element (j, e) at
+ * (j / 16) * 16 k + e * 16 + j % 16. Size in halves: ceil(n / 16) * 16 * k. */
+size_t fvl_pack_f16_panels_size(size_t n, size_t k);
+void fvl_pack_f16_panels(const uint16_t *w, size_t n, size_t k, uint16_t *dst);
 /* The exponent e with amax / 2^e in [2, 4); 0 for 0, nan and inf; clamped so 2^-e is a normal. */
 static inline int fvl_f16_act_exponent(float amax)
 {

@@ -1,5 +1,6 @@
-/* pack.c — repacks Q4_0 / Q8_0 weight rows into the x4 layout (see kernels.h) at load time, so
- * one sdot by lane computes four rows at once and four-row groups stream sequentially. */
+/* pack.c — repacks weights at load time: Q4_0 / Q8_0 rows into the x4 layout (see kernels.h), so
+ * one sdot by lane computes four rows at once and four-row groups stream sequentially; f16 rows
+ * into panels of 16 columns for the fp16-arithmetic GEMM's outer-product tile. */
 #include <string.h>
 
 #include "gguf.h"
@@ -56,5 +57,22 @@ void fvl_pack_q8_0_x4(const struct fvl_block_q8_0 *src, size_t n, size_t k,
 						o->qs[16 * c + 4 * r + i] = s ? s->qs[4 * c + i] : 0;
 			}
 		}
+	}
+}
+
+size_t fvl_pack_f16_panels_size(size_t n, size_t k)
+{
+	return (n + FVL_HPANEL - 1) / FVL_HPANEL * FVL_HPANEL * k;
+}
+
+void fvl_pack_f16_panels(const uint16_t *w, size_t n, size_t k, uint16_t *dst)
+{
+	for (size_t p = 0; p < (n + FVL_HPANEL - 1) / FVL_HPANEL; p++) {
+		uint16_t *o = dst + p * FVL_HPANEL * k;
+		for (size_t e = 0; e < k; e++)
+			for (size_t c = 0; c < FVL_HPANEL; c++) {
+				const size_t j = p * FVL_HPANEL + c;
+				o[e * FVL_HPANEL + c] = j < n ? w[j * k + e] : 0;
+			}
 	}
 }

@@ -150,6 +150,28 @@ static void release_pages(const void *p, size_t n)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* f16 weights are packed into panels when this CPU's kernel table (FVL_ISA, else the best) has
+ * the fp16-arithmetic GEMM. A runtime made with another variant on such a CPU then runs the
+ * packed layout through the scalar twin: correct, slow (for tests). */
+static pthread_once_t panels_once = PTHREAD_ONCE_INIT;
+static bool panels_ok;
+
+static void panels_init_once(void)
+{
+	struct fvl_cpu cpu;
+	struct fvl_kernels k;
+	fvl_cpu_detect(&cpu);
+	if (fvl_kernels_init(&k, &cpu, getenv("FVL_ISA")) != FVL_STATUS_OK)
+		fvl_kernels_init(&k, &cpu, NULL);
+	panels_ok = k.hgemm != NULL;
+}
+
+static bool f16_panels_wanted(void)
+{
+	pthread_once(&panels_once, panels_init_once);
+	return panels_ok;
+}
+
 enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, const char *name,
                                 const char *bias_name, size_t k, size_t n)
 {
@@ -181,6 +203,12 @@ enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, 
 			fvl_pack_q4_0_x4(t->data, l->n, l->k, l->packed);
 		else
 			fvl_pack_q8_0_x4(t->data, l->n, l->k, l->packed);
+	} else if (t->type == FVL_TYPE_F16 && f16_panels_wanted()) {
+		const size_t bytes = fvl_pack_f16_panels_size(l->n, l->k) * 2;
+		l->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+		if (!l->packed)
+			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory packing '%s'", name);
+		fvl_pack_f16_panels(t->data, l->n, l->k, l->packed);
 	} else if (t->type == FVL_TYPE_BF16) {
 		float *f = malloc(l->n * l->k * sizeof(float));
 		if (!f)
@@ -213,6 +241,8 @@ size_t fvl_linear_owned_bytes(const struct fvl_linear *l)
 {
 	if (l->xnn)
 		return l->n * l->k * sizeof(float);
+	if (l->packed && l->type == FVL_TYPE_F16)
+		return fvl_pack_f16_panels_size(l->n, l->k) * 2;
 	if (l->packed)
 		return fvl_pack_x4_size(l->type, l->n, l->k);
 	return l->owned ? l->n * l->k * sizeof(float) : 0;
@@ -239,11 +269,12 @@ void fvl_linear_forward(struct fvl_rt *rt, const struct fvl_linear *l, size_t m,
 		if (ok)
 			return;
 	}
-	if (l->type == FVL_TYPE_F16 && rt->k.hgemm) {
+	if (l->type == FVL_TYPE_F16 && l->packed) {
 		FVL_ASSERT(m * FVL_F16_ACT_STRIDE(l->k) <= rt->aq_cap); /* planned by fvl_rt_reserve */
 		uint16_t *xh = (uint16_t *)(void *)rt->aq;
-		rt->k.f16_act(m, l->k, x, ldx, xh, rt->ad);
-		fvl_hgemm_run(rt->pool, rt->k.hgemm, l->k, l->n, l->w, l->bias, m, xh, rt->ad, y, ldy);
+		(rt->k.f16_act ? rt->k.f16_act : fvl_f16_act__scalar)(m, l->k, x, ldx, xh, rt->ad);
+		fvl_hgemm_run(rt->pool, rt->k.hgemm ? rt->k.hgemm : fvl_hgemm__scalar, l->k, l->n,
+		              l->packed, l->bias, m, xh, rt->ad, y, ldy);
 		return;
 	}
 	fvl_fgemm_run(rt->pool, l->type == FVL_TYPE_F16 ? rt->k.f16_gemm : rt->k.f32_gemm, l->type,

@@ -28,7 +28,7 @@ struct fvl_linear {
 	int type;           /* enum fvl_type of w */
 	size_t n, k;        /* outputs, inputs */
 	const void *w;      /* (n, k) rows in type: in the mapping, or owned (bf16 -> f32) */
-	void *packed;       /* x4-packed copy for Q4_0/Q8_0 (owned) */
+	void *packed;       /* owned: x4-packed Q4_0/Q8_0, or f16 in panels for the fp16 GEMM */
 	void *owned;        /* w when the runtime converted it */
 	const float *bias;  /* (n) or NULL, in the mapping (f32) */
 	void *xnn;          /* XNNPACK fully-connected operator for f32 weights, or NULL */

@@ -405,18 +405,20 @@ static void test_hgemm_matches_the_twin(void)
 		float *x = malloc(m * kk * 4), *b = malloc(n * 4), *xs = malloc(m * 4);
 		float *y0 = malloc(m * (n + 2) * 4), *y1 = malloc(m * (n + 2) * 4), *yf = malloc(m * n * 4);
 		uint16_t *wh = malloc(n * kk * 2), *xh = malloc(m * kp * 2);
-		T_ASSERT(x && b && xs && y0 && y1 && yf && wh && xh, "oom");
+		uint16_t *wp = malloc(fvl_pack_f16_panels_size(n, kk) * 2);
+		T_ASSERT(x && b && xs && y0 && y1 && yf && wh && xh && wp, "oom");
 		for (size_t i = 0; i < m; i++) /* rows from 1e-3 to 1e5: unscaled, 1e5 overflows f16 */
 			fill(&r, x + i * kk, kk, i % 3 == 0 ? 1e5f : i % 3 == 1 ? 1.0f : 1e-3f);
 		for (size_t i = 0; i < n * kk; i++)
 			wh[i] = fvl_fp32_to_fp16((rng_f32(&r) * 2.0f - 1.0f) * 0.5f);
 		fill(&r, b, n, 1.0f);
+		fvl_pack_f16_panels(wh, n, kk, wp);
 		fvl_f16_act__scalar(m, kk, x, kk, xh, xs);
 		fvl_f16_gemm__scalar(kk, n, wh, b, m, x, kk, yf, n);
 		for (int bias = 0; bias < 2; bias++) {
-			fvl_hgemm__scalar(kk, n, wh, bias ? b : NULL, m, xh, xs, y0, n + 2);
+			fvl_hgemm__scalar(kk, n, wp, bias ? b : NULL, m, xh, xs, y0, n + 2);
 			for (int v = 0; v < nv; v++) {
-				k[v].hgemm(kk, n, wh, bias ? b : NULL, m, xh, xs, y1, n + 2);
+				k[v].hgemm(kk, n, wp, bias ? b : NULL, m, xh, xs, y1, n + 2);
 				for (size_t i = 0; i < m; i++)
 					for (size_t j = 0; j < n; j++) {
 						double mag = 0; /* sum |terms|: what f16 rounding scales with */
@@ -439,7 +441,7 @@ static void test_hgemm_matches_the_twin(void)
 					}
 			}
 		}
-		free(x); free(b); free(xs); free(y0); free(y1); free(yf); free(wh); free(xh);
+		free(x); free(b); free(xs); free(y0); free(y1); free(yf); free(wh); free(xh); free(wp);
 	}
 	t_note("fp16-arithmetic GEMM: worst error %.2g vs its twin, %.2g vs the f32-activation path "
 	       "(relative to sum |terms|), rows 1e-3..1e5", worst, worst_f32);

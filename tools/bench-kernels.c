@@ -66,6 +66,7 @@ struct job {
 	float *x, *y, *ad;
 	int8_t *aq;
 	uint16_t *xh; /* f16 activations of the fp16-arithmetic path */
+	uint16_t *wp; /* f16 weights in panels, for it */
 	xnn_operator_t xnn; /* xnn-f32 / xnn-f16 */
 };
 
@@ -103,6 +104,11 @@ static int job_init(struct job *j, int type, size_t k, size_t n, size_t m, const
 		j->x[i] = (float)(rnd() >> 40) * 0x1p-24f - 0.5f;
 	if (type == FVL_TYPE_Q4_0 || type == FVL_TYPE_Q8_0)
 		kt->q8_quant(m, k, j->x, k, j->aq, j->ad);
+	if (type == FVL_TYPE_F16 && kt->hgemm) { /* packed at load, as fvl_linear_init does */
+		if (!(j->wp = malloc(fvl_pack_f16_panels_size(n, k) * 2)))
+			return -1;
+		fvl_pack_f16_panels(j->w, n, k, j->wp);
+	}
 	return 0;
 }
 
@@ -114,6 +120,7 @@ static void job_free(struct job *j)
 	free(j->aq);
 	free(j->ad);
 	free(j->xh);
+	free(j->wp);
 	if (j->xnn)
 		xnn_delete_operator(j->xnn);
 }
@@ -137,9 +144,9 @@ static void job_run(const struct job *j, const struct fvl_kernels *kt, pthreadpo
 	} else if (j->type == FVL_TYPE_F16 && kt->hgemm) { /* as fvl_linear_forward: convert, then GEMM */
 		kt->f16_act(j->m, j->k, j->x, j->k, j->xh, j->ad);
 		if (pool)
-			fvl_hgemm_run(pool, kt->hgemm, j->k, j->n, j->w, NULL, j->m, j->xh, j->ad, j->y, j->n);
+			fvl_hgemm_run(pool, kt->hgemm, j->k, j->n, j->wp, NULL, j->m, j->xh, j->ad, j->y, j->n);
 		else
-			kt->hgemm(j->k, j->n, j->w, NULL, j->m, j->xh, j->ad, j->y, j->n);
+			kt->hgemm(j->k, j->n, j->wp, NULL, j->m, j->xh, j->ad, j->y, j->n);
 	} else {
 		fvl_fgemm_fn fn = j->type == FVL_TYPE_F32 ? kt->f32_gemm : kt->f16_gemm;
 		if (pool)

@@ -49,7 +49,8 @@ void fvl_hgemm__scalar(size_t k, size_t n, const void *w, const float *bias, siz
 		for (size_t j = 0; j < n; j++) {
 			float s = 0.0f;
 			for (size_t e = 0; e < k; e++)
-				s += w_f16(w, j * k + e) * fvl_fp16_to_fp32(xh[i * kp + e]);
+				s += w_f16(w, (j / FVL_HPANEL) * FVL_HPANEL * k + e * FVL_HPANEL +
+				           j % FVL_HPANEL) * fvl_fp16_to_fp32(xh[i * kp + e]);
 			y[i * ldy + j] = s * xs[i] + (bias ? bias[j] : 0.0f);
 		}
 }
