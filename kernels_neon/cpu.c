@@ -116,10 +116,12 @@ enum fvl_status fvl_kernels_init(struct fvl_kernels *k, const struct fvl_cpu *cp
 	}
 	memset(k, 0, sizeof(*k));
 	k->isa = isa;
+	k->f16_panels = !cpu->simde; /* aarch64: the panel kernels beat the row-major one */
 	/* Each op takes the best variant at or below the chosen ISA. */
 #define ALL(isa_) \
 	SET(k, q8_quant, fvl_q8_quant__##isa_); SET(k, f32_gemm, fvl_f32_gemm__##isa_); \
 	SET(k, f16_gemm, fvl_f16_gemm__##isa_); SET(k, layernorm, fvl_layernorm__##isa_); \
+	SET(k, f16p_gemm, fvl_f16p_gemm__##isa_); \
 	SET(k, rmsnorm, fvl_rmsnorm__##isa_); SET(k, softmax, fvl_softmax__##isa_); \
 	SET(k, gelu, fvl_gelu__##isa_); SET(k, silu_mul, fvl_silu_mul__##isa_); \
 	SET(k, add, fvl_add__##isa_); SET(k, scale, fvl_scale__##isa_); \

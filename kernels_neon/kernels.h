@@ -150,6 +150,13 @@ typedef void (*fvl_hgemm_fn)(size_t k, size_t n, const void *w, const float *bia
                              const uint16_t *xh, const float *xs, float *y, size_t ldy);
 void fvl_f16_act__scalar(size_t m, size_t k, const float *x, size_t ldx, uint16_t *xh, float *xs);
 void fvl_f16_act__neonfp16(size_t m, size_t k, const float *x, size_t ldx, uint16_t *xh, float *xs);
+/* f16 weights in panels with f32 arithmetic (cores without fp16 arithmetic; the fvl_fgemm_fn
+ * contract with W packed by fvl_pack_f16_panels). aarch64 runtimes keep all f16 weights in panels
+ * (fvl_kernels.f16_panels); x86-64 hosts keep them row-major for f16_gemm. */
+void fvl_f16p_gemm__scalar(size_t k, size_t n, const void *w, const float *bias, size_t m,
+                           const float *x, size_t ldx, float *y, size_t ldy);
+void fvl_f16p_gemm__neon(size_t k, size_t n, const void *w, const float *bias, size_t m,
+                         const float *x, size_t ldx, float *y, size_t ldy);
 void fvl_hgemm__scalar(size_t k, size_t n, const void *w, const float *bias, size_t m,
                        const uint16_t *xh, const float *xs, float *y, size_t ldy);
 void fvl_hgemm__neonfp16(size_t k, size_t n, const void *w, const float *bias, size_t m,
@@ -219,6 +226,7 @@ void fvl_attn__neon(const struct fvl_attn_args *a);
 /* The table: one function per op, filled once from the CPU features. */
 struct fvl_kernels {
 	enum fvl_isa isa;
+	bool f16_panels; /* f16 linears are packed in panels: hgemm, else f16p_gemm, run them */
 #define FVL_KERNEL(type, op) type op; const char *op##_name;
 	FVL_KERNEL(fvl_q8_0_q8_dot_fn, q8_0_q8_dot)
 	FVL_KERNEL(fvl_q8_quant_fn, q8_quant)
@@ -229,6 +237,7 @@ struct fvl_kernels {
 	/* fp16 arithmetic for f16 weights: NULL unless the CPU has it (then f16_gemm is the path) */
 	FVL_KERNEL(fvl_f16_act_fn, f16_act)
 	FVL_KERNEL(fvl_hgemm_fn, hgemm)
+	FVL_KERNEL(fvl_fgemm_fn, f16p_gemm)
 	FVL_KERNEL(fvl_layernorm_fn, layernorm)
 	FVL_KERNEL(fvl_rmsnorm_fn, rmsnorm)
 	FVL_KERNEL(fvl_softmax_fn, softmax)

@@ -150,9 +150,9 @@ static void release_pages(const void *p, size_t n)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
-/* f16 weights are packed into panels when this CPU's kernel table (FVL_ISA, else the best) has
- * the fp16-arithmetic GEMM. A runtime made with another variant on such a CPU then runs the
- * packed layout through the scalar twin: correct, slow (for tests). */
+/* f16 weights are packed into panels when this CPU's kernel table (FVL_ISA, else the best) wants
+ * them (aarch64): hgemm runs them on fp16-arithmetic cores, f16p_gemm elsewhere (and in any
+ * runtime made with another variant, down to the scalar twin). */
 static pthread_once_t panels_once = PTHREAD_ONCE_INIT;
 static bool panels_ok;
 
@@ -163,7 +163,7 @@ static void panels_init_once(void)
 	fvl_cpu_detect(&cpu);
 	if (fvl_kernels_init(&k, &cpu, getenv("FVL_ISA")) != FVL_STATUS_OK)
 		fvl_kernels_init(&k, &cpu, NULL);
-	panels_ok = k.hgemm != NULL;
+	panels_ok = k.f16_panels;
 }
 
 static bool f16_panels_wanted(void)
@@ -269,12 +269,17 @@ void fvl_linear_forward(struct fvl_rt *rt, const struct fvl_linear *l, size_t m,
 		if (ok)
 			return;
 	}
-	if (l->type == FVL_TYPE_F16 && l->packed) {
+	if (l->type == FVL_TYPE_F16 && l->packed && rt->k.hgemm) {
 		FVL_ASSERT(m * FVL_F16_ACT_STRIDE(l->k) <= rt->aq_cap); /* planned by fvl_rt_reserve */
 		uint16_t *xh = (uint16_t *)(void *)rt->aq;
-		(rt->k.f16_act ? rt->k.f16_act : fvl_f16_act__scalar)(m, l->k, x, ldx, xh, rt->ad);
-		fvl_hgemm_run(rt->pool, rt->k.hgemm ? rt->k.hgemm : fvl_hgemm__scalar, l->k, l->n,
-		              l->packed, l->bias, m, xh, rt->ad, y, ldy);
+		rt->k.f16_act(m, l->k, x, ldx, xh, rt->ad);
+		fvl_hgemm_run(rt->pool, rt->k.hgemm, l->k, l->n, l->packed, l->bias, m, xh, rt->ad,
+		              y, ldy);
+		return;
+	}
+	if (l->type == FVL_TYPE_F16 && l->packed) {
+		fvl_fgemm_run(rt->pool, rt->k.f16p_gemm, l->type, l->k, l->n, l->packed, l->bias, m, x,
+		              ldx, y, ldy);
 		return;
 	}
 	fvl_fgemm_run(rt->pool, l->type == FVL_TYPE_F16 ? rt->k.f16_gemm : rt->k.f32_gemm, l->type,

@@ -339,6 +339,49 @@ static void test_float_gemm_variants_match_the_twin(void)
 	       worst);
 }
 
+/* f16 weights in panels, f32 arithmetic: every variant against the twin, and the twin against the
+ * row-major twin (the same sums in the same order, so the same bits: this checks the packing). */
+static void test_f16_panel_gemm_variants_match_the_twin(void)
+{
+	static const struct qcase cases[] = {
+		{1, 1, 1}, {1, 3, 5}, {2, 7, 33}, {3, 16, 64}, {4, 17, 17}, {5, 31, 100}, {9, 65, 256},
+		{1, 257, 96}, {17, 9, 3}, {4, 48, 1027},
+	};
+	struct fvl_kernels k[FVL_ISA_N];
+	int nv = variants(k);
+	struct rng r = {17};
+	double worst = 0;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const size_t m = cases[c].m, n = cases[c].n, kk = cases[c].k;
+		float *x = malloc(m * (kk + 3) * 4), *b = malloc(n * 4);
+		float *y0 = malloc(m * (n + 2) * 4), *y1 = malloc(m * (n + 2) * 4);
+		uint16_t *wh = malloc(n * kk * 2), *wp = malloc(fvl_pack_f16_panels_size(n, kk) * 2);
+		T_ASSERT(x && b && y0 && y1 && wh && wp, "oom");
+		for (size_t i = 0; i < n * kk; i++)
+			wh[i] = fvl_fp32_to_fp16((rng_f32(&r) * 2.0f - 1.0f));
+		fill(&r, x, m * (kk + 3), 1.0f);
+		fill(&r, b, n, 1.0f);
+		fvl_pack_f16_panels(wh, n, kk, wp);
+		fvl_f16_gemm__scalar(kk, n, wh, b, m, x, kk + 3, y0, n + 2);
+		fvl_f16p_gemm__scalar(kk, n, wp, b, m, x, kk + 3, y1, n + 2);
+		for (size_t i = 0; i < m; i++)
+			T_ASSERT(memcmp(y0 + i * (n + 2), y1 + i * (n + 2), n * 4) == 0,
+			         "panel twin differs from the row-major twin: m=%zu n=%zu k=%zu", m, n, kk);
+		for (int v = 1; v < nv; v++) {
+			k[v].f16p_gemm(kk, n, wp, b, m, x, kk + 3, y1, n + 2);
+			for (size_t i = 0; i < m; i++) {
+				double e = rel_err(y1 + i * (n + 2), y0 + i * (n + 2), n, sqrt((double)kk));
+				if (e > worst)
+					worst = e;
+				T_ASSERT(e < 1e-5, "%s m=%zu n=%zu k=%zu: error %.3g", k[v].f16p_gemm_name,
+				         m, n, kk, e);
+			}
+		}
+		free(x); free(b); free(y0); free(y1); free(wh); free(wp);
+	}
+	t_note("f16 panel GEMM (f32 arithmetic): worst error %.2g (relative to sqrt(k)), strided", worst);
+}
+
 /* ---- fp16-arithmetic GEMM ------------------------------------------------------------------------ */
 
 /* The variants whose table has the fp16 path (dotprod tier on a core with FEAT_FP16). */
@@ -632,6 +675,7 @@ void suite_kernels(void)
 	T_RUN(test_q8_0_gemm_avx2_matches_the_twin);
 	T_RUN(test_qgemm_threads_give_the_same_bits);
 	T_RUN(test_float_gemm_variants_match_the_twin);
+	T_RUN(test_f16_panel_gemm_variants_match_the_twin);
 	T_RUN(test_f16_act_variants_are_bit_exact);
 	T_RUN(test_hgemm_matches_the_twin);
 	T_RUN(test_elementwise_variants_match_the_twin);

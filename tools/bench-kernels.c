@@ -104,7 +104,7 @@ static int job_init(struct job *j, int type, size_t k, size_t n, size_t m, const
 		j->x[i] = (float)(rnd() >> 40) * 0x1p-24f - 0.5f;
 	if (type == FVL_TYPE_Q4_0 || type == FVL_TYPE_Q8_0)
 		kt->q8_quant(m, k, j->x, k, j->aq, j->ad);
-	if (type == FVL_TYPE_F16 && kt->hgemm) { /* packed at load, as fvl_linear_init does */
+	if (type == FVL_TYPE_F16 && kt->f16_panels) { /* packed at load, as fvl_linear_init does */
 		if (!(j->wp = malloc(fvl_pack_f16_panels_size(n, k) * 2)))
 			return -1;
 		fvl_pack_f16_panels(j->w, n, k, j->wp);
@@ -148,11 +148,12 @@ static void job_run(const struct job *j, const struct fvl_kernels *kt, pthreadpo
 		else
 			kt->hgemm(j->k, j->n, j->wp, NULL, j->m, j->xh, j->ad, j->y, j->n);
 	} else {
-		fvl_fgemm_fn fn = j->type == FVL_TYPE_F32 ? kt->f32_gemm : kt->f16_gemm;
+		fvl_fgemm_fn fn = j->type == FVL_TYPE_F32 ? kt->f32_gemm : j->wp ? kt->f16p_gemm : kt->f16_gemm;
+		const void *w = j->type == FVL_TYPE_F16 && j->wp ? (const void *)j->wp : j->w;
 		if (pool)
-			fvl_fgemm_run(pool, fn, j->type, j->k, j->n, j->w, NULL, j->m, j->x, j->k, j->y, j->n);
+			fvl_fgemm_run(pool, fn, j->type, j->k, j->n, w, NULL, j->m, j->x, j->k, j->y, j->n);
 		else
-			fn(j->k, j->n, j->w, NULL, j->m, j->x, j->k, j->y, j->n);
+			fn(j->k, j->n, w, NULL, j->m, j->x, j->k, j->y, j->n);
 	}
 }
 
@@ -241,7 +242,8 @@ int main(int argc, char **argv)
 			job_run(&j, &kt, NULL);
 		printf("%s %s: %zu calls\n", xnn ? "xnnpack fully_connected" : type == FVL_TYPE_Q4_0 ? kt.q4_0_gemm_name :
 		       type == FVL_TYPE_Q8_0 ? kt.q8_0_gemm_name : type == FVL_TYPE_F32 ?
-		       kt.f32_gemm_name : kt.hgemm ? kt.hgemm_name : kt.f16_gemm_name, argv[2], reps);
+		       kt.f32_gemm_name : kt.hgemm ? kt.hgemm_name : kt.f16_panels ? kt.f16p_gemm_name :
+		       kt.f16_gemm_name, argv[2], reps);
 		job_free(&j);
 		return 0;
 	}

@@ -56,7 +56,7 @@ for k in 3072 8192; do
 done
 echo
 echo "f16 weights (M = 577 and M = 1, K = 1024, N = 256): multiply-accumulates per instruction,"
-echo "f32 arithmetic on cortex-a72 (f16 widened on load), fp16 arithmetic on cortex-a76 and max."
+echo "weights in 16-column panels; f32 arithmetic on cortex-a72, fp16 arithmetic on cortex-a76 and max."
 echo
 echo "| op | M | cortex-a72 baseline | cortex-a76 dotprod (+fp16) | max i8mm (+fp16) |"
 echo "|---|---|---|---|---|"

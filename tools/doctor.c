@@ -134,10 +134,11 @@ int fvl_doctor_main(int argc, char **argv)
 	}
 	printf("kernel variant: %s%s\n", fvl_isa_name(k.isa), isa && *isa ? " (FVL_ISA)" : "");
 #define OP(op) printf("  %-12s %s\n", #op, k.op##_name);
-	OP(q4_0_gemm) OP(q8_0_gemm) OP(q8_quant) OP(f32_gemm) OP(f16_gemm) OP(attn) OP(layernorm)
-	OP(rmsnorm) OP(softmax) OP(gelu) OP(silu_mul) OP(rope) OP(dwconv3x3)
+	OP(q4_0_gemm) OP(q8_0_gemm) OP(q8_quant) OP(f32_gemm) OP(attn) OP(layernorm) OP(rmsnorm)
+	OP(softmax) OP(gelu) OP(silu_mul) OP(rope) OP(dwconv3x3)
 #undef OP
-	printf("  %-12s %s\n", "hgemm", k.hgemm ? k.hgemm_name : "none (f16 weights use f16_gemm)");
+	printf("  %-12s %s\n", "f16 weights", k.hgemm ? k.hgemm_name : k.f16_panels ? k.f16p_gemm_name :
+	       k.f16_gemm_name);
 	printf("xnnpack (f32 linears): %s\n", fvl_xnnpack_available() ? "yes" : "no");
 	const long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	printf("cores: %ld online; default threads: %ld\n", cores,

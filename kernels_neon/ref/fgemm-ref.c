@@ -7,6 +7,11 @@
 
 static inline float w_f32(const void *w, size_t i) { return ((const float *)w)[i]; }
 static inline float w_f16(const void *w, size_t i) { return fvl_fp16_to_fp32(((const uint16_t *)w)[i]); }
+/* W[j][e] of f16 weights packed in panels (fvl_pack_f16_panels). */
+static inline float w_panel(const void *w, size_t k, size_t j, size_t e)
+{
+	return w_f16(w, (j / FVL_HPANEL) * FVL_HPANEL * k + e * FVL_HPANEL + j % FVL_HPANEL);
+}
 
 #define FGEMM_REF(name, load)                                                                    \
 	void name(size_t k, size_t n, const void *w, const float *bias, size_t m, const float *x, \
@@ -49,8 +54,19 @@ void fvl_hgemm__scalar(size_t k, size_t n, const void *w, const float *bias, siz
 		for (size_t j = 0; j < n; j++) {
 			float s = 0.0f;
 			for (size_t e = 0; e < k; e++)
-				s += w_f16(w, (j / FVL_HPANEL) * FVL_HPANEL * k + e * FVL_HPANEL +
-				           j % FVL_HPANEL) * fvl_fp16_to_fp32(xh[i * kp + e]);
+				s += w_panel(w, k, j, e) * fvl_fp16_to_fp32(xh[i * kp + e]);
 			y[i * ldy + j] = s * xs[i] + (bias ? bias[j] : 0.0f);
+		}
+}
+
+void fvl_f16p_gemm__scalar(size_t k, size_t n, const void *w, const float *bias, size_t m,
+                           const float *x, size_t ldx, float *y, size_t ldy)
+{
+	for (size_t i = 0; i < m; i++)
+		for (size_t j = 0; j < n; j++) {
+			float s = 0.0f;
+			for (size_t e = 0; e < k; e++)
+				s += w_panel(w, k, j, e) * x[i * ldx + e];
+			y[i * ldy + j] = s + (bias ? bias[j] : 0.0f);
 		}
 }
