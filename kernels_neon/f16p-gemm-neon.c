@@ -5,6 +5,7 @@
  * 4 rows and reduces at the end). */
 #include "kernels.h"
 #include "neon.h"
+#include "panels.h"
 
 /* acc += w * x[lane]. GCC builds the by-lane intrinsic from a dup and does not fold a dup with
  * several users back, so on aarch64 the instruction is spelled out. */
@@ -103,15 +104,6 @@ void fvl_f16p_gemm__neon(size_t k, size_t n, const void *w, const float *bias, s
                          const float *x, size_t ldx, float *y, size_t ldy)
 {
 	const uint16_t *wp = w;
-	const size_t panels = (n + FVL_HPANEL - 1) / FVL_HPANEL;
-	for (size_t p0 = 0; p0 < panels; p0 += 4) { /* 4 panels stay in cache for all of x */
-		const size_t p1 = p0 + 4 < panels ? p0 + 4 : panels;
-		for (size_t i = 0; i < m; i += 4)
-			for (size_t p = p0; p < p1; p++) {
-				const size_t j = p * FVL_HPANEL;
-				rows(k, n - j < FVL_HPANEL ? n - j : FVL_HPANEL, wp + j * k,
-				     bias ? bias + j : NULL, m - i < 4 ? m - i : 4, x + i * ldx, ldx,
-				     y + i * ldy + j, ldy);
-			}
-	}
+	FOR_PANEL_TILES(n, m, rows(k, nr, wp + j * k, bias ? bias + j : NULL, mr, x + i * ldx, ldx,
+	                           y + i * ldy + j, ldy));
 }

@@ -9,6 +9,7 @@
 
 #include "kernels.h"
 #include "neon.h"
+#include "panels.h"
 
 #define FLUSH 32 /* values of k summed in f16 before the f32 accumulators take them */
 
@@ -124,15 +125,7 @@ void fvl_hgemm__neonfp16(size_t k, size_t n, const void *w, const float *bias, s
                          const uint16_t *xh, const float *xs, float *y, size_t ldy)
 {
 	const __fp16 *wp = w;
-	const size_t kp = FVL_F16_ACT_STRIDE(k), panels = (n + FVL_HPANEL - 1) / FVL_HPANEL;
-	for (size_t p0 = 0; p0 < panels; p0 += 4) { /* 4 panels stay in cache for all of x */
-		const size_t p1 = p0 + 4 < panels ? p0 + 4 : panels;
-		for (size_t i = 0; i < m; i += 4)
-			for (size_t p = p0; p < p1; p++) {
-				const size_t j = p * FVL_HPANEL;
-				rows(k, n - j < FVL_HPANEL ? n - j : FVL_HPANEL, wp + j * k,
-				     bias ? bias + j : NULL, m - i < 4 ? m - i : 4, xh + i * kp, kp, xs + i,
-				     y + i * ldy + j, ldy);
-			}
-	}
+	const size_t kp = FVL_F16_ACT_STRIDE(k);
+	FOR_PANEL_TILES(n, m, rows(k, nr, wp + j * k, bias ? bias + j : NULL, mr, xh + i * kp, kp,
+	                           xs + i, y + i * ldy + j, ldy));
 }
