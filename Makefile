@@ -89,11 +89,10 @@ TEST_OBJ := $(call obj,$(TEST_SRC))
 ISA_FLAGS = $(CPU_FLAGS)
 # Kernels: -O3 (the tile loops over a constant number of rows must unroll to stay in registers).
 KERNEL_FLAGS += -O3
-$(B)/obj/kernels_neon/%.o: ISA_FLAGS = $(CPU_FLAGS) $(KERNEL_FLAGS)
+$(B)/obj/kernels_neon/%.o: ISA_FLAGS = $(CPU_FLAGS) $(KERNEL_FLAGS) $(NO_SCHED)
 $(B)/obj/kernels_neon/%-neondot.o: ISA_FLAGS = $(or $(DOT_FLAGS),$(CPU_FLAGS)) $(KERNEL_FLAGS) $(NO_SCHED)
 $(B)/obj/kernels_neon/%-neoni8mm.o: ISA_FLAGS = $(I8MM_FLAGS) -O3 $(NO_SCHED)
 $(B)/obj/kernels_neon/%-neonfp16.o: ISA_FLAGS = $(FP16_FLAGS) -O3 $(NO_SCHED)
-$(B)/obj/kernels_neon/f16p-gemm-neon.o $(B)/obj/kernels_neon/qgemm-neon.o: ISA_FLAGS = $(CPU_FLAGS) $(KERNEL_FLAGS) $(NO_SCHED)
 $(B)/obj/tests/main.o: ALL_CFLAGS += -DFVL_TEST_DATA_DIR=\"$(abspath tests/data)\"
 $(B)/obj/tests/test-tokenizer.o: ALL_CFLAGS += -DFVL_SOURCE_DIR=\"$(abspath .)\"
 
