@@ -67,12 +67,18 @@ size_t fvl_pack_f16_panels_size(size_t n, size_t k)
 
 void fvl_pack_f16_panels(const uint16_t *w, size_t n, size_t k, uint16_t *dst)
 {
+	static const uint16_t zero[1] = {0};
 	for (size_t p = 0; p < (n + FVL_HPANEL - 1) / FVL_HPANEL; p++) {
+		const uint16_t *row[FVL_HPANEL]; /* past n: a zero read at index 0 */
+		size_t step[FVL_HPANEL];
+		for (size_t c = 0; c < FVL_HPANEL; c++) {
+			const size_t j = p * FVL_HPANEL + c;
+			row[c] = j < n ? w + j * k : zero;
+			step[c] = j < n;
+		}
 		uint16_t *o = dst + p * FVL_HPANEL * k;
-		for (size_t e = 0; e < k; e++)
-			for (size_t c = 0; c < FVL_HPANEL; c++) {
-				const size_t j = p * FVL_HPANEL + c;
-				o[e * FVL_HPANEL + c] = j < n ? w[j * k + e] : 0;
-			}
+		for (size_t e = 0; e < k; e++, o += FVL_HPANEL)
+			for (size_t c = 0; c < FVL_HPANEL; c++)
+				o[c] = row[c][e * step[c]];
 	}
 }
