@@ -116,29 +116,18 @@ static void strip_gemm(size_t k, size_t n, const BLOCK_T *wb, size_t m, const in
                        const float *ad, float *y, size_t ldy)
 {
 	struct strip s;
-	const size_t nb = k / FVL_QK, groups = (n + 3) / 4;
-	for (size_t g0 = 0; g0 < groups; g0 += STRIP_GROUP_CHUNK) {
-		const size_t g1 = g0 + STRIP_GROUP_CHUNK < groups ? g0 + STRIP_GROUP_CHUNK : groups;
-		for (size_t b0 = 0; b0 < nb; b0 += STRIP_KC / FVL_QK) {
-			const size_t nbc = nb - b0 < STRIP_KC / FVL_QK ? nb - b0 : STRIP_KC / FVL_QK;
-			const bool add = b0 > 0; /* later k ranges add to the first one's result */
-			for (size_t i = 0; i < m; i += STRIP_ROWS) {
-				const size_t mt = m - i < STRIP_ROWS ? m - i : STRIP_ROWS;
-				fill_strip(k, b0, nbc, mt, aq + i * k, ad + i * nb, &s);
-				for (size_t g = g0; g < g1; g++) {
-					const size_t valid = n - 4 * g < 4 ? n - 4 * g : 4;
-					const BLOCK_T *gb = wb + g * nb + b0;
-					float *yo = y + i * ldy + 4 * g;
+	const size_t nb = k / FVL_QK;
 #define S(MT) case MT: stile_##MT(nbc, gb, &s, yo, ldy, valid, add); break;
-					switch (mt) {
-					S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11)
-					default: stile_12(nbc, gb, &s, yo, ldy, valid, add); break;
-					}
-#undef S
-				}
-			}
+	FOR_STRIP_TILES(k, n, m, STRIP_GROUP_CHUNK, STRIP_KC, STRIP_ROWS,
+	                fill_strip(k, b0, nbc, rows, aq + i * k, ad + i * nb, &s), {
+		const BLOCK_T *gb = wb + g * nb + b0;
+		float *yo = y + i * ldy + 4 * g;
+		switch (rows) {
+		S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11)
+		default: stile_12(nbc, gb, &s, yo, ldy, valid, add); break;
 		}
-	}
+	})
+#undef S
 }
 #endif
 

@@ -153,21 +153,11 @@ static inline void zip_q8(const struct fvl_block_q8_0x4 *b, int8x16_t r01[4], in
 		}                                                                                  \
 		struct strip s;                                                                    \
 		const BLOCK_T *wb = w;                                                             \
-		const size_t nb = k / FVL_QK, groups = (n + 3) / 4, nkc = STRIP_KC / FVL_QK;       \
-		for (size_t g0 = 0; g0 < groups; g0 += GROUP_CHUNK) {                              \
-			const size_t g1 = g0 + GROUP_CHUNK < groups ? g0 + GROUP_CHUNK : groups;   \
-			for (size_t b0 = 0; b0 < nb; b0 += nkc) {                                  \
-				const size_t nbc = nb - b0 < nkc ? nb - b0 : nkc;                  \
-				for (size_t i = 0; i < m; i += STRIP) {                            \
-					const size_t rows = m - i < STRIP ? m - i : STRIP;         \
-					zip_strip(k, b0, nbc, rows, aq + i * k, ad + i * nb, &s);  \
-					for (size_t g = g0; g < g1; g++)                           \
-						name##_tile(nbc, wb + g * nb + b0, &s, rows,       \
-						            y + i * ldy + 4 * g, ldy,              \
-						            n - 4 * g < 4 ? n - 4 * g : 4, b0 > 0); \
-				}                                                                  \
-			}                                                                          \
-		}                                                                                  \
+		const size_t nb = k / FVL_QK;                                                      \
+		FOR_STRIP_TILES(k, n, m, GROUP_CHUNK, STRIP_KC, STRIP,                             \
+		                zip_strip(k, b0, nbc, rows, aq + i * k, ad + i * nb, &s),         \
+		                name##_tile(nbc, wb + g * nb + b0, &s, rows, y + i * ldy + 4 * g, \
+		                            ldy, valid, add))                                      \
 	}
 
 KERNEL(fvl_q4_0x4_q8_gemm__neoni8mm, struct fvl_block_q4_0x4, zip_q4, 0.0625f,

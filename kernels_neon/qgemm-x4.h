@@ -43,6 +43,27 @@ static inline void store_rows(float *y, float32x4_t v, size_t valid)
 		y[r] = t[r];
 }
 
+/* The strip GEMM loop of the dotprod and i8mm kernels: CHUNK groups of 4 weight rows stay in
+ * cache; for each range of KC values of k (blocks b0 .. b0 + nbc), every strip of up to ROWS
+ * activation rows (first row i, `rows` of them) is re-laid out once (FILL) and meets every group g
+ * of the chunk (TILE, with `valid` weight rows of the group and `add` set after the first range,
+ * whose results later ranges add to). */
+#define FOR_STRIP_TILES(k, n, m, CHUNK, KC, ROWS, FILL, TILE)                                     \
+	for (size_t g0_ = 0; g0_ < ((n) + 3) / 4; g0_ += (CHUNK))                                 \
+		for (size_t b0 = 0; b0 < (k) / FVL_QK; b0 += (KC) / FVL_QK) {                     \
+			const size_t nbc = (k) / FVL_QK - b0 < (KC) / FVL_QK ? (k) / FVL_QK - b0   \
+			                                                    : (KC) / FVL_QK;       \
+			const bool add = b0 > 0;                                                  \
+			for (size_t i = 0; i < (m); i += (ROWS)) {                                \
+				const size_t rows = (m) - i < (ROWS) ? (m) - i : (ROWS);          \
+				FILL;                                                             \
+				for (size_t g = g0_; g < g0_ + (CHUNK) && g < ((n) + 3) / 4; g++) { \
+					const size_t valid = (n) - 4 * g < 4 ? (n) - 4 * g : 4;   \
+					TILE;                                                     \
+				}                                                                 \
+			}                                                                         \
+		}
+
 /* store_rows, or y += v over the same lanes when add is set (a later range of k). */
 static inline void store_rows_add(float *y, float32x4_t v, size_t valid, bool add)
 {
