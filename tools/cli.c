@@ -79,3 +79,11 @@ void print_cpu_features(const struct fvl_cpu *cpu)
 	if (cpu->simde) /* x86-64 host: the native AVX2 GEMMs need AVX2 + FMA + F16C */
 		printf("avx2: %s\n", cpu->avx2 ? "yes" : "no");
 }
+
+int usage_error(const char *cmd, const char *help, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "fvl %s: ", cmd);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (try '%s')\n", help);
+	return 2;
+}

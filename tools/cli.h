@@ -19,6 +19,9 @@ void json_string(FILE *f, const char *s, size_t n);
  * with "labels" when the task gives regions. */
 void json_task_members(FILE *f, const struct fvl_task_result *r);
 
+/* A usage error: "fvl CMD: <fmt with arg> (try 'HELP')" on stderr; returns the exit status 2. */
+int usage_error(const char *cmd, const char *help, const char *fmt, const char *arg);
+
 struct fvl_cpu;
 /* The CPU's feature lines ("asimd: yes", ...), as `fvl cpu` and `fvl doctor` print them. */
 void print_cpu_features(const struct fvl_cpu *cpu);

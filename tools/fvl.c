@@ -134,10 +134,7 @@ static int cmd_cpu(void)
 
 static int bad(const char *cmd, const char *fmt, const char *arg)
 {
-	fprintf(stderr, "fvl %s: ", cmd);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (try 'fvl help')\n");
-	return 2;
+	return usage_error(cmd, "fvl help", fmt, arg);
 }
 
 /* ---- run -------------------------------------------------------------------------------------- */

@@ -38,10 +38,7 @@ static void help(FILE *f)
 
 static int bad(const char *fmt, const char *arg)
 {
-	fputs("fvl task: ", stderr);
-	fprintf(stderr, fmt, arg);
-	fputs(" (try 'fvl task --help')\n", stderr);
-	return 2;
+	return usage_error("task", "fvl task --help", fmt, arg);
 }
 
 static void print_plain(const struct fvl_task_result *r)
