@@ -102,6 +102,11 @@ enum fvl_isa fvl_isa_best(const struct fvl_cpu *cpu)
 	return best;
 }
 
+bool fvl_f16_panels(const struct fvl_cpu *cpu)
+{
+	return !cpu->simde; /* aarch64: the panel kernels beat the row-major one */
+}
+
 #define SET(k, op, fn) ((k)->op = fn, (k)->op##_name = #fn)
 
 enum fvl_status fvl_kernels_init(struct fvl_kernels *k, const struct fvl_cpu *cpu,
@@ -116,7 +121,7 @@ enum fvl_status fvl_kernels_init(struct fvl_kernels *k, const struct fvl_cpu *cp
 	}
 	memset(k, 0, sizeof(*k));
 	k->isa = isa;
-	k->f16_panels = !cpu->simde; /* aarch64: the panel kernels beat the row-major one */
+	k->f16_panels = fvl_f16_panels(cpu);
 	/* Each op takes the best variant at or below the chosen ISA. */
 #define ALL(isa_) \
 	SET(k, q8_quant, fvl_q8_quant__##isa_); SET(k, f32_gemm, fvl_f32_gemm__##isa_); \

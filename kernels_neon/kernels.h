@@ -35,6 +35,9 @@ bool fvl_isa_from_name(const char *name, enum fvl_isa *out);
 /* The CPU can run the variant and this build contains it. */
 bool fvl_isa_supported(const struct fvl_cpu *cpu, enum fvl_isa isa);
 enum fvl_isa fvl_isa_best(const struct fvl_cpu *cpu);
+/* Whether f16 weights are kept in 16-column panels on this CPU (aarch64: every variant's f16
+ * kernels read them), not row-major (x86-64 hosts). */
+bool fvl_f16_panels(const struct fvl_cpu *cpu);
 
 /* ---- kernel contracts ---------------------------------------------------------------------- */
 

@@ -150,26 +150,14 @@ static void release_pages(const void *p, size_t n)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
-/* f16 weights are packed into panels when this CPU's kernel table (FVL_ISA, else the best) wants
- * them (aarch64): hgemm runs them on fp16-arithmetic cores, f16p_gemm elsewhere (and in any
- * runtime made with another variant, down to the scalar twin). */
-static pthread_once_t panels_once = PTHREAD_ONCE_INIT;
-static bool panels_ok;
-
-static void panels_init_once(void)
-{
-	struct fvl_cpu cpu;
-	struct fvl_kernels k;
-	fvl_cpu_detect(&cpu);
-	if (fvl_kernels_init(&k, &cpu, getenv("FVL_ISA")) != FVL_STATUS_OK)
-		fvl_kernels_init(&k, &cpu, NULL);
-	panels_ok = k.f16_panels;
-}
-
+/* f16 weights are packed into panels on CPUs whose kernel tables want them (aarch64, every
+ * variant): hgemm runs them on fp16-arithmetic cores, f16p_gemm elsewhere (and in any runtime
+ * made with another variant, down to the scalar twin). */
 static bool f16_panels_wanted(void)
 {
-	pthread_once(&panels_once, panels_init_once);
-	return panels_ok;
+	struct fvl_cpu cpu;
+	fvl_cpu_detect(&cpu);
+	return fvl_f16_panels(&cpu);
 }
 
 enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, const char *name,
