@@ -94,7 +94,6 @@ $(B)/obj/kernels_neon/%-neondot.o: ISA_FLAGS = $(or $(DOT_FLAGS),$(CPU_FLAGS)) $
 $(B)/obj/kernels_neon/%-neoni8mm.o: ISA_FLAGS = $(I8MM_FLAGS) -O3 $(NO_SCHED)
 $(B)/obj/kernels_neon/%-neonfp16.o: ISA_FLAGS = $(FP16_FLAGS) -O3 $(NO_SCHED)
 $(B)/obj/tests/main.o: ALL_CFLAGS += -DFVL_TEST_DATA_DIR=\"$(abspath tests/data)\"
-$(B)/obj/tests/test-tokenizer.o: ALL_CFLAGS += -DFVL_SOURCE_DIR=\"$(abspath .)\"
 
 .PHONY: all lib tests test test-unit test-cli test-arm test-asan test-deb fuzz check deps demo clean help
 all: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant $(B)/tests/run

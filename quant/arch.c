@@ -11,9 +11,80 @@
 #include "common.h"
 #include "convert.h"
 #include "tokjson.h"
+#include "tower.h"
 
 #define MAX_STAGES 8
 #define P_F2 "model.vision_tower.vision_tower." /* Florence-2 inside a Florence-VL checkpoint */
+
+/* How a checkpoint names Florence-2's tensors: as Microsoft's remote code does (also inside
+ * Florence-VL checkpoints, under P_F2), or as transformers' native Florence2ForConditionalGeneration
+ * (florence-community/Florence-2-*). The plan below spells Microsoft's names; f2_name maps them. */
+struct f2_src {
+	const char *prefix; /* Microsoft's names: "" or P_F2 */
+	bool native;
+};
+
+/* In place: the first `from` in s becomes `to`; false if s has none or it would not fit. */
+static bool subst(char *s, size_t cap, const char *from, const char *to)
+{
+	char *at = strstr(s, from);
+	const size_t nf = strlen(from), nt = strlen(to), n = strlen(s);
+	if (!at || n - nf + nt + 1 > cap)
+		return false;
+	memmove(at + nt, at + nf, n - (size_t)(at - s) - nf + 1);
+	memcpy(at, to, nt);
+	return true;
+}
+
+/* Microsoft's Florence-2 name -> the checkpoint's (transformers'
+ * convert_florence2_original_pytorch_to_hf.py, read backwards). */
+static const char *f2_name(const struct f2_src *src, char *buf, size_t n, const char *orig)
+{
+	static const char *const blocks[][2] = {
+		{".conv1.fn.dw.", ".conv1."}, {".conv2.fn.dw.", ".conv2."},
+		{".window_attn.norm.", ".norm1."}, {".channel_attn.norm.", ".norm1."},
+		{".window_attn.fn.", ".window_attn."}, {".channel_attn.fn.", ".channel_attn."},
+		{".ffn.norm.", ".norm2."}, {".ffn.fn.net.", ".ffn."},
+	};
+	static const char *const heads[][2] = {
+		{"vision_tower.", "model.vision_tower."},
+		{"image_projection", "model.multi_modal_projector.image_projection.weight"},
+		{"image_proj_norm.", "model.multi_modal_projector.image_proj_norm."},
+		{"image_pos_embed.", "model.multi_modal_projector.image_position_embed."},
+		{"language_model.model.", "model.language_model."},
+		{"language_model.lm_head.", "lm_head."},
+		{"language_model.final_logits_bias", "final_logits_bias"},
+	};
+	snprintf(buf, n, "%s%s", src->native ? "" : src->prefix, orig);
+	if (!src->native)
+		return buf;
+	if (strncmp(buf, "vision_tower.convs.", 19) == 0)
+		subst(buf, n, ".proj.", ".conv.");
+	if (strncmp(buf, "vision_tower.blocks.", 20) == 0)
+		for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)
+			subst(buf, n, blocks[i][0], blocks[i][1]);
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
+		if (strncmp(buf, heads[i][0], strlen(heads[i][0])) == 0) {
+			subst(buf, n, heads[i][0], heads[i][1]);
+			break;
+		}
+	return buf;
+}
+
+/* The layout of the Florence-2 tensors in ck: under P_F2, Microsoft's names without a prefix,
+ * or transformers' native ones; false if none of them is there. */
+static bool f2_detect(const struct ckpt *ck, struct f2_src *src)
+{
+	static const char *const probe = "vision_tower.convs.0.proj.weight";
+	char n[256];
+	const struct f2_src cand[3] = {{P_F2, false}, {"", false}, {"", true}};
+	for (int i = 0; i < 3; i++)
+		if (ckpt_find(ck, f2_name(&cand[i], n, sizeof(n), probe))) {
+			*src = cand[i];
+			return true;
+		}
+	return false;
+}
 
 static bool file_exists(const char *path)
 {
@@ -150,6 +221,15 @@ struct f2 {
 	int64_t d_model, enc_layers, dec_layers, enc_heads, dec_heads, enc_ffn, dec_ffn, vocab, max_pos;
 };
 
+/* The first of keys that obj has (NULL-terminated list), or the first key when none. */
+static const char *first_key(const cJSON *obj, const char *const *keys)
+{
+	for (size_t i = 0; keys[i]; i++)
+		if (cfg_get(obj, keys[i]))
+			return keys[i];
+	return keys[0];
+}
+
 static enum fvl_status f2_read_config(const struct cfg *c, struct f2 *f, struct fvl_gguf_writer *w)
 {
 	const cJSON *v = cfg_get(c->root, "vision_config"), *t = cfg_get(c->root, "text_config");
@@ -157,12 +237,19 @@ static enum fvl_status f2_read_config(const struct cfg *c, struct f2 *f, struct 
 	int n = 0;
 	const char *act = NULL;
 	bool scale_emb, norm_before;
-	int64_t bos, eos, pad, dstart, ngram, fbos, feos;
+	int64_t bos, eos, pad, dstart;
+	double mlp_ratio;
+	/* Microsoft's config names, then transformers-native ones */
+	static const char *const k_dim[] = {"dim_embed", "embed_dim", NULL};
+	static const char *const k_pos[] = {"image_pos_embed.max_pos_embeddings",
+	                                    "max_position_embeddings", "max_pos_embeddings", NULL};
+	static const char *const k_tmp[] = {"visual_temporal_embedding.max_temporal_embeddings",
+	                                    "max_temporal_embeddings", NULL};
 
 	if (!cJSON_IsObject(v) || !cJSON_IsObject(t))
 		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: vision_config or text_config is missing",
 		                c->path);
-	if ((st = cfg_ints(c, v, "dim_embed", f->dim, &n, 1, 1 << 16)) ||
+	if ((st = cfg_ints(c, v, first_key(v, k_dim), f->dim, &n, 1, 1 << 16)) ||
 	    (st = cfg_ints(c, v, "depths", f->depth, &n, 1, 64)) ||
 	    (st = cfg_ints(c, v, "num_heads", f->heads, &n, 1, 1024)) ||
 	    (st = cfg_ints(c, v, "num_groups", f->groups, &n, 1, 1024)) ||
@@ -172,10 +259,13 @@ static enum fvl_status f2_read_config(const struct cfg *c, struct f2 *f, struct 
 	    (st = cfg_ints(c, v, "patch_prenorm", f->prenorm, &n, 0, 1)) ||
 	    (st = cfg_dim(c, v, "window_size", 1024, &f->window)) ||
 	    (st = cfg_dim(c, v, "projection_dim", 1 << 16, &f->proj_dim)) ||
-	    (st = cfg_int_or(c, v, "image_pos_embed.max_pos_embeddings", 50, &f->pos_max)) ||
-	    (st = cfg_int_or(c, v, "visual_temporal_embedding.max_temporal_embeddings", 100,
-	                     &f->temporal_max)))
+	    (st = cfg_int_or(c, v, first_key(v, k_pos), 50, &f->pos_max)) ||
+	    (st = cfg_int_or(c, v, first_key(v, k_tmp), 100, &f->temporal_max)) ||
+	    (st = cfg_num_or(c, v, "mlp_ratio", 4.0, &mlp_ratio)))
 		return st;
+	if (mlp_ratio != 4.0)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: vision_config.mlp_ratio %g (Florence-2's "
+		                "DaViT has 4)", c->path, mlp_ratio);
 	f->n_stages = n;
 	for (int i = 0; i < n; i++)
 		if (f->dim[i] % f->heads[i] || f->dim[i] % f->groups[i])
@@ -185,11 +275,14 @@ static enum fvl_status f2_read_config(const struct cfg *c, struct f2 *f, struct 
 		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: the last DaViT dim must be even", c->path);
 	/* image_feature_source: the pools of _encode_image, in order [14.1]. */
 	const cJSON *src = cfg_get(v, "image_feature_source"), *e;
-	const char *pools[4];
+	const char *pools[4] = {"spatial_avg_pool", "temporal_avg_pool"};
 	uint64_t n_pools = 0;
-	if (!cJSON_IsArray(src) || cJSON_GetArraySize(src) < 1 || cJSON_GetArraySize(src) > 4)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: vision_config.image_feature_source is "
-		                "missing", c->path);
+	/* transformers' native model has no such field: it always pools both ways, in this order */
+	if (!src)
+		n_pools = 2;
+	else if (!cJSON_IsArray(src) || cJSON_GetArraySize(src) < 1 || cJSON_GetArraySize(src) > 4)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: vision_config.image_feature_source is not a "
+		                "list of 1..4 pools", c->path);
 	cJSON_ArrayForEach(e, src) {
 		if (!cJSON_IsString(e) || (strcmp(e->valuestring, "spatial_avg_pool") &&
 		                          strcmp(e->valuestring, "temporal_avg_pool")))
@@ -213,10 +306,7 @@ static enum fvl_status f2_read_config(const struct cfg *c, struct f2 *f, struct 
 	    (st = cfg_int_or(c, t, "bos_token_id", 0, &bos)) ||
 	    (st = cfg_int_or(c, t, "eos_token_id", 2, &eos)) ||
 	    (st = cfg_int_or(c, t, "pad_token_id", 1, &pad)) ||
-	    (st = cfg_int_or(c, t, "decoder_start_token_id", 2, &dstart)) ||
-	    (st = cfg_int_or(c, t, "no_repeat_ngram_size", 0, &ngram)) ||
-	    (st = cfg_int_or(c, t, "forced_bos_token_id", -1, &fbos)) ||
-	    (st = cfg_int_or(c, t, "forced_eos_token_id", -1, &feos)))
+	    (st = cfg_int_or(c, t, "decoder_start_token_id", 2, &dstart)))
 		return st;
 	if (strcmp(act, "gelu") != 0)
 		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: activation_function '%s' (fvl runs "
@@ -259,36 +349,85 @@ static enum fvl_status f2_read_config(const struct cfg *c, struct f2 *f, struct 
 	    (st = fvl_gguf_writer_set_i32(w, "f2.text.bos_token_id", (int32_t)bos)) ||
 	    (st = fvl_gguf_writer_set_i32(w, "f2.text.eos_token_id", (int32_t)eos)) ||
 	    (st = fvl_gguf_writer_set_i32(w, "f2.text.pad_token_id", (int32_t)pad)) ||
-	    (st = fvl_gguf_writer_set_i32(w, "f2.text.decoder_start_token_id", (int32_t)dstart)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.text.no_repeat_ngram_size", (uint32_t)ngram)) ||
-	    (st = fvl_gguf_writer_set_i32(w, "f2.text.forced_bos_token_id", (int32_t)fbos)) ||
-	    (st = fvl_gguf_writer_set_i32(w, "f2.text.forced_eos_token_id", (int32_t)feos)))
+	    (st = fvl_gguf_writer_set_i32(w, "f2.text.decoder_start_token_id", (int32_t)dstart)))
 		return st;
 	return FVL_STATUS_OK;
 }
 
-/* generation_config.json of Florence-2 (num_beams), optional. */
-static enum fvl_status f2_read_generation(const char *path, struct fvl_gguf_writer *w)
+/* The search HF generate runs by default, for the keys of GenerationConfig fvl uses. */
+struct f2_gen {
+	int64_t num_beams, ngram, fbos, feos;
+	bool early;
+};
+
+/* Reads the generation keys present in obj over g (null values count as absent); only_unset:
+ * only where g still holds GenerationConfig's default. */
+static enum fvl_status gen_read(const struct cfg *c, const cJSON *obj, struct f2_gen *g,
+                                bool only_unset)
 {
-	struct cfg c;
-	int64_t beams = 1;
-	bool early = false;
-	enum fvl_status st = cfg_load(&c, path);
-	if (st == FVL_STATUS_NOT_FOUND) {
-		fvl_error_clear();
-	} else if (st != FVL_STATUS_OK) {
-		return st;
-	} else {
-		st = cfg_int_or(&c, c.root, "num_beams", 1, &beams);
-		if (st == FVL_STATUS_OK)
-			st = cfg_bool_or(&c, c.root, "early_stopping", false, &early);
-		cfg_free(&c);
-		if (st != FVL_STATUS_OK)
+	const struct {
+		const char *key;
+		int64_t *field, def;
+	} ints[] = {
+		{"num_beams", &g->num_beams, 1},
+		{"no_repeat_ngram_size", &g->ngram, 0},
+		{"forced_bos_token_id", &g->fbos, -1},
+		{"forced_eos_token_id", &g->feos, -1},
+	};
+	enum fvl_status st;
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		const cJSON *j = cfg_get(obj, ints[i].key);
+		if (!j || cJSON_IsNull(j) || (only_unset && *ints[i].field != ints[i].def))
+			continue;
+		if ((st = cfg_int(c, obj, ints[i].key, ints[i].field)))
 			return st;
 	}
-	if ((st = fvl_gguf_writer_set_u32(w, "f2.generation.num_beams", (uint32_t)beams)))
+	const cJSON *j = cfg_get(obj, "early_stopping");
+	if (j && !cJSON_IsNull(j) && !(only_unset && g->early))
+		return cfg_bool_or(c, obj, "early_stopping", false, &g->early);
+	return FVL_STATUS_OK;
+}
+
+/* Florence-2's default search. Microsoft's remote code generates through its inner language model,
+ * whose generation config is GenerationConfig.from_model_config(text_config): text_config's
+ * values, whatever generation_config.json says. transformers' native model uses its own:
+ * generation_config.json when there is one, else from_model_config(config) (the top level, then
+ * text_config for what is still unset). */
+static enum fvl_status f2_read_generation(const struct cfg *c, const char *dir, bool native,
+                                          struct fvl_gguf_writer *w)
+{
+	char path[1024];
+	struct f2_gen g = {1, 0, -1, -1, false};
+	struct cfg gc;
+	const char *source = "config.json text_config";
+	const cJSON *t = cfg_get(c->root, "text_config");
+	enum fvl_status st = FVL_STATUS_OK;
+	if (!native) {
+		st = gen_read(c, t, &g, false);
+	} else if ((st = cfg_load(&gc, JOIN(path, dir, "generation_config.json"))) == FVL_STATUS_OK) {
+		source = "generation_config.json";
+		st = gen_read(&gc, gc.root, &g, false);
+		cfg_free(&gc);
+	} else if (st == FVL_STATUS_NOT_FOUND) {
+		fvl_error_clear();
+		source = "config.json";
+		if ((st = gen_read(c, c->root, &g, false)) == FVL_STATUS_OK)
+			st = gen_read(c, t, &g, true);
+	}
+	if (st != FVL_STATUS_OK)
 		return st;
-	return fvl_gguf_writer_set_bool(w, "f2.generation.early_stopping", early);
+	if (g.num_beams < 1 || g.num_beams > 64 || g.ngram < 0 || g.ngram > 64)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: num_beams %lld, no_repeat_ngram_size %lld "
+		                "(fvl runs 1..64 beams and n-grams up to 64)", source,
+		                (long long)g.num_beams, (long long)g.ngram);
+	if ((st = fvl_gguf_writer_set_u32(w, "f2.generation.num_beams", (uint32_t)g.num_beams)) ||
+	    (st = fvl_gguf_writer_set_bool(w, "f2.generation.early_stopping", g.early)) ||
+	    (st = fvl_gguf_writer_set_str(w, "f2.generation.source", source)) ||
+	    (st = fvl_gguf_writer_set_u32(w, "f2.text.no_repeat_ngram_size", (uint32_t)g.ngram)) ||
+	    (st = fvl_gguf_writer_set_i32(w, "f2.text.forced_bos_token_id", (int32_t)g.fbos)) ||
+	    (st = fvl_gguf_writer_set_i32(w, "f2.text.forced_eos_token_id", (int32_t)g.feos)))
+		return st;
+	return FVL_STATUS_OK;
 }
 
 /* preprocessor_config.json: size, resample, rescale, mean/std [2, 14.5]. */
@@ -343,12 +482,13 @@ done:
 	return st;
 }
 
-static enum fvl_status f2_plan_davit(struct plan *p, const struct f2 *f, const char *pre)
+static enum fvl_status f2_plan_davit(struct plan *p, const struct f2 *f, const struct f2_src *from)
 {
-	char src[256], dst[FVL_GGUF_MAX_NAME + 1];
+	char src[256], orig[256], dst[FVL_GGUF_MAX_NAME + 1];
 	enum fvl_status st;
 	uint64_t cin = 3;
-#define S(fmt, ...) (snprintf(src, sizeof(src), "%s" fmt, pre, __VA_ARGS__), src)
+#define S(fmt, ...) (snprintf(orig, sizeof(orig), fmt, __VA_ARGS__), \
+	f2_name(from, src, sizeof(src), orig))
 #define D(fmt, ...) (snprintf(dst, sizeof(dst), fmt, __VA_ARGS__), dst)
 	for (int i = 0; i < f->n_stages; i++) {
 		uint64_t c = (uint64_t)f->dim[i], k = (uint64_t)f->patch[i], nc = f->prenorm[i] ? cin : c;
@@ -406,9 +546,12 @@ static enum fvl_status f2_plan_davit(struct plan *p, const struct f2 *f, const c
 		cin = c;
 	}
 	/* _encode_image [4]: image_projection is (in, out) and used as x @ W: stored transposed
-	 * so that, like every other linear, a row holds one output's weights. */
+	 * so that, like every other linear, a row holds one output's weights (the native layout
+	 * keeps it as a Linear already: (out, in)). */
 	uint64_t dl = (uint64_t)f->dim[f->n_stages - 1], pd = (uint64_t)f->proj_dim;
-	if ((st = ADD(p, "v.img_proj.weight", TC_VISION, true, S("%s", "image_projection"), dl, pd)) ||
+	const uint64_t ip_shape[2] = {from->native ? pd : dl, from->native ? dl : pd};
+	if ((st = plan_add(p, "v.img_proj.weight", TC_VISION, !from->native, 2, ip_shape,
+	                   S("%s", "image_projection"), NULL)) ||
 	    (st = ADD(p, "v.img_proj_norm.weight", TC_KEEP_F32, false,
 	              S("%s", "image_proj_norm.weight"), pd)) ||
 	    (st = ADD(p, "v.img_proj_norm.bias", TC_KEEP_F32, false,
@@ -471,19 +614,19 @@ static enum fvl_status add_linear(struct plan *p, enum tclass cls, const char *d
 	return ADD(p, n, TC_KEEP_F32, false, s, out);
 }
 
-static enum fvl_status f2_plan_bart(struct plan *p, const struct f2 *f, const char *pre,
+static enum fvl_status f2_plan_bart(struct plan *p, const struct f2 *f, const struct f2_src *from,
                                     bool decoder)
 {
-	char src[256], dst[FVL_GGUF_MAX_NAME + 1], a[256];
+	char src[256], dst[FVL_GGUF_MAX_NAME + 1], a[256], orig[256];
 	enum fvl_status st;
 	const uint64_t d = (uint64_t)f->d_model, V = (uint64_t)f->vocab, P = (uint64_t)f->max_pos + 2;
 	const char *shared_alts[4];
 	char alt[3][256];
 	/* `shared` is tied to encoder/decoder embed_tokens and lm_head: any may hold it [9, 14.7]. */
-	snprintf(src, sizeof(src), "%slanguage_model.model.shared.weight", pre);
-	snprintf(alt[0], sizeof(alt[0]), "%slanguage_model.model.encoder.embed_tokens.weight", pre);
-	snprintf(alt[1], sizeof(alt[1]), "%slanguage_model.model.decoder.embed_tokens.weight", pre);
-	snprintf(alt[2], sizeof(alt[2]), "%slanguage_model.lm_head.weight", pre);
+	f2_name(from, src, sizeof(src), "language_model.model.shared.weight");
+	f2_name(from, alt[0], sizeof(alt[0]), "language_model.model.encoder.embed_tokens.weight");
+	f2_name(from, alt[1], sizeof(alt[1]), "language_model.model.decoder.embed_tokens.weight");
+	f2_name(from, alt[2], sizeof(alt[2]), "language_model.lm_head.weight");
 	shared_alts[0] = alt[0], shared_alts[1] = alt[1], shared_alts[2] = alt[2], shared_alts[3] = NULL;
 	if ((st = plan_add(p, "fe.token_embd.weight", TC_VISION, false, 2, (const uint64_t[]){V, d},
 	                   src, shared_alts)))
@@ -493,19 +636,20 @@ static enum fvl_status f2_plan_bart(struct plan *p, const struct f2 *f, const ch
 		const char *tp = part ? "fd" : "fe";
 		int64_t layers = part ? f->dec_layers : f->enc_layers;
 		uint64_t ffn = (uint64_t)(part ? f->dec_ffn : f->enc_ffn);
-		snprintf(src, sizeof(src), "%slanguage_model.model.%s.embed_positions.weight", pre,
-		         parts[part]);
+		snprintf(orig, sizeof(orig), "language_model.model.%s.embed_positions.weight", parts[part]);
+		f2_name(from, src, sizeof(src), orig);
 		snprintf(dst, sizeof(dst), "%s.pos_embd.weight", tp);
 		if ((st = ADD(p, dst, TC_KEEP_F32, false, src, P, d)))
 			return st;
-		snprintf(src, sizeof(src), "%slanguage_model.model.%s.layernorm_embedding", pre,
-		         parts[part]);
+		snprintf(orig, sizeof(orig), "language_model.model.%s.layernorm_embedding", parts[part]);
+		f2_name(from, src, sizeof(src), orig);
 		snprintf(dst, sizeof(dst), "%s.embd_norm", tp);
 		if ((st = add_ln(p, dst, src, d)))
 			return st;
 		for (int64_t l = 0; l < layers; l++) {
-			snprintf(a, sizeof(a), "%slanguage_model.model.%s.layers.%lld", pre, parts[part],
+			snprintf(orig, sizeof(orig), "language_model.model.%s.layers.%lld", parts[part],
 			         (long long)l);
+			f2_name(from, a, sizeof(a), orig);
 			snprintf(dst, sizeof(dst), "%s.blk.%lld.attn", tp, (long long)l);
 			snprintf(src, sizeof(src), "%s.self_attn", a);
 			if ((st = f2_plan_attn(p, dst, src, d)))
@@ -540,8 +684,11 @@ static enum fvl_status f2_plan_bart(struct plan *p, const struct f2 *f, const ch
 	}
 	if (!decoder)
 		return FVL_STATUS_OK;
-	snprintf(src, sizeof(src), "%slanguage_model.final_logits_bias", pre);
-	if ((st = ADD(p, "fd.logits_bias", TC_KEEP_F32, false, src, 1, V)))
+	/* final_logits_bias: the native model has none (its real checkpoints had it all zero);
+	 * the runtime adds nothing then */
+	f2_name(from, src, sizeof(src), "language_model.final_logits_bias");
+	if ((!from->native || ckpt_find(p->ck, src)) &&
+	    (st = ADD(p, "fd.logits_bias", TC_KEEP_F32, false, src, 1, V)))
 		return st;
 	/* lm_head is tied to shared; a checkpoint whose lm_head differs keeps its own. */
 	const struct ckpt_tensor *head = ckpt_find(p->ck, alt[2]);
@@ -556,7 +703,7 @@ static enum fvl_status f2_plan_bart(struct plan *p, const struct f2 *f, const ch
 
 static enum fvl_status plan_florence2(const struct convert_opts *o, struct plan *p,
                                       struct fvl_gguf_writer *w, const char *cfg_dir,
-                                      const char *pre, bool decoder, const char *aspect)
+                                      const struct f2_src *from, bool decoder, const char *aspect)
 {
 	char path[1024];
 	struct cfg c;
@@ -566,30 +713,38 @@ static enum fvl_status plan_florence2(const struct convert_opts *o, struct plan 
 		return st;
 	memset(&f, 0, sizeof(f));
 	st = f2_read_config(&c, &f, w);
+	if (st == FVL_STATUS_OK)
+		st = f2_read_generation(&c, cfg_dir, from->native, w);
 	cfg_free(&c);
 	if (st == FVL_STATUS_OK)
-		st = f2_read_generation(JOIN(path, cfg_dir, "generation_config.json"), w);
+		st = fvl_gguf_writer_set_str(w, "f2.layout", from->native ? "transformers" :
+		                             from->prefix[0] ? "florence-vl" : "microsoft");
 	if (st == FVL_STATUS_OK)
 		st = read_preprocessor(JOIN(path, cfg_dir, "preprocessor_config.json"), aspect, w);
 	if (st == FVL_STATUS_OK)
-		st = f2_plan_davit(p, &f, pre);
+		st = f2_plan_davit(p, &f, from);
 	if (st == FVL_STATUS_OK)
-		st = f2_plan_bart(p, &f, pre, decoder);
+		st = f2_plan_bart(p, &f, from, decoder);
 	if (st == FVL_STATUS_OK)
 		st = fvl_gguf_writer_set_bool(w, "f2.has_decoder", decoder);
-	/* The Florence-2 tokenizer with the processor's 1,024 tokens [12, 14.9]. */
+	/* The Florence-2 tokenizer with the processor's 1,024 tokens [12, 14.9]: appended to a plain
+	 * BART tokenizer.json, matched by content in a processor-saved one. The vocabulary must be
+	 * exactly that, or (transformers' native layout, which adds <image> and pads the embedding
+	 * to a multiple of 64) those tokens padded up to the next multiple of 64. */
 	const char **extra = NULL;
-	uint32_t n_extra = tok_florence2_extra(&extra), n_tok = 0;
+	uint32_t n_extra = tok_florence2_extra(&extra), n_tok = 0, n_new = 0;
 	if (st == FVL_STATUS_OK && n_extra == 0)
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	if (st == FVL_STATUS_OK)
 		st = tok_write_json(w, "tokenizer.florence", JOIN(path, cfg_dir, "tokenizer.json"),
-		                    extra, n_extra, &n_tok);
+		                    extra, n_extra, (uint32_t)f.vocab, &n_tok, &n_new);
 	tok_florence2_extra_free(extra);
-	if (st == FVL_STATUS_OK && n_tok != (uint32_t)f.vocab)
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: the tokenizer and its 1,024 processor tokens "
-		              "make %u tokens, the model's vocab_size is %lld", path, n_tok,
-		              (long long)f.vocab);
+	const uint64_t vocab = (uint64_t)f.vocab, padded = ((uint64_t)n_tok + 63) / 64 * 64;
+	if (st == FVL_STATUS_OK && n_tok != vocab && !(from->native && padded == vocab))
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: the tokenizer holds %u tokens with the "
+		              "processor's 1,024 (%u of them added here), the model's vocab_size is %lld%s",
+		              path, n_tok, n_new, (long long)f.vocab,
+		              from->native ? " (nor is it those padded to a multiple of 64)" : "");
 	/* Task prompts of Florence-2's processor [12]. */
 	static const char *const tasks[] = {
 		"<OCR>", "What is the text in the image?",
@@ -807,8 +962,8 @@ static enum fvl_status plan_llm(const struct convert_opts *o, struct plan *p,
 	                "lm_head.weight", tie ? tied : NULL);
 }
 
-static enum fvl_status plan_projector(struct plan *p, struct fvl_gguf_writer *w,
-                                      const struct cfg *c, uint64_t H)
+static enum fvl_status plan_projector(const struct convert_opts *o, struct plan *p,
+                                      struct fvl_gguf_writer *w, const struct cfg *c, uint64_t H)
 {
 	const char *type;
 	int64_t mm_hidden;
@@ -836,37 +991,79 @@ static enum fvl_status plan_projector(struct plan *p, struct fvl_gguf_writer *w,
 	    (st = fvl_gguf_writer_set_u32(w, "fvl.mm.depth", (uint32_t)depth)) ||
 	    (st = fvl_gguf_writer_set_u32(w, "fvl.mm.hidden_size", (uint32_t)mm_hidden)) ||
 	    (st = fvl_gguf_writer_set_str(w, "fvl.mm.fusion", "depth_breadth")) ||
-	    (st = fvl_gguf_writer_set_bool(w, "fvl.mm.drop_pooled_token", false)))
+	    (st = fvl_gguf_writer_set_bool(w, "fvl.mm.drop_pooled_token", o->drop_pooled_token)))
 		return st;
 	return FVL_STATUS_OK;
+}
+
+/* The LLM tokenizer: tokenizer.model (SentencePiece) gets transformers' slow LlamaTokenizer,
+ * which is what Florence-VL loads (use_fast=False) -- unless tokenizer_config.json says the class
+ * is PreTrainedTokenizerFast, which has no slow form (Llama-3); tokenizer.json alone gets the
+ * fast semantics; --llm-tokenizer decides otherwise [14.11]. */
+static enum fvl_status plan_llm_tokenizer(const struct convert_opts *o, struct fvl_gguf_writer *w)
+{
+	char model[1024], json[1024], path[1024];
+	struct stat sb;
+	const bool has_model = stat(JOIN(model, o->ckpt_dir, "tokenizer.model"), &sb) == 0 &&
+	                       S_ISREG(sb.st_mode);
+	const bool has_json = stat(JOIN(json, o->ckpt_dir, "tokenizer.json"), &sb) == 0 &&
+	                      S_ISREG(sb.st_mode);
+	enum llm_tokenizer pick = o->llm_tokenizer;
+	if (pick == LLM_TOK_AUTO) {
+		struct cfg tc;
+		bool fast_only = false;
+		if (cfg_load(&tc, JOIN(path, o->ckpt_dir, "tokenizer_config.json")) == FVL_STATUS_OK) {
+			const cJSON *cls = cfg_get(tc.root, "tokenizer_class");
+			fast_only = cJSON_IsString(cls) &&
+			            strcmp(cls->valuestring, "PreTrainedTokenizerFast") == 0;
+			cfg_free(&tc);
+		}
+		fvl_error_clear();
+		pick = has_model && !(fast_only && has_json) ? LLM_TOK_SLOW : LLM_TOK_FAST;
+	}
+	if (pick == LLM_TOK_SLOW) {
+		if (!has_model)
+			return fvl_fail(FVL_STATUS_NOT_FOUND, "%s: no tokenizer.model for the slow "
+			                "(SentencePiece) LLM tokenizer%s", o->ckpt_dir,
+			                has_json ? "; --llm-tokenizer fast uses tokenizer.json" : "");
+		return tok_write_spm(w, "tokenizer.llm", model, o->ckpt_dir, NULL);
+	}
+	if (!has_json)
+		return fvl_fail(FVL_STATUS_NOT_FOUND, "%s: no LLM tokenizer (expected tokenizer.model "
+		                "or tokenizer.json)%s", o->ckpt_dir,
+		                has_model ? "; tokenizer.model is there: drop --llm-tokenizer fast" : "");
+	return tok_write_json(w, "tokenizer.llm", json, NULL, 0, 0, NULL, NULL);
 }
 
 static enum fvl_status plan_florence_vl(const struct convert_opts *o, struct ckpt *ck,
                                         struct plan *p, struct fvl_gguf_writer *w,
                                         const struct cfg *c, bool phi3)
 {
-	char vt[1024], path[1024];
-	const char *aspect = "square";
+	char vt[1024];
+	const char *aspect = "square", *how = "";
+	struct f2_src from = {"", false};
 	enum fvl_status st;
-	JOIN(vt, o->ckpt_dir, "vision_tower");
 
-	/* Florence-2 weights: inside the main files, or in vision_tower/ without the prefix [14.7]. */
-	const char *pre = P_F2;
-	bool inside = false;
-	for (uint64_t i = 0; i < ck->n_tensors && !inside; i++)
-		inside = strncmp(ck->tensors[i].name, P_F2, strlen(P_F2)) == 0;
-	if (!inside) {
-		pre = "";
+	/* The Florence-2 configs, processor and tokenizer live in the tower folder [14.10]. */
+	if ((st = tower_find(o->ckpt_dir, o->vision_tower, c, vt, sizeof(vt), &how)))
+		return st;
+	if (!o->quiet)
+		fprintf(stderr, "fvl-quant: Florence-2 tower: %s (from %s)\n", vt, how);
+	/* Its weights: inside the main files under P_F2, else the tower folder's own [14.7]. */
+	if ((st = ckpt_index(ck)) != FVL_STATUS_OK)
+		return st;
+	if (!o->synth && !(f2_detect(ck, &from) && from.prefix[0])) {
 		st = load_weights(o, ck, vt, false);
 		if (st == FVL_STATUS_NOT_FOUND)
 			return fvl_fail(FVL_STATUS_NOT_FOUND, "%s: no Florence-2 weights: none under '%s' "
 			                "and no model.safetensors or pytorch_model.bin in %s",
 			                o->ckpt_dir, P_F2, vt);
-		if (st != FVL_STATUS_OK)
+		if (st != FVL_STATUS_OK || (st = ckpt_index(ck)) != FVL_STATUS_OK)
 			return st;
+		if (!f2_detect(ck, &from))
+			return fvl_fail(FVL_STATUS_NOT_FOUND, "%s: the weights there hold no Florence-2 "
+			                "(no vision_tower.convs.0.proj.weight)", vt);
 	}
-	if ((st = ckpt_index(ck)) != FVL_STATUS_OK)
-		return st;
 	const cJSON *ar = cfg_get(c->root, "image_aspect_ratio");
 	if (cJSON_IsString(ar))
 		aspect = ar->valuestring;
@@ -877,8 +1074,8 @@ static enum fvl_status plan_florence_vl(const struct convert_opts *o, struct ckp
 	if ((st = cfg_dim(c, c->root, "hidden_size", 1 << 16, &H)))
 		return st;
 	if ((st = fvl_gguf_writer_set_str(w, "general.architecture", "florence-vl")) ||
-	    (st = plan_florence2(o, p, w, vt, pre, !o->no_florence_decoder, aspect)) ||
-	    (st = plan_projector(p, w, c, (uint64_t)H)) || (st = plan_llm(o, p, w, c, phi3)))
+	    (st = plan_florence2(o, p, w, vt, &from, !o->no_florence_decoder, aspect)) ||
+	    (st = plan_projector(o, p, w, c, (uint64_t)H)) || (st = plan_llm(o, p, w, c, phi3)))
 		return st;
 	/* Prompt table, chat template and the LLaVA image splice [6.1, 7, 14.2-14.6]. */
 	if ((st = fvl_gguf_writer_set_arr(w, "fvl.prompts.ids", FVL_GGUF_INT32, fvl_prompt_ids,
@@ -892,8 +1089,7 @@ static enum fvl_status plan_florence_vl(const struct convert_opts *o, struct ckp
 	    (st = fvl_gguf_writer_set_i32(w, "fvl.image.token_id", -200)) ||
 	    (st = fvl_gguf_writer_set_str(w, "fvl.image.splice", "llava")))
 		return st;
-	return tok_write_json(w, "tokenizer.llm", JOIN(path, o->ckpt_dir, "tokenizer.json"), NULL, 0,
-	                      NULL);
+	return plan_llm_tokenizer(o, w);
 }
 
 enum fvl_status arch_plan(const struct convert_opts *o, struct ckpt *ck, struct plan *p,
@@ -901,6 +1097,7 @@ enum fvl_status arch_plan(const struct convert_opts *o, struct ckpt *ck, struct 
 {
 	char path[1024];
 	struct cfg c;
+	struct f2_src from;
 	const char *type;
 	enum fvl_status st = cfg_load(&c, JOIN(path, o->ckpt_dir, "config.json"));
 	if (st != FVL_STATUS_OK)
@@ -917,7 +1114,13 @@ enum fvl_status arch_plan(const struct convert_opts *o, struct ckpt *ck, struct 
 		if ((st = load_weights(o, ck, o->ckpt_dir, true)) == FVL_STATUS_OK &&
 		    (st = ckpt_index(ck)) == FVL_STATUS_OK &&
 		    (st = fvl_gguf_writer_set_str(w, "general.architecture", "florence2")) == FVL_STATUS_OK)
-			st = plan_florence2(o, p, w, o->ckpt_dir, "", !o->no_florence_decoder, "square");
+			st = o->synth ? (from = (struct f2_src){"", false}, plan_florence2(o, p, w, o->ckpt_dir,
+			                 &from, !o->no_florence_decoder, "square")) :
+			     f2_detect(ck, &from) ? plan_florence2(o, p, w, o->ckpt_dir, &from,
+			                                         !o->no_florence_decoder, "square") :
+			     fvl_fail(FVL_STATUS_NOT_FOUND, "%s: no Florence-2 weights (neither "
+			              "vision_tower.convs.0.proj.weight nor the native "
+			              "model.vision_tower.convs.0.conv.weight)", o->ckpt_dir);
 	} else {
 		st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: unknown model_type '%s' (fvl converts "
 		              "llava_phi, llava_llama and florence2)", path, type);

@@ -23,8 +23,18 @@ struct type_override {
 	enum fvl_type type;
 };
 
+/* Which LLM tokenizer semantics a conversion records (--llm-tokenizer). */
+enum llm_tokenizer {
+	LLM_TOK_AUTO,  /* tokenizer.model: slow; tokenizer.json alone: fast */
+	LLM_TOK_SLOW,  /* transformers' slow LlamaTokenizer over tokenizer.model */
+	LLM_TOK_FAST,  /* tokenizer.json (Hugging Face tokenizers) */
+};
+
 struct convert_opts {
 	const char *ckpt_dir;
+	const char *vision_tower; /* --vision-tower: the Florence-2 tower folder, or NULL */
+	enum llm_tokenizer llm_tokenizer;
+	bool drop_pooled_token;   /* feed the LLM the grid tokens only (the pooled first token out) */
 	const char *out;
 	enum fvl_type wtype, vision_wtype, embed_wtype;
 	struct type_override *overrides;

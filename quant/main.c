@@ -16,7 +16,18 @@ static const char usage[] =
 	"commands:\n"
 	"  convert CHECKPOINT_DIR -o OUT.gguf [options]\n"
 	"      CHECKPOINT_DIR is a Florence-VL checkpoint (config.json model_type llava_phi or\n"
-	"      llava_llama) or a Florence-2 one (model_type florence2).\n"
+	"      llava_llama) or a Florence-2 one (model_type florence2: Microsoft's layout, or\n"
+	"      transformers' native one as florence-community/Florence-2-* ship it).\n"
+	"      --vision-tower DIR the Florence-2 tower of a Florence-VL checkpoint (configs,\n"
+	"                         processor, tokenizer; e.g. jiuhai/florence-phi-vision-tower).\n"
+	"                         Default: CHECKPOINT_DIR/vision_tower, else config.json's\n"
+	"                         mm_vision_tower as a folder or in the Hugging Face cache\n"
+	"      --llm-tokenizer slow|fast   slow: tokenizer.model with transformers' slow\n"
+	"                         LlamaTokenizer (what Florence-VL loads); fast: tokenizer.json.\n"
+	"                         Default: slow when tokenizer.model is there, else fast\n"
+	"      --drop-pooled-token        give the LLM the grid tokens only (576 of 577 at 768):\n"
+	"                         for a tower that slices off the pooled token (the released\n"
+	"                         code decides it; fvl's default keeps all, as stock Florence-2)\n"
 	"      --wtype T          LLM linear weights (default q4_0)\n"
 	"      --vision-wtype T   DaViT, Florence-2 encoder/decoder and projector linears (default f16)\n"
 	"      --embed-wtype T    LLM token embedding and output (default q8_0)\n"
@@ -86,6 +97,9 @@ static int common_opt(int argc, char **argv, int *i, struct convert_opts *o)
 	} else if (strcmp(a, "--no-florence-decoder") == 0) {
 		o->no_florence_decoder = true;
 		return 0;
+	} else if (strcmp(a, "--drop-pooled-token") == 0) {
+		o->drop_pooled_token = true;
+		return 0;
 	} else
 		return -1;
 	if (++*i >= argc)
@@ -106,7 +120,22 @@ static int cmd_convert(int argc, char **argv)
 			rc = r;
 			continue;
 		}
-		if (strcmp(argv[i], "--tensor-type") == 0) {
+		if (strcmp(argv[i], "--vision-tower") == 0) {
+			if (++i >= argc)
+				rc = bad_usage("--vision-tower needs a folder", NULL);
+			else
+				o.vision_tower = argv[i];
+		} else if (strcmp(argv[i], "--llm-tokenizer") == 0) {
+			const char *v = ++i < argc ? argv[i] : "";
+			if (strcmp(v, "slow") == 0)
+				o.llm_tokenizer = LLM_TOK_SLOW;
+			else if (strcmp(v, "fast") == 0)
+				o.llm_tokenizer = LLM_TOK_FAST;
+			else if (strcmp(v, "auto") == 0)
+				o.llm_tokenizer = LLM_TOK_AUTO;
+			else
+				rc = bad_usage("--llm-tokenizer wants slow, fast or auto, got", *v ? v : "nothing");
+		} else if (strcmp(argv[i], "--tensor-type") == 0) {
 			char *eq = i + 1 < argc ? strrchr(argv[i + 1], '=') : NULL;
 			enum fvl_type t;
 			if (!eq || eq == argv[i + 1] || !parse_type(eq + 1, &t)) {

@@ -199,8 +199,39 @@ static bool is_byte_token(const char *s)
 	return strlen(s) == 6 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && s[5] == '>';
 }
 
+/* A set of the token texts a tokenizer.json already holds (vocab keys, added tokens). */
+struct textset {
+	const char **v;
+	size_t mask;
+};
+
+static uint64_t text_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h;
+}
+
+static bool textset_has(const struct textset *ts, const char *s)
+{
+	for (size_t i = text_hash(s) & ts->mask; ts->v[i]; i = (i + 1) & ts->mask)
+		if (strcmp(ts->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+static void textset_add(struct textset *ts, const char *s)
+{
+	size_t i = text_hash(s) & ts->mask;
+	while (ts->v[i] && strcmp(ts->v[i], s) != 0)
+		i = (i + 1) & ts->mask;
+	ts->v[i] = s;
+}
+
 enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, const char *path,
-                               const char *const *extra, uint32_t n_extra, uint32_t *n_tokens)
+                               const char *const *extra, uint32_t n_extra, uint32_t pad_to,
+                               uint32_t *n_tokens, uint32_t *n_appended)
 {
 	struct cfg c;
 	struct tok_out o = {.prefix = prefix};
@@ -210,6 +241,9 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 	int32_t *types = NULL, *added_ids = NULL;
 	uint8_t *added_flags = NULL;
 	char *merge_buf = NULL, **holes = NULL;
+	struct textset have = {0};
+	const char **fresh = NULL;
+	uint32_t n_new = 0, n_real = 0;
 	enum fvl_status st = cfg_load(&c, path);
 	if (st != FVL_STATUS_OK)
 		return st;
@@ -263,11 +297,33 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 		if ((int64_t)id->valuedouble > max_id)
 			max_id = (int64_t)id->valuedouble;
 	}
-	n = (uint32_t)(max_id + 1) + n_extra;
+	/* The processor's tokens a processor-saved file already holds are matched by content. */
+	size_t hsize = 16;
+	while (hsize < 2 * ((size_t)cJSON_GetArraySize(vocab) + (size_t)n_added + 1))
+		hsize *= 2;
+	if (!(have.v = calloc(hsize, sizeof(*have.v)))) {
+		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+		goto done;
+	}
+	have.mask = hsize - 1;
+	cJSON_ArrayForEach(e, vocab)
+		textset_add(&have, e->string);
+	cJSON_ArrayForEach(e, added)
+		textset_add(&have, str_of(e, "content"));
+	if (!(fresh = calloc(n_extra + 1, sizeof(*fresh)))) {
+		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+		goto done;
+	}
+	for (uint32_t i = 0; i < n_extra; i++)
+		if (!textset_has(&have, extra[i]))
+			fresh[n_new++] = extra[i];
+	extra = fresh;
+	n_real = (uint32_t)(max_id + 1) + n_new;
+	n = n_real > pad_to ? n_real : pad_to;
 	tokens = calloc(n, sizeof(*tokens));
 	types = calloc(n, sizeof(*types));
-	added_ids = calloc((size_t)n_added + n_extra + 1, sizeof(*added_ids));
-	added_flags = calloc((size_t)n_added + n_extra + 1, sizeof(*added_flags));
+	added_ids = calloc((size_t)n_added + n_new + 1, sizeof(*added_ids));
+	added_flags = calloc((size_t)n_added + n_new + 1, sizeof(*added_flags));
 	holes = calloc(n, sizeof(*holes));
 	if (!tokens || !types || !added_ids || !added_flags || !holes) {
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -296,25 +352,16 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 		                    (bool_of(e, "normalized", false) ? TOK_ADDED_NORMALIZED : 0) |
 		                    (bool_of(e, "single_word", false) ? TOK_ADDED_SINGLE_WORD : 0));
 	}
-	for (uint32_t i = 0; i < n_extra; i++) {
+	for (uint32_t i = 0; i < n_new; i++) {
 		uint32_t id = (uint32_t)(max_id + 1) + i;
 		tokens[id] = extra[i];
 		types[id] = TOK_TYPE_CONTROL;
 		added_ids[na] = (int32_t)id;
 		added_flags[na++] = TOK_ADDED_SPECIAL;
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		if (tokens[i])
-			continue;
-		char buf[32];
-		snprintf(buf, sizeof(buf), "[UNUSED_%u]", i);
-		if (!(holes[i] = strdup(buf))) {
-			st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-			goto done;
-		}
-		tokens[i] = holes[i];
-		types[i] = TOK_TYPE_UNUSED;
-	}
+
+	if ((st = tok_fill_holes(tokens, NULL, types, holes, n)))
+		goto done;
 
 	/* Merges: "a b" strings, or ["a", "b"] pairs in newer files. */
 	int n_merges = cJSON_GetArraySize(jmerges);
@@ -362,6 +409,8 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 	const char *unk = str_of(model, "unk_token");
 	int32_t unk_id = unk ? token_id(vocab, added, unk) : -1;
 	if ((st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "model"), "bpe")) ||
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "semantics"), "fast")) ||
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "source"), "tokenizer.json")) ||
 	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, "tokens"), tokens, NULL, n)) ||
 	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, "token_type"), FVL_GGUF_INT32, types, n)) ||
 	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, "merges"), merges, NULL,
@@ -388,8 +437,12 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 	                                   bool_of(model, "ignore_merges", false))))
 		goto done;
 	if (n_tokens)
-		*n_tokens = n;
+		*n_tokens = n_real;
+	if (n_appended)
+		*n_appended = n_new;
 done:
+	free(have.v);
+	free(fresh);
 	if (holes)
 		for (uint32_t i = 0; i < n; i++)
 			free(holes[i]);
@@ -402,6 +455,24 @@ done:
 	free(merge_buf);
 	cfg_free(&c);
 	return st;
+}
+
+enum fvl_status tok_fill_holes(const char **tokens, uint64_t *lens, int32_t *types, char **holes,
+                               uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (tokens[i])
+			continue;
+		char buf[32];
+		snprintf(buf, sizeof(buf), "[UNUSED_%u]", i);
+		if (!(holes[i] = strdup(buf)))
+			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+		tokens[i] = holes[i];
+		if (lens)
+			lens[i] = strlen(buf);
+		types[i] = TOK_TYPE_UNUSED;
+	}
+	return FVL_STATUS_OK;
 }
 
 uint32_t tok_florence2_extra(const char ***out)

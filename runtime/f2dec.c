@@ -48,7 +48,8 @@ enum fvl_status fvl_f2_dec_load(struct fvl_f2_dec *d, const struct fvl_gguf *g)
 	if ((st = fvl_tensor_f32(g, "fd.pos_embd.weight", (d->max_pos + 2) * d->d, &d->pos_embd)) ||
 	    (st = fvl_tensor_f32(g, "fd.embd_norm.weight", d->d, &d->en_w)) ||
 	    (st = fvl_tensor_f32(g, "fd.embd_norm.bias", d->d, &d->en_b)) ||
-	    (st = fvl_tensor_f32(g, "fd.logits_bias", d->vocab, &d->logits_bias)) ||
+	    (fvl_gguf_find_tensor(g, "fd.logits_bias") && /* absent: none (the native layout) */
+	     (st = fvl_tensor_f32(g, "fd.logits_bias", d->vocab, &d->logits_bias))) ||
 	    (st = fvl_linear_init(&d->lm_head, g, head, NULL, d->d, d->vocab)))
 		goto error;
 	d->l = calloc(d->n_layers, sizeof(*d->l));
@@ -248,7 +249,7 @@ enum fvl_status fvl_f2_dec_step(void *state, size_t nb, const int32_t *parents,
 		rt->k.layernorm(nb, D, s->x, y->fn_w, y->fn_b, 1e-5f, s->x);
 	}
 	fvl_linear_forward(rt, &d->lm_head, nb, s->x, D, logits, d->vocab);
-	for (size_t b = 0; b < nb; b++)
+	for (size_t b = 0; b < nb && d->logits_bias; b++)
 		rt->k.add(d->vocab, logits + b * d->vocab, d->logits_bias, logits + b * d->vocab);
 	return FVL_STATUS_OK;
 }

@@ -15,7 +15,8 @@ struct fvl_f2_dec_layer {
 struct fvl_f2_dec {
 	size_t d, n_layers, heads, ffn, vocab, max_pos;
 	const struct fvl_gguf_tensor *tok_embd;
-	const float *pos_embd, *en_w, *en_b, *logits_bias;
+	const float *pos_embd, *en_w, *en_b;
+	const float *logits_bias;  /* (vocab) final_logits_bias, or NULL: none */
 	struct fvl_linear lm_head;
 	struct fvl_f2_dec_layer *l;
 	int32_t start_id, eos_id, forced_bos_id;

@@ -45,4 +45,20 @@ struct fvl_task_geom {
 enum fvl_status fvl_task_parse(const struct fvl_task_info *task, const char *text,
                                const struct fvl_task_geom *geom, struct fvl_task_result *r);
 
+/* Stage outputs of one task run for porting work (fvl task --dump), malloc'd by the run; free
+ * with fvl_task_dump_free. */
+struct fvl_task_dump {
+	float *pixel_values;         /* (3, size, size) */
+	float *davit_out;            /* (grid * grid, c_last) */
+	float *image_features;       /* (n_visual, d) */
+	float *encoder_out;          /* (n_enc, d): the visual tokens, then the prompt's */
+	float *decoder_logits_first; /* (vocab): the first step, before any logits processor */
+	size_t size, grid, c_last, n_visual, n_enc, d, vocab;
+};
+/* fvl_task_run that also fills dump. */
+enum fvl_status fvl_task_run_dump(const struct fvl_model *model, const uint8_t *rgb, uint32_t w,
+                                  uint32_t h, const struct fvl_task_params *p,
+                                  struct fvl_task_result *out, struct fvl_task_dump *dump);
+void fvl_task_dump_free(struct fvl_task_dump *d);
+
 #endif /* FVL_F2POST_H */

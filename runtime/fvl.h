@@ -125,6 +125,9 @@ struct fvl_stats {
 void fvl_session_stats(const struct fvl_session *s, struct fvl_stats *out);
 /* The prompt ids of the last ask, with -200 where the image goes (n receives the count). */
 const int32_t *fvl_session_prompt_ids(const struct fvl_session *s, size_t *n);
+/* The LLM's logits at the last prompt position of the last ask, before any sampling (n receives
+ * the vocabulary size); NULL before the first ask. Valid until the next call on s. */
+const float *fvl_session_prompt_logits(const struct fvl_session *s, size_t *n);
 
 /* ---- Florence-2 tasks ---------------------------------------------------------------------------
  * Florence-2 on its own (a florence2 model file, or the Florence-2 inside a florence-vl file when it
@@ -148,8 +151,20 @@ struct fvl_task_item {
 	uint32_t n_coords;        /* 4 or 8 */
 };
 
+/* The search a task ran (HF generate's, from the model file unless the params override it). */
+struct fvl_task_search {
+	uint32_t n_beams;         /* 1: greedy */
+	uint32_t max_new;
+	uint32_t no_repeat_ngram; /* 0: off */
+	bool early_stopping;
+	int32_t forced_bos_id;    /* -1: none */
+	bool forced_eos;
+	float length_penalty;
+};
+
 struct fvl_task_result {
 	const char *task;         /* the task token, "<OD>" */
+	struct fvl_task_search search;
 	char *text;               /* generated text without <s>, </s>, <pad> (locations kept) */
 	struct fvl_task_item *items;
 	size_t n_items;

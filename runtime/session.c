@@ -24,6 +24,8 @@ struct fvl_session {
 	int32_t *prompt;        /* last prompt, -200 at the image */
 	size_t n_prompt;
 	float *logits;          /* (V) */
+	float *prompt_logits;   /* (V) at the last prompt position of the last ask */
+	bool have_prompt_logits;
 	float *probs;           /* (V) sampling scratch */
 	int32_t *order;         /* (V) */
 	struct fvl_stats stats;
@@ -77,9 +79,10 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 	s->m = model;
 	const size_t V = model->llm.V;
 	s->logits = malloc(V * sizeof(float));
+	s->prompt_logits = malloc(V * sizeof(float));
 	s->probs = malloc(V * sizeof(float));
 	s->order = malloc(V * sizeof(int32_t));
-	if (!s->logits || !s->probs || !s->order) {
+	if (!s->logits || !s->prompt_logits || !s->probs || !s->order) {
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 		goto error;
 	}
@@ -103,6 +106,7 @@ void fvl_session_free(struct fvl_session *s)
 	free(s->cache);
 	free(s->prompt);
 	free(s->logits);
+	free(s->prompt_logits);
 	free(s->probs);
 	free(s->order);
 	free(s);
@@ -396,6 +400,8 @@ enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
 		return st;
 	double t1 = now_ms();
 	s->stats.ms_prefill = t1 - t0;
+	memcpy(s->prompt_logits, s->logits, s->m->llm.V * sizeof(float));
+	s->have_prompt_logits = true;
 	uint64_t rng = g->seed ? g->seed : 0x9e3779b97f4a7c15ull;
 	int32_t recent[64];
 	size_t n_recent = 0;
@@ -444,6 +450,12 @@ enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
 void fvl_session_stats(const struct fvl_session *s, struct fvl_stats *out)
 {
 	*out = s->stats;
+}
+
+const float *fvl_session_prompt_logits(const struct fvl_session *s, size_t *n)
+{
+	*n = s->have_prompt_logits ? s->m->llm.V : 0;
+	return s->have_prompt_logits ? s->prompt_logits : NULL;
 }
 
 const int32_t *fvl_session_prompt_ids(const struct fvl_session *s, size_t *n)

@@ -48,6 +48,7 @@ static enum fvl_status task_template(const struct fvl_gguf *g, const char *token
 
 struct task_run {
 	struct fvl_rt rt;
+	struct fvl_task_dump *dump;
 	char *tmpl, *prompt, *text;
 	int32_t *ids;
 	float *pixels, *feats, *visual, *enc;
@@ -76,6 +77,30 @@ static enum fvl_status check_params(const struct fvl_model *m, const uint8_t *rg
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "no-repeat n-gram size %d",
 		                p->no_repeat_ngram);
 	return FVL_STATUS_OK;
+}
+
+/* The decoder step, keeping a copy of the first logits for the dump. */
+struct dump_step {
+	struct fvl_f2_dec_state *state;
+	struct fvl_task_dump *dump;
+};
+
+static enum fvl_status step_with_dump(void *ctx, size_t n_beams, const int32_t *parents,
+                                      const int32_t *tokens, size_t pos, float *logits)
+{
+	struct dump_step *d = ctx;
+	enum fvl_status st = fvl_f2_dec_step(d->state, n_beams, parents, tokens, pos, logits);
+	if (st == FVL_STATUS_OK && pos == 0 && d->dump->decoder_logits_first)
+		memcpy(d->dump->decoder_logits_first, logits, d->dump->vocab * sizeof(float));
+	return st;
+}
+
+static float *dup_floats(const float *x, size_t n)
+{
+	float *y = malloc(n * sizeof(float));
+	if (y)
+		memcpy(y, x, n * sizeof(float));
+	return y;
 }
 
 static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *img,
@@ -119,11 +144,30 @@ static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *im
 		.no_repeat_ngram = p->no_repeat_ngram >= 0 ? (uint32_t)p->no_repeat_ngram :
 		                   dec->no_repeat_ngram,
 		.forced_bos_id = dec->forced_bos_id, .forced_eos = dec->forced_eos};
+	out->search = (struct fvl_task_search){beams, max_new, s.no_repeat_ngram, s.early_stopping,
+	                                       s.forced_bos_id, s.forced_eos, s.length_penalty};
 	out->ids = malloc(max_new * sizeof(int32_t));
 	if (!out->ids)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-	if ((st = fvl_f2_dec_state_init(dec, &x->rt, x->enc, nv + n_ids, beams, max_new, &x->state)) ||
-	    (st = fvl_search_run(&s, fvl_f2_dec_step, x->state, out->ids, &n_out)))
+	struct fvl_task_dump *dp = x->dump;
+	if (dp) {
+		*dp = (struct fvl_task_dump){
+			.pixel_values = dup_floats(x->pixels, 3 * S * S),
+			.davit_out = dup_floats(x->feats, grid * grid * c_last),
+			.image_features = dup_floats(x->visual, nv * f2->proj_dim),
+			.encoder_out = dup_floats(x->enc, (nv + n_ids) * D),
+			.decoder_logits_first = malloc(dec->vocab * sizeof(float)),
+			.size = S, .grid = grid, .c_last = c_last, .n_visual = nv, .n_enc = nv + n_ids,
+			.d = D, .vocab = dec->vocab};
+		if (!dp->pixel_values || !dp->davit_out || !dp->image_features || !dp->encoder_out ||
+		    !dp->decoder_logits_first)
+			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	}
+	if ((st = fvl_f2_dec_state_init(dec, &x->rt, x->enc, nv + n_ids, beams, max_new, &x->state)))
+		return st;
+	struct dump_step ds = {x->state, dp};
+	if ((st = dp ? fvl_search_run(&s, step_with_dump, &ds, out->ids, &n_out) :
+	              fvl_search_run(&s, fvl_f2_dec_step, x->state, out->ids, &n_out)))
 		return st;
 	out->n_ids = n_out;
 	out->ms_vision = t1 - t0;
@@ -139,9 +183,25 @@ static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *im
 	return fvl_task_parse(task, x->text, &geom, out);
 }
 
+void fvl_task_dump_free(struct fvl_task_dump *d)
+{
+	if (!d)
+		return;
+	free(d->pixel_values), free(d->davit_out), free(d->image_features), free(d->encoder_out);
+	free(d->decoder_logits_first);
+	memset(d, 0, sizeof(*d));
+}
+
 enum fvl_status fvl_task_run(const struct fvl_model *m, const uint8_t *rgb, uint32_t w,
                              uint32_t h, const struct fvl_task_params *p,
                              struct fvl_task_result *out)
+{
+	return fvl_task_run_dump(m, rgb, w, h, p, out, NULL);
+}
+
+enum fvl_status fvl_task_run_dump(const struct fvl_model *m, const uint8_t *rgb, uint32_t w,
+                                  uint32_t h, const struct fvl_task_params *p,
+                                  struct fvl_task_result *out, struct fvl_task_dump *dump)
 {
 	const struct fvl_task_info *task = NULL;
 	struct task_run x;
@@ -149,6 +209,9 @@ enum fvl_status fvl_task_run(const struct fvl_model *m, const uint8_t *rgb, uint
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_task_run: NULL result");
 	memset(out, 0, sizeof(*out));
 	memset(&x, 0, sizeof(x));
+	if (dump)
+		memset(dump, 0, sizeof(*dump));
+	x.dump = dump;
 	enum fvl_status st = check_params(m, rgb, w, h, p, &task);
 	if (st != FVL_STATUS_OK)
 		return st;
@@ -160,7 +223,9 @@ enum fvl_status fvl_task_run(const struct fvl_model *m, const uint8_t *rgb, uint
 	fvl_f2_dec_state_free(x.state);
 	free(x.tmpl), free(x.prompt), free(x.text), free(x.ids);
 	free(x.pixels), free(x.feats), free(x.visual), free(x.enc);
-	if (st != FVL_STATUS_OK)
+	if (st != FVL_STATUS_OK) {
 		fvl_task_result_free(out);
+		fvl_task_dump_free(dump);
+	}
 	return st;
 }

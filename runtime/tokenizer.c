@@ -1,50 +1,18 @@
-/* tokenizer.c — BPE encode/decode from model-file metadata (layout: docs/model-file.md). Regex
- * pre-tokenization through PCRE2 (UTF + Unicode properties, JIT where available). */
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
+/* tokenizer.c — tokenizers rebuilt from model-file metadata (layout: docs/model-file.md), with the
+ * semantics of the Hugging Face class the checkpoint was used with: `tokenizers` (fast: added
+ * tokens split out leftmost-longest, then normalizer, pre-tokenizer, BPE, post-processor) or
+ * transformers' slow LlamaTokenizer over SentencePiece (legacy=False: its prefix "▁", added-token
+ * split with lstrip/rstrip, the leading "▁" dropped before special tokens, chunks that start with
+ * a space encoded behind the unk token). Any input bytes are accepted: invalid UTF-8 becomes
+ * U+FFFD first, as Python's decode(errors="replace") gives the reference. */
 #include <string.h>
 
 #include "common.h"
-#include "tokenizer.h"
+#include "tokenizer-impl.h"
 
-enum { PRE_NONE, PRE_BYTE_LEVEL, PRE_SPLIT_BYTE_LEVEL };
-enum { DEC_BYTE_LEVEL, DEC_SENTENCEPIECE };
-enum { POST_NONE, POST_TEMPLATE, POST_ROBERTA };
-enum { TYPE_CONTROL = 3, TYPE_BYTE = 6 };
+#define SPACE "\xe2\x96\x81" /* U+2581 */
 
-#define GPT2_REGEX "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
-
-struct added {
-	int32_t id;
-	uint8_t flags; /* bit 1 special, 2 lstrip, 4 rstrip */
-	const char *text;
-	uint32_t len;
-};
-
-struct fvl_tok {
-	size_t n;
-	char **piece;          /* (n) NUL-terminated, in arena */
-	uint32_t *len;         /* (n) */
-	int32_t *type;         /* (n) */
-	char *arena;
-	uint32_t *table;       /* token hash: id + 1, 0 empty */
-	size_t table_mask;
-	uint64_t *mkeys;       /* merge hash: (a << 32 | b) + 1, 0 empty */
-	uint32_t *mrank, *mres;
-	size_t mmask;
-	struct added *added;   /* sorted by length, longest first */
-	size_t n_added;
-	int pre, dec, post;
-	bool add_prefix_space, byte_fallback, fuse_unk, ignore_merges, prepend_replace;
-	int32_t bos, eos, unk;
-	int32_t byte_id[256];  /* <0xXX> tokens (SentencePiece byte fallback) */
-	char b2u[256][3];      /* byte-level: byte -> UTF-8 of its stand-in character */
-	int16_t u2b[512];      /* stand-in code point -> byte, -1 none */
-	pcre2_code *re;
-	pcre2_match_data *md;
-};
-
-static uint64_t hash_bytes(const char *s, size_t n)
+uint64_t tok_hash(const char *s, size_t n)
 {
 	uint64_t h = 1469598103934665603ull;
 	for (size_t i = 0; i < n; i++)
@@ -52,10 +20,11 @@ static uint64_t hash_bytes(const char *s, size_t n)
 	return h ^ (h >> 29);
 }
 
-int32_t fvl_tok_find(const struct fvl_tok *t, const char *s, size_t n)
+int32_t tok_table_find(const struct fvl_tok *t, const uint32_t *table, size_t mask, const char *s,
+                       size_t n)
 {
-	for (size_t i = hash_bytes(s, n) & t->table_mask;; i = (i + 1) & t->table_mask) {
-		uint32_t v = t->table[i];
+	for (size_t i = tok_hash(s, n) & mask;; i = (i + 1) & mask) {
+		uint32_t v = table[i];
 		if (!v)
 			return -1;
 		if (t->len[v - 1] == n && memcmp(t->piece[v - 1], s, n) == 0)
@@ -63,50 +32,140 @@ int32_t fvl_tok_find(const struct fvl_tok *t, const char *s, size_t n)
 	}
 }
 
-static bool merge_find(const struct fvl_tok *t, int32_t a, int32_t b, uint32_t *rank, int32_t *res)
+void tok_table_add(const struct fvl_tok *t, uint32_t *table, size_t mask, uint32_t id)
 {
-	const uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
-	for (size_t i = (key * 0x9e3779b97f4a7c15ull >> 20) & t->mmask;; i = (i + 1) & t->mmask) {
-		if (!t->mkeys[i])
-			return false;
-		if (t->mkeys[i] == key) {
-			*rank = t->mrank[i];
-			*res = (int32_t)t->mres[i];
-			return true;
+	for (size_t h = tok_hash(t->piece[id], t->len[id]) & mask;; h = (h + 1) & mask)
+		if (!table[h]) {
+			table[h] = id + 1;
+			return;
 		}
+}
+
+int32_t fvl_tok_find(const struct fvl_tok *t, const char *s, size_t n)
+{
+	return tok_table_find(t, t->table, t->table_mask, s, n);
+}
+
+/* ---- small structures ------------------------------------------------------------------------ */
+
+enum fvl_status tok_trie_add(struct tok_trie *tr, const char *s, size_t n, int32_t value)
+{
+	if (n == 0)
+		return FVL_STATUS_OK;
+	if (!tr->node) {
+		tr->cap = 64;
+		tr->node = calloc(tr->cap, sizeof(*tr->node));
+		if (!tr->node)
+			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+		tr->node[0].value = -1;
+		tr->n = 1;
 	}
-}
-
-static int cmp_added(const void *a, const void *b)
-{
-	const struct added *x = a, *y = b;
-	return x->len < y->len ? 1 : x->len > y->len ? -1 : 0;
-}
-
-static void byte_tables(struct fvl_tok *t)
-{
-	int n = 0;
-	memset(t->u2b, -1, sizeof(t->u2b));
-	for (int b = 0; b < 256; b++) {
-		int cp = b;
-		if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255)))
-			cp = 256 + n++;
-		if (cp < 0x80) {
-			t->b2u[b][0] = (char)cp, t->b2u[b][1] = 0;
-		} else {
-			t->b2u[b][0] = (char)(0xc0 | (cp >> 6));
-			t->b2u[b][1] = (char)(0x80 | (cp & 63));
-			t->b2u[b][2] = 0;
+	uint32_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t b = (uint8_t)s[i];
+		uint32_t c = at == 0 ? tr->root[b] : tr->node[at].child;
+		while (c && tr->node[c].byte != b)
+			c = tr->node[c].sibling;
+		if (!c) {
+			if (FVL_GROW(tr->node, tr->cap, tr->n, 64) != FVL_STATUS_OK)
+				return FVL_STATUS_OUT_OF_MEMORY;
+			c = (uint32_t)tr->n++;
+			tr->node[c] = (struct tok_trie_node){0, 0, -1, b};
+			if (at == 0) {
+				tr->root[b] = c;
+			} else {
+				tr->node[c].sibling = tr->node[at].child;
+				tr->node[at].child = c;
+			}
 		}
-		t->u2b[cp] = (int16_t)b;
+		at = c;
 	}
+	if (tr->node[at].value < 0) /* the first string added wins */
+		tr->node[at].value = value;
+	return FVL_STATUS_OK;
 }
 
+int32_t tok_trie_longest(const struct tok_trie *tr, const char *s, size_t n, size_t *len)
+{
+	int32_t best = -1;
+	*len = 0;
+	if (!tr->node || n == 0)
+		return -1;
+	uint32_t c = tr->root[(uint8_t)s[0]];
+	for (size_t i = 0; c;) {
+		if (tr->node[c].value >= 0)
+			best = tr->node[c].value, *len = i + 1;
+		if (++i == n)
+			break;
+		c = tr->node[c].child;
+		while (c && tr->node[c].byte != (uint8_t)s[i])
+			c = tr->node[c].sibling;
+	}
+	return best;
+}
+
+void tok_trie_free(struct tok_trie *tr)
+{
+	free(tr->node);
+	memset(tr, 0, sizeof(*tr));
+}
+
+static bool heap_before(const struct tok_heap_item *a, const struct tok_heap_item *b)
+{
+	return a->key < b->key || (a->key == b->key && a->pos < b->pos);
+}
+
+void tok_heap_push(struct tok_heap *h, struct tok_heap_item x)
+{
+	size_t i = h->n++;
+	while (i > 0 && heap_before(&x, &h->v[(i - 1) / 2])) {
+		h->v[i] = h->v[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h->v[i] = x;
+}
+
+struct tok_heap_item tok_heap_pop(struct tok_heap *h)
+{
+	struct tok_heap_item top = h->v[0], last = h->v[--h->n];
+	size_t i = 0;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && heap_before(&h->v[c + 1], &h->v[c]))
+			c++;
+		if (!heap_before(&h->v[c], &last))
+			break;
+		h->v[i] = h->v[c];
+		i = c;
+	}
+	if (h->n)
+		h->v[i] = last;
+	return top;
+}
+
+void tok_push(struct tok_ids *o, int32_t id)
+{
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 64;
+		int32_t *p = realloc(o->v, cap * sizeof(*p));
+		if (!p) {
+			o->oom = true;
+			return;
+		}
+		o->v = p;
+		o->cap = cap;
+	}
+	o->v[o->n++] = id;
+}
+
+/* ---- loading ---------------------------------------------------------------------------------- */
 
 enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struct fvl_tok **out)
 {
 	char k[128];
-	const struct fvl_gguf_kv *tokens, *types, *merges, *aids, *aflags;
+	const struct fvl_gguf_kv *tokens, *types, *aids, *aflags;
 	struct fvl_str s;
 	enum fvl_status st;
 	struct fvl_tok *t = calloc(1, sizeof(*t));
@@ -116,13 +175,21 @@ enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struc
 #define KEY(x) (snprintf(k, sizeof(k), "%s.%s", prefix, x), k)
 	if ((st = fvl_gguf_get_arr(g, KEY("tokens"), FVL_GGUF_STRING, &tokens)) ||
 	    (st = fvl_gguf_get_arr(g, KEY("token_type"), FVL_GGUF_INT32, &types)) ||
-	    (st = fvl_gguf_get_arr(g, KEY("merges"), FVL_GGUF_STRING, &merges)) ||
 	    (st = fvl_gguf_get_arr(g, KEY("added.ids"), FVL_GGUF_INT32, &aids)) ||
 	    (st = fvl_gguf_get_arr(g, KEY("added.flags"), FVL_GGUF_UINT8, &aflags)))
 		goto error;
 	if (tokens->n == 0 || tokens->n > (1u << 24) || types->n != tokens->n || aids->n != aflags->n) {
 		st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: inconsistent token tables", prefix);
 		goto error;
+	}
+	bool spm = false;
+	if (fvl_gguf_get_str(g, KEY("model"), &s) == FVL_STATUS_OK) {
+		spm = fvl_str_eq(s, "spm");
+		if (!spm && !fvl_str_eq(s, "bpe")) {
+			st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: tokenizer model '%.*s' (fvl knows bpe "
+			              "and spm)", prefix, (int)s.n, s.p);
+			goto error;
+		}
 	}
 	t->n = tokens->n;
 	size_t bytes = 0;
@@ -137,7 +204,8 @@ enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struc
 		tsize *= 2;
 	t->table = calloc(tsize, sizeof(*t->table));
 	t->table_mask = tsize - 1;
-	if (!t->arena || !t->piece || !t->len || !t->type || !t->table) {
+	t->added = calloc(aids->n + 1, sizeof(*t->added));
+	if (!t->arena || !t->piece || !t->len || !t->type || !t->table || !t->added) {
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for %zu tokens", t->n);
 		goto error;
 	}
@@ -150,122 +218,69 @@ enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struc
 		t->len[i] = (uint32_t)p.n;
 		t->type[i] = (int32_t)fvl_gguf_arr_int(types, i);
 		a += p.n + 1;
-		if (fvl_tok_find(t, p.p, p.n) >= 0)
-			continue; /* duplicate text: the first id wins, as in a vocab map */
-		for (size_t h = hash_bytes(p.p, p.n) & t->table_mask;; h = (h + 1) & t->table_mask)
-			if (!t->table[h]) {
-				t->table[h] = (uint32_t)i + 1;
-				break;
-			}
+		if (fvl_tok_find(t, p.p, p.n) < 0) /* duplicate text: the first id wins */
+			tok_table_add(t, t->table, t->table_mask, (uint32_t)i);
 	}
-	/* merges: "a b" -> rank, result */
-	size_t msize = 1;
-	while (msize < 2 * merges->n + 2)
-		msize *= 2;
-	t->mkeys = calloc(msize, sizeof(*t->mkeys));
-	t->mrank = malloc(msize * sizeof(*t->mrank));
-	t->mres = malloc(msize * sizeof(*t->mres));
-	t->mmask = msize - 1;
-	if (!t->mkeys || !t->mrank || !t->mres) {
-		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for merges");
-		goto error;
-	}
-	char tmp[1024];
-	for (size_t r = 0; r < merges->n; r++) {
-		struct fvl_str m = fvl_gguf_arr_str(merges, r);
-		const char *sp = memchr(m.p, ' ', m.n);
-		if (!sp || m.n >= sizeof(tmp))
-			continue;
-		const size_t la = (size_t)(sp - m.p), lb = m.n - la - 1;
-		int32_t ia = fvl_tok_find(t, m.p, la), ib = fvl_tok_find(t, sp + 1, lb);
-		memcpy(tmp, m.p, la);
-		memcpy(tmp + la, sp + 1, lb);
-		int32_t ir = fvl_tok_find(t, tmp, la + lb);
-		if (ia < 0 || ib < 0 || ir < 0)
-			continue;
-		uint32_t rank;
-		int32_t res;
-		if (merge_find(t, ia, ib, &rank, &res))
-			continue; /* the first (lowest) rank of a pair counts */
-		const uint64_t key = ((uint64_t)(uint32_t)ia << 32 | (uint32_t)ib) + 1;
-		for (size_t i = (key * 0x9e3779b97f4a7c15ull >> 20) & t->mmask;; i = (i + 1) & t->mmask)
-			if (!t->mkeys[i]) {
-				t->mkeys[i] = key;
-				t->mrank[i] = (uint32_t)r;
-				t->mres[i] = (uint32_t)ir;
-				break;
-			}
-	}
-	/* added tokens */
-	t->added = calloc(aids->n + 1, sizeof(*t->added));
-	if (!t->added) {
-		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-		goto error;
-	}
+	/* added tokens, split out of the text before anything else */
 	for (size_t i = 0; i < aids->n; i++) {
 		int64_t id = fvl_gguf_arr_int(aids, i);
 		if (id < 0 || (size_t)id >= t->n || t->len[id] == 0)
 			continue;
-		t->added[t->n_added++] = (struct added){(int32_t)id, (uint8_t)fvl_gguf_arr_int(aflags, i),
-		                                        t->piece[id], t->len[id]};
-	}
-	qsort(t->added, t->n_added, sizeof(*t->added), cmp_added);
-	/* components */
-	bool flag;
-	t->pre = PRE_NONE;
-	if (fvl_gguf_get_str(g, KEY("pre.type"), &s) == FVL_STATUS_OK) {
-		if (fvl_str_eq(s, "byte_level"))
-			t->pre = PRE_BYTE_LEVEL;
-		else if (fvl_str_eq(s, "split_byte_level"))
-			t->pre = PRE_SPLIT_BYTE_LEVEL;
-		else if (!fvl_str_eq(s, "none")) {
-			st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: pre-tokenizer '%.*s'", prefix, (int)s.n, s.p);
+		t->added[t->n_added] = (struct tok_added){(int32_t)id, (uint8_t)fvl_gguf_arr_int(aflags, i)};
+		if ((st = tok_trie_add(&t->added_trie, t->piece[id], t->len[id], (int32_t)t->n_added)))
 			goto error;
-		}
+		t->n_added++;
 	}
 	if ((st = fvl_gguf_get_str(g, KEY("decoder"), &s)))
 		goto error;
 	t->dec = fvl_str_eq(s, "sentencepiece") ? DEC_SENTENCEPIECE : DEC_BYTE_LEVEL;
-	if ((st = fvl_gguf_get_str(g, KEY("normalizer"), &s)))
-		goto error;
-	t->prepend_replace = fvl_str_eq(s, "prepend_replace");
 	if ((st = fvl_gguf_get_str(g, KEY("post.type"), &s)))
 		goto error;
 	t->post = fvl_str_eq(s, "roberta") ? POST_ROBERTA : fvl_str_eq(s, "template") ? POST_TEMPLATE :
 	          POST_NONE;
 	int64_t v;
+	bool flag;
 	t->bos = fvl_gguf_get_i64(g, KEY("post.bos_id"), &v) == FVL_STATUS_OK ? (int32_t)v : -1;
 	t->eos = fvl_gguf_get_i64(g, KEY("post.eos_id"), &v) == FVL_STATUS_OK ? (int32_t)v : -1;
 	t->unk = fvl_gguf_get_i64(g, KEY("unk_id"), &v) == FVL_STATUS_OK ? (int32_t)v : -1;
-	t->add_prefix_space = fvl_gguf_get_bool(g, KEY("pre.add_prefix_space"), &flag) == 0 && flag;
+	t->bos_token = fvl_gguf_get_i64(g, KEY("bos_token_id"), &v) == FVL_STATUS_OK ? (int32_t)v : t->bos;
+	if (t->bos >= (int32_t)t->n || t->eos >= (int32_t)t->n || t->unk >= (int32_t)t->n ||
+	    t->bos_token >= (int32_t)t->n) {
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: a special token id is outside the %zu tokens",
+		              prefix, t->n);
+		goto error;
+	}
 	t->byte_fallback = fvl_gguf_get_bool(g, KEY("byte_fallback"), &flag) == 0 && flag;
-	t->fuse_unk = fvl_gguf_get_bool(g, KEY("fuse_unk"), &flag) == 0 && flag;
-	t->ignore_merges = fvl_gguf_get_bool(g, KEY("ignore_merges"), &flag) == 0 && flag;
 	for (int b = 0; b < 256; b++) {
 		char name[8];
 		snprintf(name, sizeof(name), "<0x%02X>", b);
 		t->byte_id[b] = fvl_tok_find(t, name, 6);
 	}
-	byte_tables(t);
-	if (t->pre != PRE_NONE) {
-		struct fvl_str re = {GPT2_REGEX, strlen(GPT2_REGEX)};
-		if (t->pre == PRE_SPLIT_BYTE_LEVEL && (st = fvl_gguf_get_str(g, KEY("pre.regex"), &re)))
+	if ((st = spm ? tok_spm_load(t, g, prefix) : tok_bpe_load(t, g, prefix)))
+		goto error;
+	if (spm && fvl_gguf_get_str(g, KEY("semantics"), &s) == FVL_STATUS_OK &&
+	    fvl_str_eq(s, "slow")) {
+		t->slow = true;
+		t->legacy = fvl_gguf_get_bool(g, KEY("hf.legacy"), &flag) == 0 && flag;
+		t->add_prefix_space = !(fvl_gguf_get_bool(g, KEY("hf.add_prefix_space"), &flag) == 0 &&
+		                        !flag);
+		if ((st = fvl_gguf_get_str(g, KEY("hf.unk_token"), &s)))
 			goto error;
-		int err;
-		PCRE2_SIZE at;
-		t->re = pcre2_compile((PCRE2_SPTR)re.p, re.n, PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK,
-		                      &err, &at, NULL);
-		if (!t->re) {
-			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: pre-tokenizer regex does not compile at "
-			              "offset %zu", prefix, (size_t)at);
-			goto error;
-		}
-		pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
-		t->md = pcre2_match_data_create_from_pattern(t->re, NULL);
-		if (!t->md) {
+		if (!(t->unk_text = malloc(s.n + 1))) {
 			st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 			goto error;
 		}
+		memcpy(t->unk_text, s.p, s.n);
+		t->unk_text[s.n] = 0;
+		struct tok_ids o = {0};
+		tok_spm_encode(t, t->unk_text, s.n, t->legacy && t->spm.add_dummy_prefix, &o);
+		t->unk_len = o.n;
+		free(o.v);
+		t->space_id = fvl_tok_find(t, SPACE, 3);
+	} else if (spm) {
+		st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: a SentencePiece tokenizer without the slow "
+		              "semantics", prefix);
+		goto error;
 	}
 #undef KEY
 	*out = t;
@@ -279,19 +294,16 @@ void fvl_tok_free(struct fvl_tok *t)
 {
 	if (!t)
 		return;
+	tok_bpe_free(t);
+	tok_spm_free(t);
+	tok_trie_free(&t->added_trie);
 	free(t->piece);
 	free(t->len);
 	free(t->type);
 	free(t->arena);
 	free(t->table);
-	free(t->mkeys);
-	free(t->mrank);
-	free(t->mres);
 	free(t->added);
-	if (t->md)
-		pcre2_match_data_free(t->md);
-	if (t->re)
-		pcre2_code_free(t->re);
+	free(t->unk_text);
 	free(t);
 }
 
@@ -312,7 +324,7 @@ const char *fvl_tok_piece(const struct fvl_tok *t, int32_t id, size_t *n)
 
 int32_t fvl_tok_bos(const struct fvl_tok *t)
 {
-	return t->bos;
+	return t->bos_token;
 }
 
 bool fvl_tok_is_special(const struct fvl_tok *t, int32_t id)
@@ -320,234 +332,343 @@ bool fvl_tok_is_special(const struct fvl_tok *t, int32_t id)
 	return id >= 0 && (size_t)id < t->n && t->type[id] == TYPE_CONTROL;
 }
 
-/* ---- encoding ------------------------------------------------------------------------------- */
-
-struct ids {
-	int32_t *v;
-	size_t n, cap;
-	bool oom;
-};
-
-static void push(struct ids *o, int32_t id)
+bool fvl_tok_is_slow(const struct fvl_tok *t)
 {
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? 2 * o->cap : 64;
-		int32_t *p = realloc(o->v, cap * sizeof(*p));
-		if (!p) {
-			o->oom = true;
-			return;
-		}
-		o->v = p;
-		o->cap = cap;
-	}
-	o->v[o->n++] = id;
+	return t->slow;
 }
 
-static size_t utf8_len(unsigned char c)
+/* ---- text ------------------------------------------------------------------------------------- */
+
+/* s with every ill-formed UTF-8 subsequence replaced by U+FFFD (each maximal subpart once, as
+ * Python's decode(errors="replace") does). NULL with *out_n = n when s is valid already. */
+static char *utf8_clean(const char *s, size_t n, size_t *out_n, bool *oom)
 {
-	return c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+	char *out = NULL;
+	size_t k = 0, i = 0, copied = 0;
+	*out_n = n;
+	while (i < n) {
+		const unsigned char c = (unsigned char)s[i];
+		size_t need = 0, ok = 0;
+		unsigned lo = 0x80, hi = 0xbf;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			need = 2, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		else if (c >= 0xf0 && c <= 0xf4)
+			need = 3, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		for (size_t j = 1; j <= need && i + j < n; j++) {
+			const unsigned char d = (unsigned char)s[i + j];
+			if (d < (j == 1 ? lo : 0x80) || d > (j == 1 ? hi : 0xbf))
+				break;
+			ok = j;
+		}
+		if (need && ok == need) {
+			i += need + 1;
+			continue;
+		}
+		if (!out && !(out = malloc(3 * n + 1))) {
+			*oom = true;
+			return NULL;
+		}
+		memcpy(out + k, s + copied, i - copied);
+		k += i - copied;
+		memcpy(out + k, "\xef\xbf\xbd", 3);
+		k += 3;
+		i += need ? ok + 1 : 1;
+		copied = i;
+	}
+	if (!out)
+		return NULL;
+	memcpy(out + k, s + copied, n - copied);
+	*out_n = k + n - copied;
+	return out;
 }
 
-struct sym {
-	uint32_t start, len;
-	int32_t id;
-};
-
-/* BPE over one word (its symbols are its UTF-8 characters). */
-static void bpe_word(const struct fvl_tok *t, const char *w, size_t n, struct ids *o)
+/* The code point of the valid UTF-8 character at s (l bytes). */
+static uint32_t code_point(const char *s, size_t l)
 {
-	if (n == 0)
-		return;
-	if (t->ignore_merges) {
-		int32_t id = fvl_tok_find(t, w, n);
-		if (id >= 0) {
-			push(o, id);
-			return;
-		}
+	const unsigned char *u = (const unsigned char *)s;
+	if (l == 1)
+		return u[0];
+	if (l == 2)
+		return (u[0] & 0x1fu) << 6 | (u[1] & 0x3fu);
+	if (l == 3)
+		return (u[0] & 0x0fu) << 12 | (u[1] & 0x3fu) << 6 | (u[2] & 0x3fu);
+	return (u[0] & 0x07u) << 18 | (u[1] & 0x3fu) << 12 | (u[2] & 0x3fu) << 6 | (u[3] & 0x3fu);
+}
+
+/* Unicode White_Space (Rust's char::is_whitespace); python adds U+001C..U+001F (str.isspace). */
+static bool is_ws(uint32_t c, bool python)
+{
+	return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+	       (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
+	       c == 0x205f || c == 0x3000 || (python && c >= 0x1c && c <= 0x1f);
+}
+
+/* Bytes of whitespace at the start / the end of s[0..n). */
+static size_t ws_head(const char *s, size_t n, bool python)
+{
+	size_t i = 0;
+	while (i < n) {
+		size_t l = tok_utf8_len((unsigned char)s[i]);
+		if (i + l > n || !is_ws(code_point(s + i, l), python))
+			break;
+		i += l;
 	}
-	struct sym stack_syms[64], *sy = n <= 64 ? stack_syms : malloc(n * sizeof(*sy));
-	size_t ns = 0;
-	if (!sy) {
+	return i;
+}
+
+static size_t ws_tail(const char *s, size_t n, bool python)
+{
+	size_t e = n;
+	while (e > 0) {
+		size_t b = e - 1;
+		while (b > 0 && ((unsigned char)s[b] & 0xc0) == 0x80 && e - b < 4)
+			b--;
+		if (!is_ws(code_point(s + b, e - b), python))
+			break;
+		e = b;
+	}
+	return n - e;
+}
+
+/* The added token that s[0..n) starts with, longest first (-1: none); *len its length. */
+static int32_t added_at(const struct fvl_tok *t, const char *s, size_t n, size_t *len)
+{
+	return tok_trie_longest(&t->added_trie, s, n, len);
+}
+
+/* ---- fast semantics (`tokenizers`) -------------------------------------------------------------- */
+
+static void encode_fast(const struct fvl_tok *t, const char *text, size_t len, bool add_special,
+                        struct tok_ids *o)
+{
+	pcre2_match_data *md = t->re ? pcre2_match_data_create_from_pattern(t->re, NULL) : NULL;
+	size_t seg = 0, i = 0;
+	if (t->re && !md) {
 		o->oom = true;
 		return;
 	}
-	for (size_t i = 0; i < n;) {
-		size_t l = utf8_len((unsigned char)w[i]);
-		if (i + l > n)
-			l = n - i;
-		sy[ns].start = (uint32_t)i, sy[ns].len = (uint32_t)l;
-		sy[ns].id = fvl_tok_find(t, w + i, l);
-		ns++;
-		i += l;
-	}
-	for (;;) {
-		uint32_t best = UINT32_MAX, rank;
-		size_t at = 0;
-		int32_t res = -1, r;
-		for (size_t i = 0; i + 1 < ns; i++)
-			if (sy[i].id >= 0 && sy[i + 1].id >= 0 && merge_find(t, sy[i].id, sy[i + 1].id, &rank, &r) &&
-			    rank < best)
-				best = rank, at = i, res = r;
-		if (best == UINT32_MAX)
-			break;
-		sy[at].len += sy[at + 1].len;
-		sy[at].id = res;
-		memmove(&sy[at + 1], &sy[at + 2], (ns - at - 2) * sizeof(*sy));
-		ns--;
-	}
-	bool last_unk = false;
-	for (size_t i = 0; i < ns; i++) {
-		if (sy[i].id >= 0) {
-			push(o, sy[i].id);
-			last_unk = false;
+	if (add_special && t->bos >= 0 && t->post != POST_NONE)
+		tok_push(o, t->bos);
+	while (i < len) {
+		size_t n;
+		const int32_t a = added_at(t, text + i, len - i, &n);
+		if (a < 0) {
+			i++;
 			continue;
 		}
-		if (t->byte_fallback) {
-			bool all = true;
-			for (uint32_t b = 0; b < sy[i].len; b++)
-				all = all && t->byte_id[(uint8_t)w[sy[i].start + b]] >= 0;
-			if (all) {
-				for (uint32_t b = 0; b < sy[i].len; b++)
-					push(o, t->byte_id[(uint8_t)w[sy[i].start + b]]);
-				last_unk = false;
-				continue;
-			}
-		}
-		if (t->unk >= 0 && !(t->fuse_unk && last_unk))
-			push(o, t->unk);
-		last_unk = true;
+		const struct tok_added *hit = &t->added[a];
+		size_t end = i;
+		if (hit->flags & ADDED_LSTRIP) /* whitespace before it goes with it */
+			end -= ws_tail(text + seg, i - seg, false);
+		tok_bpe_encode(t, md, text + seg, end - seg, o);
+		tok_push(o, hit->id);
+		i += n;
+		if (hit->flags & ADDED_RSTRIP)
+			i += ws_head(text + i, len - i, false);
+		seg = i;
 	}
-	if (sy != stack_syms)
-		free(sy);
+	tok_bpe_encode(t, md, text + seg, len - seg, o);
+	if (add_special && t->eos >= 0 && (t->post == POST_ROBERTA || t->post == POST_TEMPLATE))
+		tok_push(o, t->eos);
+	if (md)
+		pcre2_match_data_free(md);
 }
 
-/* Byte-level: the word's bytes as their stand-in characters, then BPE. */
-static void bpe_bytes(const struct fvl_tok *t, const char *w, size_t n, struct ids *o)
+/* ---- slow semantics (transformers' LlamaTokenizer) ----------------------------------------------- */
+
+/* A piece of the text as PreTrainedTokenizer.tokenize sees it: a slice, or an owned string after a
+ * single_word join. */
+struct chunk {
+	const char *p;
+	size_t n;
+	char *own;
+};
+
+static bool chunk_join(struct chunk *c, const char *p, size_t n, bool front)
 {
-	char *m = malloc(n * 2 + 1);
-	size_t k = 0;
+	char *s = malloc(c->n + n + 1);
+	if (!s)
+		return false;
+	if (front) {
+		memcpy(s, p, n);
+		memcpy(s + n, c->p, c->n);
+	} else {
+		memcpy(s, c->p, c->n);
+		memcpy(s + c->n, p, n);
+	}
+	free(c->own);
+	c->own = s;
+	c->p = s;
+	c->n += n;
+	return true;
+}
+
+/* The added token a chunk is, exactly (-1: text). */
+static int32_t chunk_added(const struct fvl_tok *t, const struct chunk *c)
+{
+	size_t n;
+	const int32_t a = c->n ? added_at(t, c->p, c->n, &n) : -1;
+	return a >= 0 && n == c->n ? a : -1;
+}
+
+/* LlamaTokenizer._tokenize: SentencePiece without its dummy prefix; a chunk that starts with a
+ * space is encoded behind the unk token's text and that many ids dropped again. */
+static void slow_piece(const struct fvl_tok *t, const char *s, size_t n, struct tok_ids *o)
+{
+	const bool space = (n >= 3 && memcmp(s, SPACE, 3) == 0) || (n >= 1 && s[0] == ' ');
+	if (t->legacy || !space) {
+		tok_spm_encode(t, s, n, t->legacy && t->spm.add_dummy_prefix, o);
+		return;
+	}
+	const size_t ul = strlen(t->unk_text);
+	char *m = malloc(ul + n);
 	if (!m) {
 		o->oom = true;
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		for (const char *c = t->b2u[(uint8_t)w[i]]; *c; c++)
-			m[k++] = *c;
-	m[k] = 0;
-	bpe_word(t, m, k, o);
+	memcpy(m, t->unk_text, ul);
+	memcpy(m + ul, s, n);
+	struct tok_ids x = {0};
+	tok_spm_encode(t, m, ul + n, false, &x);
 	free(m);
+	const size_t skip = x.n >= t->unk_len ? t->unk_len : 0;
+	for (size_t i = skip; i < x.n; i++)
+		tok_push(o, x.v[i]);
+	o->oom = o->oom || x.oom;
+	free(x.v);
 }
 
-/* Pre-tokenizes a segment with the regex (matches and the gaps between them are words). */
-static void encode_regex(const struct fvl_tok *t, const char *s, size_t n, struct ids *o)
+static void encode_slow(const struct fvl_tok *t, const char *text, size_t len, bool add_special,
+                        struct tok_ids *o)
 {
-	size_t at = 0;
-	while (at < n) {
-		int rc = pcre2_match(t->re, (PCRE2_SPTR)s, n, at, PCRE2_NO_UTF_CHECK, t->md, NULL);
-		if (rc < 0) {
-			bpe_bytes(t, s + at, n - at, o);
-			return;
+	char *s = NULL;
+	size_t n = len;
+	struct chunk *ck = NULL;
+	size_t nc = 0;
+	if (add_special && t->bos >= 0)
+		tok_push(o, t->bos);
+	if (len == 0)
+		goto post;
+	/* text.replace("▁", " "), and "▁" in front (add_prefix_space) */
+	if (!(s = malloc(len + 3 + 1))) {
+		o->oom = true;
+		goto done;
+	}
+	n = 0;
+	if (!t->legacy && t->add_prefix_space)
+		memcpy(s, SPACE, 3), n = 3;
+	for (size_t i = 0; i < len; i++) {
+		if (!t->legacy && i + 3 <= len && memcmp(text + i, SPACE, 3) == 0) {
+			s[n++] = ' ';
+			i += 2;
+		} else {
+			s[n++] = text[i];
 		}
-		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(t->md);
-		if (ov[0] > at)
-			bpe_bytes(t, s + at, ov[0] - at, o);
-		if (ov[1] == ov[0]) { /* empty match: step one character */
-			size_t l = utf8_len((unsigned char)s[ov[0]]);
-			bpe_bytes(t, s + ov[0], l, o);
-			at = ov[0] + l;
+	}
+	/* split at added tokens (leftmost, longest), no empty pieces: at most 2n + 1 */
+	if (!(ck = malloc((2 * n + 1) * sizeof(*ck)))) {
+		o->oom = true;
+		goto done;
+	}
+	for (size_t i = 0, seg = 0; i <= n;) {
+		size_t m = 0;
+		const int32_t a = i < n ? added_at(t, s + i, n - i, &m) : -1;
+		if (i < n && a < 0) {
+			i += tok_utf8_len((unsigned char)s[i]);
 			continue;
 		}
-		bpe_bytes(t, s + ov[0], ov[1] - ov[0], o);
-		at = ov[1];
+		if (i > seg)
+			ck[nc++] = (struct chunk){s + seg, i - seg, NULL};
+		if (i == n)
+			break;
+		ck[nc++] = (struct chunk){s + i, m, NULL};
+		i += m;
+		seg = i;
 	}
-}
-
-static void encode_segment(const struct fvl_tok *t, const char *s, size_t n, struct ids *o)
-{
-	if (n == 0)
-		return;
-	if (t->prepend_replace) { /* Prepend("▁") then Replace(" ", "▁") */
-		char *m = malloc(3 * n + 3);
-		size_t k = 0;
-		if (!m) {
-			o->oom = true;
-			return;
+	/* lstrip / rstrip / single_word, in order, as PreTrainedTokenizer.tokenize applies them */
+	for (size_t i = 0; i < nc; i++) {
+		const int32_t a = chunk_added(t, &ck[i]);
+		if (a < 0)
+			continue;
+		const uint8_t f = t->added[a].flags;
+		const struct chunk left = i > 0 ? ck[i - 1] : (struct chunk){0};
+		const struct chunk right = i + 1 < nc ? ck[i + 1] : (struct chunk){0};
+		if ((f & ADDED_RSTRIP) && right.n) {
+			const size_t h = ws_head(right.p, right.n, true);
+			ck[i + 1].p += h, ck[i + 1].n -= h;
 		}
-		memcpy(m, "\xe2\x96\x81", 3), k = 3;
-		for (size_t i = 0; i < n; i++) {
-			if (s[i] == ' ')
-				memcpy(m + k, "\xe2\x96\x81", 3), k += 3;
-			else
-				m[k++] = s[i];
+		if ((f & ADDED_LSTRIP) && left.n)
+			ck[i - 1].n -= ws_tail(left.p, left.n, true);
+		if ((f & ADDED_SINGLE_WORD) && left.n && left.p[left.n - 1] != ' ') {
+			if (!chunk_join(&ck[i - 1], ck[i].p, ck[i].n, false))
+				o->oom = true;
+			ck[i].n = 0;
+		} else if ((f & ADDED_SINGLE_WORD) && right.n && right.p[0] != ' ') {
+			if (!chunk_join(&ck[i], ck[i + 1].p, ck[i + 1].n, false))
+				o->oom = true;
+			ck[i + 1].n = 0;
 		}
-		if (t->pre == PRE_NONE)
-			bpe_word(t, m, k, o);
-		else
-			encode_regex(t, m, k, o);
-		free(m);
-		return;
 	}
-	if (t->pre == PRE_NONE) {
-		bpe_word(t, s, n, o);
-	} else if (t->add_prefix_space && s[0] != ' ') {
-		char *m = malloc(n + 1);
-		if (!m) {
-			o->oom = true;
-			return;
+	const size_t first = o->n;
+	bool first_is_text = false, second_is_role = false;
+	for (size_t i = 0; i < nc; i++) {
+		if (ck[i].n == 0)
+			continue;
+		const int32_t a = chunk_added(t, &ck[i]);
+		const size_t at = o->n;
+		if (a >= 0) {
+			tok_push(o, t->added[a].id);
+			second_is_role = second_is_role ||
+			                 (at == first + 1 && (t->added[a].flags & ADDED_ROLE));
+		} else {
+			slow_piece(t, ck[i].p, ck[i].n, o);
+			first_is_text = first_is_text || (at == first && o->n > at);
 		}
-		m[0] = ' ';
-		memcpy(m + 1, s, n);
-		encode_regex(t, m, n + 1, o);
-		free(m);
-	} else {
-		encode_regex(t, s, n, o);
 	}
-}
-
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+	/* tokens = tokens[1:] when they start with "▁" followed by a special token */
+	if (!t->legacy && o->n - first > 1 && first_is_text && second_is_role &&
+	    o->v[first] == t->space_id && t->space_id >= 0) {
+		memmove(o->v + first, o->v + first + 1, (o->n - first - 1) * sizeof(*o->v));
+		o->n--;
+	}
+post:
+	if (add_special && t->eos >= 0)
+		tok_push(o, t->eos);
+done:
+	for (size_t i = 0; i < nc; i++)
+		free(ck[i].own);
+	free(ck);
+	free(s);
 }
 
 enum fvl_status fvl_tok_encode(const struct fvl_tok *t, const char *text, size_t len,
                                bool add_special, int32_t **ids, size_t *n_ids)
 {
-	struct ids o = {0};
-	size_t seg = 0, i = 0;
+	struct tok_ids o = {0};
+	size_t n;
+	bool oom = false;
 	*ids = NULL;
 	*n_ids = 0;
-	if (add_special && t->bos >= 0 && t->post != POST_NONE)
-		push(&o, t->bos);
-	while (i < len) {
-		const struct added *hit = NULL;
-		for (size_t a = 0; a < t->n_added; a++) {
-			const struct added *d = &t->added[a];
-			if (d->len <= len - i && d->text[0] == text[i] && memcmp(text + i, d->text, d->len) == 0) {
-				hit = d; /* longest first */
-				break;
-			}
-		}
-		if (!hit) {
-			i += utf8_len((unsigned char)text[i]);
-			if (i > len)
-				i = len;
-			continue;
-		}
-		size_t end = i;
-		if (hit->flags & 2) /* lstrip: whitespace before it goes with it */
-			while (end > seg && is_space(text[end - 1]))
-				end--;
-		encode_segment(t, text + seg, end - seg, &o);
-		push(&o, hit->id);
-		i += hit->len;
-		if (hit->flags & 4) /* rstrip */
-			while (i < len && is_space(text[i]))
-				i++;
-		seg = i;
-	}
-	encode_segment(t, text + seg, len - seg, &o);
-	if (add_special && t->eos >= 0 && (t->post == POST_ROBERTA || t->post == POST_TEMPLATE))
-		push(&o, t->eos);
+	if (!text && len)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_tok_encode: NULL text");
+	char *clean = len ? utf8_clean(text, len, &n, &oom) : NULL;
+	if (oom)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory tokenizing");
+	if (clean)
+		text = clean;
+	else
+		n = len;
+	if (t->slow)
+		encode_slow(t, text, n, add_special, &o);
+	else
+		encode_fast(t, text ? text : "", n, add_special, &o);
+	free(clean);
 	if (o.oom) {
 		free(o.v);
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory tokenizing");
@@ -584,6 +705,12 @@ static void put(struct text *o, const char *s, size_t n)
 	o->p[o->n] = 0;
 }
 
+/* Tokens that produce no text: unused ids (holes in the table, padded vocabulary rows). */
+static bool silent(const struct fvl_tok *t, int32_t id)
+{
+	return t->type[id] == TYPE_UNUSED;
+}
+
 /* The bytes one token contributes (before the leading-space strip). */
 static void token_bytes(const struct fvl_tok *t, int32_t id, struct text *o)
 {
@@ -596,7 +723,7 @@ static void token_bytes(const struct fvl_tok *t, int32_t id, struct text *o)
 			return;
 		}
 		for (size_t i = 0; i < n;) {
-			if (i + 3 <= n && memcmp(p + i, "\xe2\x96\x81", 3) == 0) {
+			if (i + 3 <= n && memcmp(p + i, SPACE, 3) == 0) {
 				put(o, " ", 1);
 				i += 3;
 			} else {
@@ -607,7 +734,7 @@ static void token_bytes(const struct fvl_tok *t, int32_t id, struct text *o)
 		return;
 	}
 	for (size_t i = 0; i < n;) { /* byte-level: stand-in characters back to bytes */
-		size_t l = utf8_len((unsigned char)p[i]);
+		size_t l = tok_utf8_len((unsigned char)p[i]);
 		unsigned cp = (unsigned char)p[i];
 		if (l == 2 && i + 1 < n)
 			cp = ((cp & 0x1f) << 6) | ((unsigned char)p[i + 1] & 0x3f);
@@ -632,7 +759,7 @@ enum fvl_status fvl_tok_decode(const struct fvl_tok *t, const int32_t *ids, size
 			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "token id %d outside the vocabulary",
 			                ids[i]);
 		}
-		if (skip_special && t->type[ids[i]] == TYPE_CONTROL)
+		if ((skip_special && t->type[ids[i]] == TYPE_CONTROL) || silent(t, ids[i]))
 			continue;
 		token_bytes(t, ids[i], &o);
 	}
@@ -679,7 +806,7 @@ static size_t emit(struct fvl_tok_stream *s, const char *b, size_t n, char *out,
 			continue;
 		}
 		s->pending[s->n_pending++] = (char)c;
-		if (s->n_pending < utf8_len((unsigned char)s->pending[0]))
+		if (s->n_pending < tok_utf8_len((unsigned char)s->pending[0]))
 			continue;
 		w += put_out(out, w, cap, s->pending, s->n_pending);
 		s->n_pending = 0;
@@ -690,7 +817,8 @@ static size_t emit(struct fvl_tok_stream *s, const char *b, size_t n, char *out,
 size_t fvl_tok_stream_push(struct fvl_tok_stream *s, int32_t id, char *out, size_t cap)
 {
 	const struct fvl_tok *t = s->t;
-	if (id < 0 || (size_t)id >= t->n || (s->skip_special && t->type[id] == TYPE_CONTROL))
+	if (id < 0 || (size_t)id >= t->n || (s->skip_special && t->type[id] == TYPE_CONTROL) ||
+	    silent(t, id))
 		return 0;
 	struct text o = {0};
 	token_bytes(t, id, &o);

@@ -1,7 +1,9 @@
-/* tokenizer.h — the BPE tokenizers fvl needs, rebuilt from model-file metadata (no JSON at run
- * time): byte-level BPE with a regex pre-tokenizer (GPT-2/BART, Llama-3) and SentencePiece-style
- * BPE with byte fallback (Llama-2/Phi-3), added tokens with lstrip/rstrip, BOS/EOS post-processing
- * and the matching decoders. */
+/* tokenizer.h — the tokenizers fvl needs, rebuilt from model-file metadata (no JSON at run time):
+ * Hugging Face `tokenizers` BPE (byte-level with a regex pre-tokenizer: GPT-2/BART, Llama-3;
+ * SentencePiece-style with byte fallback: Llama-2/Phi-3 tokenizer.json), and SentencePiece's own
+ * BPE with transformers' slow LlamaTokenizer around it (what Florence-VL-3B tokenizes with);
+ * added tokens with lstrip/rstrip, BOS/EOS and the matching decoders. A loaded tokenizer is
+ * read-only: any number of threads may encode and decode with it at once. */
 #ifndef FVL_TOKENIZER_H
 #define FVL_TOKENIZER_H
 
@@ -23,10 +25,13 @@ const char *fvl_tok_piece(const struct fvl_tok *t, int32_t id, size_t *n);
 /* The id of an exact token text, or -1. */
 int32_t fvl_tok_find(const struct fvl_tok *t, const char *text, size_t n);
 bool fvl_tok_is_special(const struct fvl_tok *t, int32_t id);
-/* The post-processor's BOS id, or -1. */
+/* The tokenizer's BOS token id (what LLaVA's image splice compares with), or -1. */
 int32_t fvl_tok_bos(const struct fvl_tok *t);
+/* true: transformers' slow LlamaTokenizer semantics; false: `tokenizers` (fast). */
+bool fvl_tok_is_slow(const struct fvl_tok *t);
 
-/* Encodes text (len bytes, any bytes); with add_special the post-processor's BOS/EOS are added.
+/* Encodes text (len bytes, any bytes: invalid UTF-8 is read as U+FFFD); with add_special the
+ * BOS/EOS the tokenizer adds are added (post-processor, or add_bos_token / add_eos_token).
  * *ids is malloc'd (free it); *n_ids its length. */
 enum fvl_status fvl_tok_encode(const struct fvl_tok *t, const char *text, size_t len,
                                bool add_special, int32_t **ids, size_t *n_ids);

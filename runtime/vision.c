@@ -29,6 +29,15 @@ enum fvl_status fvl_vl_vision_load(struct fvl_vl_vision *v, const struct fvl_ggu
 		goto error;
 	}
 	v->depth = depth, v->n_prompts = count, v->prompt_len = len;
+	bool drop = false;
+	if (fvl_gguf_get_bool(g, "fvl.mm.drop_pooled_token", &drop) == FVL_STATUS_OK && drop) {
+		if (fvl_f2_n_visual(&v->f2) < 2 || v->f2.n_pools < 2 || !v->f2.pool_spatial[0]) {
+			st = fvl_fail(FVL_STATUS_BAD_FILE, "fvl.mm.drop_pooled_token is set, but the first "
+			              "visual token is not the pooled one (image_feature_source)");
+			goto error;
+		}
+		v->drop = 1;
+	}
 	for (size_t i = 0; i < kv->n; i++)
 		v->prompts[i] = (int32_t)fvl_gguf_arr_int(kv, i);
 	for (size_t k = 0; k < depth; k++) {
@@ -58,7 +67,7 @@ void fvl_vl_vision_free(struct fvl_vl_vision *v)
 
 size_t fvl_vl_n_visual(const struct fvl_vl_vision *v)
 {
-	return fvl_f2_n_visual(&v->f2);
+	return fvl_f2_n_visual(&v->f2) - v->drop;
 }
 
 enum fvl_status fvl_vl_preprocess(const struct fvl_vl_vision *v, const struct fvl_image *img,
@@ -70,11 +79,11 @@ enum fvl_status fvl_vl_preprocess(const struct fvl_vl_vision *v, const struct fv
 void fvl_vl_fuse(const struct fvl_vl_vision *v, const float *features, const float *const *enc,
                  float *fused)
 {
-	const size_t n = fvl_vl_n_visual(v), d = v->f2.d, w = (1 + v->n_prompts) * d;
+	const size_t n = fvl_vl_n_visual(v), d = v->f2.d, w = (1 + v->n_prompts) * d, o = v->drop;
 	for (size_t i = 0; i < n; i++) {
-		memcpy(fused + i * w, features + i * d, d * sizeof(float));
+		memcpy(fused + i * w, features + (i + o) * d, d * sizeof(float));
 		for (size_t p = 0; p < v->n_prompts; p++)
-			memcpy(fused + i * w + (1 + p) * d, enc[p] + i * d, d * sizeof(float));
+			memcpy(fused + i * w + (1 + p) * d, enc[p] + (i + o) * d, d * sizeof(float));
 	}
 }
 
@@ -105,7 +114,7 @@ enum fvl_status fvl_vl_embed(const struct fvl_vl_vision *v, struct fvl_rt *rt, c
                              float *out, const struct fvl_vl_dump *dump)
 {
 	const struct fvl_f2 *f = &v->f2;
-	const size_t grid = fvl_f2_grid(f), n = fvl_vl_n_visual(v), d = f->d;
+	const size_t grid = fvl_f2_grid(f), n = fvl_f2_n_visual(f), d = f->d;
 	const size_t cl = f->st[f->n_stages - 1].c, L = n + v->prompt_len;
 	float *dav = malloc(grid * grid * cl * sizeof(float)), *feat = malloc(n * d * sizeof(float));
 	float *enc[FVL_VL_MAX_PROMPTS] = {0};

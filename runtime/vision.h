@@ -16,6 +16,8 @@ struct fvl_vl_vision {
 	size_t n_prompts, prompt_len;
 	int32_t prompts[FVL_VL_MAX_PROMPTS * 64];
 	size_t out_dim;                  /* H */
+	size_t drop;                     /* leading _encode_image tokens the LLM does not get: 1
+	                                    with fvl.mm.drop_pooled_token, else 0 */
 	struct fvl_preprocess pp;
 };
 
@@ -26,19 +28,21 @@ struct fvl_vl_dump {
 
 enum fvl_status fvl_vl_vision_load(struct fvl_vl_vision *v, const struct fvl_gguf *g);
 void fvl_vl_vision_free(struct fvl_vl_vision *v);
+/* Visual tokens the LLM gets (the _encode_image tokens after the drop). */
 size_t fvl_vl_n_visual(const struct fvl_vl_vision *v);
 
 /* Preprocess img into (3, S, S) pixels. */
 enum fvl_status fvl_vl_preprocess(const struct fvl_vl_vision *v, const struct fvl_image *img,
                                   float *pixels);
-/* pixels -> out (n_visual, H); dump (may be NULL) receives intermediate tensors. */
+/* pixels -> out (fvl_vl_n_visual, H); dump (may be NULL) receives intermediate tensors (image
+ * features and encoder outputs for all N tokens, fused for the LLM's). */
 enum fvl_status fvl_vl_embed(const struct fvl_vl_vision *v, struct fvl_rt *rt, const float *pixels,
                              float *out, const struct fvl_vl_dump *dump);
 /* Depth-Breadth Fusion: image features (N, D) ++ each prompt's encoder output at the image
- * positions ((N + L, D) each, rows 0..N-1) -> fused (N, (1 + prompts) D). */
+ * positions ((N + L, D) each, rows 0..N-1) -> fused (N - drop, (1 + prompts) D), from row drop. */
 void fvl_vl_fuse(const struct fvl_vl_vision *v, const float *features, const float *const *enc,
                  float *fused);
-/* The projector: fused (N, (1 + prompts) D) -> out (N, H). */
+/* The projector: fused (N - drop, (1 + prompts) D) -> out (N - drop, H). */
 enum fvl_status fvl_vl_project(const struct fvl_vl_vision *v, struct fvl_rt *rt, const float *fused,
                                float *out);
 

@@ -78,6 +78,32 @@ fi
 expect quant_synth_dry_run 0 "4629062745 parameters" "$QUANT" synth --arch florence-vl-3b --dry-run
 expect quant_synth_unknown_arch 2 "unknown --arch" "$QUANT" synth --arch gpt5 -o "$T/s.gguf"
 
+# ---- released layouts (issue 13) --------------------------------------------------------------------
+SFT="$T/sft"; mkdir -p "$SFT"
+for f in model-00001-of-00002.safetensors model-00002-of-00002.safetensors model.safetensors.index.json \
+         tokenizer.json tokenizer_config.json; do ln -s "$(cd "$CK" && pwd)/$f" "$SFT/$f"; done
+cp "$DATA/fvl-tiny-phi3-sft/config.json" "$SFT/"
+expect quant_sft_without_tower_says_what_to_download 1 "huggingface-cli download jiuhai/florence-phi-vision-tower" \
+  env HF_HOME="$T/no-hf" "$QUANT" convert "$SFT" -o "$T/sft.gguf"
+expect quant_sft_with_vision_tower 0 "Florence-2 tower: $DATA/fvl-tiny-phi3-sft/florence-phi-vision-tower (from --vision-tower)" \
+  "$QUANT" convert "$SFT" -o "$T/sft.gguf" --vision-tower "$DATA/fvl-tiny-phi3-sft/florence-phi-vision-tower"
+expect quant_vision_tower_not_a_folder 1 "--vision-tower $T/nowhere: no such folder" \
+  "$QUANT" convert "$SFT" -o "$T/sft2.gguf" --vision-tower "$T/nowhere"
+expect quant_bad_llm_tokenizer 2 "--llm-tokenizer wants slow, fast or auto" "$QUANT" convert "$CK" -o "$T/x.gguf" --llm-tokenizer medium
+expect quant_native_florence2 0 "wrote" "$QUANT" convert "$DATA/florence2-tiny-native" -o "$T/native.gguf"
+expect info_shows_the_layout 0 'f2.layout: str = "transformers"' "$FVL" info "$T/native.gguf"
+SLOW="$T/slow"; mkdir -p "$SLOW"
+for f in model-00001-of-00002.safetensors model-00002-of-00002.safetensors model.safetensors.index.json \
+         config.json vision_tower; do ln -s "$(cd "$CK" && pwd)/$f" "$SLOW/$f"; done
+ln -s "$(cd "$DATA/tokenizers/phi3-spm" && pwd)/tokenizer.model" "$SLOW/tokenizer.model"
+ln -s "$(cd "$DATA/tokenizers/phi3-spm" && pwd)/tokenizer_config.json" "$SLOW/tokenizer_config.json"
+"$QUANT" convert "$SLOW" -o "$T/slow.gguf" --no-florence-decoder --quiet
+expect info_shows_the_slow_tokenizer 0 'tokenizer.llm.semantics: str = "slow"' "$FVL" info "$T/slow.gguf"
+expect tokenize_slow_like_transformers 0 '"ids": [29871, 32010, 10994, 32007, 32001]' \
+  "$FVL" tokenize -m "$T/slow.gguf" --json $'<|user|>\nHello<|end|>\n<|assistant|>\n'
+expect run_slow_prompt_ids 0 '"prompt_ids": [29871, 32006, 3492, 526, 263, 8444, 319, 29902, 20255, 29889, 32007, 32010, -200, 29871, 13, 5618, 338, 297, 278, 1967, 29973, 32007, 32001]' \
+  "$FVL" run -m "$T/slow.gguf" -i "$DATA/fvl-tiny-phi3/chelsea.jpg" -p "What is in the image?" -n 1 --json
+
 # No space left on device: a 256 KB tmpfs in a private mount namespace (needs root and unshare).
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
   mkdir -p "$T/full"
@@ -120,7 +146,7 @@ expect run_streams_text 0 "psychicon" "$FVL" run -m "$M" -i "$IMG" -p "What is i
 expect run_dump_writes_npy 0 "" "$FVL" run -m "$M" -i "$IMG" -p "Hi" -n 1 --dump "$T/dump"
 ok=1
 for f in pixel_values:196736 davit_out:8320 image_features:4480 encoder_out_0:8064 encoder_out_1:8064 \
-         encoder_out_2:8064 fused:17536 projector_out:6656; do
+         encoder_out_2:8064 fused:17536 projector_out:6656 llm_logits_last:128384; do
   name=${f%%:*} size=${f##*:}
   [ "$(stat -c %s "$T/dump/$name.npy" 2>/dev/null)" = "$size" ] || { ok=0; echo "     | $name.npy: not $size bytes"; }
 done
@@ -156,6 +182,14 @@ expect task_od_has_boxes_and_labels 0 '"bboxes": [' "$FVL" task -m "$T/f2.gguf" 
 expect task_ocr_with_region_has_quads 0 '"quad_boxes": [' "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task ocr_with_region -n 8 --json
 expect task_on_the_florence_vl_file 0 '"task": "<OCR>"' "$FVL" task -m "$M" -i "$IMG" --task ocr -n 6 --json
 expect task_grounding_takes_text 0 '"labels": [' "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task caption_to_phrase_grounding --text "a cat" -n 8 --json
+expect task_json_reports_the_search 0 '"search": {"beams": 3, "max_new": 8, "no_repeat_ngram": 3, "early_stopping": true, "forced_bos_id": 0, "forced_eos": true' "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task caption -n 8 --json
+expect task_dump_writes_npy 0 "" "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task ocr -n 2 --dump "$T/tdump"
+ok=1
+for f in pixel_values:196736 davit_out:8320 image_features:4480 encoder_out:7040 decoder_logits_first:205284; do
+  name=${f%%:*} size=${f##*:}
+  [ "$(stat -c %s "$T/tdump/$name.npy" 2>/dev/null)" = "$size" ] || { ok=0; echo "     | $name.npy: not $size bytes"; }
+done
+if [ $ok = 1 ]; then echo "ok   task_dump_files_have_the_stage_shapes"; pass=$((pass + 1)); else echo "FAIL task_dump_files_have_the_stage_shapes"; fail=$((fail + 1)); fi
 expect task_help_lists_tasks 0 "region_to_description" "$FVL" task --help
 expect task_needs_text 2 "needs --text" "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task caption_to_phrase_grounding
 expect task_takes_no_text 2 "takes no --text" "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task ocr --text x

@@ -11,16 +11,27 @@
 
 float *golden_tensor(const char *name, size_t n)
 {
-	static struct ckpt ck;
-	static bool loaded;
-	if (!loaded) {
-		ckpt_init(&ck);
-		if (ckpt_add_safetensors(&ck, t_datapath("fvl-tiny-phi3/golden.safetensors")) != 0 ||
-		    ckpt_index(&ck) != 0)
+	return golden_tensor_in("fvl-tiny-phi3", name, n);
+}
+
+float *golden_tensor_in(const char *fixture, const char *name, size_t n)
+{
+	static struct ckpt ck[4];
+	static char loaded[4][64];
+	int k = 0;
+	while (k < 4 && loaded[k][0] && strcmp(loaded[k], fixture) != 0)
+		k++;
+	if (k == 4)
+		return NULL;
+	if (!loaded[k][0]) {
+		char path[256];
+		snprintf(path, sizeof(path), "%s/golden.safetensors", fixture);
+		ckpt_init(&ck[k]);
+		if (ckpt_add_safetensors(&ck[k], t_datapath(path)) != 0 || ckpt_index(&ck[k]) != 0)
 			return NULL;
-		loaded = true;
+		snprintf(loaded[k], sizeof(loaded[k]), "%s", fixture);
 	}
-	const struct ckpt_tensor *t = ckpt_find(&ck, name);
+	const struct ckpt_tensor *t = ckpt_find(&ck[k], name);
 	if (!t || ckpt_numel(t) != n)
 		return NULL;
 	float *x = malloc(n * sizeof(float));
@@ -33,8 +44,15 @@ float *golden_tensor(const char *name, size_t n)
 
 int golden_ids(const char *key, int *ids, int cap)
 {
+	return golden_ids_in("fvl-tiny-phi3", key, ids, cap);
+}
+
+int golden_ids_in(const char *fixture, const char *key, int *ids, int cap)
+{
 	struct cfg c;
-	if (cfg_load(&c, t_datapath("fvl-tiny-phi3/golden.json")) != FVL_STATUS_OK)
+	char path[256];
+	snprintf(path, sizeof(path), "%s/golden.json", fixture);
+	if (cfg_load(&c, t_datapath(path)) != FVL_STATUS_OK)
 		return -1;
 	const cJSON *a = cfg_get(c.root, key), *e;
 	int n = 0;

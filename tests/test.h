@@ -60,6 +60,7 @@ void suite_tokenizer(void);
 void suite_session(void);
 void suite_camera(void);
 void suite_f2task(void);
+void suite_layouts(void);
 
 /* Writes small valid GGUF files into dir (the fuzzer's seed corpus). */
 int t_write_gguf_seeds(const char *dir);

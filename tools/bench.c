@@ -131,7 +131,7 @@ static int bench_vision(const struct fvl_model *m, struct fvl_rt *rt, long reps,
 {
 	const struct fvl_vl_vision *v = &m->vision;
 	const struct fvl_f2 *f = &v->f2;
-	const size_t S = f->image_size, grid = fvl_f2_grid(f), n = fvl_vl_n_visual(v), d = f->d;
+	const size_t S = f->image_size, grid = fvl_f2_grid(f), n = fvl_f2_n_visual(f), d = f->d;
 	const size_t cl = f->st[f->n_stages - 1].c, L = n + v->prompt_len;
 	float *px = malloc(3 * S * S * 4), *dav = malloc(grid * grid * cl * 4), *feat = malloc(n * d * 4);
 	float *enc[FVL_VL_MAX_PROMPTS] = {0}, *fused = malloc(n * (1 + v->n_prompts) * d * 4);

@@ -1,5 +1,7 @@
 /* cli.c — option parsing and JSON output shared by fvl's commands. */
 #include <errno.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +74,16 @@ void json_task_members(FILE *f, const struct fvl_task_result *r)
 	fputc(']', f);
 }
 
+void json_task_search(FILE *f, const struct fvl_task_result *r)
+{
+	const struct fvl_task_search *s = &r->search;
+	fprintf(f, "\"search\": {\"beams\": %u, \"max_new\": %u, \"no_repeat_ngram\": %u, "
+	        "\"early_stopping\": %s, \"forced_bos_id\": %d, \"forced_eos\": %s, "
+	        "\"length_penalty\": %.2f}", s->n_beams, s->max_new, s->no_repeat_ngram,
+	        s->early_stopping ? "true" : "false", s->forced_bos_id, s->forced_eos ? "true" : "false",
+	        (double)s->length_penalty);
+}
+
 void print_cpu_features(const struct fvl_cpu *cpu)
 {
 	printf("asimd: %s\nfp16: %s\ndotprod: %s\ni8mm: %s\n", cpu->asimd ? "yes" : "no",
@@ -86,4 +98,36 @@ int usage_error(const char *cmd, const char *help, const char *fmt, const char *
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, " (try '%s')\n", help);
 	return 2;
+}
+
+/* A float32 .npy file of the given shape. */
+int write_npy(const char *dir, const char *name, const float *x, size_t a, size_t b)
+{
+	char path[4096], hdr[128];
+	snprintf(path, sizeof(path), "%s/%s.npy", dir, name);
+	int n = b ? snprintf(hdr, sizeof(hdr), "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }", a, b)
+	          : snprintf(hdr, sizeof(hdr), "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu,), }", a);
+	while ((10 + n + 1) % 64)
+		hdr[n++] = ' ';
+	hdr[n++] = '\n';
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	uint16_t hl = (uint16_t)n;
+	bool ok = fwrite("\x93NUMPY\x01\x00", 1, 8, f) == 8 && fwrite(&hl, 2, 1, f) == 1 &&
+	          fwrite(hdr, 1, (size_t)n, f) == (size_t)n &&
+	          fwrite(x, sizeof(float), a * (b ? b : 1), f) == a * (b ? b : 1);
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+int make_dump_dir(const char *dir)
+{
+	struct stat sb;
+	if (mkdir(dir, 0755) == 0)
+		return 0;
+	if (errno == EEXIST && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return 0;
+	if (errno == EEXIST)
+		errno = ENOTDIR;
+	return -1;
 }

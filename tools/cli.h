@@ -18,9 +18,16 @@ void json_string(FILE *f, const char *s, size_t n);
 /* A task result as JSON members (no braces): "task", "text", "ids", and "bboxes"/"quad_boxes"
  * with "labels" when the task gives regions. */
 void json_task_members(FILE *f, const struct fvl_task_result *r);
+/* The search that ran, as the JSON member "search". */
+void json_task_search(FILE *f, const struct fvl_task_result *r);
 
 /* A usage error: "fvl CMD: <fmt with arg> (try 'HELP')" on stderr; returns the exit status 2. */
 int usage_error(const char *cmd, const char *help, const char *fmt, const char *arg);
+
+/* dir/name.npy: float32 of shape (a, b), or (a,) when b is 0. 0 on success, -1 (errno set). */
+int write_npy(const char *dir, const char *name, const float *x, size_t a, size_t b);
+/* mkdir dir unless it is a folder already; 0 on success, -1 (errno set). */
+int make_dump_dir(const char *dir);
 
 struct fvl_cpu;
 /* The CPU's feature lines ("asimd: yes", ...), as `fvl cpu` and `fvl doctor` print them. */

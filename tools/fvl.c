@@ -34,7 +34,9 @@ static const char usage[] =
 	"      --kv-f32               f32 KV cache (default f16)\n"
 	"      --ignore-eos           do not stop at the model's stop tokens\n"
 	"      --json                 print one JSON object (text, ids, prompt_ids, timings)\n"
-	"      --dump DIR             write each stage's output as float32 .npy files into DIR\n"
+	"      --dump DIR             write each stage's output as float32 .npy files into DIR:\n"
+	"                             pixel_values, davit_out, image_features, encoder_out_0..2,\n"
+	"                             fused, projector_out, llm_logits_last (the last prompt position)\n"
 	"  camera -m MODEL.gguf (--device /dev/videoN | --frames DIR)\n"
 	"         (-p QUESTION | --task NAME) [options]\n"
 	"                             answer about camera frames continuously: one JSON line\n"
@@ -170,32 +172,13 @@ static bool on_token(void *user, int32_t id, const char *text, size_t len)
 	return true;
 }
 
-/* A float32 .npy file of the given shape. */
-static int write_npy(const char *dir, const char *name, const float *x, size_t a, size_t b)
-{
-	char path[4096], hdr[128];
-	snprintf(path, sizeof(path), "%s/%s.npy", dir, name);
-	int n = b ? snprintf(hdr, sizeof(hdr), "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }", a, b)
-	          : snprintf(hdr, sizeof(hdr), "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu,), }", a);
-	while ((10 + n + 1) % 64)
-		hdr[n++] = ' ';
-	hdr[n++] = '\n';
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		return -1;
-	uint16_t hl = (uint16_t)n;
-	bool ok = fwrite("\x93NUMPY\x01\x00", 1, 8, f) == 8 && fwrite(&hl, 2, 1, f) == 1 &&
-	          fwrite(hdr, 1, (size_t)n, f) == (size_t)n &&
-	          fwrite(x, sizeof(float), a * (b ? b : 1), f) == a * (b ? b : 1);
-	return fclose(f) == 0 && ok ? 0 : -1;
-}
-
 /* Every stage of the vision side for --dump, through the library's stage functions. */
 static int dump_stages(const struct fvl_model *m, const char *image, const char *dir, size_t threads)
 {
 	const struct fvl_vl_vision *v = &m->vision;
 	const struct fvl_f2 *f = &v->f2;
-	const size_t s = f->image_size, grid = fvl_f2_grid(f), n = fvl_vl_n_visual(v), d = f->d;
+	const size_t s = f->image_size, grid = fvl_f2_grid(f), n = fvl_f2_n_visual(f), d = f->d;
+	const size_t n_llm = fvl_vl_n_visual(v); /* what the LLM gets (the pooled token dropped?) */
 	const size_t cl = f->st[f->n_stages - 1].c, L = n + v->prompt_len, P = v->n_prompts;
 	struct fvl_image img;
 	struct fvl_rt rt;
@@ -217,12 +200,12 @@ static int dump_stages(const struct fvl_model *m, const char *image, const char 
 		ok = (dump.encoder_out[p] = malloc(L * d * 4)) != NULL;
 	if (ok && fvl_vl_preprocess(v, &img, dump.pixel_values) == FVL_STATUS_OK &&
 	    fvl_vl_embed(v, &rt, dump.pixel_values, proj, &dump) == FVL_STATUS_OK) {
-		rc = mkdir(dir, 0755) != 0 && errno != EEXIST;
+		rc = make_dump_dir(dir) != 0;
 		rc = rc || write_npy(dir, "pixel_values", dump.pixel_values, 3, s * s) ||
 		     write_npy(dir, "davit_out", dump.davit_out, grid * grid, cl) ||
 		     write_npy(dir, "image_features", dump.image_features, n, d) ||
-		     write_npy(dir, "fused", dump.fused, n, (1 + P) * d) ||
-		     write_npy(dir, "projector_out", proj, n, v->out_dim);
+		     write_npy(dir, "fused", dump.fused, n_llm, (1 + P) * d) ||
+		     write_npy(dir, "projector_out", proj, n_llm, v->out_dim);
 		for (size_t p = 0; p < P && !rc; p++) {
 			char name[32];
 			snprintf(name, sizeof(name), "encoder_out_%zu", p);
@@ -395,6 +378,13 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 	enum fvl_status st = fvl_session_ask(s, prompt, &gp, on_token, &out);
 	if (st != FVL_STATUS_OK) {
 		fprintf(stderr, "\nfvl run: error: %s\n", fvl_last_error());
+		goto done;
+	}
+	size_t n_logits;
+	const float *logits = fvl_session_prompt_logits(s, &n_logits);
+	if (dump && (!logits || write_npy(dump, "llm_logits_last", logits, n_logits, 0) != 0)) {
+		fprintf(stderr, "fvl run: error: cannot write %s/llm_logits_last.npy: %s\n", dump,
+		        strerror(errno));
 		goto done;
 	}
 	struct fvl_stats stt;

