@@ -64,12 +64,21 @@ endif
 AR := $(CROSS)ar
 HOST_CC ?= gcc
 CLANG ?= clang
+CLANG_FOR_FUZZ := $(CLANG)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
         -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS ?= -O2 -g
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_FLAGS := $(if $(filter asan,$(SAN)),$(ASAN_FLAGS))
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+# SAN=fuzz: libfvl for the libFuzzer targets (clang; the targets link -fsanitize=fuzzer)
+FUZZ_LIB_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+SAN_FLAGS := $(if $(filter asan,$(SAN)),$(ASAN_FLAGS))$(if $(filter tsan,$(SAN)),$(TSAN_FLAGS))$(if \
+             $(filter fuzz,$(SAN)),$(FUZZ_LIB_FLAGS))
+ifeq ($(SAN),fuzz)
+  CC := $(CLANG_FOR_FUZZ)
+  WARN += -Wno-unknown-warning-option
+endif
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SAN_FLAGS) $(ARCH_DEFS) \
               $(BOARD_DEFS) -Iruntime -Ikernels_neon -Iquant -MMD -MP
 LDLIBS := $(XLIBS) -lv4l2 -lpcre2-8 -lturbojpeg -lcjson -lXNNPACK -lpthreadpool -lm -pthread
@@ -95,7 +104,7 @@ $(B)/obj/kernels_neon/%-neoni8mm.o: ISA_FLAGS = $(I8MM_FLAGS) -O3 $(NO_SCHED)
 $(B)/obj/kernels_neon/%-neonfp16.o: ISA_FLAGS = $(FP16_FLAGS) -O3 $(NO_SCHED)
 $(B)/obj/tests/main.o: ALL_CFLAGS += -DFVL_TEST_DATA_DIR=\"$(abspath tests/data)\"
 
-.PHONY: all lib tests test test-unit test-cli test-arm test-asan test-deb fuzz check deps demo clean help
+.PHONY: all lib tests test test-unit test-cli test-arm test-asan test-tsan test-deb fuzz check deps demo clean help
 all: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant $(B)/tests/run
 
 lib: $(B)/libfvl.a
@@ -159,6 +168,12 @@ test-arm:
 	    || { echo "== FAILED on -cpu $$cpu"; fail=1; }; \
 	done; exit $$fail
 
+# The thread-safety promises of fvl.h under ThreadSanitizer (sessions, tasks, tokenizers on
+# several threads; each pool of one thread, so only fvl's own threads meet).
+test-tsan:
+	$(MAKE) SAN=tsan tests
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/$(HOST_ARCH)-tsan/tests/run test_threads
+
 test-asan:
 	$(MAKE) SAN=asan tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -168,7 +183,7 @@ test-asan:
 FUZZ_SECONDS ?= 60
 FUZZ_B := build/fuzz
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-              -fno-sanitize-recover=all -Iruntime -Ikernels_neon -Iquant
+              -fno-sanitize-recover=all -Iruntime -Ikernels_neon -Iquant -pthread
 FUZZ_CKPT_SECONDS ?= 20
 $(FUZZ_B)/fuzz-gguf: tests/fuzz/fuzz-gguf.c runtime/gguf.c runtime/gguf-print.c runtime/status.c
 	@mkdir -p $(@D)
@@ -187,8 +202,19 @@ $(FUZZ_B)/fuzz-f2post: tests/fuzz/fuzz-f2post.c runtime/f2post.c runtime/status.
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $^ -lm -o $@
 
+# The tokenizer and model-load targets link all of libfvl, built with clang for them (SAN=fuzz).
+FUZZ_LIB := build/$(HOST_ARCH)-fuzz/libfvl.a
+.PHONY: fuzz-lib
+fuzz-lib:
+	$(MAKE) ARCH=$(HOST_ARCH) BOARD= SAN=fuzz lib
+
+$(FUZZ_B)/fuzz-tokenizer $(FUZZ_B)/fuzz-model: $(FUZZ_B)/%: tests/fuzz/%.c fuzz-lib
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_LIB) $(LDLIBS) -o $@
+
 # Each target runs on its own corpus, seeded with small valid files the test runner writes.
-fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt $(FUZZ_B)/fuzz-image $(FUZZ_B)/fuzz-f2post
+fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt $(FUZZ_B)/fuzz-image $(FUZZ_B)/fuzz-f2post \
+      $(FUZZ_B)/fuzz-tokenizer $(FUZZ_B)/fuzz-model
 	$(MAKE) ARCH=$(HOST_ARCH) BOARD= SAN= tests
 	rm -rf $(FUZZ_B)/seeds-gguf $(FUZZ_B)/seeds-ckpt $(FUZZ_B)/seeds-image
 	mkdir -p $(FUZZ_B)/corpus-gguf $(FUZZ_B)/corpus-ckpt
@@ -210,6 +236,18 @@ fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt $(FUZZ_B)/fuzz-image $(FUZZ_B)/fuz
 	  > $(FUZZ_B)/seeds-f2post/ocr.txt
 	$(FUZZ_B)/fuzz-f2post -max_total_time=$(FUZZ_CKPT_SECONDS) -print_final_stats=1 \
 	  -artifact_prefix=$(FUZZ_B)/ $(FUZZ_B)/corpus-f2post $(FUZZ_B)/seeds-f2post
+	rm -rf $(FUZZ_B)/files && mkdir -p $(FUZZ_B)/files $(FUZZ_B)/corpus-tokenizer \
+	  $(FUZZ_B)/seeds-tokenizer $(FUZZ_B)/corpus-model $(FUZZ_B)/seeds-model
+	build/$(HOST_ARCH)/tests/run --write-fuzz-files $(FUZZ_B)/files
+	printf '\000\000<|user|>\nWhat is \xff in \xe4\xbb the image?<|end|>' > $(FUZZ_B)/seeds-tokenizer/prompt.txt
+	printf '\003\005\xe2\x96\x81Hello <s> world\t\t\xc3' > $(FUZZ_B)/seeds-tokenizer/spm.txt
+	printf '\000\000\000\000\001\000\000\000' > $(FUZZ_B)/seeds-model/one-edit.bin
+	FVL_FUZZ_FILES=$(FUZZ_B)/files $(FUZZ_B)/fuzz-tokenizer -max_total_time=$(FUZZ_CKPT_SECONDS) \
+	  -print_final_stats=1 -rss_limit_mb=2048 -artifact_prefix=$(FUZZ_B)/ \
+	  $(FUZZ_B)/corpus-tokenizer $(FUZZ_B)/seeds-tokenizer
+	FVL_FUZZ_FILES=$(FUZZ_B)/files $(FUZZ_B)/fuzz-model -max_total_time=$(FUZZ_CKPT_SECONDS) \
+	  -print_final_stats=1 -rss_limit_mb=2048 -max_len=128 -artifact_prefix=$(FUZZ_B)/ \
+	  $(FUZZ_B)/corpus-model $(FUZZ_B)/seeds-model
 
 # ---- the README's commands ---------------------------------------------------------------------
 deps:
@@ -260,6 +298,7 @@ clean:
 
 help:
 	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "targets: all test test-arm test-asan fuzz check deps demo clean"
+	@echo "targets: all lib tests test test-unit test-cli test-asan test-tsan test-arm test-deb"
+	@echo "         fuzz check deps demo bench bench-kernels install deb clean help"
 
 -include $(patsubst %.o,%.d,$(LIB_OBJ) $(QUANT_OBJ) $(TEST_OBJ) $(call obj,$(FVL_TOOL_SRC) quant/main.c))

@@ -7,7 +7,6 @@
 #include "neon-math.h"
 
 #define KEY_BLOCK 64
-#define MAX_HEAD_DIM 256
 
 static inline float32x4_t ld_kv(const void *p, bool f16, size_t i)
 {
@@ -22,7 +21,7 @@ static inline float el_kv(const void *p, bool f16, size_t i)
 void fvl_attn__neon(const struct fvl_attn_args *a)
 {
 	const size_t hd = a->head_dim, group = a->n_heads / a->n_kv_heads, hd4 = hd & ~(size_t)3;
-	float s[KEY_BLOCK], acc[MAX_HEAD_DIM];
+	float s[KEY_BLOCK], acc[FVL_ATTN_MAX_HEAD_DIM];
 	for (size_t h = a->head0; h < a->head1; h++) {
 		const size_t kvh = h / group;
 		for (size_t i = 0; i < a->n_q; i++) {

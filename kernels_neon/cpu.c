@@ -1,5 +1,8 @@
 /* cpu.c — CPU feature detection (getauxval on aarch64) and the kernel table filled from it. */
 #include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "kernels.h"
 
@@ -30,6 +33,28 @@
 #define HAVE_AVX2 0
 #endif
 
+#if defined(__x86_64__) && !defined(__aarch64__)
+/* AVX2, FMA and F16C, with the OS saving the YMM registers (CPUID and XGETBV, so GCC and clang
+ * agree: clang's __builtin_cpu_supports knows no "f16c"). */
+static bool x86_avx2_fma_f16c(void)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return false;
+	const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28);
+	const bool f16c = c & (1u << 29);
+	if (!(fma && osxsave && avx && f16c))
+		return false;
+	unsigned lo, hi;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	if ((lo & 6) != 6) /* XMM and YMM state */
+		return false;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return false;
+	return b & (1u << 5);
+}
+#endif
+
 void fvl_cpu_detect(struct fvl_cpu *cpu)
 {
 	memset(cpu, 0, sizeof(*cpu));
@@ -56,9 +81,7 @@ void fvl_cpu_detect(struct fvl_cpu *cpu)
 	cpu->asimd = true;
 	cpu->dotprod = true;
 #if defined(__x86_64__)
-	__builtin_cpu_init();
-	cpu->avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-	            __builtin_cpu_supports("f16c");
+	cpu->avx2 = x86_avx2_fma_f16c();
 #endif
 #endif
 }

@@ -209,6 +209,10 @@ FVL_ELEMENTWISE_VARIANT(neon)
  * i + q_pos0, q row i sits at position q_pos0 + i of the key sequence), with g = n_heads /
  * n_kv_heads (grouped-query). K and V are f32 or f16 (kv_f16), rows of n_kv_heads * head_dim with
  * strides ldk / ldv elements. Online softmax over blocks of keys: no n_q x n_kv matrix. */
+/* Contract limits: the callers check every model-file hyperparameter against these at load, so
+ * no file can drive a kernel past them. */
+#define FVL_ATTN_MAX_HEAD_DIM 256 /* fvl_attn_*: head_dim (the accumulator lives on the stack) */
+
 struct fvl_attn_args {
 	size_t n_q, n_kv, n_heads, n_kv_heads, head_dim;
 	const float *q;

@@ -1049,6 +1049,7 @@ static enum fvl_status plan_florence_vl(const struct convert_opts *o, struct ckp
 		return st;
 	if (!o->quiet)
 		fprintf(stderr, "fvl-quant: Florence-2 tower: %s (from %s)\n", vt, how);
+	snprintf(p->tower_dir, sizeof(p->tower_dir), "%s", vt);
 	/* Its weights: inside the main files under P_F2, else the tower folder's own [14.7]. */
 	if ((st = ckpt_index(ck)) != FVL_STATUS_OK)
 		return st;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cfg.h"
 #include "common.h"
@@ -17,6 +18,12 @@ enum fvl_status cfg_read_file(const char *path, char **out, size_t *n)
 	if (!f)
 		return fvl_fail(errno == ENOENT ? FVL_STATUS_NOT_FOUND : FVL_STATUS_IO,
 		                "%s: cannot open: %s", path, strerror(errno));
+	struct stat sb;
+	if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		fclose(f);
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: %s, not a file", path,
+		                S_ISDIR(sb.st_mode) ? "a directory" : "a device, FIFO or socket");
+	}
 	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
 		fclose(f);
 		return fvl_fail(FVL_STATUS_IO, "%s: cannot read", path);

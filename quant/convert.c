@@ -1,12 +1,14 @@
 /* convert.c — fvl-quant's writer: resolves each planned tensor's type, then streams the model
  * file tensor by tensor in row chunks (peak memory: one chunk, not the model), with progress,
  * into OUT.tmp, renamed to OUT only when everything is written. */
+#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -228,6 +230,57 @@ enum fvl_status convert_run(const struct convert_opts *o)
 	return convert_run_ex(o, NULL, NULL);
 }
 
+/* The output may be a new name or a regular file: never a directory, a device or a FIFO (as
+ * root, "-o /dev/full" would otherwise become a file). */
+static enum fvl_status check_output(const char *out)
+{
+	struct stat sb;
+	if (stat(out, &sb) != 0)
+		return FVL_STATUS_OK;
+	if (S_ISDIR(sb.st_mode))
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "-o %s is a directory: give the model file's "
+		                "name (e.g. %s/model.gguf)", out, out);
+	if (!S_ISREG(sb.st_mode))
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "-o %s is not a regular file (a device, FIFO "
+		                "or socket): fvl-quant writes model files only", out);
+	return FVL_STATUS_OK;
+}
+
+/* Refuses an output that is one of the inputs (the same file under any name): every file in
+ * the folders the conversion reads, the weight files included. */
+static enum fvl_status check_not_input(const char *out, const struct ckpt *ck, const char *const *dirs)
+{
+	struct stat so, si;
+	if (stat(out, &so) != 0)
+		return FVL_STATUS_OK;
+	for (uint32_t i = 0; i < ck->n_files; i++)
+		if (stat(ck->files[i]->path, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "-o %s is the checkpoint's %s: the "
+			                "conversion would destroy its own input", out, ck->files[i]->path);
+	for (size_t d = 0; dirs[d]; d++) {
+		const char *sub[2] = {"", "/vision_tower"};
+		for (int k = 0; k < 2; k++) {
+			char path[2048];
+			snprintf(path, sizeof(path), "%s%s", dirs[d], sub[k]);
+			DIR *dir = opendir(path);
+			if (!dir)
+				continue;
+			for (struct dirent *e; (e = readdir(dir));) {
+				char f[4096];
+				snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
+				if (e->d_name[0] != '.' && stat(f, &si) == 0 && S_ISREG(si.st_mode) &&
+				    si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+					closedir(dir);
+					return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "-o %s is %s, an input of "
+					                "the conversion: it would be destroyed", out, f);
+				}
+			}
+			closedir(dir);
+		}
+	}
+	return FVL_STATUS_OK;
+}
+
 enum fvl_status convert_run_ex(const struct convert_opts *o, uint64_t *n_params, uint64_t *n_bytes)
 {
 	struct ckpt ck;
@@ -242,9 +295,24 @@ enum fvl_status convert_run_ex(const struct convert_opts *o, uint64_t *n_params,
 
 	ckpt_init(&ck);
 	p.ck = &ck;
+	if (!o->dry_run && o->out && (st = check_output(o->out)) != FVL_STATUS_OK)
+		return st;
+	if (!o->synth && o->ckpt_dir) {
+		struct stat sb;
+		if (stat(o->ckpt_dir, &sb) != 0)
+			return fvl_fail(FVL_STATUS_NOT_FOUND, "%s: cannot open: %s", o->ckpt_dir,
+			                strerror(errno));
+		if (!S_ISDIR(sb.st_mode))
+			return fvl_fail(FVL_STATUS_NOT_FOUND, "%s is not a directory: give the checkpoint's "
+			                "folder (config.json and the weights)", o->ckpt_dir);
+	}
 	if ((st = fvl_gguf_writer_init(&w)) != FVL_STATUS_OK)
 		goto done;
 	if ((st = arch_plan(o, &ck, &p, w)) != FVL_STATUS_OK)
+		goto done;
+	const char *const in_dirs[] = {o->ckpt_dir, p.tower_dir[0] ? p.tower_dir : NULL, NULL};
+	if (!o->dry_run && o->out && !o->synth &&
+	    (st = check_not_input(o->out, &ck, in_dirs)) != FVL_STATUS_OK)
 		goto done;
 	for (uint32_t i = 0; i < p.n; i++) {
 		uint64_t tb;
@@ -290,7 +358,13 @@ enum fvl_status convert_run_ex(const struct convert_opts *o, uint64_t *n_params,
 		goto done;
 	}
 	f = fopen(tmp_path, "wbx");
-	if (!f && errno == EEXIST) { /* a leftover from an earlier crash */
+	if (!f && errno == EEXIST) { /* a leftover from an earlier crash, if it is a plain file */
+		struct stat sb;
+		if (lstat(tmp_path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+			st = fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "%s exists and is not a regular file: "
+			              "remove it or choose another -o", tmp_path);
+			goto done;
+		}
 		unlink(tmp_path);
 		f = fopen(tmp_path, "wbx");
 	}

@@ -66,6 +66,7 @@ struct plan {
 	uint64_t cap;
 	const struct convert_opts *opts;
 	struct ckpt *ck;
+	char tower_dir[1024]; /* the Florence-2 tower folder a Florence-VL conversion read, or "" */
 };
 
 /* Adds checkpoint tensor src_name (PyTorch shape shape[0..n_dims)) as model-file tensor name.

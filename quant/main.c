@@ -9,12 +9,24 @@
 #include "synth.h"
 
 static const char usage[] =
-	"usage: fvl-quant <command> [options]\n"
+	"usage: fvl-quant <command> [options]   (fvl-quant help COMMAND, or COMMAND --help)\n"
 	"\n"
 	"Converts Hugging Face checkpoints into fvl model files (GGUF v3), version " FVL_VERSION_STRING ".\n"
 	"\n"
 	"commands:\n"
-	"  convert CHECKPOINT_DIR -o OUT.gguf [options]\n"
+	"  convert   a Florence-VL or Florence-2 checkpoint folder into one model file\n"
+	"  synth     a model file with random weights and the real shapes (for benchmarks)\n"
+	"  info      print a model file's metadata and tensor table\n"
+	"  version   print the version\n"
+	"  help      this text, or a command's\n"
+	"\n"
+	"exit status: 0 success; 1 the input is missing or bad (message says which); 2 bad command\n"
+	"line (an output that is a directory, a device or one of the inputs included);\n"
+	"3 cannot write the output (including no space left on device).\n";
+
+static const char convert_help[] =
+	"usage: fvl-quant convert CHECKPOINT_DIR -o OUT.gguf [options]\n"
+	"\n"
 	"      CHECKPOINT_DIR is a Florence-VL checkpoint (config.json model_type llava_phi or\n"
 	"      llava_llama) or a Florence-2 one (model_type florence2: Microsoft's layout, or\n"
 	"      transformers' native one as florence-community/Florence-2-* ship it).\n"
@@ -39,17 +51,27 @@ static const char usage[] =
 	"      Types: f32, f16, bf16, q8_0, q4_0. Norms, biases and position tables stay f32; a\n"
 	"      tensor whose rows are not a multiple of 32 long is stored as f16 instead of q8_0/q4_0.\n"
 	"      The output is written to OUT.gguf.tmp and renamed when complete.\n"
-	"  synth --arch A [--wtype T] [--vision-wtype T] [--embed-wtype T] -o OUT.gguf [--seed N]\n"
+	
+	"\n"
+	"exit status: 0 success; 1 the input is missing or bad (message says which); 2 bad command\n"
+	"line (an output that is a directory, a device or one of the inputs included);\n"
+	"3 cannot write the output (including no space left on device).\n";
+
+static const char synth_help[] =
+	"usage: fvl-quant synth --arch A -o OUT.gguf [options]\n"
+	"\n"
+"  synth --arch A [--wtype T] [--vision-wtype T] [--embed-wtype T] -o OUT.gguf [--seed N]\n"
 	"        [--no-florence-decoder] [--layers N] [--image-size S] [--dry-run]\n"
 	"      a model with random weights and the real shapes of A: florence-vl-3b,\n"
 	"      florence-vl-8b, florence2-base, florence2-large (for benchmarks); --dry-run prints\n"
 	"      the tensor count, parameter count and file size without writing; --layers N keeps\n"
 	"      N LLM layers and --image-size S a smaller input (slices for instruction counting)\n"
-	"  info FILE.gguf [--full]   print a model file's metadata and tensor table\n"
-	"  version | help\n"
+	;
+
+static const char info_help[] =
+	"usage: fvl-quant info FILE.gguf [--full]\n"
 	"\n"
-	"exit status: 0 success; 1 the input is missing or bad (message says which); 2 bad command\n"
-	"line; 3 cannot write the output (including no space left on device).\n";
+	"Prints a model file's metadata and tensor table (--full: whole arrays).\n";
 
 static int exit_code(enum fvl_status st)
 {
@@ -64,7 +86,7 @@ static int exit_code(enum fvl_status st)
 
 static int bad_usage(const char *msg, const char *arg)
 {
-	fprintf(stderr, "fvl-quant: %s%s%s\n(try 'fvl-quant help')\n", msg, arg ? " " : "",
+	fprintf(stderr, "fvl-quant: %s%s%s\n(try 'fvl-quant help convert')\n", msg, arg ? " " : "",
 	        arg ? arg : "");
 	return 2;
 }
@@ -231,6 +253,21 @@ static int cmd_info(int argc, char **argv)
 	return 0;
 }
 
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+static const char *command_help(const char *cmd)
+{
+	return !strcmp(cmd, "convert") ? convert_help : !strcmp(cmd, "synth") ? synth_help :
+	       !strcmp(cmd, "info") ? info_help : !strcmp(cmd, "version") ? "usage: fvl-quant version\n" :
+	       NULL;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -239,7 +276,16 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-		fputs(usage, stdout);
+		const char *h = argc > 2 ? command_help(argv[2]) : usage;
+		if (!h) {
+			fprintf(stderr, "fvl-quant help: no command '%s' (try 'fvl-quant help')\n", argv[2]);
+			return 2;
+		}
+		fputs(h, stdout);
+		return 0;
+	}
+	if (command_help(cmd) && wants_help(argc, argv)) {
+		fputs(command_help(cmd), stdout);
 		return 0;
 	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

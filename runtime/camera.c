@@ -91,6 +91,9 @@ enum fvl_status fvl_camera_open(const struct fvl_v4l2_ops *ops, const struct fvl
 		if (e == EBUSY)
 			return fvl_fail(FVL_STATUS_IO, "%s: the camera is busy (another program uses it)",
 			                p->device);
+		if (e == ENOTTY || e == EINVAL) /* libv4l2 probes the device as it opens it */
+			return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: not a V4L2 device (%s)", p->device,
+			                strerror(e));
 		return fvl_fail(FVL_STATUS_IO, "%s: cannot open: %s", p->device, strerror(e));
 	}
 	memset(&cap, 0, sizeof(cap));
@@ -244,6 +247,10 @@ enum fvl_status fvl_camera_grab(struct fvl_camera *c, struct fvl_image *out, uin
 		if (st == FVL_STATUS_OK) {
 			fvl_image_free(out);
 			*out = img;
+		} else if (st != FVL_STATUS_OUT_OF_MEMORY) { /* the frame is bad, not the device */
+			char why[256];
+			snprintf(why, sizeof(why), "%s", fvl_last_error());
+			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: a corrupt frame (%s)", c->device, why);
 		}
 	} else {
 		const uint32_t bpp = c->fourcc == V4L2_PIX_FMT_YUYV ? 2 : 3;

@@ -38,8 +38,8 @@ struct fvl_camera;
 enum fvl_status fvl_camera_open(const struct fvl_v4l2_ops *ops, const struct fvl_camera_params *p,
                                 struct fvl_camera **out);
 /* Waits for the next frame (DQBUF), converts it to RGB8 into out (reused across calls), requeues
- * the buffer. CANCELLED-free statuses: IO with "disappeared" when the device is gone (ENODEV),
- * NOT_FOUND never; a timeout is IO with "timed out". */
+ * the buffer. BAD_FILE: this frame is bad (it does not decode, a short buffer), the device is
+ * fine; IO with "disappeared" when the device is gone (ENODEV); a timeout is IO with "timed out". */
 enum fvl_status fvl_camera_grab(struct fvl_camera *c, struct fvl_image *out, uint64_t *sequence);
 void fvl_camera_close(struct fvl_camera *c);
 /* The negotiated format, e.g. "MJPG 640x480". */

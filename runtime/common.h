@@ -43,6 +43,14 @@ void fvl_log(enum fvl_log_level level, const char *fmt, ...) FVL_PRINTF(2, 3);
 enum fvl_status fvl_grow(void **arr, uint64_t *cap, uint64_t n, size_t elem, uint64_t first);
 #define FVL_GROW(arr, cap, n, first) fvl_grow((void **)&(arr), &(cap), (n), sizeof(*(arr)), (first))
 
+/* A growable byte string, kept NUL-terminated; oom latches once an allocation fails. */
+struct fvl_buf {
+	char *p;
+	size_t n, cap;
+	bool oom;
+};
+void fvl_buf_put(struct fvl_buf *b, const void *s, size_t n);
+
 /* a + b and a * b with overflow detection: false on overflow. */
 static inline bool fvl_add_u64(uint64_t a, uint64_t b, uint64_t *out)
 {

@@ -34,8 +34,11 @@ enum fvl_status fvl_f2_dec_load(struct fvl_f2_dec *d, const struct fvl_gguf *g)
 	d->forced_bos_id = fvl_gguf_get_i64(g, "f2.text.forced_bos_token_id", &i64) == 0 ?
 	                   (int32_t)i64 : -1;
 	d->forced_eos = fvl_gguf_get_i64(g, "f2.text.forced_eos_token_id", &i64) == 0 && i64 >= 0;
-	if (d->d == 0 || d->heads == 0 || d->d % d->heads || d->n_layers > 256) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "Florence-2 decoder shape");
+	if (d->d == 0 || d->heads == 0 || d->d % d->heads || d->d / d->heads > FVL_ATTN_MAX_HEAD_DIM ||
+	    d->n_layers > 256 || d->num_beams > 16 || d->no_repeat_ngram > 64 || d->max_pos == 0) {
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "Florence-2 decoder: d_model %zu, %zu heads (head dim "
+		              "<= %d), %zu layers, %u beams, n-gram %u: not what fvl runs", d->d, d->heads,
+		              FVL_ATTN_MAX_HEAD_DIM, d->n_layers, d->num_beams, d->no_repeat_ngram);
 		goto error;
 	}
 	d->tok_embd = fvl_gguf_find_tensor(g, "fe.token_embd.weight");

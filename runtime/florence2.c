@@ -116,14 +116,23 @@ enum fvl_status fvl_f2_load(struct fvl_f2 *f, const struct fvl_gguf *g)
 	    (st = get_size(g, "f2.vision.pos_embed_max", &f->pos_max)) ||
 	    (st = get_size(g, "preprocess.height", &f->image_size)))
 		return st;
-	size_t cin = 3;
+	size_t cin = 3, grid = f->image_size;
+	if (f->window == 0 || f->window > 64 || grid == 0 || grid > 16384 || f->proj_dim == 0)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "DaViT window %zu, image size %zu, projection %zu: "
+		                "outside 1..64, 1..16384, > 0", f->window, grid, f->proj_dim);
 	for (size_t s = 0; s < ns; s++) {
 		struct fvl_f2_stage *t = &f->st[s];
 		t->c = dims[s], t->cin = cin, t->depth = depth[s], t->heads = heads[s];
 		t->groups = groups[s], t->k = ks[s], t->stride = strides[s], t->pad = pads[s];
 		t->prenorm = pre[s] != 0;
-		if (t->c % t->heads || t->c % t->groups || t->k == 0 || t->stride == 0 || t->depth > 64)
-			return fvl_fail(FVL_STATUS_BAD_FILE, "DaViT stage %zu: bad shape", s);
+		if (t->c == 0 || t->heads == 0 || t->groups == 0 || t->c % t->heads || t->c % t->groups ||
+		    t->k == 0 || t->k > 64 || t->stride == 0 || t->stride > 64 || t->pad >= t->k ||
+		    t->depth > 64 || t->c / t->heads > FVL_ATTN_MAX_HEAD_DIM || grid + 2 * t->pad < t->k)
+			return fvl_fail(FVL_STATUS_BAD_FILE, "DaViT stage %zu: dim %zu, %zu heads, %zu groups, "
+			                "patch %zu stride %zu pad %zu, depth %zu on a %zu grid: not a shape fvl "
+			                "runs (head dim <= %d)", s, t->c, t->heads, t->groups, t->k, t->stride,
+			                t->pad, t->depth, grid, FVL_ATTN_MAX_HEAD_DIM);
+		grid = (grid + 2 * t->pad - t->k) / t->stride + 1;
 		size_t nc = t->prenorm ? cin : t->c;
 		if ((st = fvl_linear_init(&t->conv, g, NAME(n1, "v.conv.%zu.weight", s),
 		                          NAME(n2, "v.conv.%zu.bias", s), cin * t->k * t->k, t->c)) ||
@@ -154,6 +163,11 @@ enum fvl_status fvl_f2_load(struct fvl_f2 *f, const struct fvl_gguf *g)
 	f->n_pools = src->n;
 	for (size_t i = 0; i < src->n; i++)
 		f->pool_spatial[i] = fvl_str_eq(fvl_gguf_arr_str(src, i), "spatial_avg_pool");
+	if (grid > f->pos_max || cin % 2) {
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "a %zux%zu grid of %zu channels for %zu position "
+		              "embeddings (an even width up to them)", grid, grid, cin, f->pos_max);
+		goto error;
+	}
 	const size_t cl = cin;
 	if ((st = fvl_linear_init(&f->img_proj, g, "v.img_proj.weight", NULL, cl, f->proj_dim)) ||
 	    (st = fvl_tensor_f32(g, "v.img_proj_norm.weight", f->proj_dim, &f->pn_w)) ||
@@ -169,9 +183,13 @@ enum fvl_status fvl_f2_load(struct fvl_f2 *f, const struct fvl_gguf *g)
 	    (st = get_size(g, "f2.text.vocab_size", &f->vocab)) ||
 	    (st = get_size(g, "f2.text.max_position_embeddings", &f->max_pos)))
 		goto error;
-	if (f->d != f->proj_dim || f->d % f->enc_heads) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "d_model %zu vs projection_dim %zu / %zu heads",
-		              f->d, f->proj_dim, f->enc_heads);
+	if (f->d != f->proj_dim || f->enc_heads == 0 || f->d % f->enc_heads ||
+	    f->d / f->enc_heads > FVL_ATTN_MAX_HEAD_DIM || f->enc_layers > 256 ||
+	    f->max_pos < fvl_f2_n_visual(f)) {
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "BART encoder: d_model %zu vs projection_dim %zu, %zu "
+		              "heads (head dim <= %d), %zu layers, %zu positions for %zu visual tokens",
+		              f->d, f->proj_dim, f->enc_heads, FVL_ATTN_MAX_HEAD_DIM, f->enc_layers,
+		              f->max_pos, fvl_f2_n_visual(f));
 		goto error;
 	}
 	f->tok_embd = fvl_gguf_find_tensor(g, "fe.token_embd.weight");

@@ -87,7 +87,8 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 void fvl_session_free(struct fvl_session *s);
 
 /* Runs the vision side once and keeps the visual embeddings for the following questions.
- * An RGB8 image (w x h x 3), or a JPEG / PNM file. */
+ * An RGB8 image (w x h x 3), or a JPEG / PNM file. On failure the session holds no image at all
+ * (the previous one is dropped too), so a following question is never about a stale frame. */
 enum fvl_status fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb, uint32_t w,
                                           uint32_t h);
 enum fvl_status fvl_session_set_image_file(struct fvl_session *s, const char *path);
@@ -98,9 +99,14 @@ struct fvl_gen_params {
 	int32_t top_k;         /* 0: off */
 	float top_p;           /* 1: off */
 	float min_p;           /* 0: off */
-	float repeat_penalty;  /* 1: off */
+	float repeat_penalty;  /* 1: off; divides the logits of the last 64 generated tokens (each
+	                          distinct token once, as Hugging Face's processor does) */
 	uint64_t seed;
 	bool ignore_eos;       /* do not stop on the model's stop tokens */
+	bool parse_special;    /* special-token text in the question ("<|end|>") becomes those
+	                          tokens, and "<image>" in it splices the image, as Florence-VL's own
+	                          code does; false (default): a question is plain text, and only the
+	                          chat template's own markup are tokens */
 };
 
 void fvl_gen_params_default(struct fvl_gen_params *g);
@@ -111,16 +117,38 @@ void fvl_gen_params_default(struct fvl_gen_params *g);
 typedef bool (*fvl_token_fn)(void *user, int32_t id, const char *text, size_t len);
 
 /* Asks a question about the current image (or none: then no image is spliced). A second question
- * reuses the visual embeddings and the KV cache of the shared prompt prefix. */
+ * reuses the visual embeddings and the KV cache of the shared prompt prefix. The answer ends at a
+ * stop token, after n_predict tokens, or when the context is full: all three return FVL_STATUS_OK
+ * with what was generated (fvl_stats.finish says which). A prompt that cannot fit the context
+ * fails before anything is evaluated, with the numbers. */
 enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
                                 const struct fvl_gen_params *g, fvl_token_fn cb, void *user);
+/* The context positions the prompt for question takes (the visual tokens included when there is
+ * an image, or with_image for one about to be set) and the context's size, without evaluating
+ * anything: a caller can refuse a question that cannot fit before running the vision side. */
+enum fvl_status fvl_session_measure(struct fvl_session *s, const char *question, bool with_image,
+                                    const struct fvl_gen_params *g, uint32_t *n_prompt,
+                                    uint32_t *n_ctx);
 /* Drops the image and the KV cache. */
 void fvl_session_reset(struct fvl_session *s);
+
+/* Why an answer ended. */
+enum fvl_finish {
+	FVL_FINISH_NONE = 0,  /* no answer yet */
+	FVL_FINISH_STOP,      /* a stop token of the model */
+	FVL_FINISH_LENGTH,    /* n_predict tokens */
+	FVL_FINISH_CONTEXT,   /* the context is full */
+	FVL_FINISH_CANCELLED, /* the token callback returned false */
+};
+/* "stop", "length", "context", "cancelled" ("" for none). */
+const char *fvl_finish_str(enum fvl_finish f);
 
 /* Statistics of the last set_image / ask. */
 struct fvl_stats {
 	double ms_preprocess, ms_vision, ms_prefill, ms_decode;
 	uint32_t n_prompt, n_visual, n_reused, n_generated;
+	uint32_t n_ctx;        /* the context's size */
+	enum fvl_finish finish;
 };
 void fvl_session_stats(const struct fvl_session *s, struct fvl_stats *out);
 /* The prompt ids of the last ask, with -200 where the image goes (n receives the count). */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <turbojpeg.h>
 
 #include "common.h"
@@ -162,37 +163,36 @@ enum fvl_status fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pix
 
 enum fvl_status fvl_image_load(const char *path, uint64_t max_pixels, struct fvl_image *out)
 {
-	FILE *f = fopen(path, "rb");
+	struct stat sb;
 	memset(out, 0, sizeof(*out));
+	FILE *f = fopen(path, "rb");
 	if (!f)
 		return fvl_fail(errno == ENOENT ? FVL_STATUS_NOT_FOUND : FVL_STATUS_IO,
 		                "%s: cannot open: %s", path, strerror(errno));
-	uint8_t *buf = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 1 << 20;
-			if (cap > (1ull << 31)) {
-				free(buf);
-				fclose(f);
-				return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: over 2 GB", path);
-			}
-			uint8_t *p = realloc(buf, cap);
-			if (!p) {
-				free(buf);
-				fclose(f);
-				return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-			}
-			buf = p;
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
+	/* the size and kind first: /dev/zero or a FIFO would otherwise be read until memory runs
+	 * out */
+	if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		const bool dir = S_ISDIR(sb.st_mode);
+		fclose(f);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: %s, not an image file", path,
+		                dir ? "a directory" : "not a regular file (a device, FIFO or socket)");
 	}
-	bool err = ferror(f);
+	if ((uint64_t)sb.st_size > FVL_IMAGE_MAX_FILE_BYTES) {
+		fclose(f);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: %lld bytes; image files are read up to %u MB",
+		                path, (long long)sb.st_size, FVL_IMAGE_MAX_FILE_BYTES >> 20);
+	}
+	const size_t n = (size_t)sb.st_size;
+	uint8_t *buf = malloc(n ? n : 1);
+	if (!buf) {
+		fclose(f);
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	}
+	const size_t got = fread(buf, 1, n, f);
+	const bool err = ferror(f) || got != n;
 	fclose(f);
-	enum fvl_status st = err ? fvl_fail(FVL_STATUS_IO, "%s: read error", path) :
+	enum fvl_status st = err ? fvl_fail(FVL_STATUS_IO, "%s: read error (%zu of %zu bytes)", path,
+	                                    got, n) :
 	                     fvl_image_decode(buf, n, max_pixels, out);
 	free(buf);
 	if (st != FVL_STATUS_OK && !err)

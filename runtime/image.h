@@ -11,6 +11,7 @@
 #include "gguf.h"
 
 #define FVL_IMAGE_MAX_PIXELS_DEFAULT (64u * 1000u * 1000u)
+#define FVL_IMAGE_MAX_FILE_BYTES (256u << 20) /* image files larger than this are refused */
 
 struct fvl_image {
 	uint32_t w, h;
@@ -20,6 +21,7 @@ struct fvl_image {
 /* Decodes JPEG or binary PNM (P5, P6) from memory; max_pixels 0 takes the default cap. */
 enum fvl_status fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pixels,
                                  struct fvl_image *out);
+/* A JPEG or PNM file: regular files only, up to FVL_IMAGE_MAX_FILE_BYTES, checked before reading. */
 enum fvl_status fvl_image_load(const char *path, uint64_t max_pixels, struct fvl_image *out);
 void fvl_image_free(struct fvl_image *img);
 

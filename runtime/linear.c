@@ -1,9 +1,10 @@
 /* linear.c — linear layers and the compute context. */
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <string.h>
 #include <xnnpack.h>
 
 #include "common.h"
@@ -21,13 +22,41 @@ enum fvl_status fvl_rt_init(struct fvl_rt *rt, size_t n_threads, const char *isa
 		return fvl_fail(st, "FVL_ISA=%s is not one of scalar, baseline, dotprod, i8mm, avx2", isa);
 	if (st != FVL_STATUS_OK)
 		return fvl_fail(st, "FVL_ISA=%s: this CPU or build cannot run that variant", isa);
+	const size_t avail = fvl_cpus_available();
 #ifdef FVL_DEFAULT_THREADS
 	if (n_threads == 0) /* the board profile's default (boards/<board>/board.mk) */
 		n_threads = FVL_DEFAULT_THREADS;
 #endif
+	if (n_threads == 0 || (n_threads > avail && avail > 0)) {
+		if (n_threads > avail)
+			FVL_LOG_W("%zu threads asked for, %zu CPUs available: using %zu", n_threads, avail,
+			          avail);
+		n_threads = avail;
+	}
 	if (fvl_pool_init(n_threads, &rt->pool) != FVL_STATUS_OK)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "cannot create the thread pool");
 	return FVL_STATUS_OK;
+}
+
+size_t fvl_cpus_available(void)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (size_t)CPU_COUNT(&set);
+	const long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (size_t)n : 1;
+}
+
+static void rest_task(void *ctx, size_t i)
+{
+	(void)ctx, (void)i;
+}
+
+void fvl_rt_rest(struct fvl_rt *rt)
+{
+	if (rt->pool && fvl_pool_threads(rt->pool) > 1)
+		pthreadpool_parallelize_1d(rt->pool, rest_task, NULL, 1, PTHREADPOOL_FLAG_YIELD_WORKERS);
 }
 
 void fvl_rt_free(struct fvl_rt *rt)

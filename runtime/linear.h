@@ -18,9 +18,16 @@ struct fvl_rt {
 	size_t aq_cap; /* elements */
 };
 
-/* n_threads 0: all CPUs. isa: NULL for the best variant, or an FVL_ISA name. */
+/* n_threads 0: every CPU this process may run on (its affinity mask; the board's default where a
+ * board build sets one); more than that is clamped to it with a warning, since surplus threads
+ * only wait for each other. isa: NULL for the best variant, or an FVL_ISA name. */
 enum fvl_status fvl_rt_init(struct fvl_rt *rt, size_t n_threads, const char *isa);
 void fvl_rt_free(struct fvl_rt *rt);
+/* CPUs this process may run on (sched_getaffinity; the online count if that fails). */
+size_t fvl_cpus_available(void);
+/* Sends the pool's workers to sleep now instead of spinning for the next job: at the end of a
+ * stage, before handing control to the caller (other programs on the board get the CPUs). */
+void fvl_rt_rest(struct fvl_rt *rt);
 /* Makes the activation scratch hold m x k values (call at plan time, not per token). */
 enum fvl_status fvl_rt_reserve(struct fvl_rt *rt, size_t m, size_t k);
 

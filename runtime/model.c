@@ -34,8 +34,18 @@ static enum fvl_status load_vl(struct fvl_model *m)
 		                m->vision.out_dim, m->llm.H);
 	m->template_text = dup_str(tmpl);
 	m->query_text = dup_str(query);
-	if (!m->template_text || !m->query_text)
+	struct fvl_str img = {"<image>", 7};
+	int64_t img_id = -200;
+	fvl_gguf_get_str(g, "fvl.image.token", &img);
+	fvl_gguf_get_i64(g, "fvl.image.token_id", &img_id);
+	m->image_text = dup_str(img);
+	m->image_id = (int32_t)img_id;
+	if (!m->template_text || !m->query_text || !m->image_text)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	if (img.n == 0 || img_id >= 0 || img_id < INT32_MIN)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "fvl.image.token '%.*s' / token_id %lld: the "
+		                "placeholder must be a text with a negative id", (int)img.n, img.p,
+		                (long long)img_id);
 	if (fvl_gguf_get_arr(g, "llm.eos_token_ids", FVL_GGUF_INT32, &eos) == FVL_STATUS_OK)
 		for (uint64_t i = 0; i < eos->n && m->n_stop < 15; i++)
 			m->stop_ids[m->n_stop++] = (int32_t)fvl_gguf_arr_int(eos, i);
@@ -80,10 +90,50 @@ enum fvl_status fvl_model_tasks(struct fvl_model *m)
 	return FVL_STATUS_OK;
 }
 
+/* Everything after the container is parsed: the architecture, then its parts. name is what
+ * messages call the file. */
+static enum fvl_status model_init(struct fvl_model *m, const char *name)
+{
+	struct fvl_str arch;
+	enum fvl_status st;
+	if (fvl_gguf_get_str(m->gguf, "general.architecture", &arch) == FVL_STATUS_OK) {
+		size_t n = arch.n < sizeof(m->arch) - 1 ? (size_t)arch.n : sizeof(m->arch) - 1;
+		memcpy(m->arch, arch.p, n);
+		m->arch[n] = '\0';
+	}
+	/* Weights are used in place: every tensor must start on a 32-byte boundary. */
+	if (m->gguf->alignment < 32 || ((uintptr_t)m->gguf->map + m->gguf->data_offset) % 32)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: general.alignment %u: fvl model files align "
+		                "their tensors to at least 32 bytes", name, m->gguf->alignment);
+	uint32_t version = 0;
+	if (fvl_gguf_get_u32(m->gguf, "fvl.format_version", &version) == FVL_STATUS_OK &&
+	    version > FVL_FORMAT_VERSION)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: fvl.format_version %u is newer than this "
+		                "fvl reads (%d): update fvl", name, version, FVL_FORMAT_VERSION);
+	if (strcmp(m->arch, "florence-vl") == 0) {
+		if ((st = load_vl(m)) != FVL_STATUS_OK) {
+			fvl_error_prefix(name);
+			return st;
+		}
+	} else if (strcmp(m->arch, "florence2") != 0) {
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: general.architecture '%s' is not a model fvl "
+		                "runs (florence-vl, florence2)", name, m->arch);
+	}
+	pthread_mutex_init(&m->task_mu, NULL);
+	m->task_mu_init = true;
+	/* A Florence-2 file is its tasks; a Florence-VL file loads them on first use (their packed
+	 * decoder weights would cost memory and start-up time for every question otherwise). */
+	if (!m->is_vl && (st = fvl_model_tasks(m)) != FVL_STATUS_OK) {
+		fvl_error_prefix(name);
+		return st;
+	}
+	fvl_error_clear();
+	return FVL_STATUS_OK;
+}
+
 enum fvl_status fvl_model_load(const char *path, struct fvl_model **out)
 {
 	struct fvl_model *m;
-	struct fvl_str arch;
 	enum fvl_status st;
 
 	if (!path || !out)
@@ -92,38 +142,29 @@ enum fvl_status fvl_model_load(const char *path, struct fvl_model **out)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-	st = fvl_gguf_open(path, &m->gguf);
-	if (st != FVL_STATUS_OK)
-		goto error;
-	if (fvl_gguf_get_str(m->gguf, "general.architecture", &arch) == FVL_STATUS_OK) {
-		size_t n = arch.n < sizeof(m->arch) - 1 ? (size_t)arch.n : sizeof(m->arch) - 1;
-		memcpy(m->arch, arch.p, n);
-		m->arch[n] = '\0';
+	if ((st = fvl_gguf_open(path, &m->gguf)) != FVL_STATUS_OK ||
+	    (st = model_init(m, path)) != FVL_STATUS_OK) {
+		fvl_model_free(m);
+		return st;
 	}
-	if (strcmp(m->arch, "florence-vl") == 0) {
-		if ((st = load_vl(m)) != FVL_STATUS_OK) {
-			fvl_error_prefix(path);
-			goto error;
-		}
-	} else if (strcmp(m->arch, "florence2") != 0) {
-		st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: general.architecture '%s' is not a model fvl "
-		              "runs (florence-vl, florence2)", path, m->arch);
-		goto error;
-	}
-	pthread_mutex_init(&m->task_mu, NULL);
-	m->task_mu_init = true;
-	/* A Florence-2 file is its tasks; a Florence-VL file loads them on first use (their packed
-	 * decoder weights would cost memory and start-up time for every question otherwise). */
-	if (!m->is_vl && (st = fvl_model_tasks(m)) != FVL_STATUS_OK) {
-		fvl_error_prefix(path);
-		goto error;
-	}
-	fvl_error_clear();
 	*out = m;
 	return FVL_STATUS_OK;
-error:
-	fvl_model_free(m);
-	return st;
+}
+
+enum fvl_status fvl_model_load_memory(const void *buf, size_t n, struct fvl_model **out)
+{
+	enum fvl_status st;
+	*out = NULL;
+	struct fvl_model *m = calloc(1, sizeof(*m));
+	if (!m)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	if ((st = fvl_gguf_parse(buf, n, &m->gguf)) != FVL_STATUS_OK ||
+	    (st = model_init(m, "(model in memory)")) != FVL_STATUS_OK) {
+		fvl_model_free(m);
+		return st;
+	}
+	*out = m;
+	return FVL_STATUS_OK;
 }
 
 void fvl_model_free(struct fvl_model *m)
@@ -141,6 +182,7 @@ void fvl_model_free(struct fvl_model *m)
 		pthread_mutex_destroy(&m->task_mu);
 	free(m->template_text);
 	free(m->query_text);
+	free(m->image_text);
 	fvl_gguf_free(m->gguf);
 	free(m);
 }

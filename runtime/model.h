@@ -20,6 +20,8 @@ struct fvl_model {
 	int32_t stop_ids[16];
 	size_t n_stop;
 	char *template_text, *query_text; /* chat template with {query}; query with {question} */
+	char *image_text;        /* the placeholder text in the query ("<image>") */
+	int32_t image_id;        /* its id in prompt ids (fvl.image.token_id, -200) */
 	/* Florence-2 tasks: florence2 files, and florence-vl files converted with the decoder;
 	 * loaded by fvl_model_tasks (at load for florence2 files, on first use otherwise) */
 	pthread_mutex_t task_mu;
@@ -30,6 +32,13 @@ struct fvl_model {
 	struct fvl_tok *ftok;    /* the Florence-2 tokenizer */
 	struct fvl_preprocess task_pp;
 };
+
+/* The model file layout this runtime reads (fvl.format_version; the converter writes it). */
+#define FVL_FORMAT_VERSION 1
+
+/* fvl_model_load from a model file already in memory (n bytes at a 64-byte aligned address, as a
+ * mapping would be, kept by the caller until the model is freed): for the fuzzer. */
+enum fvl_status fvl_model_load_memory(const void *buf, size_t n, struct fvl_model **out);
 
 /* Loads the task layer once (thread-safe); UNSUPPORTED with the reason if the file lacks it. */
 enum fvl_status fvl_model_tasks(struct fvl_model *m);

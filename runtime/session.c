@@ -1,33 +1,32 @@
 /* session.c — the session API of fvl.h: one conversation about one image. The prompt follows
  * Florence-VL exactly: the chat template around "<image>\n{question}", split at <image>, each
  * chunk tokenized with BOS and spliced LLaVA's way (tokenizer_image_token: the first chunk's BOS
- * kept once, every chunk's first token dropped), the visual embeddings at the placeholder. */
+ * kept once, every chunk's first token dropped), the visual embeddings at the placeholder. The
+ * question itself is plain text unless parse_special asks for the reference's behaviour. */
 #include <math.h>
 #include <string.h>
 #include <time.h>
 
 #include "common.h"
 #include "model.h"
-
-#define IMAGE_ID (-200)
+#include "sampler.h"
 
 struct fvl_session {
 	const struct fvl_model *m;
 	struct fvl_rt rt;
 	struct fvl_llm_state st;
+	struct fvl_sampler sampler;
 	float *visual;          /* (n_visual, H) of the current image, or NULL */
 	size_t n_visual;
 	uint64_t image_serial;  /* changes with every image, so the KV prefix knows */
 	/* what the KV cache holds: the ids evaluated so far, visual rows as -1 - serial */
 	int64_t *cache;
 	size_t n_cache, cap_cache;
-	int32_t *prompt;        /* last prompt, -200 at the image */
+	int32_t *prompt;        /* last prompt, the image id at the image */
 	size_t n_prompt;
 	float *logits;          /* (V) */
 	float *prompt_logits;   /* (V) at the last prompt position of the last ask */
 	bool have_prompt_logits;
-	float *probs;           /* (V) sampling scratch */
-	int32_t *order;         /* (V) */
 	struct fvl_stats stats;
 };
 
@@ -80,13 +79,12 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 	const size_t V = model->llm.V;
 	s->logits = malloc(V * sizeof(float));
 	s->prompt_logits = malloc(V * sizeof(float));
-	s->probs = malloc(V * sizeof(float));
-	s->order = malloc(V * sizeof(int32_t));
-	if (!s->logits || !s->prompt_logits || !s->probs || !s->order) {
+	if (!s->logits || !s->prompt_logits) {
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 		goto error;
 	}
-	if ((st = fvl_rt_init(&s->rt, p->n_threads, p->isa)) ||
+	if ((st = fvl_sampler_init(&s->sampler, V)) ||
+	    (st = fvl_rt_init(&s->rt, p->n_threads, p->isa)) ||
 	    (st = fvl_llm_state_init(&s->st, &model->llm, &s->rt, p->n_ctx, !p->kv_f32, 256)))
 		goto error;
 	*out = s;
@@ -107,8 +105,7 @@ void fvl_session_free(struct fvl_session *s)
 	free(s->prompt);
 	free(s->logits);
 	free(s->prompt_logits);
-	free(s->probs);
-	free(s->order);
+	fvl_sampler_free(&s->sampler);
 	free(s);
 }
 
@@ -121,14 +118,25 @@ void fvl_session_reset(struct fvl_session *s)
 	fvl_llm_state_rewind(&s->st, 0);
 }
 
+/* No image from now on (the KV cache's image rows no longer match anything). */
+static void fvl_session_drop_image(struct fvl_session *s)
+{
+	free(s->visual);
+	s->visual = NULL;
+	s->n_visual = 0;
+	s->image_serial++;
+}
+
 enum fvl_status fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb, uint32_t w,
                                           uint32_t h)
 {
 	const struct fvl_vl_vision *v = &s->m->vision;
 	const size_t px = 3 * v->f2.image_size * v->f2.image_size, n = fvl_vl_n_visual(v);
 	struct fvl_image img = {w, h, (uint8_t *)rgb};
-	if (!rgb || w == 0 || h == 0)
+	if (!rgb || w == 0 || h == 0) {
+		fvl_session_drop_image(s);
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "an empty image");
+	}
 	float *pixels = malloc(px * sizeof(float)), *vis = malloc(n * v->out_dim * sizeof(float));
 	enum fvl_status st = FVL_STATUS_OK;
 	if (!pixels || !vis)
@@ -140,14 +148,17 @@ enum fvl_status fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *
 	if (st == FVL_STATUS_OK)
 		st = fvl_vl_embed(v, &s->rt, pixels, vis, NULL);
 	free(pixels);
+	free(s->visual);
+	s->visual = NULL;
+	s->n_visual = 0;
+	s->image_serial++; /* whatever the KV cache holds of the old image is stale now */
+	fvl_rt_rest(&s->rt);
 	if (st != FVL_STATUS_OK) {
 		free(vis);
 		return st;
 	}
-	free(s->visual);
 	s->visual = vis;
 	s->n_visual = n;
-	s->image_serial++;
 	s->stats.ms_preprocess = t1 - t0;
 	s->stats.ms_vision = now_ms() - t1;
 	s->stats.n_visual = (uint32_t)n;
@@ -158,51 +169,77 @@ enum fvl_status fvl_session_set_image_file(struct fvl_session *s, const char *pa
 {
 	struct fvl_image img;
 	enum fvl_status st = fvl_image_load(path, 0, &img);
-	if (st != FVL_STATUS_OK)
+	if (st != FVL_STATUS_OK) {
+		fvl_session_drop_image(s);
 		return st;
+	}
 	st = fvl_session_set_image_rgb(s, img.rgb, img.w, img.h);
 	fvl_image_free(&img);
 	return st;
 }
 
-/* Replaces the first "{name}" in fmt with value. */
-static char *fill(const char *fmt, const char *name, const char *value)
+/* fmt with its first "{name}" replaced by value (value's bytes at *at in the output when asked). */
+static void fill(struct fvl_buf *b, const char *fmt, const char *name, const char *value, size_t vn,
+                 size_t *at)
 {
-	const char *at = strstr(fmt, name);
-	size_t n = strlen(fmt) + strlen(value) + 1;
-	char *out = malloc(n);
-	if (!out)
-		return NULL;
-	if (!at) {
-		memcpy(out, fmt, strlen(fmt) + 1);
-		return out;
+	const char *x = strstr(fmt, name);
+	if (!x) {
+		fvl_buf_put(b, fmt, strlen(fmt));
+		return;
 	}
-	snprintf(out, n, "%.*s%s%s", (int)(at - fmt), fmt, value, at + strlen(name));
-	return out;
+	fvl_buf_put(b, fmt, (size_t)(x - fmt));
+	if (at)
+		*at = b->n;
+	fvl_buf_put(b, value, vn);
+	fvl_buf_put(b, x + strlen(name), strlen(x + strlen(name)));
 }
 
-/* The prompt ids with IMAGE_ID at the placeholder (tokenizer_image_token). */
-static enum fvl_status build_prompt(struct fvl_session *s, const char *question, bool image)
+/* The prompt ids, the image id at the placeholder (tokenizer_image_token): the template with the
+ * query, the query with the question. The question's bytes are plain text: the placeholder and
+ * special tokens spelled in it count only with parse_special. */
+static enum fvl_status build_prompt(struct fvl_session *s, const char *question, bool image,
+                                    bool parse_special)
 {
 	const struct fvl_model *m = s->m;
-	char *q = image ? fill(m->query_text, "{question}", question) : strdup(question);
-	char *text = q ? fill(m->template_text, "{query}", q) : NULL;
-	free(q);
-	if (!text)
+	size_t qn, q0 = 0, q_in = 0;
+	bool oom = false;
+	char *clean = fvl_utf8_clean(question, strlen(question), &qn, &oom);
+	const char *qs = clean ? clean : question;
+	struct fvl_buf query = {0}, text = {0};
+	if (image)
+		fill(&query, m->query_text, "{question}", qs, qn, &q_in);
+	else
+		fvl_buf_put(&query, qs, qn), q_in = 0;
+	fill(&text, m->template_text, "{query}", query.p ? query.p : "", query.n, &q0);
+	free(clean);
+	free(query.p);
+	if (oom || query.oom || text.oom) {
+		free(text.p);
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	}
+	const size_t qb = q0 + q_in, qe = qb + qn; /* the question in text */
 	free(s->prompt);
 	s->prompt = NULL;
 	s->n_prompt = 0;
-	size_t cap = 0;
+	size_t cap = 0, at = 0;
 	bool offset = false;
-	const char *chunk = text;
+	const size_t il = strlen(m->image_text);
 	enum fvl_status st = FVL_STATUS_OK;
 	for (int part = 0; st == FVL_STATUS_OK; part++) {
-		const char *img = strstr(chunk, "<image>");
-		const size_t len = img ? (size_t)(img - chunk) : strlen(chunk);
+		/* the next placeholder, outside the question unless parse_special */
+		const char *img = NULL;
+		for (const char *x = text.p + at; image && (x = strstr(x, m->image_text)); x++)
+			if (parse_special || (size_t)(x - text.p) + il <= qb || (size_t)(x - text.p) >= qe) {
+				img = x;
+				break;
+			}
+		const size_t end = img ? (size_t)(img - text.p) : text.n;
+		/* the question's part of this chunk, relative to it */
+		const size_t pb = qb > at ? qb - at : 0, pe = qe > at ? qe - at : 0;
 		int32_t *ids;
 		size_t n;
-		if ((st = fvl_tok_encode(m->tok, chunk, len, true, &ids, &n)) != FVL_STATUS_OK)
+		if ((st = fvl_tok_encode_ex(m->tok, text.p + at, end - at, true, parse_special ? 0 : pb,
+		                            parse_special ? 0 : (pe < end - at ? pe : end - at), &ids, &n)))
 			break;
 		if (s->n_prompt + n + 2 > cap) {
 			cap = 2 * (s->n_prompt + n + 2);
@@ -223,11 +260,38 @@ static enum fvl_status build_prompt(struct fvl_session *s, const char *question,
 		free(ids);
 		if (!img)
 			break;
-		s->prompt[s->n_prompt++] = IMAGE_ID;
-		chunk = img + strlen("<image>");
+		s->prompt[s->n_prompt++] = m->image_id;
+		at = end + il;
 	}
-	free(text);
+	free(text.p);
 	return st;
+}
+
+/* Context positions of the current prompt (the image's rows counted). */
+static size_t prompt_positions(const struct fvl_session *s, size_t n_visual)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < s->n_prompt; i++)
+		total += s->prompt[i] == s->m->image_id ? n_visual : 1;
+	return total;
+}
+
+enum fvl_status fvl_session_measure(struct fvl_session *s, const char *question, bool with_image,
+                                    const struct fvl_gen_params *g, uint32_t *n_prompt,
+                                    uint32_t *n_ctx)
+{
+	if (!s || !question)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_session_measure: NULL argument");
+	const bool image = with_image || s->visual;
+	enum fvl_status st = build_prompt(s, question, image, g && g->parse_special);
+	if (st != FVL_STATUS_OK)
+		return st;
+	const size_t n = prompt_positions(s, image ? fvl_vl_n_visual(&s->m->vision) : 0);
+	if (n_prompt)
+		*n_prompt = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+	if (n_ctx)
+		*n_ctx = (uint32_t)s->st.ctx;
+	return FVL_STATUS_OK;
 }
 
 /* Evaluates the prompt, reusing the KV cache's common prefix. */
@@ -235,13 +299,11 @@ static enum fvl_status prefill(struct fvl_session *s)
 {
 	const size_t H = s->m->llm.H;
 	/* the sequence as cache entries: ids, visual rows as -1 - serial * 65536 - row */
-	size_t total = 0;
-	for (size_t i = 0; i < s->n_prompt; i++)
-		total += s->prompt[i] == IMAGE_ID ? s->n_visual : 1;
+	const size_t total = prompt_positions(s, s->n_visual);
 	if (total >= s->st.ctx)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "the prompt with the image is %zu tokens, "
-		                "the context holds %zu (use a shorter question or a larger -c)", total,
-		                s->st.ctx);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "the prompt%s is %zu tokens, the context "
+		                "holds %zu (use a shorter question or a larger -c)",
+		                s->visual ? " with the image" : "", total, s->st.ctx);
 	if (total > s->cap_cache) {
 		int64_t *c = realloc(s->cache, total * sizeof(*c));
 		if (!c)
@@ -252,9 +314,10 @@ static enum fvl_status prefill(struct fvl_session *s)
 	size_t k = 0, same = 0;
 	bool diverged = false;
 	for (size_t i = 0; i < s->n_prompt; i++) {
-		size_t rows = s->prompt[i] == IMAGE_ID ? s->n_visual : 1;
+		const bool img = s->prompt[i] == s->m->image_id;
+		size_t rows = img ? s->n_visual : 1;
 		for (size_t r = 0; r < rows; r++, k++) {
-			int64_t e = s->prompt[i] == IMAGE_ID ?
+			int64_t e = img ?
 			            -1 - (int64_t)(s->image_serial * 65536 + r) : s->prompt[i];
 			if (!diverged && k < s->n_cache && s->cache[k] == e && k < s->st.n_past)
 				same++;
@@ -272,7 +335,7 @@ static enum fvl_status prefill(struct fvl_session *s)
 	size_t pos = 0;
 	enum fvl_status st = FVL_STATUS_OK;
 	for (size_t i = 0; i < s->n_prompt && st == FVL_STATUS_OK;) {
-		if (s->prompt[i] == IMAGE_ID) {
+		if (s->prompt[i] == s->m->image_id) {
 			size_t skip = same > pos ? same - pos : 0;
 			if (skip < s->n_visual) {
 				const size_t nrows = s->n_visual - skip;
@@ -285,7 +348,7 @@ static enum fvl_status prefill(struct fvl_session *s)
 			continue;
 		}
 		size_t j = i;
-		while (j < s->n_prompt && s->prompt[j] != IMAGE_ID)
+		while (j < s->n_prompt && s->prompt[j] != s->m->image_id)
 			j++;
 		const size_t run = j - i;
 		size_t skip = same > pos ? same - pos : 0;
@@ -303,86 +366,12 @@ static enum fvl_status prefill(struct fvl_session *s)
 	return st;
 }
 
-static uint64_t rng_next(uint64_t *x)
-{
-	*x ^= *x >> 12;
-	*x ^= *x << 25;
-	*x ^= *x >> 27;
-	return *x * 0x2545f4914f6cdd1dull;
-}
-
-static const float *cmp_base;
-static int cmp_desc(const void *a, const void *b)
-{
-	float x = cmp_base[*(const int32_t *)a], y = cmp_base[*(const int32_t *)b];
-	return x < y ? 1 : x > y ? -1 : 0;
-}
-
-static int32_t sample(struct fvl_session *s, const struct fvl_gen_params *g, uint64_t *rng,
-                      const int32_t *recent, size_t n_recent)
-{
-	const size_t V = s->m->llm.V;
-	float *l = s->logits;
-	if (g->repeat_penalty != 1.0f && g->repeat_penalty > 0.0f)
-		for (size_t i = 0; i < n_recent; i++) {
-			float *x = &l[recent[i]];
-			*x = *x > 0 ? *x / g->repeat_penalty : *x * g->repeat_penalty;
-		}
-	if (g->temp <= 0.0f) {
-		size_t best = 0;
-		for (size_t i = 1; i < V; i++)
-			if (l[i] > l[best])
-				best = i;
-		return (int32_t)best;
-	}
-	size_t n = V;
-	for (size_t i = 0; i < V; i++)
-		s->order[i] = (int32_t)i;
-	cmp_base = l;
-	qsort(s->order, V, sizeof(int32_t), cmp_desc);
-	if (g->top_k > 0 && (size_t)g->top_k < n)
-		n = (size_t)g->top_k;
-	const float mx = l[s->order[0]];
-	double sum = 0;
-	for (size_t i = 0; i < n; i++) {
-		s->probs[i] = expf((l[s->order[i]] - mx) / g->temp);
-		sum += s->probs[i];
-	}
-	size_t keep = n;
-	if (g->top_p < 1.0f) {
-		double c = 0;
-		for (size_t i = 0; i < n; i++) {
-			c += s->probs[i] / sum;
-			if (c >= g->top_p) {
-				keep = i + 1;
-				break;
-			}
-		}
-	}
-	if (g->min_p > 0.0f)
-		for (size_t i = 1; i < keep; i++)
-			if (s->probs[i] < g->min_p * s->probs[0]) {
-				keep = i;
-				break;
-			}
-	double total = 0;
-	for (size_t i = 0; i < keep; i++)
-		total += s->probs[i];
-	double r = (double)(rng_next(rng) >> 11) * 0x1p-53 * total;
-	for (size_t i = 0; i < keep; i++) {
-		r -= s->probs[i];
-		if (r <= 0)
-			return s->order[i];
-	}
-	return s->order[keep - 1];
-}
-
 enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
                                 const struct fvl_gen_params *g, fvl_token_fn cb, void *user)
 {
 	struct fvl_gen_params def;
 	enum fvl_status st;
-	if (!question)
+	if (!s || !question)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "no question");
 	if (!g) {
 		fvl_gen_params_default(&def);
@@ -394,57 +383,75 @@ enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
 	if (g->top_p <= 0.0f || g->top_p > 1.0f || g->min_p < 0.0f || g->min_p >= 1.0f ||
 	    g->top_k < 0 || !(g->temp == g->temp) || !(g->repeat_penalty > 0.0f))
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "sampling parameters out of range");
+	s->stats.finish = FVL_FINISH_NONE;
+	s->stats.n_generated = 0;
+	s->stats.n_ctx = (uint32_t)s->st.ctx;
 	double t0 = now_ms();
-	if ((st = build_prompt(s, question, s->visual != NULL)) != FVL_STATUS_OK ||
-	    (st = prefill(s)) != FVL_STATUS_OK)
+	if ((st = build_prompt(s, question, s->visual != NULL, g->parse_special)) != FVL_STATUS_OK ||
+	    (st = prefill(s)) != FVL_STATUS_OK) {
+		fvl_rt_rest(&s->rt);
 		return st;
+	}
 	double t1 = now_ms();
 	s->stats.ms_prefill = t1 - t0;
 	memcpy(s->prompt_logits, s->logits, s->m->llm.V * sizeof(float));
 	s->have_prompt_logits = true;
-	uint64_t rng = g->seed ? g->seed : 0x9e3779b97f4a7c15ull;
-	int32_t recent[64];
-	size_t n_recent = 0;
+	fvl_sampler_reset(&s->sampler, g->seed);
 	struct fvl_tok_stream ts;
 	fvl_tok_stream_init(&ts, s->m->tok, true);
 	char text[256];
-	st = FVL_STATUS_OK;
-	s->stats.n_generated = 0;
+	enum fvl_finish finish = FVL_FINISH_LENGTH;
 	for (int32_t i = 0; i < g->n_predict; i++) {
-		const int32_t id = sample(s, g, &rng, recent, n_recent);
+		const int32_t id = fvl_sampler_sample(&s->sampler, g, s->logits);
 		bool stop = false;
 		for (size_t k = 0; k < s->m->n_stop && !g->ignore_eos; k++)
 			stop = stop || id == s->m->stop_ids[k];
-		if (stop)
+		if (stop) {
+			finish = FVL_FINISH_STOP;
 			break;
-		recent[n_recent++ % 64] = id;
-		if (n_recent > 64)
-			n_recent = 64;
+		}
+		fvl_sampler_accept(&s->sampler, id);
 		s->stats.n_generated++;
 		size_t n = fvl_tok_stream_push(&ts, id, text, sizeof(text) - 1);
 		text[n] = 0;
+		fvl_rt_rest(&s->rt); /* the callback may take its time: no workers spinning meanwhile */
 		if (cb && !cb(user, id, text, n)) {
-			st = fvl_fail(FVL_STATUS_CANCELLED, "cancelled");
+			finish = FVL_FINISH_CANCELLED;
 			break;
 		}
 		if (i + 1 == g->n_predict)
 			break;
-		if (s->st.n_past + 1 > s->st.ctx) {
-			st = fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "the context of %zu tokens is full",
-			              s->st.ctx);
+		if (s->st.n_past + 1 > s->st.ctx) { /* no room to evaluate it: the answer ends here */
+			finish = FVL_FINISH_CONTEXT;
 			break;
 		}
 		int32_t in = id;
 		if ((st = fvl_llm_eval(&s->st, &s->rt, 1, &in, NULL, 1, s->logits)) != FVL_STATUS_OK)
 			break;
 	}
+	fvl_rt_rest(&s->rt);
 	size_t n = fvl_tok_stream_flush(&ts, text, sizeof(text) - 1);
-	if (n && cb && st == FVL_STATUS_OK) {
+	if (n && cb && st == FVL_STATUS_OK && finish != FVL_FINISH_CANCELLED) {
 		text[n] = 0;
 		cb(user, -1, text, n);
 	}
 	s->stats.ms_decode = now_ms() - t1;
-	return st;
+	if (st != FVL_STATUS_OK)
+		return st;
+	s->stats.finish = finish;
+	return finish == FVL_FINISH_CANCELLED ? fvl_fail(FVL_STATUS_CANCELLED, "cancelled") :
+	       FVL_STATUS_OK;
+}
+
+const char *fvl_finish_str(enum fvl_finish f)
+{
+	switch (f) {
+	case FVL_FINISH_STOP: return "stop";
+	case FVL_FINISH_LENGTH: return "length";
+	case FVL_FINISH_CONTEXT: return "context";
+	case FVL_FINISH_CANCELLED: return "cancelled";
+	default: return "";
+	}
 }
 
 void fvl_session_stats(const struct fvl_session *s, struct fvl_stats *out)

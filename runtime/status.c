@@ -77,6 +77,27 @@ enum fvl_status fvl_grow(void **arr, uint64_t *cap, uint64_t n, size_t elem, uin
 	return FVL_STATUS_OK;
 }
 
+void fvl_buf_put(struct fvl_buf *b, const void *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = 0;
+}
+
 void fvl_log_set(fvl_log_fn fn, void *user, enum fvl_log_level max_level)
 {
 	log_fn = fn;

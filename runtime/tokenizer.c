@@ -339,9 +339,7 @@ bool fvl_tok_is_slow(const struct fvl_tok *t)
 
 /* ---- text ------------------------------------------------------------------------------------- */
 
-/* s with every ill-formed UTF-8 subsequence replaced by U+FFFD (each maximal subpart once, as
- * Python's decode(errors="replace") does). NULL with *out_n = n when s is valid already. */
-static char *utf8_clean(const char *s, size_t n, size_t *out_n, bool *oom)
+char *fvl_utf8_clean(const char *s, size_t n, size_t *out_n, bool *oom)
 {
 	char *out = NULL;
 	size_t k = 0, i = 0, copied = 0;
@@ -436,16 +434,26 @@ static size_t ws_tail(const char *s, size_t n, bool python)
 	return n - e;
 }
 
-/* The added token that s[0..n) starts with, longest first (-1: none); *len its length. */
-static int32_t added_at(const struct fvl_tok *t, const char *s, size_t n, size_t *len)
+/* Where special tokens are not split out of the text (a user's question), in the text's bytes. */
+struct plain {
+	size_t b, e;
+};
+
+/* The added token that s[at..n) starts with, longest first (-1: none); *len its length. A special
+ * token overlapping the plain range does not count. */
+static int32_t added_at(const struct fvl_tok *t, const char *s, size_t at, size_t n, size_t *len,
+                        const struct plain *pl)
 {
-	return tok_trie_longest(&t->added_trie, s, n, len);
+	const int32_t a = tok_trie_longest(&t->added_trie, s + at, n - at, len);
+	if (a >= 0 && pl && (t->added[a].flags & ADDED_SPECIAL) && at < pl->e && at + *len > pl->b)
+		return -1;
+	return a;
 }
 
 /* ---- fast semantics (`tokenizers`) -------------------------------------------------------------- */
 
 static void encode_fast(const struct fvl_tok *t, const char *text, size_t len, bool add_special,
-                        struct tok_ids *o)
+                        const struct plain *pl, struct tok_ids *o)
 {
 	pcre2_match_data *md = t->re ? pcre2_match_data_create_from_pattern(t->re, NULL) : NULL;
 	size_t seg = 0, i = 0;
@@ -457,7 +465,7 @@ static void encode_fast(const struct fvl_tok *t, const char *text, size_t len, b
 		tok_push(o, t->bos);
 	while (i < len) {
 		size_t n;
-		const int32_t a = added_at(t, text + i, len - i, &n);
+		const int32_t a = added_at(t, text, i, len, &n, pl);
 		if (a < 0) {
 			i++;
 			continue;
@@ -488,6 +496,7 @@ struct chunk {
 	const char *p;
 	size_t n;
 	char *own;
+	bool plain; /* text that must stay text even if it spells a token */
 };
 
 static bool chunk_join(struct chunk *c, const char *p, size_t n, bool front)
@@ -513,7 +522,7 @@ static bool chunk_join(struct chunk *c, const char *p, size_t n, bool front)
 static int32_t chunk_added(const struct fvl_tok *t, const struct chunk *c)
 {
 	size_t n;
-	const int32_t a = c->n ? added_at(t, c->p, c->n, &n) : -1;
+	const int32_t a = c->n && !c->plain ? added_at(t, c->p, 0, c->n, &n, NULL) : -1;
 	return a >= 0 && n == c->n ? a : -1;
 }
 
@@ -545,7 +554,7 @@ static void slow_piece(const struct fvl_tok *t, const char *s, size_t n, struct 
 }
 
 static void encode_slow(const struct fvl_tok *t, const char *text, size_t len, bool add_special,
-                        struct tok_ids *o)
+                        const struct plain *pl, struct tok_ids *o)
 {
 	char *s = NULL;
 	size_t n = len;
@@ -563,7 +572,14 @@ static void encode_slow(const struct fvl_tok *t, const char *text, size_t len, b
 	n = 0;
 	if (!t->legacy && t->add_prefix_space)
 		memcpy(s, SPACE, 3), n = 3;
-	for (size_t i = 0; i < len; i++) {
+	struct plain spl = {SIZE_MAX, SIZE_MAX}; /* the plain range in s */
+	for (size_t i = 0; i <= len; i++) {
+		if (pl && i == pl->b)
+			spl.b = n;
+		if (pl && i == pl->e)
+			spl.e = n;
+		if (i == len)
+			break;
 		if (!t->legacy && i + 3 <= len && memcmp(text + i, SPACE, 3) == 0) {
 			s[n++] = ' ';
 			i += 2;
@@ -571,6 +587,8 @@ static void encode_slow(const struct fvl_tok *t, const char *text, size_t len, b
 			s[n++] = text[i];
 		}
 	}
+	if (pl && spl.e == SIZE_MAX)
+		spl.e = n;
 	/* split at added tokens (leftmost, longest), no empty pieces: at most 2n + 1 */
 	if (!(ck = malloc((2 * n + 1) * sizeof(*ck)))) {
 		o->oom = true;
@@ -578,16 +596,16 @@ static void encode_slow(const struct fvl_tok *t, const char *text, size_t len, b
 	}
 	for (size_t i = 0, seg = 0; i <= n;) {
 		size_t m = 0;
-		const int32_t a = i < n ? added_at(t, s + i, n - i, &m) : -1;
+		const int32_t a = i < n ? added_at(t, s, i, n, &m, pl ? &spl : NULL) : -1;
 		if (i < n && a < 0) {
 			i += tok_utf8_len((unsigned char)s[i]);
 			continue;
 		}
 		if (i > seg)
-			ck[nc++] = (struct chunk){s + seg, i - seg, NULL};
+			ck[nc++] = (struct chunk){s + seg, i - seg, NULL, true};
 		if (i == n)
 			break;
-		ck[nc++] = (struct chunk){s + i, m, NULL};
+		ck[nc++] = (struct chunk){s + i, m, NULL, false};
 		i += m;
 		seg = i;
 	}
@@ -650,6 +668,13 @@ done:
 enum fvl_status fvl_tok_encode(const struct fvl_tok *t, const char *text, size_t len,
                                bool add_special, int32_t **ids, size_t *n_ids)
 {
+	return fvl_tok_encode_ex(t, text, len, add_special, 0, 0, ids, n_ids);
+}
+
+enum fvl_status fvl_tok_encode_ex(const struct fvl_tok *t, const char *text, size_t len,
+                                  bool add_special, size_t plain_begin, size_t plain_end,
+                                  int32_t **ids, size_t *n_ids)
+{
 	struct tok_ids o = {0};
 	size_t n;
 	bool oom = false;
@@ -657,17 +682,20 @@ enum fvl_status fvl_tok_encode(const struct fvl_tok *t, const char *text, size_t
 	*n_ids = 0;
 	if (!text && len)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_tok_encode: NULL text");
-	char *clean = len ? utf8_clean(text, len, &n, &oom) : NULL;
+	char *clean = len ? fvl_utf8_clean(text, len, &n, &oom) : NULL;
 	if (oom)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory tokenizing");
 	if (clean)
 		text = clean;
 	else
 		n = len;
+	/* a plain range is given over valid UTF-8 (the session cleans the question first) */
+	const struct plain pl = {plain_begin, plain_end < n ? plain_end : n};
+	const struct plain *plp = plain_begin < plain_end && !clean ? &pl : NULL;
 	if (t->slow)
-		encode_slow(t, text, n, add_special, &o);
+		encode_slow(t, text, n, add_special, plp, &o);
 	else
-		encode_fast(t, text ? text : "", n, add_special, &o);
+		encode_fast(t, text ? text : "", n, add_special, plp, &o);
 	free(clean);
 	if (o.oom) {
 		free(o.v);
@@ -680,31 +708,6 @@ enum fvl_status fvl_tok_encode(const struct fvl_tok *t, const char *text, size_t
 
 /* ---- decoding ------------------------------------------------------------------------------- */
 
-struct text {
-	char *p;
-	size_t n, cap;
-	bool oom;
-};
-
-static void put(struct text *o, const char *s, size_t n)
-{
-	if (o->n + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 256;
-		while (cap < o->n + n + 1)
-			cap *= 2;
-		char *p = realloc(o->p, cap);
-		if (!p) {
-			o->oom = true;
-			return;
-		}
-		o->p = p;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->n, s, n);
-	o->n += n;
-	o->p[o->n] = 0;
-}
-
 /* Tokens that produce no text: unused ids (holes in the table, padded vocabulary rows). */
 static bool silent(const struct fvl_tok *t, int32_t id)
 {
@@ -712,22 +715,22 @@ static bool silent(const struct fvl_tok *t, int32_t id)
 }
 
 /* The bytes one token contributes (before the leading-space strip). */
-static void token_bytes(const struct fvl_tok *t, int32_t id, struct text *o)
+static void token_bytes(const struct fvl_tok *t, int32_t id, struct fvl_buf *o)
 {
 	const char *p = t->piece[id];
 	const size_t n = t->len[id];
 	if (t->dec == DEC_SENTENCEPIECE) {
 		if (t->type[id] == TYPE_BYTE && n == 6) {
 			char b = (char)strtol(p + 3, NULL, 16);
-			put(o, &b, 1);
+			fvl_buf_put(o, &b, 1);
 			return;
 		}
 		for (size_t i = 0; i < n;) {
 			if (i + 3 <= n && memcmp(p + i, SPACE, 3) == 0) {
-				put(o, " ", 1);
+				fvl_buf_put(o, " ", 1);
 				i += 3;
 			} else {
-				put(o, p + i, 1);
+				fvl_buf_put(o, p + i, 1);
 				i++;
 			}
 		}
@@ -740,9 +743,9 @@ static void token_bytes(const struct fvl_tok *t, int32_t id, struct text *o)
 			cp = ((cp & 0x1f) << 6) | ((unsigned char)p[i + 1] & 0x3f);
 		if (l <= 2 && cp < 512 && t->u2b[cp] >= 0) {
 			char b = (char)t->u2b[cp];
-			put(o, &b, 1);
+			fvl_buf_put(o, &b, 1);
 		} else {
-			put(o, p + i, l > n - i ? n - i : l);
+			fvl_buf_put(o, p + i, l > n - i ? n - i : l);
 		}
 		i += l;
 	}
@@ -751,8 +754,8 @@ static void token_bytes(const struct fvl_tok *t, int32_t id, struct text *o)
 enum fvl_status fvl_tok_decode(const struct fvl_tok *t, const int32_t *ids, size_t n,
                                bool skip_special, char **text, size_t *len)
 {
-	struct text o = {0};
-	put(&o, "", 0);
+	struct fvl_buf o = {0};
+	fvl_buf_put(&o, "", 0);
 	for (size_t i = 0; i < n; i++) {
 		if (ids[i] < 0 || (size_t)ids[i] >= t->n) {
 			free(o.p);
@@ -820,7 +823,7 @@ size_t fvl_tok_stream_push(struct fvl_tok_stream *s, int32_t id, char *out, size
 	if (id < 0 || (size_t)id >= t->n || (s->skip_special && t->type[id] == TYPE_CONTROL) ||
 	    silent(t, id))
 		return 0;
-	struct text o = {0};
+	struct fvl_buf o = {0};
 	token_bytes(t, id, &o);
 	const char *b = o.p ? o.p : "";
 	size_t n = o.n;

@@ -35,6 +35,17 @@ bool fvl_tok_is_slow(const struct fvl_tok *t);
  * *ids is malloc'd (free it); *n_ids its length. */
 enum fvl_status fvl_tok_encode(const struct fvl_tok *t, const char *text, size_t len,
                                bool add_special, int32_t **ids, size_t *n_ids);
+/* fvl_tok_encode, except that special tokens overlapping text[plain_begin, plain_end) are not
+ * split out: that part stays plain text even where it spells one (a user's question). The range
+ * must be over valid UTF-8 (clean it with fvl_utf8_clean first); empty: no such range. */
+enum fvl_status fvl_tok_encode_ex(const struct fvl_tok *t, const char *text, size_t len,
+                                  bool add_special, size_t plain_begin, size_t plain_end,
+                                  int32_t **ids, size_t *n_ids);
+/* s with every ill-formed UTF-8 subsequence replaced by U+FFFD (each maximal subpart once, as
+ * Python's decode(errors="replace") does), malloc'd; NULL with *out_n = n when s is valid already
+ * (and NULL with *oom set when out of memory). */
+char *fvl_utf8_clean(const char *s, size_t n, size_t *out_n, bool *oom);
+
 /* Decodes ids into malloc'd, NUL-terminated text. */
 enum fvl_status fvl_tok_decode(const struct fvl_tok *t, const int32_t *ids, size_t n,
                                bool skip_special, char **text, size_t *len);

@@ -58,7 +58,7 @@ expect quant_unknown_command 2 "unknown command" "$QUANT" nope
 # ---- fvl-quant convert ------------------------------------------------------------------------
 DATA=${FVL_TEST_DATA:-tests/data}
 CK="$DATA/fvl-tiny-phi3/checkpoint"
-expect quant_help_lists_types 0 "--tensor-type PATTERN=T" "$QUANT" help
+expect quant_help_lists_types 0 "--tensor-type PATTERN=T" "$QUANT" help convert
 expect quant_help_documents_exit_codes 0 "3 cannot write the output" "$QUANT" help
 expect quant_convert_needs_output 2 "convert needs -o" "$QUANT" convert "$CK"
 expect quant_convert_needs_dir 2 "convert needs a checkpoint directory" "$QUANT" convert -o "$T/x.gguf"
@@ -103,6 +103,27 @@ expect tokenize_slow_like_transformers 0 '"ids": [29871, 32010, 10994, 32007, 32
   "$FVL" tokenize -m "$T/slow.gguf" --json $'<|user|>\nHello<|end|>\n<|assistant|>\n'
 expect run_slow_prompt_ids 0 '"prompt_ids": [29871, 32006, 3492, 526, 263, 8444, 319, 29902, 20255, 29889, 32007, 32010, -200, 29871, 13, 5618, 338, 297, 278, 1967, 29973, 32007, 32001]' \
   "$FVL" run -m "$T/slow.gguf" -i "$DATA/fvl-tiny-phi3/chelsea.jpg" -p "What is in the image?" -n 1 --json
+
+# ---- bad and hostile input (issue 14) ---------------------------------------------------------------
+expect quant_output_device_refused 2 "is not a regular file" "$QUANT" convert "$CK" -o /dev/null --quiet
+mkfifo "$T/fifo"
+expect quant_output_fifo_refused 2 "is not a regular file" "$QUANT" convert "$CK" -o "$T/fifo" --quiet
+expect quant_output_directory_refused 2 "is a directory" "$QUANT" convert "$CK" -o "$T" --quiet
+before=$(cksum <"$SFT/model-00001-of-00002.safetensors")
+expect quant_output_that_is_an_input_refused 2 "would destroy its own input" \
+  "$QUANT" convert "$SFT" --vision-tower "$DATA/fvl-tiny-phi3-sft/florence-phi-vision-tower" \
+  -o "$SFT/model-00001-of-00002.safetensors" --quiet
+if [ "$(cksum <"$SFT/model-00001-of-00002.safetensors")" = "$before" ]; then
+  echo "ok   quant_input_shard_untouched"; pass=$((pass + 1))
+else echo "FAIL quant_input_shard_untouched"; fail=$((fail + 1)); fi
+expect quant_output_that_is_a_config_refused 2 "an input of the conversion" \
+  "$QUANT" convert "$CK" -o "$CK/vision_tower/config.json" --quiet
+expect quant_checkpoint_that_is_a_file 1 "is not a directory" "$QUANT" convert "$CK/config.json" -o "$T/x.gguf"
+for c in convert synth info; do
+  expect "quant_${c}_help" 0 "usage: fvl-quant $c" "$QUANT" "$c" --help
+done
+expect quant_help_command 0 "usage: fvl-quant convert" "$QUANT" help convert
+expect quant_help_unknown 2 "no command 'frob'" "$QUANT" help frob
 
 # No space left on device: a 256 KB tmpfs in a private mount namespace (needs root and unshare).
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
@@ -151,6 +172,42 @@ for f in pixel_values:196736 davit_out:8320 image_features:4480 encoder_out_0:80
   [ "$(stat -c %s "$T/dump/$name.npy" 2>/dev/null)" = "$size" ] || { ok=0; echo "     | $name.npy: not $size bytes"; }
 done
 if [ $ok = 1 ]; then echo "ok   run_dump_files_have_the_stage_shapes"; pass=$((pass + 1)); else echo "FAIL run_dump_files_have_the_stage_shapes"; fail=$((fail + 1)); fi
+expect run_image_device_refused 1 "not a regular file" "$FVL" run -m "$M" -i /dev/zero -p hi
+expect run_image_directory_refused 1 "a directory, not an image file" "$FVL" run -m "$M" -i "$DATA/images" -p hi
+expect run_prompt_that_cannot_fit_before_the_image 1 "the prompt with the image is 41 tokens, the context holds 24" \
+  "$FVL" run -m "$M" -i "$IMG" -p "What is in this picture? Answer briefly." -c 24
+expect run_text_prompt_that_cannot_fit 1 "the prompt is 22 tokens, the context holds 16" \
+  "$FVL" run -m "$M" -p "What is in this picture? Answer briefly." -c 16
+expect run_full_context_keeps_the_answer 0 '"finish": "context"' \
+  "$FVL" run -m "$M" -i "$IMG" -p "What is in this picture? Answer briefly." -n 100000 -c 48 --ignore-eos --json
+expect run_length_finish 0 '"finish": "length"' "$FVL" run -m "$M" -i "$IMG" -p "Hi" -n 2 --ignore-eos --json
+printf 'What is in this picture? Answer briefly.' >"$T/q.txt"
+expect run_prompt_from_a_file 0 "\"ids\": [$want]" \
+  "$FVL" run -m "$M" -i "$IMG" -f "$T/q.txt" --temp 0 --ignore-eos -n 12 --json
+out=$(printf 'What is in this picture? Answer briefly.' | "$FVL" run -m "$M" -i "$IMG" -p - --ignore-eos -n 12 --json 2>&1)
+if grep -qF "\"ids\": [$want]" <<<"$out"; then echo "ok   run_prompt_from_stdin"; pass=$((pass + 1))
+else echo "FAIL run_prompt_from_stdin"; echo "$out" | head -3 | sed 's/^/     | /'; fail=$((fail + 1)); fi
+expect run_prompt_file_missing 1 "cannot open" "$FVL" run -m "$M" -f "$T/none.txt"
+expect run_prompt_file_is_a_directory 1 "is a directory" "$FVL" run -m "$M" -f "$T"
+expect run_prompt_twice 2 "not both" "$FVL" run -m "$M" -p x -f "$T/q.txt"
+expect run_ctx_out_of_range 2 "16..1048576 tokens, not '4000000000'" "$FVL" run -m "$M" -p hi -c 4000000000
+expect run_parse_special_is_an_option 0 '"prompt_ids": [' "$FVL" run -m "$M" -p "a <|end|> b" -n 1 --parse-special --json
+for c in run camera task tokenize bench info doctor cpu version; do
+  expect "help_$c" 0 "usage: fvl $c" "$FVL" help "$c"
+  expect "${c}_help_flag" 0 "usage: fvl $c" "$FVL" "$c" --help
+done
+expect help_unknown 2 "no command 'frob'" "$FVL" help frob
+expect doctor_bad_model_exits_1 1 "cannot open" "$FVL" doctor -m "$T/none.gguf"
+if [ "$("$FVL" doctor -m "$T/none.gguf" 2>/dev/null | grep -o "$T/none.gguf" | wc -l)" = 1 ]; then
+  echo "ok   doctor_names_the_path_once"; pass=$((pass + 1))
+else echo "FAIL doctor_names_the_path_once"; fail=$((fail + 1)); fi
+expect bench_prompt_beyond_the_context 2 "do not fit the model's context of 2048" "$FVL" bench -m "$M" --llm -p 5000
+mkdir -p "$T/badframes"; printf 'junk' >"$T/badframes/a.jpg"; printf 'junk' >"$T/badframes/b.jpg"
+expect camera_all_frames_corrupt_exits_1 1 "none of its 2 files could be read" "$FVL" camera -m "$M" --frames "$T/badframes" -p x
+out=$("$FVL" camera -m "$M" --device /dev/null -p x 2>&1); st=$?
+if [ $st = 1 ] && grep -q "not a V4L2 device" <<<"$out" && ! grep -q "wait-for-device" <<<"$out"; then
+  echo "ok   camera_format_error_has_no_waiting_hint"; pass=$((pass + 1))
+else echo "FAIL camera_format_error_has_no_waiting_hint (exit $st)"; echo "$out" | sed 's/^/     | /'; fail=$((fail + 1)); fi
 expect run_needs_a_model 2 "which model" "$FVL" run -p hi
 expect run_needs_a_question 2 "what question" "$FVL" run -m "$M"
 expect run_rejects_n_0 2 "-n wants" "$FVL" run -m "$M" -p hi -n 0
@@ -163,7 +220,6 @@ head -c 3000 "$IMG" >"$T/cut.jpg"
 expect run_truncated_image 1 "truncated" "$FVL" run -m "$M" -i "$T/cut.jpg" -p hi
 printf 'hello' >"$T/x.txt"
 expect run_unsupported_image 1 "unsupported image type" "$FVL" run -m "$M" -i "$T/x.txt" -p hi
-expect run_prompt_longer_than_context 1 "context holds 24" "$FVL" run -m "$M" -i "$IMG" -p "What is in this picture?" -c 24
 "$QUANT" convert "$DATA/florence2-tiny" -o "$T/f2.gguf" --quiet
 expect run_wrong_model_kind 1 "has no LLM" "$FVL" run -m "$T/f2.gguf" -p hi
 expect run_not_a_model 1 "not a GGUF file" "$FVL" run -m "$IMG" -p hi
@@ -172,6 +228,10 @@ expect tokenize_json 0 "{\"ids\": [1, 22557, 1526], \"pieces\": [\"<s>\", \"▁H
   "$FVL" tokenize -m "$M" --json "Hello world"
 expect tokenize_florence 0 "{\"ids\": [0, 31414, 232, 2]" "$FVL" tokenize -m "$M" --tokenizer florence --json "Hello world"
 expect tokenize_bad_tokenizer 2 "--tokenizer is llm or florence" "$FVL" tokenize -m "$M" --tokenizer gpt "x"
+expect tokenize_florence2_file_says_which 1 "use --tokenizer florence" "$FVL" tokenize -m "$T/f2.gguf" "x"
+expect tokenize_invalid_utf8 0 '"ids": [0, ' "$FVL" tokenize -m "$M" --tokenizer florence --json $'\xf8\x88\x80\x80\x80'
+expect task_grounding_invalid_utf8 0 '"task": "<CAPTION_TO_PHRASE_GROUNDING>"' \
+  "$FVL" task -m "$T/f2.gguf" -i "$IMG" --task caption_to_phrase_grounding --text $'x\xff' -n 3 --json
 
 # ---- fvl task (Florence-2) ---------------------------------------------------------------------------
 want=$(sed -n '/"OCR": {/,/\]/p' "$DATA/fvl-tiny-phi3/golden.json" | sed -n '/"prompt_ids"/,/\]/p' | tr -d ' \n' | sed 's/.*\[//; s/\].*//; s/,/, /g')
@@ -204,7 +264,7 @@ expect run_without_decoder_still_answers 0 '"ids": [' "$FVL" run -m "$T/nodec.gg
 
 # ---- fvl camera (no camera here: frame replay, and the missing-device paths) -------------------------
 out=$("$FVL" camera -m "$M" --frames "$DATA/images" -p "What is this?" -n 4 --seed 1 2>&1); st=$?
-lines=$(grep -ac '^{"ts": [0-9.]*, "frame": [0-9]*, "text": ".*", "ms": [0-9]*}$' <<<"$out")
+lines=$(grep -ac '^{"ts": [0-9.]*, "frame": [0-9]*, "text": ".*", "finish": "length", "ms": [0-9]*}$' <<<"$out")
 if [ $st = 0 ] && [ "$lines" = 3 ]; then echo "ok   camera_frames_replay_prints_json_lines"; pass=$((pass + 1))
 else echo "FAIL camera_frames_replay_prints_json_lines (exit $st, $lines lines)"; echo "$out" | sed 's/^/     | /'; fail=$((fail + 1)); fi
 expect camera_max_frames 0 '"frame": 0' "$FVL" camera -m "$M" --frames "$DATA/images" -p "x" -n 2 --max-frames 1

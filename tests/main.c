@@ -111,6 +111,8 @@ int main(int argc, char **argv)
 		return t_write_gguf_seeds(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "--write-ckpt-seeds") == 0)
 		return t_write_ckpt_seeds(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "--write-fuzz-files") == 0)
+		return t_write_fuzz_files(argv[2]);
 	if (argc > 1)
 		filter = argv[1];
 	suite_base();
@@ -124,6 +126,7 @@ int main(int argc, char **argv)
 	suite_camera();
 	suite_f2task();
 	suite_layouts();
+	suite_threads();
 	printf("%d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
 	return n_fail ? 1 : 0;
 }

@@ -6,6 +6,8 @@
 #include "common.h"
 #include "fp16.h"
 #include "kernels.h"
+#include "linear.h"
+#include "parallel.h"
 #include "test.h"
 
 static void test_status_words_are_distinct(void)
@@ -124,6 +126,34 @@ static void test_isa_override_is_checked(void)
 	         "a72 picks %s", fvl_isa_name(k.isa));
 }
 
+static void quiet_log(enum fvl_log_level level, const char *msg, void *user)
+{
+	(void)level;
+	snprintf(user, 256, "%s", msg);
+}
+
+/* More threads than CPUs only wait for each other: the pool is clamped to the CPUs this
+ * process may run on, with a warning; 0 means all of them. */
+static void test_threads_are_clamped_to_the_cpus(void)
+{
+	struct fvl_rt rt;
+	char said[256] = "";
+	const size_t avail = fvl_cpus_available();
+	fvl_log_set(quiet_log, said, FVL_LOG_WARN);
+	T_ASSERT(fvl_rt_init(&rt, 256, NULL) == FVL_STATUS_OK, "%s", fvl_last_error());
+	const size_t got = fvl_pool_threads(rt.pool);
+	fvl_rt_rest(&rt);
+	fvl_rt_free(&rt);
+	T_ASSERT(fvl_rt_init(&rt, 0, NULL) == FVL_STATUS_OK, "%s", fvl_last_error());
+	const size_t all = fvl_pool_threads(rt.pool);
+	fvl_rt_free(&rt);
+	fvl_log_set(NULL, NULL, FVL_LOG_WARN);
+	t_note("256 threads asked, %zu CPUs available: %zu used (\"%s\"); 0 asked: %zu", avail, got,
+	       said, all);
+	T_ASSERT(avail >= 1 && got == avail && all == avail && strstr(said, "256 threads"),
+	         "clamped to %zu, default %zu, of %zu", got, all, avail);
+}
+
 void suite_base(void)
 {
 	T_RUN(test_status_words_are_distinct);
@@ -133,4 +163,5 @@ void suite_base(void)
 	T_RUN(test_bf16_rounds_to_nearest_even);
 	T_RUN(test_cpu_features_pick_a_kernel_variant);
 	T_RUN(test_isa_override_is_checked);
+	T_RUN(test_threads_are_clamped_to_the_cpus);
 }

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "camera.h"
+#include "capture.h"
 #include "cfg.h"
 #include "test.h"
 
@@ -28,6 +30,8 @@ static struct {
 	int eagain;              /* DQBUF answers EAGAIN this many times */
 	bool timeout;            /* poll never ready */
 	int unplug_after;        /* DQBUF fails with ENODEV after this many frames (0: never) */
+	int corrupt_every;       /* every Nth MJPEG frame is garbage (0: never) */
+	int opens;
 	int frames;
 	uint32_t seq;
 } fake;
@@ -39,6 +43,7 @@ static int f_open(const char *p, int flags)
 		errno = fake.open_errno;
 		return -1;
 	}
+	fake.opens++;
 	return 42;
 }
 
@@ -113,6 +118,8 @@ static int f_ioctl(int fd, unsigned long req, void *arg)
 			if (f == V4L2_PIX_FMT_MJPEG) {
 				memcpy(fake.buf[i], fake.jpeg, fake.jpeg_n);
 				b->bytesused = (uint32_t)fake.jpeg_n;
+				if (fake.corrupt_every && fake.frames % fake.corrupt_every == 0)
+					memset(fake.buf[i] + 2, 0x5a, 600); /* the markers after SOI smashed */
 			} else if (f == V4L2_PIX_FMT_YUYV) { /* a flat grey: Y 128, U 128, V 128 */
 				memset(fake.buf[i], 128, (size_t)fake.w * fake.h * 2);
 				b->bytesused = fake.w * fake.h * 2;
@@ -247,6 +254,60 @@ static void test_camera_faults(void)
 	reset_fake(0);
 }
 
+/* The capture thread skips frames that do not decode and counts them; the device stays open. */
+static void test_capture_skips_corrupt_frames(void)
+{
+	struct fvl_capture *c = NULL;
+	struct fvl_capture_stats st = {0};
+	struct fvl_image img = {0};
+	uint64_t seen = 0;
+	reset_fake(V4L2_PIX_FMT_MJPEG);
+	fake.corrupt_every = 2;
+	T_ASSERT(fvl_capture_start(&fake_ops, &params, false, &c) == FVL_STATUS_OK, "%s",
+	         fvl_last_error());
+	for (int i = 0; i < 2000 && st.frames < 8; i++) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+		fvl_capture_stats(c, &st);
+	}
+	const bool got = fvl_capture_latest(c, &seen, &img);
+	enum fvl_status fs;
+	char why[128];
+	const bool failed = fvl_capture_failed(c, &fs, why, sizeof(why));
+	fvl_capture_stop(c);
+	t_note("%llu frames kept, %llu corrupt ones skipped, %llu reopens, %d device opens",
+	       (unsigned long long)st.frames, (unsigned long long)st.corrupt,
+	       (unsigned long long)st.reopens, fake.opens);
+	T_ASSERT(got && img.w == 451 && !failed, "frame %d (%ux%u), failed %d", got, img.w, img.h,
+	         failed);
+	T_ASSERT(st.frames >= 8 && st.corrupt >= 4 && st.reopens == 0 && fake.opens == 1,
+	         "%llu frames, %llu corrupt, %llu reopens, %d opens", (unsigned long long)st.frames,
+	         (unsigned long long)st.corrupt, (unsigned long long)st.reopens, fake.opens);
+	fvl_image_free(&img);
+	reset_fake(0);
+}
+
+/* A device that cannot be opened: the capture gives up, saying why (no waiting asked for). */
+static void test_capture_gives_up_on_a_missing_device(void)
+{
+	struct fvl_capture *c = NULL;
+	enum fvl_status st = FVL_STATUS_OK;
+	char why[256] = "";
+	reset_fake(V4L2_PIX_FMT_MJPEG);
+	fake.open_errno = ENOENT;
+	T_ASSERT(fvl_capture_start(&fake_ops, &params, false, &c) == FVL_STATUS_OK, "start");
+	bool failed = false;
+	for (int i = 0; i < 2000 && !failed; i++) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+		failed = fvl_capture_failed(c, &st, why, sizeof(why));
+	}
+	fvl_capture_stop(c);
+	reset_fake(0);
+	T_ASSERT(failed && st == FVL_STATUS_NOT_FOUND && strstr(why, "no such camera"), "%d %s",
+	         failed, why);
+}
+
 static void test_frame_change_metric(void)
 {
 	struct fvl_image a, b;
@@ -264,5 +325,7 @@ void suite_camera(void)
 	T_RUN(test_camera_mjpeg_cycle);
 	T_RUN(test_camera_yuyv_and_rgb24);
 	T_RUN(test_camera_faults);
+	T_RUN(test_capture_skips_corrupt_frames);
+	T_RUN(test_capture_gives_up_on_a_missing_device);
 	T_RUN(test_frame_change_metric);
 }

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "convert.h"
 #include "gguf.h"
+#include "model.h"
 #include "test.h"
 
 /* ---- a byte-level builder for hand-made (and broken) files ---------------------------------- */
@@ -478,6 +480,81 @@ int t_write_gguf_seeds(const char *dir)
 	return 0;
 }
 
+/* A converted model with one metadata value changed in place: a crafted file as an attacker
+ * (or a broken converter) would write one. */
+static enum fvl_status load_patched(const uint8_t *base, size_t n, uint8_t *work, const char *key,
+                                    uint64_t elem, int64_t value)
+{
+	struct fvl_gguf *g;
+	struct fvl_model *m = NULL;
+	memcpy(work, base, n);
+	if (fvl_gguf_parse(base, n, &g) != FVL_STATUS_OK)
+		return FVL_STATUS_IO;
+	const struct fvl_gguf_kv *kv = fvl_gguf_find_kv(g, key);
+	if (kv) {
+		const uint32_t type = kv->type == FVL_GGUF_ARRAY ? kv->arr_type : kv->type;
+		const uint32_t es = fvl_gguf_value_size(type);
+		memcpy(work + (kv->data - g->map) + elem * es, &value, es);
+	}
+	fvl_gguf_free(g);
+	if (!kv)
+		return FVL_STATUS_IO;
+	enum fvl_status st = fvl_model_load_memory(work, n, &m);
+	fvl_model_free(m);
+	return st;
+}
+
+static void test_crafted_hyperparameters_are_refused_at_load(void)
+{
+	static const struct {
+		const char *key;
+		uint64_t elem;
+		int64_t value;
+		enum fvl_status want;
+		const char *says;
+	} cases[] = {
+		{"f2.text.encoder_heads", 0, 0, FVL_STATUS_BAD_FILE, "heads"},
+		{"f2.text.encoder_heads", 0, 1 << 20, FVL_STATUS_BAD_FILE, "head dim"},
+		{"f2.vision.window_size", 0, 0, FVL_STATUS_BAD_FILE, "window"},
+		{"f2.vision.num_heads", 0, 0, FVL_STATUS_BAD_FILE, "DaViT stage 0"},
+		{"f2.vision.patch_size", 3, 60, FVL_STATUS_BAD_FILE, "DaViT stage 3"},
+		{"f2.vision.pos_embed_max", 0, 1, FVL_STATUS_BAD_FILE, "position embeddings"},
+		{"llm.attention.key_length", 0, 1000, FVL_STATUS_BAD_FILE, "key_length"},
+		{"llm.attention.head_count_kv", 0, 3, FVL_STATUS_BAD_FILE, "attention shape"},
+		{"general.alignment", 0, 8, FVL_STATUS_BAD_FILE, "align"},
+		{"fvl.format_version", 0, 99, FVL_STATUS_UNSUPPORTED, "newer"},
+		{"fvl.image.token_id", 0, 5, FVL_STATUS_BAD_FILE, "negative id"},
+	};
+	char path[600];
+	snprintf(path, sizeof(path), "%s", t_tmppath("crafted-base.gguf"));
+	struct convert_opts o = {.ckpt_dir = t_datapath("fvl-tiny-phi3/checkpoint"), .out = path,
+	                         .wtype = FVL_TYPE_Q8_0, .vision_wtype = FVL_TYPE_F16,
+	                         .embed_wtype = FVL_TYPE_Q8_0, .no_florence_decoder = true,
+	                         .quiet = true};
+	T_ASSERT(convert_run(&o) == FVL_STATUS_OK, "%s", fvl_last_error());
+	FILE *f = fopen(path, "rb");
+	T_ASSERT(f && fseek(f, 0, SEEK_END) == 0, "open");
+	const size_t n = (size_t)ftell(f);
+	uint8_t *base = aligned_alloc(64, (n + 63) / 64 * 64), *work = aligned_alloc(64, (n + 63) / 64 * 64);
+	T_ASSERT(base && work && fseek(f, 0, SEEK_SET) == 0 && fread(base, 1, n, f) == n, "read");
+	fclose(f);
+	int ok = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const enum fvl_status st = load_patched(base, n, work, cases[i].key, cases[i].elem,
+		                                        cases[i].value);
+		const bool good = st == cases[i].want && strstr(fvl_last_error(), cases[i].says);
+		ok += good;
+		if (!good)
+			t_note("%s = %lld: status %d, '%s'", cases[i].key, (long long)cases[i].value, st,
+			       fvl_last_error());
+	}
+	free(base);
+	free(work);
+	t_note("%d of %zu crafted hyperparameters refused at load with a message naming them", ok,
+	       sizeof(cases) / sizeof(cases[0]));
+	T_ASSERT(ok == (int)(sizeof(cases) / sizeof(cases[0])), "see above");
+}
+
 void suite_gguf(void)
 {
 	T_RUN(test_handmade_file_parses);
@@ -497,4 +574,5 @@ void suite_gguf(void)
 	T_RUN(test_writer_refuses_misuse);
 	T_RUN(test_writer_reports_a_full_disk);
 	T_RUN(test_model_load_and_errors);
+	T_RUN(test_crafted_hyperparameters_are_refused_at_load);
 }

@@ -6,6 +6,8 @@
 
 #include "golden.h"
 #include "llm.h"
+#include "rng.h"
+#include "sampler.h"
 #include "test.h"
 
 #define V 32064
@@ -159,8 +161,109 @@ out:
 	close_llm(&f);
 }
 
+/* The repetition penalty over the last 64 generated tokens, each distinct token once (HF's
+ * processor), the ring really moving past 64. */
+static void test_sampler_repeat_penalty_window(void)
+{
+	struct fvl_sampler sp;
+	enum { NV = 300 };
+	float l[NV];
+	struct fvl_gen_params g;
+	fvl_gen_params_default(&g);
+	g.repeat_penalty = 2.0f;
+	T_ASSERT(fvl_sampler_init(&sp, NV) == FVL_STATUS_OK, "init");
+	fvl_sampler_reset(&sp, 1);
+	for (int i = 0; i < 100; i++) /* 0..99: the window holds 36..99 */
+		fvl_sampler_accept(&sp, i);
+	fvl_sampler_accept(&sp, 99); /* twice: still divided once */
+	for (int i = 0; i < NV; i++)
+		l[i] = 4.0f;
+	l[200] = 3.0f; /* the best unpenalized token */
+	const int32_t pick = fvl_sampler_sample(&sp, &g, l);
+	const bool ok = l[0] == 4.0f && l[36] == 4.0f && l[37] == 2.0f && l[99] == 2.0f &&
+	                l[100] == 4.0f && pick == 0;
+	T_ASSERT(ok, "after 101 tokens: l[0] %.1f l[36] %.1f l[37] %.1f l[99] %.1f (want 4 4 2 2), "
+	         "pick %d", l[0], l[36], l[37], l[99], pick);
+	/* negative logits are multiplied */
+	for (int i = 0; i < NV; i++)
+		l[i] = -1.0f;
+	fvl_sampler_sample(&sp, &g, l);
+	T_ASSERT(l[99] == -2.0f && l[10] == -1.0f, "negative: %.1f %.1f", l[99], l[10]);
+	fvl_sampler_free(&sp);
+}
+
+/* top-k / top-p / min-p through the heap give exactly the distribution a full sort gives: the
+ * same candidates, checked by sampling frequencies against the brute-force weights. */
+static void test_sampler_filters_match_a_full_sort(void)
+{
+	enum { NV = 2000, DRAWS = 20000 };
+	struct fvl_sampler sp;
+	static float l[NV], w[NV], tmp[NV];
+	static int count[NV];
+	struct rng r = {5};
+	T_ASSERT(fvl_sampler_init(&sp, NV) == FVL_STATUS_OK, "init");
+	struct fvl_gen_params g;
+	fvl_gen_params_default(&g);
+	g.temp = 0.8f, g.top_k = 50, g.top_p = 0.7f, g.min_p = 0.02f;
+	for (int i = 0; i < NV; i++)
+		l[i] = (float)(rng_next(&r) % 10000) / 1000.0f;
+	/* brute force: sort, top-k, softmax over k, top-p, min-p */
+	int order[NV];
+	for (int i = 0; i < NV; i++)
+		order[i] = i;
+	for (int i = 0; i < NV; i++) /* selection sort, descending: fine for a test */
+		for (int j = i + 1; j < NV; j++)
+			if (l[order[j]] > l[order[i]]) {
+				int t = order[i];
+				order[i] = order[j], order[j] = t;
+			}
+	double sum = 0;
+	for (int i = 0; i < g.top_k; i++)
+		sum += w[i] = expf((l[order[i]] - l[order[0]]) / g.temp);
+	int keep = 0;
+	double c = 0;
+	for (int i = 0; i < g.top_k; i++) {
+		if (i > 0 && w[i] < g.min_p * w[0])
+			break;
+		keep = i + 1;
+		c += w[i] / sum;
+		if (c >= g.top_p)
+			break;
+	}
+	double kept = 0;
+	for (int i = 0; i < keep; i++)
+		kept += w[i];
+	fvl_sampler_reset(&sp, 123);
+	for (int d = 0; d < DRAWS; d++) {
+		memcpy(tmp, l, sizeof(l));
+		count[fvl_sampler_sample(&sp, &g, tmp)]++;
+	}
+	double worst = 0;
+	int outside = 0;
+	for (int i = 0; i < NV; i++) {
+		int rank = -1;
+		for (int k = 0; k < keep && rank < 0; k++)
+			rank = order[k] == i ? k : -1;
+		if (rank < 0) {
+			outside += count[i];
+			continue;
+		}
+		const double want = w[rank] / kept, got = (double)count[i] / DRAWS;
+		if (fabs(got - want) > worst)
+			worst = fabs(got - want);
+	}
+	fvl_sampler_free(&sp);
+	t_note("top-k 50, top-p 0.7, min-p 0.02 over 2,000 logits: %d candidates kept; over %d draws "
+	       "the frequencies are within %.4f of the sorted reference, %d draws outside", keep, DRAWS,
+	       worst, outside);
+	T_ASSERT(outside == 0 && worst < 0.02, "%d draws outside the candidates, worst %.4f", outside,
+	         worst);
+}
+
 void suite_llm(void)
 {
+	T_RUN(test_sampler_repeat_penalty_window);
+	T_RUN(test_sampler_filters_match_a_full_sort);
 	T_RUN(test_llm_text_only_logits_match_golden);
 	T_RUN(test_llm_image_prompt_f32_matches_golden);
 	T_RUN(test_llm_image_prompt_f32_kv_f16);

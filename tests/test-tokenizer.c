@@ -2,6 +2,7 @@
  * text with and without special tokens) for the Florence-2, the SentencePiece-style Phi-3 and the
  * Llama-3.1 tokenizers, each rebuilt from model-file metadata; and streaming detokenization. */
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "cfg.h"
@@ -186,6 +187,104 @@ static void test_phi3_slow_tokenizer_probes(void)
 	T_ASSERT(n_cases == 29 && ok == n_cases, "%s", why);
 }
 
+/* Every tokenizer takes any bytes: an ill-formed UTF-8 sequence reads as U+FFFD, each maximal
+ * subpart once (Python's decode(errors="replace"), what the reference would be given). */
+static void test_any_bytes_in_every_tokenizer(void)
+{
+	static const struct { const char *bad, *as; } cases[] = {
+		{"x\xff", "x\xef\xbf\xbd"},
+		{"\xf8\x88\x80\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+		{"\xe4\xbb" "a", "\xef\xbf\xbd" "a"},
+		{"<|user|>\xed\xa0\x80", "<|user|>\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+		{"\xc0\xaf end \xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd end \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+	};
+	struct fvl_gguf *g[4] = {NULL};
+	struct fvl_tok *t[4] = {
+		load_tok(t_datapath("tokenizers/florence2-tokenizer.json"), true, &g[0]),
+		load_tok(t_datapath("tokenizers/sp-bpe-32k-with-phi3-specials.tokenizer.json"), false, &g[1]),
+		NULL, load_spm(&g[3])};
+	t[2] = load_tok(t_datapath("fvl-tiny-llama3/checkpoint/tokenizer.json"), false, &g[2]);
+	int ok = 0, n = 0;
+	for (int k = 0; k < 4; k++)
+		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]) && t[k]; c++) {
+			int32_t *a = NULL, *b = NULL;
+			size_t na = 0, nb = 0;
+			n++;
+			if (fvl_tok_encode(t[k], cases[c].bad, strlen(cases[c].bad), true, &a, &na) == 0 &&
+			    fvl_tok_encode(t[k], cases[c].as, strlen(cases[c].as), true, &b, &nb) == 0 &&
+			    na == nb && memcmp(a, b, na * sizeof(*a)) == 0)
+				ok++;
+			else
+				t_note("tokenizer %d, case %zu differs", k, c);
+			free(a);
+			free(b);
+		}
+	for (int k = 0; k < 4; k++) {
+		fvl_tok_free(t[k]);
+		fvl_gguf_free(g[k]);
+	}
+	t_note("%d/%d ill-formed inputs give the ids of their U+FFFD reading (4 tokenizers)", ok, n);
+	T_ASSERT(n == 20 && ok == n, "%d of %d", ok, n);
+}
+
+/* Merges are O(n log n): 125 KB in one word and a 125 KB prompt encode, and byte-level BPE
+ * decodes back to the input. */
+static void test_long_input(void)
+{
+	struct fvl_gguf *g[2] = {NULL};
+	struct fvl_tok *t[2] = {
+		load_tok(t_datapath("tokenizers/florence2-tokenizer.json"), true, &g[0]),
+		load_spm(&g[1])};
+	const size_t n = 125000;
+	char *word = malloc(n + 1), *prose = malloc(n + 1);
+	T_ASSERT(t[0] && t[1] && word && prose, "load");
+	static const char *const words[] = {"the ", "image ", "shows ", "a ", "large ", "orange ",
+	                                    "cat, ", "sleeping. ", "Über ", "東京 "};
+	size_t at = 0;
+	for (size_t i = 0; at < n; i++) {
+		const char *w = words[i % 10];
+		size_t l = strlen(w);
+		if (at + l > n)
+			l = n - at;
+		memcpy(prose + at, w, l);
+		at += l;
+	}
+	prose[n] = 0;
+	for (size_t i = 0; i < n; i++)
+		word[i] = (char)('a' + (i * 7 + i / 3) % 26);
+	word[n] = 0;
+	double ms[2][2];
+	bool round = true;
+	for (int k = 0; k < 2; k++)
+		for (int w = 0; w < 2; w++) {
+			const char *text = w ? prose : word;
+			struct timespec a, b;
+			int32_t *ids;
+			size_t ni;
+			clock_gettime(CLOCK_MONOTONIC, &a);
+			T_ASSERT(fvl_tok_encode(t[k], text, strlen(text), false, &ids, &ni) == 0, "encode");
+			clock_gettime(CLOCK_MONOTONIC, &b);
+			ms[k][w] = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+			if (k == 0) { /* byte-level: lossless */
+				char *d;
+				size_t dl;
+				round = round && fvl_tok_decode(t[k], ids, ni, false, &d, &dl) == 0 &&
+				        dl == strlen(text) && memcmp(d, text, dl) == 0;
+				free(d);
+			}
+			free(ids);
+		}
+	for (int k = 0; k < 2; k++) {
+		fvl_tok_free(t[k]);
+		fvl_gguf_free(g[k]);
+	}
+	free(word);
+	free(prose);
+	t_note("125 KB: Florence-2 BPE one word %.0f ms, prose %.0f ms; SentencePiece one word %.0f ms, "
+	       "prose %.0f ms (wall time, not asserted)", ms[0][0], ms[0][1], ms[1][0], ms[1][1]);
+	T_ASSERT(round, "byte-level round trip of 125 KB");
+}
+
 static void test_stream_never_splits_a_character(void)
 {
 	struct fvl_gguf *g;
@@ -233,5 +332,7 @@ void suite_tokenizer(void)
 	T_RUN(test_phi3_style_tokenizer_goldens);
 	T_RUN(test_llama3_tokenizer_goldens);
 	T_RUN(test_phi3_slow_tokenizer_probes);
+	T_RUN(test_any_bytes_in_every_tokenizer);
+	T_RUN(test_long_input);
 	T_RUN(test_stream_never_splits_a_character);
 }

@@ -61,10 +61,13 @@ void suite_session(void);
 void suite_camera(void);
 void suite_f2task(void);
 void suite_layouts(void);
+void suite_threads(void);
 
 /* Writes small valid GGUF files into dir (the fuzzer's seed corpus). */
 int t_write_gguf_seeds(const char *dir);
 /* Writes a small safetensors file and a small torch.save zip into dir. */
 int t_write_ckpt_seeds(const char *dir);
+/* Writes tokenizers.gguf and model.gguf, the tokenizer and model-load fuzzers' bases, into dir. */
+int t_write_fuzz_files(const char *dir);
 
 #endif /* FVL_TEST_H */

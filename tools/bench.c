@@ -258,6 +258,21 @@ static int bench_task(const struct fvl_model *m, const char *task, long threads,
 	return rc;
 }
 
+void fvl_bench_help(FILE *f)
+{
+	fputs("usage: fvl bench -m MODEL.gguf [--llm] [--vision] [--task NAME] [-t N] [-p PROMPT_TOKENS]\n"
+	      "                 [-n GEN_TOKENS] [-r IMAGES]\n"
+	      "\n"
+	      "Measures on random inputs and prints markdown tables: prefill and decode tokens/s and the\n"
+	      "weight bandwidth they use (--llm), the vision stages' ms and GFLOP/s (--vision; both by\n"
+	      "default), or a Florence-2 task's image-to-text time, greedy and 3 beams (--task).\n"
+	      "\n"
+	      "  -t N                   threads (default: the CPUs this process may use)\n"
+	      "  -p N                   prompt tokens of the prefill (default 600; within the context)\n"
+	      "  -n N                   generated tokens (default 16)\n"
+	      "  -r N                   images (default 1)\n", f);
+}
+
 int fvl_bench_main(int argc, char **argv)
 {
 	const char *model = NULL, *task = NULL;
@@ -290,8 +305,7 @@ int fvl_bench_main(int argc, char **argv)
 			*(argv[i][1] == 't' ? &threads : argv[i][1] == 'p' ? &P : argv[i][1] == 'n' ? &G : &R) = v;
 			i++;
 		} else {
-			fprintf(stderr, "fvl bench: unknown option '%s' (usage: fvl bench -m MODEL [--llm] "
-			        "[--vision] [--task NAME] [-t N] [-p PROMPT] [-n GEN] [-r IMAGES])\n", argv[i]);
+			fprintf(stderr, "fvl bench: unknown option '%s' (try 'fvl bench --help')\n", argv[i]);
 			return 2;
 		}
 	}
@@ -312,6 +326,12 @@ int fvl_bench_main(int argc, char **argv)
 		const int rc = bench_task(m, task, threads, R);
 		fvl_model_free(m);
 		return rc;
+	}
+	if (m->is_vl && llm && (size_t)(P + G + 4) > m->llm.ctx_max) {
+		fprintf(stderr, "fvl bench: -p %ld and -n %ld do not fit the model's context of %zu tokens "
+		        "(try 'fvl bench --help')\n", P, G, m->llm.ctx_max);
+		fvl_model_free(m);
+		return 2;
 	}
 	if (!m->is_vl || fvl_rt_init(&rt, (size_t)threads, getenv("FVL_ISA")) != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl bench: error: %s\n", m->is_vl ? fvl_last_error() :

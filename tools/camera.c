@@ -4,7 +4,6 @@
  * retried with back-off; SIGINT/SIGTERM stop cleanly after the current answer. */
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "camera.h"
 #include "camera-cmd.h"
+#include "capture.h"
 #include "cli.h"
 #include "fvl.h"
 
@@ -37,73 +36,6 @@ static void sleep_s(double s)
 	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
 	while (!stop && nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
-}
-
-/* ---- capture thread: the newest frame only ------------------------------------------------------ */
-
-struct grabber {
-	struct fvl_camera_params p;
-	bool wait_for_device;
-	pthread_mutex_t mu;
-	struct fvl_image latest; /* under mu */
-	uint64_t n_frames;       /* frames captured so far, under mu */
-	bool failed;             /* gave up (device missing at start without --wait-for-device) */
-	char error[512];
-};
-
-static void *grab_loop(void *arg)
-{
-	struct grabber *g = arg;
-	struct fvl_camera *cam = NULL;
-	struct fvl_image img = {0};
-	double backoff = 0.5;
-	bool ever_opened = false;
-	while (!stop) {
-		if (!cam) {
-			enum fvl_status st = fvl_camera_open(NULL, &g->p, &cam);
-			if (st != FVL_STATUS_OK) {
-				if (!ever_opened && !g->wait_for_device) {
-					pthread_mutex_lock(&g->mu);
-					g->failed = true;
-					snprintf(g->error, sizeof(g->error), "%s", fvl_last_error());
-					pthread_mutex_unlock(&g->mu);
-					stop = 1;
-					break;
-				}
-				fprintf(stderr, "fvl camera: %s; retrying in %.1f s\n", fvl_last_error(), backoff);
-				sleep_s(backoff);
-				backoff = backoff * 2 > 5 ? 5 : backoff * 2;
-				continue;
-			}
-			if (ever_opened)
-				fprintf(stderr, "fvl camera: %s is back (%s)\n", g->p.device, fvl_camera_format(cam));
-			ever_opened = true;
-			backoff = 0.5;
-		}
-		enum fvl_status st = fvl_camera_grab(cam, &img, NULL);
-		if (st == FVL_STATUS_OK) {
-			pthread_mutex_lock(&g->mu);
-			if (g->latest.w != img.w || g->latest.h != img.h || !g->latest.rgb) {
-				fvl_image_free(&g->latest);
-				g->latest.rgb = malloc((size_t)img.w * img.h * 3);
-				g->latest.w = img.rgb && g->latest.rgb ? img.w : 0;
-				g->latest.h = img.rgb && g->latest.rgb ? img.h : 0;
-			}
-			if (g->latest.rgb)
-				memcpy(g->latest.rgb, img.rgb, (size_t)img.w * img.h * 3);
-			g->n_frames++;
-			pthread_mutex_unlock(&g->mu);
-			continue;
-		}
-		fprintf(stderr, "fvl camera: %s\n", fvl_last_error());
-		if (strstr(fvl_last_error(), "timed out"))
-			continue;
-		fvl_camera_close(cam); /* gone or broken: reopen with back-off */
-		cam = NULL;
-	}
-	fvl_camera_close(cam);
-	fvl_image_free(&img);
-	return NULL;
 }
 
 /* ---- answering -------------------------------------------------------------------------------- */
@@ -131,11 +63,12 @@ static bool collect(void *user, int32_t id, const char *text, size_t len)
 	return !stop;
 }
 
-static void print_json_line(uint64_t frame, const char *text, size_t n, double ms)
+static void print_json_line(uint64_t frame, const char *text, size_t n, const char *finish,
+                            double ms)
 {
 	printf("{\"ts\": %.3f, \"frame\": %llu, \"text\": ", now_s(), (unsigned long long)frame);
 	json_string(stdout, text, n);
-	printf(", \"ms\": %.0f}\n", ms);
+	printf(", \"finish\": \"%s\", \"ms\": %.0f}\n", finish, ms);
 	fflush(stdout);
 }
 
@@ -178,7 +111,11 @@ static int answer(const struct asker *k, const struct fvl_image *img, uint64_t f
 		free(a.text);
 		return 1;
 	}
-	print_json_line(frame, a.text ? a.text : "", a.n, (now_s() - t0) * 1e3);
+	struct fvl_stats stats;
+	fvl_session_stats(k->s, &stats);
+	print_json_line(frame, a.text ? a.text : "", a.n,
+	                st == FVL_STATUS_CANCELLED ? "cancelled" : fvl_finish_str(stats.finish),
+	                (now_s() - t0) * 1e3);
 	free(a.text);
 	return 0;
 }
@@ -217,6 +154,7 @@ static int replay(const struct asker *k, const char *dir, double min_change, uin
 	qsort(names, n, sizeof(*names), cmp_str);
 	struct fvl_image last = {0};
 	int rc = n ? 0 : 1;
+	size_t loaded = 0;
 	if (!n)
 		fprintf(stderr, "fvl camera: error: --frames %s holds no JPEG or PNM files\n", dir);
 	for (size_t i = 0; i < n && !stop && (max_frames == 0 || i < max_frames); i++) {
@@ -225,6 +163,7 @@ static int replay(const struct asker *k, const char *dir, double min_change, uin
 			fprintf(stderr, "fvl camera: skipping %s: %s\n", names[i], fvl_last_error());
 			continue;
 		}
+		loaded++;
 		if (last.rgb && fvl_image_change(&img, &last) < min_change) {
 			fvl_image_free(&img);
 			continue;
@@ -234,6 +173,11 @@ static int replay(const struct asker *k, const char *dir, double min_change, uin
 		last = img;
 	}
 	fvl_image_free(&last);
+	if (n && !loaded && !stop) {
+		fprintf(stderr, "fvl camera: error: --frames %s: none of its %zu files could be read\n",
+		        dir, n);
+		rc = 1;
+	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -260,52 +204,48 @@ int fvl_camera_main(int argc, char **argv, const char *question, const char *mod
 		rc = replay(&k, o->frames, o->min_change, o->max_frames);
 		goto done;
 	}
-	struct grabber g;
-	memset(&g, 0, sizeof(g));
-	g.p = (struct fvl_camera_params){o->device, o->width, o->height, 4, 2000};
-	g.wait_for_device = o->wait_for_device;
-	pthread_mutex_init(&g.mu, NULL);
-	pthread_t th;
-	if (pthread_create(&th, NULL, grab_loop, &g) != 0) {
-		fprintf(stderr, "fvl camera: error: cannot start the capture thread\n");
+	struct fvl_capture *cap = NULL;
+	const struct fvl_camera_params cp = {o->device, o->width, o->height, 4, 2000};
+	if (fvl_capture_start(NULL, &cp, o->wait_for_device, &cap) != FVL_STATUS_OK) {
+		fprintf(stderr, "fvl camera: error: %s\n", fvl_last_error());
 		goto done;
 	}
 	struct fvl_image frame = {0}, last = {0};
 	uint64_t answered = 0, seen = 0;
+	enum fvl_status why_st = FVL_STATUS_OK;
+	char why[512];
 	rc = 0;
 	while (!stop && (o->max_frames == 0 || answered < o->max_frames)) {
 		double t0 = now_s();
-		pthread_mutex_lock(&g.mu);
-		const bool fresh = g.n_frames > seen && g.latest.rgb;
-		if (fresh) {
-			seen = g.n_frames;
-			fvl_image_free(&frame);
-			frame.w = g.latest.w, frame.h = g.latest.h;
-			frame.rgb = malloc((size_t)frame.w * frame.h * 3);
-			if (frame.rgb)
-				memcpy(frame.rgb, g.latest.rgb, (size_t)frame.w * frame.h * 3);
-		}
-		pthread_mutex_unlock(&g.mu);
-		if (fresh && frame.rgb && (!last.rgb || fvl_image_change(&frame, &last) >= o->min_change)) {
+		if (fvl_capture_failed(cap, &why_st, why, sizeof(why)))
+			break;
+		const bool fresh = fvl_capture_latest(cap, &seen, &frame);
+		if (fresh && (!last.rgb || fvl_image_change(&frame, &last) >= o->min_change)) {
 			rc |= answer(&k, &frame, seen - 1);
 			answered++;
-			fvl_image_free(&last);
+			struct fvl_image t = last;
 			last = frame;
-			frame = (struct fvl_image){0};
+			frame = t;
 		}
 		const double left = o->every - (now_s() - t0);
 		sleep_s(left > 0.02 ? left : 0.02);
 	}
-	stop = 1;
-	pthread_join(th, NULL);
-	if (g.failed) {
-		fprintf(stderr, "fvl camera: error: %s (--wait-for-device waits for it)\n", g.error);
+	struct fvl_capture_stats cs;
+	fvl_capture_stats(cap, &cs);
+	const bool failed = fvl_capture_failed(cap, &why_st, why, sizeof(why));
+	fvl_capture_stop(cap);
+	if (failed) {
+		/* waiting helps a camera that is missing or busy, not one that cannot work */
+		fprintf(stderr, "fvl camera: error: %s%s\n", why,
+		        why_st == FVL_STATUS_NOT_FOUND || why_st == FVL_STATUS_IO ?
+		        " (--wait-for-device waits for it)" : "");
 		rc = 1;
 	}
+	if (cs.corrupt)
+		fprintf(stderr, "fvl camera: %llu corrupt frames skipped, %llu captured\n",
+		        (unsigned long long)cs.corrupt, (unsigned long long)cs.frames);
 	fvl_image_free(&frame);
 	fvl_image_free(&last);
-	fvl_image_free(&g.latest);
-	pthread_mutex_destroy(&g.mu);
 done:
 	fflush(stdout);
 	fvl_session_free(s);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # check.sh — the README's test command (`make check`): installs what is needed, builds, and runs
-# every test suite: host unit + CLI tests, ASan/UBSan, the qemu runs for three CPU models, board
-# cross-builds and the GGUF fuzzer. Every step runs even if an earlier one failed; the last line
+# every test suite: host unit + CLI tests, ASan/UBSan, ThreadSanitizer on the threading promises,
+# the qemu runs for three CPU models, board cross-builds, the arm64 package and the fuzzers. Every step runs even if an earlier one failed; the last line
 # sums them up as "check: N passed, N failed, N skipped". Exit status 1 if anything failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -41,6 +41,7 @@ step deps tools/setup-deps.sh
 step build $MAKE -j"$J" all
 step test $MAKE -j"$J" test
 step test-asan $MAKE -j"$J" test-asan
+step test-tsan $MAKE -j"$J" test-tsan
 step test-arm $MAKE -j"$J" test-arm
 for b in rpi4 rpi5 orin; do
   step "build-$b" $MAKE -j"$J" BOARD=$b all

@@ -131,3 +131,38 @@ int make_dump_dir(const char *dir)
 		errno = ENOTDIR;
 	return -1;
 }
+
+char *read_text(const char *path, size_t cap, char *why, size_t why_n)
+{
+	const bool in = strcmp(path, "-") == 0;
+	FILE *f = in ? stdin : fopen(path, "rb");
+	struct stat sb;
+	if (!f) {
+		snprintf(why, why_n, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		snprintf(why, why_n, "%s: is a directory, not a text file", in ? "standard input" : path);
+		if (!in)
+			fclose(f);
+		return NULL;
+	}
+	char *buf = malloc(cap + 1);
+	size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
+	const bool err = !buf || ferror(f);
+	if (!in)
+		fclose(f);
+	if (err || n > cap) {
+		snprintf(why, why_n, "%s: %s", in ? "standard input" : path,
+		         !buf ? "out of memory" : err ? "read error" : "longer than the 1 MB a question may have");
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	if (memchr(buf, 0, n)) {
+		snprintf(why, why_n, "%s: holds a NUL byte (not text)", in ? "standard input" : path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}

@@ -29,6 +29,11 @@ int write_npy(const char *dir, const char *name, const float *x, size_t a, size_
 /* mkdir dir unless it is a folder already; 0 on success, -1 (errno set). */
 int make_dump_dir(const char *dir);
 
+/* The text of file path ("-": standard input), at most cap bytes, NUL-terminated (malloc'd); NULL
+ * with the reason in why for a missing file, a directory, a read error, more than cap bytes or a
+ * NUL byte. */
+char *read_text(const char *path, size_t cap, char *why, size_t why_n);
+
 struct fvl_cpu;
 /* The CPU's feature lines ("asimd: yes", ...), as `fvl cpu` and `fvl doctor` print them. */
 void print_cpu_features(const struct fvl_cpu *cpu);

@@ -95,18 +95,32 @@ static void video_devices(void)
 		printf("  none found (a camera appears as /dev/videoN; the user needs the 'video' group)\n");
 }
 
+void fvl_doctor_help(FILE *f)
+{
+	fputs("usage: fvl doctor [-m MODEL.gguf] [-c CTX]\n"
+	      "\n"
+	      "Prints the CPU and its features (NAME: yes|no), the kernel chosen per op, threads,\n"
+	      "memory, swap, huge pages, video devices, and with -m whether the model fits in the\n"
+	      "available memory with a context of CTX tokens (default 2048). Exits 1 if the model\n"
+	      "file cannot be read.\n", f);
+}
+
 int fvl_doctor_main(int argc, char **argv)
 {
 	const char *model = NULL;
 	long ctx = 2048;
+	int rc = 0;
 	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "-m") && i + 1 < argc)
+		if (!strcmp(argv[i], "-m") && i + 1 < argc) {
 			model = argv[++i];
-		else if (!strcmp(argv[i], "-c") && i + 1 < argc)
-			ctx = atol(argv[++i]);
-		else {
-			fprintf(stderr, "fvl doctor: unknown option '%s' (usage: fvl doctor [-m MODEL.gguf] "
-			        "[-c CTX])\n", argv[i]);
+		} else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+			if (!parse_long(argv[++i], 16, 1 << 20, &ctx)) {
+				fprintf(stderr, "fvl doctor: -c wants 16..1048576 tokens, not '%s'\n", argv[i]);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "fvl doctor: unknown option '%s' (try 'fvl doctor --help')\n",
+			        argv[i]);
 			return 2;
 		}
 	}
@@ -156,12 +170,15 @@ int fvl_doctor_main(int argc, char **argv)
 	if (f)
 		fclose(f);
 	if (model) {
-		struct stat sb;
+		struct stat sb = {0};
 		struct fvl_gguf *g;
-		if (stat(model, &sb) != 0 || fvl_gguf_open(model, &g) != FVL_STATUS_OK) {
-			printf("model: %s: %s\n", model, fvl_last_error());
+		if (fvl_gguf_open(model, &g) != FVL_STATUS_OK) {
+			printf("model: %s\n", fvl_last_error()); /* the message names the file */
+			fprintf(stderr, "fvl doctor: error: %s\n", fvl_last_error());
+			rc = 1;
 		} else {
 			uint32_t L = 0, nkv = 0, hd = 0;
+			sb.st_size = (off_t)g->size; /* the mapped file's size */
 			fvl_gguf_get_u32(g, "llm.block_count", &L);
 			fvl_gguf_get_u32(g, "llm.attention.head_count_kv", &nkv);
 			fvl_gguf_get_u32(g, "llm.attention.key_length", &hd);
@@ -176,5 +193,5 @@ int fvl_doctor_main(int argc, char **argv)
 		}
 	}
 	video_devices();
-	return 0;
+	return rc;
 }

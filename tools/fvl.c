@@ -19,60 +19,110 @@
 #include "task-cmd.h"
 
 static const char usage[] =
-	"usage: fvl <command> [options]\n"
+	"usage: fvl <command> [options]      (fvl help COMMAND, or fvl COMMAND --help, for its options)\n"
 	"\n"
 	"Florence-VL and Florence-2 inference for ARM boards (version " FVL_VERSION_STRING ").\n"
 	"\n"
 	"commands:\n"
-	"  run -m MODEL.gguf [-i IMAGE] -p QUESTION [options]\n"
-	"                             answer a question about an image (JPEG or PNM), streamed\n"
-	"      -n, --n-predict N      tokens to generate at most (default 256)\n"
-	"      --temp T               sampling temperature; 0 is greedy (default 0)\n"
-	"      --top-k K, --top-p P, --min-p P, --repeat-penalty R, --seed S\n"
-	"      -t, --threads N        threads (default: all CPUs)\n"
-	"      -c, --ctx N            context size (default: the model's, 2048 for Florence-VL)\n"
-	"      --kv-f32               f32 KV cache (default f16)\n"
-	"      --ignore-eos           do not stop at the model's stop tokens\n"
-	"      --json                 print one JSON object (text, ids, prompt_ids, timings)\n"
-	"      --dump DIR             write each stage's output as float32 .npy files into DIR:\n"
-	"                             pixel_values, davit_out, image_features, encoder_out_0..2,\n"
-	"                             fused, projector_out, llm_logits_last (the last prompt position)\n"
-	"  camera -m MODEL.gguf (--device /dev/videoN | --frames DIR)\n"
-	"         (-p QUESTION | --task NAME) [options]\n"
-	"                             answer about camera frames continuously: one JSON line\n"
-	"                             {ts, frame, text, ms} per answered frame; SIGINT stops\n"
-	"      --size WxH             capture size to ask the driver for (default 640x480)\n"
-	"      --every Ns             seconds between answers (default 2s)\n"
-	"      --min-change X         skip frames whose 32x32 grey thumbnail changed less than X\n"
-	"                             (mean absolute difference, 0..255; default 0)\n"
-	"      --wait-for-device      wait for a missing camera instead of failing\n"
-	"      --max-frames N         stop after N answers; --frames DIR replays JPEG/PNM files\n"
-	"      --task NAME [--text T] [--beams N]\n"
-	"                             run a Florence-2 task on each frame instead of -p (as fvl\n"
-	"                             task; the JSON lines carry its text, ids, boxes and labels)\n"
-	"      and -n, --temp, --top-k, --top-p, --min-p, --seed, -t, -c, --kv-f32 as for run\n"
-	"                             (default -n 64). A camera that disappears is retried.\n"
-	"  task -m MODEL.gguf -i IMAGE --task NAME [--text TEXT] [options]\n"
-	"                             run a Florence-2 task (fvl task --help lists them): text,\n"
-	"                             and boxes or quad boxes in image pixels with labels\n"
-	"  tokenize -m MODEL.gguf [--tokenizer llm|florence] [--json] [--no-special] TEXT\n"
-	"                             the ids (and pieces) the model's tokenizer gives for TEXT\n"
-	"  bench -m MODEL.gguf [--llm] [--vision] [-t N] [-p PROMPT_TOKENS] [-n GEN_TOKENS] [-r N]\n"
-	"                             measure prefill/decode tokens/s, bandwidth use, vision stage\n"
-	"                             times and GFLOP/s on random inputs (markdown)\n"
-	"  info MODEL.gguf [--full]   print the model file's metadata and tensor table\n"
-	"                             (--full: print whole arrays and strings)\n"
-	"  doctor [-m MODEL.gguf] [-c CTX]\n"
-	"                             CPU, features (NAME: yes|no), kernels per op, threads, memory,\n"
-	"                             swap, huge pages, whether the model fits, video devices\n"
-	"  cpu                        print the CPU features and the kernel variant fvl picks\n"
-	"  version                    print the version\n"
-	"  help                       print this text\n"
+	"  run       answer a question about an image, streamed (Florence-VL model files)\n"
+	"  camera    answer about camera frames (V4L2) or a folder of frames, one JSON line each\n"
+	"  task      run a Florence-2 task on an image: caption, OCR, detection, grounding, ...\n"
+	"  tokenize  the ids (and pieces) a model's tokenizer gives for a text\n"
+	"  bench     measure prefill/decode tokens/s and the vision stages on random inputs\n"
+	"  info      print a model file's metadata and tensor table\n"
+	"  doctor    CPU, kernels, memory, whether a model fits, cameras\n"
+	"  cpu       the CPU features and the kernel variant fvl picks\n"
+	"  version   print the version\n"
+	"  help      this text, or a command's (fvl help run)\n"
 	"\n"
 	"environment:\n"
-	"  FVL_ISA=scalar|baseline|dotprod|i8mm   force a kernel variant (refused if the CPU lacks it)\n"
+	"  FVL_ISA=scalar|baseline|dotprod|i8mm|avx2   force a kernel variant (refused if the CPU\n"
+	"                                              lacks it)\n"
 	"\n"
 	"exit status: 0 success, 1 failure (the message says why), 2 bad command line.\n";
+
+/* The options fvl run and fvl camera share. */
+#define GEN_OPTIONS \
+	"  -p, --prompt TEXT      the question (- reads it from standard input)\n" \
+	"  -f, --file FILE        the question from a file (up to 1 MB of UTF-8)\n" \
+	"  -n, --n-predict N      tokens to generate at most (run: 256, camera: 64)\n" \
+	"  --temp T               sampling temperature; 0 is greedy (default 0)\n" \
+	"  --top-k K, --top-p P, --min-p P\n" \
+	"                         sampling filters (default off)\n" \
+	"  --repeat-penalty R     divides the logits of the last 64 generated tokens (default 1)\n" \
+	"  --seed S               sampling seed (default 42)\n" \
+	"  --parse-special        special-token text in the question (\"<|end|>\") counts as those\n" \
+	"                         tokens and \"<image>\" splices the image, as Florence-VL's own code\n" \
+	"                         does; by default a question is plain text\n" \
+	"  -t, --threads N        threads (default: the CPUs this process may use)\n" \
+	"  -c, --ctx N            context size (default: the model's, 2048 for Florence-VL)\n" \
+	"  --kv-f32               f32 KV cache (default f16)\n" \
+	"  --ignore-eos           do not stop at the model's stop tokens\n"
+
+static const char run_help[] =
+	"usage: fvl run -m MODEL.gguf [-i IMAGE] (-p QUESTION | -f FILE) [options]\n"
+	"\n"
+	"Answers a question about an image (JPEG or PNM; none: a text-only question), streamed to\n"
+	"standard output. The answer ends at a stop token, after -n tokens, or when the context is full\n"
+	"(--json says which: finish \"stop\", \"length\" or \"context\"); a prompt that cannot fit the\n"
+	"context is refused before the image is processed.\n"
+	"\n"
+	"  -m, --model FILE       a Florence-VL model file (fvl-quant convert)\n"
+	"  -i, --image FILE       the image\n"
+	GEN_OPTIONS
+	"  --json                 print one JSON object: text, ids, prompt_ids, finish, timings\n"
+	"  --dump DIR             write each stage's output as float32 .npy files into DIR:\n"
+	"                         pixel_values, davit_out, image_features, encoder_out_0..2,\n"
+	"                         fused, projector_out, llm_logits_last (the last prompt position)\n";
+
+static const char camera_help[] =
+	"usage: fvl camera -m MODEL.gguf (--device /dev/videoN | --frames DIR)\n"
+	"                  (-p QUESTION | -f FILE | --task NAME) [options]\n"
+	"\n"
+	"Answers about camera frames continuously, one JSON line {ts, frame, text, finish, ms} per\n"
+	"answered frame (with --task: the task's members). The capture thread keeps only the newest\n"
+	"frame; a corrupt frame is skipped and counted; a camera that disappears is reopened with\n"
+	"back-off. SIGINT or SIGTERM stops after the current answer.\n"
+	"\n"
+	"  --device DEV           a V4L2 capture device\n"
+	"  --frames DIR           replay the JPEG/PNM files of DIR in name order instead\n"
+	"  --size WxH             capture size to ask the driver for (default 640x480)\n"
+	"  --every Ns             seconds between answers (default 2s)\n"
+	"  --min-change X         skip frames whose 32x32 grey thumbnail changed less than X (mean\n"
+	"                         absolute difference, 0..255; default 0)\n"
+	"  --wait-for-device      wait for a missing camera instead of failing\n"
+	"  --max-frames N         stop after N answers\n"
+	"  --task NAME [--text T] [--beams N]\n"
+	"                         run a Florence-2 task on each frame instead of a question\n"
+	GEN_OPTIONS;
+
+static const char tokenize_help[] =
+	"usage: fvl tokenize -m MODEL.gguf [--tokenizer llm|florence] [--json] [--no-special] TEXT\n"
+	"\n"
+	"Prints the ids (and pieces) the model's tokenizer gives for TEXT (- reads standard input),\n"
+	"with special-token text parsed as those tokens.\n"
+	"\n"
+	"  --tokenizer llm|florence   the LLM's (default) or Florence-2's\n"
+	"  --no-special           without the BOS/EOS the tokenizer adds\n"
+	"  --json                 {\"ids\": [...], \"pieces\": [...]}\n";
+
+static const char info_help[] =
+	"usage: fvl info MODEL.gguf [--full]\n"
+	"\n"
+	"Prints the model file's metadata and tensor table (--full: whole arrays and strings).\n";
+
+static const char cpu_help[] =
+	"usage: fvl cpu\n"
+	"\n"
+	"Prints the CPU features and the kernel variant fvl picks (FVL_ISA forces one).\n";
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	return false;
+}
 
 static int cmd_info(int argc, char **argv)
 {
@@ -112,8 +162,12 @@ static int cmd_info(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_cpu(void)
+static int cmd_cpu(int argc, char **argv)
 {
+	if (argc > 0) {
+		fprintf(stderr, "fvl cpu: takes no arguments, not '%s' (try 'fvl help cpu')\n", argv[0]);
+		return 2;
+	}
 	struct fvl_cpu cpu;
 	struct fvl_kernels k;
 	const char *isa = getenv("FVL_ISA");
@@ -227,7 +281,8 @@ static int dump_stages(const struct fvl_model *m, const char *image, const char 
 /* fvl run and fvl camera share the model, session and generation options. */
 static int cmd_run_or_camera(bool camera, int argc, char **argv)
 {
-	const char *model = NULL, *image = NULL, *prompt = NULL, *dump = NULL;
+	const char *model = NULL, *image = NULL, *prompt = NULL, *dump = NULL, *prompt_file = NULL;
+	char *prompt_buf = NULL;
 	const char *cmd = camera ? "camera" : "run";
 	struct fvl_session_params sp;
 	struct fvl_gen_params gp;
@@ -291,11 +346,13 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 		} else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { NEXT(); model = v; }
 		else if (!camera && (!strcmp(a, "-i") || !strcmp(a, "--image"))) { NEXT(); image = v; }
 		else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { NEXT(); prompt = v; }
+		else if (!strcmp(a, "-f") || !strcmp(a, "--file")) { NEXT(); prompt_file = v; }
+		else if (!strcmp(a, "--parse-special")) gp.parse_special = true;
 		else if (!camera && !strcmp(a, "--dump")) { NEXT(); dump = v; }
 		else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
 			NEXT();
 			if (!parse_long(v, 1, 1 << 20, &l))
-				return bad(cmd, "-n wants a number of tokens >= 1, not '%s'", v);
+				return bad(cmd, "-n wants 1..1048576 tokens, not '%s'", v);
 			gp.n_predict = (int32_t)l;
 		} else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
 			NEXT();
@@ -305,7 +362,7 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 		} else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) {
 			NEXT();
 			if (!parse_long(v, 16, 1 << 20, &l))
-				return bad(cmd, "-c wants a context of at least 16 tokens, not '%s'", v);
+				return bad(cmd, "-c wants a context of 16..1048576 tokens, not '%s'", v);
 			sp.n_ctx = (uint32_t)l;
 		} else if (!strcmp(a, "--temp")) {
 			NEXT();
@@ -341,6 +398,16 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 	}
 	if (!model)
 		return bad(cmd, "%s", "which model? -m MODEL.gguf");
+	if (prompt && prompt_file)
+		return bad(cmd, "%s", "a question from -p or from -f, not both");
+	if (prompt_file || (prompt && !strcmp(prompt, "-"))) {
+		char why[256];
+		if (!(prompt_buf = read_text(prompt_file ? prompt_file : "-", 1 << 20, why, sizeof(why)))) {
+			fprintf(stderr, "fvl %s: error: %s\n", cmd, why);
+			return 1;
+		}
+		prompt = prompt_buf;
+	}
 	if (tp.task && prompt)
 		return bad(cmd, "%s", "ask a question (-p) or run a task (--task), not both");
 	if (!prompt && !tp.task)
@@ -358,7 +425,9 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 			tp.n_threads = sp.n_threads, tp.isa = sp.isa, tp.max_new = gp.n_predict;
 			co.task = &tp;
 		}
-		return fvl_camera_main(argc, argv, prompt, model, &sp, &gp, &co);
+		const int crc = fvl_camera_main(argc, argv, prompt, model, &sp, &gp, &co);
+		free(prompt_buf);
+		return crc;
 	}
 	if (dump && !image)
 		return bad("run", "%s", "--dump needs an image (-i)");
@@ -366,8 +435,18 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 	struct fvl_session *s = NULL;
 	int rc = 1;
 	sp.isa = getenv("FVL_ISA");
+	uint32_t need = 0, ctx = 0;
 	if (fvl_model_load(model, &m) != FVL_STATUS_OK || fvl_session_init(m, &sp, &s) != FVL_STATUS_OK ||
-	    (image && fvl_session_set_image_file(s, image) != FVL_STATUS_OK)) {
+	    fvl_session_measure(s, prompt, image != NULL, &gp, &need, &ctx) != FVL_STATUS_OK) {
+		fprintf(stderr, "fvl run: error: %s\n", fvl_last_error());
+		goto done;
+	}
+	if (need >= ctx) { /* before the image costs anything */
+		fprintf(stderr, "fvl run: error: the prompt%s is %u tokens, the context holds %u (use a "
+		        "shorter question or a larger -c)\n", image ? " with the image" : "", need, ctx);
+		goto done;
+	}
+	if (image && fvl_session_set_image_file(s, image) != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl run: error: %s\n", fvl_last_error());
 		goto done;
 	}
@@ -404,14 +483,19 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 		printf("], \"prompt_ids\": [");
 		for (size_t i = 0; i < np; i++)
 			printf("%s%d", i ? ", " : "", pids[i]);
-		printf("], \"n_visual_tokens\": %u, \"n_prompt_tokens\": %u, \"ms\": {\"preprocess\": %.1f, "
+		printf("], \"finish\": \"%s\", \"n_visual_tokens\": %u, \"n_prompt_tokens\": %u, "
+		       "\"n_ctx\": %u, \"ms\": {\"preprocess\": %.1f, "
 		       "\"vision\": %.1f, \"prefill\": %.1f, \"decode\": %.1f}, \"prefill_tokens_per_s\": %.1f, "
-		       "\"decode_tokens_per_s\": %.1f, \"peak_rss_mb\": %.1f}\n", stt.n_visual, stt.n_prompt,
+		       "\"decode_tokens_per_s\": %.1f, \"peak_rss_mb\": %.1f}\n", fvl_finish_str(stt.finish),
+		       stt.n_visual, stt.n_prompt, stt.n_ctx,
 		       stt.ms_preprocess, stt.ms_vision, stt.ms_prefill, stt.ms_decode, prefill_tps,
 		       decode_tps, (double)ru.ru_maxrss / 1024.0);
 	} else {
 		printf("\n");
 		fflush(stdout);
+		if (stt.finish == FVL_FINISH_CONTEXT)
+			fprintf(stderr, "fvl run: the context of %u tokens is full: the answer stops here "
+			        "(a larger -c, or a shorter question, leaves more room)\n", stt.n_ctx);
 		fprintf(stderr, "fvl: image %.0f ms (preprocess %.0f), prefill %u tokens %.0f ms (%.1f tok/s), "
 		        "decode %u tokens %.0f ms (%.1f tok/s), peak RSS %.0f MB\n",
 		        stt.ms_preprocess + stt.ms_vision, stt.ms_preprocess, stt.n_prompt, stt.ms_prefill,
@@ -420,6 +504,7 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 	rc = fflush(stdout) == 0 ? 0 : 1;
 done:
 	free(out.text);
+	free(prompt_buf);
 	fvl_session_free(s);
 	fvl_model_free(m);
 	return rc;
@@ -451,16 +536,34 @@ static int cmd_tokenize(int argc, char **argv)
 		return bad("tokenize", "%s", "usage: fvl tokenize -m MODEL.gguf [--tokenizer llm|florence] TEXT");
 	if (strcmp(which, "llm") && strcmp(which, "florence"))
 		return bad("tokenize", "--tokenizer is llm or florence, not '%s'", which);
-	struct fvl_gguf *g;
+	char *stdin_text = NULL, why[256];
+	if (!strcmp(text, "-") && !(text = stdin_text = read_text("-", 1 << 20, why, sizeof(why)))) {
+		fprintf(stderr, "fvl tokenize: error: %s\n", why);
+		return 1;
+	}
+	struct fvl_gguf *g = NULL;
 	struct fvl_tok *t = NULL;
 	int32_t *ids = NULL;
 	size_t n = 0;
 	char prefix[32];
+	struct fvl_str arch = {"", 0};
 	snprintf(prefix, sizeof(prefix), "tokenizer.%s", which);
-	if (fvl_gguf_open(model, &g) != FVL_STATUS_OK || fvl_tok_load(g, prefix, &t) != FVL_STATUS_OK ||
-	    fvl_tok_encode(t, text, strlen(text), special, &ids, &n) != FVL_STATUS_OK) {
-		fprintf(stderr, "fvl tokenize: error: %s\n", fvl_last_error());
+	enum fvl_status st = fvl_gguf_open(model, &g);
+	bool florence2 = false;
+	if (st == FVL_STATUS_OK && (st = fvl_tok_load(g, prefix, &t)) == FVL_STATUS_NOT_FOUND &&
+	    !strcmp(which, "llm") && fvl_gguf_get_str(g, "general.architecture", &arch) == 0)
+		florence2 = fvl_str_eq(arch, "florence2");
+	if (st == FVL_STATUS_OK)
+		st = fvl_tok_encode(t, text, strlen(text), special, &ids, &n);
+	free(stdin_text);
+	if (st != FVL_STATUS_OK) {
+		if (florence2)
+			fprintf(stderr, "fvl tokenize: error: %s is a Florence-2 model file: it has no LLM "
+			        "tokenizer (use --tokenizer florence)\n", model);
+		else
+			fprintf(stderr, "fvl tokenize: error: %s\n", fvl_last_error());
 		fvl_tok_free(t);
+		fvl_gguf_free(g);
 		return 1;
 	}
 	if (json) {
@@ -489,6 +592,61 @@ static int cmd_tokenize(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	printf("fvl %s\n", fvl_version());
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	return cmd_run_or_camera(false, argc, argv);
+}
+
+static int cmd_camera(int argc, char **argv)
+{
+	return cmd_run_or_camera(true, argc, argv);
+}
+
+static void print_text(FILE *f, const char *text)
+{
+	fputs(text, f);
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help;          /* or */
+	void (*print_help)(FILE *f);
+} commands[] = {
+	{"run", cmd_run, run_help, NULL},
+	{"camera", cmd_camera, camera_help, NULL},
+	{"task", fvl_task_main, NULL, fvl_task_help},
+	{"tokenize", cmd_tokenize, tokenize_help, NULL},
+	{"bench", fvl_bench_main, NULL, fvl_bench_help},
+	{"info", cmd_info, info_help, NULL},
+	{"doctor", fvl_doctor_main, NULL, fvl_doctor_help},
+	{"cpu", cmd_cpu, cpu_help, NULL},
+	{"version", cmd_version, "usage: fvl version\n", NULL},
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void command_help(const struct command *c, FILE *f)
+{
+	if (c->print_help)
+		c->print_help(f);
+	else
+		print_text(f, c->help);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -497,29 +655,28 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		if (argc > 2) {
+			const struct command *c = find_command(argv[2]);
+			if (!c) {
+				fprintf(stderr, "fvl help: no command '%s' (try 'fvl help')\n", argv[2]);
+				return 2;
+			}
+			command_help(c, stdout);
+			return 0;
+		}
 		fputs(usage, stdout);
 		return 0;
 	}
-	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-		printf("fvl %s\n", fvl_version());
+	if (strcmp(cmd, "--version") == 0)
+		return cmd_version(0, NULL);
+	const struct command *c = find_command(cmd);
+	if (!c) {
+		fprintf(stderr, "fvl: unknown command '%s' (try 'fvl help')\n", cmd);
+		return 2;
+	}
+	if (wants_help(argc - 2, argv + 2)) {
+		command_help(c, stdout);
 		return 0;
 	}
-	if (strcmp(cmd, "info") == 0)
-		return cmd_info(argc - 2, argv + 2);
-	if (strcmp(cmd, "cpu") == 0)
-		return cmd_cpu();
-	if (strcmp(cmd, "run") == 0)
-		return cmd_run_or_camera(false, argc - 2, argv + 2);
-	if (strcmp(cmd, "camera") == 0)
-		return cmd_run_or_camera(true, argc - 2, argv + 2);
-	if (strcmp(cmd, "task") == 0)
-		return fvl_task_main(argc - 2, argv + 2);
-	if (strcmp(cmd, "tokenize") == 0)
-		return cmd_tokenize(argc - 2, argv + 2);
-	if (strcmp(cmd, "bench") == 0)
-		return fvl_bench_main(argc - 2, argv + 2);
-	if (strcmp(cmd, "doctor") == 0)
-		return fvl_doctor_main(argc - 2, argv + 2);
-	fprintf(stderr, "fvl: unknown command '%s' (try 'fvl help')\n", cmd);
-	return 2;
+	return c->run(argc - 2, argv + 2);
 }

@@ -12,7 +12,7 @@
 #include "image.h"
 #include "task-cmd.h"
 
-static void help(FILE *f)
+void fvl_task_help(FILE *f)
 {
 	size_t n;
 	const struct fvl_task_info *t = fvl_task_list(&n);
@@ -68,7 +68,7 @@ int fvl_task_main(int argc, char **argv)
 		long l;
 #define NEXT() do { if (!v) return bad("%s needs a value", a); i++; } while (0)
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			help(stdout);
+			fvl_task_help(stdout);
 			return 0;
 		} else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { NEXT(); model = v; }
 		else if (!strcmp(a, "-i") || !strcmp(a, "--image")) { NEXT(); image = v; }
