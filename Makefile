@@ -80,7 +80,17 @@ ifeq ($(SAN),fuzz)
   WARN += -Wno-unknown-warning-option
 endif
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SAN_FLAGS) $(ARCH_DEFS) \
-              $(BOARD_DEFS) -Iruntime -Ikernels_neon -Iquant -MMD -MP
+              $(BOARD_DEFS) -MMD -MP
+
+# The layers, enforced by include paths (docs/architecture.md): a folder sees its own headers and
+# those of the layers below it, so an include across the boundary fails to build.
+#   kernels_neon  <- runtime  <- quant, tools;  tests see everything.
+INC_KERNELS := -Ikernels_neon
+INC_RUNTIME := -Iruntime $(INC_KERNELS)
+INC_QUANT := -Iquant $(INC_RUNTIME)
+INC_TOOLS := -Itools $(INC_RUNTIME)
+INC_TESTS := -Itests $(INC_QUANT)
+INC = $(INC_TESTS)
 LDLIBS := $(XLIBS) -lv4l2 -lpcre2-8 -lturbojpeg -lcjson -lXNNPACK -lpthreadpool -lm -pthread
 ALL_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
 
@@ -98,6 +108,10 @@ TEST_OBJ := $(call obj,$(TEST_SRC))
 ISA_FLAGS = $(CPU_FLAGS)
 # Kernels: -O3 (the tile loops over a constant number of rows must unroll to stay in registers).
 KERNEL_FLAGS += -O3
+$(B)/obj/kernels_neon/%.o: INC = $(INC_KERNELS)
+$(B)/obj/runtime/%.o: INC = $(INC_RUNTIME)
+$(B)/obj/quant/%.o: INC = $(INC_QUANT)
+$(B)/obj/tools/%.o: INC = $(INC_TOOLS)
 $(B)/obj/kernels_neon/%.o: ISA_FLAGS = $(CPU_FLAGS) $(KERNEL_FLAGS) $(NO_SCHED)
 $(B)/obj/kernels_neon/%-neondot.o: ISA_FLAGS = $(or $(DOT_FLAGS),$(CPU_FLAGS)) $(KERNEL_FLAGS) $(NO_SCHED)
 $(B)/obj/kernels_neon/%-neoni8mm.o: ISA_FLAGS = $(I8MM_FLAGS) -O3 $(NO_SCHED)
@@ -115,7 +129,7 @@ Q := $(if $(V),,@)
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC  $(B): $< $(strip $(ISA_FLAGS))")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ISA_FLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(INC) $(ISA_FLAGS) -c $< -o $@
 
 $(B)/libfvl.a: $(LIB_OBJ)
 	@rm -f $@
@@ -132,7 +146,7 @@ $(B)/tests/run: $(TEST_OBJ) $(QUANT_OBJ) $(B)/libfvl.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(B)/bench-kernels: $(call obj,tools/bench-kernels.c) $(B)/libfvl.a
+$(B)/bench-kernels: $(call obj,tests/bench/bench-kernels.c) $(B)/libfvl.a
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
 # ---- benchmarks (print, never assert) -------------------------------------------------------
@@ -146,7 +160,7 @@ bench: bench-kernels
 bench-kernels: build/icount/libicount.so
 	$(MAKE) ARCH=aarch64 build/aarch64/bench-kernels
 	$(MAKE) ARCH=$(HOST_ARCH) build/$(HOST_ARCH)/bench-kernels
-	tools/bench-kernels.sh
+	tests/bench/bench-kernels.sh
 
 # ---- tests ----------------------------------------------------------------------------------
 test: test-unit test-cli
@@ -183,7 +197,7 @@ test-asan:
 FUZZ_SECONDS ?= 60
 FUZZ_B := build/fuzz
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-              -fno-sanitize-recover=all -Iruntime -Ikernels_neon -Iquant -pthread
+              -fno-sanitize-recover=all $(INC_TESTS) -pthread
 FUZZ_CKPT_SECONDS ?= 20
 $(FUZZ_B)/fuzz-gguf: tests/fuzz/fuzz-gguf.c runtime/gguf.c runtime/gguf-print.c runtime/status.c
 	@mkdir -p $(@D)

@@ -1,4 +1,5 @@
-/* cpu.c — CPU feature detection (getauxval on aarch64) and the kernel table filled from it. */
+/* cpu.c — CPU feature detection (getauxval on aarch64, CPUID on x86-64) and the instruction-set
+ * levels fvl_kernels_init chooses from. */
 #include <string.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -125,72 +126,7 @@ enum fvl_isa fvl_isa_best(const struct fvl_cpu *cpu)
 	return best;
 }
 
-bool fvl_f16_panels(const struct fvl_cpu *cpu)
+bool fvl_f16p16_preferred(const struct fvl_cpu *cpu)
 {
 	return !cpu->simde; /* aarch64: the panel kernels beat the row-major one */
-}
-
-#define SET(k, op, fn) ((k)->op = fn, (k)->op##_name = #fn)
-
-enum fvl_status fvl_kernels_init(struct fvl_kernels *k, const struct fvl_cpu *cpu,
-                                 const char *isa_name)
-{
-	enum fvl_isa isa = fvl_isa_best(cpu);
-	if (isa_name && *isa_name) {
-		if (!fvl_isa_from_name(isa_name, &isa))
-			return FVL_STATUS_INVALID_ARGUMENT;
-		if (!fvl_isa_supported(cpu, isa))
-			return FVL_STATUS_UNSUPPORTED;
-	}
-	memset(k, 0, sizeof(*k));
-	k->isa = isa;
-	k->f16_panels = fvl_f16_panels(cpu);
-	/* Each op takes the best variant at or below the chosen ISA. */
-#define ALL(isa_) \
-	SET(k, q8_quant, fvl_q8_quant__##isa_); SET(k, f32_gemm, fvl_f32_gemm__##isa_); \
-	SET(k, f16_gemm, fvl_f16_gemm__##isa_); SET(k, layernorm, fvl_layernorm__##isa_); \
-	SET(k, f16p_gemm, fvl_f16p_gemm__##isa_); \
-	SET(k, rmsnorm, fvl_rmsnorm__##isa_); SET(k, softmax, fvl_softmax__##isa_); \
-	SET(k, gelu, fvl_gelu__##isa_); SET(k, silu_mul, fvl_silu_mul__##isa_); \
-	SET(k, add, fvl_add__##isa_); SET(k, scale, fvl_scale__##isa_); \
-	SET(k, rope, fvl_rope__##isa_); SET(k, dwconv3x3, fvl_dwconv3x3__##isa_); \
-	SET(k, attn, fvl_attn__##isa_)
-	ALL(scalar);
-	SET(k, q8_0_q8_dot, fvl_q8_0_q8_dot__scalar);
-	SET(k, q4_0_gemm, fvl_q4_0x4_q8_gemm__scalar);
-	SET(k, q8_0_gemm, fvl_q8_0x4_q8_gemm__scalar);
-	if (isa >= FVL_ISA_BASELINE) {
-		ALL(neon);
-		SET(k, q8_0_q8_dot, fvl_q8_0_q8_dot__neon);
-		SET(k, q4_0_gemm, fvl_q4_0x4_q8_gemm__neon);
-		SET(k, q8_0_gemm, fvl_q8_0x4_q8_gemm__neon);
-	}
-	if (isa >= FVL_ISA_DOTPROD) {
-		SET(k, q8_0_q8_dot, fvl_q8_0_q8_dot__neondot);
-		SET(k, q4_0_gemm, fvl_q4_0x4_q8_gemm__neondot);
-		SET(k, q8_0_gemm, fvl_q8_0x4_q8_gemm__neondot);
-	}
-#if HAVE_FP16
-	/* Every dot-product core fvl targets (A76, A78AE) also has fp16 arithmetic; the feature
-	 * is checked on its own all the same. */
-	if (isa >= FVL_ISA_DOTPROD && cpu->fp16) {
-		SET(k, f16_act, fvl_f16_act__neonfp16);
-		SET(k, hgemm, fvl_hgemm__neonfp16);
-	}
-#endif
-#if HAVE_I8MM
-	if (isa >= FVL_ISA_I8MM) {
-		SET(k, q4_0_gemm, fvl_q4_0x4_q8_gemm__neoni8mm);
-		SET(k, q8_0_gemm, fvl_q8_0x4_q8_gemm__neoni8mm);
-	}
-#endif
-#if HAVE_AVX2
-	if (isa == FVL_ISA_AVX2) {
-		SET(k, q4_0_gemm, fvl_q4_0x4_q8_gemm__avx2);
-		SET(k, q8_0_gemm, fvl_q8_0x4_q8_gemm__avx2);
-		SET(k, f16_gemm, fvl_f16_gemm__avx2);
-	}
-#endif
-#undef ALL
-	return FVL_STATUS_OK;
 }

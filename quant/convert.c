@@ -160,10 +160,10 @@ static void convert_rows(enum fvl_type type, const float *x, uint64_t n_rows, ui
 			((uint16_t *)out)[i] = fvl_fp32_to_bf16(x[i]);
 		break;
 	case FVL_TYPE_Q8_0:
-		fvl_quantize_row_q8_0__scalar(x, out, n);
+		fvl_quantize_row_q8_0(x, out, n);
 		break;
 	case FVL_TYPE_Q4_0:
-		fvl_quantize_row_q4_0__scalar(x, out, n);
+		fvl_quantize_row_q4_0(x, out, n);
 		break;
 	}
 }

@@ -10,18 +10,20 @@
 #include "common.h"
 #include "fp16.h"
 #include "linear.h"
-#include "parallel.h"
+#include "pool.h"
 
 enum fvl_status fvl_rt_init(struct fvl_rt *rt, size_t n_threads, const char *isa)
 {
 	struct fvl_cpu cpu;
 	memset(rt, 0, sizeof(*rt));
 	fvl_cpu_detect(&cpu);
-	enum fvl_status st = fvl_kernels_init(&rt->k, &cpu, isa);
-	if (st == FVL_STATUS_INVALID_ARGUMENT)
-		return fvl_fail(st, "FVL_ISA=%s is not one of scalar, baseline, dotprod, i8mm, avx2", isa);
-	if (st != FVL_STATUS_OK)
-		return fvl_fail(st, "FVL_ISA=%s: this CPU or build cannot run that variant", isa);
+	const enum fvl_kernels_status ks = fvl_kernels_init(&rt->k, &cpu, isa);
+	if (ks == FVL_KERNELS_UNKNOWN_ISA)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "FVL_ISA=%s is not one of scalar, baseline, "
+		                "dotprod, i8mm, avx2", isa);
+	if (ks != FVL_KERNELS_OK)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "FVL_ISA=%s: this CPU or build cannot run that "
+		                "variant", isa);
 	const size_t avail = fvl_cpus_available();
 #ifdef FVL_DEFAULT_THREADS
 	if (n_threads == 0) /* the board profile's default (boards/<board>/board.mk) */
@@ -180,13 +182,24 @@ static void release_pages(const void *p, size_t n)
 }
 
 /* f16 weights are packed into panels on CPUs whose kernel tables want them (aarch64, every
- * variant): hgemm runs them on fp16-arithmetic cores, f16p_gemm elsewhere (and in any runtime
- * made with another variant, down to the scalar twin). */
-static bool f16_panels_wanted(void)
+ * level): f16p16_f16_gemm runs them on fp16-arithmetic cores, f16p16_f32_gemm elsewhere (and in
+ * any runtime made with another level, down to the scalar twin). */
+static bool f16p16_wanted(void)
 {
 	struct fvl_cpu cpu;
 	fvl_cpu_detect(&cpu);
-	return fvl_f16_panels(&cpu);
+	return fvl_f16p16_preferred(&cpu);
+}
+
+/* The kernel layer's name for a weight type the GEMMs take. */
+static enum fvl_wtype wtype(int type)
+{
+	switch (type) {
+	case FVL_TYPE_F16: return FVL_WTYPE_F16;
+	case FVL_TYPE_Q8_0: return FVL_WTYPE_Q8_0;
+	case FVL_TYPE_Q4_0: return FVL_WTYPE_Q4_0;
+	default: return FVL_WTYPE_F32;
+	}
 }
 
 enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, const char *name,
@@ -212,20 +225,20 @@ enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, 
 	if (bias_name && (st = fvl_tensor_f32(g, bias_name, l->n, &l->bias)) != FVL_STATUS_OK)
 		return st;
 	if (t->type == FVL_TYPE_Q4_0 || t->type == FVL_TYPE_Q8_0) {
-		size_t bytes = fvl_pack_x4_size((int)t->type, l->n, l->k);
+		size_t bytes = fvl_pack_x4_size(wtype((int)t->type), l->n, l->k);
 		l->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 		if (!l->packed)
 			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory packing '%s'", name);
 		if (t->type == FVL_TYPE_Q4_0)
-			fvl_pack_q4_0_x4(t->data, l->n, l->k, l->packed);
+			fvl_pack_q4_0x4(t->data, l->n, l->k, l->packed);
 		else
-			fvl_pack_q8_0_x4(t->data, l->n, l->k, l->packed);
-	} else if (t->type == FVL_TYPE_F16 && f16_panels_wanted()) {
-		const size_t bytes = fvl_pack_f16_panels_size(l->n, l->k) * 2;
+			fvl_pack_q8_0x4(t->data, l->n, l->k, l->packed);
+	} else if (t->type == FVL_TYPE_F16 && f16p16_wanted()) {
+		const size_t bytes = fvl_pack_f16p16_size(l->n, l->k) * 2;
 		l->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 		if (!l->packed)
 			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory packing '%s'", name);
-		fvl_pack_f16_panels(t->data, l->n, l->k, l->packed);
+		fvl_pack_f16p16(t->data, l->n, l->k, l->packed);
 	} else if (t->type == FVL_TYPE_BF16) {
 		float *f = malloc(l->n * l->k * sizeof(float));
 		if (!f)
@@ -259,23 +272,25 @@ size_t fvl_linear_owned_bytes(const struct fvl_linear *l)
 	if (l->xnn)
 		return l->n * l->k * sizeof(float);
 	if (l->packed && l->type == FVL_TYPE_F16)
-		return fvl_pack_f16_panels_size(l->n, l->k) * 2;
+		return fvl_pack_f16p16_size(l->n, l->k) * 2;
 	if (l->packed)
-		return fvl_pack_x4_size(l->type, l->n, l->k);
+		return fvl_pack_x4_size(wtype(l->type), l->n, l->k);
 	return l->owned ? l->n * l->k * sizeof(float) : 0;
 }
 
 void fvl_linear_forward(struct fvl_rt *rt, const struct fvl_linear *l, size_t m, const float *x,
                         size_t ldx, float *y, size_t ldy)
 {
+	const struct fvl_kernels *k = &rt->k;
 	if (l->type == FVL_TYPE_Q4_0 || l->type == FVL_TYPE_Q8_0) {
 		FVL_ASSERT(m * l->k <= rt->aq_cap); /* planned by fvl_rt_reserve */
-		rt->k.q8_quant(m, l->k, x, ldx, rt->aq, rt->ad);
-		fvl_qgemm_run(rt->pool, l->type == FVL_TYPE_Q4_0 ? rt->k.q4_0_gemm : rt->k.q8_0_gemm,
-		              l->type, l->k, l->n, l->packed, m, rt->aq, rt->ad, y, ldy);
+		k->f32_q8_quant(m, l->k, x, ldx, rt->aq, rt->ad);
+		fvl_pool_x4_q8_gemm(rt->pool, l->type == FVL_TYPE_Q4_0 ? k->q4_0x4_q8_gemm
+		                                                       : k->q8_0x4_q8_gemm,
+		                    wtype(l->type), l->k, l->n, l->packed, m, rt->aq, rt->ad, y, ldy);
 		if (l->bias)
 			for (size_t i = 0; i < m; i++)
-				rt->k.add(l->n, y + i * ldy, l->bias, y + i * ldy);
+				k->add(l->n, y + i * ldy, l->bias, y + i * ldy);
 		return;
 	}
 	if (l->xnn && ldx == l->k && ldy == l->n) {
@@ -286,19 +301,19 @@ void fvl_linear_forward(struct fvl_rt *rt, const struct fvl_linear *l, size_t m,
 		if (ok)
 			return;
 	}
-	if (l->type == FVL_TYPE_F16 && l->packed && rt->k.hgemm) {
-		FVL_ASSERT(m * FVL_F16_ACT_STRIDE(l->k) <= rt->aq_cap); /* planned by fvl_rt_reserve */
+	if (l->type == FVL_TYPE_F16 && l->packed && k->f16p16_f16_gemm) {
+		FVL_ASSERT(m * FVL_F16_ROW_STRIDE(l->k) <= rt->aq_cap); /* planned by fvl_rt_reserve */
 		uint16_t *xh = (uint16_t *)(void *)rt->aq;
-		rt->k.f16_act(m, l->k, x, ldx, xh, rt->ad);
-		fvl_hgemm_run(rt->pool, rt->k.hgemm, l->k, l->n, l->packed, l->bias, m, xh, rt->ad,
-		              y, ldy);
+		k->f32_f16_quant(m, l->k, x, ldx, xh, rt->ad);
+		fvl_pool_f16_gemm(rt->pool, k->f16p16_f16_gemm, l->k, l->n, l->packed, l->bias, m, xh,
+		                  rt->ad, y, ldy);
 		return;
 	}
 	if (l->type == FVL_TYPE_F16 && l->packed) {
-		fvl_fgemm_run(rt->pool, rt->k.f16p_gemm, l->type, l->k, l->n, l->packed, l->bias, m, x,
-		              ldx, y, ldy);
+		fvl_pool_f32_gemm(rt->pool, k->f16p16_f32_gemm, FVL_WTYPE_F16, l->k, l->n, l->packed,
+		                  l->bias, m, x, ldx, y, ldy);
 		return;
 	}
-	fvl_fgemm_run(rt->pool, l->type == FVL_TYPE_F16 ? rt->k.f16_gemm : rt->k.f32_gemm, l->type,
-	              l->k, l->n, l->w, l->bias, m, x, ldx, y, ldy);
+	fvl_pool_f32_gemm(rt->pool, l->type == FVL_TYPE_F16 ? k->f16_f32_gemm : k->f32_f32_gemm,
+	                  wtype(l->type), l->k, l->n, l->w, l->bias, m, x, ldx, y, ldy);
 }

@@ -6,7 +6,7 @@
 #include "common.h"
 #include "fp16.h"
 #include "llm.h"
-#include "parallel.h"
+#include "pool.h"
 
 #define NAME(buf, fmt, ...) (snprintf(buf, sizeof(buf), fmt, __VA_ARGS__), buf)
 

@@ -7,7 +7,7 @@
 #include "fp16.h"
 #include "kernels.h"
 #include "linear.h"
-#include "parallel.h"
+#include "pool.h"
 #include "test.h"
 
 static void test_status_words_are_distinct(void)
@@ -77,29 +77,30 @@ static void test_cpu_features_pick_a_kernel_variant(void)
 	struct fvl_cpu cpu;
 	struct fvl_kernels k;
 	fvl_cpu_detect(&cpu);
-	T_ASSERT(fvl_kernels_init(&k, &cpu, NULL) == FVL_STATUS_OK, "default init failed");
+	T_ASSERT(fvl_kernels_init(&k, &cpu, NULL) == FVL_KERNELS_OK, "default init failed");
 	t_note("cpu: %s%s asimd: %s fp16: %s dotprod: %s i8mm: %s", cpu.arch,
 	       cpu.simde ? " (NEON via SIMDe)" : "", cpu.asimd ? "yes" : "no",
 	       cpu.fp16 ? "yes" : "no", cpu.dotprod ? "yes" : "no", cpu.i8mm ? "yes" : "no");
-	t_note("kernel variant selected: %s (q8_0_q8_dot = %s)", fvl_isa_name(k.isa),
-	       k.q8_0_q8_dot_name);
+	t_note("kernel variant selected: %s (q4_0x4_q8_gemm = %s)", fvl_isa_name(k.isa),
+	       fvl_kernel_name(&k, "q4_0x4_q8_gemm"));
 	T_ASSERT(k.isa == fvl_isa_best(&cpu), "selected %s, best is %s", fvl_isa_name(k.isa),
 	         fvl_isa_name(fvl_isa_best(&cpu)));
 	/* The table never picks a variant the CPU lacks. */
 	if (!cpu.dotprod)
-		T_ASSERT(strstr(k.q8_0_q8_dot_name, "neondot") == NULL, "dotprod kernel on a CPU "
-		         "without dotprod");
+		for (size_t i = 0; i < k.n_names; i++)
+			T_ASSERT(strstr(k.names[i].function, "neondot") == NULL, "%s on a CPU without "
+			         "dotprod", k.names[i].function);
 	const char *env = getenv("FVL_ISA");
 	if (env && *env) {
 		enum fvl_isa want;
 		T_ASSERT(fvl_isa_from_name(env, &want), "FVL_ISA=%s is not a variant", env);
-		enum fvl_status st = fvl_kernels_init(&k, &cpu, env);
+		enum fvl_kernels_status st = fvl_kernels_init(&k, &cpu, env);
 		if (fvl_isa_supported(&cpu, want))
-			T_ASSERT(st == FVL_STATUS_OK && k.isa == want, "FVL_ISA=%s not honoured", env);
+			T_ASSERT(st == FVL_KERNELS_OK && k.isa == want, "FVL_ISA=%s not honoured", env);
 		else
-			T_ASSERT(st == FVL_STATUS_UNSUPPORTED, "FVL_ISA=%s accepted on a CPU without it",
+			T_ASSERT(st == FVL_KERNELS_ISA_UNSUPPORTED, "FVL_ISA=%s accepted on a CPU without it",
 			         env);
-		t_note("FVL_ISA=%s -> %s", env, st == FVL_STATUS_OK ? fvl_isa_name(k.isa) :
+		t_note("FVL_ISA=%s -> %s", env, st == FVL_KERNELS_OK ? fvl_isa_name(k.isa) :
 		       "unsupported here");
 	}
 }
@@ -109,20 +110,20 @@ static void test_isa_override_is_checked(void)
 	struct fvl_cpu cpu;
 	struct fvl_kernels k;
 	fvl_cpu_detect(&cpu);
-	T_ASSERT(fvl_kernels_init(&k, &cpu, "avx9000") == FVL_STATUS_INVALID_ARGUMENT, "bad name");
+	T_ASSERT(fvl_kernels_init(&k, &cpu, "avx9000") == FVL_KERNELS_UNKNOWN_ISA, "bad name");
 	for (int i = 0; i < FVL_ISA_N; i++) {
-		enum fvl_status st = fvl_kernels_init(&k, &cpu, fvl_isa_name((enum fvl_isa)i));
+		enum fvl_kernels_status st = fvl_kernels_init(&k, &cpu, fvl_isa_name((enum fvl_isa)i));
 		if (fvl_isa_supported(&cpu, (enum fvl_isa)i))
-			T_ASSERT(st == FVL_STATUS_OK && k.isa == (enum fvl_isa)i, "%s refused",
+			T_ASSERT(st == FVL_KERNELS_OK && k.isa == (enum fvl_isa)i, "%s refused",
 			         fvl_isa_name((enum fvl_isa)i));
 		else
-			T_ASSERT(st == FVL_STATUS_UNSUPPORTED, "%s accepted without the feature",
+			T_ASSERT(st == FVL_KERNELS_ISA_UNSUPPORTED, "%s accepted without the feature",
 			         fvl_isa_name((enum fvl_isa)i));
 	}
 	/* A CPU without dotprod must refuse the dotprod table. */
 	struct fvl_cpu a72 = {.arch = "aarch64", .asimd = true};
-	T_ASSERT(fvl_kernels_init(&k, &a72, "dotprod") == FVL_STATUS_UNSUPPORTED, "a72 dotprod");
-	T_ASSERT(fvl_kernels_init(&k, &a72, NULL) == FVL_STATUS_OK && k.isa == FVL_ISA_BASELINE,
+	T_ASSERT(fvl_kernels_init(&k, &a72, "dotprod") == FVL_KERNELS_ISA_UNSUPPORTED, "a72 dotprod");
+	T_ASSERT(fvl_kernels_init(&k, &a72, NULL) == FVL_KERNELS_OK && k.isa == FVL_ISA_BASELINE,
 	         "a72 picks %s", fvl_isa_name(k.isa));
 }
 

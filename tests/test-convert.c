@@ -35,7 +35,7 @@ static void test_q8_0_quantizer_matches_hand_computed_block(void)
 	struct fvl_block_q8_0 b;
 	for (int j = 0; j < 32; j++)
 		x[j] = (float)(j - 16); /* amax 16: d = 16/127, id = 127/16 = 7.9375 */
-	fvl_quantize_row_q8_0__scalar(x, &b, 32);
+	fvl_quantize_row_q8_0(x, &b, 32);
 	/* fp16(0.125984...) = 2^-3 * (1 + 8/1024) */
 	T_ASSERT(b.d == 0x3008, "d = %04x, expected 3008", b.d);
 	static const struct { int j, q; } want[] = {
@@ -46,11 +46,11 @@ static void test_q8_0_quantizer_matches_hand_computed_block(void)
 		         b.qs[want[i].j], want[i].q);
 	/* Halves round away from zero (roundf). */
 	float y[32] = {127.0f, 2.5f, -2.5f, 0.49999997f};
-	fvl_quantize_row_q8_0__scalar(y, &b, 32);
+	fvl_quantize_row_q8_0(y, &b, 32);
 	T_ASSERT(b.d == 0x3c00 && b.qs[0] == 127 && b.qs[1] == 3 && b.qs[2] == -3 && b.qs[3] == 0 &&
 	         b.qs[4] == 0, "rounding: d %04x q %d %d %d %d", b.d, b.qs[0], b.qs[1], b.qs[2], b.qs[3]);
 	float z[32] = {0};
-	fvl_quantize_row_q8_0__scalar(z, &b, 32);
+	fvl_quantize_row_q8_0(z, &b, 32);
 	T_ASSERT(b.d == 0 && b.qs[0] == 0 && b.qs[31] == 0, "zero block");
 }
 
@@ -60,7 +60,7 @@ static void test_q4_0_quantizer_matches_hand_computed_block(void)
 	struct fvl_block_q4_0 b;
 	for (int j = 0; j < 32; j++)
 		x[j] = (float)(j - 16); /* largest magnitude -16 (first): d = -16/-8 = 2, id = 0.5 */
-	fvl_quantize_row_q4_0__scalar(x, &b, 32);
+	fvl_quantize_row_q4_0(x, &b, 32);
 	T_ASSERT(b.d == 0x4000, "d = %04x, expected 4000 (2.0)", b.d);
 	/* q_j = min(15, (int)((j-16)*0.5 + 8.5)); byte j = q_j | q_{j+16} << 4 */
 	static const struct { int j; uint8_t v; } want[] = {
@@ -73,12 +73,12 @@ static void test_q4_0_quantizer_matches_hand_computed_block(void)
 	float y[32] = {0};
 	y[5] = 4.0f;
 	y[6] = -1.0f;
-	fvl_quantize_row_q4_0__scalar(y, &b, 32);
+	fvl_quantize_row_q4_0(y, &b, 32);
 	T_ASSERT(b.d == fvl_fp32_to_fp16(-0.5f), "d = %04x, expected fp16(-0.5)", b.d);
 	/* 4 * -2 + 8.5 = 0.5 -> 0; -1 * -2 + 8.5 = 10.5 -> 10; 0 -> 8 */
 	T_ASSERT((b.qs[5] & 15) == 0 && (b.qs[6] & 15) == 10 && (b.qs[0] & 15) == 8, "values");
 	float z[32] = {0};
-	fvl_quantize_row_q4_0__scalar(z, &b, 32);
+	fvl_quantize_row_q4_0(z, &b, 32);
 	/* 0 / -8 is -0: ggml stores d = 0x8000 for an all-zero block, so must we. */
 	T_ASSERT(b.d == 0x8000 && b.qs[0] == 0x88 && b.qs[15] == 0x88, "zero block: d %04x q %02x",
 	         b.d, b.qs[0]);

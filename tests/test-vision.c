@@ -153,7 +153,7 @@ static void test_f16_panels_under_other_variants(void)
 		close_f2(&x);
 		return;
 	}
-	if (!x.rt.k.f16_panels) {
+	if (!x.rt.k.f16p16) {
 		close_f2(&x);
 		T_SKIP("f16 weights stay row-major on this CPU");
 	}

@@ -13,7 +13,7 @@
 #include "bench.h"
 #include "f2post.h"
 #include "model.h"
-#include "parallel.h"
+#include "pool.h"
 
 static double ms(void)
 {

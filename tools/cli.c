@@ -92,6 +92,14 @@ void print_cpu_features(const struct fvl_cpu *cpu)
 		printf("avx2: %s\n", cpu->avx2 ? "yes" : "no");
 }
 
+void print_kernels(const struct fvl_kernels *k)
+{
+	for (size_t i = 0; i < k->n_names; i++)
+		printf("  %-16s %s\n", k->names[i].contract, k->names[i].function);
+	printf("  %-16s %s\n", "f16 weights", k->f16p16_f16_gemm ? "f16p16_f16_gemm" : k->f16p16 ?
+	       "f16p16_f32_gemm" : "f16_f32_gemm");
+}
+
 int usage_error(const char *cmd, const char *help, const char *fmt, const char *arg)
 {
 	fprintf(stderr, "fvl %s: ", cmd);

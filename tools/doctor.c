@@ -142,17 +142,12 @@ int fvl_doctor_main(int argc, char **argv)
 	printf("cpu: %s, %s%s\n", v, cpu.arch, cpu.simde ? " (NEON kernels through SIMDe)" : "");
 	print_cpu_features(&cpu);
 	const char *isa = getenv("FVL_ISA");
-	if (fvl_kernels_init(&k, &cpu, isa) != FVL_STATUS_OK) {
+	if (fvl_kernels_init(&k, &cpu, isa) != FVL_KERNELS_OK) {
 		printf("kernel variant: FVL_ISA=%s cannot run here; using the best\n", isa);
 		fvl_kernels_init(&k, &cpu, NULL);
 	}
 	printf("kernel variant: %s%s\n", fvl_isa_name(k.isa), isa && *isa ? " (FVL_ISA)" : "");
-#define OP(op) printf("  %-12s %s\n", #op, k.op##_name);
-	OP(q4_0_gemm) OP(q8_0_gemm) OP(q8_quant) OP(f32_gemm) OP(attn) OP(layernorm) OP(rmsnorm)
-	OP(softmax) OP(gelu) OP(silu_mul) OP(rope) OP(dwconv3x3)
-#undef OP
-	printf("  %-12s %s\n", "f16 weights", k.hgemm ? k.hgemm_name : k.f16_panels ? k.f16p_gemm_name :
-	       k.f16_gemm_name);
+	print_kernels(&k);
 	printf("xnnpack (f32 linears): %s\n", fvl_xnnpack_available() ? "yes" : "no");
 	const long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	printf("cores: %ld online; default threads: %ld\n", cores,

@@ -174,15 +174,15 @@ static int cmd_cpu(int argc, char **argv)
 	fvl_cpu_detect(&cpu);
 	printf("arch: %s%s\n", cpu.arch, cpu.simde ? " (NEON kernels through SIMDe)" : "");
 	print_cpu_features(&cpu);
-	enum fvl_status st = fvl_kernels_init(&k, &cpu, isa);
-	if (st != FVL_STATUS_OK) {
+	enum fvl_kernels_status st = fvl_kernels_init(&k, &cpu, isa);
+	if (st != FVL_KERNELS_OK) {
 		fprintf(stderr, "fvl cpu: error: FVL_ISA=%s: %s\n", isa,
-		        st == FVL_STATUS_UNSUPPORTED ? "this CPU or build cannot run that variant"
-		                                     : "not one of scalar, baseline, dotprod, i8mm, avx2");
+		        st == FVL_KERNELS_ISA_UNSUPPORTED ? "this CPU or build cannot run that variant"
+		                                          : "not one of scalar, baseline, dotprod, i8mm, avx2");
 		return 1;
 	}
 	printf("kernel variant: %s%s\n", fvl_isa_name(k.isa), isa && *isa ? " (FVL_ISA)" : "");
-	printf("  q8_0_q8_dot: %s\n", k.q8_0_q8_dot_name);
+	print_kernels(&k);
 	return 0;
 }
 
