@@ -7,7 +7,7 @@
 
 #define NAME(buf, ...) (snprintf(buf, sizeof(buf), __VA_ARGS__), buf)
 
-enum fvl_status fvl_f2_dec_load(struct fvl_f2_dec *d, const struct fvl_gguf *g)
+enum fvl_status fvl_f2_decoder_load(struct fvl_f2_decoder *d, const struct fvl_gguf *g)
 {
 	uint32_t v;
 	bool has = false;
@@ -61,7 +61,7 @@ enum fvl_status fvl_f2_dec_load(struct fvl_f2_dec *d, const struct fvl_gguf *g)
 		goto error;
 	}
 	for (size_t i = 0; i < d->n_layers; i++) {
-		struct fvl_f2_dec_layer *y = &d->l[i];
+		struct fvl_f2_decoder_layer *y = &d->l[i];
 		const size_t m = d->d, f = d->ffn;
 #define P(x) NAME(n1, "fd.blk.%zu." x, i)
 #define Q(x) NAME(n2, "fd.blk.%zu." x, i)
@@ -87,14 +87,14 @@ enum fvl_status fvl_f2_dec_load(struct fvl_f2_dec *d, const struct fvl_gguf *g)
 	}
 	return FVL_STATUS_OK;
 error:
-	fvl_f2_dec_free(d);
+	fvl_f2_decoder_free(d);
 	return st;
 }
 
-void fvl_f2_dec_free(struct fvl_f2_dec *d)
+void fvl_f2_decoder_free(struct fvl_f2_decoder *d)
 {
 	for (size_t i = 0; d->l && i < d->n_layers; i++) {
-		struct fvl_f2_dec_layer *y = &d->l[i];
+		struct fvl_f2_decoder_layer *y = &d->l[i];
 		struct fvl_linear *all[] = {&y->q, &y->k, &y->v, &y->o, &y->cq, &y->ck, &y->cv, &y->co,
 		                            &y->up, &y->down};
 		for (size_t j = 0; j < 10; j++)
@@ -107,9 +107,9 @@ void fvl_f2_dec_free(struct fvl_f2_dec *d)
 
 /* ---- decoder state ---------------------------------------------------------------------------- */
 
-struct fvl_f2_dec_state {
-	const struct fvl_f2_dec *d;
-	struct fvl_rt *rt;
+struct fvl_f2_decoder_state {
+	const struct fvl_f2_decoder *d;
+	struct fvl_compute *compute;
 	size_t max_beams, max_len, n_enc;
 	size_t cap;                  /* positions the caches hold now (they grow up to max_len) */
 	float *kc, *vc, *kc2, *vc2;  /* self KV: (beam, layer, pos, d), double-buffered for reorders */
@@ -117,19 +117,19 @@ struct fvl_f2_dec_state {
 	float *x, *h, *q, *k, *v, *a, *u; /* (max_beams, ...) */
 };
 
-enum fvl_status fvl_f2_dec_state_init(const struct fvl_f2_dec *d, struct fvl_rt *rt,
+enum fvl_status fvl_f2_decoder_state_init(const struct fvl_f2_decoder *d, struct fvl_compute *compute,
                                       const float *enc, size_t n_enc, size_t max_beams,
-                                      size_t max_len, struct fvl_f2_dec_state **out)
+                                      size_t max_len, struct fvl_f2_decoder_state **out)
 {
 	*out = NULL;
 	if (max_len > d->max_pos)
 		max_len = d->max_pos;
-	struct fvl_f2_dec_state *s = calloc(1, sizeof(*s));
+	struct fvl_f2_decoder_state *s = calloc(1, sizeof(*s));
 	if (!s)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	const size_t D = d->d, L = d->n_layers, cap = max_len < 32 ? max_len : 32;
 	const size_t kv = max_beams * L * cap * D;
-	s->d = d, s->rt = rt, s->max_beams = max_beams, s->max_len = max_len, s->n_enc = n_enc;
+	s->d = d, s->compute = compute, s->max_beams = max_beams, s->max_len = max_len, s->n_enc = n_enc;
 	s->cap = cap;
 	s->kc = malloc(kv * 4), s->vc = malloc(kv * 4), s->kc2 = malloc(kv * 4), s->vc2 = malloc(kv * 4);
 	s->ck = malloc(L * n_enc * D * 4), s->cv = malloc(L * n_enc * D * 4);
@@ -137,24 +137,24 @@ enum fvl_status fvl_f2_dec_state_init(const struct fvl_f2_dec *d, struct fvl_rt 
 	s->q = malloc(max_beams * D * 4), s->k = malloc(max_beams * D * 4);
 	s->v = malloc(max_beams * D * 4), s->a = malloc(max_beams * D * 4);
 	s->u = malloc(max_beams * d->ffn * 4);
-	enum fvl_status st = fvl_rt_reserve(rt, n_enc > max_beams ? n_enc : max_beams,
+	enum fvl_status st = fvl_compute_reserve(compute, n_enc > max_beams ? n_enc : max_beams,
 	                                    d->ffn > D ? d->ffn : D);
 	if (!s->kc || !s->vc || !s->kc2 || !s->vc2 || !s->ck || !s->cv || !s->x || !s->h || !s->q ||
 	    !s->k || !s->v || !s->a || !s->u)
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for the decoder state");
 	for (size_t l = 0; l < L && st == FVL_STATUS_OK; l++) { /* cross K/V once per image */
-		fvl_linear_forward(rt, &d->l[l].ck, n_enc, enc, D, s->ck + l * n_enc * D, D);
-		fvl_linear_forward(rt, &d->l[l].cv, n_enc, enc, D, s->cv + l * n_enc * D, D);
+		fvl_linear_forward(compute, &d->l[l].ck, n_enc, enc, D, s->ck + l * n_enc * D, D);
+		fvl_linear_forward(compute, &d->l[l].cv, n_enc, enc, D, s->cv + l * n_enc * D, D);
 	}
 	if (st != FVL_STATUS_OK) {
-		fvl_f2_dec_state_free(s);
+		fvl_f2_decoder_state_free(s);
 		return st;
 	}
 	*out = s;
 	return FVL_STATUS_OK;
 }
 
-void fvl_f2_dec_state_free(struct fvl_f2_dec_state *s)
+void fvl_f2_decoder_state_free(struct fvl_f2_decoder_state *s)
 {
 	if (!s)
 		return;
@@ -164,7 +164,7 @@ void fvl_f2_dec_state_free(struct fvl_f2_dec_state *s)
 }
 
 /* Doubles the caches' positions (up to max_len): answers are mostly short, max_len is not. */
-static enum fvl_status grow(struct fvl_f2_dec_state *s)
+static enum fvl_status grow(struct fvl_f2_decoder_state *s)
 {
 	const size_t D = s->d->d, L = s->d->n_layers, old = s->cap;
 	const size_t cap = 2 * old < s->max_len ? 2 * old : s->max_len, n = s->max_beams * L * cap * D;
@@ -185,12 +185,12 @@ static enum fvl_status grow(struct fvl_f2_dec_state *s)
 	return FVL_STATUS_OK;
 }
 
-enum fvl_status fvl_f2_dec_step(void *state, size_t nb, const int32_t *parents,
+enum fvl_status fvl_f2_decoder_step(void *state, size_t nb, const int32_t *parents,
                                 const int32_t *tokens, size_t pos, float *logits)
 {
-	struct fvl_f2_dec_state *s = state;
-	const struct fvl_f2_dec *d = s->d;
-	struct fvl_rt *rt = s->rt;
+	struct fvl_f2_decoder_state *s = state;
+	const struct fvl_f2_decoder *d = s->d;
+	struct fvl_compute *compute = s->compute;
 	if (nb > s->max_beams || pos >= s->max_len)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "decoder: %zu beams at position %zu exceed "
 		                "the state (%zu, %zu)", nb, pos, s->max_beams, s->max_len);
@@ -217,14 +217,14 @@ enum fvl_status fvl_f2_dec_step(void *state, size_t nb, const int32_t *parents,
 		if (tokens[b] < 0 || (size_t)tokens[b] >= d->vocab)
 			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "decoder token %d", tokens[b]);
 		fvl_tensor_row(d->tok_embd, (size_t)tokens[b], s->x + b * D);
-		rt->k.add(D, s->x + b * D, d->pos_embd + (pos + 2) * D, s->x + b * D);
+		compute->kernels.add(D, s->x + b * D, d->pos_embd + (pos + 2) * D, s->x + b * D);
 	}
-	rt->k.layernorm(nb, D, s->x, d->en_w, d->en_b, 1e-5f, s->x);
+	compute->kernels.layernorm(nb, D, s->x, d->en_w, d->en_b, 1e-5f, s->x);
 	for (size_t l = 0; l < L; l++) {
-		const struct fvl_f2_dec_layer *y = &d->l[l];
-		fvl_linear_forward(rt, &y->q, nb, s->x, D, s->q, D);
-		fvl_linear_forward(rt, &y->k, nb, s->x, D, s->k, D);
-		fvl_linear_forward(rt, &y->v, nb, s->x, D, s->v, D);
+		const struct fvl_f2_decoder_layer *y = &d->l[l];
+		fvl_linear_forward(compute, &y->q, nb, s->x, D, s->q, D);
+		fvl_linear_forward(compute, &y->k, nb, s->x, D, s->k, D);
+		fvl_linear_forward(compute, &y->v, nb, s->x, D, s->v, D);
 		for (size_t b = 0; b < nb; b++) {
 			float *kc = s->kc + b * per_beam + l * ML * D, *vc = s->vc + b * per_beam + l * ML * D;
 			memcpy(kc + pos * D, s->k + b * D, D * 4);
@@ -232,28 +232,28 @@ enum fvl_status fvl_f2_dec_step(void *state, size_t nb, const int32_t *parents,
 			struct fvl_attn_args a = {1, pos + 1, d->heads, d->heads, hd, s->q + b * D, D, kc, vc,
 			                          D, D, false, false, 0, 1.0f / sqrtf((float)hd), s->a + b * D,
 			                          D, 0, d->heads};
-			rt->k.attn(&a);
+			compute->kernels.attn(&a);
 		}
-		fvl_linear_forward(rt, &y->o, nb, s->a, D, s->h, D);
-		rt->k.add(nb * D, s->x, s->h, s->x);
-		rt->k.layernorm(nb, D, s->x, y->an_w, y->an_b, 1e-5f, s->x);
-		fvl_linear_forward(rt, &y->cq, nb, s->x, D, s->q, D);
+		fvl_linear_forward(compute, &y->o, nb, s->a, D, s->h, D);
+		compute->kernels.add(nb * D, s->x, s->h, s->x);
+		compute->kernels.layernorm(nb, D, s->x, y->an_w, y->an_b, 1e-5f, s->x);
+		fvl_linear_forward(compute, &y->cq, nb, s->x, D, s->q, D);
 		struct fvl_attn_args c = {nb, s->n_enc, d->heads, d->heads, hd, s->q, D,
 		                          s->ck + l * s->n_enc * D, s->cv + l * s->n_enc * D, D, D, false,
 		                          false, 0, 1.0f / sqrtf((float)hd), s->a, D, 0, d->heads};
-		rt->k.attn(&c); /* every beam attends to the same encoder output */
-		fvl_linear_forward(rt, &y->co, nb, s->a, D, s->h, D);
-		rt->k.add(nb * D, s->x, s->h, s->x);
-		rt->k.layernorm(nb, D, s->x, y->cn_w, y->cn_b, 1e-5f, s->x);
-		fvl_linear_forward(rt, &y->up, nb, s->x, D, s->u, d->ffn);
-		rt->k.gelu(nb * d->ffn, s->u, s->u);
-		fvl_linear_forward(rt, &y->down, nb, s->u, d->ffn, s->h, D);
-		rt->k.add(nb * D, s->x, s->h, s->x);
-		rt->k.layernorm(nb, D, s->x, y->fn_w, y->fn_b, 1e-5f, s->x);
+		compute->kernels.attn(&c); /* every beam attends to the same encoder output */
+		fvl_linear_forward(compute, &y->co, nb, s->a, D, s->h, D);
+		compute->kernels.add(nb * D, s->x, s->h, s->x);
+		compute->kernels.layernorm(nb, D, s->x, y->cn_w, y->cn_b, 1e-5f, s->x);
+		fvl_linear_forward(compute, &y->up, nb, s->x, D, s->u, d->ffn);
+		compute->kernels.gelu(nb * d->ffn, s->u, s->u);
+		fvl_linear_forward(compute, &y->down, nb, s->u, d->ffn, s->h, D);
+		compute->kernels.add(nb * D, s->x, s->h, s->x);
+		compute->kernels.layernorm(nb, D, s->x, y->fn_w, y->fn_b, 1e-5f, s->x);
 	}
-	fvl_linear_forward(rt, &d->lm_head, nb, s->x, D, logits, d->vocab);
+	fvl_linear_forward(compute, &d->lm_head, nb, s->x, D, logits, d->vocab);
 	for (size_t b = 0; b < nb && d->logits_bias; b++)
-		rt->k.add(d->vocab, logits + b * d->vocab, d->logits_bias, logits + b * d->vocab);
+		compute->kernels.add(d->vocab, logits + b * d->vocab, d->logits_bias, logits + b * d->vocab);
 	return FVL_STATUS_OK;
 }
 

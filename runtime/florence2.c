@@ -296,7 +296,7 @@ static float *need(struct buf *b, size_t n)
 }
 
 /* Dense conv: in is (cin, H, W) planar if chw, else (H, W, cin) tokens; out (Ho, Wo, C). */
-static enum fvl_status conv(const struct fvl_f2_stage *t, struct fvl_rt *rt, const float *in,
+static enum fvl_status conv(const struct fvl_f2_stage *t, struct fvl_compute *compute, const float *in,
                             bool chw, size_t h, size_t w, float *out, struct buf *cols)
 {
 	const size_t ho = conv_out(h, t->k, t->stride, t->pad), wo = conv_out(w, t->k, t->stride, t->pad);
@@ -321,9 +321,9 @@ static enum fvl_status conv(const struct fvl_f2_stage *t, struct fvl_rt *rt, con
 						row[(ci * t->k + ky) * t->k + kx] = v;
 					}
 		}
-		if (fvl_rt_reserve(rt, m, kk) != FVL_STATUS_OK)
+		if (fvl_compute_reserve(compute, m, kk) != FVL_STATUS_OK)
 			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-		fvl_linear_forward(rt, &t->conv, m, c, kk, out + p0 * t->c, t->c);
+		fvl_linear_forward(compute, &t->conv, m, c, kk, out + p0 * t->c, t->c);
 	}
 	return FVL_STATUS_OK;
 }
@@ -333,58 +333,58 @@ struct ws {
 };
 
 /* x += MLP(LN(x)) in token tiles. */
-static enum fvl_status mlp(const struct fvl_f2_block *b, struct fvl_rt *rt, float *x, size_t n,
+static enum fvl_status mlp(const struct fvl_f2_block *b, struct fvl_compute *compute, float *x, size_t n,
                            size_t c, struct ws *w)
 {
 	float *h = need(&w->a, TB * c), *u = need(&w->b, TB * 4 * c), *d = need(&w->c, TB * c);
-	if (!h || !u || !d || fvl_rt_reserve(rt, TB, 4 * c) != FVL_STATUS_OK)
+	if (!h || !u || !d || fvl_compute_reserve(compute, TB, 4 * c) != FVL_STATUS_OK)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	for (size_t t0 = 0; t0 < n; t0 += TB) {
 		const size_t m = n - t0 < TB ? n - t0 : TB;
-		rt->k.layernorm(m, c, x + t0 * c, b->fn_w, b->fn_b, 1e-5f, h);
-		fvl_linear_forward(rt, &b->up, m, h, c, u, 4 * c);
-		rt->k.gelu(m * 4 * c, u, u);
-		fvl_linear_forward(rt, &b->down, m, u, 4 * c, d, c);
-		rt->k.add(m * c, x + t0 * c, d, x + t0 * c);
+		compute->kernels.layernorm(m, c, x + t0 * c, b->fn_w, b->fn_b, 1e-5f, h);
+		fvl_linear_forward(compute, &b->up, m, h, c, u, 4 * c);
+		compute->kernels.gelu(m * 4 * c, u, u);
+		fvl_linear_forward(compute, &b->down, m, u, 4 * c, d, c);
+		compute->kernels.add(m * c, x + t0 * c, d, x + t0 * c);
 	}
 	return FVL_STATUS_OK;
 }
 
 /* x += dwconv3x3(x) */
-static enum fvl_status dw_residual(struct fvl_rt *rt, const float *k, const float *bias, float *x,
+static enum fvl_status dw_residual(struct fvl_compute *compute, const float *k, const float *bias, float *x,
                                    size_t h, size_t w, size_t c, struct ws *ws)
 {
 	float *t = need(&ws->d, h * w * c);
 	if (!t)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-	rt->k.dwconv3x3(h, w, c, x, k, bias, t);
-	rt->k.add(h * w * c, x, t, x);
+	compute->kernels.dwconv3x3(h, w, c, x, k, bias, t);
+	compute->kernels.add(h * w * c, x, t, x);
 	return FVL_STATUS_OK;
 }
 
 /* Window attention one strip of window rows at a time: scratch is a strip, not the image. */
 static enum fvl_status spatial_block(const struct fvl_f2_block *b, const struct fvl_f2 *f,
-                                     const struct fvl_f2_stage *t, struct fvl_rt *rt, float *x,
+                                     const struct fvl_f2_stage *t, struct fvl_compute *compute, float *x,
                                      size_t h, size_t w, struct ws *ws)
 {
 	const size_t c = t->c, win = f->window, hd = c / t->heads, n = h * w;
 	const size_t wp = (w + win - 1) / win * win, hp = (h + win - 1) / win * win, ns = win * wp;
-	enum fvl_status st = dw_residual(rt, b->dw1, b->dw1_b, x, h, w, c, ws);
+	enum fvl_status st = dw_residual(compute, b->dw1, b->dw1_b, x, h, w, c, ws);
 	if (st != FVL_STATUS_OK)
 		return st;
 	float *hs = need(&ws->a, ns * c), *qkv = need(&ws->b, ns * 3 * c);
 	float *wq = need(&ws->c, win * win * 3 * c), *wo = need(&ws->e, ns * c);
 	float *att = need(&ws->d, win * win * c > w * c ? win * win * c : w * c);
-	if (!hs || !qkv || !wq || !wo || !att || (st = fvl_rt_reserve(rt, ns, c)) != FVL_STATUS_OK)
+	if (!hs || !qkv || !wq || !wo || !att || (st = fvl_compute_reserve(compute, ns, c)) != FVL_STATUS_OK)
 		return st != FVL_STATUS_OK ? st : fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	for (size_t wy = 0; wy < hp / win; wy++) {
 		/* LayerNorm of the strip's rows, zero padding right and below (padded tokens take
 		 * part in the attention, as in the reference) */
 		memset(hs, 0, ns * c * sizeof(float));
 		for (size_t r = 0; r < win && wy * win + r < h; r++)
-			rt->k.layernorm(w, c, x + (wy * win + r) * w * c, b->an_w, b->an_b, 1e-5f,
+			compute->kernels.layernorm(w, c, x + (wy * win + r) * w * c, b->an_w, b->an_b, 1e-5f,
 			                hs + r * wp * c);
-		fvl_linear_forward(rt, &b->qkv, ns, hs, c, qkv, 3 * c);
+		fvl_linear_forward(compute, &b->qkv, ns, hs, c, qkv, 3 * c);
 		for (size_t wx = 0; wx < wp / win; wx++) {
 			for (size_t i = 0; i < win * win; i++)
 				memcpy(wq + i * 3 * c, qkv + ((i / win) * wp + wx * win + i % win) * 3 * c,
@@ -392,40 +392,40 @@ static enum fvl_status spatial_block(const struct fvl_f2_block *b, const struct 
 			struct fvl_attn_args a = {win * win, win * win, t->heads, t->heads, hd, wq, 3 * c,
 			                          wq + c, wq + 2 * c, 3 * c, 3 * c, false, false, 0,
 			                          1.0f / sqrtf((float)hd), att, c, 0, t->heads};
-			rt->k.attn(&a);
+			compute->kernels.attn(&a);
 			for (size_t i = 0; i < win * win; i++)
 				memcpy(wo + ((i / win) * wp + wx * win + i % win) * c, att + i * c,
 				       c * sizeof(float));
 		}
 		/* proj on the kept tokens only, added to x */
 		for (size_t r = 0; r < win && wy * win + r < h; r++) {
-			fvl_linear_forward(rt, &b->out, w, wo + r * wp * c, c, att, c);
-			rt->k.add(w * c, x + (wy * win + r) * w * c, att, x + (wy * win + r) * w * c);
+			fvl_linear_forward(compute, &b->out, w, wo + r * wp * c, c, att, c);
+			compute->kernels.add(w * c, x + (wy * win + r) * w * c, att, x + (wy * win + r) * w * c);
 		}
 	}
-	if ((st = dw_residual(rt, b->dw2, b->dw2_b, x, h, w, c, ws)) != FVL_STATUS_OK)
+	if ((st = dw_residual(compute, b->dw2, b->dw2_b, x, h, w, c, ws)) != FVL_STATUS_OK)
 		return st;
-	return mlp(b, rt, x, n, c, ws);
+	return mlp(b, compute, x, n, c, ws);
 }
 
 /* Channel attention in token tiles: the Cg x Cg matrices accumulate over tiles, v is kept. */
 static enum fvl_status channel_block(const struct fvl_f2_block *b, const struct fvl_f2_stage *t,
-                                     struct fvl_rt *rt, float *x, size_t h, size_t w, struct ws *ws)
+                                     struct fvl_compute *compute, float *x, size_t h, size_t w, struct ws *ws)
 {
 	const size_t c = t->c, n = h * w, g = t->groups, cg = c / g;
-	enum fvl_status st = dw_residual(rt, b->dw1, b->dw1_b, x, h, w, c, ws);
+	enum fvl_status st = dw_residual(compute, b->dw1, b->dw1_b, x, h, w, c, ws);
 	if (st != FVL_STATUS_OK)
 		return st;
 	float *hn = need(&ws->a, TB * c), *qkv = need(&ws->b, TB * 3 * c), *v = need(&ws->e, n * c);
 	float *am = need(&ws->c, g * cg * cg), *o = need(&ws->d, TB * c);
-	if (!hn || !qkv || !v || !am || !o || fvl_rt_reserve(rt, TB, c) != FVL_STATUS_OK)
+	if (!hn || !qkv || !v || !am || !o || fvl_compute_reserve(compute, TB, c) != FVL_STATUS_OK)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	const float scale = 1.0f / sqrtf((float)n);
 	memset(am, 0, g * cg * cg * sizeof(float));
 	for (size_t t0 = 0; t0 < n; t0 += TB) {
 		const size_t m = n - t0 < TB ? n - t0 : TB;
-		rt->k.layernorm(m, c, x + t0 * c, b->an_w, b->an_b, 1e-5f, hn);
-		fvl_linear_forward(rt, &b->qkv, m, hn, c, qkv, 3 * c);
+		compute->kernels.layernorm(m, c, x + t0 * c, b->an_w, b->an_b, 1e-5f, hn);
+		fvl_linear_forward(compute, &b->qkv, m, hn, c, qkv, 3 * c);
 		for (size_t r = 0; r < m; r++) {
 			const float *row = qkv + r * 3 * c;
 			memcpy(v + (t0 + r) * c, row + 2 * c, c * sizeof(float));
@@ -440,7 +440,7 @@ static enum fvl_status channel_block(const struct fvl_f2_block *b, const struct 
 			}
 		}
 	}
-	rt->k.softmax(g * cg, cg, am, 1.0f);
+	compute->kernels.softmax(g * cg, cg, am, 1.0f);
 	for (size_t t0 = 0; t0 < n; t0 += TB) {
 		const size_t m = n - t0 < TB ? n - t0 : TB;
 		for (size_t r = 0; r < m; r++) {
@@ -455,12 +455,12 @@ static enum fvl_status channel_block(const struct fvl_f2_block *b, const struct 
 				}
 			}
 		}
-		fvl_linear_forward(rt, &b->out, m, o, c, hn, c);
-		rt->k.add(m * c, x + t0 * c, hn, x + t0 * c);
+		fvl_linear_forward(compute, &b->out, m, o, c, hn, c);
+		compute->kernels.add(m * c, x + t0 * c, hn, x + t0 * c);
 	}
-	if ((st = dw_residual(rt, b->dw2, b->dw2_b, x, h, w, c, ws)) != FVL_STATUS_OK)
+	if ((st = dw_residual(compute, b->dw2, b->dw2_b, x, h, w, c, ws)) != FVL_STATUS_OK)
 		return st;
-	return mlp(b, rt, x, n, c, ws);
+	return mlp(b, compute, x, n, c, ws);
 }
 
 static double ms_now(void)
@@ -470,7 +470,7 @@ static double ms_now(void)
 	return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
 }
 
-enum fvl_status fvl_f2_davit(const struct fvl_f2 *f, struct fvl_rt *rt, const float *pixels,
+enum fvl_status fvl_f2_davit(const struct fvl_f2 *f, struct fvl_compute *compute, const float *pixels,
                              float *out, double *stage_ms)
 {
 	struct ws ws = {0};
@@ -489,17 +489,17 @@ enum fvl_status fvl_f2_davit(const struct fvl_f2 *f, struct fvl_rt *rt, const fl
 			break;
 		}
 		if (t->prenorm) { /* LayerNorm on the incoming tokens, in place (they are ours) */
-			rt->k.layernorm(h * w, t->cin, in, t->norm_w, t->norm_b, 1e-5f, (float *)in);
+			compute->kernels.layernorm(h * w, t->cin, in, t->norm_w, t->norm_b, 1e-5f, (float *)in);
 		}
-		if ((st = conv(t, rt, in, chw, h, w, x, &cols)) != FVL_STATUS_OK)
+		if ((st = conv(t, compute, in, chw, h, w, x, &cols)) != FVL_STATUS_OK)
 			break;
 		if (!t->prenorm)
-			rt->k.layernorm(ho * wo, t->c, x, t->norm_w, t->norm_b, 1e-5f, x);
+			compute->kernels.layernorm(ho * wo, t->c, x, t->norm_w, t->norm_b, 1e-5f, x);
 		h = ho, w = wo;
 		for (size_t j = 0; j < t->depth && st == FVL_STATUS_OK; j++) {
-			st = spatial_block(&t->sp[j], f, t, rt, x, h, w, &ws);
+			st = spatial_block(&t->sp[j], f, t, compute, x, h, w, &ws);
 			if (st == FVL_STATUS_OK)
-				st = channel_block(&t->ch[j], t, rt, x, h, w, &ws);
+				st = channel_block(&t->ch[j], t, compute, x, h, w, &ws);
 		}
 		in = x;
 		chw = false;
@@ -515,7 +515,7 @@ enum fvl_status fvl_f2_davit(const struct fvl_f2 *f, struct fvl_rt *rt, const fl
 
 /* ---- _encode_image -------------------------------------------------------------------------- */
 
-enum fvl_status fvl_f2_encode_image(const struct fvl_f2 *f, struct fvl_rt *rt, const float *feats,
+enum fvl_status fvl_f2_encode_image(const struct fvl_f2 *f, struct fvl_compute *compute, const float *feats,
                                     float *out)
 {
 	const size_t grid = fvl_f2_grid(f), n = grid * grid, cl = f->st[f->n_stages - 1].c;
@@ -548,18 +548,18 @@ enum fvl_status fvl_f2_encode_image(const struct fvl_f2 *f, struct fvl_rt *rt, c
 			float *p = pooled + row * cl;
 			memset(p, 0, cl * sizeof(float));
 			for (size_t t = 0; t < n; t++)
-				rt->k.add(cl, p, x + t * cl, p);
-			rt->k.scale(cl, p, 1.0f / (float)n, p);
+				compute->kernels.add(cl, p, x + t * cl, p);
+			compute->kernels.scale(cl, p, 1.0f / (float)n, p);
 			row++;
 		} else { /* temporal mean over one frame: the tokens themselves */
 			memcpy(pooled + row * cl, x, n * cl * sizeof(float));
 			row += n;
 		}
 	}
-	enum fvl_status st = fvl_rt_reserve(rt, nv, cl);
+	enum fvl_status st = fvl_compute_reserve(compute, nv, cl);
 	if (st == FVL_STATUS_OK) {
-		fvl_linear_forward(rt, &f->img_proj, nv, pooled, cl, out, f->proj_dim);
-		rt->k.layernorm(nv, f->proj_dim, out, f->pn_w, f->pn_b, 1e-5f, out);
+		fvl_linear_forward(compute, &f->img_proj, nv, pooled, cl, out, f->proj_dim);
+		compute->kernels.layernorm(nv, f->proj_dim, out, f->pn_w, f->pn_b, 1e-5f, out);
 	}
 	free(x);
 	free(pooled);
@@ -568,7 +568,7 @@ enum fvl_status fvl_f2_encode_image(const struct fvl_f2 *f, struct fvl_rt *rt, c
 
 /* ---- BART encoder --------------------------------------------------------------------------- */
 
-enum fvl_status fvl_f2_encoder(const struct fvl_f2 *f, struct fvl_rt *rt, const float *visual,
+enum fvl_status fvl_f2_encoder(const struct fvl_f2 *f, struct fvl_compute *compute, const float *visual,
                                size_t n_vis, const int32_t *ids, size_t n_ids, float *out)
 {
 	const size_t d = f->d, n = n_vis + n_ids, hd = d / f->enc_heads, ff = f->enc_ffn;
@@ -581,7 +581,7 @@ enum fvl_status fvl_f2_encoder(const struct fvl_f2 *f, struct fvl_rt *rt, const 
 			                ids[i]);
 	float *q = malloc(n * d * 4), *k = malloc(n * d * 4), *v = malloc(n * d * 4);
 	float *a = malloc(n * d * 4), *u = malloc(n * ff * 4);
-	enum fvl_status st = fvl_rt_reserve(rt, n, ff > d ? ff : d);
+	enum fvl_status st = fvl_compute_reserve(compute, n, ff > d ? ff : d);
 	if (!q || !k || !v || !a || !u) {
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 		goto done;
@@ -593,24 +593,24 @@ enum fvl_status fvl_f2_encoder(const struct fvl_f2 *f, struct fvl_rt *rt, const 
 	for (size_t i = 0; i < n_ids; i++)
 		fvl_tensor_row(f->tok_embd, (size_t)ids[i], x + (n_vis + i) * d);
 	for (size_t p = 0; p < n; p++) /* learned positions at offset 2, image tokens included */
-		rt->k.add(d, x + p * d, f->pos_embd + (p + 2) * d, x + p * d);
-	rt->k.layernorm(n, d, x, f->en_w, f->en_b, 1e-5f, x);
+		compute->kernels.add(d, x + p * d, f->pos_embd + (p + 2) * d, x + p * d);
+	compute->kernels.layernorm(n, d, x, f->en_w, f->en_b, 1e-5f, x);
 	for (size_t l = 0; l < f->enc_layers; l++) {
 		const struct fvl_f2_layer *y = &f->enc[l];
-		fvl_linear_forward(rt, &y->q, n, x, d, q, d);
-		fvl_linear_forward(rt, &y->k, n, x, d, k, d);
-		fvl_linear_forward(rt, &y->v, n, x, d, v, d);
+		fvl_linear_forward(compute, &y->q, n, x, d, q, d);
+		fvl_linear_forward(compute, &y->k, n, x, d, k, d);
+		fvl_linear_forward(compute, &y->v, n, x, d, v, d);
 		struct fvl_attn_args at = {n, n, f->enc_heads, f->enc_heads, hd, q, d, k, v, d, d, false,
 		                           false, 0, 1.0f / sqrtf((float)hd), a, d, 0, f->enc_heads};
-		rt->k.attn(&at); /* all-ones mask: prompt pads are attended, as the reference does */
-		fvl_linear_forward(rt, &y->o, n, a, d, q, d);
-		rt->k.add(n * d, x, q, x);
-		rt->k.layernorm(n, d, x, y->an_w, y->an_b, 1e-5f, x);
-		fvl_linear_forward(rt, &y->up, n, x, d, u, ff);
-		rt->k.gelu(n * ff, u, u);
-		fvl_linear_forward(rt, &y->down, n, u, ff, q, d);
-		rt->k.add(n * d, x, q, x);
-		rt->k.layernorm(n, d, x, y->fn_w, y->fn_b, 1e-5f, x);
+		compute->kernels.attn(&at); /* all-ones mask: prompt pads are attended, as the reference does */
+		fvl_linear_forward(compute, &y->o, n, a, d, q, d);
+		compute->kernels.add(n * d, x, q, x);
+		compute->kernels.layernorm(n, d, x, y->an_w, y->an_b, 1e-5f, x);
+		fvl_linear_forward(compute, &y->up, n, x, d, u, ff);
+		compute->kernels.gelu(n * ff, u, u);
+		fvl_linear_forward(compute, &y->down, n, u, ff, q, d);
+		compute->kernels.add(n * d, x, q, x);
+		compute->kernels.layernorm(n, d, x, y->fn_w, y->fn_b, 1e-5f, x);
 	}
 done:
 	free(q), free(k), free(v), free(a), free(u);

@@ -51,14 +51,14 @@ void fvl_f2_free(struct fvl_f2 *f);
 /* Tokens of the last stage for a (3, S, S) image: out (grid^2, C_last). */
 size_t fvl_f2_grid(const struct fvl_f2 *f);
 /* stage_ms (may be NULL) receives each stage's milliseconds. */
-enum fvl_status fvl_f2_davit(const struct fvl_f2 *f, struct fvl_rt *rt, const float *pixels,
+enum fvl_status fvl_f2_davit(const struct fvl_f2 *f, struct fvl_compute *compute, const float *pixels,
                              float *out, double *stage_ms);
 /* _encode_image: (grid^2, C_last) -> (n_visual, proj_dim); n_visual = grid^2 + spatial pools. */
 size_t fvl_f2_n_visual(const struct fvl_f2 *f);
-enum fvl_status fvl_f2_encode_image(const struct fvl_f2 *f, struct fvl_rt *rt, const float *feats,
+enum fvl_status fvl_f2_encode_image(const struct fvl_f2 *f, struct fvl_compute *compute, const float *feats,
                                     float *out);
 /* BART encoder over [visual (n_vis, d) ; embeddings of ids (n_ids)] -> out (n_vis + n_ids, d). */
-enum fvl_status fvl_f2_encoder(const struct fvl_f2 *f, struct fvl_rt *rt, const float *visual,
+enum fvl_status fvl_f2_encoder(const struct fvl_f2 *f, struct fvl_compute *compute, const float *visual,
                                size_t n_vis, const int32_t *ids, size_t n_ids, float *out);
 
 #endif /* FVL_FLORENCE2_H */

@@ -44,9 +44,9 @@ struct fvl_preprocess {
 	float mean[3], std[3], rescale;
 };
 
-enum fvl_status fvl_preprocess_load(const struct fvl_gguf *g, struct fvl_preprocess *pp);
+enum fvl_status fvl_preprocess_load(const struct fvl_gguf *g, struct fvl_preprocess *preprocess);
 /* img -> (3, size, size) f32 pixels */
-enum fvl_status fvl_preprocess_run(const struct fvl_preprocess *pp, const struct fvl_image *img,
+enum fvl_status fvl_preprocess_run(const struct fvl_preprocess *preprocess, const struct fvl_image *img,
                                    float *pixels);
 
 #endif /* FVL_IMAGE_H */

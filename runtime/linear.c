@@ -12,12 +12,12 @@
 #include "linear.h"
 #include "pool.h"
 
-enum fvl_status fvl_rt_init(struct fvl_rt *rt, size_t n_threads, const char *isa)
+enum fvl_status fvl_compute_init(struct fvl_compute *compute, size_t n_threads, const char *isa)
 {
 	struct fvl_cpu cpu;
-	memset(rt, 0, sizeof(*rt));
+	memset(compute, 0, sizeof(*compute));
 	fvl_cpu_detect(&cpu);
-	const enum fvl_kernels_status ks = fvl_kernels_init(&rt->k, &cpu, isa);
+	const enum fvl_kernels_status ks = fvl_kernels_init(&compute->kernels, &cpu, isa);
 	if (ks == FVL_KERNELS_UNKNOWN_ISA)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "FVL_ISA=%s is not one of scalar, baseline, "
 		                "dotprod, i8mm, avx2", isa);
@@ -35,7 +35,7 @@ enum fvl_status fvl_rt_init(struct fvl_rt *rt, size_t n_threads, const char *isa
 			          avail);
 		n_threads = avail;
 	}
-	if (fvl_pool_init(n_threads, &rt->pool) != FVL_STATUS_OK)
+	if (fvl_pool_init(n_threads, &compute->pool) != FVL_STATUS_OK)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "cannot create the thread pool");
 	return FVL_STATUS_OK;
 }
@@ -55,35 +55,35 @@ static void rest_task(void *ctx, size_t i)
 	(void)ctx, (void)i;
 }
 
-void fvl_rt_rest(struct fvl_rt *rt)
+void fvl_compute_rest(struct fvl_compute *compute)
 {
-	if (rt->pool && fvl_pool_threads(rt->pool) > 1)
-		pthreadpool_parallelize_1d(rt->pool, rest_task, NULL, 1, PTHREADPOOL_FLAG_YIELD_WORKERS);
+	if (compute->pool && fvl_pool_threads(compute->pool) > 1)
+		pthreadpool_parallelize_1d(compute->pool, rest_task, NULL, 1, PTHREADPOOL_FLAG_YIELD_WORKERS);
 }
 
-void fvl_rt_free(struct fvl_rt *rt)
+void fvl_compute_free(struct fvl_compute *compute)
 {
-	fvl_pool_free(rt->pool);
-	free(rt->aq);
-	free(rt->ad);
-	memset(rt, 0, sizeof(*rt));
+	fvl_pool_free(compute->pool);
+	free(compute->aq);
+	free(compute->ad);
+	memset(compute, 0, sizeof(*compute));
 }
 
-enum fvl_status fvl_rt_reserve(struct fvl_rt *rt, size_t m, size_t k)
+enum fvl_status fvl_compute_reserve(struct fvl_compute *compute, size_t m, size_t k)
 {
 	size_t need = m * ((k + 31) & ~(size_t)31);
-	if (need <= rt->aq_cap)
+	if (need <= compute->aq_cap)
 		return FVL_STATUS_OK;
 	/* aq also holds the f16 activations of the fp16-arithmetic GEMM: 2 bytes per value. */
-	int8_t *aq = realloc(rt->aq, 2 * need);
+	int8_t *aq = realloc(compute->aq, 2 * need);
 	if (aq)
-		rt->aq = aq;
-	float *ad = realloc(rt->ad, (need / 32) * sizeof(float));
+		compute->aq = aq;
+	float *ad = realloc(compute->ad, (need / 32) * sizeof(float));
 	if (ad)
-		rt->ad = ad;
+		compute->ad = ad;
 	if (!aq || !ad)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for %zu activations", need);
-	rt->aq_cap = need;
+	compute->aq_cap = need;
 	return FVL_STATUS_OK;
 }
 
@@ -278,16 +278,16 @@ size_t fvl_linear_owned_bytes(const struct fvl_linear *l)
 	return l->owned ? l->n * l->k * sizeof(float) : 0;
 }
 
-void fvl_linear_forward(struct fvl_rt *rt, const struct fvl_linear *l, size_t m, const float *x,
+void fvl_linear_forward(struct fvl_compute *compute, const struct fvl_linear *l, size_t m, const float *x,
                         size_t ldx, float *y, size_t ldy)
 {
-	const struct fvl_kernels *k = &rt->k;
+	const struct fvl_kernels *k = &compute->kernels;
 	if (l->type == FVL_TYPE_Q4_0 || l->type == FVL_TYPE_Q8_0) {
-		FVL_ASSERT(m * l->k <= rt->aq_cap); /* planned by fvl_rt_reserve */
-		k->f32_q8_quant(m, l->k, x, ldx, rt->aq, rt->ad);
-		fvl_pool_x4_q8_gemm(rt->pool, l->type == FVL_TYPE_Q4_0 ? k->q4_0x4_q8_gemm
+		FVL_ASSERT(m * l->k <= compute->aq_cap); /* planned by fvl_compute_reserve */
+		k->f32_q8_quant(m, l->k, x, ldx, compute->aq, compute->ad);
+		fvl_pool_x4_q8_gemm(compute->pool, l->type == FVL_TYPE_Q4_0 ? k->q4_0x4_q8_gemm
 		                                                       : k->q8_0x4_q8_gemm,
-		                    wtype(l->type), l->k, l->n, l->packed, m, rt->aq, rt->ad, y, ldy);
+		                    wtype(l->type), l->k, l->n, l->packed, m, compute->aq, compute->ad, y, ldy);
 		if (l->bias)
 			for (size_t i = 0; i < m; i++)
 				k->add(l->n, y + i * ldy, l->bias, y + i * ldy);
@@ -295,25 +295,25 @@ void fvl_linear_forward(struct fvl_rt *rt, const struct fvl_linear *l, size_t m,
 	}
 	if (l->xnn && ldx == l->k && ldy == l->n) {
 		pthread_mutex_lock(l->xnn_lock);
-		bool ok = xnn_setup_fully_connected_nc_f32(l->xnn, m, x, y, rt->pool) == xnn_status_success &&
-		          xnn_run_operator(l->xnn, rt->pool) == xnn_status_success;
+		bool ok = xnn_setup_fully_connected_nc_f32(l->xnn, m, x, y, compute->pool) == xnn_status_success &&
+		          xnn_run_operator(l->xnn, compute->pool) == xnn_status_success;
 		pthread_mutex_unlock(l->xnn_lock);
 		if (ok)
 			return;
 	}
 	if (l->type == FVL_TYPE_F16 && l->packed && k->f16p16_f16_gemm) {
-		FVL_ASSERT(m * FVL_F16_ROW_STRIDE(l->k) <= rt->aq_cap); /* planned by fvl_rt_reserve */
-		uint16_t *xh = (uint16_t *)(void *)rt->aq;
-		k->f32_f16_quant(m, l->k, x, ldx, xh, rt->ad);
-		fvl_pool_f16_gemm(rt->pool, k->f16p16_f16_gemm, l->k, l->n, l->packed, l->bias, m, xh,
-		                  rt->ad, y, ldy);
+		FVL_ASSERT(m * FVL_F16_ROW_STRIDE(l->k) <= compute->aq_cap); /* planned by fvl_compute_reserve */
+		uint16_t *xh = (uint16_t *)(void *)compute->aq;
+		k->f32_f16_quant(m, l->k, x, ldx, xh, compute->ad);
+		fvl_pool_f16_gemm(compute->pool, k->f16p16_f16_gemm, l->k, l->n, l->packed, l->bias, m, xh,
+		                  compute->ad, y, ldy);
 		return;
 	}
 	if (l->type == FVL_TYPE_F16 && l->packed) {
-		fvl_pool_f32_gemm(rt->pool, k->f16p16_f32_gemm, FVL_WTYPE_F16, l->k, l->n, l->packed,
+		fvl_pool_f32_gemm(compute->pool, k->f16p16_f32_gemm, FVL_WTYPE_F16, l->k, l->n, l->packed,
 		                  l->bias, m, x, ldx, y, ldy);
 		return;
 	}
-	fvl_pool_f32_gemm(rt->pool, l->type == FVL_TYPE_F16 ? k->f16_f32_gemm : k->f32_f32_gemm,
+	fvl_pool_f32_gemm(compute->pool, l->type == FVL_TYPE_F16 ? k->f16_f32_gemm : k->f32_f32_gemm,
 	                  wtype(l->type), l->k, l->n, l->w, l->bias, m, x, ldx, y, ldy);
 }

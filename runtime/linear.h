@@ -9,10 +9,10 @@
 #include "gguf.h"
 #include "kernels.h"
 
-struct fvl_rt {
-	struct fvl_kernels k;
+struct fvl_compute {
+	struct fvl_kernels kernels;
 	pthreadpool_t pool;
-	/* scratch for quantized activations, grown by fvl_rt_reserve before compute */
+	/* scratch for quantized activations, grown by fvl_compute_reserve before compute */
 	int8_t *aq;
 	float *ad;
 	size_t aq_cap; /* elements */
@@ -21,15 +21,15 @@ struct fvl_rt {
 /* n_threads 0: every CPU this process may run on (its affinity mask; the board's default where a
  * board build sets one); more than that is clamped to it with a warning, since surplus threads
  * only wait for each other. isa: NULL for the best variant, or an FVL_ISA name. */
-enum fvl_status fvl_rt_init(struct fvl_rt *rt, size_t n_threads, const char *isa);
-void fvl_rt_free(struct fvl_rt *rt);
+enum fvl_status fvl_compute_init(struct fvl_compute *compute, size_t n_threads, const char *isa);
+void fvl_compute_free(struct fvl_compute *compute);
 /* CPUs this process may run on (sched_getaffinity; the online count if that fails). */
 size_t fvl_cpus_available(void);
 /* Sends the pool's workers to sleep now instead of spinning for the next job: at the end of a
  * stage, before handing control to the caller (other programs on the board get the CPUs). */
-void fvl_rt_rest(struct fvl_rt *rt);
+void fvl_compute_rest(struct fvl_compute *compute);
 /* Makes the activation scratch hold m x k values (call at plan time, not per token). */
-enum fvl_status fvl_rt_reserve(struct fvl_rt *rt, size_t m, size_t k);
+enum fvl_status fvl_compute_reserve(struct fvl_compute *compute, size_t m, size_t k);
 
 struct fvl_linear {
 	int type;           /* enum fvl_type of w */
@@ -56,7 +56,7 @@ void fvl_linear_free(struct fvl_linear *l);
 size_t fvl_linear_owned_bytes(const struct fvl_linear *l);
 
 /* y (m x n, row stride ldy) = x (m x k, row stride ldx) W^T + bias. */
-void fvl_linear_forward(struct fvl_rt *rt, const struct fvl_linear *l, size_t m, const float *x,
+void fvl_linear_forward(struct fvl_compute *compute, const struct fvl_linear *l, size_t m, const float *x,
                         size_t ldx, float *y, size_t ldy);
 
 /* An f32 tensor of exactly n elements (norm weights, biases, tables). */

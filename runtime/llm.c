@@ -29,7 +29,7 @@ static enum fvl_status rope_freqs(struct fvl_llm *m, const struct fvl_gguf *g)
 {
 	float base = 10000.0f;
 	struct fvl_str type = {"none", 4};
-	const size_t half = m->rot / 2;
+	const size_t half = m->n_rot / 2;
 	fvl_gguf_get_f32(g, "llm.rope.freq_base", &base);
 	fvl_gguf_get_str(g, "llm.rope.scaling.type", &type);
 	m->inv_freq_short = malloc(half * sizeof(float));
@@ -39,7 +39,7 @@ static enum fvl_status rope_freqs(struct fvl_llm *m, const struct fvl_gguf *g)
 	m->attn_factor = 1.0f;
 	for (size_t i = 0; i < half; i++)
 		m->inv_freq_short[i] = m->inv_freq_long[i] =
-			(float)(1.0 / pow((double)base, (double)(2 * i) / (double)m->rot));
+			(float)(1.0 / pow((double)base, (double)(2 * i) / (double)m->n_rot));
 	if (fvl_str_eq(type, "longrope")) {
 		const struct fvl_gguf_kv *sf, *lf;
 		enum fvl_status st;
@@ -52,7 +52,7 @@ static enum fvl_status rope_freqs(struct fvl_llm *m, const struct fvl_gguf *g)
 			                "entries, head_dim / 2 is %zu", (unsigned long long)sf->n,
 			                (unsigned long long)lf->n, half);
 		for (size_t i = 0; i < half; i++) {
-			double b = pow((double)base, (double)(2 * i) / (double)m->rot);
+			double b = pow((double)base, (double)(2 * i) / (double)m->n_rot);
 			m->inv_freq_short[i] = (float)(1.0 / ((float)fvl_gguf_arr_float(sf, i) * b));
 			m->inv_freq_long[i] = (float)(1.0 / ((float)fvl_gguf_arr_float(lf, i) * b));
 		}
@@ -96,62 +96,62 @@ enum fvl_status fvl_llm_load(struct fvl_llm *m, const struct fvl_gguf *g)
 		                (int)arch.n, arch.p);
 	m->phi3 = fvl_str_eq(arch, "phi3");
 	size_t ctx = 0;
-	if ((st = get_dim(g, "llm.embedding_length", 1, 65536, &m->H)) ||
-	    (st = get_dim(g, "llm.block_count", 1, 1024, &m->L)) ||
-	    (st = get_dim(g, "llm.attention.head_count", 1, 1024, &m->nh)) ||
-	    (st = get_dim(g, "llm.attention.head_count_kv", 1, 1024, &m->nkv)) ||
-	    (st = get_dim(g, "llm.attention.key_length", 2, 256, &m->hd)) ||
-	    (st = get_dim(g, "llm.feed_forward_length", 1, 1 << 20, &m->F)) ||
-	    (st = get_dim(g, "llm.vocab_size", 1, 1 << 24, &m->V)) ||
+	if ((st = get_dim(g, "llm.embedding_length", 1, 65536, &m->n_embd)) ||
+	    (st = get_dim(g, "llm.block_count", 1, 1024, &m->n_layer)) ||
+	    (st = get_dim(g, "llm.attention.head_count", 1, 1024, &m->n_head)) ||
+	    (st = get_dim(g, "llm.attention.head_count_kv", 1, 1024, &m->n_head_kv)) ||
+	    (st = get_dim(g, "llm.attention.key_length", 2, 256, &m->n_embd_head)) ||
+	    (st = get_dim(g, "llm.feed_forward_length", 1, 1 << 20, &m->n_ff)) ||
+	    (st = get_dim(g, "llm.vocab_size", 1, 1 << 24, &m->n_vocab)) ||
 	    (st = get_dim(g, "llm.context_length", 1, 1 << 24, &ctx)) ||
-	    (st = get_dim(g, "llm.rope.dimension_count", 2, 256, &m->rot)))
+	    (st = get_dim(g, "llm.rope.dimension_count", 2, 256, &m->n_rot)))
 		return st;
-	m->ctx_max = ctx;
-	m->orig_ctx = ctx;
+	m->n_ctx_train = ctx;
+	m->n_ctx_orig = ctx;
 	uint32_t orig;
 	if (fvl_gguf_get_u32(g, "llm.rope.original_context_length", &orig) == FVL_STATUS_OK)
-		m->orig_ctx = orig;
+		m->n_ctx_orig = orig;
 	if ((st = fvl_gguf_get_f32(g, "llm.attention.layer_norm_rms_epsilon", &m->eps)))
 		return st;
-	if (m->nh % m->nkv || m->rot > m->hd || m->rot % 2 || m->hd % 4)
+	if (m->n_head % m->n_head_kv || m->n_rot > m->n_embd_head || m->n_rot % 2 || m->n_embd_head % 4)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "attention shape: %zu heads, %zu kv heads, "
-		                "head_dim %zu, rope dims %zu", m->nh, m->nkv, m->hd, m->rot);
+		                "head_dim %zu, rope dims %zu", m->n_head, m->n_head_kv, m->n_embd_head, m->n_rot);
 	if ((st = rope_freqs(m, g)) != FVL_STATUS_OK)
 		goto error;
 	m->tok_embd = fvl_gguf_find_tensor(g, "token_embd.weight");
-	if (!m->tok_embd || m->tok_embd->ne[0] != m->H || m->tok_embd->ne[1] != m->V) {
+	if (!m->tok_embd || m->tok_embd->ne[0] != m->n_embd || m->tok_embd->ne[1] != m->n_vocab) {
 		st = fvl_fail(FVL_STATUS_BAD_FILE, "token_embd.weight is missing or not [%zu, %zu]",
-		              m->H, m->V);
+		              m->n_embd, m->n_vocab);
 		goto error;
 	}
-	if ((st = fvl_tensor_f32(g, "output_norm.weight", m->H, &m->out_norm)) ||
-	    (st = fvl_linear_init(&m->output, g, "output.weight", NULL, m->H, m->V)))
+	if ((st = fvl_tensor_f32(g, "output_norm.weight", m->n_embd, &m->out_norm)) ||
+	    (st = fvl_linear_init(&m->output, g, "output.weight", NULL, m->n_embd, m->n_vocab)))
 		goto error;
-	m->layers = calloc(m->L, sizeof(*m->layers));
+	m->layers = calloc(m->n_layer, sizeof(*m->layers));
 	if (!m->layers) {
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 		goto error;
 	}
-	const size_t q = m->nh * m->hd, kv = m->nkv * m->hd;
-	for (size_t l = 0; l < m->L; l++) {
+	const size_t q = m->n_head * m->n_embd_head, kv = m->n_head_kv * m->n_embd_head; /* widths */
+	for (size_t l = 0; l < m->n_layer; l++) {
 		struct fvl_llm_layer *y = &m->layers[l];
-		if ((st = fvl_tensor_f32(g, NAME(n1, "blk.%zu.attn_norm.weight", l), m->H, &y->attn_norm)) ||
-		    (st = fvl_tensor_f32(g, NAME(n1, "blk.%zu.ffn_norm.weight", l), m->H, &y->ffn_norm)) ||
-		    (st = fvl_linear_init(&y->o, g, NAME(n1, "blk.%zu.attn_output.weight", l), NULL, q, m->H)) ||
-		    (st = fvl_linear_init(&y->down, g, NAME(n1, "blk.%zu.ffn_down.weight", l), NULL, m->F, m->H)))
+		if ((st = fvl_tensor_f32(g, NAME(n1, "blk.%zu.attn_norm.weight", l), m->n_embd, &y->attn_norm)) ||
+		    (st = fvl_tensor_f32(g, NAME(n1, "blk.%zu.ffn_norm.weight", l), m->n_embd, &y->ffn_norm)) ||
+		    (st = fvl_linear_init(&y->o, g, NAME(n1, "blk.%zu.attn_output.weight", l), NULL, q, m->n_embd)) ||
+		    (st = fvl_linear_init(&y->down, g, NAME(n1, "blk.%zu.ffn_down.weight", l), NULL, m->n_ff, m->n_embd)))
 			goto error;
 		if (m->phi3) {
 			if ((st = fvl_linear_init(&y->qkv, g, NAME(n1, "blk.%zu.attn_qkv.weight", l), NULL,
-			                          m->H, q + 2 * kv)) ||
+			                          m->n_embd, q + 2 * kv)) ||
 			    (st = fvl_linear_init(&y->gate_up, g, NAME(n2, "blk.%zu.ffn_up.weight", l), NULL,
-			                          m->H, 2 * m->F)))
+			                          m->n_embd, 2 * m->n_ff)))
 				goto error;
 		} else {
-			if ((st = fvl_linear_init(&y->q, g, NAME(n1, "blk.%zu.attn_q.weight", l), NULL, m->H, q)) ||
-			    (st = fvl_linear_init(&y->k, g, NAME(n1, "blk.%zu.attn_k.weight", l), NULL, m->H, kv)) ||
-			    (st = fvl_linear_init(&y->v, g, NAME(n1, "blk.%zu.attn_v.weight", l), NULL, m->H, kv)) ||
-			    (st = fvl_linear_init(&y->gate, g, NAME(n1, "blk.%zu.ffn_gate.weight", l), NULL, m->H, m->F)) ||
-			    (st = fvl_linear_init(&y->up, g, NAME(n1, "blk.%zu.ffn_up.weight", l), NULL, m->H, m->F)))
+			if ((st = fvl_linear_init(&y->q, g, NAME(n1, "blk.%zu.attn_q.weight", l), NULL, m->n_embd, q)) ||
+			    (st = fvl_linear_init(&y->k, g, NAME(n1, "blk.%zu.attn_k.weight", l), NULL, m->n_embd, kv)) ||
+			    (st = fvl_linear_init(&y->v, g, NAME(n1, "blk.%zu.attn_v.weight", l), NULL, m->n_embd, kv)) ||
+			    (st = fvl_linear_init(&y->gate, g, NAME(n1, "blk.%zu.ffn_gate.weight", l), NULL, m->n_embd, m->n_ff)) ||
+			    (st = fvl_linear_init(&y->up, g, NAME(n1, "blk.%zu.ffn_up.weight", l), NULL, m->n_embd, m->n_ff)))
 				goto error;
 		}
 	}
@@ -164,7 +164,7 @@ error:
 void fvl_llm_free(struct fvl_llm *m)
 {
 	if (m->layers)
-		for (size_t l = 0; l < m->L; l++) {
+		for (size_t l = 0; l < m->n_layer; l++) {
 			struct fvl_llm_layer *y = &m->layers[l];
 			struct fvl_linear *all[] = {&y->qkv, &y->q, &y->k, &y->v, &y->o, &y->gate_up,
 			                            &y->gate, &y->up, &y->down};
@@ -181,9 +181,9 @@ void fvl_llm_free(struct fvl_llm *m)
 static void fill_tables(struct fvl_llm_state *s, bool use_long)
 {
 	const struct fvl_llm *m = s->m;
-	const size_t half = m->rot / 2;
+	const size_t half = m->n_rot / 2;
 	const float *f = use_long ? m->inv_freq_long : m->inv_freq_short;
-	for (size_t p = 0; p < s->ctx; p++)
+	for (size_t p = 0; p < s->n_ctx; p++)
 		for (size_t i = 0; i < half; i++) {
 			/* position x frequency in f32, as the reference computes it */
 			const float a = (float)p * f[i];
@@ -194,41 +194,42 @@ static void fill_tables(struct fvl_llm_state *s, bool use_long)
 }
 
 enum fvl_status fvl_llm_state_init(struct fvl_llm_state *s, const struct fvl_llm *m,
-                                   struct fvl_rt *rt, size_t ctx, bool kv_f16, size_t ubatch)
+                                   struct fvl_compute *compute, size_t n_ctx, bool kv_f16,
+                                   size_t n_ubatch)
 {
 	memset(s, 0, sizeof(*s));
-	if (ctx == 0 || ctx > m->ctx_max)
-		ctx = m->ctx_max;
-	if (ubatch == 0)
-		ubatch = 256;
+	if (n_ctx == 0 || n_ctx > m->n_ctx_train)
+		n_ctx = m->n_ctx_train;
+	if (n_ubatch == 0)
+		n_ubatch = 256;
 	s->m = m;
-	s->ctx = ctx;
-	s->ubatch = ubatch;
+	s->n_ctx = n_ctx;
+	s->n_ubatch = n_ubatch;
 	s->kv_f16 = kv_f16;
-	const size_t kvw = m->nkv * m->hd, q = m->nh * m->hd, es = kv_f16 ? 2 : 4;
-	const size_t ffw = m->phi3 ? 2 * m->F : 2 * m->F;
-	s->kc = calloc(m->L * ctx * kvw, es);
-	s->vc = calloc(m->L * ctx * kvw, es);
-	s->cos_t = malloc(ctx * (m->rot / 2) * sizeof(float));
-	s->sin_t = malloc(ctx * (m->rot / 2) * sizeof(float));
-	s->x = malloc(ubatch * m->H * sizeof(float));
-	s->h = malloc(ubatch * m->H * sizeof(float));
-	s->qkv = malloc(ubatch * (q + 2 * kvw) * sizeof(float));
-	s->att = malloc(ubatch * q * sizeof(float));
-	s->ff = malloc(ubatch * ffw * sizeof(float));
-	s->act = malloc(ubatch * m->F * sizeof(float));
-	s->pos = malloc(ubatch * sizeof(int32_t));
+	const size_t kvw = m->n_head_kv * m->n_embd_head, q = m->n_head * m->n_embd_head, es = kv_f16 ? 2 : 4;
+	const size_t ffw = 2 * m->n_ff; /* gate and up side by side, both architectures */
+	s->kc = calloc(m->n_layer * n_ctx * kvw, es);
+	s->vc = calloc(m->n_layer * n_ctx * kvw, es);
+	s->cos_t = malloc(n_ctx * (m->n_rot / 2) * sizeof(float));
+	s->sin_t = malloc(n_ctx * (m->n_rot / 2) * sizeof(float));
+	s->x = malloc(n_ubatch * m->n_embd * sizeof(float));
+	s->h = malloc(n_ubatch * m->n_embd * sizeof(float));
+	s->qkv = malloc(n_ubatch * (q + 2 * kvw) * sizeof(float));
+	s->att = malloc(n_ubatch * q * sizeof(float));
+	s->ff = malloc(n_ubatch * ffw * sizeof(float));
+	s->act = malloc(n_ubatch * m->n_ff * sizeof(float));
+	s->pos = malloc(n_ubatch * sizeof(int32_t));
 	if (!s->kc || !s->vc || !s->cos_t || !s->sin_t || !s->x || !s->h || !s->qkv || !s->att ||
 	    !s->ff || !s->act || !s->pos) {
 		fvl_llm_state_free(s);
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for a context of %zu "
-		                "(KV cache %.1f MB)", ctx, 2.0 * (double)(m->L * ctx * kvw * es) / 1e6);
+		                "(KV cache %.1f MB)", n_ctx, 2.0 * (double)(m->n_layer * n_ctx * kvw * es) / 1e6);
 	}
 	fill_tables(s, false);
-	size_t kmax = m->H > m->F ? m->H : m->F;
+	size_t kmax = m->n_embd > m->n_ff ? m->n_embd : m->n_ff;
 	if (q > kmax)
 		kmax = q;
-	enum fvl_status st = fvl_rt_reserve(rt, ubatch, kmax);
+	enum fvl_status st = fvl_compute_reserve(compute, n_ubatch, kmax);
 	if (st != FVL_STATUS_OK)
 		fvl_llm_state_free(s);
 	return st;
@@ -271,28 +272,29 @@ static void attn_head(void *p, size_t h)
 }
 
 /* One batch of m rows (s->x filled) at positions n_past.. */
-static void eval_batch(struct fvl_llm_state *s, struct fvl_rt *rt, size_t m)
+static void eval_batch(struct fvl_llm_state *s, struct fvl_compute *compute, size_t m)
 {
 	const struct fvl_llm *md = s->m;
-	const size_t H = md->H, F = md->F, hd = md->hd, q = md->nh * hd, kvw = md->nkv * hd;
+	const size_t n_embd = md->n_embd, n_ff = md->n_ff, n_embd_head = md->n_embd_head;
+	const size_t q = md->n_head * n_embd_head, kvw = md->n_head_kv * n_embd_head; /* row widths */
 	const size_t qkvw = q + 2 * kvw, es = s->kv_f16 ? 2 : 4;
 	const size_t p0 = s->n_past;
 	for (size_t i = 0; i < m; i++)
 		s->pos[i] = (int32_t)(p0 + i);
-	for (size_t l = 0; l < md->L; l++) {
+	for (size_t l = 0; l < md->n_layer; l++) {
 		const struct fvl_llm_layer *y = &md->layers[l];
-		rt->k.rmsnorm(m, H, s->x, y->attn_norm, md->eps, s->h);
+		compute->kernels.rmsnorm(m, n_embd, s->x, y->attn_norm, md->eps, s->h);
 		if (md->phi3) {
-			fvl_linear_forward(rt, &y->qkv, m, s->h, H, s->qkv, qkvw);
+			fvl_linear_forward(compute, &y->qkv, m, s->h, n_embd, s->qkv, qkvw);
 		} else {
-			fvl_linear_forward(rt, &y->q, m, s->h, H, s->qkv, qkvw);
-			fvl_linear_forward(rt, &y->k, m, s->h, H, s->qkv + q, qkvw);
-			fvl_linear_forward(rt, &y->v, m, s->h, H, s->qkv + q + kvw, qkvw);
+			fvl_linear_forward(compute, &y->q, m, s->h, n_embd, s->qkv, qkvw);
+			fvl_linear_forward(compute, &y->k, m, s->h, n_embd, s->qkv + q, qkvw);
+			fvl_linear_forward(compute, &y->v, m, s->h, n_embd, s->qkv + q + kvw, qkvw);
 		}
-		rt->k.rope(m, md->nh, hd, md->rot, s->qkv, qkvw, s->pos, s->cos_t, s->sin_t);
-		rt->k.rope(m, md->nkv, hd, md->rot, s->qkv + q, qkvw, s->pos, s->cos_t, s->sin_t);
-		uint8_t *kc = (uint8_t *)s->kc + l * s->ctx * kvw * es;
-		uint8_t *vc = (uint8_t *)s->vc + l * s->ctx * kvw * es;
+		compute->kernels.rope(m, md->n_head, n_embd_head, md->n_rot, s->qkv, qkvw, s->pos, s->cos_t, s->sin_t);
+		compute->kernels.rope(m, md->n_head_kv, n_embd_head, md->n_rot, s->qkv + q, qkvw, s->pos, s->cos_t, s->sin_t);
+		uint8_t *kc = (uint8_t *)s->kc + l * s->n_ctx * kvw * es;
+		uint8_t *vc = (uint8_t *)s->vc + l * s->n_ctx * kvw * es;
 		for (size_t i = 0; i < m; i++) {
 			const float *kr = s->qkv + i * qkvw + q, *vr = kr + kvw;
 			if (s->kv_f16) {
@@ -306,63 +308,68 @@ static void eval_batch(struct fvl_llm_state *s, struct fvl_rt *rt, size_t m)
 				memcpy((float *)vc + (p0 + i) * kvw, vr, kvw * 4);
 			}
 		}
-		struct attn_task t = {{m, p0 + m, md->nh, md->nkv, hd, s->qkv, qkvw, kc, vc, kvw, kvw,
-		                       s->kv_f16, true, p0, 1.0f / sqrtf((float)hd), s->att, q, 0,
-		                       md->nh}, rt->k.attn};
-		pthreadpool_parallelize_1d(rt->pool, attn_head, &t, md->nh, 0);
-		fvl_linear_forward(rt, &y->o, m, s->att, q, s->h, H);
-		rt->k.add(m * H, s->x, s->h, s->x);
-		rt->k.rmsnorm(m, H, s->x, y->ffn_norm, md->eps, s->h);
+		struct attn_task t = {
+			.a = {.n_q = m, .n_kv = p0 + m, .n_heads = md->n_head, .n_kv_heads = md->n_head_kv,
+			      .head_dim = n_embd_head, .q = s->qkv, .ldq = qkvw, .k = kc, .v = vc,
+			      .ldk = kvw, .ldv = kvw, .kv_f16 = s->kv_f16, .causal = true, .q_pos0 = p0,
+			      .scale = 1.0f / sqrtf((float)n_embd_head), .o = s->att, .ldo = q,
+			      .head0 = 0, .head1 = md->n_head},
+			.fn = compute->kernels.attn,
+		};
+		pthreadpool_parallelize_1d(compute->pool, attn_head, &t, md->n_head, 0);
+		fvl_linear_forward(compute, &y->o, m, s->att, q, s->h, n_embd);
+		compute->kernels.add(m * n_embd, s->x, s->h, s->x);
+		compute->kernels.rmsnorm(m, n_embd, s->x, y->ffn_norm, md->eps, s->h);
 		if (md->phi3) {
-			fvl_linear_forward(rt, &y->gate_up, m, s->h, H, s->ff, 2 * F);
+			fvl_linear_forward(compute, &y->gate_up, m, s->h, n_embd, s->ff, 2 * n_ff);
 		} else {
-			fvl_linear_forward(rt, &y->gate, m, s->h, H, s->ff, 2 * F);
-			fvl_linear_forward(rt, &y->up, m, s->h, H, s->ff + F, 2 * F);
+			fvl_linear_forward(compute, &y->gate, m, s->h, n_embd, s->ff, 2 * n_ff);
+			fvl_linear_forward(compute, &y->up, m, s->h, n_embd, s->ff + n_ff, 2 * n_ff);
 		}
 		for (size_t i = 0; i < m; i++)
-			rt->k.silu_mul(F, s->ff + i * 2 * F, s->ff + i * 2 * F + F, s->act + i * F);
-		fvl_linear_forward(rt, &y->down, m, s->act, F, s->h, H);
-		rt->k.add(m * H, s->x, s->h, s->x);
+			compute->kernels.silu_mul(n_ff, s->ff + i * 2 * n_ff, s->ff + i * 2 * n_ff + n_ff, s->act + i * n_ff);
+		fvl_linear_forward(compute, &y->down, m, s->act, n_ff, s->h, n_embd);
+		compute->kernels.add(m * n_embd, s->x, s->h, s->x);
 	}
 	s->n_past += m;
 }
 
-enum fvl_status fvl_llm_eval(struct fvl_llm_state *s, struct fvl_rt *rt, size_t n,
+enum fvl_status fvl_llm_eval(struct fvl_llm_state *s, struct fvl_compute *compute, size_t n,
                              const int32_t *ids, const float *embd, size_t n_logits, float *logits)
 {
 	const struct fvl_llm *m = s->m;
 	if (n_logits > n)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "%zu logits asked of %zu tokens", n_logits, n);
-	if (s->n_past + n > s->ctx)
+	if (s->n_past + n > s->n_ctx)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "%zu tokens after %zu do not fit the context "
-		                "of %zu", n, s->n_past, s->ctx);
+		                "of %zu", n, s->n_past, s->n_ctx);
 	if (ids)
 		for (size_t i = 0; i < n; i++)
-			if (ids[i] < 0 || (size_t)ids[i] >= m->V)
+			if (ids[i] < 0 || (size_t)ids[i] >= m->n_vocab)
 				return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "token id %d is outside the "
-				                "vocabulary of %zu", ids[i], m->V);
+				                "vocabulary of %zu", ids[i], m->n_vocab);
 	/* LongRoPE: the long factors once any position passes the original context (as HF does,
 	 * for the new tokens only). */
-	const bool use_long = s->n_past + n > m->orig_ctx;
+	const bool use_long = s->n_past + n > m->n_ctx_orig;
 	if (use_long != s->long_tables)
 		fill_tables(s, use_long);
-	for (size_t i0 = 0; i0 < n; i0 += s->ubatch) {
-		const size_t mb = n - i0 < s->ubatch ? n - i0 : s->ubatch;
+	for (size_t i0 = 0; i0 < n; i0 += s->n_ubatch) {
+		const size_t mb = n - i0 < s->n_ubatch ? n - i0 : s->n_ubatch;
 		for (size_t i = 0; i < mb; i++) {
 			if (ids)
-				fvl_tensor_row(m->tok_embd, (size_t)ids[i0 + i], s->x + i * m->H);
+				fvl_tensor_row(m->tok_embd, (size_t)ids[i0 + i], s->x + i * m->n_embd);
 			else
-				memcpy(s->x + i * m->H, embd + (i0 + i) * m->H, m->H * sizeof(float));
+				memcpy(s->x + i * m->n_embd, embd + (i0 + i) * m->n_embd, m->n_embd * sizeof(float));
 		}
-		eval_batch(s, rt, mb);
+		eval_batch(s, compute, mb);
 		/* logits for the rows of this batch that are among the last n_logits */
 		const size_t first = n - n_logits;
 		for (size_t i = 0; i < mb; i++) {
 			const size_t gi = i0 + i;
 			if (gi < first)
 				continue;
-			rt->k.rmsnorm(1, m->H, s->x + i * m->H, m->out_norm, m->eps, s->h);
-			fvl_linear_forward(rt, &m->output, 1, s->h, m->H, logits + (gi - first) * m->V, m->V);
+			compute->kernels.rmsnorm(1, m->n_embd, s->x + i * m->n_embd, m->out_norm, m->eps, s->h);
+			fvl_linear_forward(compute, &m->output, 1, s->h, m->n_embd, logits + (gi - first) * m->n_vocab, m->n_vocab);
 		}
 	}
 	return FVL_STATUS_OK;

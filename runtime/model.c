@@ -22,16 +22,16 @@ static enum fvl_status load_vl(struct fvl_model *m)
 	struct fvl_str tmpl, query, stop;
 	const struct fvl_gguf_kv *eos;
 	enum fvl_status st;
-	if ((st = fvl_vl_vision_load(&m->vision, g)) || (st = fvl_llm_load(&m->llm, g)) ||
+	if ((st = fvl_vision_load(&m->vision, g)) || (st = fvl_llm_load(&m->llm, g)) ||
 	    (st = fvl_tok_load(g, "tokenizer.llm", &m->tok)) ||
 	    (st = fvl_gguf_get_str(g, "fvl.chat.template", &tmpl)) ||
 	    (st = fvl_gguf_get_str(g, "fvl.chat.query", &query)) ||
 	    (st = fvl_gguf_get_str(g, "fvl.chat.stop", &stop)))
 		return st;
 	m->is_vl = true;
-	if (m->vision.out_dim != m->llm.H)
+	if (m->vision.out_dim != m->llm.n_embd)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "projector output %zu != LLM hidden size %zu",
-		                m->vision.out_dim, m->llm.H);
+		                m->vision.out_dim, m->llm.n_embd);
 	m->template_text = dup_str(tmpl);
 	m->query_text = dup_str(query);
 	struct fvl_str img = {"<image>", 7};
@@ -63,8 +63,8 @@ static enum fvl_status load_tasks(struct fvl_model *m)
 	enum fvl_status st;
 	if (!m->is_vl && (st = fvl_f2_load(&m->f2, g)) != FVL_STATUS_OK)
 		return st;
-	if ((st = fvl_f2_dec_load(&m->dec, g)) || (st = fvl_tok_load(g, "tokenizer.florence", &m->ftok)) ||
-	    (st = fvl_preprocess_load(g, &m->task_pp)))
+	if ((st = fvl_f2_decoder_load(&m->dec, g)) || (st = fvl_tok_load(g, "tokenizer.florence", &m->ftok)) ||
+	    (st = fvl_preprocess_load(g, &m->task_preprocess)))
 		return st;
 	m->has_tasks = true;
 	return FVL_STATUS_OK;
@@ -77,7 +77,7 @@ enum fvl_status fvl_model_tasks(struct fvl_model *m)
 		m->tasks_tried = true;
 		if (load_tasks(m) != FVL_STATUS_OK) {
 			snprintf(m->no_tasks_why, sizeof(m->no_tasks_why), "%s", fvl_last_error());
-			fvl_f2_dec_free(&m->dec);
+			fvl_f2_decoder_free(&m->dec);
 			fvl_tok_free(m->ftok);
 			m->ftok = NULL;
 		}
@@ -171,11 +171,11 @@ void fvl_model_free(struct fvl_model *m)
 {
 	if (!m)
 		return;
-	fvl_vl_vision_free(&m->vision);
+	fvl_vision_free(&m->vision);
 	fvl_llm_free(&m->llm);
 	fvl_tok_free(m->tok);
 	fvl_tok_free(m->ftok);
-	fvl_f2_dec_free(&m->dec);
+	fvl_f2_decoder_free(&m->dec);
 	if (!m->is_vl)
 		fvl_f2_free(&m->f2);
 	if (m->task_mu_init)

@@ -14,7 +14,7 @@ struct fvl_model {
 	struct fvl_gguf *gguf;   /* owns the mapping */
 	char arch[64];           /* general.architecture */
 	bool is_vl;              /* florence-vl: vision + llm below are loaded */
-	struct fvl_vl_vision vision;
+	struct fvl_vision vision;
 	struct fvl_llm llm;
 	struct fvl_tok *tok;     /* the LLM's tokenizer */
 	int32_t stop_ids[16];
@@ -28,9 +28,9 @@ struct fvl_model {
 	bool task_mu_init, tasks_tried, has_tasks;
 	char no_tasks_why[256];
 	struct fvl_f2 f2;        /* florence2 files (florence-vl files use vision.f2) */
-	struct fvl_f2_dec dec;
+	struct fvl_f2_decoder dec;
 	struct fvl_tok *ftok;    /* the Florence-2 tokenizer */
-	struct fvl_preprocess task_pp;
+	struct fvl_preprocess task_preprocess;
 };
 
 /* The model file layout this runtime reads (fvl.format_version; the converter writes it). */

@@ -13,8 +13,8 @@
 
 struct fvl_session {
 	const struct fvl_model *m;
-	struct fvl_rt rt;
-	struct fvl_llm_state st;
+	struct fvl_compute compute;
+	struct fvl_llm_state llm;  /* the KV cache and its buffers */
 	struct fvl_sampler sampler;
 	float *visual;          /* (n_visual, H) of the current image, or NULL */
 	size_t n_visual;
@@ -76,7 +76,7 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 	if (!s)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	s->m = model;
-	const size_t V = model->llm.V;
+	const size_t V = model->llm.n_vocab;
 	s->logits = malloc(V * sizeof(float));
 	s->prompt_logits = malloc(V * sizeof(float));
 	if (!s->logits || !s->prompt_logits) {
@@ -84,8 +84,8 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 		goto error;
 	}
 	if ((st = fvl_sampler_init(&s->sampler, V)) ||
-	    (st = fvl_rt_init(&s->rt, p->n_threads, p->isa)) ||
-	    (st = fvl_llm_state_init(&s->st, &model->llm, &s->rt, p->n_ctx, !p->kv_f32, 256)))
+	    (st = fvl_compute_init(&s->compute, p->n_threads, p->isa)) ||
+	    (st = fvl_llm_state_init(&s->llm, &model->llm, &s->compute, p->n_ctx, !p->kv_f32, 256)))
 		goto error;
 	*out = s;
 	return FVL_STATUS_OK;
@@ -98,8 +98,8 @@ void fvl_session_free(struct fvl_session *s)
 {
 	if (!s)
 		return;
-	fvl_llm_state_free(&s->st);
-	fvl_rt_free(&s->rt);
+	fvl_llm_state_free(&s->llm);
+	fvl_compute_free(&s->compute);
 	free(s->visual);
 	free(s->cache);
 	free(s->prompt);
@@ -115,7 +115,7 @@ void fvl_session_reset(struct fvl_session *s)
 	s->visual = NULL;
 	s->n_visual = 0;
 	s->n_cache = 0;
-	fvl_llm_state_rewind(&s->st, 0);
+	fvl_llm_state_rewind(&s->llm, 0);
 }
 
 /* No image from now on (the KV cache's image rows no longer match anything). */
@@ -130,8 +130,8 @@ static void fvl_session_drop_image(struct fvl_session *s)
 enum fvl_status fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb, uint32_t w,
                                           uint32_t h)
 {
-	const struct fvl_vl_vision *v = &s->m->vision;
-	const size_t px = 3 * v->f2.image_size * v->f2.image_size, n = fvl_vl_n_visual(v);
+	const struct fvl_vision *v = &s->m->vision;
+	const size_t px = 3 * v->f2.image_size * v->f2.image_size, n = fvl_vision_n_tokens(v);
 	struct fvl_image img = {w, h, (uint8_t *)rgb};
 	if (!rgb || w == 0 || h == 0) {
 		fvl_session_drop_image(s);
@@ -143,16 +143,16 @@ enum fvl_status fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	double t0 = now_ms();
 	if (st == FVL_STATUS_OK)
-		st = fvl_vl_preprocess(v, &img, pixels);
+		st = fvl_vision_preprocess(v, &img, pixels);
 	double t1 = now_ms();
 	if (st == FVL_STATUS_OK)
-		st = fvl_vl_embed(v, &s->rt, pixels, vis, NULL);
+		st = fvl_vision_embed(v, &s->compute, pixels, vis, NULL);
 	free(pixels);
 	free(s->visual);
 	s->visual = NULL;
 	s->n_visual = 0;
 	s->image_serial++; /* whatever the KV cache holds of the old image is stale now */
-	fvl_rt_rest(&s->rt);
+	fvl_compute_rest(&s->compute);
 	if (st != FVL_STATUS_OK) {
 		free(vis);
 		return st;
@@ -286,24 +286,24 @@ enum fvl_status fvl_session_measure(struct fvl_session *s, const char *question,
 	enum fvl_status st = build_prompt(s, question, image, g && g->parse_special);
 	if (st != FVL_STATUS_OK)
 		return st;
-	const size_t n = prompt_positions(s, image ? fvl_vl_n_visual(&s->m->vision) : 0);
+	const size_t n = prompt_positions(s, image ? fvl_vision_n_tokens(&s->m->vision) : 0);
 	if (n_prompt)
 		*n_prompt = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 	if (n_ctx)
-		*n_ctx = (uint32_t)s->st.ctx;
+		*n_ctx = (uint32_t)s->llm.n_ctx;
 	return FVL_STATUS_OK;
 }
 
 /* Evaluates the prompt, reusing the KV cache's common prefix. */
 static enum fvl_status prefill(struct fvl_session *s)
 {
-	const size_t H = s->m->llm.H;
+	const size_t H = s->m->llm.n_embd;
 	/* the sequence as cache entries: ids, visual rows as -1 - serial * 65536 - row */
 	const size_t total = prompt_positions(s, s->n_visual);
-	if (total >= s->st.ctx)
+	if (total >= s->llm.n_ctx)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "the prompt%s is %zu tokens, the context "
 		                "holds %zu (use a shorter question or a larger -c)",
-		                s->visual ? " with the image" : "", total, s->st.ctx);
+		                s->visual ? " with the image" : "", total, s->llm.n_ctx);
 	if (total > s->cap_cache) {
 		int64_t *c = realloc(s->cache, total * sizeof(*c));
 		if (!c)
@@ -319,7 +319,7 @@ static enum fvl_status prefill(struct fvl_session *s)
 		for (size_t r = 0; r < rows; r++, k++) {
 			int64_t e = img ?
 			            -1 - (int64_t)(s->image_serial * 65536 + r) : s->prompt[i];
-			if (!diverged && k < s->n_cache && s->cache[k] == e && k < s->st.n_past)
+			if (!diverged && k < s->n_cache && s->cache[k] == e && k < s->llm.n_past)
 				same++;
 			else
 				diverged = true;
@@ -328,7 +328,7 @@ static enum fvl_status prefill(struct fvl_session *s)
 	}
 	if (same == total) /* the whole prompt is cached: recompute its last token for the logits */
 		same--;
-	fvl_llm_state_rewind(&s->st, same);
+	fvl_llm_state_rewind(&s->llm, same);
 	s->stats.n_reused = (uint32_t)same;
 	s->stats.n_prompt = (uint32_t)total;
 	/* feed the rest: runs of text ids and the visual block */
@@ -340,7 +340,7 @@ static enum fvl_status prefill(struct fvl_session *s)
 			if (skip < s->n_visual) {
 				const size_t nrows = s->n_visual - skip;
 				const bool last = i + 1 == s->n_prompt;
-				st = fvl_llm_eval(&s->st, &s->rt, nrows, NULL, s->visual + skip * H, last ? 1 : 0,
+				st = fvl_llm_eval(&s->llm, &s->compute, nrows, NULL, s->visual + skip * H, last ? 1 : 0,
 				                  s->logits);
 			}
 			pos += s->n_visual;
@@ -356,7 +356,7 @@ static enum fvl_status prefill(struct fvl_session *s)
 			skip = run;
 		if (skip < run) {
 			const bool last = j == s->n_prompt;
-			st = fvl_llm_eval(&s->st, &s->rt, run - skip, s->prompt + i + skip, NULL, last ? 1 : 0,
+			st = fvl_llm_eval(&s->llm, &s->compute, run - skip, s->prompt + i + skip, NULL, last ? 1 : 0,
 			                  s->logits);
 		}
 		pos += run;
@@ -385,16 +385,16 @@ enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "sampling parameters out of range");
 	s->stats.finish = FVL_FINISH_NONE;
 	s->stats.n_generated = 0;
-	s->stats.n_ctx = (uint32_t)s->st.ctx;
+	s->stats.n_ctx = (uint32_t)s->llm.n_ctx;
 	double t0 = now_ms();
 	if ((st = build_prompt(s, question, s->visual != NULL, g->parse_special)) != FVL_STATUS_OK ||
 	    (st = prefill(s)) != FVL_STATUS_OK) {
-		fvl_rt_rest(&s->rt);
+		fvl_compute_rest(&s->compute);
 		return st;
 	}
 	double t1 = now_ms();
 	s->stats.ms_prefill = t1 - t0;
-	memcpy(s->prompt_logits, s->logits, s->m->llm.V * sizeof(float));
+	memcpy(s->prompt_logits, s->logits, s->m->llm.n_vocab * sizeof(float));
 	s->have_prompt_logits = true;
 	fvl_sampler_reset(&s->sampler, g->seed);
 	struct fvl_tok_stream ts;
@@ -414,22 +414,22 @@ enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
 		s->stats.n_generated++;
 		size_t n = fvl_tok_stream_push(&ts, id, text, sizeof(text) - 1);
 		text[n] = 0;
-		fvl_rt_rest(&s->rt); /* the callback may take its time: no workers spinning meanwhile */
+		fvl_compute_rest(&s->compute); /* the callback may take its time: no workers spinning meanwhile */
 		if (cb && !cb(user, id, text, n)) {
 			finish = FVL_FINISH_CANCELLED;
 			break;
 		}
 		if (i + 1 == g->n_predict)
 			break;
-		if (s->st.n_past + 1 > s->st.ctx) { /* no room to evaluate it: the answer ends here */
+		if (s->llm.n_past + 1 > s->llm.n_ctx) { /* no room to evaluate it: the answer ends here */
 			finish = FVL_FINISH_CONTEXT;
 			break;
 		}
 		int32_t in = id;
-		if ((st = fvl_llm_eval(&s->st, &s->rt, 1, &in, NULL, 1, s->logits)) != FVL_STATUS_OK)
+		if ((st = fvl_llm_eval(&s->llm, &s->compute, 1, &in, NULL, 1, s->logits)) != FVL_STATUS_OK)
 			break;
 	}
-	fvl_rt_rest(&s->rt);
+	fvl_compute_rest(&s->compute);
 	size_t n = fvl_tok_stream_flush(&ts, text, sizeof(text) - 1);
 	if (n && cb && st == FVL_STATUS_OK && finish != FVL_FINISH_CANCELLED) {
 		text[n] = 0;
@@ -461,7 +461,7 @@ void fvl_session_stats(const struct fvl_session *s, struct fvl_stats *out)
 
 const float *fvl_session_prompt_logits(const struct fvl_session *s, size_t *n)
 {
-	*n = s->have_prompt_logits ? s->m->llm.V : 0;
+	*n = s->have_prompt_logits ? s->m->llm.n_vocab : 0;
 	return s->have_prompt_logits ? s->prompt_logits : NULL;
 }
 

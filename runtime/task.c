@@ -47,12 +47,12 @@ static enum fvl_status task_template(const struct fvl_gguf *g, const char *token
 }
 
 struct task_run {
-	struct fvl_rt rt;
+	struct fvl_compute compute;
 	struct fvl_task_dump *dump;
 	char *tmpl, *prompt, *text;
 	int32_t *ids;
 	float *pixels, *feats, *visual, *enc;
-	struct fvl_f2_dec_state *state;
+	struct fvl_f2_decoder_state *state;
 };
 
 static enum fvl_status check_params(const struct fvl_model *m, const uint8_t *rgb, uint32_t w,
@@ -81,7 +81,7 @@ static enum fvl_status check_params(const struct fvl_model *m, const uint8_t *rg
 
 /* The decoder step, keeping a copy of the first logits for the dump. */
 struct dump_step {
-	struct fvl_f2_dec_state *state;
+	struct fvl_f2_decoder_state *state;
 	struct fvl_task_dump *dump;
 };
 
@@ -89,7 +89,7 @@ static enum fvl_status step_with_dump(void *ctx, size_t n_beams, const int32_t *
                                       const int32_t *tokens, size_t pos, float *logits)
 {
 	struct dump_step *d = ctx;
-	enum fvl_status st = fvl_f2_dec_step(d->state, n_beams, parents, tokens, pos, logits);
+	enum fvl_status st = fvl_f2_decoder_step(d->state, n_beams, parents, tokens, pos, logits);
 	if (st == FVL_STATUS_OK && pos == 0 && d->dump->decoder_logits_first)
 		memcpy(d->dump->decoder_logits_first, logits, d->dump->vocab * sizeof(float));
 	return st;
@@ -108,7 +108,7 @@ static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *im
                            struct task_run *x, struct fvl_task_result *out)
 {
 	const struct fvl_f2 *f2 = m->is_vl ? &m->vision.f2 : &m->f2;
-	const struct fvl_f2_dec *dec = &m->dec;
+	const struct fvl_f2_decoder *dec = &m->dec;
 	const size_t S = f2->image_size, nv = fvl_f2_n_visual(f2), D = f2->d;
 	size_t n_ids = 0, n_out = 0;
 	enum fvl_status st;
@@ -128,10 +128,10 @@ static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *im
 	if (!x->pixels || !x->feats || !x->visual || !x->enc)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	const double t0 = ms_now();
-	if ((st = fvl_preprocess_run(&m->task_pp, img, x->pixels)) ||
-	    (st = fvl_f2_davit(f2, &x->rt, x->pixels, x->feats, NULL)) ||
-	    (st = fvl_f2_encode_image(f2, &x->rt, x->feats, x->visual)) ||
-	    (st = fvl_f2_encoder(f2, &x->rt, x->visual, nv, x->ids, n_ids, x->enc)))
+	if ((st = fvl_preprocess_run(&m->task_preprocess, img, x->pixels)) ||
+	    (st = fvl_f2_davit(f2, &x->compute, x->pixels, x->feats, NULL)) ||
+	    (st = fvl_f2_encode_image(f2, &x->compute, x->feats, x->visual)) ||
+	    (st = fvl_f2_encoder(f2, &x->compute, x->visual, nv, x->ids, n_ids, x->enc)))
 		return st;
 	const double t1 = ms_now();
 	uint32_t max_new = p->max_new > 0 ? (uint32_t)p->max_new : 1024;
@@ -163,11 +163,11 @@ static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *im
 		    !dp->decoder_logits_first)
 			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	}
-	if ((st = fvl_f2_dec_state_init(dec, &x->rt, x->enc, nv + n_ids, beams, max_new, &x->state)))
+	if ((st = fvl_f2_decoder_state_init(dec, &x->compute, x->enc, nv + n_ids, beams, max_new, &x->state)))
 		return st;
 	struct dump_step ds = {x->state, dp};
 	if ((st = dp ? fvl_search_run(&s, step_with_dump, &ds, out->ids, &n_out) :
-	              fvl_search_run(&s, fvl_f2_dec_step, x->state, out->ids, &n_out)))
+	              fvl_search_run(&s, fvl_f2_decoder_step, x->state, out->ids, &n_out)))
 		return st;
 	out->n_ids = n_out;
 	out->ms_vision = t1 - t0;
@@ -176,7 +176,7 @@ static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *im
 	if ((st = fvl_tok_decode(m->ftok, out->ids, n_out, false, &x->text, &n_text)))
 		return st;
 	struct fvl_task_geom geom = {img->w, img->h, 0, 0, 0};
-	if (m->task_pp.pad_square) { /* the bins cover the padded square */
+	if (m->task_preprocess.pad_square) { /* the bins cover the padded square */
 		geom.side = img->w > img->h ? img->w : img->h;
 		geom.off_x = (geom.side - img->w) / 2, geom.off_y = (geom.side - img->h) / 2;
 	}
@@ -216,11 +216,11 @@ enum fvl_status fvl_task_run_dump(const struct fvl_model *m, const uint8_t *rgb,
 	if (st != FVL_STATUS_OK)
 		return st;
 	const struct fvl_image img = {w, h, (uint8_t *)rgb};
-	if ((st = fvl_rt_init(&x.rt, p->n_threads, p->isa)) == FVL_STATUS_OK) {
+	if ((st = fvl_compute_init(&x.compute, p->n_threads, p->isa)) == FVL_STATUS_OK) {
 		st = run(m, &img, p, task, &x, out);
-		fvl_rt_free(&x.rt);
+		fvl_compute_free(&x.compute);
 	}
-	fvl_f2_dec_state_free(x.state);
+	fvl_f2_decoder_state_free(x.state);
 	free(x.tmpl), free(x.prompt), free(x.text), free(x.ids);
 	free(x.pixels), free(x.feats), free(x.visual), free(x.enc);
 	if (st != FVL_STATUS_OK) {

@@ -7,7 +7,7 @@
 #include "common.h"
 #include "vision.h"
 
-enum fvl_status fvl_vl_vision_load(struct fvl_vl_vision *v, const struct fvl_gguf *g)
+enum fvl_status fvl_vision_load(struct fvl_vision *v, const struct fvl_gguf *g)
 {
 	const struct fvl_gguf_kv *kv;
 	uint32_t depth, count, len, hidden;
@@ -21,7 +21,7 @@ enum fvl_status fvl_vl_vision_load(struct fvl_vl_vision *v, const struct fvl_ggu
 	    (st = fvl_gguf_get_u32(g, "fvl.prompts.length", &len)) ||
 	    (st = fvl_gguf_get_arr(g, "fvl.prompts.ids", FVL_GGUF_INT32, &kv)))
 		goto error;
-	if (depth < 1 || depth > 16 || count < 1 || count > FVL_VL_MAX_PROMPTS || len < 1 ||
+	if (depth < 1 || depth > 16 || count < 1 || count > FVL_VISION_MAX_PROMPTS || len < 1 ||
 	    len > 64 || kv->n != (uint64_t)count * len || hidden != v->f2.d) {
 		st = fvl_fail(FVL_STATUS_BAD_FILE, "projector depth %u, %u prompts of %u (ids %llu), "
 		              "mm hidden %u vs d_model %zu", depth, count, len,
@@ -49,15 +49,15 @@ enum fvl_status fvl_vl_vision_load(struct fvl_vl_vision *v, const struct fvl_ggu
 			goto error;
 		v->out_dim = v->mm[k].n;
 	}
-	if ((st = fvl_preprocess_load(g, &v->pp)) != FVL_STATUS_OK)
+	if ((st = fvl_preprocess_load(g, &v->preprocess)) != FVL_STATUS_OK)
 		goto error;
 	return FVL_STATUS_OK;
 error:
-	fvl_vl_vision_free(v);
+	fvl_vision_free(v);
 	return st;
 }
 
-void fvl_vl_vision_free(struct fvl_vl_vision *v)
+void fvl_vision_free(struct fvl_vision *v)
 {
 	fvl_f2_free(&v->f2);
 	for (size_t k = 0; k < 16; k++)
@@ -65,21 +65,21 @@ void fvl_vl_vision_free(struct fvl_vl_vision *v)
 	memset(v, 0, sizeof(*v));
 }
 
-size_t fvl_vl_n_visual(const struct fvl_vl_vision *v)
+size_t fvl_vision_n_tokens(const struct fvl_vision *v)
 {
 	return fvl_f2_n_visual(&v->f2) - v->drop;
 }
 
-enum fvl_status fvl_vl_preprocess(const struct fvl_vl_vision *v, const struct fvl_image *img,
+enum fvl_status fvl_vision_preprocess(const struct fvl_vision *v, const struct fvl_image *img,
                                   float *pixels)
 {
-	return fvl_preprocess_run(&v->pp, img, pixels);
+	return fvl_preprocess_run(&v->preprocess, img, pixels);
 }
 
-void fvl_vl_fuse(const struct fvl_vl_vision *v, const float *features, const float *const *enc,
+void fvl_dbfusion(const struct fvl_vision *v, const float *features, const float *const *enc,
                  float *fused)
 {
-	const size_t n = fvl_vl_n_visual(v), d = v->f2.d, w = (1 + v->n_prompts) * d, o = v->drop;
+	const size_t n = fvl_vision_n_tokens(v), d = v->f2.d, w = (1 + v->n_prompts) * d, o = v->drop;
 	for (size_t i = 0; i < n; i++) {
 		memcpy(fused + i * w, features + (i + o) * d, d * sizeof(float));
 		for (size_t p = 0; p < v->n_prompts; p++)
@@ -87,21 +87,21 @@ void fvl_vl_fuse(const struct fvl_vl_vision *v, const float *features, const flo
 	}
 }
 
-enum fvl_status fvl_vl_project(const struct fvl_vl_vision *v, struct fvl_rt *rt, const float *fused,
+enum fvl_status fvl_projector_forward(const struct fvl_vision *v, struct fvl_compute *compute, const float *fused,
                                float *out)
 {
-	const size_t n = fvl_vl_n_visual(v), w = (1 + v->n_prompts) * v->f2.d, h = v->out_dim;
+	const size_t n = fvl_vision_n_tokens(v), w = (1 + v->n_prompts) * v->f2.d, h = v->out_dim;
 	float *t[2] = {malloc(n * h * sizeof(float)), malloc(n * h * sizeof(float))};
-	enum fvl_status st = fvl_rt_reserve(rt, n, w > h ? w : h);
+	enum fvl_status st = fvl_compute_reserve(compute, n, w > h ? w : h);
 	if (!t[0] || !t[1])
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	const float *in = fused;
 	size_t ld = w;
 	for (size_t k = 0; k < v->depth && st == FVL_STATUS_OK; k++) {
 		float *o = k + 1 == v->depth ? out : t[k % 2];
-		fvl_linear_forward(rt, &v->mm[k], n, in, ld, o, h);
+		fvl_linear_forward(compute, &v->mm[k], n, in, ld, o, h);
 		if (k + 1 < v->depth)
-			rt->k.gelu(n * h, o, o);
+			compute->kernels.gelu(n * h, o, o);
 		in = o;
 		ld = h;
 	}
@@ -110,14 +110,14 @@ enum fvl_status fvl_vl_project(const struct fvl_vl_vision *v, struct fvl_rt *rt,
 	return st;
 }
 
-enum fvl_status fvl_vl_embed(const struct fvl_vl_vision *v, struct fvl_rt *rt, const float *pixels,
-                             float *out, const struct fvl_vl_dump *dump)
+enum fvl_status fvl_vision_embed(const struct fvl_vision *v, struct fvl_compute *compute, const float *pixels,
+                             float *out, const struct fvl_vision_dump *dump)
 {
 	const struct fvl_f2 *f = &v->f2;
 	const size_t grid = fvl_f2_grid(f), n = fvl_f2_n_visual(f), d = f->d;
 	const size_t cl = f->st[f->n_stages - 1].c, L = n + v->prompt_len;
 	float *dav = malloc(grid * grid * cl * sizeof(float)), *feat = malloc(n * d * sizeof(float));
-	float *enc[FVL_VL_MAX_PROMPTS] = {0};
+	float *enc[FVL_VISION_MAX_PROMPTS] = {0};
 	enum fvl_status st = FVL_STATUS_OK;
 	if (!dav || !feat)
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -125,18 +125,18 @@ enum fvl_status fvl_vl_embed(const struct fvl_vl_vision *v, struct fvl_rt *rt, c
 		if (!(enc[p] = malloc(L * d * sizeof(float))))
 			st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	if (st == FVL_STATUS_OK)
-		st = fvl_f2_davit(f, rt, pixels, dav, NULL);
+		st = fvl_f2_davit(f, compute, pixels, dav, NULL);
 	if (st == FVL_STATUS_OK)
-		st = fvl_f2_encode_image(f, rt, dav, feat);
+		st = fvl_f2_encode_image(f, compute, dav, feat);
 	for (size_t p = 0; p < v->n_prompts && st == FVL_STATUS_OK; p++)
-		st = fvl_f2_encoder(f, rt, feat, n, v->prompts + p * v->prompt_len, v->prompt_len, enc[p]);
+		st = fvl_f2_encoder(f, compute, feat, n, v->prompts + p * v->prompt_len, v->prompt_len, enc[p]);
 	float *fused = dump && dump->fused ? dump->fused :
 	               malloc(n * (1 + v->n_prompts) * d * sizeof(float));
 	if (!fused && st == FVL_STATUS_OK)
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	if (st == FVL_STATUS_OK) {
-		fvl_vl_fuse(v, feat, (const float *const *)enc, fused);
-		st = fvl_vl_project(v, rt, fused, out);
+		fvl_dbfusion(v, feat, (const float *const *)enc, fused);
+		st = fvl_projector_forward(v, compute, fused, out);
 	}
 	if (!(dump && dump->fused))
 		free(fused);

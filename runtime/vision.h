@@ -7,43 +7,43 @@
 #include "florence2.h"
 #include "image.h"
 
-#define FVL_VL_MAX_PROMPTS 8
+#define FVL_VISION_MAX_PROMPTS 8
 
-struct fvl_vl_vision {
+struct fvl_vision {
 	struct fvl_f2 f2;
 	size_t depth;                    /* projector linears */
 	struct fvl_linear mm[16];
 	size_t n_prompts, prompt_len;
-	int32_t prompts[FVL_VL_MAX_PROMPTS * 64];
+	int32_t prompts[FVL_VISION_MAX_PROMPTS * 64];
 	size_t out_dim;                  /* H */
 	size_t drop;                     /* leading _encode_image tokens the LLM does not get: 1
 	                                    with fvl.mm.drop_pooled_token, else 0 */
-	struct fvl_preprocess pp;
+	struct fvl_preprocess preprocess;
 };
 
 /* Where the stage outputs go when a caller wants them (NULL members are skipped). */
-struct fvl_vl_dump {
-	float *pixel_values, *davit_out, *image_features, *encoder_out[FVL_VL_MAX_PROMPTS], *fused;
+struct fvl_vision_dump {
+	float *pixel_values, *davit_out, *image_features, *encoder_out[FVL_VISION_MAX_PROMPTS], *fused;
 };
 
-enum fvl_status fvl_vl_vision_load(struct fvl_vl_vision *v, const struct fvl_gguf *g);
-void fvl_vl_vision_free(struct fvl_vl_vision *v);
+enum fvl_status fvl_vision_load(struct fvl_vision *v, const struct fvl_gguf *g);
+void fvl_vision_free(struct fvl_vision *v);
 /* Visual tokens the LLM gets (the _encode_image tokens after the drop). */
-size_t fvl_vl_n_visual(const struct fvl_vl_vision *v);
+size_t fvl_vision_n_tokens(const struct fvl_vision *v);
 
 /* Preprocess img into (3, S, S) pixels. */
-enum fvl_status fvl_vl_preprocess(const struct fvl_vl_vision *v, const struct fvl_image *img,
+enum fvl_status fvl_vision_preprocess(const struct fvl_vision *v, const struct fvl_image *img,
                                   float *pixels);
-/* pixels -> out (fvl_vl_n_visual, H); dump (may be NULL) receives intermediate tensors (image
+/* pixels -> out (fvl_vision_n_tokens, H); dump (may be NULL) receives intermediate tensors (image
  * features and encoder outputs for all N tokens, fused for the LLM's). */
-enum fvl_status fvl_vl_embed(const struct fvl_vl_vision *v, struct fvl_rt *rt, const float *pixels,
-                             float *out, const struct fvl_vl_dump *dump);
+enum fvl_status fvl_vision_embed(const struct fvl_vision *v, struct fvl_compute *compute, const float *pixels,
+                             float *out, const struct fvl_vision_dump *dump);
 /* Depth-Breadth Fusion: image features (N, D) ++ each prompt's encoder output at the image
  * positions ((N + L, D) each, rows 0..N-1) -> fused (N - drop, (1 + prompts) D), from row drop. */
-void fvl_vl_fuse(const struct fvl_vl_vision *v, const float *features, const float *const *enc,
+void fvl_dbfusion(const struct fvl_vision *v, const float *features, const float *const *enc,
                  float *fused);
 /* The projector: fused (N - drop, (1 + prompts) D) -> out (N - drop, H). */
-enum fvl_status fvl_vl_project(const struct fvl_vl_vision *v, struct fvl_rt *rt, const float *fused,
+enum fvl_status fvl_projector_forward(const struct fvl_vision *v, struct fvl_compute *compute, const float *fused,
                                float *out);
 
 #endif /* FVL_VISION_H */

@@ -137,17 +137,17 @@ static void quiet_log(enum fvl_log_level level, const char *msg, void *user)
  * process may run on, with a warning; 0 means all of them. */
 static void test_threads_are_clamped_to_the_cpus(void)
 {
-	struct fvl_rt rt;
+	struct fvl_compute compute;
 	char said[256] = "";
 	const size_t avail = fvl_cpus_available();
 	fvl_log_set(quiet_log, said, FVL_LOG_WARN);
-	T_ASSERT(fvl_rt_init(&rt, 256, NULL) == FVL_STATUS_OK, "%s", fvl_last_error());
-	const size_t got = fvl_pool_threads(rt.pool);
-	fvl_rt_rest(&rt);
-	fvl_rt_free(&rt);
-	T_ASSERT(fvl_rt_init(&rt, 0, NULL) == FVL_STATUS_OK, "%s", fvl_last_error());
-	const size_t all = fvl_pool_threads(rt.pool);
-	fvl_rt_free(&rt);
+	T_ASSERT(fvl_compute_init(&compute, 256, NULL) == FVL_STATUS_OK, "%s", fvl_last_error());
+	const size_t got = fvl_pool_threads(compute.pool);
+	fvl_compute_rest(&compute);
+	fvl_compute_free(&compute);
+	T_ASSERT(fvl_compute_init(&compute, 0, NULL) == FVL_STATUS_OK, "%s", fvl_last_error());
+	const size_t all = fvl_pool_threads(compute.pool);
+	fvl_compute_free(&compute);
 	fvl_log_set(NULL, NULL, FVL_LOG_WARN);
 	t_note("256 threads asked, %zu CPUs available: %zu used (\"%s\"); 0 asked: %zu", avail, got,
 	       said, all);

@@ -37,8 +37,8 @@ static const char *florence2_model(void)
 struct dec_fixture {
 	struct fvl_gguf *g;
 	struct fvl_f2 f;
-	struct fvl_f2_dec d;
-	struct fvl_rt rt;
+	struct fvl_f2_decoder d;
+	struct fvl_compute compute;
 	float *enc;
 	size_t n_enc;
 };
@@ -53,8 +53,8 @@ static bool open_dec(struct dec_fixture *x, const char *path, const char *task)
 	const int n = golden_ids(key, ids, 64);
 	float *feat = golden_tensor("image_features", 17 * 64);
 	if (!path || n <= 0 || !feat || fvl_gguf_open(path, &x->g) != FVL_STATUS_OK ||
-	    fvl_f2_load(&x->f, x->g) != FVL_STATUS_OK || fvl_f2_dec_load(&x->d, x->g) != FVL_STATUS_OK ||
-	    fvl_rt_init(&x->rt, 2, NULL) != FVL_STATUS_OK) {
+	    fvl_f2_load(&x->f, x->g) != FVL_STATUS_OK || fvl_f2_decoder_load(&x->d, x->g) != FVL_STATUS_OK ||
+	    fvl_compute_init(&x->compute, 2, NULL) != FVL_STATUS_OK) {
 		t_failf(__FILE__, __LINE__, "load %s: %s", path ? path : "(no model)", fvl_last_error());
 		free(feat);
 		return false;
@@ -64,7 +64,7 @@ static bool open_dec(struct dec_fixture *x, const char *path, const char *task)
 		p[i] = ids[i];
 	x->n_enc = 17 + (size_t)n;
 	x->enc = malloc(x->n_enc * 64 * sizeof(float));
-	bool ok = x->enc && fvl_f2_encoder(&x->f, &x->rt, feat, 17, p, (size_t)n, x->enc) == 0;
+	bool ok = x->enc && fvl_f2_encoder(&x->f, &x->compute, feat, 17, p, (size_t)n, x->enc) == 0;
 	free(feat);
 	if (!ok)
 		t_failf(__FILE__, __LINE__, "encoder: %s", fvl_last_error());
@@ -74,8 +74,8 @@ static bool open_dec(struct dec_fixture *x, const char *path, const char *task)
 static void close_dec(struct dec_fixture *x)
 {
 	free(x->enc);
-	fvl_rt_free(&x->rt);
-	fvl_f2_dec_free(&x->d);
+	fvl_compute_free(&x->compute);
+	fvl_f2_decoder_free(&x->d);
 	fvl_f2_free(&x->f);
 	fvl_gguf_free(x->g);
 }
@@ -84,7 +84,7 @@ static void check_model(const char *what, const char *path)
 {
 	for (size_t t = 0; t < 3; t++) {
 		struct dec_fixture x;
-		struct fvl_f2_dec_state *s = NULL;
+		struct fvl_f2_decoder_state *s = NULL;
 		char name[64];
 		int want_ids[16];
 		if (!open_dec(&x, path, tasks[t])) {
@@ -95,9 +95,9 @@ static void check_model(const char *what, const char *path)
 		snprintf(name, sizeof(name), "florence_%s_first_logits", tasks[t]);
 		float *want = golden_tensor(name, V), *got = malloc(V * sizeof(float));
 		const int32_t start = x.d.start_id, parent = 0;
-		T_CHECK(fvl_f2_dec_state_init(&x.d, &x.rt, x.enc, x.n_enc, 1, 32, &s) == 0, "%s",
+		T_CHECK(fvl_f2_decoder_state_init(&x.d, &x.compute, x.enc, x.n_enc, 1, 32, &s) == 0, "%s",
 		        fvl_last_error());
-		if (s && want && got && fvl_f2_dec_step(s, 1, &parent, &start, 0, got) == 0) {
+		if (s && want && got && fvl_f2_decoder_step(s, 1, &parent, &start, 0, got) == 0) {
 			const double e = golden_err(got, want, V);
 			t_note("%s %s: first-step logits error %.2g, argmax %zu (golden %zu)", what, tasks[t],
 			       e, golden_argmax(got, V), golden_argmax(want, V));
@@ -113,17 +113,17 @@ static void check_model(const char *what, const char *path)
 		                        .max_new = 40, .length_penalty = 1.0f, .forced_bos_id = -1};
 		int32_t out[40];
 		size_t n_out = 0;
-		fvl_f2_dec_state_free(s);
+		fvl_f2_decoder_state_free(s);
 		s = NULL;
-		T_CHECK(n > 0 && fvl_f2_dec_state_init(&x.d, &x.rt, x.enc, x.n_enc, 1, 40, &s) == 0 &&
-		        fvl_search_run(&sr, fvl_f2_dec_step, s, out, &n_out) == 0, "greedy: %s",
+		T_CHECK(n > 0 && fvl_f2_decoder_state_init(&x.d, &x.compute, x.enc, x.n_enc, 1, 40, &s) == 0 &&
+		        fvl_search_run(&sr, fvl_f2_decoder_step, s, out, &n_out) == 0, "greedy: %s",
 		        fvl_last_error());
 		size_t same = 0;
 		for (size_t i = 0; i < n_out && (int)i < n; i++)
 			same += out[i] == want_ids[i];
 		t_note("%s %s: greedy %zu of %d ids identical", what, tasks[t], same, n);
 		T_CHECK(n_out == 40 && same == (size_t)n, "%s %s greedy ids differ", what, tasks[t]);
-		fvl_f2_dec_state_free(s);
+		fvl_f2_decoder_state_free(s);
 		free(want);
 		free(got);
 		close_dec(&x);
@@ -158,7 +158,7 @@ static void test_native_florence2_decoder_matches_goldens(void)
 	double worst = 0;
 	for (size_t t = 0; t < 3; t++) {
 		struct dec_fixture x;
-		struct fvl_f2_dec_state *s = NULL;
+		struct fvl_f2_decoder_state *s = NULL;
 		char name[64];
 		if (!open_dec(&x, path, tasks[t])) {
 			close_dec(&x);
@@ -168,15 +168,15 @@ static void test_native_florence2_decoder_matches_goldens(void)
 		float *want = golden_tensor(name, 51289), *got = malloc(x.d.vocab * sizeof(float));
 		const int32_t start = x.d.start_id, parent = 0;
 		bool ok = x.d.vocab == 51328 && !x.d.logits_bias && want && got &&
-		          fvl_f2_dec_state_init(&x.d, &x.rt, x.enc, x.n_enc, 1, 8, &s) == 0 &&
-		          fvl_f2_dec_step(s, 1, &parent, &start, 0, got) == 0;
+		          fvl_f2_decoder_state_init(&x.d, &x.compute, x.enc, x.n_enc, 1, 8, &s) == 0 &&
+		          fvl_f2_decoder_step(s, 1, &parent, &start, 0, got) == 0;
 		for (size_t i = 0; ok && i < 51289; i++)
 			want[i] -= bias[i];
 		const double e = ok ? golden_err(got, want, 51289) : INFINITY;
 		if (e > worst)
 			worst = e;
 		T_CHECK(e <= 1e-3, "%s: error %.3g (%s)", tasks[t], e, fvl_last_error());
-		fvl_f2_dec_state_free(s);
+		fvl_f2_decoder_state_free(s);
 		free(want);
 		free(got);
 		close_dec(&x);
@@ -497,7 +497,7 @@ static void test_task_run_matches_the_golden_fed_chain(void)
 	for (int beams = 1; beams <= 3; beams += 2) {
 		struct fvl_task_params p;
 		struct fvl_task_result r;
-		struct fvl_f2_dec_state *s = NULL;
+		struct fvl_f2_decoder_state *s = NULL;
 		int32_t want[16];
 		size_t n_want = 0;
 		fvl_task_params_default(&p);
@@ -509,8 +509,8 @@ static void test_task_run_matches_the_golden_fed_chain(void)
 		                        .no_repeat_ngram = 3, .length_penalty = 1.0f,
 		                        .early_stopping = x.d.early_stopping,
 		                        .forced_bos_id = x.d.forced_bos_id, .forced_eos = x.d.forced_eos};
-		T_CHECK(fvl_f2_dec_state_init(&x.d, &x.rt, x.enc, x.n_enc, 3, 12, &s) == 0 &&
-		        fvl_search_run(&sr, fvl_f2_dec_step, s, want, &n_want) == 0, "%s",
+		T_CHECK(fvl_f2_decoder_state_init(&x.d, &x.compute, x.enc, x.n_enc, 3, 12, &s) == 0 &&
+		        fvl_search_run(&sr, fvl_f2_decoder_step, s, want, &n_want) == 0, "%s",
 		        fvl_last_error());
 		bool same = r.n_ids == n_want;
 		for (size_t i = 0; same && i < n_want; i++)
@@ -521,7 +521,7 @@ static void test_task_run_matches_the_golden_fed_chain(void)
 		T_CHECK(same, "%d beams: fvl_task_run ids differ from the golden-fed chain", beams);
 		T_CHECK(r.n_ids && r.ids[0] == 0 && r.ids[r.n_ids - 1] == 2,
 		        "forced <s> first and </s> last");
-		fvl_f2_dec_state_free(s);
+		fvl_f2_decoder_state_free(s);
 		fvl_task_result_free(&r);
 	}
 	close_dec(&x);

@@ -573,16 +573,16 @@ static void test_xnnpack_linear_matches_the_twin(void)
 	fill(&r, b, n, 1.0f);
 	fill(&r, x, m * k, 1.0f);
 	struct fvl_linear l = {.type = FVL_WTYPE_F32, .n = n, .k = k, .w = w, .bias = b};
-	struct fvl_rt rt;
-	T_ASSERT(fvl_rt_init(&rt, 2, NULL) == FVL_STATUS_OK, "rt");
+	struct fvl_compute compute;
+	T_ASSERT(fvl_compute_init(&compute, 2, NULL) == FVL_STATUS_OK, "compute");
 	/* attach through the same path the loader uses */
 	fvl_linear_attach_xnnpack(&l);
 	T_ASSERT(l.xnn != NULL, "no operator");
-	fvl_linear_forward(&rt, &l, m, x, k, y1, n);
+	fvl_linear_forward(&compute, &l, m, x, k, y1, n);
 	fvl_f32_f32_gemm__scalar(k, n, w, b, m, x, k, y0, n);
 	double e = rel_err(y1, y0, m * n, sqrt((double)k));
 	fvl_linear_free(&l);
-	fvl_rt_free(&rt);
+	fvl_compute_free(&compute);
 	free(w), free(b), free(x), free(y0), free(y1);
 	t_note("XNNPACK f32 fully-connected vs the scalar twin: error %.2g", e);
 	T_ASSERT(e < 1e-5, "error %.3g", e);

@@ -15,7 +15,7 @@
 struct llm_fixture {
 	struct fvl_gguf *g;
 	struct fvl_llm m;
-	struct fvl_rt rt;
+	struct fvl_compute compute;
 	struct fvl_llm_state s;
 };
 
@@ -28,8 +28,8 @@ static bool open_llm(struct llm_fixture *f, const char *type, bool kv_f16)
 		return false;
 	}
 	if (fvl_gguf_open(path, &f->g) != FVL_STATUS_OK || fvl_llm_load(&f->m, f->g) != FVL_STATUS_OK ||
-	    fvl_rt_init(&f->rt, 2, NULL) != FVL_STATUS_OK ||
-	    fvl_llm_state_init(&f->s, &f->m, &f->rt, 256, kv_f16, 16) != FVL_STATUS_OK) {
+	    fvl_compute_init(&f->compute, 2, NULL) != FVL_STATUS_OK ||
+	    fvl_llm_state_init(&f->s, &f->m, &f->compute, 256, kv_f16, 16) != FVL_STATUS_OK) {
 		t_failf(__FILE__, __LINE__, "load: %s", fvl_last_error());
 		return false;
 	}
@@ -39,7 +39,7 @@ static bool open_llm(struct llm_fixture *f, const char *type, bool kv_f16)
 static void close_llm(struct llm_fixture *f)
 {
 	fvl_llm_state_free(&f->s);
-	fvl_rt_free(&f->rt);
+	fvl_compute_free(&f->compute);
 	fvl_llm_free(&f->m);
 	fvl_gguf_free(f->g);
 }
@@ -65,9 +65,9 @@ static bool eval_prompt(struct llm_fixture *f, float *tail4)
 		before[i] = ids[i];
 	for (int i = at + 1; i < n; i++)
 		after[i - at - 1] = ids[i];
-	bool ok = fvl_llm_eval(&f->s, &f->rt, (size_t)at, before, NULL, 0, NULL) == FVL_STATUS_OK &&
-	          fvl_llm_eval(&f->s, &f->rt, 17, NULL, proj, 0, NULL) == FVL_STATUS_OK &&
-	          fvl_llm_eval(&f->s, &f->rt, (size_t)(n - at - 1), after, NULL, 4, tail4) == FVL_STATUS_OK;
+	bool ok = fvl_llm_eval(&f->s, &f->compute, (size_t)at, before, NULL, 0, NULL) == FVL_STATUS_OK &&
+	          fvl_llm_eval(&f->s, &f->compute, 17, NULL, proj, 0, NULL) == FVL_STATUS_OK &&
+	          fvl_llm_eval(&f->s, &f->compute, (size_t)(n - at - 1), after, NULL, 4, tail4) == FVL_STATUS_OK;
 	free(proj);
 	if (!ok)
 		t_failf(__FILE__, __LINE__, "eval: %s", fvl_last_error());
@@ -88,7 +88,7 @@ static void test_llm_text_only_logits_match_golden(void)
 	int32_t in[16];
 	for (int i = 0; i < n; i++)
 		in[i] = ids[i];
-	T_ASSERT(fvl_llm_eval(&f.s, &f.rt, (size_t)n, in, NULL, 1, logits) == FVL_STATUS_OK, "%s",
+	T_ASSERT(fvl_llm_eval(&f.s, &f.compute, (size_t)n, in, NULL, 1, logits) == FVL_STATUS_OK, "%s",
 	         fvl_last_error());
 	double e = golden_err(logits, want, V);
 	t_note("text-only last logits: max error %.2e of max |logit| (tolerance 1e-3)", e);
@@ -121,7 +121,7 @@ static void check_image_prompt(const char *type, bool kv_f16)
 		int got[12];
 		for (int i = 0; i < 12; i++) {
 			got[i] = id;
-			T_ASSERT(fvl_llm_eval(&f.s, &f.rt, 1, &id, NULL, 1, tail) == FVL_STATUS_OK, "%s",
+			T_ASSERT(fvl_llm_eval(&f.s, &f.compute, 1, &id, NULL, 1, tail) == FVL_STATUS_OK, "%s",
 			         fvl_last_error());
 			id = (int32_t)golden_argmax(tail, V);
 		}
@@ -152,10 +152,10 @@ static void test_llm_rejects_bad_input(void)
 	if (!open_llm(&f, "f32", true))
 		goto out;
 	int32_t bad = 40000;
-	T_ASSERT(fvl_llm_eval(&f.s, &f.rt, 1, &bad, NULL, 0, NULL) == FVL_STATUS_INVALID_ARGUMENT &&
+	T_ASSERT(fvl_llm_eval(&f.s, &f.compute, 1, &bad, NULL, 0, NULL) == FVL_STATUS_INVALID_ARGUMENT &&
 	         strstr(fvl_last_error(), "outside the vocabulary"), "%s", fvl_last_error());
 	int32_t ids[300] = {0};
-	T_ASSERT(fvl_llm_eval(&f.s, &f.rt, 300, ids, NULL, 0, NULL) == FVL_STATUS_INVALID_ARGUMENT &&
+	T_ASSERT(fvl_llm_eval(&f.s, &f.compute, 300, ids, NULL, 0, NULL) == FVL_STATUS_INVALID_ARGUMENT &&
 	         strstr(fvl_last_error(), "do not fit the context"), "%s", fvl_last_error());
 out:
 	close_llm(&f);

@@ -45,7 +45,7 @@ static void test_preprocess_chelsea_matches_pixel_values(void)
 struct f2_fixture {
 	struct fvl_gguf *g;
 	struct fvl_f2 f;
-	struct fvl_rt rt;
+	struct fvl_compute compute;
 };
 
 static bool open_f2(struct f2_fixture *x, const char *vision_type)
@@ -53,7 +53,7 @@ static bool open_f2(struct f2_fixture *x, const char *vision_type)
 	const char *path = golden_model("f32", vision_type);
 	memset(x, 0, sizeof(*x));
 	if (!path || fvl_gguf_open(path, &x->g) != FVL_STATUS_OK ||
-	    fvl_f2_load(&x->f, x->g) != FVL_STATUS_OK || fvl_rt_init(&x->rt, 2, NULL) != FVL_STATUS_OK) {
+	    fvl_f2_load(&x->f, x->g) != FVL_STATUS_OK || fvl_compute_init(&x->compute, 2, NULL) != FVL_STATUS_OK) {
 		t_failf(__FILE__, __LINE__, "load (%s): %s", vision_type, fvl_last_error());
 		return false;
 	}
@@ -62,7 +62,7 @@ static bool open_f2(struct f2_fixture *x, const char *vision_type)
 
 static void close_f2(struct f2_fixture *x)
 {
-	fvl_rt_free(&x->rt);
+	fvl_compute_free(&x->compute);
 	fvl_f2_free(&x->f);
 	fvl_gguf_free(x->g);
 }
@@ -76,13 +76,13 @@ static double stage_err(struct f2_fixture *x, const char *what, double *cos)
 		in = golden_tensor("pixel_values", 3 * 128 * 128);
 		got = malloc(16 * 128 * sizeof(float));
 		want = golden_tensor("davit_out", 16 * 128);
-		if (in && got && want && fvl_f2_davit(&x->f, &x->rt, in, got, NULL) == FVL_STATUS_OK)
+		if (in && got && want && fvl_f2_davit(&x->f, &x->compute, in, got, NULL) == FVL_STATUS_OK)
 			e = golden_err(got, want, 16 * 128), *cos = golden_cosine(got, want, 16 * 128);
 	} else if (strcmp(what, "image_features") == 0) {
 		in = golden_tensor("davit_out", 16 * 128);
 		got = malloc(17 * 64 * sizeof(float));
 		want = golden_tensor("image_features", 17 * 64);
-		if (in && got && want && fvl_f2_encode_image(&x->f, &x->rt, in, got) == FVL_STATUS_OK)
+		if (in && got && want && fvl_f2_encode_image(&x->f, &x->compute, in, got) == FVL_STATUS_OK)
 			e = golden_err(got, want, 17 * 64), *cos = golden_cosine(got, want, 17 * 64);
 	} else {
 		int row = what[strlen(what) - 1] - '0', ids[64];
@@ -94,7 +94,7 @@ static double stage_err(struct f2_fixture *x, const char *what, double *cos)
 		for (int i = 0; i < 14 && n == 42; i++)
 			p[i] = ids[row * 14 + i];
 		if (n == 42 && in && got && want &&
-		    fvl_f2_encoder(&x->f, &x->rt, in, 17, p, 14, got) == FVL_STATUS_OK)
+		    fvl_f2_encoder(&x->f, &x->compute, in, 17, p, 14, got) == FVL_STATUS_OK)
 			e = golden_err(got, want, 31 * 64), *cos = golden_cosine(got, want, 31 * 64);
 	}
 	free(in);
@@ -153,18 +153,18 @@ static void test_f16_panels_under_other_variants(void)
 		close_f2(&x);
 		return;
 	}
-	if (!x.rt.k.f16p16) {
+	if (!x.compute.kernels.f16p16) {
 		close_f2(&x);
 		T_SKIP("f16 weights stay row-major on this CPU");
 	}
-	const struct fvl_rt keep = x.rt;
+	const struct fvl_compute keep = x.compute;
 	double c[2] = {0, 0};
 	for (int i = 0; i < 2; i++) {
-		T_ASSERT(fvl_rt_init(&x.rt, 1, isas[i]) == FVL_STATUS_OK, "%s", fvl_last_error());
+		T_ASSERT(fvl_compute_init(&x.compute, 1, isas[i]) == FVL_STATUS_OK, "%s", fvl_last_error());
 		stage_err(&x, "davit_out", &c[i]);
-		fvl_rt_free(&x.rt);
+		fvl_compute_free(&x.compute);
 	}
-	x.rt = keep;
+	x.compute = keep;
 	close_f2(&x);
 	t_note("f16 panels, FVL_ISA baseline / scalar: cosine davit_out %.6f / %.6f", c[0], c[1]);
 	T_ASSERT(c[0] > 0.9999 && c[1] > 0.9999, "cosines %.6f %.6f", c[0], c[1]);
@@ -173,13 +173,13 @@ static void test_f16_panels_under_other_variants(void)
 static void test_fusion_and_projector_match_goldens(void)
 {
 	struct fvl_gguf *g = NULL;
-	struct fvl_vl_vision v;
-	struct fvl_rt rt;
+	struct fvl_vision v;
+	struct fvl_compute compute;
 	const char *path = golden_model("f32", "f32");
 	memset(&v, 0, sizeof(v));
-	memset(&rt, 0, sizeof(rt));
+	memset(&compute, 0, sizeof(compute));
 	T_ASSERT(path && fvl_gguf_open(path, &g) == FVL_STATUS_OK, "open");
-	T_ASSERT(fvl_vl_vision_load(&v, g) == FVL_STATUS_OK && fvl_rt_init(&rt, 2, NULL) == 0, "%s",
+	T_ASSERT(fvl_vision_load(&v, g) == FVL_STATUS_OK && fvl_compute_init(&compute, 2, NULL) == 0, "%s",
 	         fvl_last_error());
 	float *feat = golden_tensor("image_features", 17 * 64), *enc[3];
 	for (int p = 0; p < 3; p++) {
@@ -193,15 +193,15 @@ static void test_fusion_and_projector_match_goldens(void)
 	bool ok = feat && enc[0] && enc[1] && enc[2] && fused && out && want_f && want_p &&
 	          v.out_dim == 96;
 	if (ok) {
-		fvl_vl_fuse(&v, feat, (const float *const *)enc, fused);
+		fvl_dbfusion(&v, feat, (const float *const *)enc, fused);
 		ef = golden_err(fused, want_f, 17 * 256);
-		ok = fvl_vl_project(&v, &rt, want_f, out) == FVL_STATUS_OK; /* fed the golden fused */
+		ok = fvl_projector_forward(&v, &compute, want_f, out) == FVL_STATUS_OK; /* fed the golden fused */
 		ep = golden_err(out, want_p, 17 * 96);
 	}
 	free(feat), free(enc[0]), free(enc[1]), free(enc[2]);
 	free(fused), free(want_f), free(out), free(want_p);
-	fvl_vl_vision_free(&v);
-	fvl_rt_free(&rt);
+	fvl_vision_free(&v);
+	fvl_compute_free(&compute);
 	fvl_gguf_free(g);
 	T_ASSERT(ok, "fuse/project: %s", fvl_last_error());
 	t_note("fused: max error %.2e; projector_out (from the golden fused): %.2e", ef, ep);
@@ -212,24 +212,24 @@ static void test_fusion_and_projector_match_goldens(void)
 static void test_vision_chain_from_chelsea_jpg(void)
 {
 	struct fvl_gguf *g = NULL;
-	struct fvl_vl_vision v;
-	struct fvl_rt rt;
+	struct fvl_vision v;
+	struct fvl_compute compute;
 	struct fvl_image img;
 	memset(&v, 0, sizeof(v));
-	memset(&rt, 0, sizeof(rt));
+	memset(&compute, 0, sizeof(compute));
 	const char *path = golden_model("f32", "f32");
 	T_ASSERT(path && fvl_gguf_open(path, &g) == FVL_STATUS_OK, "open");
-	T_ASSERT(fvl_vl_vision_load(&v, g) == FVL_STATUS_OK && fvl_rt_init(&rt, 2, NULL) == 0, "%s",
+	T_ASSERT(fvl_vision_load(&v, g) == FVL_STATUS_OK && fvl_compute_init(&compute, 2, NULL) == 0, "%s",
 	         fvl_last_error());
 	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), 0, &img) == 0, "image");
 	float *px = malloc(3 * 128 * 128 * 4), *out = malloc(17 * 96 * 4);
 	float *want = golden_tensor("projector_out", 17 * 96);
 	/* the intermediate tensors fvl run --dump writes */
-	struct fvl_vl_dump dump = {NULL, malloc(16 * 128 * 4), malloc(17 * 64 * 4),
+	struct fvl_vision_dump dump = {NULL, malloc(16 * 128 * 4), malloc(17 * 64 * 4),
 	                           {malloc(31 * 64 * 4), malloc(31 * 64 * 4), malloc(31 * 64 * 4)},
 	                           malloc(17 * 256 * 4)};
-	bool ok = px && out && want && fvl_vl_preprocess(&v, &img, px) == FVL_STATUS_OK &&
-	          fvl_vl_embed(&v, &rt, px, out, &dump) == FVL_STATUS_OK;
+	bool ok = px && out && want && fvl_vision_preprocess(&v, &img, px) == FVL_STATUS_OK &&
+	          fvl_vision_embed(&v, &compute, px, out, &dump) == FVL_STATUS_OK;
 	double e = ok ? golden_err(out, want, 17 * 96) : INFINITY, worst = 0;
 	static const struct { const char *name; size_t n; } st[] = {{"davit_out", 16 * 128},
 		{"image_features", 17 * 64}, {"encoder_out_0", 31 * 64}, {"encoder_out_1", 31 * 64},
@@ -247,8 +247,8 @@ static void test_vision_chain_from_chelsea_jpg(void)
 		free(got[i]);
 	fvl_image_free(&img);
 	free(px), free(out), free(want);
-	fvl_vl_vision_free(&v);
-	fvl_rt_free(&rt);
+	fvl_vision_free(&v);
+	fvl_compute_free(&compute);
 	fvl_gguf_free(g);
 	T_ASSERT(ok, "%s", fvl_last_error());
 	t_note("chelsea.jpg -> projector_out: max error %.2e of max |value| (tolerance 2e-3); every "

@@ -46,58 +46,58 @@ struct summary {
 	double vision_ms, prefill_tps, decode_tps;
 };
 
-static int bench_llm(const struct fvl_model *m, struct fvl_rt *rt, size_t P, size_t G, double bw,
+static int bench_llm(const struct fvl_model *m, struct fvl_compute *compute, size_t P, size_t G, double bw,
                      struct summary *sum)
 {
 	const struct fvl_llm *L = &m->llm;
-	struct fvl_llm_state st;
+	struct fvl_llm_state state;
 	size_t wbytes = linear_bytes(&L->output);
-	for (size_t l = 0; l < L->L; l++) {
+	for (size_t l = 0; l < L->n_layer; l++) {
 		const struct fvl_llm_layer *y = &L->layers[l];
 		const struct fvl_linear *all[] = {&y->qkv, &y->q, &y->k, &y->v, &y->o, &y->gate_up,
 		                                  &y->gate, &y->up, &y->down};
 		for (size_t i = 0; i < 9; i++)
 			wbytes += linear_bytes(all[i]);
 	}
-	if (fvl_llm_state_init(&st, L, rt, P + G + 4, true, 256) != FVL_STATUS_OK)
+	if (fvl_llm_state_init(&state, L, compute, P + G + 4, true, 256) != FVL_STATUS_OK)
 		return 1;
 	int32_t *ids = malloc(P * sizeof(int32_t));
-	float *logits = malloc(L->V * sizeof(float));
+	float *logits = malloc(L->n_vocab * sizeof(float));
 	if (!ids || !logits)
 		return 1;
 	uint64_t x = 12345;
 	for (size_t i = 0; i < P; i++) {
 		x = x * 6364136223846793005ull + 1442695040888963407ull;
-		ids[i] = (int32_t)(100 + (x >> 33) % (L->V - 100));
+		ids[i] = (int32_t)(100 + (x >> 33) % (L->n_vocab - 100));
 	}
 	double t0 = ms();
-	int rc = fvl_llm_eval(&st, rt, P, ids, NULL, 1, logits) != FVL_STATUS_OK;
+	int rc = fvl_llm_eval(&state, compute, P, ids, NULL, 1, logits) != FVL_STATUS_OK;
 	double t1 = ms();
 	for (size_t g = 0; g < G && !rc; g++) {
 		int32_t id = 0;
-		for (size_t i = 1; i < L->V; i++)
+		for (size_t i = 1; i < L->n_vocab; i++)
 			if (logits[i] > logits[id])
 				id = (int32_t)i;
-		rc = fvl_llm_eval(&st, rt, 1, &id, NULL, 1, logits) != FVL_STATUS_OK;
+		rc = fvl_llm_eval(&state, compute, 1, &id, NULL, 1, logits) != FVL_STATUS_OK;
 	}
 	double t2 = ms();
 	if (rc) {
 		fprintf(stderr, "fvl bench: %s\n", fvl_last_error());
 		return 1;
 	}
-	const double kv = (double)(P + G) * (double)L->L * 2.0 * (double)(L->nkv * L->hd) * 2.0;
+	const double kv = (double)(P + G) * (double)L->n_layer * 2.0 * (double)(L->n_head_kv * L->n_embd_head) * 2.0;
 	const double dec_s = (t2 - t1) / 1e3 / (double)G;
 	const double gbs = ((double)wbytes + kv) / dec_s / 1e9;
 	printf("| LLM %s (%zu layers), weights %s | %zu threads | prefill %zu tok: %.1f tok/s | decode: "
 	       "%.2f tok/s | %.0f MB read/token, %.2f GB/s = %.0f%% of %.1f GB/s | peak RSS %.0f MB |\n",
-	       L->phi3 ? "phi3" : "llama", L->L, type_name(&L->layers[0].down), fvl_pool_threads(rt->pool),
+	       L->phi3 ? "phi3" : "llama", L->n_layer, type_name(&L->layers[0].down), fvl_pool_threads(compute->pool),
 	       P, (double)P / ((t1 - t0) / 1e3), 1.0 / dec_s, ((double)wbytes + kv) / 1e6, gbs,
 	       100.0 * gbs / bw, bw, peak_rss_mb());
 	sum->prefill_tps = (double)P / ((t1 - t0) / 1e3);
 	sum->decode_tps = 1.0 / dec_s;
 	free(ids);
 	free(logits);
-	fvl_llm_state_free(&st);
+	fvl_llm_state_free(&state);
 	return 0;
 }
 
@@ -127,14 +127,14 @@ done:
 	return best;
 }
 
-static int bench_vision(const struct fvl_model *m, struct fvl_rt *rt, long reps, struct summary *sum)
+static int bench_vision(const struct fvl_model *m, struct fvl_compute *compute, long reps, struct summary *sum)
 {
-	const struct fvl_vl_vision *v = &m->vision;
+	const struct fvl_vision *v = &m->vision;
 	const struct fvl_f2 *f = &v->f2;
 	const size_t S = f->image_size, grid = fvl_f2_grid(f), n = fvl_f2_n_visual(f), d = f->d;
 	const size_t cl = f->st[f->n_stages - 1].c, L = n + v->prompt_len;
 	float *px = malloc(3 * S * S * 4), *dav = malloc(grid * grid * cl * 4), *feat = malloc(n * d * 4);
-	float *enc[FVL_VL_MAX_PROMPTS] = {0}, *fused = malloc(n * (1 + v->n_prompts) * d * 4);
+	float *enc[FVL_VISION_MAX_PROMPTS] = {0}, *fused = malloc(n * (1 + v->n_prompts) * d * 4);
 	float *out = malloc(n * v->out_dim * 4);
 	if (!px || !dav || !feat || !fused || !out)
 		return 1;
@@ -149,21 +149,21 @@ static int bench_vision(const struct fvl_model *m, struct fvl_rt *rt, long reps,
 	double stage_ms[FVL_F2_MAX_STAGES] = {0};
 	int rc = 0;
 	for (long r = 1; r < reps && !rc; r++) /* earlier repetitions: for instruction counting */
-		rc = fvl_f2_davit(f, rt, px, dav, NULL) != FVL_STATUS_OK ||
-		     fvl_f2_encode_image(f, rt, dav, feat) != FVL_STATUS_OK ||
-		     fvl_vl_embed(v, rt, px, out, NULL) != FVL_STATUS_OK;
+		rc = fvl_f2_davit(f, compute, px, dav, NULL) != FVL_STATUS_OK ||
+		     fvl_f2_encode_image(f, compute, dav, feat) != FVL_STATUS_OK ||
+		     fvl_vision_embed(v, compute, px, out, NULL) != FVL_STATUS_OK;
 	double t0 = ms();
-	rc = rc || fvl_f2_davit(f, rt, px, dav, stage_ms) != FVL_STATUS_OK;
+	rc = rc || fvl_f2_davit(f, compute, px, dav, stage_ms) != FVL_STATUS_OK;
 	double t1 = ms();
-	rc = rc || fvl_f2_encode_image(f, rt, dav, feat) != FVL_STATUS_OK;
+	rc = rc || fvl_f2_encode_image(f, compute, dav, feat) != FVL_STATUS_OK;
 	double t2 = ms();
 	for (size_t p = 0; p < v->n_prompts && !rc; p++)
-		rc = fvl_f2_encoder(f, rt, feat, n, v->prompts + p * v->prompt_len, v->prompt_len,
+		rc = fvl_f2_encoder(f, compute, feat, n, v->prompts + p * v->prompt_len, v->prompt_len,
 		                    enc[p]) != FVL_STATUS_OK;
 	double t3 = ms();
 	if (!rc) {
-		fvl_vl_fuse(v, feat, (const float *const *)enc, fused);
-		rc = fvl_vl_project(v, rt, fused, out) != FVL_STATUS_OK;
+		fvl_dbfusion(v, feat, (const float *const *)enc, fused);
+		rc = fvl_projector_forward(v, compute, fused, out) != FVL_STATUS_OK;
 	}
 	double t4 = ms();
 	if (rc) {
@@ -200,7 +200,7 @@ static int bench_vision(const struct fvl_model *m, struct fvl_rt *rt, long reps,
 	printf("| **whole vision side** | %.0f | %.0f | %.1f |\n", t4 - t0, total_gf,
 	       total_gf / ((t4 - t0) / 1e3));
 	sum->vision_ms = t4 - t0;
-	const double xg = xnnpack_gflops(rt->pool);
+	const double xg = xnnpack_gflops(compute->pool);
 	printf("\nXNNPACK f32 fully-connected (576 x 1024 -> 4096) on this machine: %.1f GFLOP/s; the "
 	       "vision side reaches %.0f%% of it. Peak RSS %.0f MB.\n", xg,
 	       xg > 0 ? 100.0 * total_gf / ((t4 - t0) / 1e3) / xg : 0.0, peak_rss_mb());
@@ -316,7 +316,7 @@ int fvl_bench_main(int argc, char **argv)
 	if (!llm && !vision)
 		llm = vision = true;
 	struct fvl_model *m;
-	struct fvl_rt rt;
+	struct fvl_compute compute;
 	if (fvl_model_load(model, &m) != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl bench: error: %s\n", fvl_last_error());
 		return 1;
@@ -327,27 +327,27 @@ int fvl_bench_main(int argc, char **argv)
 		fvl_model_free(m);
 		return rc;
 	}
-	if (m->is_vl && llm && (size_t)(P + G + 4) > m->llm.ctx_max) {
+	if (m->is_vl && llm && (size_t)(P + G + 4) > m->llm.n_ctx_train) {
 		fprintf(stderr, "fvl bench: -p %ld and -n %ld do not fit the model's context of %zu tokens "
-		        "(try 'fvl bench --help')\n", P, G, m->llm.ctx_max);
+		        "(try 'fvl bench --help')\n", P, G, m->llm.n_ctx_train);
 		fvl_model_free(m);
 		return 2;
 	}
-	if (!m->is_vl || fvl_rt_init(&rt, (size_t)threads, getenv("FVL_ISA")) != FVL_STATUS_OK) {
+	if (!m->is_vl || fvl_compute_init(&compute, (size_t)threads, getenv("FVL_ISA")) != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl bench: error: %s\n", m->is_vl ? fvl_last_error() :
 		        "without --task, fvl bench measures Florence-VL models");
 		fvl_model_free(m);
 		return 1;
 	}
 	printf("model %s (%s), kernels %s, model load peak RSS %.0f MB\n\n", model, m->arch,
-	       fvl_isa_name(rt.k.isa), peak_rss_mb());
-	const double bw = fvl_pool_read_bandwidth(rt.pool, 256u << 20);
+	       fvl_isa_name(compute.kernels.isa), peak_rss_mb());
+	const double bw = fvl_pool_read_bandwidth(compute.pool, 256u << 20);
 	int rc = 0;
 	struct summary sum = {-1, -1, -1};
 	if (llm)
-		rc = bench_llm(m, &rt, (size_t)P, (size_t)G, bw, &sum);
+		rc = bench_llm(m, &compute, (size_t)P, (size_t)G, bw, &sum);
 	if (vision && !rc)
-		rc = bench_vision(m, &rt, R, &sum);
+		rc = bench_vision(m, &compute, R, &sum);
 	if (!rc) { /* llama-bench style, for posting comparable numbers */
 		const char *slash = strrchr(model, '/');
 		char v[32] = "-", p[32] = "-", d[32] = "-";
@@ -360,10 +360,10 @@ int fvl_bench_main(int argc, char **argv)
 		printf("\n| model | quant (LLM / vision) | threads | vision ms | prefill tok/s | decode tok/s | "
 		       "peak RSS MB |\n|---|---|---|---|---|---|---|\n| %s | %s / %s | %zu | %s | %s | %s | %.0f |\n",
 		       slash ? slash + 1 : model, type_name(&m->llm.layers[0].down),
-		       type_name(&m->vision.f2.st[0].sp[0].qkv), fvl_pool_threads(rt.pool), v, p, d,
+		       type_name(&m->vision.f2.st[0].sp[0].qkv), fvl_pool_threads(compute.pool), v, p, d,
 		       peak_rss_mb());
 	}
-	fvl_rt_free(&rt);
+	fvl_compute_free(&compute);
 	fvl_model_free(m);
 	return rc;
 }

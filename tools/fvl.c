@@ -229,18 +229,18 @@ static bool on_token(void *user, int32_t id, const char *text, size_t len)
 /* Every stage of the vision side for --dump, through the library's stage functions. */
 static int dump_stages(const struct fvl_model *m, const char *image, const char *dir, size_t threads)
 {
-	const struct fvl_vl_vision *v = &m->vision;
+	const struct fvl_vision *v = &m->vision;
 	const struct fvl_f2 *f = &v->f2;
 	const size_t s = f->image_size, grid = fvl_f2_grid(f), n = fvl_f2_n_visual(f), d = f->d;
-	const size_t n_llm = fvl_vl_n_visual(v); /* what the LLM gets (the pooled token dropped?) */
+	const size_t n_llm = fvl_vision_n_tokens(v); /* what the LLM gets (the pooled token dropped?) */
 	const size_t cl = f->st[f->n_stages - 1].c, L = n + v->prompt_len, P = v->n_prompts;
 	struct fvl_image img;
-	struct fvl_rt rt;
-	struct fvl_vl_dump dump = {0};
+	struct fvl_compute compute;
+	struct fvl_vision_dump dump = {0};
 	int rc = 1;
 	if (fvl_image_load(image, 0, &img) != FVL_STATUS_OK)
 		return 1;
-	if (fvl_rt_init(&rt, threads, getenv("FVL_ISA")) != FVL_STATUS_OK) {
+	if (fvl_compute_init(&compute, threads, getenv("FVL_ISA")) != FVL_STATUS_OK) {
 		fvl_image_free(&img);
 		return 1;
 	}
@@ -252,8 +252,8 @@ static int dump_stages(const struct fvl_model *m, const char *image, const char 
 	bool ok = dump.pixel_values && dump.davit_out && dump.image_features && dump.fused && proj;
 	for (size_t p = 0; p < P && ok; p++)
 		ok = (dump.encoder_out[p] = malloc(L * d * 4)) != NULL;
-	if (ok && fvl_vl_preprocess(v, &img, dump.pixel_values) == FVL_STATUS_OK &&
-	    fvl_vl_embed(v, &rt, dump.pixel_values, proj, &dump) == FVL_STATUS_OK) {
+	if (ok && fvl_vision_preprocess(v, &img, dump.pixel_values) == FVL_STATUS_OK &&
+	    fvl_vision_embed(v, &compute, dump.pixel_values, proj, &dump) == FVL_STATUS_OK) {
 		rc = make_dump_dir(dir) != 0;
 		rc = rc || write_npy(dir, "pixel_values", dump.pixel_values, 3, s * s) ||
 		     write_npy(dir, "davit_out", dump.davit_out, grid * grid, cl) ||
@@ -273,7 +273,7 @@ static int dump_stages(const struct fvl_model *m, const char *image, const char 
 		free(dump.encoder_out[p]);
 	free(dump.pixel_values), free(dump.davit_out), free(dump.image_features), free(dump.fused);
 	free(proj);
-	fvl_rt_free(&rt);
+	fvl_compute_free(&compute);
 	fvl_image_free(&img);
 	return rc;
 }
