@@ -131,9 +131,16 @@ $(B)/obj/%.o: %.c
 	@$(if $(Q),echo "  CC  $(B): $< $(strip $(ISA_FLAGS))")
 	$(Q)$(CC) $(ALL_CFLAGS) $(INC) $(ISA_FLAGS) -c $< -o $@
 
-$(B)/libfvl.a: $(LIB_OBJ)
+# The object list, rewritten only when it changes: deleting or renaming a source rebuilds the archive.
+$(B)/libfvl.objs: FORCE
+	@mkdir -p $(@D)
+	@echo '$(LIB_OBJ)' | cmp -s - $@ || echo '$(LIB_OBJ)' > $@
+.PHONY: FORCE
+FORCE:
+
+$(B)/libfvl.a: $(LIB_OBJ) $(B)/libfvl.objs
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@ $(LIB_OBJ)
 
 FVL_TOOL_SRC := tools/fvl.c tools/bench.c tools/camera.c tools/doctor.c tools/cli.c tools/task.c
 $(B)/fvl: $(call obj,$(FVL_TOOL_SRC)) $(B)/libfvl.a
@@ -212,22 +219,19 @@ $(FUZZ_B)/fuzz-image: tests/fuzz/fuzz-image.c runtime/image.c runtime/status.c
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $^ -lturbojpeg -o $@
 
-$(FUZZ_B)/fuzz-f2post: tests/fuzz/fuzz-f2post.c runtime/f2post.c runtime/status.c
-	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_FLAGS) $^ -lm -o $@
-
-# The tokenizer and model-load targets link all of libfvl, built with clang for them (SAN=fuzz).
+# The tokenizer, task-parse and model-load targets link all of libfvl, built with clang for them
+# (SAN=fuzz).
 FUZZ_LIB := build/$(HOST_ARCH)-fuzz/libfvl.a
 .PHONY: fuzz-lib
 fuzz-lib:
 	$(MAKE) ARCH=$(HOST_ARCH) BOARD= SAN=fuzz lib
 
-$(FUZZ_B)/fuzz-tokenizer $(FUZZ_B)/fuzz-model: $(FUZZ_B)/%: tests/fuzz/%.c fuzz-lib
+$(FUZZ_B)/fuzz-tokenizer $(FUZZ_B)/fuzz-model $(FUZZ_B)/fuzz-task-parse: $(FUZZ_B)/%: tests/fuzz/%.c fuzz-lib
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_LIB) $(LDLIBS) -o $@
 
 # Each target runs on its own corpus, seeded with small valid files the test runner writes.
-fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt $(FUZZ_B)/fuzz-image $(FUZZ_B)/fuzz-f2post \
+fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt $(FUZZ_B)/fuzz-image $(FUZZ_B)/fuzz-task-parse \
       $(FUZZ_B)/fuzz-tokenizer $(FUZZ_B)/fuzz-model
 	$(MAKE) ARCH=$(HOST_ARCH) BOARD= SAN= tests
 	rm -rf $(FUZZ_B)/seeds-gguf $(FUZZ_B)/seeds-ckpt $(FUZZ_B)/seeds-image
@@ -243,13 +247,13 @@ fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt $(FUZZ_B)/fuzz-image $(FUZZ_B)/fuz
 	printf 'P6\n2 2\n255\n0123456789ab' > $(FUZZ_B)/seeds-image/tiny.ppm
 	$(FUZZ_B)/fuzz-image -max_total_time=$(FUZZ_CKPT_SECONDS) -print_final_stats=1 -rss_limit_mb=1024 \
 	  -artifact_prefix=$(FUZZ_B)/ $(FUZZ_B)/corpus-image $(FUZZ_B)/seeds-image
-	mkdir -p $(FUZZ_B)/corpus-f2post $(FUZZ_B)/seeds-f2post
+	mkdir -p $(FUZZ_B)/corpus-task-parse $(FUZZ_B)/seeds-task-parse
 	printf 'car<loc_1><loc_2><loc_3><loc_4>dog<loc_5><loc_6><loc_7><loc_8></s>' \
-	  > $(FUZZ_B)/seeds-f2post/od.txt
+	  > $(FUZZ_B)/seeds-task-parse/od.txt
 	printf '<s>HELLO<loc_1><loc_2><loc_3><loc_4><loc_5><loc_6><loc_7><loc_8>\n' \
-	  > $(FUZZ_B)/seeds-f2post/ocr.txt
-	$(FUZZ_B)/fuzz-f2post -max_total_time=$(FUZZ_CKPT_SECONDS) -print_final_stats=1 \
-	  -artifact_prefix=$(FUZZ_B)/ $(FUZZ_B)/corpus-f2post $(FUZZ_B)/seeds-f2post
+	  > $(FUZZ_B)/seeds-task-parse/ocr.txt
+	$(FUZZ_B)/fuzz-task-parse -max_total_time=$(FUZZ_CKPT_SECONDS) -print_final_stats=1 \
+	  -artifact_prefix=$(FUZZ_B)/ $(FUZZ_B)/corpus-task-parse $(FUZZ_B)/seeds-task-parse
 	rm -rf $(FUZZ_B)/files && mkdir -p $(FUZZ_B)/files $(FUZZ_B)/corpus-tokenizer \
 	  $(FUZZ_B)/seeds-tokenizer $(FUZZ_B)/corpus-model $(FUZZ_B)/seeds-model
 	build/$(HOST_ARCH)/tests/run --write-fuzz-files $(FUZZ_B)/files

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "camera.h"
+#include "pixel-formats.h"
 #include "common.h"
 
 #define MAX_BUFFERS 8
@@ -191,25 +192,6 @@ void fvl_camera_close(struct fvl_camera *c)
 	free(c);
 }
 
-static inline uint8_t clamp8(int v)
-{
-	return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-}
-
-void fvl_yuyv_to_rgb(const uint8_t *yuyv, uint32_t w, uint32_t h, uint32_t stride, uint8_t *rgb)
-{
-	for (uint32_t y = 0; y < h; y++) {
-		const uint8_t *s = yuyv + (size_t)y * stride;
-		uint8_t *o = rgb + (size_t)y * w * 3;
-		for (uint32_t x = 0; x < w; x++) {
-			const int Y = s[2 * x] - 16, U = s[(2 * x & ~3u) + 1] - 128, Vv = s[(2 * x & ~3u) + 3] - 128;
-			o[3 * x] = clamp8((298 * Y + 409 * Vv + 128) >> 8);
-			o[3 * x + 1] = clamp8((298 * Y - 100 * U - 208 * Vv + 128) >> 8);
-			o[3 * x + 2] = clamp8((298 * Y + 516 * U + 128) >> 8);
-		}
-	}
-}
-
 enum fvl_status fvl_camera_grab(struct fvl_camera *c, struct fvl_image *out, uint64_t *sequence)
 {
 	struct pollfd pfd = {c->fd, POLLIN, 0};
@@ -239,61 +221,11 @@ enum fvl_status fvl_camera_grab(struct fvl_camera *c, struct fvl_image *out, uin
 		xioctl(c, VIDIOC_QBUF, &b);
 		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: the driver returned a bad buffer", c->device);
 	}
-	const uint8_t *data = c->buf[b.index];
-	enum fvl_status st = FVL_STATUS_OK;
-	if (c->fourcc == V4L2_PIX_FMT_MJPEG) {
-		struct fvl_image img;
-		st = fvl_image_decode(data, b.bytesused, 0, &img);
-		if (st == FVL_STATUS_OK) {
-			fvl_image_free(out);
-			*out = img;
-		} else if (st != FVL_STATUS_OUT_OF_MEMORY) { /* the frame is bad, not the device */
-			char why[256];
-			snprintf(why, sizeof(why), "%s", fvl_last_error());
-			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: a corrupt frame (%s)", c->device, why);
-		}
-	} else {
-		const uint32_t bpp = c->fourcc == V4L2_PIX_FMT_YUYV ? 2 : 3;
-		const uint32_t stride = c->stride ? c->stride : c->w * bpp;
-		if ((uint64_t)stride * c->h > b.bytesused) {
-			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: short frame (%u bytes)", c->device, b.bytesused);
-		} else if (out->w != c->w || out->h != c->h || !out->rgb) {
-			fvl_image_free(out);
-			out->rgb = malloc((size_t)c->w * c->h * 3);
-			out->w = c->w, out->h = c->h;
-			if (!out->rgb)
-				st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-		}
-		if (st == FVL_STATUS_OK) {
-			if (bpp == 2)
-				fvl_yuyv_to_rgb(data, c->w, c->h, stride, out->rgb);
-			else
-				for (uint32_t y = 0; y < c->h; y++)
-					memcpy(out->rgb + (size_t)y * c->w * 3, data + (size_t)y * stride, (size_t)c->w * 3);
-		}
-	}
+	const enum fvl_status st = fvl_frame_to_rgb(c->fourcc, c->buf[b.index], b.bytesused, c->w,
+	                                            c->h, c->stride, c->device, out);
 	if (sequence)
 		*sequence = b.sequence;
 	if (xioctl(c, VIDIOC_QBUF, &b) != 0 && st == FVL_STATUS_OK)
-		st = dev_error(c, "VIDIOC_QBUF");
+		return dev_error(c, "VIDIOC_QBUF");
 	return st;
-}
-
-double fvl_image_change(const struct fvl_image *a, const struct fvl_image *b)
-{
-	if (!a->rgb || !b->rgb)
-		return 255.0;
-	double sum = 0;
-	for (uint32_t ty = 0; ty < 32; ty++)
-		for (uint32_t tx = 0; tx < 32; tx++) {
-			const struct fvl_image *im[2] = {a, b};
-			int g[2];
-			for (int k = 0; k < 2; k++) {
-				const uint32_t x = tx * im[k]->w / 32, y = ty * im[k]->h / 32;
-				const uint8_t *p = im[k]->rgb + ((size_t)y * im[k]->w + x) * 3;
-				g[k] = (p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8;
-			}
-			sum += abs(g[0] - g[1]);
-		}
-	return sum / 1024.0;
 }

@@ -45,11 +45,4 @@ void fvl_camera_close(struct fvl_camera *c);
 /* The negotiated format, e.g. "MJPG 640x480". */
 const char *fvl_camera_format(const struct fvl_camera *c);
 
-/* YUYV (4:2:2) to RGB8 with BT.601 limited-range coefficients. */
-void fvl_yuyv_to_rgb(const uint8_t *yuyv, uint32_t w, uint32_t h, uint32_t stride, uint8_t *rgb);
-
-/* Mean absolute difference (0..255) of two images on a 32 x 32 grey thumbnail: frames that
- * barely changed are skipped by fvl camera --min-change. */
-double fvl_image_change(const struct fvl_image *a, const struct fvl_image *b);
-
 #endif /* FVL_CAMERA_H */

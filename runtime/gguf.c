@@ -679,6 +679,35 @@ enum fvl_status fvl_gguf_get_u32(const struct fvl_gguf *g, const char *key, uint
 	return FVL_STATUS_OK;
 }
 
+enum fvl_status fvl_gguf_get_dim(const struct fvl_gguf *g, const char *key, size_t lo, size_t hi,
+                                 size_t *out)
+{
+	uint32_t v = 0;
+	enum fvl_status st = fvl_gguf_get_u32(g, key, &v);
+	if (st != FVL_STATUS_OK)
+		return st;
+	if (v < lo || v > hi)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' = %u is outside %zu..%zu", key, v,
+		                lo, hi);
+	*out = v;
+	return FVL_STATUS_OK;
+}
+
+enum fvl_status fvl_gguf_get_dims(const struct fvl_gguf *g, const char *key, size_t n,
+                                  size_t *out)
+{
+	const struct fvl_gguf_kv *kv;
+	enum fvl_status st = fvl_gguf_get_arr(g, key, FVL_GGUF_UINT32, &kv);
+	if (st != FVL_STATUS_OK)
+		return st;
+	if (kv->n != n)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' has %llu entries, expected %zu", key,
+		                (unsigned long long)kv->n, n);
+	for (size_t i = 0; i < n; i++)
+		out[i] = (size_t)fvl_gguf_arr_int(kv, i);
+	return FVL_STATUS_OK;
+}
+
 enum fvl_status fvl_gguf_get_f32(const struct fvl_gguf *g, const char *key, float *out)
 {
 	const struct fvl_gguf_kv *kv;

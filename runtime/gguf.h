@@ -113,6 +113,12 @@ const struct fvl_gguf_tensor *fvl_gguf_find_tensor(const struct fvl_gguf *g, con
  * not fit. Integers of any width and sign convert when the value fits. */
 enum fvl_status fvl_gguf_get_u64(const struct fvl_gguf *g, const char *key, uint64_t *out);
 enum fvl_status fvl_gguf_get_u32(const struct fvl_gguf *g, const char *key, uint32_t *out);
+/* A u32 dimension in lo..hi, or BAD_FILE naming the key and the range. */
+enum fvl_status fvl_gguf_get_dim(const struct fvl_gguf *g, const char *key, size_t lo, size_t hi,
+                                 size_t *out);
+/* A u32 array of exactly n entries, into out. */
+enum fvl_status fvl_gguf_get_dims(const struct fvl_gguf *g, const char *key, size_t n,
+                                  size_t *out);
 enum fvl_status fvl_gguf_get_i64(const struct fvl_gguf *g, const char *key, int64_t *out);
 enum fvl_status fvl_gguf_get_f32(const struct fvl_gguf *g, const char *key, float *out);
 enum fvl_status fvl_gguf_get_bool(const struct fvl_gguf *g, const char *key, bool *out);

@@ -358,3 +358,22 @@ void fvl_image_normalize(const struct fvl_image *img, float rescale, const float
 		for (size_t i = 0; i < n; i++)
 			out[(size_t)c * n + i] = ((float)img->rgb[3 * i + (size_t)c] * rescale - mean[c]) / std[c];
 }
+
+double fvl_image_change(const struct fvl_image *a, const struct fvl_image *b)
+{
+	if (!a->rgb || !b->rgb)
+		return 255.0;
+	double sum = 0;
+	for (uint32_t ty = 0; ty < 32; ty++)
+		for (uint32_t tx = 0; tx < 32; tx++) {
+			const struct fvl_image *im[2] = {a, b};
+			int g[2];
+			for (int k = 0; k < 2; k++) {
+				const uint32_t x = tx * im[k]->w / 32, y = ty * im[k]->h / 32;
+				const uint8_t *p = im[k]->rgb + ((size_t)y * im[k]->w + x) * 3;
+				g[k] = (p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8;
+			}
+			sum += abs(g[0] - g[1]);
+		}
+	return sum / 1024.0;
+}

@@ -36,6 +36,10 @@ enum fvl_status fvl_image_resize_bicubic(const struct fvl_image *in, uint32_t w,
 void fvl_image_normalize(const struct fvl_image *img, float rescale, const float mean[3],
                          const float std[3], float *out);
 
+/* Mean absolute difference (0..255) of two images on a 32 x 32 grey thumbnail: frames that
+ * barely changed are skipped by fvl camera --min-change. */
+double fvl_image_change(const struct fvl_image *a, const struct fvl_image *b);
+
 /* The model's preprocessing (preprocess.* metadata): pad or not, resize, rescale, normalize. */
 struct fvl_preprocess {
 	uint32_t size;     /* square output side */

@@ -1,35 +1,11 @@
 /* linear.h — a linear layer's weights as the compute kernels want them (quantized types packed
- * into the x4 layout at load time, f32/f16 used in place from the mapping, bf16 widened to f32),
- * and the runtime context every stage computes in: kernel table, thread pool, scratch. */
+ * into the x4 layout at load time, f16 into f16p16 panels on aarch64, f32/f16 otherwise used in
+ * place from the mapping, bf16 widened to f32). */
 #ifndef FVL_LINEAR_H
 #define FVL_LINEAR_H
 
-#include <pthreadpool.h>
-
+#include "compute.h"
 #include "gguf.h"
-#include "kernels.h"
-
-struct fvl_compute {
-	struct fvl_kernels kernels;
-	pthreadpool_t pool;
-	/* scratch for quantized activations, grown by fvl_compute_reserve before compute */
-	int8_t *aq;
-	float *ad;
-	size_t aq_cap; /* elements */
-};
-
-/* n_threads 0: every CPU this process may run on (its affinity mask; the board's default where a
- * board build sets one); more than that is clamped to it with a warning, since surplus threads
- * only wait for each other. isa: NULL for the best variant, or an FVL_ISA name. */
-enum fvl_status fvl_compute_init(struct fvl_compute *compute, size_t n_threads, const char *isa);
-void fvl_compute_free(struct fvl_compute *compute);
-/* CPUs this process may run on (sched_getaffinity; the online count if that fails). */
-size_t fvl_cpus_available(void);
-/* Sends the pool's workers to sleep now instead of spinning for the next job: at the end of a
- * stage, before handing control to the caller (other programs on the board get the CPUs). */
-void fvl_compute_rest(struct fvl_compute *compute);
-/* Makes the activation scratch hold m x k values (call at plan time, not per token). */
-enum fvl_status fvl_compute_reserve(struct fvl_compute *compute, size_t m, size_t k);
 
 struct fvl_linear {
 	int type;           /* enum fvl_type of w */

@@ -10,20 +10,6 @@
 
 #define NAME(buf, fmt, ...) (snprintf(buf, sizeof(buf), fmt, __VA_ARGS__), buf)
 
-static enum fvl_status get_dim(const struct fvl_gguf *g, const char *key, size_t lo, size_t hi,
-                               size_t *out)
-{
-	uint32_t v;
-	enum fvl_status st = fvl_gguf_get_u32(g, key, &v);
-	if (st != FVL_STATUS_OK)
-		return st;
-	if (v < lo || v > hi)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' = %u is outside %zu..%zu", key, v,
-		                lo, hi);
-	*out = v;
-	return FVL_STATUS_OK;
-}
-
 /* inv_freq_i = 1 / (ext_i * base^(2i / rot)), ext from a factor list or 1; llama3 scaling. */
 static enum fvl_status rope_freqs(struct fvl_llm *m, const struct fvl_gguf *g)
 {
@@ -96,15 +82,15 @@ enum fvl_status fvl_llm_load(struct fvl_llm *m, const struct fvl_gguf *g)
 		                (int)arch.n, arch.p);
 	m->phi3 = fvl_str_eq(arch, "phi3");
 	size_t ctx = 0;
-	if ((st = get_dim(g, "llm.embedding_length", 1, 65536, &m->n_embd)) ||
-	    (st = get_dim(g, "llm.block_count", 1, 1024, &m->n_layer)) ||
-	    (st = get_dim(g, "llm.attention.head_count", 1, 1024, &m->n_head)) ||
-	    (st = get_dim(g, "llm.attention.head_count_kv", 1, 1024, &m->n_head_kv)) ||
-	    (st = get_dim(g, "llm.attention.key_length", 2, 256, &m->n_embd_head)) ||
-	    (st = get_dim(g, "llm.feed_forward_length", 1, 1 << 20, &m->n_ff)) ||
-	    (st = get_dim(g, "llm.vocab_size", 1, 1 << 24, &m->n_vocab)) ||
-	    (st = get_dim(g, "llm.context_length", 1, 1 << 24, &ctx)) ||
-	    (st = get_dim(g, "llm.rope.dimension_count", 2, 256, &m->n_rot)))
+	if ((st = fvl_gguf_get_dim(g, "llm.embedding_length", 1, 65536, &m->n_embd)) ||
+	    (st = fvl_gguf_get_dim(g, "llm.block_count", 1, 1024, &m->n_layer)) ||
+	    (st = fvl_gguf_get_dim(g, "llm.attention.head_count", 1, 1024, &m->n_head)) ||
+	    (st = fvl_gguf_get_dim(g, "llm.attention.head_count_kv", 1, 1024, &m->n_head_kv)) ||
+	    (st = fvl_gguf_get_dim(g, "llm.attention.key_length", 2, 256, &m->n_embd_head)) ||
+	    (st = fvl_gguf_get_dim(g, "llm.feed_forward_length", 1, 1 << 20, &m->n_ff)) ||
+	    (st = fvl_gguf_get_dim(g, "llm.vocab_size", 1, 1 << 24, &m->n_vocab)) ||
+	    (st = fvl_gguf_get_dim(g, "llm.context_length", 1, 1 << 24, &ctx)) ||
+	    (st = fvl_gguf_get_dim(g, "llm.rope.dimension_count", 2, 256, &m->n_rot)))
 		return st;
 	m->n_ctx_train = ctx;
 	m->n_ctx_orig = ctx;

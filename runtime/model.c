@@ -29,9 +29,9 @@ static enum fvl_status load_vl(struct fvl_model *m)
 	    (st = fvl_gguf_get_str(g, "fvl.chat.stop", &stop)))
 		return st;
 	m->is_vl = true;
-	if (m->vision.out_dim != m->llm.n_embd)
+	if (m->vision.projector.out_dim != m->llm.n_embd)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "projector output %zu != LLM hidden size %zu",
-		                m->vision.out_dim, m->llm.n_embd);
+		                m->vision.projector.out_dim, m->llm.n_embd);
 	m->template_text = dup_str(tmpl);
 	m->query_text = dup_str(query);
 	struct fvl_str img = {"<image>", 7};

@@ -4,7 +4,8 @@
 
 #include <pthread.h>
 
-#include "f2dec.h"
+#include "florence2-decoder.h"
+#include "search.h"
 #include "gguf.h"
 #include "llm.h"
 #include "tokenizer.h"

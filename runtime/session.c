@@ -131,13 +131,13 @@ enum fvl_status fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *
                                           uint32_t h)
 {
 	const struct fvl_vision *v = &s->m->vision;
-	const size_t px = 3 * v->f2.image_size * v->f2.image_size, n = fvl_vision_n_tokens(v);
+	const size_t px = 3 * v->f2.davit.image_size * v->f2.davit.image_size, n = fvl_vision_n_tokens(v);
 	struct fvl_image img = {w, h, (uint8_t *)rgb};
 	if (!rgb || w == 0 || h == 0) {
 		fvl_session_drop_image(s);
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "an empty image");
 	}
-	float *pixels = malloc(px * sizeof(float)), *vis = malloc(n * v->out_dim * sizeof(float));
+	float *pixels = malloc(px * sizeof(float)), *vis = malloc(n * v->projector.out_dim * sizeof(float));
 	enum fvl_status st = FVL_STATUS_OK;
 	if (!pixels || !vis)
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");

@@ -4,18 +4,17 @@
 #ifndef FVL_VISION_H
 #define FVL_VISION_H
 
-#include "florence2.h"
+#include "florence2-encoder.h"
+#include "fusion.h"
 #include "image.h"
 
 #define FVL_VISION_MAX_PROMPTS 8
 
 struct fvl_vision {
 	struct fvl_f2 f2;
-	size_t depth;                    /* projector linears */
-	struct fvl_linear mm[16];
-	size_t n_prompts, prompt_len;
-	int32_t prompts[FVL_VISION_MAX_PROMPTS * 64];
-	size_t out_dim;                  /* H */
+	size_t n_prompts, prompt_len;    /* BART encoder passes, tokens per prompt */
+	int32_t prompts[FVL_VISION_MAX_PROMPTS * 64]; /* (n_prompts, prompt_len) token ids */
+	struct fvl_projector projector;  /* out_dim: the LLM's n_embd */
 	size_t drop;                     /* leading _encode_image tokens the LLM does not get: 1
 	                                    with fvl.mm.drop_pooled_token, else 0 */
 	struct fvl_preprocess preprocess;
@@ -38,12 +37,4 @@ enum fvl_status fvl_vision_preprocess(const struct fvl_vision *v, const struct f
  * features and encoder outputs for all N tokens, fused for the LLM's). */
 enum fvl_status fvl_vision_embed(const struct fvl_vision *v, struct fvl_compute *compute, const float *pixels,
                              float *out, const struct fvl_vision_dump *dump);
-/* Depth-Breadth Fusion: image features (N, D) ++ each prompt's encoder output at the image
- * positions ((N + L, D) each, rows 0..N-1) -> fused (N - drop, (1 + prompts) D), from row drop. */
-void fvl_dbfusion(const struct fvl_vision *v, const float *features, const float *const *enc,
-                 float *fused);
-/* The projector: fused (N - drop, (1 + prompts) D) -> out (N - drop, H). */
-enum fvl_status fvl_projector_forward(const struct fvl_vision *v, struct fvl_compute *compute, const float *fused,
-                               float *out);
-
 #endif /* FVL_VISION_H */

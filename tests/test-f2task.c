@@ -7,9 +7,10 @@
 #include <string.h>
 
 #include "convert.h"
-#include "f2post.h"
-#include "f2dec.h"
-#include "florence2.h"
+#include "florence2-tasks.h"
+#include "florence2-decoder.h"
+#include "search.h"
+#include "florence2-encoder.h"
 #include "golden.h"
 #include "image.h"
 #include "tokenizer.h"
@@ -64,7 +65,7 @@ static bool open_dec(struct dec_fixture *x, const char *path, const char *task)
 		p[i] = ids[i];
 	x->n_enc = 17 + (size_t)n;
 	x->enc = malloc(x->n_enc * 64 * sizeof(float));
-	bool ok = x->enc && fvl_f2_encoder(&x->f, &x->compute, feat, 17, p, (size_t)n, x->enc) == 0;
+	bool ok = x->enc && fvl_f2_encoder_forward(&x->f.encoder, &x->compute, feat, 17, p, (size_t)n, x->enc) == 0;
 	free(feat);
 	if (!ok)
 		t_failf(__FILE__, __LINE__, "encoder: %s", fvl_last_error());
@@ -91,7 +92,7 @@ static void check_model(const char *what, const char *path)
 			close_dec(&x);
 			return;
 		}
-		const size_t V = x.d.vocab;
+		const size_t V = x.d.n_vocab;
 		snprintf(name, sizeof(name), "florence_%s_first_logits", tasks[t]);
 		float *want = golden_tensor(name, V), *got = malloc(V * sizeof(float));
 		const int32_t start = x.d.start_id, parent = 0;
@@ -109,7 +110,7 @@ static void check_model(const char *what, const char *path)
 		 * 40 (40 positions make the caches grow past their first 32) */
 		snprintf(name, sizeof(name), "florence_tasks.%s.greedy_ids", tasks[t]);
 		const int n = golden_ids(name, want_ids, 16);
-		struct fvl_search sr = {.vocab = V, .start_id = start, .eos_id = -1, .n_beams = 1,
+		struct fvl_search sr = {.n_vocab = V, .start_id = start, .eos_id = -1, .n_beams = 1,
 		                        .max_new = 40, .length_penalty = 1.0f, .forced_bos_id = -1};
 		int32_t out[40];
 		size_t n_out = 0;
@@ -165,9 +166,9 @@ static void test_native_florence2_decoder_matches_goldens(void)
 			break;
 		}
 		snprintf(name, sizeof(name), "florence_%s_first_logits", tasks[t]);
-		float *want = golden_tensor(name, 51289), *got = malloc(x.d.vocab * sizeof(float));
+		float *want = golden_tensor(name, 51289), *got = malloc(x.d.n_vocab * sizeof(float));
 		const int32_t start = x.d.start_id, parent = 0;
-		bool ok = x.d.vocab == 51328 && !x.d.logits_bias && want && got &&
+		bool ok = x.d.n_vocab == 51328 && !x.d.logits_bias && want && got &&
 		          fvl_f2_decoder_state_init(&x.d, &x.compute, x.enc, x.n_enc, 1, 8, &s) == 0 &&
 		          fvl_f2_decoder_step(s, 1, &parent, &start, 0, got) == 0;
 		for (size_t i = 0; ok && i < 51289; i++)
@@ -214,7 +215,7 @@ static void test_beam_search_hand_cases(void)
 	int32_t out[8];
 	size_t n = 0;
 	/* greedy: 1 (0.5), then 3 (0.4): "1 EOS", probability 0.2 */
-	struct fvl_search s = {.vocab = 4, .start_id = 0, .eos_id = 3, .n_beams = 1, .max_new = 6,
+	struct fvl_search s = {.n_vocab = 4, .start_id = 0, .eos_id = 3, .n_beams = 1, .max_new = 6,
 	                       .length_penalty = 1.0f, .forced_bos_id = -1};
 	T_ASSERT(fvl_search_run(&s, toy_step, &t, out, &n) == 0, "%s", fvl_last_error());
 	T_CHECK(n == 2 && out[0] == 1 && out[1] == 3, "greedy gave %zu ids (%d %d)", n, out[0], out[1]);
@@ -245,7 +246,7 @@ static void test_no_repeat_ngram(void)
 {
 	int32_t out[8];
 	size_t n = 0;
-	struct fvl_search s = {.vocab = 4, .start_id = 0, .eos_id = -1, .n_beams = 1, .max_new = 6,
+	struct fvl_search s = {.n_vocab = 4, .start_id = 0, .eos_id = -1, .n_beams = 1, .max_new = 6,
 	                       .length_penalty = 1.0f, .forced_bos_id = -1};
 	T_ASSERT(fvl_search_run(&s, rep_step, NULL, out, &n) == 0 && n == 6, "plain");
 	T_CHECK(out[0] == 1 && out[5] == 1, "without the ban every id is 1");
@@ -504,7 +505,7 @@ static void test_task_run_matches_the_golden_fed_chain(void)
 		p.task = "caption", p.n_beams = beams, p.max_new = 12, p.no_repeat_ngram = 3;
 		p.n_threads = 2;
 		T_CHECK(fvl_task_run(m, img.rgb, img.w, img.h, &p, &r) == 0, "%s", fvl_last_error());
-		struct fvl_search sr = {.vocab = x.d.vocab, .start_id = x.d.start_id,
+		struct fvl_search sr = {.n_vocab = x.d.n_vocab, .start_id = x.d.start_id,
 		                        .eos_id = x.d.eos_id, .n_beams = (uint32_t)beams, .max_new = 12,
 		                        .no_repeat_ngram = 3, .length_penalty = 1.0f,
 		                        .early_stopping = x.d.early_stopping,

@@ -15,7 +15,7 @@
 #include "convert.h"
 #include "fvl.h"
 #include "gguf.h"
-#include "f2post.h"
+#include "florence2-tasks.h"
 #include "golden.h"
 #include "image.h"
 #include "test.h"

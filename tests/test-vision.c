@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "florence2.h"
+#include "florence2-encoder.h"
 #include "golden.h"
 #include "image.h"
 #include "test.h"
@@ -76,13 +76,13 @@ static double stage_err(struct f2_fixture *x, const char *what, double *cos)
 		in = golden_tensor("pixel_values", 3 * 128 * 128);
 		got = malloc(16 * 128 * sizeof(float));
 		want = golden_tensor("davit_out", 16 * 128);
-		if (in && got && want && fvl_f2_davit(&x->f, &x->compute, in, got, NULL) == FVL_STATUS_OK)
+		if (in && got && want && fvl_davit_forward(&x->f.davit, &x->compute, in, got, NULL) == FVL_STATUS_OK)
 			e = golden_err(got, want, 16 * 128), *cos = golden_cosine(got, want, 16 * 128);
 	} else if (strcmp(what, "image_features") == 0) {
 		in = golden_tensor("davit_out", 16 * 128);
 		got = malloc(17 * 64 * sizeof(float));
 		want = golden_tensor("image_features", 17 * 64);
-		if (in && got && want && fvl_f2_encode_image(&x->f, &x->compute, in, got) == FVL_STATUS_OK)
+		if (in && got && want && fvl_f2_encode_image(&x->f.encoder, &x->compute, in, got) == FVL_STATUS_OK)
 			e = golden_err(got, want, 17 * 64), *cos = golden_cosine(got, want, 17 * 64);
 	} else {
 		int row = what[strlen(what) - 1] - '0', ids[64];
@@ -94,7 +94,7 @@ static double stage_err(struct f2_fixture *x, const char *what, double *cos)
 		for (int i = 0; i < 14 && n == 42; i++)
 			p[i] = ids[row * 14 + i];
 		if (n == 42 && in && got && want &&
-		    fvl_f2_encoder(&x->f, &x->compute, in, 17, p, 14, got) == FVL_STATUS_OK)
+		    fvl_f2_encoder_forward(&x->f.encoder, &x->compute, in, 17, p, 14, got) == FVL_STATUS_OK)
 			e = golden_err(got, want, 31 * 64), *cos = golden_cosine(got, want, 31 * 64);
 	}
 	free(in);
@@ -110,8 +110,8 @@ static void test_vision_stages_match_goldens(void)
 	struct f2_fixture x;
 	if (!open_f2(&x, "f32"))
 		goto out;
-	T_ASSERT(fvl_f2_grid(&x.f) == 4 && fvl_f2_n_visual(&x.f) == 17, "grid %zu, visual %zu",
-	         fvl_f2_grid(&x.f), fvl_f2_n_visual(&x.f));
+	T_ASSERT(fvl_davit_grid(&x.f.davit) == 4 && fvl_f2_n_visual(&x.f.encoder) == 17, "grid %zu, visual %zu",
+	         fvl_davit_grid(&x.f.davit), fvl_f2_n_visual(&x.f.encoder));
 	for (size_t i = 0; i < 5; i++) {
 		double cos = 0, e = stage_err(&x, stages[i], &cos);
 		t_note("%s (f32 weights, fed from the previous golden): max error %.2e of max |value|, "
@@ -191,11 +191,12 @@ static void test_fusion_and_projector_match_goldens(void)
 	float *want_f = golden_tensor("fused", 17 * 256), *want_p = golden_tensor("projector_out", 17 * 96);
 	double ef = INFINITY, ep = INFINITY;
 	bool ok = feat && enc[0] && enc[1] && enc[2] && fused && out && want_f && want_p &&
-	          v.out_dim == 96;
+	          v.projector.out_dim == 96;
 	if (ok) {
-		fvl_dbfusion(&v, feat, (const float *const *)enc, fused);
+		fvl_dbfusion(17, v.drop, 64, v.n_prompts, feat, (const float *const *)enc, fused);
 		ef = golden_err(fused, want_f, 17 * 256);
-		ok = fvl_projector_forward(&v, &compute, want_f, out) == FVL_STATUS_OK; /* fed the golden fused */
+		/* fed the golden fused */
+		ok = fvl_projector_forward(&v.projector, &compute, 17, want_f, out) == FVL_STATUS_OK;
 		ep = golden_err(out, want_p, 17 * 96);
 	}
 	free(feat), free(enc[0]), free(enc[1]), free(enc[2]);

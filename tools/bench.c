@@ -11,7 +11,7 @@
 #include <xnnpack.h>
 
 #include "bench.h"
-#include "f2post.h"
+#include "florence2-tasks.h"
 #include "model.h"
 #include "pool.h"
 
@@ -131,11 +131,11 @@ static int bench_vision(const struct fvl_model *m, struct fvl_compute *compute, 
 {
 	const struct fvl_vision *v = &m->vision;
 	const struct fvl_f2 *f = &v->f2;
-	const size_t S = f->image_size, grid = fvl_f2_grid(f), n = fvl_f2_n_visual(f), d = f->d;
-	const size_t cl = f->st[f->n_stages - 1].c, L = n + v->prompt_len;
+	const size_t S = f->davit.image_size, grid = fvl_davit_grid(&f->davit), n = fvl_f2_n_visual(&f->encoder), d = f->encoder.n_embd;
+	const size_t cl = f->davit.stages[f->davit.n_stages - 1].c, L = n + v->prompt_len;
 	float *px = malloc(3 * S * S * 4), *dav = malloc(grid * grid * cl * 4), *feat = malloc(n * d * 4);
 	float *enc[FVL_VISION_MAX_PROMPTS] = {0}, *fused = malloc(n * (1 + v->n_prompts) * d * 4);
-	float *out = malloc(n * v->out_dim * 4);
+	float *out = malloc(n * v->projector.out_dim * 4);
 	if (!px || !dav || !feat || !fused || !out)
 		return 1;
 	for (size_t p = 0; p < v->n_prompts; p++)
@@ -146,24 +146,25 @@ static int bench_vision(const struct fvl_model *m, struct fvl_compute *compute, 
 		x = x * 6364136223846793005ull + 1442695040888963407ull;
 		px[i] = (float)((x >> 40) & 0xffff) / 16384.0f - 2.0f;
 	}
-	double stage_ms[FVL_F2_MAX_STAGES] = {0};
+	double stage_ms[FVL_DAVIT_MAX_STAGES] = {0};
 	int rc = 0;
 	for (long r = 1; r < reps && !rc; r++) /* earlier repetitions: for instruction counting */
-		rc = fvl_f2_davit(f, compute, px, dav, NULL) != FVL_STATUS_OK ||
-		     fvl_f2_encode_image(f, compute, dav, feat) != FVL_STATUS_OK ||
+		rc = fvl_davit_forward(&f->davit, compute, px, dav, NULL) != FVL_STATUS_OK ||
+		     fvl_f2_encode_image(&f->encoder, compute, dav, feat) != FVL_STATUS_OK ||
 		     fvl_vision_embed(v, compute, px, out, NULL) != FVL_STATUS_OK;
 	double t0 = ms();
-	rc = rc || fvl_f2_davit(f, compute, px, dav, stage_ms) != FVL_STATUS_OK;
+	rc = rc || fvl_davit_forward(&f->davit, compute, px, dav, stage_ms) != FVL_STATUS_OK;
 	double t1 = ms();
-	rc = rc || fvl_f2_encode_image(f, compute, dav, feat) != FVL_STATUS_OK;
+	rc = rc || fvl_f2_encode_image(&f->encoder, compute, dav, feat) != FVL_STATUS_OK;
 	double t2 = ms();
 	for (size_t p = 0; p < v->n_prompts && !rc; p++)
-		rc = fvl_f2_encoder(f, compute, feat, n, v->prompts + p * v->prompt_len, v->prompt_len,
+		rc = fvl_f2_encoder_forward(&f->encoder, compute, feat, n, v->prompts + p * v->prompt_len, v->prompt_len,
 		                    enc[p]) != FVL_STATUS_OK;
 	double t3 = ms();
 	if (!rc) {
-		fvl_dbfusion(v, feat, (const float *const *)enc, fused);
-		rc = fvl_projector_forward(v, compute, fused, out) != FVL_STATUS_OK;
+		const size_t nl = fvl_vision_n_tokens(v);
+		fvl_dbfusion(nl, v->drop, d, v->n_prompts, feat, (const float *const *)enc, fused);
+		rc = fvl_projector_forward(&v->projector, compute, nl, fused, out) != FVL_STATUS_OK;
 	}
 	double t4 = ms();
 	if (rc) {
@@ -171,13 +172,13 @@ static int bench_vision(const struct fvl_model *m, struct fvl_compute *compute, 
 		return 1;
 	}
 	printf("\n| vision part (%zux%zu, weights %s) | ms | GFLOP | GFLOP/s |\n|---|---|---|---|\n", S, S,
-	       type_name(&f->st[0].sp[0].qkv));
+	       type_name(&f->davit.stages[0].spatial[0].qkv));
 	size_t h = S;
 	double total_gf = 0;
-	for (size_t s = 0; s < f->n_stages; s++) {
-		const struct fvl_f2_stage *t = &f->st[s];
+	for (size_t s = 0; s < f->davit.n_stages; s++) {
+		const struct fvl_davit_stage *t = &f->davit.stages[s];
 		h = (h + 2 * t->pad - t->k) / t->stride + 1;
-		const double ntok = (double)(h * h), c = (double)t->c, win = (double)(f->window * f->window);
+		const double ntok = (double)(h * h), c = (double)t->c, win = (double)(f->davit.window * f->davit.window);
 		double mac = ntok * (double)(t->cin * t->k * t->k) * c;
 		mac += (double)t->depth * ntok * (24.0 * c * c + 36.0 * c + 2.0 * win * c +
 		                                 2.0 * c * c / (double)t->groups);
@@ -185,10 +186,10 @@ static int bench_vision(const struct fvl_model *m, struct fvl_compute *compute, 
 		       t->c, t->depth, stage_ms[s], 2 * mac / 1e9, 2 * mac / 1e9 / (stage_ms[s] / 1e3));
 		total_gf += 2 * mac / 1e9;
 	}
-	const double enc_mac = (double)L * (4.0 * d * d + 2.0 * d * f->enc_ffn) * (double)f->enc_layers +
-	                       2.0 * (double)L * (double)L * (double)d * (double)f->enc_layers;
-	const double proj_mac = (double)n * ((double)(1 + v->n_prompts) * d * v->out_dim +
-	                                     (double)(v->depth - 1) * v->out_dim * v->out_dim);
+	const double enc_mac = (double)L * (4.0 * d * d + 2.0 * d * f->encoder.n_ff) * (double)f->encoder.n_layer +
+	                       2.0 * (double)L * (double)L * (double)d * (double)f->encoder.n_layer;
+	const double proj_mac = (double)n * ((double)(1 + v->n_prompts) * d * v->projector.out_dim +
+	                                     (double)(v->projector.depth - 1) * v->projector.out_dim * v->projector.out_dim);
 	const double img_mac = (double)n * cl * d;
 	printf("| _encode_image | %.0f | %.2f | %.1f |\n", t2 - t1, 2 * img_mac / 1e9,
 	       2 * img_mac / 1e9 / ((t2 - t1) / 1e3));
@@ -214,7 +215,7 @@ static int bench_vision(const struct fvl_model *m, struct fvl_compute *compute, 
  * synthetic image of the model's input size. */
 static int bench_task(const struct fvl_model *m, const char *task, long threads, long reps)
 {
-	const uint32_t S = (uint32_t)(m->is_vl ? m->vision.f2.image_size : m->f2.image_size);
+	const uint32_t S = (uint32_t)(m->is_vl ? m->vision.f2.davit.image_size : m->f2.davit.image_size);
 	uint8_t *rgb = malloc((size_t)S * S * 3);
 	if (!rgb)
 		return 1;
@@ -360,7 +361,7 @@ int fvl_bench_main(int argc, char **argv)
 		printf("\n| model | quant (LLM / vision) | threads | vision ms | prefill tok/s | decode tok/s | "
 		       "peak RSS MB |\n|---|---|---|---|---|---|---|\n| %s | %s / %s | %zu | %s | %s | %s | %.0f |\n",
 		       slash ? slash + 1 : model, type_name(&m->llm.layers[0].down),
-		       type_name(&m->vision.f2.st[0].sp[0].qkv), fvl_pool_threads(compute.pool), v, p, d,
+		       type_name(&m->vision.f2.davit.stages[0].spatial[0].qkv), fvl_pool_threads(compute.pool), v, p, d,
 		       peak_rss_mb());
 	}
 	fvl_compute_free(&compute);

@@ -11,7 +11,7 @@
 #include "camera-cmd.h"
 #include "cli.h"
 #include "doctor.h"
-#include "f2post.h"
+#include "florence2-tasks.h"
 #include "fvl.h"
 #include "gguf.h"
 #include "kernels.h"
@@ -231,9 +231,9 @@ static int dump_stages(const struct fvl_model *m, const char *image, const char 
 {
 	const struct fvl_vision *v = &m->vision;
 	const struct fvl_f2 *f = &v->f2;
-	const size_t s = f->image_size, grid = fvl_f2_grid(f), n = fvl_f2_n_visual(f), d = f->d;
+	const size_t s = f->davit.image_size, grid = fvl_davit_grid(&f->davit), n = fvl_f2_n_visual(&f->encoder), d = f->encoder.n_embd;
 	const size_t n_llm = fvl_vision_n_tokens(v); /* what the LLM gets (the pooled token dropped?) */
-	const size_t cl = f->st[f->n_stages - 1].c, L = n + v->prompt_len, P = v->n_prompts;
+	const size_t cl = f->davit.stages[f->davit.n_stages - 1].c, L = n + v->prompt_len, P = v->n_prompts;
 	struct fvl_image img;
 	struct fvl_compute compute;
 	struct fvl_vision_dump dump = {0};
@@ -248,7 +248,7 @@ static int dump_stages(const struct fvl_model *m, const char *image, const char 
 	dump.davit_out = malloc(grid * grid * cl * 4);
 	dump.image_features = malloc(n * d * 4);
 	dump.fused = malloc(n * (1 + P) * d * 4);
-	float *proj = malloc(n * v->out_dim * 4);
+	float *proj = malloc(n * v->projector.out_dim * 4);
 	bool ok = dump.pixel_values && dump.davit_out && dump.image_features && dump.fused && proj;
 	for (size_t p = 0; p < P && ok; p++)
 		ok = (dump.encoder_out[p] = malloc(L * d * 4)) != NULL;
@@ -259,7 +259,7 @@ static int dump_stages(const struct fvl_model *m, const char *image, const char 
 		     write_npy(dir, "davit_out", dump.davit_out, grid * grid, cl) ||
 		     write_npy(dir, "image_features", dump.image_features, n, d) ||
 		     write_npy(dir, "fused", dump.fused, n_llm, (1 + P) * d) ||
-		     write_npy(dir, "projector_out", proj, n_llm, v->out_dim);
+		     write_npy(dir, "projector_out", proj, n_llm, v->projector.out_dim);
 		for (size_t p = 0; p < P && !rc; p++) {
 			char name[32];
 			snprintf(name, sizeof(name), "encoder_out_%zu", p);

@@ -7,7 +7,7 @@
 #include <sys/resource.h>
 
 #include "cli.h"
-#include "f2post.h"
+#include "florence2-tasks.h"
 #include "fvl.h"
 #include "image.h"
 #include "task-cmd.h"

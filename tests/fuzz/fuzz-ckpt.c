@@ -1,6 +1,8 @@
 /* fuzz-ckpt.c — libFuzzer target for the checkpoint readers: the bytes become a file (memfd) read
  * as safetensors and as a PyTorch zip; every tensor found is then read in full. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>

@@ -91,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 		rgb[i] = (uint8_t)(i * 7);
 	/* A forward at sizes a test machine runs in milliseconds; larger valid files are skipped. */
 	const struct fvl_f2 *f2 = m->is_vl ? &m->vision.f2 : &m->f2;
-	if (f2->image_size <= 256 && f2->n_stages && f2->st[0].c <= 256) {
+	if (f2->davit.image_size <= 256 && f2->davit.n_stages && f2->davit.stages[0].c <= 256) {
 		if (m->is_vl) {
 			struct fvl_session_params sp;
 			struct fvl_session *s = NULL;

@@ -1,8 +1,9 @@
-/* f2post.h — Florence-2's task layer without the model: task names to prompts (the processor's
- * _construct_prompts) and generated text to results (its post-processor: <loc_k> bins to pixel
- * coordinates of the original image, boxes, quad boxes, labels, clean text). */
-#ifndef FVL_F2POST_H
-#define FVL_F2POST_H
+/* florence2-tasks.h — Florence-2's task layer (florence2-tasks.c): task names to prompts (the
+ * processor's _construct_prompts), fvl_task_run's stage dumps, and generated text to results (its
+ * post-processor: <loc_k> bins to pixel coordinates of the original image, boxes, quad boxes,
+ * labels, clean text). */
+#ifndef FVL_FLORENCE2_TASKS_H
+#define FVL_FLORENCE2_TASKS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,11 +11,11 @@
 #include "fvl.h"
 
 enum fvl_task_kind {
-	FVL_TASK_TEXT,      /* pure text */
-	FVL_TASK_BOXES,     /* description with boxes (od, dense_region_caption) */
-	FVL_TASK_PROPOSALS, /* boxes without labels (region_proposal) */
-	FVL_TASK_GROUNDING, /* phrase grounding (boxes, pronouns and the like filtered out) */
-	FVL_TASK_QUADS,     /* OCR with regions */
+	FVL_TASK_KIND_TEXT,      /* pure text */
+	FVL_TASK_KIND_BOXES,     /* description with boxes (od, dense_region_caption) */
+	FVL_TASK_KIND_PROPOSALS, /* boxes without labels (region_proposal) */
+	FVL_TASK_KIND_GROUNDING, /* phrase grounding (boxes, pronouns and the like filtered out) */
+	FVL_TASK_KIND_QUADS,     /* OCR with regions */
 };
 
 struct fvl_task_info {
@@ -61,4 +62,4 @@ enum fvl_status fvl_task_run_dump(const struct fvl_model *model, const uint8_t *
                                   struct fvl_task_result *out, struct fvl_task_dump *dump);
 void fvl_task_dump_free(struct fvl_task_dump *d);
 
-#endif /* FVL_F2POST_H */
+#endif /* FVL_FLORENCE2_TASKS_H */

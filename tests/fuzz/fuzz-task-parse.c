@@ -1,11 +1,11 @@
-/* fuzz-f2post.c — libFuzzer target for Florence-2's post-processing: any generated text, every
+/* fuzz-task-parse.c — libFuzzer target for Florence-2's post-processing: any generated text, every
  * task kind, coordinates always finite. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "f2post.h"
+#include "florence2-tasks.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

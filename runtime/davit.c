@@ -1,0 +1,412 @@
+/* davit.c — DaViT: a convolutional patch embedding per stage, then spatial blocks (window
+ * attention) and channel blocks (channel attention), each with depthwise-conv residuals and a
+ * GELU MLP. Scratch is bounded at any image size: convolutions and MLPs run in tiles of TB
+ * tokens, window attention one strip of window rows at a time. Reference:
+ * docs/florence-vl-inference.md section 3. */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+#include "davit.h"
+
+#define TB 256 /* tokens per tile in convolutions and MLPs */
+#define NAME(buf, ...) (snprintf(buf, sizeof(buf), __VA_ARGS__), buf)
+
+/* (C, 1, 3, 3) f32 -> tap-major (9, C). */
+static enum fvl_status load_dw(const struct fvl_gguf *g, const char *name, size_t c, float **out)
+{
+	const float *w;
+	enum fvl_status st = fvl_tensor_f32(g, name, 9 * c, &w);
+	if (st != FVL_STATUS_OK)
+		return st;
+	*out = malloc(9 * c * sizeof(float));
+	if (!*out)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	for (size_t ch = 0; ch < c; ch++)
+		for (size_t t = 0; t < 9; t++)
+			(*out)[t * c + ch] = w[ch * 9 + t];
+	return FVL_STATUS_OK;
+}
+
+static enum fvl_status load_block(struct fvl_davit_block *b, const struct fvl_gguf *g, size_t s,
+                                  size_t j, const char *tag, size_t c)
+{
+	char n1[96], n2[96];
+	enum fvl_status st;
+#define P(x) NAME(n1, "v.blk.%zu.%zu.%s." x, s, j, tag)
+#define Q(x) NAME(n2, "v.blk.%zu.%zu.%s." x, s, j, tag)
+	if ((st = load_dw(g, P("dw1.weight"), c, &b->dw1)) ||
+	    (st = load_dw(g, P("dw2.weight"), c, &b->dw2)) ||
+	    (st = fvl_tensor_f32(g, P("dw1.bias"), c, &b->dw1_b)) ||
+	    (st = fvl_tensor_f32(g, P("dw2.bias"), c, &b->dw2_b)) ||
+	    (st = fvl_tensor_f32(g, P("attn_norm.weight"), c, &b->attn_norm_w)) ||
+	    (st = fvl_tensor_f32(g, P("attn_norm.bias"), c, &b->attn_norm_b)) ||
+	    (st = fvl_tensor_f32(g, P("ffn_norm.weight"), c, &b->ffn_norm_w)) ||
+	    (st = fvl_tensor_f32(g, P("ffn_norm.bias"), c, &b->ffn_norm_b)) ||
+	    (st = fvl_linear_init(&b->qkv, g, P("attn_qkv.weight"), Q("attn_qkv.bias"), c, 3 * c)) ||
+	    (st = fvl_linear_init(&b->attn_out, g, P("attn_out.weight"), Q("attn_out.bias"), c, c)) ||
+	    (st = fvl_linear_init(&b->ffn_up, g, P("ffn_up.weight"), Q("ffn_up.bias"), c, 4 * c)) ||
+	    (st = fvl_linear_init(&b->ffn_down, g, P("ffn_down.weight"), Q("ffn_down.bias"), 4 * c, c)))
+		return st;
+#undef P
+#undef Q
+	return FVL_STATUS_OK;
+}
+
+static void free_block(struct fvl_davit_block *b)
+{
+	free(b->dw1);
+	free(b->dw2);
+	fvl_linear_free(&b->qkv);
+	fvl_linear_free(&b->attn_out);
+	fvl_linear_free(&b->ffn_up);
+	fvl_linear_free(&b->ffn_down);
+}
+
+enum fvl_status fvl_davit_load(struct fvl_davit *v, const struct fvl_gguf *g)
+{
+	size_t dims[FVL_DAVIT_MAX_STAGES], depth[FVL_DAVIT_MAX_STAGES], heads[FVL_DAVIT_MAX_STAGES];
+	size_t groups[FVL_DAVIT_MAX_STAGES], ks[FVL_DAVIT_MAX_STAGES], strides[FVL_DAVIT_MAX_STAGES];
+	size_t pads[FVL_DAVIT_MAX_STAGES], pre[FVL_DAVIT_MAX_STAGES];
+	const struct fvl_gguf_kv *kv;
+	enum fvl_status st;
+	char n1[96], n2[96];
+
+	memset(v, 0, sizeof(*v));
+	if ((st = fvl_gguf_get_arr(g, "f2.vision.dim_embed", FVL_GGUF_UINT32, &kv)))
+		return st;
+	if (kv->n == 0 || kv->n > FVL_DAVIT_MAX_STAGES)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%llu DaViT stages", (unsigned long long)kv->n);
+	v->n_stages = kv->n;
+	const size_t ns = v->n_stages;
+	if ((st = fvl_gguf_get_dims(g, "f2.vision.dim_embed", ns, dims)) ||
+	    (st = fvl_gguf_get_dims(g, "f2.vision.depths", ns, depth)) ||
+	    (st = fvl_gguf_get_dims(g, "f2.vision.num_heads", ns, heads)) ||
+	    (st = fvl_gguf_get_dims(g, "f2.vision.num_groups", ns, groups)) ||
+	    (st = fvl_gguf_get_dims(g, "f2.vision.patch_size", ns, ks)) ||
+	    (st = fvl_gguf_get_dims(g, "f2.vision.patch_stride", ns, strides)) ||
+	    (st = fvl_gguf_get_dims(g, "f2.vision.patch_padding", ns, pads)) ||
+	    (st = fvl_gguf_get_dims(g, "f2.vision.patch_prenorm", ns, pre)) ||
+	    (st = fvl_gguf_get_dim(g, "f2.vision.window_size", 1, 64, &v->window)) ||
+	    (st = fvl_gguf_get_dim(g, "preprocess.height", 1, 16384, &v->image_size)))
+		return st;
+	v->eps = 1e-5f; /* nn.LayerNorm's default, what files without the key were converted from */
+	if (fvl_gguf_get_f32(g, "f2.vision.layer_norm_eps", &v->eps) == FVL_STATUS_OK &&
+	    !(v->eps > 0.0f && v->eps < 1.0f))
+		return fvl_fail(FVL_STATUS_BAD_FILE, "f2.vision.layer_norm_eps %g is outside (0, 1)",
+		                (double)v->eps);
+	size_t cin = 3, grid = v->image_size;
+	for (size_t s = 0; s < ns; s++) {
+		struct fvl_davit_stage *t = &v->stages[s];
+		t->c = dims[s], t->cin = cin, t->depth = depth[s], t->heads = heads[s];
+		t->groups = groups[s], t->k = ks[s], t->stride = strides[s], t->pad = pads[s];
+		t->prenorm = pre[s] != 0;
+		if (t->c == 0 || t->heads == 0 || t->groups == 0 || t->c % t->heads || t->c % t->groups ||
+		    t->k == 0 || t->k > 64 || t->stride == 0 || t->stride > 64 || t->pad >= t->k ||
+		    t->depth > 64 || t->c / t->heads > FVL_ATTN_MAX_HEAD_DIM || grid + 2 * t->pad < t->k)
+		{
+			st = fvl_fail(FVL_STATUS_BAD_FILE, "DaViT stage %zu: dim %zu, %zu heads, %zu groups, "
+			              "patch %zu stride %zu pad %zu, depth %zu on a %zu grid: not a shape fvl "
+			              "runs (head dim <= %d)", s, t->c, t->heads, t->groups, t->k, t->stride,
+			              t->pad, t->depth, grid, FVL_ATTN_MAX_HEAD_DIM);
+			goto error;
+		}
+		grid = (grid + 2 * t->pad - t->k) / t->stride + 1;
+		size_t nc = t->prenorm ? cin : t->c;
+		if ((st = fvl_linear_init(&t->conv, g, NAME(n1, "v.conv.%zu.weight", s),
+		                          NAME(n2, "v.conv.%zu.bias", s), cin * t->k * t->k, t->c)) ||
+		    (st = fvl_tensor_f32(g, NAME(n1, "v.conv.%zu.norm.weight", s), nc, &t->norm_w)) ||
+		    (st = fvl_tensor_f32(g, NAME(n1, "v.conv.%zu.norm.bias", s), nc, &t->norm_b)))
+			goto error;
+		t->spatial = calloc(t->depth, sizeof(*t->spatial));
+		t->channel = calloc(t->depth, sizeof(*t->channel));
+		if (!t->spatial || !t->channel) {
+			st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+			goto error;
+		}
+		for (size_t j = 0; j < t->depth; j++)
+			if ((st = load_block(&t->spatial[j], g, s, j, "sp", t->c)) ||
+			    (st = load_block(&t->channel[j], g, s, j, "ch", t->c)))
+				goto error;
+		cin = t->c;
+	}
+	return FVL_STATUS_OK;
+error:
+	fvl_davit_free(v);
+	return st;
+}
+
+void fvl_davit_free(struct fvl_davit *v)
+{
+	for (size_t s = 0; s < v->n_stages; s++) {
+		struct fvl_davit_stage *t = &v->stages[s];
+		fvl_linear_free(&t->conv);
+		for (size_t j = 0; t->spatial && j < t->depth; j++)
+			free_block(&t->spatial[j]);
+		for (size_t j = 0; t->channel && j < t->depth; j++)
+			free_block(&t->channel[j]);
+		free(t->spatial);
+		free(t->channel);
+	}
+	memset(v, 0, sizeof(*v));
+}
+
+static size_t conv_out(size_t in, size_t k, size_t s, size_t p)
+{
+	return (in + 2 * p - k) / s + 1;
+}
+
+size_t fvl_davit_grid(const struct fvl_davit *v)
+{
+	size_t g = v->image_size;
+	for (size_t s = 0; s < v->n_stages; s++)
+		g = conv_out(g, v->stages[s].k, v->stages[s].stride, v->stages[s].pad);
+	return g;
+}
+
+size_t fvl_davit_channels(const struct fvl_davit *v)
+{
+	return v->n_stages ? v->stages[v->n_stages - 1].c : 0;
+}
+
+/* ---- forward ---------------------------------------------------------------------------------- */
+
+struct buf {
+	float *p;
+	size_t cap;
+};
+
+static float *need(struct buf *b, size_t n)
+{
+	if (n > b->cap) {
+		float *p = realloc(b->p, n * sizeof(float));
+		if (!p)
+			return NULL;
+		b->p = p;
+		b->cap = n;
+	}
+	return b->p;
+}
+
+/* Dense conv: in is (cin, H, W) planar if chw, else (H, W, cin) tokens; out (Ho, Wo, C). */
+static enum fvl_status conv(const struct fvl_davit_stage *t, struct fvl_compute *compute, const float *in,
+                            bool chw, size_t h, size_t w, float *out, struct buf *cols)
+{
+	const size_t ho = conv_out(h, t->k, t->stride, t->pad), wo = conv_out(w, t->k, t->stride, t->pad);
+	const size_t kk = t->cin * t->k * t->k, n = ho * wo;
+	float *c = need(cols, TB * kk);
+	if (!c)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	for (size_t p0 = 0; p0 < n; p0 += TB) {
+		const size_t m = n - p0 < TB ? n - p0 : TB;
+		for (size_t i = 0; i < m; i++) {
+			const size_t oy = (p0 + i) / wo, ox = (p0 + i) % wo;
+			float *row = c + i * kk;
+			for (size_t ci = 0; ci < t->cin; ci++)
+				for (size_t ky = 0; ky < t->k; ky++)
+					for (size_t kx = 0; kx < t->k; kx++) {
+						const ptrdiff_t y = (ptrdiff_t)(oy * t->stride + ky) - (ptrdiff_t)t->pad;
+						const ptrdiff_t x = (ptrdiff_t)(ox * t->stride + kx) - (ptrdiff_t)t->pad;
+						float v = 0.0f;
+						if (y >= 0 && x >= 0 && y < (ptrdiff_t)h && x < (ptrdiff_t)w)
+							v = chw ? in[(ci * h + (size_t)y) * w + (size_t)x] :
+							          in[((size_t)y * w + (size_t)x) * t->cin + ci];
+						row[(ci * t->k + ky) * t->k + kx] = v;
+					}
+		}
+		if (fvl_compute_reserve(compute, m, kk) != FVL_STATUS_OK)
+			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+		fvl_linear_forward(compute, &t->conv, m, c, kk, out + p0 * t->c, t->c);
+	}
+	return FVL_STATUS_OK;
+}
+
+struct ws {
+	struct buf a, b, c, d, e;
+};
+
+/* x += MLP(LN(x)) in token tiles. */
+static enum fvl_status mlp(const struct fvl_davit_block *b, float eps, struct fvl_compute *compute,
+                           float *x, size_t n, size_t c, struct ws *w)
+{
+	float *h = need(&w->a, TB * c), *u = need(&w->b, TB * 4 * c), *d = need(&w->c, TB * c);
+	if (!h || !u || !d || fvl_compute_reserve(compute, TB, 4 * c) != FVL_STATUS_OK)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	for (size_t t0 = 0; t0 < n; t0 += TB) {
+		const size_t m = n - t0 < TB ? n - t0 : TB;
+		compute->kernels.layernorm(m, c, x + t0 * c, b->ffn_norm_w, b->ffn_norm_b, eps, h);
+		fvl_linear_forward(compute, &b->ffn_up, m, h, c, u, 4 * c);
+		compute->kernels.gelu(m * 4 * c, u, u);
+		fvl_linear_forward(compute, &b->ffn_down, m, u, 4 * c, d, c);
+		compute->kernels.add(m * c, x + t0 * c, d, x + t0 * c);
+	}
+	return FVL_STATUS_OK;
+}
+
+/* x += dwconv3x3(x) */
+static enum fvl_status dw_residual(struct fvl_compute *compute, const float *k, const float *bias, float *x,
+                                   size_t h, size_t w, size_t c, struct ws *ws)
+{
+	float *t = need(&ws->d, h * w * c);
+	if (!t)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	compute->kernels.dwconv3x3(h, w, c, x, k, bias, t);
+	compute->kernels.add(h * w * c, x, t, x);
+	return FVL_STATUS_OK;
+}
+
+/* Window attention one strip of window rows at a time: scratch is a strip, not the image. */
+static enum fvl_status spatial_block(const struct fvl_davit_block *b, const struct fvl_davit *v,
+                                     const struct fvl_davit_stage *t, struct fvl_compute *compute, float *x,
+                                     size_t h, size_t w, struct ws *ws)
+{
+	const float eps = v->eps;
+	const size_t c = t->c, win = v->window, hd = c / t->heads, n = h * w;
+	const size_t wp = (w + win - 1) / win * win, hp = (h + win - 1) / win * win, ns = win * wp;
+	enum fvl_status st = dw_residual(compute, b->dw1, b->dw1_b, x, h, w, c, ws);
+	if (st != FVL_STATUS_OK)
+		return st;
+	float *hs = need(&ws->a, ns * c), *qkv = need(&ws->b, ns * 3 * c);
+	float *wq = need(&ws->c, win * win * 3 * c), *wo = need(&ws->e, ns * c);
+	float *att = need(&ws->d, win * win * c > w * c ? win * win * c : w * c);
+	if (!hs || !qkv || !wq || !wo || !att || (st = fvl_compute_reserve(compute, ns, c)) != FVL_STATUS_OK)
+		return st != FVL_STATUS_OK ? st : fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	for (size_t wy = 0; wy < hp / win; wy++) {
+		/* LayerNorm of the strip's rows, zero padding right and below (padded tokens take
+		 * part in the attention, as in the reference) */
+		memset(hs, 0, ns * c * sizeof(float));
+		for (size_t r = 0; r < win && wy * win + r < h; r++)
+			compute->kernels.layernorm(w, c, x + (wy * win + r) * w * c, b->attn_norm_w, b->attn_norm_b, eps,
+			                hs + r * wp * c);
+		fvl_linear_forward(compute, &b->qkv, ns, hs, c, qkv, 3 * c);
+		for (size_t wx = 0; wx < wp / win; wx++) {
+			for (size_t i = 0; i < win * win; i++)
+				memcpy(wq + i * 3 * c, qkv + ((i / win) * wp + wx * win + i % win) * 3 * c,
+				       3 * c * sizeof(float));
+			struct fvl_attn_args a = {win * win, win * win, t->heads, t->heads, hd, wq, 3 * c,
+			                          wq + c, wq + 2 * c, 3 * c, 3 * c, false, false, 0,
+			                          1.0f / sqrtf((float)hd), att, c, 0, t->heads};
+			compute->kernels.attn(&a);
+			for (size_t i = 0; i < win * win; i++)
+				memcpy(wo + ((i / win) * wp + wx * win + i % win) * c, att + i * c,
+				       c * sizeof(float));
+		}
+		/* proj on the kept tokens only, added to x */
+		for (size_t r = 0; r < win && wy * win + r < h; r++) {
+			fvl_linear_forward(compute, &b->attn_out, w, wo + r * wp * c, c, att, c);
+			compute->kernels.add(w * c, x + (wy * win + r) * w * c, att, x + (wy * win + r) * w * c);
+		}
+	}
+	if ((st = dw_residual(compute, b->dw2, b->dw2_b, x, h, w, c, ws)) != FVL_STATUS_OK)
+		return st;
+	return mlp(b, eps, compute, x, n, c, ws);
+}
+
+/* Channel attention in token tiles: the Cg x Cg matrices accumulate over tiles, v is kept. */
+static enum fvl_status channel_block(const struct fvl_davit_block *b, const struct fvl_davit *davit,
+                                     const struct fvl_davit_stage *t,
+                                     struct fvl_compute *compute, float *x, size_t h, size_t w, struct ws *ws)
+{
+	const float eps = davit->eps;
+	const size_t c = t->c, n = h * w, g = t->groups, cg = c / g;
+	enum fvl_status st = dw_residual(compute, b->dw1, b->dw1_b, x, h, w, c, ws);
+	if (st != FVL_STATUS_OK)
+		return st;
+	float *hn = need(&ws->a, TB * c), *qkv = need(&ws->b, TB * 3 * c), *v = need(&ws->e, n * c);
+	float *am = need(&ws->c, g * cg * cg), *o = need(&ws->d, TB * c);
+	if (!hn || !qkv || !v || !am || !o || fvl_compute_reserve(compute, TB, c) != FVL_STATUS_OK)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	const float scale = 1.0f / sqrtf((float)n);
+	memset(am, 0, g * cg * cg * sizeof(float));
+	for (size_t t0 = 0; t0 < n; t0 += TB) {
+		const size_t m = n - t0 < TB ? n - t0 : TB;
+		compute->kernels.layernorm(m, c, x + t0 * c, b->attn_norm_w, b->attn_norm_b, eps, hn);
+		fvl_linear_forward(compute, &b->qkv, m, hn, c, qkv, 3 * c);
+		for (size_t r = 0; r < m; r++) {
+			const float *row = qkv + r * 3 * c;
+			memcpy(v + (t0 + r) * c, row + 2 * c, c * sizeof(float));
+			for (size_t gi = 0; gi < g; gi++) { /* A_g += (q N^-1/2)^T k over the tokens */
+				float *a = am + gi * cg * cg;
+				const float *q = row + gi * cg, *k = row + c + gi * cg;
+				for (size_t i = 0; i < cg; i++) {
+					const float qi = q[i] * scale;
+					for (size_t j = 0; j < cg; j++)
+						a[i * cg + j] += qi * k[j];
+				}
+			}
+		}
+	}
+	compute->kernels.softmax(g * cg, cg, am, 1.0f);
+	for (size_t t0 = 0; t0 < n; t0 += TB) {
+		const size_t m = n - t0 < TB ? n - t0 : TB;
+		for (size_t r = 0; r < m; r++) {
+			const float *vr = v + (t0 + r) * c;
+			for (size_t gi = 0; gi < g; gi++) {
+				const float *a = am + gi * cg * cg;
+				for (size_t i = 0; i < cg; i++) {
+					float sum = 0.0f;
+					for (size_t j = 0; j < cg; j++)
+						sum += a[i * cg + j] * vr[gi * cg + j];
+					o[r * c + gi * cg + i] = sum;
+				}
+			}
+		}
+		fvl_linear_forward(compute, &b->attn_out, m, o, c, hn, c);
+		compute->kernels.add(m * c, x + t0 * c, hn, x + t0 * c);
+	}
+	if ((st = dw_residual(compute, b->dw2, b->dw2_b, x, h, w, c, ws)) != FVL_STATUS_OK)
+		return st;
+	return mlp(b, eps, compute, x, n, c, ws);
+}
+
+static double ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+enum fvl_status fvl_davit_forward(const struct fvl_davit *v, struct fvl_compute *compute,
+                                  const float *pixels, float *out, double *stage_ms)
+{
+	struct ws ws = {0};
+	struct buf cols = {0}, xa = {0}, xb = {0};
+	enum fvl_status st = FVL_STATUS_OK;
+	size_t h = v->image_size, w = v->image_size;
+	const float *in = pixels;
+	bool chw = true;
+	for (size_t s = 0; s < v->n_stages && st == FVL_STATUS_OK; s++) {
+		const struct fvl_davit_stage *t = &v->stages[s];
+		const double t0 = ms_now();
+		const size_t ho = conv_out(h, t->k, t->stride, t->pad), wo = conv_out(w, t->k, t->stride, t->pad);
+		float *x = need(s % 2 ? &xb : &xa, ho * wo * t->c);
+		if (!x) {
+			st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for DaViT stage %zu", s);
+			break;
+		}
+		if (t->prenorm) { /* LayerNorm on the incoming tokens, in place (they are ours) */
+			compute->kernels.layernorm(h * w, t->cin, in, t->norm_w, t->norm_b, v->eps, (float *)in);
+		}
+		if ((st = conv(t, compute, in, chw, h, w, x, &cols)) != FVL_STATUS_OK)
+			break;
+		if (!t->prenorm)
+			compute->kernels.layernorm(ho * wo, t->c, x, t->norm_w, t->norm_b, v->eps, x);
+		h = ho, w = wo;
+		for (size_t j = 0; j < t->depth && st == FVL_STATUS_OK; j++) {
+			st = spatial_block(&t->spatial[j], v, t, compute, x, h, w, &ws);
+			if (st == FVL_STATUS_OK)
+				st = channel_block(&t->channel[j], v, t, compute, x, h, w, &ws);
+		}
+		in = x;
+		chw = false;
+		if (stage_ms)
+			stage_ms[s] = ms_now() - t0;
+	}
+	if (st == FVL_STATUS_OK)
+		memcpy(out, in, h * w * fvl_davit_channels(v) * sizeof(float));
+	free(ws.a.p), free(ws.b.p), free(ws.c.p), free(ws.d.p), free(ws.e.p);
+	free(cols.p), free(xa.p), free(xb.p);
+	return st;
+}
+

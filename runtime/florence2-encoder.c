@@ -1,0 +1,263 @@
+/* florence2-encoder.c — Florence-2's _encode_image (2-D position embedding, cosine temporal
+ * embedding at t = 0, pools, projection, LayerNorm) and its post-LN BART encoder, and the loading
+ * of the whole tower. Reference: docs/florence-vl-inference.md sections 4-5. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common.h"
+#include "florence2-encoder.h"
+
+#define NAME(buf, ...) (snprintf(buf, sizeof(buf), __VA_ARGS__), buf)
+
+/* A LayerNorm epsilon from the file (nn.LayerNorm's default 1e-5 when absent: files converted
+ * before the key was written), in (0, 1). */
+static enum fvl_status layer_norm_eps(const struct fvl_gguf *g, const char *key, float *out)
+{
+	*out = 1e-5f;
+	if (fvl_gguf_get_f32(g, key, out) == FVL_STATUS_OK && !(*out > 0.0f && *out < 1.0f))
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s %g is outside (0, 1)", key, (double)*out);
+	return FVL_STATUS_OK;
+}
+
+static void encoder_free(struct fvl_f2_encoder *e)
+{
+	fvl_linear_free(&e->img_proj);
+	for (size_t l = 0; e->layers && l < e->n_layer; l++) {
+		struct fvl_f2_encoder_layer *y = &e->layers[l];
+		struct fvl_linear *all[] = {&y->q, &y->k, &y->v, &y->o, &y->ffn_up, &y->ffn_down};
+		for (size_t i = 0; i < 6; i++)
+			fvl_linear_free(all[i]);
+	}
+	free(e->layers);
+	memset(e, 0, sizeof(*e));
+}
+
+static enum fvl_status encoder_load(struct fvl_f2_encoder *e, const struct fvl_gguf *g,
+                                    const struct fvl_davit *v)
+{
+	const struct fvl_gguf_kv *src;
+	enum fvl_status st;
+	char n1[96], n2[96];
+	size_t grid = fvl_davit_grid(v), cin = fvl_davit_channels(v);
+	memset(e, 0, sizeof(*e));
+	e->grid = grid, e->c = cin;
+	/* _encode_image */
+	if ((st = fvl_gguf_get_dim(g, "f2.vision.projection_dim", 1, SIZE_MAX, &e->proj_dim)) ||
+	    (st = fvl_gguf_get_dim(g, "f2.vision.pos_embed_max", 1, SIZE_MAX, &e->pos_max)))
+		return st;
+	if ((st = fvl_gguf_get_arr(g, "f2.vision.image_feature_source", FVL_GGUF_STRING, &src)))
+		goto error;
+	if (src->n == 0 || src->n > 4) {
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "image_feature_source has %llu entries",
+		              (unsigned long long)src->n);
+		goto error;
+	}
+	e->n_pools = src->n;
+	for (size_t i = 0; i < src->n; i++)
+		e->pool_spatial[i] = fvl_str_eq(fvl_gguf_arr_str(src, i), "spatial_avg_pool");
+	if (grid > e->pos_max || cin % 2) {
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "a %zux%zu grid of %zu channels for %zu position "
+		              "embeddings (an even width up to them)", grid, grid, cin, e->pos_max);
+		goto error;
+	}
+	const size_t cl = cin;
+	if ((st = fvl_linear_init(&e->img_proj, g, "v.img_proj.weight", NULL, cl, e->proj_dim)) ||
+	    (st = fvl_tensor_f32(g, "v.img_proj_norm.weight", e->proj_dim, &e->proj_norm_w)) ||
+	    (st = fvl_tensor_f32(g, "v.img_proj_norm.bias", e->proj_dim, &e->proj_norm_b)) ||
+	    (st = fvl_tensor_f32(g, "v.pos_row.weight", e->pos_max * cl / 2, &e->pos_row)) ||
+	    (st = fvl_tensor_f32(g, "v.pos_col.weight", e->pos_max * cl / 2, &e->pos_col)))
+		goto error;
+	/* BART encoder */
+	if ((st = fvl_gguf_get_dim(g, "f2.text.d_model", 1, SIZE_MAX, &e->n_embd)) ||
+	    (st = fvl_gguf_get_dim(g, "f2.text.encoder_layers", 1, SIZE_MAX, &e->n_layer)) ||
+	    (st = fvl_gguf_get_dim(g, "f2.text.encoder_heads", 1, SIZE_MAX, &e->n_head)) ||
+	    (st = fvl_gguf_get_dim(g, "f2.text.encoder_ffn_dim", 1, SIZE_MAX, &e->n_ff)) ||
+	    (st = fvl_gguf_get_dim(g, "f2.text.vocab_size", 1, SIZE_MAX, &e->n_vocab)) ||
+	    (st = fvl_gguf_get_dim(g, "f2.text.max_position_embeddings", 1, SIZE_MAX, &e->n_pos)) ||
+	    (st = layer_norm_eps(g, "f2.text.layer_norm_eps", &e->eps)))
+		goto error;
+	if (e->n_embd != e->proj_dim || e->n_embd % e->n_head ||
+	    e->n_embd / e->n_head > FVL_ATTN_MAX_HEAD_DIM || e->n_layer > 256 ||
+	    e->n_pos < fvl_f2_n_visual(e)) {
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "BART encoder: d_model %zu vs projection_dim %zu, %zu "
+		              "heads (head dim <= %d), %zu layers, %zu positions for %zu visual tokens",
+		              e->n_embd, e->proj_dim, e->n_head, FVL_ATTN_MAX_HEAD_DIM, e->n_layer,
+		              e->n_pos, fvl_f2_n_visual(e));
+		goto error;
+	}
+	e->tok_embd = fvl_gguf_find_tensor(g, "fe.token_embd.weight");
+	if (!e->tok_embd || e->tok_embd->ne[0] != e->n_embd || e->tok_embd->ne[1] != e->n_vocab) {
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "fe.token_embd.weight is missing or not [%zu, %zu]",
+		              e->n_embd, e->n_vocab);
+		goto error;
+	}
+	if ((st = fvl_tensor_f32(g, "fe.pos_embd.weight", (e->n_pos + 2) * e->n_embd, &e->pos_embd)) ||
+	    (st = fvl_tensor_f32(g, "fe.embd_norm.weight", e->n_embd, &e->embd_norm_w)) ||
+	    (st = fvl_tensor_f32(g, "fe.embd_norm.bias", e->n_embd, &e->embd_norm_b)))
+		goto error;
+	e->layers = calloc(e->n_layer, sizeof(*e->layers));
+	if (!e->layers) {
+		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+		goto error;
+	}
+	for (size_t l = 0; l < e->n_layer; l++) {
+		struct fvl_f2_encoder_layer *y = &e->layers[l];
+		const size_t d = e->n_embd, ff = e->n_ff;
+#define P(x) NAME(n1, "fe.blk.%zu." x, l)
+#define Q(x) NAME(n2, "fe.blk.%zu." x, l)
+		if ((st = fvl_linear_init(&y->q, g, P("attn_q.weight"), Q("attn_q.bias"), d, d)) ||
+		    (st = fvl_linear_init(&y->k, g, P("attn_k.weight"), Q("attn_k.bias"), d, d)) ||
+		    (st = fvl_linear_init(&y->v, g, P("attn_v.weight"), Q("attn_v.bias"), d, d)) ||
+		    (st = fvl_linear_init(&y->o, g, P("attn_out.weight"), Q("attn_out.bias"), d, d)) ||
+		    (st = fvl_linear_init(&y->ffn_up, g, P("ffn_up.weight"), Q("ffn_up.bias"), d, ff)) ||
+		    (st = fvl_linear_init(&y->ffn_down, g, P("ffn_down.weight"), Q("ffn_down.bias"), ff, d)) ||
+		    (st = fvl_tensor_f32(g, P("attn_norm.weight"), d, &y->attn_norm_w)) ||
+		    (st = fvl_tensor_f32(g, P("attn_norm.bias"), d, &y->attn_norm_b)) ||
+		    (st = fvl_tensor_f32(g, P("ffn_norm.weight"), d, &y->ffn_norm_w)) ||
+		    (st = fvl_tensor_f32(g, P("ffn_norm.bias"), d, &y->ffn_norm_b)))
+			goto error;
+#undef P
+#undef Q
+	}
+	return FVL_STATUS_OK;
+error:
+	encoder_free(e);
+	return st;
+}
+
+
+enum fvl_status fvl_f2_load(struct fvl_f2 *f, const struct fvl_gguf *g)
+{
+	enum fvl_status st;
+	memset(f, 0, sizeof(*f));
+	if ((st = fvl_davit_load(&f->davit, g)) != FVL_STATUS_OK)
+		return st;
+	if ((st = encoder_load(&f->encoder, g, &f->davit)) != FVL_STATUS_OK)
+		fvl_davit_free(&f->davit);
+	return st;
+}
+
+void fvl_f2_free(struct fvl_f2 *f)
+{
+	fvl_davit_free(&f->davit);
+	encoder_free(&f->encoder);
+}
+
+size_t fvl_f2_n_visual(const struct fvl_f2_encoder *e)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < e->n_pools; i++)
+		n += e->pool_spatial[i] ? 1 : e->grid * e->grid;
+	return n;
+}
+
+/* ---- _encode_image -------------------------------------------------------------------------- */
+
+enum fvl_status fvl_f2_encode_image(const struct fvl_f2_encoder *e, struct fvl_compute *compute,
+                                    const float *feats, float *out)
+{
+	const size_t grid = e->grid, n = grid * grid, cl = e->c;
+	const size_t nv = fvl_f2_n_visual(e);
+	if (grid > e->pos_max)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "a %zux%zu grid exceeds the %zu position "
+		                "embeddings", grid, grid, e->pos_max);
+	float *x = malloc(n * cl * sizeof(float)), *pooled = malloc(nv * cl * sizeof(float));
+	if (!x || !pooled) {
+		free(x);
+		free(pooled);
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	}
+	/* 2-D position: column embedding in the first half, row embedding in the second; then the
+	 * cosine temporal embedding of frame 0: +0 on even channels, +1 on odd ones. */
+	for (size_t y = 0; y < grid; y++)
+		for (size_t xx = 0; xx < grid; xx++) {
+			float *r = x + (y * grid + xx) * cl;
+			const float *src = feats + (y * grid + xx) * cl;
+			for (size_t c = 0; c < cl / 2; c++) {
+				r[c] = src[c] + e->pos_col[xx * (cl / 2) + c];
+				r[cl / 2 + c] = src[cl / 2 + c] + e->pos_row[y * (cl / 2) + c];
+			}
+			for (size_t c = 1; c < cl; c += 2)
+				r[c] += 1.0f;
+		}
+	size_t row = 0;
+	for (size_t i = 0; i < e->n_pools; i++) {
+		if (e->pool_spatial[i]) { /* mean over the tokens */
+			float *p = pooled + row * cl;
+			memset(p, 0, cl * sizeof(float));
+			for (size_t t = 0; t < n; t++)
+				compute->kernels.add(cl, p, x + t * cl, p);
+			compute->kernels.scale(cl, p, 1.0f / (float)n, p);
+			row++;
+		} else { /* temporal mean over one frame: the tokens themselves */
+			memcpy(pooled + row * cl, x, n * cl * sizeof(float));
+			row += n;
+		}
+	}
+	enum fvl_status st = fvl_compute_reserve(compute, nv, cl);
+	if (st == FVL_STATUS_OK) {
+		fvl_linear_forward(compute, &e->img_proj, nv, pooled, cl, out, e->proj_dim);
+		compute->kernels.layernorm(nv, e->proj_dim, out, e->proj_norm_w, e->proj_norm_b, e->eps, out);
+	}
+	free(x);
+	free(pooled);
+	return st;
+}
+
+/* ---- BART encoder --------------------------------------------------------------------------- */
+
+enum fvl_status fvl_f2_encoder_forward(const struct fvl_f2_encoder *e, struct fvl_compute *compute,
+                                       const float *visual, size_t n_vis, const int32_t *ids,
+                                       size_t n_ids, float *out)
+{
+	const size_t d = e->n_embd, n = n_vis + n_ids, hd = d / e->n_head, ff = e->n_ff;
+	const float eps = e->eps;
+	if (n > e->n_pos)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "%zu encoder positions, the model has %zu",
+		                n, e->n_pos);
+	for (size_t i = 0; i < n_ids; i++)
+		if (ids[i] < 0 || (size_t)ids[i] >= e->n_vocab)
+			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "token id %d outside the vocabulary",
+			                ids[i]);
+	float *q = malloc(n * d * 4), *k = malloc(n * d * 4), *v = malloc(n * d * 4);
+	float *a = malloc(n * d * 4), *u = malloc(n * ff * 4);
+	enum fvl_status st = fvl_compute_reserve(compute, n, ff > d ? ff : d);
+	if (!q || !k || !v || !a || !u) {
+		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+		goto done;
+	}
+	if (st != FVL_STATUS_OK)
+		goto done;
+	float *x = out;
+	memcpy(x, visual, n_vis * d * sizeof(float));
+	for (size_t i = 0; i < n_ids; i++)
+		fvl_tensor_row(e->tok_embd, (size_t)ids[i], x + (n_vis + i) * d);
+	for (size_t p = 0; p < n; p++) /* learned positions at offset 2, image tokens included */
+		compute->kernels.add(d, x + p * d, e->pos_embd + (p + 2) * d, x + p * d);
+	compute->kernels.layernorm(n, d, x, e->embd_norm_w, e->embd_norm_b, eps, x);
+	for (size_t l = 0; l < e->n_layer; l++) {
+		const struct fvl_f2_encoder_layer *y = &e->layers[l];
+		fvl_linear_forward(compute, &y->q, n, x, d, q, d);
+		fvl_linear_forward(compute, &y->k, n, x, d, k, d);
+		fvl_linear_forward(compute, &y->v, n, x, d, v, d);
+		const struct fvl_attn_args at = {
+			.n_q = n, .n_kv = n, .n_heads = e->n_head, .n_kv_heads = e->n_head, .head_dim = hd,
+			.q = q, .ldq = d, .k = k, .v = v, .ldk = d, .ldv = d, .kv_f16 = false,
+			.causal = false, .scale = 1.0f / sqrtf((float)hd), .o = a, .ldo = d, .head0 = 0,
+			.head1 = e->n_head,
+		};
+		compute->kernels.attn(&at); /* all-ones mask: prompt pads are attended, as the reference does */
+		fvl_linear_forward(compute, &y->o, n, a, d, q, d);
+		compute->kernels.add(n * d, x, q, x);
+		compute->kernels.layernorm(n, d, x, y->attn_norm_w, y->attn_norm_b, eps, x);
+		fvl_linear_forward(compute, &y->ffn_up, n, x, d, u, ff);
+		compute->kernels.gelu(n * ff, u, u);
+		fvl_linear_forward(compute, &y->ffn_down, n, u, ff, q, d);
+		compute->kernels.add(n * d, x, q, x);
+		compute->kernels.layernorm(n, d, x, y->ffn_norm_w, y->ffn_norm_b, eps, x);
+	}
+done:
+	free(q), free(k), free(v), free(a), free(u);
+	return st;
+}
