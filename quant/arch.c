@@ -9,6 +9,7 @@
 
 #include "cfg.h"
 #include "common.h"
+#include "names.h"
 #include "convert.h"
 #include "tokjson.h"
 #include "tower.h"
@@ -317,39 +318,39 @@ static enum fvl_status f2_read_config(const struct cfg *c, struct f2 *f, struct 
 	if (f->d_model % f->enc_heads || f->d_model % f->dec_heads)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: d_model is not a multiple of the heads",
 		                c->path);
-	if ((st = set_u32_arr(w, "f2.vision.dim_embed", f->dim, n)) ||
-	    (st = set_u32_arr(w, "f2.vision.depths", f->depth, n)) ||
-	    (st = set_u32_arr(w, "f2.vision.num_heads", f->heads, n)) ||
-	    (st = set_u32_arr(w, "f2.vision.num_groups", f->groups, n)) ||
-	    (st = set_u32_arr(w, "f2.vision.patch_size", f->patch, n)) ||
-	    (st = set_u32_arr(w, "f2.vision.patch_stride", f->stride, n)) ||
-	    (st = set_u32_arr(w, "f2.vision.patch_padding", f->pad, n)) ||
-	    (st = set_u32_arr(w, "f2.vision.patch_prenorm", f->prenorm, n)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.vision.window_size", (uint32_t)f->window)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.vision.mlp_ratio", 4)) ||
-	    (st = fvl_gguf_writer_set_f32(w, "f2.vision.layer_norm_eps", 1e-5f)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.vision.projection_dim", (uint32_t)f->proj_dim)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.vision.pos_embed_max", (uint32_t)f->pos_max)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.vision.temporal_embed_max",
+	if ((st = set_u32_arr(w, FVL_KEY_V_DIM_EMBED, f->dim, n)) ||
+	    (st = set_u32_arr(w, FVL_KEY_V_DEPTHS, f->depth, n)) ||
+	    (st = set_u32_arr(w, FVL_KEY_V_NUM_HEADS, f->heads, n)) ||
+	    (st = set_u32_arr(w, FVL_KEY_V_NUM_GROUPS, f->groups, n)) ||
+	    (st = set_u32_arr(w, FVL_KEY_V_PATCH_SIZE, f->patch, n)) ||
+	    (st = set_u32_arr(w, FVL_KEY_V_PATCH_STRIDE, f->stride, n)) ||
+	    (st = set_u32_arr(w, FVL_KEY_V_PATCH_PADDING, f->pad, n)) ||
+	    (st = set_u32_arr(w, FVL_KEY_V_PATCH_PRENORM, f->prenorm, n)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_V_WINDOW_SIZE, (uint32_t)f->window)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_V_MLP_RATIO, 4)) ||
+	    (st = fvl_gguf_writer_set_f32(w, FVL_KEY_V_LAYER_NORM_EPS, 1e-5f)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_V_PROJECTION_DIM, (uint32_t)f->proj_dim)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_V_POS_EMBED_MAX, (uint32_t)f->pos_max)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_V_TEMPORAL_MAX,
 	                                  (uint32_t)f->temporal_max)) ||
-	    (st = fvl_gguf_writer_set_arr_str(w, "f2.vision.image_feature_source", pools, NULL,
+	    (st = fvl_gguf_writer_set_arr_str(w, FVL_KEY_V_FEATURE_SOURCE, pools, NULL,
 	                                      n_pools)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.text.d_model", (uint32_t)f->d_model)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.text.encoder_layers", (uint32_t)f->enc_layers)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.text.decoder_layers", (uint32_t)f->dec_layers)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.text.encoder_heads", (uint32_t)f->enc_heads)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.text.decoder_heads", (uint32_t)f->dec_heads)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.text.encoder_ffn_dim", (uint32_t)f->enc_ffn)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.text.decoder_ffn_dim", (uint32_t)f->dec_ffn)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.text.vocab_size", (uint32_t)f->vocab)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.text.max_position_embeddings", (uint32_t)f->max_pos)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.text.position_offset", 2)) ||
-	    (st = fvl_gguf_writer_set_f32(w, "f2.text.layer_norm_eps", 1e-5f)) ||
-	    (st = fvl_gguf_writer_set_bool(w, "f2.text.scale_embedding", scale_emb)) ||
-	    (st = fvl_gguf_writer_set_i32(w, "f2.text.bos_token_id", (int32_t)bos)) ||
-	    (st = fvl_gguf_writer_set_i32(w, "f2.text.eos_token_id", (int32_t)eos)) ||
-	    (st = fvl_gguf_writer_set_i32(w, "f2.text.pad_token_id", (int32_t)pad)) ||
-	    (st = fvl_gguf_writer_set_i32(w, "f2.text.decoder_start_token_id", (int32_t)dstart)))
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_T_D_MODEL, (uint32_t)f->d_model)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_T_ENC_LAYERS, (uint32_t)f->enc_layers)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_T_DEC_LAYERS, (uint32_t)f->dec_layers)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_T_ENC_HEADS, (uint32_t)f->enc_heads)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_T_DEC_HEADS, (uint32_t)f->dec_heads)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_T_ENC_FFN, (uint32_t)f->enc_ffn)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_T_DEC_FFN, (uint32_t)f->dec_ffn)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_T_VOCAB_SIZE, (uint32_t)f->vocab)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_T_MAX_POS, (uint32_t)f->max_pos)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_T_POSITION_OFFSET, 2)) ||
+	    (st = fvl_gguf_writer_set_f32(w, FVL_KEY_T_LAYER_NORM_EPS, 1e-5f)) ||
+	    (st = fvl_gguf_writer_set_bool(w, FVL_KEY_T_SCALE_EMBEDDING, scale_emb)) ||
+	    (st = fvl_gguf_writer_set_i32(w, FVL_KEY_T_BOS_ID, (int32_t)bos)) ||
+	    (st = fvl_gguf_writer_set_i32(w, FVL_KEY_T_EOS_ID, (int32_t)eos)) ||
+	    (st = fvl_gguf_writer_set_i32(w, FVL_KEY_T_PAD_ID, (int32_t)pad)) ||
+	    (st = fvl_gguf_writer_set_i32(w, FVL_KEY_T_DEC_START_ID, (int32_t)dstart)))
 		return st;
 	return FVL_STATUS_OK;
 }
@@ -420,12 +421,12 @@ static enum fvl_status f2_read_generation(const struct cfg *c, const char *dir, 
 		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: num_beams %lld, no_repeat_ngram_size %lld "
 		                "(fvl runs 1..64 beams and n-grams up to 64)", source,
 		                (long long)g.num_beams, (long long)g.ngram);
-	if ((st = fvl_gguf_writer_set_u32(w, "f2.generation.num_beams", (uint32_t)g.num_beams)) ||
-	    (st = fvl_gguf_writer_set_bool(w, "f2.generation.early_stopping", g.early)) ||
-	    (st = fvl_gguf_writer_set_str(w, "f2.generation.source", source)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "f2.text.no_repeat_ngram_size", (uint32_t)g.ngram)) ||
-	    (st = fvl_gguf_writer_set_i32(w, "f2.text.forced_bos_token_id", (int32_t)g.fbos)) ||
-	    (st = fvl_gguf_writer_set_i32(w, "f2.text.forced_eos_token_id", (int32_t)g.feos)))
+	if ((st = fvl_gguf_writer_set_u32(w, FVL_KEY_F2_GEN_NUM_BEAMS, (uint32_t)g.num_beams)) ||
+	    (st = fvl_gguf_writer_set_bool(w, FVL_KEY_F2_GEN_EARLY_STOP, g.early)) ||
+	    (st = fvl_gguf_writer_set_str(w, FVL_KEY_F2_GEN_SOURCE, source)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_T_NO_REPEAT_NGRAM, (uint32_t)g.ngram)) ||
+	    (st = fvl_gguf_writer_set_i32(w, FVL_KEY_T_FORCED_BOS_ID, (int32_t)g.fbos)) ||
+	    (st = fvl_gguf_writer_set_i32(w, FVL_KEY_T_FORCED_EOS_ID, (int32_t)g.feos)))
 		return st;
 	return FVL_STATUS_OK;
 }
@@ -467,15 +468,15 @@ static enum fvl_status read_preprocessor(const char *path, const char *aspect,
 	if (!do_norm)
 		for (int i = 0; i < 3; i++)
 			mean[i] = 0.0, std[i] = 1.0;
-	if ((st = fvl_gguf_writer_set_u32(w, "preprocess.height", (uint32_t)h)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "preprocess.width", (uint32_t)wd)) ||
-	    (st = fvl_gguf_writer_set_str(w, "preprocess.resample", "bicubic")) ||
-	    (st = fvl_gguf_writer_set_f32(w, "preprocess.rescale_factor",
+	if ((st = fvl_gguf_writer_set_u32(w, FVL_KEY_PRE_HEIGHT, (uint32_t)h)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_PRE_WIDTH, (uint32_t)wd)) ||
+	    (st = fvl_gguf_writer_set_str(w, FVL_KEY_PRE_RESAMPLE, "bicubic")) ||
+	    (st = fvl_gguf_writer_set_f32(w, FVL_KEY_PRE_RESCALE,
 	                                  do_rescale ? (float)rescale : 1.0f)) ||
-	    (st = set_f32_arr(w, "preprocess.mean", mean, 3)) ||
-	    (st = set_f32_arr(w, "preprocess.std", std, 3)) ||
-	    (st = fvl_gguf_writer_set_str(w, "preprocess.aspect", aspect)) ||
-	    (st = fvl_gguf_writer_set_arr(w, "preprocess.fill", FVL_GGUF_UINT8, fill, 3)))
+	    (st = set_f32_arr(w, FVL_KEY_PRE_MEAN, mean, 3)) ||
+	    (st = set_f32_arr(w, FVL_KEY_PRE_STD, std, 3)) ||
+	    (st = fvl_gguf_writer_set_str(w, FVL_KEY_PRE_ASPECT, aspect)) ||
+	    (st = fvl_gguf_writer_set_arr(w, FVL_KEY_PRE_FILL, FVL_GGUF_UINT8, fill, 3)))
 		goto done;
 done:
 	cfg_free(&c);
@@ -492,53 +493,53 @@ static enum fvl_status f2_plan_davit(struct plan *p, const struct f2 *f, const s
 #define D(fmt, ...) (snprintf(dst, sizeof(dst), fmt, __VA_ARGS__), dst)
 	for (int i = 0; i < f->n_stages; i++) {
 		uint64_t c = (uint64_t)f->dim[i], k = (uint64_t)f->patch[i], nc = f->prenorm[i] ? cin : c;
-		if ((st = ADD(p, D("v.conv.%d.weight", i), TC_VISION, false,
+		if ((st = ADD(p, D(FVL_TN_V_CONV FVL_W, (size_t)i), TC_VISION, false,
 		              S("vision_tower.convs.%d.proj.weight", i), c, cin, k, k)) ||
-		    (st = ADD(p, D("v.conv.%d.bias", i), TC_KEEP_F32, false,
+		    (st = ADD(p, D(FVL_TN_V_CONV FVL_B, (size_t)i), TC_KEEP_F32, false,
 		              S("vision_tower.convs.%d.proj.bias", i), c)) ||
-		    (st = ADD(p, D("v.conv.%d.norm.weight", i), TC_KEEP_F32, false,
+		    (st = ADD(p, D(FVL_TN_V_CONV_NORM FVL_W, (size_t)i), TC_KEEP_F32, false,
 		              S("vision_tower.convs.%d.norm.weight", i), nc)) ||
-		    (st = ADD(p, D("v.conv.%d.norm.bias", i), TC_KEEP_F32, false,
+		    (st = ADD(p, D(FVL_TN_V_CONV_NORM FVL_B, (size_t)i), TC_KEEP_F32, false,
 		              S("vision_tower.convs.%d.norm.bias", i), nc)))
 			return st;
 		for (int j = 0; j < f->depth[i]; j++) {
 			static const char *const blk[2] = {"spatial_block", "channel_block"};
 			static const char *const attn[2] = {"window_attn", "channel_attn"};
-			static const char *const tag[2] = {"sp", "ch"};
+			static const char *const tag[2] = {FVL_TN_V_SPATIAL, FVL_TN_V_CHANNEL};
 			for (int b = 0; b < 2; b++) {
 				const char *h = blk[b], *a = attn[b], *t = tag[b];
 				const char *bp = "vision_tower.blocks";
-				if ((st = ADD(p, D("v.blk.%d.%d.%s.dw1.weight", i, j, t), TC_KEEP_F32, false,
+				if ((st = ADD(p, D(FVL_TN_V_BLK FVL_TN_DW1 FVL_W, (size_t)i, (size_t)j, t), TC_KEEP_F32, false,
 				              S("%s.%d.%d.%s.conv1.fn.dw.weight", bp, i, j, h), c, 1, 3, 3)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.dw1.bias", i, j, t), TC_KEEP_F32, false,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_DW1 FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32, false,
 				              S("%s.%d.%d.%s.conv1.fn.dw.bias", bp, i, j, h), c)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.attn_norm.weight", i, j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_NORM FVL_W, (size_t)i, (size_t)j, t), TC_KEEP_F32,
 				              false, S("%s.%d.%d.%s.%s.norm.weight", bp, i, j, h, a), c)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.attn_norm.bias", i, j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_NORM FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32,
 				              false, S("%s.%d.%d.%s.%s.norm.bias", bp, i, j, h, a), c)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.attn_qkv.weight", i, j, t), TC_VISION,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_QKV FVL_W, (size_t)i, (size_t)j, t), TC_VISION,
 				              false, S("%s.%d.%d.%s.%s.fn.qkv.weight", bp, i, j, h, a), 3 * c, c)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.attn_qkv.bias", i, j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_QKV FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32,
 				              false, S("%s.%d.%d.%s.%s.fn.qkv.bias", bp, i, j, h, a), 3 * c)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.attn_out.weight", i, j, t), TC_VISION,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_OUT FVL_W, (size_t)i, (size_t)j, t), TC_VISION,
 				              false, S("%s.%d.%d.%s.%s.fn.proj.weight", bp, i, j, h, a), c, c)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.attn_out.bias", i, j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_OUT FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32,
 				              false, S("%s.%d.%d.%s.%s.fn.proj.bias", bp, i, j, h, a), c)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.dw2.weight", i, j, t), TC_KEEP_F32, false,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_DW2 FVL_W, (size_t)i, (size_t)j, t), TC_KEEP_F32, false,
 				              S("%s.%d.%d.%s.conv2.fn.dw.weight", bp, i, j, h), c, 1, 3, 3)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.dw2.bias", i, j, t), TC_KEEP_F32, false,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_DW2 FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32, false,
 				              S("%s.%d.%d.%s.conv2.fn.dw.bias", bp, i, j, h), c)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.ffn_norm.weight", i, j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_NORM FVL_W, (size_t)i, (size_t)j, t), TC_KEEP_F32,
 				              false, S("%s.%d.%d.%s.ffn.norm.weight", bp, i, j, h), c)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.ffn_norm.bias", i, j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_NORM FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32,
 				              false, S("%s.%d.%d.%s.ffn.norm.bias", bp, i, j, h), c)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.ffn_up.weight", i, j, t), TC_VISION,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_UP FVL_W, (size_t)i, (size_t)j, t), TC_VISION,
 				              false, S("%s.%d.%d.%s.ffn.fn.net.fc1.weight", bp, i, j, h), 4 * c, c)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.ffn_up.bias", i, j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_UP FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32,
 				              false, S("%s.%d.%d.%s.ffn.fn.net.fc1.bias", bp, i, j, h), 4 * c)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.ffn_down.weight", i, j, t), TC_VISION,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_DOWN FVL_W, (size_t)i, (size_t)j, t), TC_VISION,
 				              false, S("%s.%d.%d.%s.ffn.fn.net.fc2.weight", bp, i, j, h), c, 4 * c)) ||
-				    (st = ADD(p, D("v.blk.%d.%d.%s.ffn_down.bias", i, j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_DOWN FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32,
 				              false, S("%s.%d.%d.%s.ffn.fn.net.fc2.bias", bp, i, j, h), c)))
 					return st;
 			}
@@ -550,15 +551,15 @@ static enum fvl_status f2_plan_davit(struct plan *p, const struct f2 *f, const s
 	 * keeps it as a Linear already: (out, in)). */
 	uint64_t dl = (uint64_t)f->dim[f->n_stages - 1], pd = (uint64_t)f->proj_dim;
 	const uint64_t ip_shape[2] = {from->native ? pd : dl, from->native ? dl : pd};
-	if ((st = plan_add(p, "v.img_proj.weight", TC_VISION, !from->native, 2, ip_shape,
+	if ((st = plan_add(p, FVL_TN_V_IMG_PROJ FVL_W, TC_VISION, !from->native, 2, ip_shape,
 	                   S("%s", "image_projection"), NULL)) ||
-	    (st = ADD(p, "v.img_proj_norm.weight", TC_KEEP_F32, false,
+	    (st = ADD(p, FVL_TN_V_IMG_PROJ_NORM FVL_W, TC_KEEP_F32, false,
 	              S("%s", "image_proj_norm.weight"), pd)) ||
-	    (st = ADD(p, "v.img_proj_norm.bias", TC_KEEP_F32, false,
+	    (st = ADD(p, FVL_TN_V_IMG_PROJ_NORM FVL_B, TC_KEEP_F32, false,
 	              S("%s", "image_proj_norm.bias"), pd)) ||
-	    (st = ADD(p, "v.pos_row.weight", TC_KEEP_F32, false,
+	    (st = ADD(p, FVL_TN_V_POS_ROW FVL_W, TC_KEEP_F32, false,
 	              S("%s", "image_pos_embed.row_embeddings.weight"), (uint64_t)f->pos_max, dl / 2)) ||
-	    (st = ADD(p, "v.pos_col.weight", TC_KEEP_F32, false,
+	    (st = ADD(p, FVL_TN_V_POS_COL FVL_W, TC_KEEP_F32, false,
 	              S("%s", "image_pos_embed.column_embeddings.weight"), (uint64_t)f->pos_max, dl / 2)))
 		return st;
 	return FVL_STATUS_OK;
@@ -566,18 +567,20 @@ static enum fvl_status f2_plan_davit(struct plan *p, const struct f2 *f, const s
 #undef D
 }
 
-static enum fvl_status f2_plan_attn(struct plan *p, const char *dst_pre, const char *src_pre,
-                                    uint64_t d)
+/* An attention's q, k, v and output projections, weights and biases: dst names are blk (a
+ * block's prefix) followed by part[0..3]. */
+static enum fvl_status f2_plan_attn(struct plan *p, const char *blk, const char *const part[4],
+                                    const char *src_pre, uint64_t d)
 {
 	char src[256], dst[FVL_GGUF_MAX_NAME + 1];
 	static const char *const proj[4] = {"q", "k", "v", "out"};
 	enum fvl_status st;
 	for (int k = 0; k < 4; k++) {
-		snprintf(dst, sizeof(dst), "%s_%s.weight", dst_pre, proj[k]);
+		snprintf(dst, sizeof(dst), "%s%s" FVL_W, blk, part[k]);
 		snprintf(src, sizeof(src), "%s.%s_proj.weight", src_pre, proj[k]);
 		if ((st = ADD(p, dst, TC_VISION, false, src, d, d)))
 			return st;
-		snprintf(dst, sizeof(dst), "%s_%s.bias", dst_pre, proj[k]);
+		snprintf(dst, sizeof(dst), "%s%s" FVL_B, blk, part[k]);
 		snprintf(src, sizeof(src), "%s.%s_proj.bias", src_pre, proj[k]);
 		if ((st = ADD(p, dst, TC_KEEP_F32, false, src, d)))
 			return st;
@@ -590,11 +593,11 @@ static enum fvl_status add_ln(struct plan *p, const char *dst, const char *src, 
 {
 	char s[256], n[FVL_GGUF_MAX_NAME + 1];
 	enum fvl_status st;
-	snprintf(n, sizeof(n), "%s.weight", dst);
+	snprintf(n, sizeof(n), "%s" FVL_W, dst);
 	snprintf(s, sizeof(s), "%s.weight", src);
 	if ((st = ADD(p, n, TC_KEEP_F32, false, s, d)))
 		return st;
-	snprintf(n, sizeof(n), "%s.bias", dst);
+	snprintf(n, sizeof(n), "%s" FVL_B, dst);
 	snprintf(s, sizeof(s), "%s.bias", src);
 	return ADD(p, n, TC_KEEP_F32, false, s, d);
 }
@@ -605,11 +608,11 @@ static enum fvl_status add_linear(struct plan *p, enum tclass cls, const char *d
 {
 	char s[256], n[FVL_GGUF_MAX_NAME + 1];
 	enum fvl_status st;
-	snprintf(n, sizeof(n), "%s.weight", dst);
+	snprintf(n, sizeof(n), "%s" FVL_W, dst);
 	snprintf(s, sizeof(s), "%s.weight", src);
 	if ((st = ADD(p, n, cls, false, s, out, in)))
 		return st;
-	snprintf(n, sizeof(n), "%s.bias", dst);
+	snprintf(n, sizeof(n), "%s" FVL_B, dst);
 	snprintf(s, sizeof(s), "%s.bias", src);
 	return ADD(p, n, TC_KEEP_F32, false, s, out);
 }
@@ -628,55 +631,57 @@ static enum fvl_status f2_plan_bart(struct plan *p, const struct f2 *f, const st
 	f2_name(from, alt[1], sizeof(alt[1]), "language_model.model.decoder.embed_tokens.weight");
 	f2_name(from, alt[2], sizeof(alt[2]), "language_model.lm_head.weight");
 	shared_alts[0] = alt[0], shared_alts[1] = alt[1], shared_alts[2] = alt[2], shared_alts[3] = NULL;
-	if ((st = plan_add(p, "fe.token_embd.weight", TC_VISION, false, 2, (const uint64_t[]){V, d},
+	if ((st = plan_add(p, FVL_TN_ENC_TOKEN_EMBD, TC_VISION, false, 2, (const uint64_t[]){V, d},
 	                   src, shared_alts)))
 		return st;
+	static const char *const self_attn[4] = {FVL_TN_ATTN_Q, FVL_TN_ATTN_K, FVL_TN_ATTN_V,
+	                                         FVL_TN_ATTN_OUT};
+	static const char *const cross_attn[4] = {FVL_TN_CROSS_Q, FVL_TN_CROSS_K, FVL_TN_CROSS_V,
+	                                          FVL_TN_CROSS_OUT};
 	const char *const parts[2] = {"encoder", "decoder"};
 	for (int part = 0; part < (decoder ? 2 : 1); part++) {
-		const char *tp = part ? "fd" : "fe";
 		int64_t layers = part ? f->dec_layers : f->enc_layers;
 		uint64_t ffn = (uint64_t)(part ? f->dec_ffn : f->enc_ffn);
 		snprintf(orig, sizeof(orig), "language_model.model.%s.embed_positions.weight", parts[part]);
 		f2_name(from, src, sizeof(src), orig);
-		snprintf(dst, sizeof(dst), "%s.pos_embd.weight", tp);
-		if ((st = ADD(p, dst, TC_KEEP_F32, false, src, P, d)))
+		if ((st = ADD(p, part ? FVL_TN_DEC_POS_EMBD : FVL_TN_ENC_POS_EMBD, TC_KEEP_F32, false,
+		              src, P, d)))
 			return st;
 		snprintf(orig, sizeof(orig), "language_model.model.%s.layernorm_embedding", parts[part]);
 		f2_name(from, src, sizeof(src), orig);
-		snprintf(dst, sizeof(dst), "%s.embd_norm", tp);
-		if ((st = add_ln(p, dst, src, d)))
+		if ((st = add_ln(p, part ? FVL_TN_DEC_EMBD_NORM : FVL_TN_ENC_EMBD_NORM, src, d)))
 			return st;
 		for (int64_t l = 0; l < layers; l++) {
+			char blk[64];
+			snprintf(blk, sizeof(blk), part ? FVL_TN_DEC_BLK : FVL_TN_ENC_BLK, (size_t)l);
 			snprintf(orig, sizeof(orig), "language_model.model.%s.layers.%lld", parts[part],
 			         (long long)l);
 			f2_name(from, a, sizeof(a), orig);
-			snprintf(dst, sizeof(dst), "%s.blk.%lld.attn", tp, (long long)l);
 			snprintf(src, sizeof(src), "%s.self_attn", a);
-			if ((st = f2_plan_attn(p, dst, src, d)))
+			if ((st = f2_plan_attn(p, blk, self_attn, src, d)))
 				return st;
-			snprintf(dst, sizeof(dst), "%s.blk.%lld.attn_norm", tp, (long long)l);
+			snprintf(dst, sizeof(dst), "%s" FVL_TN_ATTN_NORM, blk);
 			snprintf(src, sizeof(src), "%s.self_attn_layer_norm", a);
 			if ((st = add_ln(p, dst, src, d)))
 				return st;
 			if (part) {
-				snprintf(dst, sizeof(dst), "%s.blk.%lld.cross", tp, (long long)l);
 				snprintf(src, sizeof(src), "%s.encoder_attn", a);
-				if ((st = f2_plan_attn(p, dst, src, d)))
+				if ((st = f2_plan_attn(p, blk, cross_attn, src, d)))
 					return st;
-				snprintf(dst, sizeof(dst), "%s.blk.%lld.cross_norm", tp, (long long)l);
+				snprintf(dst, sizeof(dst), "%s" FVL_TN_CROSS_NORM, blk);
 				snprintf(src, sizeof(src), "%s.encoder_attn_layer_norm", a);
 				if ((st = add_ln(p, dst, src, d)))
 					return st;
 			}
-			snprintf(dst, sizeof(dst), "%s.blk.%lld.ffn_up", tp, (long long)l);
+			snprintf(dst, sizeof(dst), "%s" FVL_TN_FFN_UP, blk);
 			snprintf(src, sizeof(src), "%s.fc1", a);
 			if ((st = add_linear(p, TC_VISION, dst, src, ffn, d)))
 				return st;
-			snprintf(dst, sizeof(dst), "%s.blk.%lld.ffn_down", tp, (long long)l);
+			snprintf(dst, sizeof(dst), "%s" FVL_TN_FFN_DOWN, blk);
 			snprintf(src, sizeof(src), "%s.fc2", a);
 			if ((st = add_linear(p, TC_VISION, dst, src, d, ffn)))
 				return st;
-			snprintf(dst, sizeof(dst), "%s.blk.%lld.ffn_norm", tp, (long long)l);
+			snprintf(dst, sizeof(dst), "%s" FVL_TN_FFN_NORM, blk);
 			snprintf(src, sizeof(src), "%s.final_layer_norm", a);
 			if ((st = add_ln(p, dst, src, d)))
 				return st;
@@ -688,16 +693,16 @@ static enum fvl_status f2_plan_bart(struct plan *p, const struct f2 *f, const st
 	 * the runtime adds nothing then */
 	f2_name(from, src, sizeof(src), "language_model.final_logits_bias");
 	if ((!from->native || ckpt_find(p->ck, src)) &&
-	    (st = ADD(p, "fd.logits_bias", TC_KEEP_F32, false, src, 1, V)))
+	    (st = ADD(p, FVL_TN_DEC_LOGITS_BIAS, TC_KEEP_F32, false, src, 1, V)))
 		return st;
 	/* lm_head is tied to shared; a checkpoint whose lm_head differs keeps its own. */
 	const struct ckpt_tensor *head = ckpt_find(p->ck, alt[2]);
 	const struct ckpt_tensor *shared = NULL;
 	for (uint32_t i = 0; i < p->n && !shared; i++)
-		if (strcmp(p->t[i].name, "fe.token_embd.weight") == 0)
+		if (strcmp(p->t[i].name, FVL_TN_ENC_TOKEN_EMBD) == 0)
 			shared = &p->t[i].src;
 	if (head && shared && !ckpt_same_data(head, shared))
-		return ADD(p, "fd.output.weight", TC_VISION, false, alt[2], V, d);
+		return ADD(p, FVL_TN_DEC_OUTPUT, TC_VISION, false, alt[2], V, d);
 	return FVL_STATUS_OK;
 }
 
@@ -717,8 +722,8 @@ static enum fvl_status plan_florence2(const struct convert_opts *o, struct plan 
 		st = f2_read_generation(&c, cfg_dir, from->native, w);
 	cfg_free(&c);
 	if (st == FVL_STATUS_OK)
-		st = fvl_gguf_writer_set_str(w, "f2.layout", from->native ? "transformers" :
-		                             from->prefix[0] ? "florence-vl" : "microsoft");
+		st = fvl_gguf_writer_set_str(w, FVL_KEY_F2_LAYOUT, from->native ? "transformers" :
+		                             from->prefix[0] ? FVL_ARCH_FLORENCE_VL : "microsoft");
 	if (st == FVL_STATUS_OK)
 		st = read_preprocessor(JOIN(path, cfg_dir, "preprocessor_config.json"), aspect, w);
 	if (st == FVL_STATUS_OK)
@@ -726,7 +731,7 @@ static enum fvl_status plan_florence2(const struct convert_opts *o, struct plan 
 	if (st == FVL_STATUS_OK)
 		st = f2_plan_bart(p, &f, from, decoder);
 	if (st == FVL_STATUS_OK)
-		st = fvl_gguf_writer_set_bool(w, "f2.has_decoder", decoder);
+		st = fvl_gguf_writer_set_bool(w, FVL_KEY_F2_HAS_DECODER, decoder);
 	/* The Florence-2 tokenizer with the processor's 1,024 tokens [12, 14.9]: appended to a plain
 	 * BART tokenizer.json, matched by content in a processor-saved one. The vocabulary must be
 	 * exactly that, or (transformers' native layout, which adds <image> and pads the embedding
@@ -736,7 +741,7 @@ static enum fvl_status plan_florence2(const struct convert_opts *o, struct plan 
 	if (st == FVL_STATUS_OK && n_extra == 0)
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	if (st == FVL_STATUS_OK)
-		st = tok_write_json(w, "tokenizer.florence", JOIN(path, cfg_dir, "tokenizer.json"),
+		st = tok_write_json(w, FVL_TOK_FLORENCE, JOIN(path, cfg_dir, "tokenizer.json"),
 		                    extra, n_extra, (uint32_t)f.vocab, &n_tok, &n_new);
 	tok_florence2_extra_free(extra);
 	const uint64_t vocab = (uint64_t)f.vocab, padded = ((uint64_t)n_tok + 63) / 64 * 64;
@@ -768,9 +773,9 @@ static enum fvl_status plan_florence2(const struct convert_opts *o, struct plan 
 	for (uint64_t i = 0; i < nt; i++)
 		names[i] = tasks[2 * i], texts[i] = tasks[2 * i + 1];
 	if (st == FVL_STATUS_OK)
-		st = fvl_gguf_writer_set_arr_str(w, "f2.tasks.names", names, NULL, nt);
+		st = fvl_gguf_writer_set_arr_str(w, FVL_KEY_F2_TASK_NAMES, names, NULL, nt);
 	if (st == FVL_STATUS_OK)
-		st = fvl_gguf_writer_set_arr_str(w, "f2.tasks.prompts", texts, NULL, nt);
+		st = fvl_gguf_writer_set_arr_str(w, FVL_KEY_F2_TASK_PROMPTS, texts, NULL, nt);
 	(void)o;
 	return st;
 }
@@ -806,7 +811,7 @@ static enum fvl_status llm_read_rope(const struct cfg *c, struct llm *m, struct 
 	enum fvl_status st;
 	const char *type = NULL;
 	if (!rs || cJSON_IsNull(rs))
-		return fvl_gguf_writer_set_str(w, "llm.rope.scaling.type", "none");
+		return fvl_gguf_writer_set_str(w, FVL_KEY_ROPE_SCALING_TYPE, "none");
 	if ((st = cfg_str(c, rs, "rope_type", &type)) == FVL_STATUS_NOT_FOUND)
 		st = cfg_str(c, rs, "type", &type);
 	if (st != FVL_STATUS_OK)
@@ -824,10 +829,10 @@ static enum fvl_status llm_read_rope(const struct cfg *c, struct llm *m, struct 
 		if (m->max_pos > m->orig_pos)
 			scale = sqrt(1.0 + log((double)m->max_pos / (double)m->orig_pos) /
 			                       log((double)m->orig_pos));
-		if ((st = fvl_gguf_writer_set_str(w, "llm.rope.scaling.type", "longrope")) ||
-		    (st = set_f32_arr(w, "llm.rope.scaling.short_factor", sf, n)) ||
-		    (st = set_f32_arr(w, "llm.rope.scaling.long_factor", lf, n)) ||
-		    (st = fvl_gguf_writer_set_f32(w, "llm.rope.scaling.attn_factor", (float)scale)))
+		if ((st = fvl_gguf_writer_set_str(w, FVL_KEY_ROPE_SCALING_TYPE, "longrope")) ||
+		    (st = set_f32_arr(w, FVL_KEY_ROPE_SHORT_FACTOR, sf, n)) ||
+		    (st = set_f32_arr(w, FVL_KEY_ROPE_LONG_FACTOR, lf, n)) ||
+		    (st = fvl_gguf_writer_set_f32(w, FVL_KEY_ROPE_ATTN_FACTOR, (float)scale)))
 			return st;
 		return FVL_STATUS_OK;
 	}
@@ -839,11 +844,11 @@ static enum fvl_status llm_read_rope(const struct cfg *c, struct llm *m, struct 
 		    (st = cfg_num(c, rs, "high_freq_factor", &hi)) ||
 		    (st = cfg_int(c, rs, "original_max_position_embeddings", &orig)))
 			return st;
-		if ((st = fvl_gguf_writer_set_str(w, "llm.rope.scaling.type", "llama3")) ||
-		    (st = fvl_gguf_writer_set_f32(w, "llm.rope.scaling.factor", (float)factor)) ||
-		    (st = fvl_gguf_writer_set_f32(w, "llm.rope.scaling.low_freq_factor", (float)lo)) ||
-		    (st = fvl_gguf_writer_set_f32(w, "llm.rope.scaling.high_freq_factor", (float)hi)) ||
-		    (st = fvl_gguf_writer_set_u32(w, "llm.rope.scaling.original_context_length",
+		if ((st = fvl_gguf_writer_set_str(w, FVL_KEY_ROPE_SCALING_TYPE, "llama3")) ||
+		    (st = fvl_gguf_writer_set_f32(w, FVL_KEY_ROPE_FACTOR, (float)factor)) ||
+		    (st = fvl_gguf_writer_set_f32(w, FVL_KEY_ROPE_LOW_FREQ, (float)lo)) ||
+		    (st = fvl_gguf_writer_set_f32(w, FVL_KEY_ROPE_HIGH_FREQ, (float)hi)) ||
+		    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_ROPE_SCALING_N_CTX,
 		                                  (uint32_t)orig)))
 			return st;
 		return FVL_STATUS_OK;
@@ -875,7 +880,7 @@ static enum fvl_status llm_eos_ids(const char *dir, const struct cfg *c, struct 
 	if (st == FVL_STATUS_OK)
 		cfg_free(&g);
 	fvl_error_clear();
-	return fvl_gguf_writer_set_arr(w, "llm.eos_token_ids", FVL_GGUF_INT32, ids, n);
+	return fvl_gguf_writer_set_arr(w, FVL_KEY_LLM_EOS_IDS, FVL_GGUF_INT32, ids, n);
 }
 
 static enum fvl_status plan_llm(const struct convert_opts *o, struct plan *p,
@@ -909,56 +914,56 @@ static enum fvl_status plan_llm(const struct convert_opts *o, struct plan *p,
 		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: bad attention shape (heads %lld, kv heads "
 		                "%lld, head_dim %lld)", c->path, (long long)m.nh, (long long)m.nkv,
 		                (long long)m.hd);
-	if ((st = fvl_gguf_writer_set_str(w, "llm.arch", phi3 ? "phi3" : "llama")) ||
-	    (st = fvl_gguf_writer_set_u32(w, "llm.context_length", (uint32_t)m.ctx)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "llm.max_position_embeddings", (uint32_t)m.max_pos)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "llm.rope.original_context_length", (uint32_t)m.orig_pos)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "llm.embedding_length", (uint32_t)m.H)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "llm.block_count", (uint32_t)m.L)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "llm.feed_forward_length", (uint32_t)m.F)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "llm.attention.head_count", (uint32_t)m.nh)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "llm.attention.head_count_kv", (uint32_t)m.nkv)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "llm.attention.key_length", (uint32_t)m.hd)) ||
-	    (st = fvl_gguf_writer_set_f32(w, "llm.attention.layer_norm_rms_epsilon", (float)m.eps)) ||
-	    (st = fvl_gguf_writer_set_f32(w, "llm.rope.freq_base", (float)m.theta)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "llm.rope.dimension_count", (uint32_t)m.hd)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "llm.vocab_size", (uint32_t)m.V)) ||
-	    (st = fvl_gguf_writer_set_i32(w, "llm.bos_token_id", (int32_t)bos)) ||
+	if ((st = fvl_gguf_writer_set_str(w, FVL_KEY_LLM_ARCH, phi3 ? "phi3" : "llama")) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_LLM_N_CTX, (uint32_t)m.ctx)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_LLM_MAX_POS, (uint32_t)m.max_pos)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_ROPE_N_CTX_ORIG, (uint32_t)m.orig_pos)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_LLM_N_EMBD, (uint32_t)m.H)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_LLM_N_LAYER, (uint32_t)m.L)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_LLM_N_FF, (uint32_t)m.F)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_LLM_N_HEAD, (uint32_t)m.nh)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_LLM_N_HEAD_KV, (uint32_t)m.nkv)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_LLM_N_EMBD_HEAD, (uint32_t)m.hd)) ||
+	    (st = fvl_gguf_writer_set_f32(w, FVL_KEY_LLM_RMS_EPS, (float)m.eps)) ||
+	    (st = fvl_gguf_writer_set_f32(w, FVL_KEY_ROPE_FREQ_BASE, (float)m.theta)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_ROPE_N_ROT, (uint32_t)m.hd)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_LLM_N_VOCAB, (uint32_t)m.V)) ||
+	    (st = fvl_gguf_writer_set_i32(w, FVL_KEY_LLM_BOS_ID, (int32_t)bos)) ||
 	    (st = llm_read_rope(c, &m, w)) || (st = llm_eos_ids(o->ckpt_dir, c, w)))
 		return st;
 
 	const uint64_t H = (uint64_t)m.H, F = (uint64_t)m.F, V = (uint64_t)m.V;
 	const uint64_t q = (uint64_t)(m.nh * m.hd), kv = (uint64_t)(m.nkv * m.hd);
 	char src[256], dst[FVL_GGUF_MAX_NAME + 1];
-	if ((st = ADD(p, "token_embd.weight", TC_EMBED, false, "model.embed_tokens.weight", V, H)))
+	if ((st = ADD(p, FVL_TN_TOKEN_EMBD, TC_EMBED, false, "model.embed_tokens.weight", V, H)))
 		return st;
 	for (int64_t l = 0; l < m.L; l++) {
-#define L_ADD(gg, cls, hf, ...) (snprintf(dst, sizeof(dst), "blk.%lld." gg, (long long)l), \
+#define L_ADD(gg, cls, hf, ...) (snprintf(dst, sizeof(dst), FVL_TN_BLK gg, (size_t)l), \
 	snprintf(src, sizeof(src), "model.layers.%lld." hf, (long long)l), \
 	ADD(p, dst, cls, false, src, __VA_ARGS__))
-		if ((st = L_ADD("attn_norm.weight", TC_KEEP_F32, "input_layernorm.weight", H)) ||
-		    (st = L_ADD("ffn_norm.weight", TC_KEEP_F32, "post_attention_layernorm.weight", H)) ||
-		    (st = L_ADD("attn_output.weight", TC_LLM, "self_attn.o_proj.weight", H, q)) ||
-		    (st = L_ADD("ffn_down.weight", TC_LLM, "mlp.down_proj.weight", H, F)))
+		if ((st = L_ADD(FVL_TN_ATTN_NORM FVL_W, TC_KEEP_F32, "input_layernorm.weight", H)) ||
+		    (st = L_ADD(FVL_TN_FFN_NORM FVL_W, TC_KEEP_F32, "post_attention_layernorm.weight", H)) ||
+		    (st = L_ADD(FVL_TN_ATTN_OUTPUT FVL_W, TC_LLM, "self_attn.o_proj.weight", H, q)) ||
+		    (st = L_ADD(FVL_TN_FFN_DOWN FVL_W, TC_LLM, "mlp.down_proj.weight", H, F)))
 			return st;
 		if (phi3) {
-			if ((st = L_ADD("attn_qkv.weight", TC_LLM, "self_attn.qkv_proj.weight", q + 2 * kv, H)) ||
-			    (st = L_ADD("ffn_up.weight", TC_LLM, "mlp.gate_up_proj.weight", 2 * F, H)))
+			if ((st = L_ADD(FVL_TN_ATTN_QKV FVL_W, TC_LLM, "self_attn.qkv_proj.weight", q + 2 * kv, H)) ||
+			    (st = L_ADD(FVL_TN_FFN_UP FVL_W, TC_LLM, "mlp.gate_up_proj.weight", 2 * F, H)))
 				return st;
 		} else {
-			if ((st = L_ADD("attn_q.weight", TC_LLM, "self_attn.q_proj.weight", q, H)) ||
-			    (st = L_ADD("attn_k.weight", TC_LLM, "self_attn.k_proj.weight", kv, H)) ||
-			    (st = L_ADD("attn_v.weight", TC_LLM, "self_attn.v_proj.weight", kv, H)) ||
-			    (st = L_ADD("ffn_gate.weight", TC_LLM, "mlp.gate_proj.weight", F, H)) ||
-			    (st = L_ADD("ffn_up.weight", TC_LLM, "mlp.up_proj.weight", F, H)))
+			if ((st = L_ADD(FVL_TN_ATTN_Q FVL_W, TC_LLM, "self_attn.q_proj.weight", q, H)) ||
+			    (st = L_ADD(FVL_TN_ATTN_K FVL_W, TC_LLM, "self_attn.k_proj.weight", kv, H)) ||
+			    (st = L_ADD(FVL_TN_ATTN_V FVL_W, TC_LLM, "self_attn.v_proj.weight", kv, H)) ||
+			    (st = L_ADD(FVL_TN_FFN_GATE FVL_W, TC_LLM, "mlp.gate_proj.weight", F, H)) ||
+			    (st = L_ADD(FVL_TN_FFN_UP FVL_W, TC_LLM, "mlp.up_proj.weight", F, H)))
 				return st;
 		}
 #undef L_ADD
 	}
-	if ((st = ADD(p, "output_norm.weight", TC_KEEP_F32, false, "model.norm.weight", H)))
+	if ((st = ADD(p, FVL_TN_OUTPUT_NORM, TC_KEEP_F32, false, "model.norm.weight", H)))
 		return st;
 	static const char *const tied[] = {"model.embed_tokens.weight", NULL};
-	return plan_add(p, "output.weight", TC_EMBED, false, 2, (const uint64_t[]){V, H},
+	return plan_add(p, FVL_TN_OUTPUT, TC_EMBED, false, 2, (const uint64_t[]){V, H},
 	                "lm_head.weight", tie ? tied : NULL);
 }
 
@@ -983,15 +988,15 @@ static enum fvl_status plan_projector(const struct convert_opts *o, struct plan 
 			snprintf(src, sizeof(src), "model.mm_projector.encoder_mlp.0");
 		else
 			snprintf(src, sizeof(src), "model.mm_projector.encoder_mlp.%d.1", k);
-		snprintf(dst, sizeof(dst), "mm.%d", k);
+		snprintf(dst, sizeof(dst), FVL_TN_MM, (size_t)k);
 		if ((st = add_linear(p, TC_VISION, dst, src, H, k == 0 ? 4 * (uint64_t)mm_hidden : H)))
 			return st;
 	}
-	if ((st = fvl_gguf_writer_set_str(w, "fvl.mm.projector_type", type)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "fvl.mm.depth", (uint32_t)depth)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "fvl.mm.hidden_size", (uint32_t)mm_hidden)) ||
-	    (st = fvl_gguf_writer_set_str(w, "fvl.mm.fusion", "depth_breadth")) ||
-	    (st = fvl_gguf_writer_set_bool(w, "fvl.mm.drop_pooled_token", o->drop_pooled_token)))
+	if ((st = fvl_gguf_writer_set_str(w, FVL_KEY_MM_PROJECTOR_TYPE, type)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_MM_DEPTH, (uint32_t)depth)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_MM_HIDDEN_SIZE, (uint32_t)mm_hidden)) ||
+	    (st = fvl_gguf_writer_set_str(w, FVL_KEY_MM_FUSION, "depth_breadth")) ||
+	    (st = fvl_gguf_writer_set_bool(w, FVL_KEY_MM_DROP_POOLED, o->drop_pooled_token)))
 		return st;
 	return FVL_STATUS_OK;
 }
@@ -1026,13 +1031,13 @@ static enum fvl_status plan_llm_tokenizer(const struct convert_opts *o, struct f
 			return fvl_fail(FVL_STATUS_NOT_FOUND, "%s: no tokenizer.model for the slow "
 			                "(SentencePiece) LLM tokenizer%s", o->ckpt_dir,
 			                has_json ? "; --llm-tokenizer fast uses tokenizer.json" : "");
-		return tok_write_spm(w, "tokenizer.llm", model, o->ckpt_dir, NULL);
+		return tok_write_spm(w, FVL_TOK_LLM, model, o->ckpt_dir, NULL);
 	}
 	if (!has_json)
 		return fvl_fail(FVL_STATUS_NOT_FOUND, "%s: no LLM tokenizer (expected tokenizer.model "
 		                "or tokenizer.json)%s", o->ckpt_dir,
 		                has_model ? "; tokenizer.model is there: drop --llm-tokenizer fast" : "");
-	return tok_write_json(w, "tokenizer.llm", json, NULL, 0, 0, NULL, NULL);
+	return tok_write_json(w, FVL_TOK_LLM, json, NULL, 0, 0, NULL, NULL);
 }
 
 static enum fvl_status plan_florence_vl(const struct convert_opts *o, struct ckpt *ck,
@@ -1074,21 +1079,21 @@ static enum fvl_status plan_florence_vl(const struct convert_opts *o, struct ckp
 	int64_t H;
 	if ((st = cfg_dim(c, c->root, "hidden_size", 1 << 16, &H)))
 		return st;
-	if ((st = fvl_gguf_writer_set_str(w, "general.architecture", "florence-vl")) ||
+	if ((st = fvl_gguf_writer_set_str(w, FVL_KEY_ARCH, FVL_ARCH_FLORENCE_VL)) ||
 	    (st = plan_florence2(o, p, w, vt, &from, !o->no_florence_decoder, aspect)) ||
 	    (st = plan_projector(o, p, w, c, (uint64_t)H)) || (st = plan_llm(o, p, w, c, phi3)))
 		return st;
 	/* Prompt table, chat template and the LLaVA image splice [6.1, 7, 14.2-14.6]. */
-	if ((st = fvl_gguf_writer_set_arr(w, "fvl.prompts.ids", FVL_GGUF_INT32, fvl_prompt_ids,
+	if ((st = fvl_gguf_writer_set_arr(w, FVL_KEY_PROMPTS_IDS, FVL_GGUF_INT32, fvl_prompt_ids,
 	                                  3 * 14)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "fvl.prompts.count", 3)) ||
-	    (st = fvl_gguf_writer_set_u32(w, "fvl.prompts.length", 14)) ||
-	    (st = fvl_gguf_writer_set_str(w, "fvl.chat.template", phi3 ? phi3_template : llama3_template)) ||
-	    (st = fvl_gguf_writer_set_str(w, "fvl.chat.query", "<image>\n{question}")) ||
-	    (st = fvl_gguf_writer_set_str(w, "fvl.chat.stop", phi3 ? "<|end|>" : "<|eot_id|>")) ||
-	    (st = fvl_gguf_writer_set_str(w, "fvl.image.token", "<image>")) ||
-	    (st = fvl_gguf_writer_set_i32(w, "fvl.image.token_id", -200)) ||
-	    (st = fvl_gguf_writer_set_str(w, "fvl.image.splice", "llava")))
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_PROMPTS_COUNT, 3)) ||
+	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_PROMPTS_LENGTH, 14)) ||
+	    (st = fvl_gguf_writer_set_str(w, FVL_KEY_CHAT_TEMPLATE, phi3 ? phi3_template : llama3_template)) ||
+	    (st = fvl_gguf_writer_set_str(w, FVL_KEY_CHAT_QUERY, "<image>\n{question}")) ||
+	    (st = fvl_gguf_writer_set_str(w, FVL_KEY_CHAT_STOP, phi3 ? "<|end|>" : "<|eot_id|>")) ||
+	    (st = fvl_gguf_writer_set_str(w, FVL_KEY_IMAGE_TOKEN, "<image>")) ||
+	    (st = fvl_gguf_writer_set_i32(w, FVL_KEY_IMAGE_TOKEN_ID, -200)) ||
+	    (st = fvl_gguf_writer_set_str(w, FVL_KEY_IMAGE_SPLICE, "llava")))
 		return st;
 	return plan_llm_tokenizer(o, w);
 }
@@ -1105,16 +1110,16 @@ enum fvl_status arch_plan(const struct convert_opts *o, struct ckpt *ck, struct 
 		return st;
 	if ((st = cfg_str(&c, c.root, "model_type", &type)) != FVL_STATUS_OK)
 		goto done;
-	if ((st = fvl_gguf_writer_set_u32(w, "fvl.format_version", 1)) ||
-	    (st = fvl_gguf_writer_set_str(w, "general.source.model_type", type)))
+	if ((st = fvl_gguf_writer_set_u32(w, FVL_KEY_FORMAT_VERSION, FVL_FORMAT_VERSION)) ||
+	    (st = fvl_gguf_writer_set_str(w, FVL_KEY_SOURCE_MODEL_TYPE, type)))
 		goto done;
 	if (strcmp(type, "llava_phi") == 0 || strcmp(type, "llava_llama") == 0) {
 		if ((st = load_weights(o, ck, o->ckpt_dir, true)) == FVL_STATUS_OK)
 			st = plan_florence_vl(o, ck, p, w, &c, strcmp(type, "llava_phi") == 0);
-	} else if (strcmp(type, "florence2") == 0) {
+	} else if (strcmp(type, FVL_ARCH_FLORENCE2) == 0) {
 		if ((st = load_weights(o, ck, o->ckpt_dir, true)) == FVL_STATUS_OK &&
 		    (st = ckpt_index(ck)) == FVL_STATUS_OK &&
-		    (st = fvl_gguf_writer_set_str(w, "general.architecture", "florence2")) == FVL_STATUS_OK)
+		    (st = fvl_gguf_writer_set_str(w, FVL_KEY_ARCH, FVL_ARCH_FLORENCE2)) == FVL_STATUS_OK)
 			st = o->synth ? (from = (struct f2_src){"", false}, plan_florence2(o, p, w, o->ckpt_dir,
 			                 &from, !o->no_florence_decoder, "square")) :
 			     f2_detect(ck, &from) ? plan_florence2(o, p, w, o->ckpt_dir, &from,

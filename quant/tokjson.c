@@ -6,6 +6,7 @@
 
 #include "cfg.h"
 #include "common.h"
+#include "names.h"
 #include "tokjson.h"
 
 #define KEY(buf, prefix, suffix) (snprintf(buf, sizeof(buf), "%s.%s", prefix, suffix), buf)
@@ -408,32 +409,32 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 
 	const char *unk = str_of(model, "unk_token");
 	int32_t unk_id = unk ? token_id(vocab, added, unk) : -1;
-	if ((st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "model"), "bpe")) ||
-	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "semantics"), "fast")) ||
-	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "source"), "tokenizer.json")) ||
-	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, "tokens"), tokens, NULL, n)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, "token_type"), FVL_GGUF_INT32, types, n)) ||
-	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, "merges"), merges, NULL,
+	if ((st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_MODEL), "bpe")) ||
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_SEMANTICS), "fast")) ||
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_SOURCE), "tokenizer.json")) ||
+	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, FVL_TOK_TOKENS), tokens, NULL, n)) ||
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_TOKEN_TYPE), FVL_GGUF_INT32, types, n)) ||
+	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, FVL_TOK_MERGES), merges, NULL,
 	                                      (uint64_t)n_merges)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, "added.ids"), FVL_GGUF_INT32, added_ids,
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_IDS), FVL_GGUF_INT32, added_ids,
 	                                  na)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, "added.flags"), FVL_GGUF_UINT8,
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_FLAGS), FVL_GGUF_UINT8,
 	                                  added_flags, na)) ||
-	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "pre.type"), o.pre_type)) ||
-	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "pre.regex"),
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_PRE_TYPE), o.pre_type)) ||
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_PRE_REGEX),
 	                                  o.pre_regex ? o.pre_regex : "")) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, "pre.add_prefix_space"),
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_PRE_PREFIX_SPACE),
 	                                   o.add_prefix_space)) ||
-	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "normalizer"), o.normalizer)) ||
-	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "decoder"), o.decoder)) ||
-	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "post.type"), o.post_type)) ||
-	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, "post.bos_id"), o.bos_id)) ||
-	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, "post.eos_id"), o.eos_id)) ||
-	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, "unk_id"), unk_id)) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, "byte_fallback"), byte_fallback)) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, "fuse_unk"),
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_NORMALIZER), o.normalizer)) ||
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_DECODER), o.decoder)) ||
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_POST_TYPE), o.post_type)) ||
+	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_POST_BOS), o.bos_id)) ||
+	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_POST_EOS), o.eos_id)) ||
+	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_UNK_ID), unk_id)) ||
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_BYTE_FALLBACK), byte_fallback)) ||
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_FUSE_UNK),
 	                                   bool_of(model, "fuse_unk", false))) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, "ignore_merges"),
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_IGNORE_MERGES),
 	                                   bool_of(model, "ignore_merges", false))))
 		goto done;
 	if (n_tokens)

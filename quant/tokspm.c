@@ -7,6 +7,7 @@
 
 #include "cfg.h"
 #include "common.h"
+#include "names.h"
 #include "tokjson.h"
 
 #define KEY(buf, prefix, suffix) (snprintf(buf, sizeof(buf), "%s.%s", prefix, suffix), buf)
@@ -517,34 +518,34 @@ enum fvl_status tok_write_spm(struct fvl_gguf_writer *w, const char *prefix, con
 	const int32_t eos = sc.role[1] ? find_id(&m, &sc, sc.role[1]) : -1;
 	const char *unk_text = sc.role[2] ? sc.role[2] : (const char *)"<unk>";
 	st = FVL_STATUS_OK;
-	if ((st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "model"), "spm")) ||
-	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "semantics"), "slow")) ||
-	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "source"), "tokenizer.model")) ||
-	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, "tokens"), tokens, lens, n)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, "scores"), FVL_GGUF_FLOAT32, scores, n)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, "token_type"), FVL_GGUF_INT32, types, n)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, "added.ids"), FVL_GGUF_INT32, aids,
+	if ((st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_MODEL), "spm")) ||
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_SEMANTICS), "slow")) ||
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_SOURCE), "tokenizer.model")) ||
+	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, FVL_TOK_TOKENS), tokens, lens, n)) ||
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_SCORES), FVL_GGUF_FLOAT32, scores, n)) ||
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_TOKEN_TYPE), FVL_GGUF_INT32, types, n)) ||
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_IDS), FVL_GGUF_INT32, aids,
 	                                  sc.n_added)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, "added.flags"), FVL_GGUF_UINT8, aflags,
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_FLAGS), FVL_GGUF_UINT8, aflags,
 	                                  sc.n_added)) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, "spm.add_dummy_prefix"), m.add_dummy_prefix)) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, "spm.remove_extra_whitespaces"),
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_SPM_DUMMY_PREFIX), m.add_dummy_prefix)) ||
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_SPM_REMOVE_WS),
 	                                   m.remove_extra_ws)) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, "spm.escape_whitespaces"), m.escape_ws)) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, "spm.treat_whitespace_as_suffix"),
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_SPM_ESCAPE_WS), m.escape_ws)) ||
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_SPM_WS_SUFFIX),
 	                                   m.ws_suffix)) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, "byte_fallback"), m.byte_fallback)) ||
-	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, "unk_id"), unk_id)) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, "hf.legacy"), sc.legacy)) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, "hf.add_prefix_space"), sc.add_prefix_space)) ||
-	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "hf.unk_token"), unk_text)) ||
-	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "pre.type"), "none")) ||
-	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "normalizer"), "none")) ||
-	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "decoder"), "sentencepiece")) ||
-	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, "post.type"), "template")) ||
-	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, "post.bos_id"), sc.add_bos ? bos : -1)) ||
-	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, "post.eos_id"), sc.add_eos ? eos : -1)) ||
-	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, "bos_token_id"), bos)))
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_BYTE_FALLBACK), m.byte_fallback)) ||
+	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_UNK_ID), unk_id)) ||
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_HF_LEGACY), sc.legacy)) ||
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_HF_PREFIX_SPACE), sc.add_prefix_space)) ||
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_HF_UNK_TOKEN), unk_text)) ||
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_PRE_TYPE), "none")) ||
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_NORMALIZER), "none")) ||
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_DECODER), "sentencepiece")) ||
+	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_POST_TYPE), "template")) ||
+	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_POST_BOS), sc.add_bos ? bos : -1)) ||
+	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_POST_EOS), sc.add_eos ? eos : -1)) ||
+	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_BOS_ID), bos)))
 		goto done;
 	if (n_tokens)
 		*n_tokens = n;

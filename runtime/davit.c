@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common.h"
+#include "names.h"
 #include "davit.h"
 
 #define TB 256 /* tokens per tile in convolutions and MLPs */
@@ -34,20 +35,20 @@ static enum fvl_status load_block(struct fvl_davit_block *b, const struct fvl_gg
 {
 	char n1[96], n2[96];
 	enum fvl_status st;
-#define P(x) NAME(n1, "v.blk.%zu.%zu.%s." x, s, j, tag)
-#define Q(x) NAME(n2, "v.blk.%zu.%zu.%s." x, s, j, tag)
-	if ((st = load_dw(g, P("dw1.weight"), c, &b->dw1)) ||
-	    (st = load_dw(g, P("dw2.weight"), c, &b->dw2)) ||
-	    (st = fvl_tensor_f32(g, P("dw1.bias"), c, &b->dw1_b)) ||
-	    (st = fvl_tensor_f32(g, P("dw2.bias"), c, &b->dw2_b)) ||
-	    (st = fvl_tensor_f32(g, P("attn_norm.weight"), c, &b->attn_norm_w)) ||
-	    (st = fvl_tensor_f32(g, P("attn_norm.bias"), c, &b->attn_norm_b)) ||
-	    (st = fvl_tensor_f32(g, P("ffn_norm.weight"), c, &b->ffn_norm_w)) ||
-	    (st = fvl_tensor_f32(g, P("ffn_norm.bias"), c, &b->ffn_norm_b)) ||
-	    (st = fvl_linear_init(&b->qkv, g, P("attn_qkv.weight"), Q("attn_qkv.bias"), c, 3 * c)) ||
-	    (st = fvl_linear_init(&b->attn_out, g, P("attn_out.weight"), Q("attn_out.bias"), c, c)) ||
-	    (st = fvl_linear_init(&b->ffn_up, g, P("ffn_up.weight"), Q("ffn_up.bias"), c, 4 * c)) ||
-	    (st = fvl_linear_init(&b->ffn_down, g, P("ffn_down.weight"), Q("ffn_down.bias"), 4 * c, c)))
+#define P(x) NAME(n1, FVL_TN_V_BLK x, s, j, tag)
+#define Q(x) NAME(n2, FVL_TN_V_BLK x, s, j, tag)
+	if ((st = load_dw(g, P(FVL_TN_DW1 FVL_W), c, &b->dw1)) ||
+	    (st = load_dw(g, P(FVL_TN_DW2 FVL_W), c, &b->dw2)) ||
+	    (st = fvl_tensor_f32(g, P(FVL_TN_DW1 FVL_B), c, &b->dw1_b)) ||
+	    (st = fvl_tensor_f32(g, P(FVL_TN_DW2 FVL_B), c, &b->dw2_b)) ||
+	    (st = fvl_tensor_f32(g, P(FVL_TN_ATTN_NORM FVL_W), c, &b->attn_norm_w)) ||
+	    (st = fvl_tensor_f32(g, P(FVL_TN_ATTN_NORM FVL_B), c, &b->attn_norm_b)) ||
+	    (st = fvl_tensor_f32(g, P(FVL_TN_FFN_NORM FVL_W), c, &b->ffn_norm_w)) ||
+	    (st = fvl_tensor_f32(g, P(FVL_TN_FFN_NORM FVL_B), c, &b->ffn_norm_b)) ||
+	    (st = fvl_linear_init(&b->qkv, g, P(FVL_TN_ATTN_QKV FVL_W), Q(FVL_TN_ATTN_QKV FVL_B), c, 3 * c)) ||
+	    (st = fvl_linear_init(&b->attn_out, g, P(FVL_TN_ATTN_OUT FVL_W), Q(FVL_TN_ATTN_OUT FVL_B), c, c)) ||
+	    (st = fvl_linear_init(&b->ffn_up, g, P(FVL_TN_FFN_UP FVL_W), Q(FVL_TN_FFN_UP FVL_B), c, 4 * c)) ||
+	    (st = fvl_linear_init(&b->ffn_down, g, P(FVL_TN_FFN_DOWN FVL_W), Q(FVL_TN_FFN_DOWN FVL_B), 4 * c, c)))
 		return st;
 #undef P
 #undef Q
@@ -74,25 +75,25 @@ enum fvl_status fvl_davit_load(struct fvl_davit *v, const struct fvl_gguf *g)
 	char n1[96], n2[96];
 
 	memset(v, 0, sizeof(*v));
-	if ((st = fvl_gguf_get_arr(g, "f2.vision.dim_embed", FVL_GGUF_UINT32, &kv)))
+	if ((st = fvl_gguf_get_arr(g, FVL_KEY_V_DIM_EMBED, FVL_GGUF_UINT32, &kv)))
 		return st;
 	if (kv->n == 0 || kv->n > FVL_DAVIT_MAX_STAGES)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "%llu DaViT stages", (unsigned long long)kv->n);
 	v->n_stages = kv->n;
 	const size_t ns = v->n_stages;
-	if ((st = fvl_gguf_get_dims(g, "f2.vision.dim_embed", ns, dims)) ||
-	    (st = fvl_gguf_get_dims(g, "f2.vision.depths", ns, depth)) ||
-	    (st = fvl_gguf_get_dims(g, "f2.vision.num_heads", ns, heads)) ||
-	    (st = fvl_gguf_get_dims(g, "f2.vision.num_groups", ns, groups)) ||
-	    (st = fvl_gguf_get_dims(g, "f2.vision.patch_size", ns, ks)) ||
-	    (st = fvl_gguf_get_dims(g, "f2.vision.patch_stride", ns, strides)) ||
-	    (st = fvl_gguf_get_dims(g, "f2.vision.patch_padding", ns, pads)) ||
-	    (st = fvl_gguf_get_dims(g, "f2.vision.patch_prenorm", ns, pre)) ||
-	    (st = fvl_gguf_get_dim(g, "f2.vision.window_size", 1, 64, &v->window)) ||
-	    (st = fvl_gguf_get_dim(g, "preprocess.height", 1, 16384, &v->image_size)))
+	if ((st = fvl_gguf_get_dims(g, FVL_KEY_V_DIM_EMBED, ns, dims)) ||
+	    (st = fvl_gguf_get_dims(g, FVL_KEY_V_DEPTHS, ns, depth)) ||
+	    (st = fvl_gguf_get_dims(g, FVL_KEY_V_NUM_HEADS, ns, heads)) ||
+	    (st = fvl_gguf_get_dims(g, FVL_KEY_V_NUM_GROUPS, ns, groups)) ||
+	    (st = fvl_gguf_get_dims(g, FVL_KEY_V_PATCH_SIZE, ns, ks)) ||
+	    (st = fvl_gguf_get_dims(g, FVL_KEY_V_PATCH_STRIDE, ns, strides)) ||
+	    (st = fvl_gguf_get_dims(g, FVL_KEY_V_PATCH_PADDING, ns, pads)) ||
+	    (st = fvl_gguf_get_dims(g, FVL_KEY_V_PATCH_PRENORM, ns, pre)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_V_WINDOW_SIZE, 1, 64, &v->window)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_PRE_HEIGHT, 1, 16384, &v->image_size)))
 		return st;
 	v->eps = 1e-5f; /* nn.LayerNorm's default, what files without the key were converted from */
-	if (fvl_gguf_get_f32(g, "f2.vision.layer_norm_eps", &v->eps) == FVL_STATUS_OK &&
+	if (fvl_gguf_get_f32(g, FVL_KEY_V_LAYER_NORM_EPS, &v->eps) == FVL_STATUS_OK &&
 	    !(v->eps > 0.0f && v->eps < 1.0f))
 		return fvl_fail(FVL_STATUS_BAD_FILE, "f2.vision.layer_norm_eps %g is outside (0, 1)",
 		                (double)v->eps);
@@ -114,10 +115,10 @@ enum fvl_status fvl_davit_load(struct fvl_davit *v, const struct fvl_gguf *g)
 		}
 		grid = (grid + 2 * t->pad - t->k) / t->stride + 1;
 		size_t nc = t->prenorm ? cin : t->c;
-		if ((st = fvl_linear_init(&t->conv, g, NAME(n1, "v.conv.%zu.weight", s),
-		                          NAME(n2, "v.conv.%zu.bias", s), cin * t->k * t->k, t->c)) ||
-		    (st = fvl_tensor_f32(g, NAME(n1, "v.conv.%zu.norm.weight", s), nc, &t->norm_w)) ||
-		    (st = fvl_tensor_f32(g, NAME(n1, "v.conv.%zu.norm.bias", s), nc, &t->norm_b)))
+		if ((st = fvl_linear_init(&t->conv, g, NAME(n1, FVL_TN_V_CONV FVL_W, s),
+		                          NAME(n2, FVL_TN_V_CONV FVL_B, s), cin * t->k * t->k, t->c)) ||
+		    (st = fvl_tensor_f32(g, NAME(n1, FVL_TN_V_CONV_NORM FVL_W, s), nc, &t->norm_w)) ||
+		    (st = fvl_tensor_f32(g, NAME(n1, FVL_TN_V_CONV_NORM FVL_B, s), nc, &t->norm_b)))
 			goto error;
 		t->spatial = calloc(t->depth, sizeof(*t->spatial));
 		t->channel = calloc(t->depth, sizeof(*t->channel));
@@ -126,8 +127,8 @@ enum fvl_status fvl_davit_load(struct fvl_davit *v, const struct fvl_gguf *g)
 			goto error;
 		}
 		for (size_t j = 0; j < t->depth; j++)
-			if ((st = load_block(&t->spatial[j], g, s, j, "sp", t->c)) ||
-			    (st = load_block(&t->channel[j], g, s, j, "ch", t->c)))
+			if ((st = load_block(&t->spatial[j], g, s, j, FVL_TN_V_SPATIAL, t->c)) ||
+			    (st = load_block(&t->channel[j], g, s, j, FVL_TN_V_CHANNEL, t->c)))
 				goto error;
 		cin = t->c;
 	}

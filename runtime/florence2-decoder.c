@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "names.h"
 #include "florence2-decoder.h"
 
 #define NAME(buf, ...) (snprintf(buf, sizeof(buf), __VA_ARGS__), buf)
@@ -19,32 +20,32 @@ enum fvl_status fvl_f2_decoder_load(struct fvl_f2_decoder *d, const struct fvl_g
 	enum fvl_status st;
 	char n1[96], n2[96];
 	memset(d, 0, sizeof(*d));
-	if (fvl_gguf_get_bool(g, "f2.has_decoder", &has) != FVL_STATUS_OK || !has)
+	if (fvl_gguf_get_bool(g, FVL_KEY_F2_HAS_DECODER, &has) != FVL_STATUS_OK || !has)
 		return fvl_fail(FVL_STATUS_UNSUPPORTED, "this model file has no Florence-2 decoder "
 		                "(converted with --no-florence-decoder); reconvert without it");
-	if ((st = fvl_gguf_get_dim(g, "f2.text.d_model", 1, SIZE_MAX, &d->n_embd)) ||
-	    (st = fvl_gguf_get_dim(g, "f2.text.decoder_layers", 0, 256, &d->n_layer)) ||
-	    (st = fvl_gguf_get_dim(g, "f2.text.decoder_heads", 1, SIZE_MAX, &d->n_head)) ||
-	    (st = fvl_gguf_get_dim(g, "f2.text.decoder_ffn_dim", 1, SIZE_MAX, &d->n_ff)) ||
-	    (st = fvl_gguf_get_dim(g, "f2.text.vocab_size", 1, SIZE_MAX, &d->n_vocab)) ||
-	    (st = fvl_gguf_get_dim(g, "f2.text.max_position_embeddings", 1, SIZE_MAX, &d->n_pos)))
+	if ((st = fvl_gguf_get_dim(g, FVL_KEY_T_D_MODEL, 1, SIZE_MAX, &d->n_embd)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_T_DEC_LAYERS, 0, 256, &d->n_layer)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_T_DEC_HEADS, 1, SIZE_MAX, &d->n_head)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_T_DEC_FFN, 1, SIZE_MAX, &d->n_ff)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_T_VOCAB_SIZE, 1, SIZE_MAX, &d->n_vocab)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_T_MAX_POS, 1, SIZE_MAX, &d->n_pos)))
 		goto error;
 	d->eps = 1e-5f; /* nn.LayerNorm's default: files converted before the key was written */
-	if (fvl_gguf_get_f32(g, "f2.text.layer_norm_eps", &d->eps) == FVL_STATUS_OK &&
+	if (fvl_gguf_get_f32(g, FVL_KEY_T_LAYER_NORM_EPS, &d->eps) == FVL_STATUS_OK &&
 	    !(d->eps > 0.0f && d->eps < 1.0f)) {
 		st = fvl_fail(FVL_STATUS_BAD_FILE, "f2.text.layer_norm_eps %g is outside (0, 1)",
 		              (double)d->eps);
 		goto error;
 	}
-	d->no_repeat_ngram = fvl_gguf_get_u32(g, "f2.text.no_repeat_ngram_size", &v) == 0 ? v : 0;
-	d->num_beams = fvl_gguf_get_u32(g, "f2.generation.num_beams", &v) == 0 && v ? v : 1;
-	fvl_gguf_get_bool(g, "f2.generation.early_stopping", &d->early_stopping);
+	d->no_repeat_ngram = fvl_gguf_get_u32(g, FVL_KEY_T_NO_REPEAT_NGRAM, &v) == 0 ? v : 0;
+	d->num_beams = fvl_gguf_get_u32(g, FVL_KEY_F2_GEN_NUM_BEAMS, &v) == 0 && v ? v : 1;
+	fvl_gguf_get_bool(g, FVL_KEY_F2_GEN_EARLY_STOP, &d->early_stopping);
 	int64_t i64;
-	d->start_id = fvl_gguf_get_i64(g, "f2.text.decoder_start_token_id", &i64) == 0 ? (int32_t)i64 : 2;
-	d->eos_id = fvl_gguf_get_i64(g, "f2.text.eos_token_id", &i64) == 0 ? (int32_t)i64 : 2;
-	d->forced_bos_id = fvl_gguf_get_i64(g, "f2.text.forced_bos_token_id", &i64) == 0 ?
+	d->start_id = fvl_gguf_get_i64(g, FVL_KEY_T_DEC_START_ID, &i64) == 0 ? (int32_t)i64 : 2;
+	d->eos_id = fvl_gguf_get_i64(g, FVL_KEY_T_EOS_ID, &i64) == 0 ? (int32_t)i64 : 2;
+	d->forced_bos_id = fvl_gguf_get_i64(g, FVL_KEY_T_FORCED_BOS_ID, &i64) == 0 ?
 	                   (int32_t)i64 : -1;
-	d->forced_eos = fvl_gguf_get_i64(g, "f2.text.forced_eos_token_id", &i64) == 0 && i64 >= 0;
+	d->forced_eos = fvl_gguf_get_i64(g, FVL_KEY_T_FORCED_EOS_ID, &i64) == 0 && i64 >= 0;
 	if (d->n_embd % d->n_head || d->n_embd / d->n_head > FVL_ATTN_MAX_HEAD_DIM ||
 	    d->num_beams > 16 || d->no_repeat_ngram > 64) {
 		st = fvl_fail(FVL_STATUS_BAD_FILE, "Florence-2 decoder: d_model %zu, %zu heads (head dim "
@@ -52,18 +53,18 @@ enum fvl_status fvl_f2_decoder_load(struct fvl_f2_decoder *d, const struct fvl_g
 		              FVL_ATTN_MAX_HEAD_DIM, d->n_layer, d->num_beams, d->no_repeat_ngram);
 		goto error;
 	}
-	d->tok_embd = fvl_gguf_find_tensor(g, "fe.token_embd.weight");
+	d->tok_embd = fvl_gguf_find_tensor(g, FVL_TN_ENC_TOKEN_EMBD);
 	if (!d->tok_embd) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "fe.token_embd.weight is missing");
+		st = fvl_fail(FVL_STATUS_BAD_FILE, FVL_TN_ENC_TOKEN_EMBD " is missing");
 		goto error;
 	}
-	const char *head = fvl_gguf_find_tensor(g, "fd.output.weight") ? "fd.output.weight" :
-	                   "fe.token_embd.weight";
-	if ((st = fvl_tensor_f32(g, "fd.pos_embd.weight", (d->n_pos + 2) * d->n_embd, &d->pos_embd)) ||
-	    (st = fvl_tensor_f32(g, "fd.embd_norm.weight", d->n_embd, &d->embd_norm_w)) ||
-	    (st = fvl_tensor_f32(g, "fd.embd_norm.bias", d->n_embd, &d->embd_norm_b)) ||
-	    (fvl_gguf_find_tensor(g, "fd.logits_bias") && /* absent: none (the native layout) */
-	     (st = fvl_tensor_f32(g, "fd.logits_bias", d->n_vocab, &d->logits_bias))) ||
+	const char *head = fvl_gguf_find_tensor(g, FVL_TN_DEC_OUTPUT) ? FVL_TN_DEC_OUTPUT :
+	                   FVL_TN_ENC_TOKEN_EMBD;
+	if ((st = fvl_tensor_f32(g, FVL_TN_DEC_POS_EMBD, (d->n_pos + 2) * d->n_embd, &d->pos_embd)) ||
+	    (st = fvl_tensor_f32(g, FVL_TN_DEC_EMBD_NORM FVL_W, d->n_embd, &d->embd_norm_w)) ||
+	    (st = fvl_tensor_f32(g, FVL_TN_DEC_EMBD_NORM FVL_B, d->n_embd, &d->embd_norm_b)) ||
+	    (fvl_gguf_find_tensor(g, FVL_TN_DEC_LOGITS_BIAS) && /* absent: none (the native layout) */
+	     (st = fvl_tensor_f32(g, FVL_TN_DEC_LOGITS_BIAS, d->n_vocab, &d->logits_bias))) ||
 	    (st = fvl_linear_init(&d->lm_head, g, head, NULL, d->n_embd, d->n_vocab)))
 		goto error;
 	d->layers = calloc(d->n_layer, sizeof(*d->layers));
@@ -74,24 +75,24 @@ enum fvl_status fvl_f2_decoder_load(struct fvl_f2_decoder *d, const struct fvl_g
 	for (size_t i = 0; i < d->n_layer; i++) {
 		struct fvl_f2_decoder_layer *y = &d->layers[i];
 		const size_t m = d->n_embd, f = d->n_ff;
-#define P(x) NAME(n1, "fd.blk.%zu." x, i)
-#define Q(x) NAME(n2, "fd.blk.%zu." x, i)
-		if ((st = fvl_linear_init(&y->q, g, P("attn_q.weight"), Q("attn_q.bias"), m, m)) ||
-		    (st = fvl_linear_init(&y->k, g, P("attn_k.weight"), Q("attn_k.bias"), m, m)) ||
-		    (st = fvl_linear_init(&y->v, g, P("attn_v.weight"), Q("attn_v.bias"), m, m)) ||
-		    (st = fvl_linear_init(&y->o, g, P("attn_out.weight"), Q("attn_out.bias"), m, m)) ||
-		    (st = fvl_linear_init(&y->cross_q, g, P("cross_q.weight"), Q("cross_q.bias"), m, m)) ||
-		    (st = fvl_linear_init(&y->cross_k, g, P("cross_k.weight"), Q("cross_k.bias"), m, m)) ||
-		    (st = fvl_linear_init(&y->cross_v, g, P("cross_v.weight"), Q("cross_v.bias"), m, m)) ||
-		    (st = fvl_linear_init(&y->cross_out, g, P("cross_out.weight"), Q("cross_out.bias"), m, m)) ||
-		    (st = fvl_linear_init(&y->ffn_up, g, P("ffn_up.weight"), Q("ffn_up.bias"), m, f)) ||
-		    (st = fvl_linear_init(&y->ffn_down, g, P("ffn_down.weight"), Q("ffn_down.bias"), f, m)) ||
-		    (st = fvl_tensor_f32(g, P("attn_norm.weight"), m, &y->attn_norm_w)) ||
-		    (st = fvl_tensor_f32(g, P("attn_norm.bias"), m, &y->attn_norm_b)) ||
-		    (st = fvl_tensor_f32(g, P("cross_norm.weight"), m, &y->cross_norm_w)) ||
-		    (st = fvl_tensor_f32(g, P("cross_norm.bias"), m, &y->cross_norm_b)) ||
-		    (st = fvl_tensor_f32(g, P("ffn_norm.weight"), m, &y->ffn_norm_w)) ||
-		    (st = fvl_tensor_f32(g, P("ffn_norm.bias"), m, &y->ffn_norm_b)))
+#define P(x) NAME(n1, FVL_TN_DEC_BLK x, i)
+#define Q(x) NAME(n2, FVL_TN_DEC_BLK x, i)
+		if ((st = fvl_linear_init(&y->q, g, P(FVL_TN_ATTN_Q FVL_W), Q(FVL_TN_ATTN_Q FVL_B), m, m)) ||
+		    (st = fvl_linear_init(&y->k, g, P(FVL_TN_ATTN_K FVL_W), Q(FVL_TN_ATTN_K FVL_B), m, m)) ||
+		    (st = fvl_linear_init(&y->v, g, P(FVL_TN_ATTN_V FVL_W), Q(FVL_TN_ATTN_V FVL_B), m, m)) ||
+		    (st = fvl_linear_init(&y->o, g, P(FVL_TN_ATTN_OUT FVL_W), Q(FVL_TN_ATTN_OUT FVL_B), m, m)) ||
+		    (st = fvl_linear_init(&y->cross_q, g, P(FVL_TN_CROSS_Q FVL_W), Q(FVL_TN_CROSS_Q FVL_B), m, m)) ||
+		    (st = fvl_linear_init(&y->cross_k, g, P(FVL_TN_CROSS_K FVL_W), Q(FVL_TN_CROSS_K FVL_B), m, m)) ||
+		    (st = fvl_linear_init(&y->cross_v, g, P(FVL_TN_CROSS_V FVL_W), Q(FVL_TN_CROSS_V FVL_B), m, m)) ||
+		    (st = fvl_linear_init(&y->cross_out, g, P(FVL_TN_CROSS_OUT FVL_W), Q(FVL_TN_CROSS_OUT FVL_B), m, m)) ||
+		    (st = fvl_linear_init(&y->ffn_up, g, P(FVL_TN_FFN_UP FVL_W), Q(FVL_TN_FFN_UP FVL_B), m, f)) ||
+		    (st = fvl_linear_init(&y->ffn_down, g, P(FVL_TN_FFN_DOWN FVL_W), Q(FVL_TN_FFN_DOWN FVL_B), f, m)) ||
+		    (st = fvl_tensor_f32(g, P(FVL_TN_ATTN_NORM FVL_W), m, &y->attn_norm_w)) ||
+		    (st = fvl_tensor_f32(g, P(FVL_TN_ATTN_NORM FVL_B), m, &y->attn_norm_b)) ||
+		    (st = fvl_tensor_f32(g, P(FVL_TN_CROSS_NORM FVL_W), m, &y->cross_norm_w)) ||
+		    (st = fvl_tensor_f32(g, P(FVL_TN_CROSS_NORM FVL_B), m, &y->cross_norm_b)) ||
+		    (st = fvl_tensor_f32(g, P(FVL_TN_FFN_NORM FVL_W), m, &y->ffn_norm_w)) ||
+		    (st = fvl_tensor_f32(g, P(FVL_TN_FFN_NORM FVL_B), m, &y->ffn_norm_b)))
 			goto error;
 #undef P
 #undef Q

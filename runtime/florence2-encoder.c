@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "names.h"
 #include "florence2-encoder.h"
 
 #define NAME(buf, ...) (snprintf(buf, sizeof(buf), __VA_ARGS__), buf)
@@ -43,10 +44,10 @@ static enum fvl_status encoder_load(struct fvl_f2_encoder *e, const struct fvl_g
 	memset(e, 0, sizeof(*e));
 	e->grid = grid, e->c = cin;
 	/* _encode_image */
-	if ((st = fvl_gguf_get_dim(g, "f2.vision.projection_dim", 1, SIZE_MAX, &e->proj_dim)) ||
-	    (st = fvl_gguf_get_dim(g, "f2.vision.pos_embed_max", 1, SIZE_MAX, &e->pos_max)))
+	if ((st = fvl_gguf_get_dim(g, FVL_KEY_V_PROJECTION_DIM, 1, SIZE_MAX, &e->proj_dim)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_V_POS_EMBED_MAX, 1, SIZE_MAX, &e->pos_max)))
 		return st;
-	if ((st = fvl_gguf_get_arr(g, "f2.vision.image_feature_source", FVL_GGUF_STRING, &src)))
+	if ((st = fvl_gguf_get_arr(g, FVL_KEY_V_FEATURE_SOURCE, FVL_GGUF_STRING, &src)))
 		goto error;
 	if (src->n == 0 || src->n > 4) {
 		st = fvl_fail(FVL_STATUS_BAD_FILE, "image_feature_source has %llu entries",
@@ -62,20 +63,20 @@ static enum fvl_status encoder_load(struct fvl_f2_encoder *e, const struct fvl_g
 		goto error;
 	}
 	const size_t cl = cin;
-	if ((st = fvl_linear_init(&e->img_proj, g, "v.img_proj.weight", NULL, cl, e->proj_dim)) ||
-	    (st = fvl_tensor_f32(g, "v.img_proj_norm.weight", e->proj_dim, &e->proj_norm_w)) ||
-	    (st = fvl_tensor_f32(g, "v.img_proj_norm.bias", e->proj_dim, &e->proj_norm_b)) ||
-	    (st = fvl_tensor_f32(g, "v.pos_row.weight", e->pos_max * cl / 2, &e->pos_row)) ||
-	    (st = fvl_tensor_f32(g, "v.pos_col.weight", e->pos_max * cl / 2, &e->pos_col)))
+	if ((st = fvl_linear_init(&e->img_proj, g, FVL_TN_V_IMG_PROJ FVL_W, NULL, cl, e->proj_dim)) ||
+	    (st = fvl_tensor_f32(g, FVL_TN_V_IMG_PROJ_NORM FVL_W, e->proj_dim, &e->proj_norm_w)) ||
+	    (st = fvl_tensor_f32(g, FVL_TN_V_IMG_PROJ_NORM FVL_B, e->proj_dim, &e->proj_norm_b)) ||
+	    (st = fvl_tensor_f32(g, FVL_TN_V_POS_ROW FVL_W, e->pos_max * cl / 2, &e->pos_row)) ||
+	    (st = fvl_tensor_f32(g, FVL_TN_V_POS_COL FVL_W, e->pos_max * cl / 2, &e->pos_col)))
 		goto error;
 	/* BART encoder */
-	if ((st = fvl_gguf_get_dim(g, "f2.text.d_model", 1, SIZE_MAX, &e->n_embd)) ||
-	    (st = fvl_gguf_get_dim(g, "f2.text.encoder_layers", 1, SIZE_MAX, &e->n_layer)) ||
-	    (st = fvl_gguf_get_dim(g, "f2.text.encoder_heads", 1, SIZE_MAX, &e->n_head)) ||
-	    (st = fvl_gguf_get_dim(g, "f2.text.encoder_ffn_dim", 1, SIZE_MAX, &e->n_ff)) ||
-	    (st = fvl_gguf_get_dim(g, "f2.text.vocab_size", 1, SIZE_MAX, &e->n_vocab)) ||
-	    (st = fvl_gguf_get_dim(g, "f2.text.max_position_embeddings", 1, SIZE_MAX, &e->n_pos)) ||
-	    (st = layer_norm_eps(g, "f2.text.layer_norm_eps", &e->eps)))
+	if ((st = fvl_gguf_get_dim(g, FVL_KEY_T_D_MODEL, 1, SIZE_MAX, &e->n_embd)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_T_ENC_LAYERS, 1, SIZE_MAX, &e->n_layer)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_T_ENC_HEADS, 1, SIZE_MAX, &e->n_head)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_T_ENC_FFN, 1, SIZE_MAX, &e->n_ff)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_T_VOCAB_SIZE, 1, SIZE_MAX, &e->n_vocab)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_T_MAX_POS, 1, SIZE_MAX, &e->n_pos)) ||
+	    (st = layer_norm_eps(g, FVL_KEY_T_LAYER_NORM_EPS, &e->eps)))
 		goto error;
 	if (e->n_embd != e->proj_dim || e->n_embd % e->n_head ||
 	    e->n_embd / e->n_head > FVL_ATTN_MAX_HEAD_DIM || e->n_layer > 256 ||
@@ -86,15 +87,15 @@ static enum fvl_status encoder_load(struct fvl_f2_encoder *e, const struct fvl_g
 		              e->n_pos, fvl_f2_n_visual(e));
 		goto error;
 	}
-	e->tok_embd = fvl_gguf_find_tensor(g, "fe.token_embd.weight");
+	e->tok_embd = fvl_gguf_find_tensor(g, FVL_TN_ENC_TOKEN_EMBD);
 	if (!e->tok_embd || e->tok_embd->ne[0] != e->n_embd || e->tok_embd->ne[1] != e->n_vocab) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "fe.token_embd.weight is missing or not [%zu, %zu]",
+		st = fvl_fail(FVL_STATUS_BAD_FILE, FVL_TN_ENC_TOKEN_EMBD " is missing or not [%zu, %zu]",
 		              e->n_embd, e->n_vocab);
 		goto error;
 	}
-	if ((st = fvl_tensor_f32(g, "fe.pos_embd.weight", (e->n_pos + 2) * e->n_embd, &e->pos_embd)) ||
-	    (st = fvl_tensor_f32(g, "fe.embd_norm.weight", e->n_embd, &e->embd_norm_w)) ||
-	    (st = fvl_tensor_f32(g, "fe.embd_norm.bias", e->n_embd, &e->embd_norm_b)))
+	if ((st = fvl_tensor_f32(g, FVL_TN_ENC_POS_EMBD, (e->n_pos + 2) * e->n_embd, &e->pos_embd)) ||
+	    (st = fvl_tensor_f32(g, FVL_TN_ENC_EMBD_NORM FVL_W, e->n_embd, &e->embd_norm_w)) ||
+	    (st = fvl_tensor_f32(g, FVL_TN_ENC_EMBD_NORM FVL_B, e->n_embd, &e->embd_norm_b)))
 		goto error;
 	e->layers = calloc(e->n_layer, sizeof(*e->layers));
 	if (!e->layers) {
@@ -104,18 +105,18 @@ static enum fvl_status encoder_load(struct fvl_f2_encoder *e, const struct fvl_g
 	for (size_t l = 0; l < e->n_layer; l++) {
 		struct fvl_f2_encoder_layer *y = &e->layers[l];
 		const size_t d = e->n_embd, ff = e->n_ff;
-#define P(x) NAME(n1, "fe.blk.%zu." x, l)
-#define Q(x) NAME(n2, "fe.blk.%zu." x, l)
-		if ((st = fvl_linear_init(&y->q, g, P("attn_q.weight"), Q("attn_q.bias"), d, d)) ||
-		    (st = fvl_linear_init(&y->k, g, P("attn_k.weight"), Q("attn_k.bias"), d, d)) ||
-		    (st = fvl_linear_init(&y->v, g, P("attn_v.weight"), Q("attn_v.bias"), d, d)) ||
-		    (st = fvl_linear_init(&y->o, g, P("attn_out.weight"), Q("attn_out.bias"), d, d)) ||
-		    (st = fvl_linear_init(&y->ffn_up, g, P("ffn_up.weight"), Q("ffn_up.bias"), d, ff)) ||
-		    (st = fvl_linear_init(&y->ffn_down, g, P("ffn_down.weight"), Q("ffn_down.bias"), ff, d)) ||
-		    (st = fvl_tensor_f32(g, P("attn_norm.weight"), d, &y->attn_norm_w)) ||
-		    (st = fvl_tensor_f32(g, P("attn_norm.bias"), d, &y->attn_norm_b)) ||
-		    (st = fvl_tensor_f32(g, P("ffn_norm.weight"), d, &y->ffn_norm_w)) ||
-		    (st = fvl_tensor_f32(g, P("ffn_norm.bias"), d, &y->ffn_norm_b)))
+#define P(x) NAME(n1, FVL_TN_ENC_BLK x, l)
+#define Q(x) NAME(n2, FVL_TN_ENC_BLK x, l)
+		if ((st = fvl_linear_init(&y->q, g, P(FVL_TN_ATTN_Q FVL_W), Q(FVL_TN_ATTN_Q FVL_B), d, d)) ||
+		    (st = fvl_linear_init(&y->k, g, P(FVL_TN_ATTN_K FVL_W), Q(FVL_TN_ATTN_K FVL_B), d, d)) ||
+		    (st = fvl_linear_init(&y->v, g, P(FVL_TN_ATTN_V FVL_W), Q(FVL_TN_ATTN_V FVL_B), d, d)) ||
+		    (st = fvl_linear_init(&y->o, g, P(FVL_TN_ATTN_OUT FVL_W), Q(FVL_TN_ATTN_OUT FVL_B), d, d)) ||
+		    (st = fvl_linear_init(&y->ffn_up, g, P(FVL_TN_FFN_UP FVL_W), Q(FVL_TN_FFN_UP FVL_B), d, ff)) ||
+		    (st = fvl_linear_init(&y->ffn_down, g, P(FVL_TN_FFN_DOWN FVL_W), Q(FVL_TN_FFN_DOWN FVL_B), ff, d)) ||
+		    (st = fvl_tensor_f32(g, P(FVL_TN_ATTN_NORM FVL_W), d, &y->attn_norm_w)) ||
+		    (st = fvl_tensor_f32(g, P(FVL_TN_ATTN_NORM FVL_B), d, &y->attn_norm_b)) ||
+		    (st = fvl_tensor_f32(g, P(FVL_TN_FFN_NORM FVL_W), d, &y->ffn_norm_w)) ||
+		    (st = fvl_tensor_f32(g, P(FVL_TN_FFN_NORM FVL_B), d, &y->ffn_norm_b)))
 			goto error;
 #undef P
 #undef Q

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common.h"
+#include "names.h"
 #include "florence2-tasks.h"
 #include "model.h"
 
@@ -331,8 +332,8 @@ static enum fvl_status task_template(const struct fvl_gguf *g, const char *token
 	const struct fvl_gguf_kv *names, *prompts;
 	enum fvl_status st;
 	*out = NULL;
-	if ((st = fvl_gguf_get_arr(g, "f2.tasks.names", FVL_GGUF_STRING, &names)) ||
-	    (st = fvl_gguf_get_arr(g, "f2.tasks.prompts", FVL_GGUF_STRING, &prompts)))
+	if ((st = fvl_gguf_get_arr(g, FVL_KEY_F2_TASK_NAMES, FVL_GGUF_STRING, &names)) ||
+	    (st = fvl_gguf_get_arr(g, FVL_KEY_F2_TASK_PROMPTS, FVL_GGUF_STRING, &prompts)))
 		return st;
 	for (uint64_t i = 0; i < names->n && i < prompts->n; i++) {
 		struct fvl_str n = fvl_gguf_arr_str(names, i);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "names.h"
 #include "fusion.h"
 
 enum fvl_status fvl_projector_load(struct fvl_projector *p, const struct fvl_gguf *g,
@@ -10,13 +11,13 @@ enum fvl_status fvl_projector_load(struct fvl_projector *p, const struct fvl_ggu
 {
 	enum fvl_status st;
 	memset(p, 0, sizeof(*p));
-	if ((st = fvl_gguf_get_dim(g, "fvl.mm.depth", 1, FVL_PROJECTOR_MAX_DEPTH, &p->depth)))
+	if ((st = fvl_gguf_get_dim(g, FVL_KEY_MM_DEPTH, 1, FVL_PROJECTOR_MAX_DEPTH, &p->depth)))
 		return st;
 	p->in_dim = in_dim;
 	for (size_t k = 0; k < p->depth; k++) {
 		char w[32], b[32];
-		snprintf(w, sizeof(w), "mm.%zu.weight", k);
-		snprintf(b, sizeof(b), "mm.%zu.bias", k);
+		snprintf(w, sizeof(w), FVL_TN_MM FVL_W, k);
+		snprintf(b, sizeof(b), FVL_TN_MM FVL_B, k);
 		if ((st = fvl_linear_init(&p->mm[k], g, w, b, k ? p->out_dim : in_dim,
 		                          k ? p->out_dim : 0)) != FVL_STATUS_OK) {
 			fvl_projector_free(p);

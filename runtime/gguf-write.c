@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "names.h"
 #include "gguf.h"
 
 struct wtensor {
@@ -96,7 +97,7 @@ static enum fvl_status begin_kv(struct fvl_gguf_writer *w, const char *key, uint
 		                "was written", key);
 	if (n == 0 || n > 65535)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "metadata key length %zu", n);
-	if (strcmp(key, "general.alignment") == 0)
+	if (strcmp(key, FVL_KEY_ALIGNMENT) == 0)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "general.alignment is written by the "
 		                "writer itself (%d)", FVL_GGUF_ALIGNMENT);
 	for (uint64_t i = 0; i < w->n_kv; i++)
@@ -237,7 +238,7 @@ enum fvl_status fvl_gguf_writer_add_tensor(struct fvl_gguf_writer *w, const char
 /* Header bytes before alignment: fixed part, metadata (plus general.alignment), tensor infos. */
 static uint64_t header_bytes(const struct fvl_gguf_writer *w)
 {
-	uint64_t n = 4 + 4 + 8 + 8 + w->kv.n + (8 + strlen("general.alignment") + 4 + 4);
+	uint64_t n = 4 + 4 + 8 + 8 + w->kv.n + (8 + strlen(FVL_KEY_ALIGNMENT) + 4 + 4);
 	for (uint64_t i = 0; i < w->n_tensors; i++)
 		n += 8 + strlen(w->tensors[i].name) + 4 + 8 * w->tensors[i].n_dims + 4 + 8;
 	return n;
@@ -280,7 +281,7 @@ enum fvl_status fvl_gguf_writer_write_header(struct fvl_gguf_writer *w, FILE *f)
 	if (st == FVL_STATUS_OK) st = put_u32(&h, FVL_GGUF_VERSION);
 	if (st == FVL_STATUS_OK) st = put_u64(&h, w->n_tensors);
 	if (st == FVL_STATUS_OK) st = put_u64(&h, w->n_kv + 1);
-	if (st == FVL_STATUS_OK) st = put_str(&h, "general.alignment", strlen("general.alignment"));
+	if (st == FVL_STATUS_OK) st = put_str(&h, FVL_KEY_ALIGNMENT, strlen(FVL_KEY_ALIGNMENT));
 	if (st == FVL_STATUS_OK) st = put_u32(&h, FVL_GGUF_UINT32);
 	if (st == FVL_STATUS_OK) st = put_u32(&h, align);
 	if (st == FVL_STATUS_OK) st = put(&h, w->kv.p, w->kv.n);

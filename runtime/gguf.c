@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "names.h"
 #include "gguf.h"
 
 static const struct fvl_type_info type_infos[] = {
@@ -277,7 +278,7 @@ static enum fvl_status parse_kvs(struct fvl_gguf *g, struct cursor *c)
 
 static enum fvl_status parse_alignment(struct fvl_gguf *g)
 {
-	const struct fvl_gguf_kv *kv = fvl_gguf_find_kv(g, "general.alignment");
+	const struct fvl_gguf_kv *kv = fvl_gguf_find_kv(g, FVL_KEY_ALIGNMENT);
 	g->alignment = FVL_GGUF_DEFAULT_ALIGNMENT;
 	if (!kv)
 		return FVL_STATUS_OK;

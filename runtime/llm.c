@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "names.h"
 #include "fp16.h"
 #include "llm.h"
 #include "pool.h"
@@ -16,8 +17,8 @@ static enum fvl_status rope_freqs(struct fvl_llm *m, const struct fvl_gguf *g)
 	float base = 10000.0f;
 	struct fvl_str type = {"none", 4};
 	const size_t half = m->n_rot / 2;
-	fvl_gguf_get_f32(g, "llm.rope.freq_base", &base);
-	fvl_gguf_get_str(g, "llm.rope.scaling.type", &type);
+	fvl_gguf_get_f32(g, FVL_KEY_ROPE_FREQ_BASE, &base);
+	fvl_gguf_get_str(g, FVL_KEY_ROPE_SCALING_TYPE, &type);
 	m->inv_freq_short = malloc(half * sizeof(float));
 	m->inv_freq_long = malloc(half * sizeof(float));
 	if (!m->inv_freq_short || !m->inv_freq_long)
@@ -29,9 +30,9 @@ static enum fvl_status rope_freqs(struct fvl_llm *m, const struct fvl_gguf *g)
 	if (fvl_str_eq(type, "longrope")) {
 		const struct fvl_gguf_kv *sf, *lf;
 		enum fvl_status st;
-		if ((st = fvl_gguf_get_arr(g, "llm.rope.scaling.short_factor", FVL_GGUF_FLOAT32, &sf)) ||
-		    (st = fvl_gguf_get_arr(g, "llm.rope.scaling.long_factor", FVL_GGUF_FLOAT32, &lf)) ||
-		    (st = fvl_gguf_get_f32(g, "llm.rope.scaling.attn_factor", &m->attn_factor)))
+		if ((st = fvl_gguf_get_arr(g, FVL_KEY_ROPE_SHORT_FACTOR, FVL_GGUF_FLOAT32, &sf)) ||
+		    (st = fvl_gguf_get_arr(g, FVL_KEY_ROPE_LONG_FACTOR, FVL_GGUF_FLOAT32, &lf)) ||
+		    (st = fvl_gguf_get_f32(g, FVL_KEY_ROPE_ATTN_FACTOR, &m->attn_factor)))
 			return st;
 		if (sf->n != half || lf->n != half)
 			return fvl_fail(FVL_STATUS_BAD_FILE, "longrope factor lists have %llu and %llu "
@@ -46,10 +47,10 @@ static enum fvl_status rope_freqs(struct fvl_llm *m, const struct fvl_gguf *g)
 		float factor, lo, hi;
 		uint32_t orig;
 		enum fvl_status st;
-		if ((st = fvl_gguf_get_f32(g, "llm.rope.scaling.factor", &factor)) ||
-		    (st = fvl_gguf_get_f32(g, "llm.rope.scaling.low_freq_factor", &lo)) ||
-		    (st = fvl_gguf_get_f32(g, "llm.rope.scaling.high_freq_factor", &hi)) ||
-		    (st = fvl_gguf_get_u32(g, "llm.rope.scaling.original_context_length", &orig)))
+		if ((st = fvl_gguf_get_f32(g, FVL_KEY_ROPE_FACTOR, &factor)) ||
+		    (st = fvl_gguf_get_f32(g, FVL_KEY_ROPE_LOW_FREQ, &lo)) ||
+		    (st = fvl_gguf_get_f32(g, FVL_KEY_ROPE_HIGH_FREQ, &hi)) ||
+		    (st = fvl_gguf_get_u32(g, FVL_KEY_ROPE_SCALING_N_CTX, &orig)))
 			return st;
 		const double lo_wl = orig / lo, hi_wl = orig / hi;
 		for (size_t i = 0; i < half; i++) {
@@ -75,43 +76,43 @@ enum fvl_status fvl_llm_load(struct fvl_llm *m, const struct fvl_gguf *g)
 	enum fvl_status st;
 	char n1[64], n2[64];
 	memset(m, 0, sizeof(*m));
-	if ((st = fvl_gguf_get_str(g, "llm.arch", &arch)) != FVL_STATUS_OK)
+	if ((st = fvl_gguf_get_str(g, FVL_KEY_LLM_ARCH, &arch)) != FVL_STATUS_OK)
 		return st;
 	if (!fvl_str_eq(arch, "phi3") && !fvl_str_eq(arch, "llama"))
 		return fvl_fail(FVL_STATUS_UNSUPPORTED, "llm.arch '%.*s' (fvl runs phi3 and llama)",
 		                (int)arch.n, arch.p);
 	m->phi3 = fvl_str_eq(arch, "phi3");
 	size_t ctx = 0;
-	if ((st = fvl_gguf_get_dim(g, "llm.embedding_length", 1, 65536, &m->n_embd)) ||
-	    (st = fvl_gguf_get_dim(g, "llm.block_count", 1, 1024, &m->n_layer)) ||
-	    (st = fvl_gguf_get_dim(g, "llm.attention.head_count", 1, 1024, &m->n_head)) ||
-	    (st = fvl_gguf_get_dim(g, "llm.attention.head_count_kv", 1, 1024, &m->n_head_kv)) ||
-	    (st = fvl_gguf_get_dim(g, "llm.attention.key_length", 2, 256, &m->n_embd_head)) ||
-	    (st = fvl_gguf_get_dim(g, "llm.feed_forward_length", 1, 1 << 20, &m->n_ff)) ||
-	    (st = fvl_gguf_get_dim(g, "llm.vocab_size", 1, 1 << 24, &m->n_vocab)) ||
-	    (st = fvl_gguf_get_dim(g, "llm.context_length", 1, 1 << 24, &ctx)) ||
-	    (st = fvl_gguf_get_dim(g, "llm.rope.dimension_count", 2, 256, &m->n_rot)))
+	if ((st = fvl_gguf_get_dim(g, FVL_KEY_LLM_N_EMBD, 1, 65536, &m->n_embd)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_LLM_N_LAYER, 1, 1024, &m->n_layer)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_LLM_N_HEAD, 1, 1024, &m->n_head)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_LLM_N_HEAD_KV, 1, 1024, &m->n_head_kv)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_LLM_N_EMBD_HEAD, 2, 256, &m->n_embd_head)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_LLM_N_FF, 1, 1 << 20, &m->n_ff)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_LLM_N_VOCAB, 1, 1 << 24, &m->n_vocab)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_LLM_N_CTX, 1, 1 << 24, &ctx)) ||
+	    (st = fvl_gguf_get_dim(g, FVL_KEY_ROPE_N_ROT, 2, 256, &m->n_rot)))
 		return st;
 	m->n_ctx_train = ctx;
 	m->n_ctx_orig = ctx;
 	uint32_t orig;
-	if (fvl_gguf_get_u32(g, "llm.rope.original_context_length", &orig) == FVL_STATUS_OK)
+	if (fvl_gguf_get_u32(g, FVL_KEY_ROPE_N_CTX_ORIG, &orig) == FVL_STATUS_OK)
 		m->n_ctx_orig = orig;
-	if ((st = fvl_gguf_get_f32(g, "llm.attention.layer_norm_rms_epsilon", &m->eps)))
+	if ((st = fvl_gguf_get_f32(g, FVL_KEY_LLM_RMS_EPS, &m->eps)))
 		return st;
 	if (m->n_head % m->n_head_kv || m->n_rot > m->n_embd_head || m->n_rot % 2 || m->n_embd_head % 4)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "attention shape: %zu heads, %zu kv heads, "
 		                "head_dim %zu, rope dims %zu", m->n_head, m->n_head_kv, m->n_embd_head, m->n_rot);
 	if ((st = rope_freqs(m, g)) != FVL_STATUS_OK)
 		goto error;
-	m->tok_embd = fvl_gguf_find_tensor(g, "token_embd.weight");
+	m->tok_embd = fvl_gguf_find_tensor(g, FVL_TN_TOKEN_EMBD);
 	if (!m->tok_embd || m->tok_embd->ne[0] != m->n_embd || m->tok_embd->ne[1] != m->n_vocab) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "token_embd.weight is missing or not [%zu, %zu]",
+		st = fvl_fail(FVL_STATUS_BAD_FILE, FVL_TN_TOKEN_EMBD " is missing or not [%zu, %zu]",
 		              m->n_embd, m->n_vocab);
 		goto error;
 	}
-	if ((st = fvl_tensor_f32(g, "output_norm.weight", m->n_embd, &m->out_norm)) ||
-	    (st = fvl_linear_init(&m->output, g, "output.weight", NULL, m->n_embd, m->n_vocab)))
+	if ((st = fvl_tensor_f32(g, FVL_TN_OUTPUT_NORM, m->n_embd, &m->out_norm)) ||
+	    (st = fvl_linear_init(&m->output, g, FVL_TN_OUTPUT, NULL, m->n_embd, m->n_vocab)))
 		goto error;
 	m->layers = calloc(m->n_layer, sizeof(*m->layers));
 	if (!m->layers) {
@@ -121,23 +122,23 @@ enum fvl_status fvl_llm_load(struct fvl_llm *m, const struct fvl_gguf *g)
 	const size_t q = m->n_head * m->n_embd_head, kv = m->n_head_kv * m->n_embd_head; /* widths */
 	for (size_t l = 0; l < m->n_layer; l++) {
 		struct fvl_llm_layer *y = &m->layers[l];
-		if ((st = fvl_tensor_f32(g, NAME(n1, "blk.%zu.attn_norm.weight", l), m->n_embd, &y->attn_norm)) ||
-		    (st = fvl_tensor_f32(g, NAME(n1, "blk.%zu.ffn_norm.weight", l), m->n_embd, &y->ffn_norm)) ||
-		    (st = fvl_linear_init(&y->o, g, NAME(n1, "blk.%zu.attn_output.weight", l), NULL, q, m->n_embd)) ||
-		    (st = fvl_linear_init(&y->down, g, NAME(n1, "blk.%zu.ffn_down.weight", l), NULL, m->n_ff, m->n_embd)))
+		if ((st = fvl_tensor_f32(g, NAME(n1, FVL_TN_BLK FVL_TN_ATTN_NORM FVL_W, l), m->n_embd, &y->attn_norm)) ||
+		    (st = fvl_tensor_f32(g, NAME(n1, FVL_TN_BLK FVL_TN_FFN_NORM FVL_W, l), m->n_embd, &y->ffn_norm)) ||
+		    (st = fvl_linear_init(&y->o, g, NAME(n1, FVL_TN_BLK FVL_TN_ATTN_OUTPUT FVL_W, l), NULL, q, m->n_embd)) ||
+		    (st = fvl_linear_init(&y->down, g, NAME(n1, FVL_TN_BLK FVL_TN_FFN_DOWN FVL_W, l), NULL, m->n_ff, m->n_embd)))
 			goto error;
 		if (m->phi3) {
-			if ((st = fvl_linear_init(&y->qkv, g, NAME(n1, "blk.%zu.attn_qkv.weight", l), NULL,
+			if ((st = fvl_linear_init(&y->qkv, g, NAME(n1, FVL_TN_BLK FVL_TN_ATTN_QKV FVL_W, l), NULL,
 			                          m->n_embd, q + 2 * kv)) ||
-			    (st = fvl_linear_init(&y->gate_up, g, NAME(n2, "blk.%zu.ffn_up.weight", l), NULL,
+			    (st = fvl_linear_init(&y->gate_up, g, NAME(n2, FVL_TN_BLK FVL_TN_FFN_UP FVL_W, l), NULL,
 			                          m->n_embd, 2 * m->n_ff)))
 				goto error;
 		} else {
-			if ((st = fvl_linear_init(&y->q, g, NAME(n1, "blk.%zu.attn_q.weight", l), NULL, m->n_embd, q)) ||
-			    (st = fvl_linear_init(&y->k, g, NAME(n1, "blk.%zu.attn_k.weight", l), NULL, m->n_embd, kv)) ||
-			    (st = fvl_linear_init(&y->v, g, NAME(n1, "blk.%zu.attn_v.weight", l), NULL, m->n_embd, kv)) ||
-			    (st = fvl_linear_init(&y->gate, g, NAME(n1, "blk.%zu.ffn_gate.weight", l), NULL, m->n_embd, m->n_ff)) ||
-			    (st = fvl_linear_init(&y->up, g, NAME(n1, "blk.%zu.ffn_up.weight", l), NULL, m->n_embd, m->n_ff)))
+			if ((st = fvl_linear_init(&y->q, g, NAME(n1, FVL_TN_BLK FVL_TN_ATTN_Q FVL_W, l), NULL, m->n_embd, q)) ||
+			    (st = fvl_linear_init(&y->k, g, NAME(n1, FVL_TN_BLK FVL_TN_ATTN_K FVL_W, l), NULL, m->n_embd, kv)) ||
+			    (st = fvl_linear_init(&y->v, g, NAME(n1, FVL_TN_BLK FVL_TN_ATTN_V FVL_W, l), NULL, m->n_embd, kv)) ||
+			    (st = fvl_linear_init(&y->gate, g, NAME(n1, FVL_TN_BLK FVL_TN_FFN_GATE FVL_W, l), NULL, m->n_embd, m->n_ff)) ||
+			    (st = fvl_linear_init(&y->up, g, NAME(n1, FVL_TN_BLK FVL_TN_FFN_UP FVL_W, l), NULL, m->n_embd, m->n_ff)))
 				goto error;
 		}
 	}

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "names.h"
 #include "gguf.h"
 #include "model.h"
 
@@ -23,10 +24,10 @@ static enum fvl_status load_vl(struct fvl_model *m)
 	const struct fvl_gguf_kv *eos;
 	enum fvl_status st;
 	if ((st = fvl_vision_load(&m->vision, g)) || (st = fvl_llm_load(&m->llm, g)) ||
-	    (st = fvl_tok_load(g, "tokenizer.llm", &m->tok)) ||
-	    (st = fvl_gguf_get_str(g, "fvl.chat.template", &tmpl)) ||
-	    (st = fvl_gguf_get_str(g, "fvl.chat.query", &query)) ||
-	    (st = fvl_gguf_get_str(g, "fvl.chat.stop", &stop)))
+	    (st = fvl_tok_load(g, FVL_TOK_LLM, &m->tok)) ||
+	    (st = fvl_gguf_get_str(g, FVL_KEY_CHAT_TEMPLATE, &tmpl)) ||
+	    (st = fvl_gguf_get_str(g, FVL_KEY_CHAT_QUERY, &query)) ||
+	    (st = fvl_gguf_get_str(g, FVL_KEY_CHAT_STOP, &stop)))
 		return st;
 	m->is_vl = true;
 	if (m->vision.projector.out_dim != m->llm.n_embd)
@@ -36,8 +37,8 @@ static enum fvl_status load_vl(struct fvl_model *m)
 	m->query_text = dup_str(query);
 	struct fvl_str img = {"<image>", 7};
 	int64_t img_id = -200;
-	fvl_gguf_get_str(g, "fvl.image.token", &img);
-	fvl_gguf_get_i64(g, "fvl.image.token_id", &img_id);
+	fvl_gguf_get_str(g, FVL_KEY_IMAGE_TOKEN, &img);
+	fvl_gguf_get_i64(g, FVL_KEY_IMAGE_TOKEN_ID, &img_id);
 	m->image_text = dup_str(img);
 	m->image_id = (int32_t)img_id;
 	if (!m->template_text || !m->query_text || !m->image_text)
@@ -46,7 +47,7 @@ static enum fvl_status load_vl(struct fvl_model *m)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "fvl.image.token '%.*s' / token_id %lld: the "
 		                "placeholder must be a text with a negative id", (int)img.n, img.p,
 		                (long long)img_id);
-	if (fvl_gguf_get_arr(g, "llm.eos_token_ids", FVL_GGUF_INT32, &eos) == FVL_STATUS_OK)
+	if (fvl_gguf_get_arr(g, FVL_KEY_LLM_EOS_IDS, FVL_GGUF_INT32, &eos) == FVL_STATUS_OK)
 		for (uint64_t i = 0; i < eos->n && m->n_stop < 15; i++)
 			m->stop_ids[m->n_stop++] = (int32_t)fvl_gguf_arr_int(eos, i);
 	int32_t sid = fvl_tok_find(m->tok, stop.p, stop.n);
@@ -63,7 +64,7 @@ static enum fvl_status load_tasks(struct fvl_model *m)
 	enum fvl_status st;
 	if (!m->is_vl && (st = fvl_f2_load(&m->f2, g)) != FVL_STATUS_OK)
 		return st;
-	if ((st = fvl_f2_decoder_load(&m->dec, g)) || (st = fvl_tok_load(g, "tokenizer.florence", &m->ftok)) ||
+	if ((st = fvl_f2_decoder_load(&m->dec, g)) || (st = fvl_tok_load(g, FVL_TOK_FLORENCE, &m->ftok)) ||
 	    (st = fvl_preprocess_load(g, &m->task_preprocess)))
 		return st;
 	m->has_tasks = true;
@@ -96,7 +97,7 @@ static enum fvl_status model_init(struct fvl_model *m, const char *name)
 {
 	struct fvl_str arch;
 	enum fvl_status st;
-	if (fvl_gguf_get_str(m->gguf, "general.architecture", &arch) == FVL_STATUS_OK) {
+	if (fvl_gguf_get_str(m->gguf, FVL_KEY_ARCH, &arch) == FVL_STATUS_OK) {
 		size_t n = arch.n < sizeof(m->arch) - 1 ? (size_t)arch.n : sizeof(m->arch) - 1;
 		memcpy(m->arch, arch.p, n);
 		m->arch[n] = '\0';
@@ -105,19 +106,29 @@ static enum fvl_status model_init(struct fvl_model *m, const char *name)
 	if (m->gguf->alignment < 32 || ((uintptr_t)m->gguf->map + m->gguf->data_offset) % 32)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: general.alignment %u: fvl model files align "
 		                "their tensors to at least 32 bytes", name, m->gguf->alignment);
-	uint32_t version = 0;
-	if (fvl_gguf_get_u32(m->gguf, "fvl.format_version", &version) == FVL_STATUS_OK &&
-	    version > FVL_FORMAT_VERSION)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: fvl.format_version %u is newer than this "
-		                "fvl reads (%d): update fvl", name, version, FVL_FORMAT_VERSION);
-	if (strcmp(m->arch, "florence-vl") == 0) {
-		if ((st = load_vl(m)) != FVL_STATUS_OK) {
-			fvl_error_prefix(name);
-			return st;
-		}
-	} else if (strcmp(m->arch, "florence2") != 0) {
+	const bool vl = strcmp(m->arch, FVL_ARCH_FLORENCE_VL) == 0;
+	if (!vl && strcmp(m->arch, FVL_ARCH_FLORENCE2) != 0)
 		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: general.architecture '%s' is not a model fvl "
 		                "runs (florence-vl, florence2)", name, m->arch);
+	/* The layout the converter wrote: required, so a file from elsewhere is named as such. */
+	uint32_t version = 0;
+	st = fvl_gguf_get_u32(m->gguf, FVL_KEY_FORMAT_VERSION, &version);
+	if (st == FVL_STATUS_NOT_FOUND)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: no %s: not a file fvl-quant wrote (convert the "
+		                "checkpoint with fvl-quant convert)", name, FVL_KEY_FORMAT_VERSION);
+	if (st != FVL_STATUS_OK) {
+		fvl_error_prefix(name);
+		return st;
+	}
+	if (version > FVL_FORMAT_VERSION)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: %s %u is newer than this fvl reads (%d): "
+		                "update fvl", name, FVL_KEY_FORMAT_VERSION, version, FVL_FORMAT_VERSION);
+	if (version == 0)
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: %s 0 is not a version fvl-quant writes", name,
+		                FVL_KEY_FORMAT_VERSION);
+	if (vl && (st = load_vl(m)) != FVL_STATUS_OK) {
+		fvl_error_prefix(name);
+		return st;
 	}
 	pthread_mutex_init(&m->task_mu, NULL);
 	m->task_mu_init = true;

@@ -34,8 +34,6 @@ struct fvl_model {
 	struct fvl_preprocess task_preprocess;
 };
 
-/* The model file layout this runtime reads (fvl.format_version; the converter writes it). */
-#define FVL_FORMAT_VERSION 1
 
 /* fvl_model_load from a model file already in memory (n bytes at a 64-byte aligned address, as a
  * mapping would be, kept by the caller until the model is freed): for the fuzzer. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "names.h"
 #include "image.h"
 
 enum fvl_status fvl_preprocess_load(const struct fvl_gguf *g, struct fvl_preprocess *preprocess)
@@ -12,13 +13,13 @@ enum fvl_status fvl_preprocess_load(const struct fvl_gguf *g, struct fvl_preproc
 	uint32_t h, w;
 	enum fvl_status st;
 	memset(preprocess, 0, sizeof(*preprocess));
-	if ((st = fvl_gguf_get_arr(g, "preprocess.mean", FVL_GGUF_FLOAT32, &mean)) ||
-	    (st = fvl_gguf_get_arr(g, "preprocess.std", FVL_GGUF_FLOAT32, &stdv)) ||
-	    (st = fvl_gguf_get_arr(g, "preprocess.fill", FVL_GGUF_UINT8, &fill)) ||
-	    (st = fvl_gguf_get_f32(g, "preprocess.rescale_factor", &preprocess->rescale)) ||
-	    (st = fvl_gguf_get_str(g, "preprocess.aspect", &aspect)) ||
-	    (st = fvl_gguf_get_u32(g, "preprocess.height", &h)) ||
-	    (st = fvl_gguf_get_u32(g, "preprocess.width", &w)))
+	if ((st = fvl_gguf_get_arr(g, FVL_KEY_PRE_MEAN, FVL_GGUF_FLOAT32, &mean)) ||
+	    (st = fvl_gguf_get_arr(g, FVL_KEY_PRE_STD, FVL_GGUF_FLOAT32, &stdv)) ||
+	    (st = fvl_gguf_get_arr(g, FVL_KEY_PRE_FILL, FVL_GGUF_UINT8, &fill)) ||
+	    (st = fvl_gguf_get_f32(g, FVL_KEY_PRE_RESCALE, &preprocess->rescale)) ||
+	    (st = fvl_gguf_get_str(g, FVL_KEY_PRE_ASPECT, &aspect)) ||
+	    (st = fvl_gguf_get_u32(g, FVL_KEY_PRE_HEIGHT, &h)) ||
+	    (st = fvl_gguf_get_u32(g, FVL_KEY_PRE_WIDTH, &w)))
 		return st;
 	if (mean->n != 3 || stdv->n != 3 || fill->n != 3 || h != w || h == 0 || h > 16384)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "preprocess: mean/std/fill are not 3 values, or the "

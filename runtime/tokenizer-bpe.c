@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "names.h"
 #include "tokenizer-impl.h"
 
 #define GPT2_REGEX "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
@@ -53,7 +54,7 @@ enum fvl_status tok_bpe_load(struct fvl_tok *t, const struct fvl_gguf *g, const 
 	struct fvl_str s;
 	enum fvl_status st;
 #define KEY(x) (snprintf(k, sizeof(k), "%s.%s", prefix, x), k)
-	if ((st = fvl_gguf_get_arr(g, KEY("merges"), FVL_GGUF_STRING, &merges)))
+	if ((st = fvl_gguf_get_arr(g, KEY(FVL_TOK_MERGES), FVL_GGUF_STRING, &merges)))
 		return st;
 	size_t msize = 1;
 	while (msize < 2 * merges->n + 2)
@@ -92,7 +93,7 @@ enum fvl_status tok_bpe_load(struct fvl_tok *t, const struct fvl_gguf *g, const 
 	}
 	bool flag;
 	t->pre = PRE_NONE;
-	if (fvl_gguf_get_str(g, KEY("pre.type"), &s) == FVL_STATUS_OK) {
+	if (fvl_gguf_get_str(g, KEY(FVL_TOK_PRE_TYPE), &s) == FVL_STATUS_OK) {
 		if (fvl_str_eq(s, "byte_level"))
 			t->pre = PRE_BYTE_LEVEL;
 		else if (fvl_str_eq(s, "split_byte_level"))
@@ -101,16 +102,16 @@ enum fvl_status tok_bpe_load(struct fvl_tok *t, const struct fvl_gguf *g, const 
 			return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: pre-tokenizer '%.*s'", prefix,
 			                (int)s.n, s.p);
 	}
-	if ((st = fvl_gguf_get_str(g, KEY("normalizer"), &s)))
+	if ((st = fvl_gguf_get_str(g, KEY(FVL_TOK_NORMALIZER), &s)))
 		return st;
 	t->prepend_replace = fvl_str_eq(s, "prepend_replace");
-	t->add_prefix_space = fvl_gguf_get_bool(g, KEY("pre.add_prefix_space"), &flag) == 0 && flag;
-	t->fuse_unk = fvl_gguf_get_bool(g, KEY("fuse_unk"), &flag) == 0 && flag;
-	t->ignore_merges = fvl_gguf_get_bool(g, KEY("ignore_merges"), &flag) == 0 && flag;
+	t->add_prefix_space = fvl_gguf_get_bool(g, KEY(FVL_TOK_PRE_PREFIX_SPACE), &flag) == 0 && flag;
+	t->fuse_unk = fvl_gguf_get_bool(g, KEY(FVL_TOK_FUSE_UNK), &flag) == 0 && flag;
+	t->ignore_merges = fvl_gguf_get_bool(g, KEY(FVL_TOK_IGNORE_MERGES), &flag) == 0 && flag;
 	byte_tables(t);
 	if (t->pre != PRE_NONE) {
 		struct fvl_str re = {GPT2_REGEX, strlen(GPT2_REGEX)};
-		if (t->pre == PRE_SPLIT_BYTE_LEVEL && (st = fvl_gguf_get_str(g, KEY("pre.regex"), &re)))
+		if (t->pre == PRE_SPLIT_BYTE_LEVEL && (st = fvl_gguf_get_str(g, KEY(FVL_TOK_PRE_REGEX), &re)))
 			return st;
 		int err;
 		PCRE2_SIZE at;

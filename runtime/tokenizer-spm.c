@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "names.h"
 #include "tokenizer-impl.h"
 
 #define SPACE "\xe2\x96\x81" /* U+2581, SentencePiece's whitespace symbol */
@@ -18,7 +19,7 @@ enum fvl_status tok_spm_load(struct fvl_tok *t, const struct fvl_gguf *g, const 
 	enum fvl_status st;
 	bool b;
 #define KEY(x) (snprintf(k, sizeof(k), "%s.%s", prefix, x), k)
-	if ((st = fvl_gguf_get_arr(g, KEY("scores"), FVL_GGUF_FLOAT32, &scores)))
+	if ((st = fvl_gguf_get_arr(g, KEY(FVL_TOK_SCORES), FVL_GGUF_FLOAT32, &scores)))
 		return st;
 	if (scores->n != t->n)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: %llu scores for %zu tokens", prefix,
@@ -47,10 +48,10 @@ enum fvl_status tok_spm_load(struct fvl_tok *t, const struct fvl_gguf *g, const 
 		    (st = tok_trie_add(&t->spm.user, t->piece[i], t->len[i], (int32_t)i)))
 			return st;
 	}
-	t->spm.add_dummy_prefix = fvl_gguf_get_bool(g, KEY("spm.add_dummy_prefix"), &b) == 0 && b;
-	t->spm.remove_extra_ws = fvl_gguf_get_bool(g, KEY("spm.remove_extra_whitespaces"), &b) == 0 && b;
-	t->spm.escape_ws = !(fvl_gguf_get_bool(g, KEY("spm.escape_whitespaces"), &b) == 0 && !b);
-	t->spm.ws_suffix = fvl_gguf_get_bool(g, KEY("spm.treat_whitespace_as_suffix"), &b) == 0 && b;
+	t->spm.add_dummy_prefix = fvl_gguf_get_bool(g, KEY(FVL_TOK_SPM_DUMMY_PREFIX), &b) == 0 && b;
+	t->spm.remove_extra_ws = fvl_gguf_get_bool(g, KEY(FVL_TOK_SPM_REMOVE_WS), &b) == 0 && b;
+	t->spm.escape_ws = !(fvl_gguf_get_bool(g, KEY(FVL_TOK_SPM_ESCAPE_WS), &b) == 0 && !b);
+	t->spm.ws_suffix = fvl_gguf_get_bool(g, KEY(FVL_TOK_SPM_WS_SUFFIX), &b) == 0 && b;
 #undef KEY
 	return FVL_STATUS_OK;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "names.h"
 #include "tokenizer-impl.h"
 
 #define SPACE "\xe2\x96\x81" /* U+2581 */
@@ -173,17 +174,17 @@ enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struc
 	if (!t)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 #define KEY(x) (snprintf(k, sizeof(k), "%s.%s", prefix, x), k)
-	if ((st = fvl_gguf_get_arr(g, KEY("tokens"), FVL_GGUF_STRING, &tokens)) ||
-	    (st = fvl_gguf_get_arr(g, KEY("token_type"), FVL_GGUF_INT32, &types)) ||
-	    (st = fvl_gguf_get_arr(g, KEY("added.ids"), FVL_GGUF_INT32, &aids)) ||
-	    (st = fvl_gguf_get_arr(g, KEY("added.flags"), FVL_GGUF_UINT8, &aflags)))
+	if ((st = fvl_gguf_get_arr(g, KEY(FVL_TOK_TOKENS), FVL_GGUF_STRING, &tokens)) ||
+	    (st = fvl_gguf_get_arr(g, KEY(FVL_TOK_TOKEN_TYPE), FVL_GGUF_INT32, &types)) ||
+	    (st = fvl_gguf_get_arr(g, KEY(FVL_TOK_ADDED_IDS), FVL_GGUF_INT32, &aids)) ||
+	    (st = fvl_gguf_get_arr(g, KEY(FVL_TOK_ADDED_FLAGS), FVL_GGUF_UINT8, &aflags)))
 		goto error;
 	if (tokens->n == 0 || tokens->n > (1u << 24) || types->n != tokens->n || aids->n != aflags->n) {
 		st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: inconsistent token tables", prefix);
 		goto error;
 	}
 	bool spm = false;
-	if (fvl_gguf_get_str(g, KEY("model"), &s) == FVL_STATUS_OK) {
+	if (fvl_gguf_get_str(g, KEY(FVL_TOK_MODEL), &s) == FVL_STATUS_OK) {
 		spm = fvl_str_eq(s, "spm");
 		if (!spm && !fvl_str_eq(s, "bpe")) {
 			st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: tokenizer model '%.*s' (fvl knows bpe "
@@ -231,26 +232,26 @@ enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struc
 			goto error;
 		t->n_added++;
 	}
-	if ((st = fvl_gguf_get_str(g, KEY("decoder"), &s)))
+	if ((st = fvl_gguf_get_str(g, KEY(FVL_TOK_DECODER), &s)))
 		goto error;
 	t->dec = fvl_str_eq(s, "sentencepiece") ? DEC_SENTENCEPIECE : DEC_BYTE_LEVEL;
-	if ((st = fvl_gguf_get_str(g, KEY("post.type"), &s)))
+	if ((st = fvl_gguf_get_str(g, KEY(FVL_TOK_POST_TYPE), &s)))
 		goto error;
 	t->post = fvl_str_eq(s, "roberta") ? POST_ROBERTA : fvl_str_eq(s, "template") ? POST_TEMPLATE :
 	          POST_NONE;
 	int64_t v;
 	bool flag;
-	t->bos = fvl_gguf_get_i64(g, KEY("post.bos_id"), &v) == FVL_STATUS_OK ? (int32_t)v : -1;
-	t->eos = fvl_gguf_get_i64(g, KEY("post.eos_id"), &v) == FVL_STATUS_OK ? (int32_t)v : -1;
-	t->unk = fvl_gguf_get_i64(g, KEY("unk_id"), &v) == FVL_STATUS_OK ? (int32_t)v : -1;
-	t->bos_token = fvl_gguf_get_i64(g, KEY("bos_token_id"), &v) == FVL_STATUS_OK ? (int32_t)v : t->bos;
+	t->bos = fvl_gguf_get_i64(g, KEY(FVL_TOK_POST_BOS), &v) == FVL_STATUS_OK ? (int32_t)v : -1;
+	t->eos = fvl_gguf_get_i64(g, KEY(FVL_TOK_POST_EOS), &v) == FVL_STATUS_OK ? (int32_t)v : -1;
+	t->unk = fvl_gguf_get_i64(g, KEY(FVL_TOK_UNK_ID), &v) == FVL_STATUS_OK ? (int32_t)v : -1;
+	t->bos_token = fvl_gguf_get_i64(g, KEY(FVL_TOK_BOS_ID), &v) == FVL_STATUS_OK ? (int32_t)v : t->bos;
 	if (t->bos >= (int32_t)t->n || t->eos >= (int32_t)t->n || t->unk >= (int32_t)t->n ||
 	    t->bos_token >= (int32_t)t->n) {
 		st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: a special token id is outside the %zu tokens",
 		              prefix, t->n);
 		goto error;
 	}
-	t->byte_fallback = fvl_gguf_get_bool(g, KEY("byte_fallback"), &flag) == 0 && flag;
+	t->byte_fallback = fvl_gguf_get_bool(g, KEY(FVL_TOK_BYTE_FALLBACK), &flag) == 0 && flag;
 	for (int b = 0; b < 256; b++) {
 		char name[8];
 		snprintf(name, sizeof(name), "<0x%02X>", b);
@@ -258,13 +259,13 @@ enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struc
 	}
 	if ((st = spm ? tok_spm_load(t, g, prefix) : tok_bpe_load(t, g, prefix)))
 		goto error;
-	if (spm && fvl_gguf_get_str(g, KEY("semantics"), &s) == FVL_STATUS_OK &&
+	if (spm && fvl_gguf_get_str(g, KEY(FVL_TOK_SEMANTICS), &s) == FVL_STATUS_OK &&
 	    fvl_str_eq(s, "slow")) {
 		t->slow = true;
-		t->legacy = fvl_gguf_get_bool(g, KEY("hf.legacy"), &flag) == 0 && flag;
-		t->add_prefix_space = !(fvl_gguf_get_bool(g, KEY("hf.add_prefix_space"), &flag) == 0 &&
+		t->legacy = fvl_gguf_get_bool(g, KEY(FVL_TOK_HF_LEGACY), &flag) == 0 && flag;
+		t->add_prefix_space = !(fvl_gguf_get_bool(g, KEY(FVL_TOK_HF_PREFIX_SPACE), &flag) == 0 &&
 		                        !flag);
-		if ((st = fvl_gguf_get_str(g, KEY("hf.unk_token"), &s)))
+		if ((st = fvl_gguf_get_str(g, KEY(FVL_TOK_HF_UNK_TOKEN), &s)))
 			goto error;
 		if (!(t->unk_text = malloc(s.n + 1))) {
 			st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");

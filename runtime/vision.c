@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "names.h"
 #include "vision.h"
 
 enum fvl_status fvl_vision_load(struct fvl_vision *v, const struct fvl_gguf *g)
@@ -14,10 +15,10 @@ enum fvl_status fvl_vision_load(struct fvl_vision *v, const struct fvl_gguf *g)
 	memset(v, 0, sizeof(*v));
 	if ((st = fvl_f2_load(&v->f2, g)) != FVL_STATUS_OK)
 		return st;
-	if ((st = fvl_gguf_get_u32(g, "fvl.mm.hidden_size", &hidden)) ||
-	    (st = fvl_gguf_get_u32(g, "fvl.prompts.count", &count)) ||
-	    (st = fvl_gguf_get_u32(g, "fvl.prompts.length", &len)) ||
-	    (st = fvl_gguf_get_arr(g, "fvl.prompts.ids", FVL_GGUF_INT32, &kv)))
+	if ((st = fvl_gguf_get_u32(g, FVL_KEY_MM_HIDDEN_SIZE, &hidden)) ||
+	    (st = fvl_gguf_get_u32(g, FVL_KEY_PROMPTS_COUNT, &count)) ||
+	    (st = fvl_gguf_get_u32(g, FVL_KEY_PROMPTS_LENGTH, &len)) ||
+	    (st = fvl_gguf_get_arr(g, FVL_KEY_PROMPTS_IDS, FVL_GGUF_INT32, &kv)))
 		goto error;
 	if (count < 1 || count > FVL_VISION_MAX_PROMPTS || len < 1 || len > 64 ||
 	    kv->n != (uint64_t)count * len || hidden != v->f2.encoder.n_embd) {
@@ -27,7 +28,7 @@ enum fvl_status fvl_vision_load(struct fvl_vision *v, const struct fvl_gguf *g)
 	}
 	v->n_prompts = count, v->prompt_len = len;
 	bool drop = false;
-	if (fvl_gguf_get_bool(g, "fvl.mm.drop_pooled_token", &drop) == FVL_STATUS_OK && drop) {
+	if (fvl_gguf_get_bool(g, FVL_KEY_MM_DROP_POOLED, &drop) == FVL_STATUS_OK && drop) {
 		if (fvl_f2_n_visual(&v->f2.encoder) < 2 || v->f2.encoder.n_pools < 2 || !v->f2.encoder.pool_spatial[0]) {
 			st = fvl_fail(FVL_STATUS_BAD_FILE, "fvl.mm.drop_pooled_token is set, but the first "
 			              "visual token is not the pooled one (image_feature_source)");

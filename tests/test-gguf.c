@@ -436,10 +436,10 @@ static void test_model_load_and_errors(void)
 	const char *path = t_tmppath("model.gguf");
 	struct fvl_model *m = NULL;
 	T_ASSERT(write_sample(path, 0) == FVL_STATUS_OK, "write: %s", fvl_last_error());
-	/* A valid container that is not a complete model: refused, naming what is missing. */
-	T_ASSERT(fvl_model_load(path, &m) == FVL_STATUS_NOT_FOUND && m == NULL &&
-	         strstr(fvl_last_error(), "model.gguf: metadata 'f2.vision.dim_embed' is missing"),
-	         "incomplete model: %s", fvl_last_error());
+	/* A valid container fvl-quant did not write: refused, naming what is missing. */
+	T_ASSERT(fvl_model_load(path, &m) == FVL_STATUS_BAD_FILE && m == NULL &&
+	         strstr(fvl_last_error(), "model.gguf: no fvl.format_version: not a file fvl-quant "
+	                "wrote"), "incomplete model: %s", fvl_last_error());
 	fvl_model_free(NULL);
 
 	T_ASSERT(fvl_model_load(t_tmppath("nope.gguf"), &m) == FVL_STATUS_NOT_FOUND && m == NULL,
@@ -523,6 +523,8 @@ static void test_crafted_hyperparameters_are_refused_at_load(void)
 		{"llm.attention.head_count_kv", 0, 3, FVL_STATUS_BAD_FILE, "attention shape"},
 		{"general.alignment", 0, 8, FVL_STATUS_BAD_FILE, "align"},
 		{"fvl.format_version", 0, 99, FVL_STATUS_UNSUPPORTED, "newer"},
+		{"fvl.format_version", 0, 0, FVL_STATUS_BAD_FILE, "not a version"},
+		{"f2.vision.layer_norm_eps", 0, 0x7fc00000, FVL_STATUS_BAD_FILE, "layer_norm_eps"},
 		{"fvl.image.token_id", 0, 5, FVL_STATUS_BAD_FILE, "negative id"},
 	};
 	char path[600];
