@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "arch.h"
 #include "cfg.h"
 #include "common.h"
 #include "names.h"
-#include "convert.h"
 #include "tokjson.h"
 #include "tower.h"
 

@@ -3,7 +3,6 @@
  * into OUT.tmp, renamed to OUT only when everything is written. */
 #include <dirent.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,79 +17,6 @@
 #include "kernels.h"
 
 #define CHUNK_FLOATS (4u << 20) /* 16 MB of f32 rows per read */
-
-static enum fvl_type resolve_type(const struct convert_opts *o, const char *name, enum tclass cls)
-{
-	enum fvl_type t = cls == TC_LLM ? o->wtype : cls == TC_VISION ? o->vision_wtype :
-	                  cls == TC_EMBED ? o->embed_wtype : FVL_TYPE_F32;
-	for (uint32_t i = 0; i < o->n_overrides; i++) /* the last matching override wins */
-		if (fnmatch(o->overrides[i].pattern, name, 0) == 0)
-			t = o->overrides[i].type;
-	return t;
-}
-
-static void fmt_shape(char *buf, size_t n, uint32_t nd, const uint64_t *shape)
-{
-	int at = snprintf(buf, n, "[");
-	for (uint32_t d = 0; d < nd && at < (int)n; d++)
-		at += snprintf(buf + at, n - (size_t)at, "%s%llu", d ? ", " : "",
-		               (unsigned long long)shape[d]);
-	if (at < (int)n)
-		snprintf(buf + at, n - (size_t)at, "]");
-}
-
-enum fvl_status plan_add(struct plan *p, const char *name, enum tclass cls, bool transpose,
-                         uint32_t n_dims, const uint64_t *shape, const char *src_name,
-                         const char *const *alts)
-{
-	const struct ckpt_tensor *t = ckpt_find(p->ck, src_name);
-	for (uint32_t i = 0; !t && alts && alts[i]; i++)
-		if ((t = ckpt_find(p->ck, alts[i])))
-			src_name = alts[i];
-	if (!t && p->opts->synth) {
-		enum fvl_status st = ckpt_push_random(p->ck, src_name, n_dims, shape, p->opts->seed);
-		if (st != FVL_STATUS_OK)
-			return st;
-		t = ckpt_find(p->ck, src_name);
-	}
-	if (!t)
-		return fvl_fail(FVL_STATUS_NOT_FOUND, "the checkpoint has no tensor '%s'", src_name);
-	bool ok = t->n_dims == n_dims;
-	for (uint32_t d = 0; ok && d < n_dims; d++)
-		ok = t->shape[d] == shape[d];
-	if (!ok) {
-		char want[96], got[96];
-		fmt_shape(want, sizeof(want), n_dims, shape);
-		fmt_shape(got, sizeof(got), t->n_dims, t->shape);
-		return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%s' has shape %s, the config says %s",
-		                src_name, got, want);
-	}
-	if (t->dtype == CKPT_OTHER)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: tensor '%s' has dtype %s; fvl converts "
-		                "F32, F16 and BF16", t->file->path, src_name, t->dtype_name);
-	enum fvl_status st = FVL_GROW(p->t, p->cap, p->n, 256);
-	if (st != FVL_STATUS_OK)
-		return st;
-	struct plan_tensor *pt = &p->t[p->n++];
-	memset(pt, 0, sizeof(*pt));
-	snprintf(pt->name, sizeof(pt->name), "%s", name);
-	pt->src_name = t->name;
-	pt->src = transpose ? ckpt_transpose(t) : *t;
-	/* Model-file order is PyTorch's reversed: ne[0] is the contiguous row. 5-D and up fold
-	 * into the last dimension (none of fvl's tensors have them). */
-	pt->n_dims = n_dims > 4 ? 4 : n_dims;
-	for (uint32_t d = 0; d < 4; d++)
-		pt->ne[d] = 1;
-	for (uint32_t d = 0; d < n_dims; d++)
-		pt->ne[d < 4 ? d : 3] *= pt->src.shape[n_dims - 1 - d];
-	pt->type = resolve_type(p->opts, name, cls);
-	const struct fvl_type_info *ti = fvl_type_info(pt->type);
-	if (pt->ne[0] % ti->blck) {
-		pt->fallback = true;
-		pt->type = FVL_TYPE_F16;
-	}
-	return FVL_STATUS_OK;
-}
 
 /* ---- progress ------------------------------------------------------------------------------- */
 
