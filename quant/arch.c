@@ -166,7 +166,7 @@ static enum fvl_status set_u32_arr(struct fvl_gguf_writer *w, const char *key, c
 	uint32_t u[MAX_STAGES];
 	for (int i = 0; i < n; i++)
 		u[i] = (uint32_t)v[i];
-	return fvl_gguf_writer_set_arr(w, key, FVL_GGUF_UINT32, u, (uint64_t)n);
+	return fvl_gguf_writer_set_arr(w, key, FVL_GGUF_TYPE_UINT32, u, (uint64_t)n);
 }
 
 static enum fvl_status set_f32_arr(struct fvl_gguf_writer *w, const char *key, const double *v,
@@ -175,7 +175,7 @@ static enum fvl_status set_f32_arr(struct fvl_gguf_writer *w, const char *key, c
 	float f[256];
 	for (int i = 0; i < n && i < 256; i++)
 		f[i] = (float)v[i];
-	return fvl_gguf_writer_set_arr(w, key, FVL_GGUF_FLOAT32, f, (uint64_t)n);
+	return fvl_gguf_writer_set_arr(w, key, FVL_GGUF_TYPE_FLOAT32, f, (uint64_t)n);
 }
 
 /* An int array of 1..MAX_STAGES entries, all within [lo, hi]. */
@@ -476,7 +476,7 @@ static enum fvl_status read_preprocessor(const char *path, const char *aspect,
 	    (st = set_f32_arr(w, FVL_KEY_PRE_MEAN, mean, 3)) ||
 	    (st = set_f32_arr(w, FVL_KEY_PRE_STD, std, 3)) ||
 	    (st = fvl_gguf_writer_set_str(w, FVL_KEY_PRE_ASPECT, aspect)) ||
-	    (st = fvl_gguf_writer_set_arr(w, FVL_KEY_PRE_FILL, FVL_GGUF_UINT8, fill, 3)))
+	    (st = fvl_gguf_writer_set_arr(w, FVL_KEY_PRE_FILL, FVL_GGUF_TYPE_UINT8, fill, 3)))
 		goto done;
 done:
 	cfg_free(&c);
@@ -493,13 +493,13 @@ static enum fvl_status f2_plan_davit(struct plan *p, const struct f2 *f, const s
 #define D(fmt, ...) (snprintf(dst, sizeof(dst), fmt, __VA_ARGS__), dst)
 	for (int i = 0; i < f->n_stages; i++) {
 		uint64_t c = (uint64_t)f->dim[i], k = (uint64_t)f->patch[i], nc = f->prenorm[i] ? cin : c;
-		if ((st = ADD(p, D(FVL_TN_V_CONV FVL_W, (size_t)i), TC_VISION, false,
+		if ((st = ADD(p, D(FVL_TN_V_CONV FVL_W, (size_t)i), TCLASS_VISION, false,
 		              S("vision_tower.convs.%d.proj.weight", i), c, cin, k, k)) ||
-		    (st = ADD(p, D(FVL_TN_V_CONV FVL_B, (size_t)i), TC_KEEP_F32, false,
+		    (st = ADD(p, D(FVL_TN_V_CONV FVL_B, (size_t)i), TCLASS_KEEP_F32, false,
 		              S("vision_tower.convs.%d.proj.bias", i), c)) ||
-		    (st = ADD(p, D(FVL_TN_V_CONV_NORM FVL_W, (size_t)i), TC_KEEP_F32, false,
+		    (st = ADD(p, D(FVL_TN_V_CONV_NORM FVL_W, (size_t)i), TCLASS_KEEP_F32, false,
 		              S("vision_tower.convs.%d.norm.weight", i), nc)) ||
-		    (st = ADD(p, D(FVL_TN_V_CONV_NORM FVL_B, (size_t)i), TC_KEEP_F32, false,
+		    (st = ADD(p, D(FVL_TN_V_CONV_NORM FVL_B, (size_t)i), TCLASS_KEEP_F32, false,
 		              S("vision_tower.convs.%d.norm.bias", i), nc)))
 			return st;
 		for (int j = 0; j < f->depth[i]; j++) {
@@ -509,37 +509,37 @@ static enum fvl_status f2_plan_davit(struct plan *p, const struct f2 *f, const s
 			for (int b = 0; b < 2; b++) {
 				const char *h = blk[b], *a = attn[b], *t = tag[b];
 				const char *bp = "vision_tower.blocks";
-				if ((st = ADD(p, D(FVL_TN_V_BLK FVL_TN_DW1 FVL_W, (size_t)i, (size_t)j, t), TC_KEEP_F32, false,
+				if ((st = ADD(p, D(FVL_TN_V_BLK FVL_TN_DW1 FVL_W, (size_t)i, (size_t)j, t), TCLASS_KEEP_F32, false,
 				              S("%s.%d.%d.%s.conv1.fn.dw.weight", bp, i, j, h), c, 1, 3, 3)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_DW1 FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32, false,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_DW1 FVL_B, (size_t)i, (size_t)j, t), TCLASS_KEEP_F32, false,
 				              S("%s.%d.%d.%s.conv1.fn.dw.bias", bp, i, j, h), c)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_NORM FVL_W, (size_t)i, (size_t)j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_NORM FVL_W, (size_t)i, (size_t)j, t), TCLASS_KEEP_F32,
 				              false, S("%s.%d.%d.%s.%s.norm.weight", bp, i, j, h, a), c)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_NORM FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_NORM FVL_B, (size_t)i, (size_t)j, t), TCLASS_KEEP_F32,
 				              false, S("%s.%d.%d.%s.%s.norm.bias", bp, i, j, h, a), c)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_QKV FVL_W, (size_t)i, (size_t)j, t), TC_VISION,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_QKV FVL_W, (size_t)i, (size_t)j, t), TCLASS_VISION,
 				              false, S("%s.%d.%d.%s.%s.fn.qkv.weight", bp, i, j, h, a), 3 * c, c)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_QKV FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_QKV FVL_B, (size_t)i, (size_t)j, t), TCLASS_KEEP_F32,
 				              false, S("%s.%d.%d.%s.%s.fn.qkv.bias", bp, i, j, h, a), 3 * c)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_OUT FVL_W, (size_t)i, (size_t)j, t), TC_VISION,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_OUT FVL_W, (size_t)i, (size_t)j, t), TCLASS_VISION,
 				              false, S("%s.%d.%d.%s.%s.fn.proj.weight", bp, i, j, h, a), c, c)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_OUT FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_ATTN_OUT FVL_B, (size_t)i, (size_t)j, t), TCLASS_KEEP_F32,
 				              false, S("%s.%d.%d.%s.%s.fn.proj.bias", bp, i, j, h, a), c)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_DW2 FVL_W, (size_t)i, (size_t)j, t), TC_KEEP_F32, false,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_DW2 FVL_W, (size_t)i, (size_t)j, t), TCLASS_KEEP_F32, false,
 				              S("%s.%d.%d.%s.conv2.fn.dw.weight", bp, i, j, h), c, 1, 3, 3)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_DW2 FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32, false,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_DW2 FVL_B, (size_t)i, (size_t)j, t), TCLASS_KEEP_F32, false,
 				              S("%s.%d.%d.%s.conv2.fn.dw.bias", bp, i, j, h), c)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_NORM FVL_W, (size_t)i, (size_t)j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_NORM FVL_W, (size_t)i, (size_t)j, t), TCLASS_KEEP_F32,
 				              false, S("%s.%d.%d.%s.ffn.norm.weight", bp, i, j, h), c)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_NORM FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_NORM FVL_B, (size_t)i, (size_t)j, t), TCLASS_KEEP_F32,
 				              false, S("%s.%d.%d.%s.ffn.norm.bias", bp, i, j, h), c)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_UP FVL_W, (size_t)i, (size_t)j, t), TC_VISION,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_UP FVL_W, (size_t)i, (size_t)j, t), TCLASS_VISION,
 				              false, S("%s.%d.%d.%s.ffn.fn.net.fc1.weight", bp, i, j, h), 4 * c, c)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_UP FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_UP FVL_B, (size_t)i, (size_t)j, t), TCLASS_KEEP_F32,
 				              false, S("%s.%d.%d.%s.ffn.fn.net.fc1.bias", bp, i, j, h), 4 * c)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_DOWN FVL_W, (size_t)i, (size_t)j, t), TC_VISION,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_DOWN FVL_W, (size_t)i, (size_t)j, t), TCLASS_VISION,
 				              false, S("%s.%d.%d.%s.ffn.fn.net.fc2.weight", bp, i, j, h), c, 4 * c)) ||
-				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_DOWN FVL_B, (size_t)i, (size_t)j, t), TC_KEEP_F32,
+				    (st = ADD(p, D(FVL_TN_V_BLK FVL_TN_FFN_DOWN FVL_B, (size_t)i, (size_t)j, t), TCLASS_KEEP_F32,
 				              false, S("%s.%d.%d.%s.ffn.fn.net.fc2.bias", bp, i, j, h), c)))
 					return st;
 			}
@@ -551,15 +551,15 @@ static enum fvl_status f2_plan_davit(struct plan *p, const struct f2 *f, const s
 	 * keeps it as a Linear already: (out, in)). */
 	uint64_t dl = (uint64_t)f->dim[f->n_stages - 1], pd = (uint64_t)f->proj_dim;
 	const uint64_t ip_shape[2] = {from->native ? pd : dl, from->native ? dl : pd};
-	if ((st = plan_add(p, FVL_TN_V_IMG_PROJ FVL_W, TC_VISION, !from->native, 2, ip_shape,
+	if ((st = plan_add(p, FVL_TN_V_IMG_PROJ FVL_W, TCLASS_VISION, !from->native, 2, ip_shape,
 	                   S("%s", "image_projection"), NULL)) ||
-	    (st = ADD(p, FVL_TN_V_IMG_PROJ_NORM FVL_W, TC_KEEP_F32, false,
+	    (st = ADD(p, FVL_TN_V_IMG_PROJ_NORM FVL_W, TCLASS_KEEP_F32, false,
 	              S("%s", "image_proj_norm.weight"), pd)) ||
-	    (st = ADD(p, FVL_TN_V_IMG_PROJ_NORM FVL_B, TC_KEEP_F32, false,
+	    (st = ADD(p, FVL_TN_V_IMG_PROJ_NORM FVL_B, TCLASS_KEEP_F32, false,
 	              S("%s", "image_proj_norm.bias"), pd)) ||
-	    (st = ADD(p, FVL_TN_V_POS_ROW FVL_W, TC_KEEP_F32, false,
+	    (st = ADD(p, FVL_TN_V_POS_ROW FVL_W, TCLASS_KEEP_F32, false,
 	              S("%s", "image_pos_embed.row_embeddings.weight"), (uint64_t)f->pos_max, dl / 2)) ||
-	    (st = ADD(p, FVL_TN_V_POS_COL FVL_W, TC_KEEP_F32, false,
+	    (st = ADD(p, FVL_TN_V_POS_COL FVL_W, TCLASS_KEEP_F32, false,
 	              S("%s", "image_pos_embed.column_embeddings.weight"), (uint64_t)f->pos_max, dl / 2)))
 		return st;
 	return FVL_STATUS_OK;
@@ -578,11 +578,11 @@ static enum fvl_status f2_plan_attn(struct plan *p, const char *blk, const char 
 	for (int k = 0; k < 4; k++) {
 		snprintf(dst, sizeof(dst), "%s%s" FVL_W, blk, part[k]);
 		snprintf(src, sizeof(src), "%s.%s_proj.weight", src_pre, proj[k]);
-		if ((st = ADD(p, dst, TC_VISION, false, src, d, d)))
+		if ((st = ADD(p, dst, TCLASS_VISION, false, src, d, d)))
 			return st;
 		snprintf(dst, sizeof(dst), "%s%s" FVL_B, blk, part[k]);
 		snprintf(src, sizeof(src), "%s.%s_proj.bias", src_pre, proj[k]);
-		if ((st = ADD(p, dst, TC_KEEP_F32, false, src, d)))
+		if ((st = ADD(p, dst, TCLASS_KEEP_F32, false, src, d)))
 			return st;
 	}
 	return FVL_STATUS_OK;
@@ -595,11 +595,11 @@ static enum fvl_status add_ln(struct plan *p, const char *dst, const char *src, 
 	enum fvl_status st;
 	snprintf(n, sizeof(n), "%s" FVL_W, dst);
 	snprintf(s, sizeof(s), "%s.weight", src);
-	if ((st = ADD(p, n, TC_KEEP_F32, false, s, d)))
+	if ((st = ADD(p, n, TCLASS_KEEP_F32, false, s, d)))
 		return st;
 	snprintf(n, sizeof(n), "%s" FVL_B, dst);
 	snprintf(s, sizeof(s), "%s.bias", src);
-	return ADD(p, n, TC_KEEP_F32, false, s, d);
+	return ADD(p, n, TCLASS_KEEP_F32, false, s, d);
 }
 
 /* A biased linear [out, in]. */
@@ -614,7 +614,7 @@ static enum fvl_status add_linear(struct plan *p, enum tclass cls, const char *d
 		return st;
 	snprintf(n, sizeof(n), "%s" FVL_B, dst);
 	snprintf(s, sizeof(s), "%s.bias", src);
-	return ADD(p, n, TC_KEEP_F32, false, s, out);
+	return ADD(p, n, TCLASS_KEEP_F32, false, s, out);
 }
 
 static enum fvl_status f2_plan_bart(struct plan *p, const struct f2 *f, const struct f2_src *from,
@@ -631,7 +631,7 @@ static enum fvl_status f2_plan_bart(struct plan *p, const struct f2 *f, const st
 	f2_name(from, alt[1], sizeof(alt[1]), "language_model.model.decoder.embed_tokens.weight");
 	f2_name(from, alt[2], sizeof(alt[2]), "language_model.lm_head.weight");
 	shared_alts[0] = alt[0], shared_alts[1] = alt[1], shared_alts[2] = alt[2], shared_alts[3] = NULL;
-	if ((st = plan_add(p, FVL_TN_ENC_TOKEN_EMBD, TC_VISION, false, 2, (const uint64_t[]){V, d},
+	if ((st = plan_add(p, FVL_TN_ENC_TOKEN_EMBD, TCLASS_VISION, false, 2, (const uint64_t[]){V, d},
 	                   src, shared_alts)))
 		return st;
 	static const char *const self_attn[4] = {FVL_TN_ATTN_Q, FVL_TN_ATTN_K, FVL_TN_ATTN_V,
@@ -644,7 +644,7 @@ static enum fvl_status f2_plan_bart(struct plan *p, const struct f2 *f, const st
 		uint64_t ffn = (uint64_t)(part ? f->dec_ffn : f->enc_ffn);
 		snprintf(orig, sizeof(orig), "language_model.model.%s.embed_positions.weight", parts[part]);
 		f2_name(from, src, sizeof(src), orig);
-		if ((st = ADD(p, part ? FVL_TN_DEC_POS_EMBD : FVL_TN_ENC_POS_EMBD, TC_KEEP_F32, false,
+		if ((st = ADD(p, part ? FVL_TN_DEC_POS_EMBD : FVL_TN_ENC_POS_EMBD, TCLASS_KEEP_F32, false,
 		              src, P, d)))
 			return st;
 		snprintf(orig, sizeof(orig), "language_model.model.%s.layernorm_embedding", parts[part]);
@@ -675,11 +675,11 @@ static enum fvl_status f2_plan_bart(struct plan *p, const struct f2 *f, const st
 			}
 			snprintf(dst, sizeof(dst), "%s" FVL_TN_FFN_UP, blk);
 			snprintf(src, sizeof(src), "%s.fc1", a);
-			if ((st = add_linear(p, TC_VISION, dst, src, ffn, d)))
+			if ((st = add_linear(p, TCLASS_VISION, dst, src, ffn, d)))
 				return st;
 			snprintf(dst, sizeof(dst), "%s" FVL_TN_FFN_DOWN, blk);
 			snprintf(src, sizeof(src), "%s.fc2", a);
-			if ((st = add_linear(p, TC_VISION, dst, src, d, ffn)))
+			if ((st = add_linear(p, TCLASS_VISION, dst, src, d, ffn)))
 				return st;
 			snprintf(dst, sizeof(dst), "%s" FVL_TN_FFN_NORM, blk);
 			snprintf(src, sizeof(src), "%s.final_layer_norm", a);
@@ -693,7 +693,7 @@ static enum fvl_status f2_plan_bart(struct plan *p, const struct f2 *f, const st
 	 * the runtime adds nothing then */
 	f2_name(from, src, sizeof(src), "language_model.final_logits_bias");
 	if ((!from->native || ckpt_find(p->ck, src)) &&
-	    (st = ADD(p, FVL_TN_DEC_LOGITS_BIAS, TC_KEEP_F32, false, src, 1, V)))
+	    (st = ADD(p, FVL_TN_DEC_LOGITS_BIAS, TCLASS_KEEP_F32, false, src, 1, V)))
 		return st;
 	/* lm_head is tied to shared; a checkpoint whose lm_head differs keeps its own. */
 	const struct ckpt_tensor *head = ckpt_find(p->ck, alt[2]);
@@ -702,7 +702,7 @@ static enum fvl_status f2_plan_bart(struct plan *p, const struct f2 *f, const st
 		if (strcmp(p->t[i].name, FVL_TN_ENC_TOKEN_EMBD) == 0)
 			shared = &p->t[i].src;
 	if (head && shared && !ckpt_same_data(head, shared))
-		return ADD(p, FVL_TN_DEC_OUTPUT, TC_VISION, false, alt[2], V, d);
+		return ADD(p, FVL_TN_DEC_OUTPUT, TCLASS_VISION, false, alt[2], V, d);
 	return FVL_STATUS_OK;
 }
 
@@ -880,7 +880,7 @@ static enum fvl_status llm_eos_ids(const char *dir, const struct cfg *c, struct 
 	if (st == FVL_STATUS_OK)
 		cfg_free(&g);
 	fvl_error_clear();
-	return fvl_gguf_writer_set_arr(w, FVL_KEY_LLM_EOS_IDS, FVL_GGUF_INT32, ids, n);
+	return fvl_gguf_writer_set_arr(w, FVL_KEY_LLM_EOS_IDS, FVL_GGUF_TYPE_INT32, ids, n);
 }
 
 static enum fvl_status plan_llm(const struct convert_opts *o, struct plan *p,
@@ -935,35 +935,35 @@ static enum fvl_status plan_llm(const struct convert_opts *o, struct plan *p,
 	const uint64_t H = (uint64_t)m.H, F = (uint64_t)m.F, V = (uint64_t)m.V;
 	const uint64_t q = (uint64_t)(m.nh * m.hd), kv = (uint64_t)(m.nkv * m.hd);
 	char src[256], dst[FVL_GGUF_MAX_NAME + 1];
-	if ((st = ADD(p, FVL_TN_TOKEN_EMBD, TC_EMBED, false, "model.embed_tokens.weight", V, H)))
+	if ((st = ADD(p, FVL_TN_TOKEN_EMBD, TCLASS_EMBED, false, "model.embed_tokens.weight", V, H)))
 		return st;
 	for (int64_t l = 0; l < m.L; l++) {
 #define L_ADD(gg, cls, hf, ...) (snprintf(dst, sizeof(dst), FVL_TN_BLK gg, (size_t)l), \
 	snprintf(src, sizeof(src), "model.layers.%lld." hf, (long long)l), \
 	ADD(p, dst, cls, false, src, __VA_ARGS__))
-		if ((st = L_ADD(FVL_TN_ATTN_NORM FVL_W, TC_KEEP_F32, "input_layernorm.weight", H)) ||
-		    (st = L_ADD(FVL_TN_FFN_NORM FVL_W, TC_KEEP_F32, "post_attention_layernorm.weight", H)) ||
-		    (st = L_ADD(FVL_TN_ATTN_OUTPUT FVL_W, TC_LLM, "self_attn.o_proj.weight", H, q)) ||
-		    (st = L_ADD(FVL_TN_FFN_DOWN FVL_W, TC_LLM, "mlp.down_proj.weight", H, F)))
+		if ((st = L_ADD(FVL_TN_ATTN_NORM FVL_W, TCLASS_KEEP_F32, "input_layernorm.weight", H)) ||
+		    (st = L_ADD(FVL_TN_FFN_NORM FVL_W, TCLASS_KEEP_F32, "post_attention_layernorm.weight", H)) ||
+		    (st = L_ADD(FVL_TN_ATTN_OUTPUT FVL_W, TCLASS_LLM, "self_attn.o_proj.weight", H, q)) ||
+		    (st = L_ADD(FVL_TN_FFN_DOWN FVL_W, TCLASS_LLM, "mlp.down_proj.weight", H, F)))
 			return st;
 		if (phi3) {
-			if ((st = L_ADD(FVL_TN_ATTN_QKV FVL_W, TC_LLM, "self_attn.qkv_proj.weight", q + 2 * kv, H)) ||
-			    (st = L_ADD(FVL_TN_FFN_UP FVL_W, TC_LLM, "mlp.gate_up_proj.weight", 2 * F, H)))
+			if ((st = L_ADD(FVL_TN_ATTN_QKV FVL_W, TCLASS_LLM, "self_attn.qkv_proj.weight", q + 2 * kv, H)) ||
+			    (st = L_ADD(FVL_TN_FFN_UP FVL_W, TCLASS_LLM, "mlp.gate_up_proj.weight", 2 * F, H)))
 				return st;
 		} else {
-			if ((st = L_ADD(FVL_TN_ATTN_Q FVL_W, TC_LLM, "self_attn.q_proj.weight", q, H)) ||
-			    (st = L_ADD(FVL_TN_ATTN_K FVL_W, TC_LLM, "self_attn.k_proj.weight", kv, H)) ||
-			    (st = L_ADD(FVL_TN_ATTN_V FVL_W, TC_LLM, "self_attn.v_proj.weight", kv, H)) ||
-			    (st = L_ADD(FVL_TN_FFN_GATE FVL_W, TC_LLM, "mlp.gate_proj.weight", F, H)) ||
-			    (st = L_ADD(FVL_TN_FFN_UP FVL_W, TC_LLM, "mlp.up_proj.weight", F, H)))
+			if ((st = L_ADD(FVL_TN_ATTN_Q FVL_W, TCLASS_LLM, "self_attn.q_proj.weight", q, H)) ||
+			    (st = L_ADD(FVL_TN_ATTN_K FVL_W, TCLASS_LLM, "self_attn.k_proj.weight", kv, H)) ||
+			    (st = L_ADD(FVL_TN_ATTN_V FVL_W, TCLASS_LLM, "self_attn.v_proj.weight", kv, H)) ||
+			    (st = L_ADD(FVL_TN_FFN_GATE FVL_W, TCLASS_LLM, "mlp.gate_proj.weight", F, H)) ||
+			    (st = L_ADD(FVL_TN_FFN_UP FVL_W, TCLASS_LLM, "mlp.up_proj.weight", F, H)))
 				return st;
 		}
 #undef L_ADD
 	}
-	if ((st = ADD(p, FVL_TN_OUTPUT_NORM, TC_KEEP_F32, false, "model.norm.weight", H)))
+	if ((st = ADD(p, FVL_TN_OUTPUT_NORM, TCLASS_KEEP_F32, false, "model.norm.weight", H)))
 		return st;
 	static const char *const tied[] = {"model.embed_tokens.weight", NULL};
-	return plan_add(p, FVL_TN_OUTPUT, TC_EMBED, false, 2, (const uint64_t[]){V, H},
+	return plan_add(p, FVL_TN_OUTPUT, TCLASS_EMBED, false, 2, (const uint64_t[]){V, H},
 	                "lm_head.weight", tie ? tied : NULL);
 }
 
@@ -989,7 +989,7 @@ static enum fvl_status plan_projector(const struct convert_opts *o, struct plan 
 		else
 			snprintf(src, sizeof(src), "model.mm_projector.encoder_mlp.%d.1", k);
 		snprintf(dst, sizeof(dst), FVL_TN_MM, (size_t)k);
-		if ((st = add_linear(p, TC_VISION, dst, src, H, k == 0 ? 4 * (uint64_t)mm_hidden : H)))
+		if ((st = add_linear(p, TCLASS_VISION, dst, src, H, k == 0 ? 4 * (uint64_t)mm_hidden : H)))
 			return st;
 	}
 	if ((st = fvl_gguf_writer_set_str(w, FVL_KEY_MM_PROJECTOR_TYPE, type)) ||
@@ -1014,7 +1014,7 @@ static enum fvl_status plan_llm_tokenizer(const struct convert_opts *o, struct f
 	const bool has_json = stat(JOIN(json, o->ckpt_dir, "tokenizer.json"), &sb) == 0 &&
 	                      S_ISREG(sb.st_mode);
 	enum llm_tokenizer pick = o->llm_tokenizer;
-	if (pick == LLM_TOK_AUTO) {
+	if (pick == LLM_TOKENIZER_AUTO) {
 		struct cfg tc;
 		bool fast_only = false;
 		if (cfg_load(&tc, JOIN(path, o->ckpt_dir, "tokenizer_config.json")) == FVL_STATUS_OK) {
@@ -1024,9 +1024,9 @@ static enum fvl_status plan_llm_tokenizer(const struct convert_opts *o, struct f
 			cfg_free(&tc);
 		}
 		fvl_error_clear();
-		pick = has_model && !(fast_only && has_json) ? LLM_TOK_SLOW : LLM_TOK_FAST;
+		pick = has_model && !(fast_only && has_json) ? LLM_TOKENIZER_SLOW : LLM_TOKENIZER_FAST;
 	}
-	if (pick == LLM_TOK_SLOW) {
+	if (pick == LLM_TOKENIZER_SLOW) {
 		if (!has_model)
 			return fvl_fail(FVL_STATUS_NOT_FOUND, "%s: no tokenizer.model for the slow "
 			                "(SentencePiece) LLM tokenizer%s", o->ckpt_dir,
@@ -1084,7 +1084,7 @@ static enum fvl_status plan_florence_vl(const struct convert_opts *o, struct ckp
 	    (st = plan_projector(o, p, w, c, (uint64_t)H)) || (st = plan_llm(o, p, w, c, phi3)))
 		return st;
 	/* Prompt table, chat template and the LLaVA image splice [6.1, 7, 14.2-14.6]. */
-	if ((st = fvl_gguf_writer_set_arr(w, FVL_KEY_PROMPTS_IDS, FVL_GGUF_INT32, fvl_prompt_ids,
+	if ((st = fvl_gguf_writer_set_arr(w, FVL_KEY_PROMPTS_IDS, FVL_GGUF_TYPE_INT32, fvl_prompt_ids,
 	                                  3 * 14)) ||
 	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_PROMPTS_COUNT, 3)) ||
 	    (st = fvl_gguf_writer_set_u32(w, FVL_KEY_PROMPTS_LENGTH, 14)) ||

@@ -10,8 +10,8 @@
 #include "common.h"
 #include "fp16.h"
 
-static const uint32_t dtype_size[] = {[CKPT_F32] = 4, [CKPT_F16] = 2, [CKPT_BF16] = 2,
-                                      [CKPT_OTHER] = 0};
+static const uint32_t dtype_size[] = {[CKPT_DTYPE_F32] = 4, [CKPT_DTYPE_F16] = 2, [CKPT_DTYPE_BF16] = 2,
+                                      [CKPT_DTYPE_OTHER] = 0};
 
 void ckpt_init(struct ckpt *c)
 {
@@ -145,7 +145,7 @@ enum fvl_status ckpt_push_random(struct ckpt *c, const char *name, uint32_t n_di
 	struct ckpt_tensor t;
 	memset(&t, 0, sizeof(t));
 	t.name = (char *)name;
-	t.dtype = CKPT_F32;
+	t.dtype = CKPT_DTYPE_F32;
 	snprintf(t.dtype_name, sizeof(t.dtype_name), "random");
 	t.n_dims = n_dims;
 	int64_t stride = 1;
@@ -181,9 +181,9 @@ static inline float load_elem(const struct ckpt_tensor *t, uint64_t i)
 	uint16_t h;
 	float f;
 	switch (t->dtype) {
-	case CKPT_F32: memcpy(&f, t->storage + 4 * i, 4); return f;
-	case CKPT_F16: memcpy(&h, t->storage + 2 * i, 2); return fvl_fp16_to_fp32(h);
-	case CKPT_BF16: memcpy(&h, t->storage + 2 * i, 2); return fvl_bf16_to_fp32(h);
+	case CKPT_DTYPE_F32: memcpy(&f, t->storage + 4 * i, 4); return f;
+	case CKPT_DTYPE_F16: memcpy(&h, t->storage + 2 * i, 2); return fvl_fp16_to_fp32(h);
+	case CKPT_DTYPE_BF16: memcpy(&h, t->storage + 2 * i, 2); return fvl_bf16_to_fp32(h);
 	default: return 0.0f;
 	}
 }
@@ -209,7 +209,7 @@ static enum fvl_status check_bounds(const struct ckpt_tensor *t)
 enum fvl_status ckpt_read_rows(const struct ckpt_tensor *t, uint64_t row0, uint64_t n_rows,
                                float *out)
 {
-	if (t->dtype == CKPT_OTHER)
+	if (t->dtype == CKPT_DTYPE_OTHER)
 		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: tensor '%s' has dtype %s; fvl converts "
 		                "F32, F16 and BF16", t->file ? t->file->path : "?", t->name,
 		                t->dtype_name);
@@ -256,7 +256,7 @@ enum fvl_status ckpt_read_rows(const struct ckpt_tensor *t, uint64_t row0, uint6
 			}
 		}
 		float *o = out + (r - row0) * ncol;
-		if (cstride == 1 && t->dtype == CKPT_F32) {
+		if (cstride == 1 && t->dtype == CKPT_DTYPE_F32) {
 			memcpy(o, t->storage + 4 * (uint64_t)base, 4 * ncol);
 			continue;
 		}
@@ -278,7 +278,7 @@ struct ckpt_tensor ckpt_transpose(const struct ckpt_tensor *t)
 
 bool ckpt_same_data(const struct ckpt_tensor *a, const struct ckpt_tensor *b)
 {
-	if (a->dtype != b->dtype || a->dtype == CKPT_OTHER || a->n_dims != b->n_dims)
+	if (a->dtype != b->dtype || a->dtype == CKPT_DTYPE_OTHER || a->n_dims != b->n_dims)
 		return false;
 	for (uint32_t d = 0; d < a->n_dims; d++)
 		if (a->shape[d] != b->shape[d] || a->stride[d] != b->stride[d])

@@ -11,10 +11,10 @@
 #define CKPT_MAX_DIMS 6
 
 enum ckpt_dtype {
-	CKPT_F32,
-	CKPT_F16,
-	CKPT_BF16,
-	CKPT_OTHER, /* present in the file, but not a float type fvl converts */
+	CKPT_DTYPE_F32,
+	CKPT_DTYPE_F16,
+	CKPT_DTYPE_BF16,
+	CKPT_DTYPE_OTHER, /* present in the file, but not a float type fvl converts */
 };
 
 struct ckpt_file {

@@ -104,7 +104,7 @@ static void release_source(const struct ckpt_tensor *t)
 	if (!t->storage)
 		return;
 	uintptr_t lo = (uintptr_t)t->storage & ~(uintptr_t)(page - 1);
-	uint32_t es = t->dtype == CKPT_F32 ? 4 : 2;
+	uint32_t es = t->dtype == CKPT_DTYPE_F32 ? 4 : 2;
 	uintptr_t hi = (uintptr_t)t->storage + t->storage_n * es;
 	madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }

@@ -150,11 +150,11 @@ static int cmd_convert(int argc, char **argv)
 		} else if (strcmp(argv[i], "--llm-tokenizer") == 0) {
 			const char *v = ++i < argc ? argv[i] : "";
 			if (strcmp(v, "slow") == 0)
-				o.llm_tokenizer = LLM_TOK_SLOW;
+				o.llm_tokenizer = LLM_TOKENIZER_SLOW;
 			else if (strcmp(v, "fast") == 0)
-				o.llm_tokenizer = LLM_TOK_FAST;
+				o.llm_tokenizer = LLM_TOKENIZER_FAST;
 			else if (strcmp(v, "auto") == 0)
-				o.llm_tokenizer = LLM_TOK_AUTO;
+				o.llm_tokenizer = LLM_TOKENIZER_AUTO;
 			else
 				rc = bad_usage("--llm-tokenizer wants slow, fast or auto, got", *v ? v : "nothing");
 		} else if (strcmp(argv[i], "--tensor-type") == 0) {

@@ -9,8 +9,8 @@
 
 static enum fvl_type resolve_type(const struct convert_opts *o, const char *name, enum tclass cls)
 {
-	enum fvl_type t = cls == TC_LLM ? o->wtype : cls == TC_VISION ? o->vision_wtype :
-	                  cls == TC_EMBED ? o->embed_wtype : FVL_TYPE_F32;
+	enum fvl_type t = cls == TCLASS_LLM ? o->wtype : cls == TCLASS_VISION ? o->vision_wtype :
+	                  cls == TCLASS_EMBED ? o->embed_wtype : FVL_TYPE_F32;
 	for (uint32_t i = 0; i < o->n_overrides; i++) /* the last matching override wins */
 		if (fnmatch(o->overrides[i].pattern, name, 0) == 0)
 			t = o->overrides[i].type;
@@ -53,7 +53,7 @@ enum fvl_status plan_add(struct plan *p, const char *name, enum tclass cls, bool
 		return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%s' has shape %s, the config says %s",
 		                src_name, got, want);
 	}
-	if (t->dtype == CKPT_OTHER)
+	if (t->dtype == CKPT_DTYPE_OTHER)
 		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: tensor '%s' has dtype %s; fvl converts "
 		                "F32, F16 and BF16", t->file->path, src_name, t->dtype_name);
 	enum fvl_status st = FVL_GROW(p->t, p->cap, p->n, 256);

@@ -13,10 +13,10 @@
 
 /* What a tensor is, which decides its default type. */
 enum tclass {
-	TC_KEEP_F32,   /* norms, biases, position tables: always f32 */
-	TC_LLM,        /* LLM linear weights: --wtype */
-	TC_VISION,     /* DaViT, Florence-2 encoder/decoder, projector linears: --vision-wtype */
-	TC_EMBED,      /* LLM token embedding and output: --embed-wtype */
+	TCLASS_KEEP_F32,   /* norms, biases, position tables: always f32 */
+	TCLASS_LLM,        /* LLM linear weights: --wtype */
+	TCLASS_VISION,     /* DaViT, Florence-2 encoder/decoder, projector linears: --vision-wtype */
+	TCLASS_EMBED,      /* LLM token embedding and output: --embed-wtype */
 };
 
 struct type_override {
@@ -26,9 +26,9 @@ struct type_override {
 
 /* Which LLM tokenizer semantics a conversion records (--llm-tokenizer). */
 enum llm_tokenizer {
-	LLM_TOK_AUTO,  /* tokenizer.model: slow; tokenizer.json alone: fast */
-	LLM_TOK_SLOW,  /* transformers' slow LlamaTokenizer over tokenizer.model */
-	LLM_TOK_FAST,  /* tokenizer.json (Hugging Face tokenizers) */
+	LLM_TOKENIZER_AUTO,  /* tokenizer.model: slow; tokenizer.json alone: fast */
+	LLM_TOKENIZER_SLOW,  /* transformers' slow LlamaTokenizer over tokenizer.model */
+	LLM_TOKENIZER_FAST,  /* tokenizer.json (Hugging Face tokenizers) */
 };
 
 struct convert_opts {

@@ -9,11 +9,11 @@
 static bool parse_dtype(const char *s, enum ckpt_dtype *dt, uint32_t *size)
 {
 	static const struct { const char *name; enum ckpt_dtype dt; uint32_t size; } dtypes[] = {
-		{"F32", CKPT_F32, 4}, {"F16", CKPT_F16, 2}, {"BF16", CKPT_BF16, 2},
-		{"F64", CKPT_OTHER, 8}, {"I64", CKPT_OTHER, 8}, {"I32", CKPT_OTHER, 4},
-		{"I16", CKPT_OTHER, 2}, {"I8", CKPT_OTHER, 1}, {"U8", CKPT_OTHER, 1},
-		{"BOOL", CKPT_OTHER, 1}, {"U16", CKPT_OTHER, 2}, {"U32", CKPT_OTHER, 4},
-		{"U64", CKPT_OTHER, 8}, {"F8_E4M3", CKPT_OTHER, 1}, {"F8_E5M2", CKPT_OTHER, 1},
+		{"F32", CKPT_DTYPE_F32, 4}, {"F16", CKPT_DTYPE_F16, 2}, {"BF16", CKPT_DTYPE_BF16, 2},
+		{"F64", CKPT_DTYPE_OTHER, 8}, {"I64", CKPT_DTYPE_OTHER, 8}, {"I32", CKPT_DTYPE_OTHER, 4},
+		{"I16", CKPT_DTYPE_OTHER, 2}, {"I8", CKPT_DTYPE_OTHER, 1}, {"U8", CKPT_DTYPE_OTHER, 1},
+		{"BOOL", CKPT_DTYPE_OTHER, 1}, {"U16", CKPT_DTYPE_OTHER, 2}, {"U32", CKPT_DTYPE_OTHER, 4},
+		{"U64", CKPT_DTYPE_OTHER, 8}, {"F8_E4M3", CKPT_DTYPE_OTHER, 1}, {"F8_E5M2", CKPT_DTYPE_OTHER, 1},
 	};
 	for (size_t i = 0; i < sizeof(dtypes) / sizeof(dtypes[0]); i++) {
 		if (strcmp(s, dtypes[i].name) == 0) {

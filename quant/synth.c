@@ -119,7 +119,7 @@ static void byte_char(unsigned b, char out[4])
 	}
 }
 
-enum tok_kind { TOK_BART, TOK_SP, TOK_LLAMA3 };
+enum tok_kind { TOK_KIND_BART, TOK_KIND_SP, TOK_KIND_LLAMA3 };
 
 /* A stand-in tokenizer.json: byte tokens, specials at their real ids, filler up to n_vocab, no
  * merges (each byte is a token). */
@@ -134,14 +134,14 @@ static bool write_tokenizer(const char *dir, enum tok_kind kind)
 	static const char *const phi_added[] = {"<|endoftext|>", "<|assistant|>", "<|placeholder1|>",
 		"<|placeholder2|>", "<|placeholder3|>", "<|placeholder4|>", "<|system|>", "<|end|>",
 		"<|placeholder5|>", "<|placeholder6|>", "<|user|>"};
-	unsigned n_vocab = kind == TOK_BART ? 50265 : kind == TOK_SP ? 32000 : 128000;
+	unsigned n_vocab = kind == TOK_KIND_BART ? 50265 : kind == TOK_KIND_SP ? 32000 : 128000;
 	fputs("{\"version\": \"1.0\", \"added_tokens\": [", f);
-	if (kind == TOK_BART) {
+	if (kind == TOK_KIND_BART) {
 		for (int i = 0; i < 4; i++)
 			fprintf(f, "%s{\"id\": %d, \"content\": \"%s\", \"special\": true}", i ? ", " : "",
 			        i, bart_sp[i]);
 		fputs(", {\"id\": 50264, \"content\": \"<mask>\", \"special\": true, \"lstrip\": true}", f);
-	} else if (kind == TOK_SP) {
+	} else if (kind == TOK_KIND_SP) {
 		fputs("{\"id\": 0, \"content\": \"<unk>\", \"special\": true}, {\"id\": 1, \"content\": "
 		      "\"<s>\", \"special\": true}, {\"id\": 2, \"content\": \"</s>\", \"special\": true}", f);
 		for (int i = 0; i < 11; i++)
@@ -153,7 +153,7 @@ static bool write_tokenizer(const char *dir, enum tok_kind kind)
 			        "\"special\": true}", i ? ", " : "", 128000 + i, i);
 	}
 	fputs("],\n", f);
-	if (kind == TOK_SP)
+	if (kind == TOK_KIND_SP)
 		fputs("\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Prepend\", "
 		      "\"prepend\": \"\\u2581\"}, {\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, "
 		      "\"content\": \"\\u2581\"}]},\n\"pre_tokenizer\": null,\n"
@@ -161,7 +161,7 @@ static bool write_tokenizer(const char *dir, enum tok_kind kind)
 		      "{\"id\": \"<s>\", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}]},\n"
 		      "\"decoder\": {\"type\": \"Sequence\", \"decoders\": [{\"type\": \"Replace\"}, "
 		      "{\"type\": \"ByteFallback\"}, {\"type\": \"Fuse\"}, {\"type\": \"Strip\"}]},\n", f);
-	else if (kind == TOK_BART)
+	else if (kind == TOK_KIND_BART)
 		fputs("\"normalizer\": null, \"pre_tokenizer\": {\"type\": \"ByteLevel\", "
 		      "\"add_prefix_space\": false},\n\"post_processor\": {\"type\": \"RobertaProcessing\", "
 		      "\"sep\": [\"</s>\", 2], \"cls\": [\"<s>\", 0]},\n\"decoder\": {\"type\": "
@@ -173,17 +173,17 @@ static bool write_tokenizer(const char *dir, enum tok_kind kind)
 		      "\"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}]},\n"
 		      "\"decoder\": {\"type\": \"ByteLevel\"},\n", f);
 	fprintf(f, "\"model\": {\"type\": \"BPE\", \"byte_fallback\": %s, %s\"vocab\": {",
-	        kind == TOK_SP ? "true" : "false", kind == TOK_SP ? "\"unk_token\": \"<unk>\", " : "");
+	        kind == TOK_KIND_SP ? "true" : "false", kind == TOK_KIND_SP ? "\"unk_token\": \"<unk>\", " : "");
 	unsigned id = 0;
 	char tok[32];
-	if (kind == TOK_SP) {
+	if (kind == TOK_KIND_SP) {
 		fputs("\"<unk>\": 0, \"<s>\": 1, \"</s>\": 2", f);
 		for (unsigned b = 0; b < 256; b++)
 			fprintf(f, ", \"<0x%02X>\": %u", b, 3 + b);
 		id = 259;
 	} else {
-		unsigned first = kind == TOK_BART ? 4 : 0;
-		if (kind == TOK_BART)
+		unsigned first = kind == TOK_KIND_BART ? 4 : 0;
+		if (kind == TOK_KIND_BART)
 			fputs("\"<s>\": 0, \"<pad>\": 1, \"</s>\": 2, \"<unk>\": 3", f);
 		for (unsigned b = 0; b < 256; b++) {
 			byte_char(b, tok);
@@ -194,7 +194,7 @@ static bool write_tokenizer(const char *dir, enum tok_kind kind)
 		id = first + 256;
 	}
 	for (; id < n_vocab; id++) {
-		if (kind == TOK_BART && id == 50264) {
+		if (kind == TOK_KIND_BART && id == 50264) {
 			fputs(", \"<mask>\": 50264", f);
 			continue;
 		}
@@ -274,12 +274,12 @@ enum fvl_status synth_run_ex(const char *arch, uint64_t seed, const struct conve
 	bool ok = true;
 	if (vl)
 		ok = mkdir(vt, 0755) == 0 && write_llm_config(dir, phi3, o->llm_layers ? o->llm_layers : 32) &&
-		     write_tokenizer(dir, phi3 ? TOK_SP : TOK_LLAMA3) &&
+		     write_tokenizer(dir, phi3 ? TOK_KIND_SP : TOK_KIND_LLAMA3) &&
 		     write_f2_configs(vt, f2, o->image_size ? (int)o->image_size : 768) &&
-		     write_tokenizer(vt, TOK_BART);
+		     write_tokenizer(vt, TOK_KIND_BART);
 	else
 		ok = write_f2_configs(dir, f2, o->image_size ? (int)o->image_size : 768) &&
-		     write_tokenizer(dir, TOK_BART);
+		     write_tokenizer(dir, TOK_KIND_BART);
 	enum fvl_status st;
 	if (!ok) {
 		st = fvl_fail(FVL_STATUS_IO, "cannot write the synthetic configs into %s", dir);

@@ -338,27 +338,27 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 			goto done;
 		}
 		tokens[id] = e->string;
-		types[id] = byte_fallback && is_byte_token(e->string) ? TOK_TYPE_BYTE : TOK_TYPE_NORMAL;
+		types[id] = byte_fallback && is_byte_token(e->string) ? FVL_TOK_TYPE_BYTE : FVL_TOK_TYPE_NORMAL;
 	}
 	uint32_t na = 0;
 	cJSON_ArrayForEach(e, added) {
 		uint32_t id = (uint32_t)cJSON_GetObjectItemCaseSensitive(e, "id")->valuedouble;
 		bool special = bool_of(e, "special", false);
 		tokens[id] = str_of(e, "content");
-		types[id] = special ? TOK_TYPE_CONTROL : TOK_TYPE_USER_DEFINED;
+		types[id] = special ? FVL_TOK_TYPE_CONTROL : FVL_TOK_TYPE_USER_DEFINED;
 		added_ids[na] = (int32_t)id;
-		added_flags[na++] = (uint8_t)((special ? TOK_ADDED_SPECIAL : 0) |
-		                    (bool_of(e, "lstrip", false) ? TOK_ADDED_LSTRIP : 0) |
-		                    (bool_of(e, "rstrip", false) ? TOK_ADDED_RSTRIP : 0) |
-		                    (bool_of(e, "normalized", false) ? TOK_ADDED_NORMALIZED : 0) |
-		                    (bool_of(e, "single_word", false) ? TOK_ADDED_SINGLE_WORD : 0));
+		added_flags[na++] = (uint8_t)((special ? FVL_TOK_ADDED_SPECIAL : 0) |
+		                    (bool_of(e, "lstrip", false) ? FVL_TOK_ADDED_LSTRIP : 0) |
+		                    (bool_of(e, "rstrip", false) ? FVL_TOK_ADDED_RSTRIP : 0) |
+		                    (bool_of(e, "normalized", false) ? FVL_TOK_ADDED_NORMALIZED : 0) |
+		                    (bool_of(e, "single_word", false) ? FVL_TOK_ADDED_SINGLE_WORD : 0));
 	}
 	for (uint32_t i = 0; i < n_new; i++) {
 		uint32_t id = (uint32_t)(max_id + 1) + i;
 		tokens[id] = extra[i];
-		types[id] = TOK_TYPE_CONTROL;
+		types[id] = FVL_TOK_TYPE_CONTROL;
 		added_ids[na] = (int32_t)id;
-		added_flags[na++] = TOK_ADDED_SPECIAL;
+		added_flags[na++] = FVL_TOK_ADDED_SPECIAL;
 	}
 
 	if ((st = tok_fill_holes(tokens, NULL, types, holes, n)))
@@ -413,12 +413,12 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_SEMANTICS), "fast")) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_SOURCE), "tokenizer.json")) ||
 	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, FVL_TOK_TOKENS), tokens, NULL, n)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_TOKEN_TYPE), FVL_GGUF_INT32, types, n)) ||
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_TOKEN_TYPE), FVL_GGUF_TYPE_INT32, types, n)) ||
 	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, FVL_TOK_MERGES), merges, NULL,
 	                                      (uint64_t)n_merges)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_IDS), FVL_GGUF_INT32, added_ids,
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_IDS), FVL_GGUF_TYPE_INT32, added_ids,
 	                                  na)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_FLAGS), FVL_GGUF_UINT8,
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_FLAGS), FVL_GGUF_TYPE_UINT8,
 	                                  added_flags, na)) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_PRE_TYPE), o.pre_type)) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_PRE_REGEX),
@@ -471,7 +471,7 @@ enum fvl_status tok_fill_holes(const char **tokens, uint64_t *lens, int32_t *typ
 		tokens[i] = holes[i];
 		if (lens)
 			lens[i] = strlen(buf);
-		types[i] = TOK_TYPE_UNUSED;
+		types[i] = FVL_TOK_TYPE_UNUSED;
 	}
 	return FVL_STATUS_OK;
 }

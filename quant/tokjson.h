@@ -9,26 +9,7 @@
 
 #include "fvl.h"
 #include "gguf.h"
-
-/* Bits of <prefix>.added.flags. */
-enum {
-	TOK_ADDED_SPECIAL = 1,
-	TOK_ADDED_LSTRIP = 2,
-	TOK_ADDED_RSTRIP = 4,
-	TOK_ADDED_NORMALIZED = 8,
-	TOK_ADDED_SINGLE_WORD = 16,
-	TOK_ADDED_ROLE = 32, /* bos/eos/unk/pad/sep/cls/mask or additional_special_tokens (slow) */
-};
-
-/* Token types in <prefix>.token_type (llama.cpp's numbering). */
-enum {
-	TOK_TYPE_NORMAL = 1,
-	TOK_TYPE_UNKNOWN = 2,
-	TOK_TYPE_CONTROL = 3,
-	TOK_TYPE_USER_DEFINED = 4,
-	TOK_TYPE_UNUSED = 5,
-	TOK_TYPE_BYTE = 6,
-};
+#include "names.h"
 
 /* extra: tokens the file must hold (Florence-2's processor adds 1,024), as special tokens: the
  * ones already in it (a processor-saved tokenizer) are matched by content, the others appended

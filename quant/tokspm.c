@@ -108,7 +108,7 @@ static enum fvl_status read_piece(const char *path, struct pb *b, struct spm_pie
 	uint32_t f, w;
 	uint64_t v;
 	bool have = false;
-	*out = (struct spm_piece){.type = TOK_TYPE_NORMAL};
+	*out = (struct spm_piece){.type = FVL_TOK_TYPE_NORMAL};
 	while (b->p < b->end) {
 		if (!pb_key(b, &f, &w))
 			return bad(path, "a piece is truncated");
@@ -245,13 +245,13 @@ static enum fvl_status spm_check(const char *path, const struct spm_model *m, in
 		                "the identity normalizer only)", path, m->norm_name);
 	*unk_id = -1;
 	for (uint32_t i = 0; i < m->n; i++) {
-		if (m->pieces[i].type == TOK_TYPE_UNKNOWN) {
+		if (m->pieces[i].type == FVL_TOK_TYPE_UNKNOWN) {
 			if (*unk_id >= 0)
 				return fvl_fail(FVL_STATUS_BAD_FILE, "%s: two unknown pieces (%d and %u)",
 				                path, *unk_id, i);
 			*unk_id = (int32_t)i;
 		}
-		if (m->pieces[i].type == TOK_TYPE_BYTE && !m->byte_fallback)
+		if (m->pieces[i].type == FVL_TOK_TYPE_BYTE && !m->byte_fallback)
 			return fvl_fail(FVL_STATUS_BAD_FILE, "%s: byte piece %u without byte_fallback",
 			                path, i);
 	}
@@ -323,11 +323,11 @@ static enum fvl_status read_added_decoder(const struct cfg *cf, struct slow_cfg 
 			return fvl_fail(FVL_STATUS_BAD_FILE, "%s: added_tokens_decoder['%s'] is not an id "
 			                "with a token", cf->path, e->string);
 		const bool special = flag_of(e, "special", false);
-		const uint8_t flags = (uint8_t)((special ? TOK_ADDED_SPECIAL : 0) |
-		                                (flag_of(e, "lstrip", false) ? TOK_ADDED_LSTRIP : 0) |
-		                                (flag_of(e, "rstrip", false) ? TOK_ADDED_RSTRIP : 0) |
-		                                (flag_of(e, "normalized", !special) ? TOK_ADDED_NORMALIZED : 0) |
-		                                (flag_of(e, "single_word", false) ? TOK_ADDED_SINGLE_WORD : 0));
+		const uint8_t flags = (uint8_t)((special ? FVL_TOK_ADDED_SPECIAL : 0) |
+		                                (flag_of(e, "lstrip", false) ? FVL_TOK_ADDED_LSTRIP : 0) |
+		                                (flag_of(e, "rstrip", false) ? FVL_TOK_ADDED_RSTRIP : 0) |
+		                                (flag_of(e, "normalized", !special) ? FVL_TOK_ADDED_NORMALIZED : 0) |
+		                                (flag_of(e, "single_word", false) ? FVL_TOK_ADDED_SINGLE_WORD : 0));
 		if ((st = push_added(c, text, (int32_t)id, flags)))
 			return st;
 	}
@@ -351,7 +351,7 @@ static enum fvl_status read_added_json(const char *path, struct slow_cfg *c, uin
 			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: '%s' has no valid id", path, e->string);
 			break;
 		}
-		if ((st = push_added(c, e->string, (int32_t)e->valuedouble, TOK_ADDED_NORMALIZED)))
+		if ((st = push_added(c, e->string, (int32_t)e->valuedouble, FVL_TOK_ADDED_NORMALIZED)))
 			break;
 	}
 	cfg_free(&a);
@@ -465,11 +465,11 @@ enum fvl_status tok_write_spm(struct fvl_gguf_writer *w, const char *prefix, con
 			              "nor an added token", have_cf ? cf.path : model_path, roles[r]);
 			goto done;
 		}
-		if ((st = push_added(&sc, roles[r], id, TOK_ADDED_SPECIAL)))
+		if ((st = push_added(&sc, roles[r], id, FVL_TOK_ADDED_SPECIAL)))
 			goto done;
 		for (uint32_t i = 0; i < sc.n_added; i++)
 			if (strcmp(sc.added[i].text, roles[r]) == 0)
-				sc.added[i].flags |= TOK_ADDED_ROLE;
+				sc.added[i].flags |= FVL_TOK_ADDED_ROLE;
 	}
 	/* token table: the pieces, then added tokens past them, holes marked unused */
 	n = m.n;
@@ -509,7 +509,7 @@ enum fvl_status tok_write_spm(struct fvl_gguf_writer *w, const char *prefix, con
 		if ((uint32_t)a->id >= m.n) {
 			tokens[a->id] = a->text;
 			lens[a->id] = strlen(a->text);
-			types[a->id] = (a->flags & TOK_ADDED_ROLE) ? TOK_TYPE_CONTROL : TOK_TYPE_USER_DEFINED;
+			types[a->id] = (a->flags & FVL_TOK_ADDED_ROLE) ? FVL_TOK_TYPE_CONTROL : FVL_TOK_TYPE_USER_DEFINED;
 		}
 	}
 	if ((st = tok_fill_holes(tokens, lens, types, holes, n)))
@@ -522,11 +522,11 @@ enum fvl_status tok_write_spm(struct fvl_gguf_writer *w, const char *prefix, con
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_SEMANTICS), "slow")) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_SOURCE), "tokenizer.model")) ||
 	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, FVL_TOK_TOKENS), tokens, lens, n)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_SCORES), FVL_GGUF_FLOAT32, scores, n)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_TOKEN_TYPE), FVL_GGUF_INT32, types, n)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_IDS), FVL_GGUF_INT32, aids,
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_SCORES), FVL_GGUF_TYPE_FLOAT32, scores, n)) ||
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_TOKEN_TYPE), FVL_GGUF_TYPE_INT32, types, n)) ||
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_IDS), FVL_GGUF_TYPE_INT32, aids,
 	                                  sc.n_added)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_FLAGS), FVL_GGUF_UINT8, aflags,
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_FLAGS), FVL_GGUF_TYPE_UINT8, aflags,
 	                                  sc.n_added)) ||
 	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_SPM_DUMMY_PREFIX), m.add_dummy_prefix)) ||
 	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_SPM_REMOVE_WS),

@@ -129,7 +129,7 @@ enum pk_kind {
 };
 
 enum pk_global {
-	G_ORDERED_DICT, G_REBUILD_TENSOR_V2, G_REBUILD_PARAMETER, G_STORAGE,
+	PK_GLOBAL_ORDERED_DICT, PK_GLOBAL_REBUILD_TENSOR_V2, PK_GLOBAL_REBUILD_PARAMETER, PK_GLOBAL_STORAGE,
 };
 
 struct pk_obj {
@@ -232,19 +232,19 @@ static enum fvl_status pk_global(struct pk *pk, uint64_t at, const char *mod, si
                                  const char *name, size_t nn, uint32_t *id)
 {
 	static const struct { const char *mod, *name; enum pk_global g; int dtype; uint32_t es; } ok[] = {
-		{"collections", "OrderedDict", G_ORDERED_DICT, 0, 0},
-		{"torch._utils", "_rebuild_tensor_v2", G_REBUILD_TENSOR_V2, 0, 0},
-		{"torch._utils", "_rebuild_parameter", G_REBUILD_PARAMETER, 0, 0},
-		{"torch", "FloatStorage", G_STORAGE, CKPT_F32, 4},
-		{"torch", "HalfStorage", G_STORAGE, CKPT_F16, 2},
-		{"torch", "BFloat16Storage", G_STORAGE, CKPT_BF16, 2},
-		{"torch", "DoubleStorage", G_STORAGE, CKPT_OTHER, 8},
-		{"torch", "LongStorage", G_STORAGE, CKPT_OTHER, 8},
-		{"torch", "IntStorage", G_STORAGE, CKPT_OTHER, 4},
-		{"torch", "ShortStorage", G_STORAGE, CKPT_OTHER, 2},
-		{"torch", "CharStorage", G_STORAGE, CKPT_OTHER, 1},
-		{"torch", "ByteStorage", G_STORAGE, CKPT_OTHER, 1},
-		{"torch", "BoolStorage", G_STORAGE, CKPT_OTHER, 1},
+		{"collections", "OrderedDict", PK_GLOBAL_ORDERED_DICT, 0, 0},
+		{"torch._utils", "_rebuild_tensor_v2", PK_GLOBAL_REBUILD_TENSOR_V2, 0, 0},
+		{"torch._utils", "_rebuild_parameter", PK_GLOBAL_REBUILD_PARAMETER, 0, 0},
+		{"torch", "FloatStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_F32, 4},
+		{"torch", "HalfStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_F16, 2},
+		{"torch", "BFloat16Storage", PK_GLOBAL_STORAGE, CKPT_DTYPE_BF16, 2},
+		{"torch", "DoubleStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 8},
+		{"torch", "LongStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 8},
+		{"torch", "IntStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 4},
+		{"torch", "ShortStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 2},
+		{"torch", "CharStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 1},
+		{"torch", "ByteStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 1},
+		{"torch", "BoolStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 1},
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		if (strlen(ok[i].mod) == mn && memcmp(ok[i].mod, mod, mn) == 0 &&
@@ -272,7 +272,7 @@ static enum fvl_status pk_persid(struct pk *pk, uint64_t at, uint32_t pid, uint3
 	const struct pk_obj *t = &pk->o[pid];
 	int64_t numel;
 	if (t->kind != PK_TUPLE || t->n_items != 5 || pk->o[t->items[0]].kind != PK_STR ||
-	    pk->o[t->items[1]].kind != PK_GLOBAL || pk->o[t->items[1]].i != G_STORAGE ||
+	    pk->o[t->items[1]].kind != PK_GLOBAL || pk->o[t->items[1]].i != PK_GLOBAL_STORAGE ||
 	    pk->o[t->items[2]].kind != PK_STR || !pk_is_int(pk, t->items[4], &numel) || numel < 0)
 		return pk_bad(pk, at, "persistent id is not ('storage', type, key, location, numel)");
 	const struct pk_obj *key = &pk->o[t->items[2]], *type = &pk->o[t->items[1]];
@@ -308,18 +308,18 @@ static enum fvl_status pk_reduce(struct pk *pk, uint64_t at, uint32_t fn, uint32
 	const struct pk_obj *f = &pk->o[fn], *a = &pk->o[args];
 	if (f->kind != PK_GLOBAL || a->kind != PK_TUPLE)
 		return pk_bad(pk, at, "REDUCE of something that is not an allowed callable");
-	if (f->i == G_ORDERED_DICT) {
+	if (f->i == PK_GLOBAL_ORDERED_DICT) {
 		if (a->n_items != 0)
 			return pk_bad(pk, at, "OrderedDict with arguments");
 		return pk_new(pk, PK_DICT, id);
 	}
-	if (f->i == G_REBUILD_PARAMETER) {
+	if (f->i == PK_GLOBAL_REBUILD_PARAMETER) {
 		if (a->n_items < 1 || pk->o[a->items[0]].kind != PK_TENSOR)
 			return pk_bad(pk, at, "_rebuild_parameter without a tensor");
 		*id = a->items[0];
 		return FVL_STATUS_OK;
 	}
-	if (f->i != G_REBUILD_TENSOR_V2)
+	if (f->i != PK_GLOBAL_REBUILD_TENSOR_V2)
 		return pk_bad(pk, at, "a storage type called as a function");
 	/* (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata]) */
 	int64_t off, v;

@@ -33,6 +33,11 @@ enum fvl_status fvl_compute_init(struct fvl_compute *compute, size_t n_threads, 
 	}
 	if (fvl_pool_init(n_threads, &compute->pool) != FVL_STATUS_OK)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "cannot create the thread pool");
+	if (isa && *isa)
+		FVL_LOG_I("kernel level %s forced (FVL_ISA / isa); this CPU's best is %s",
+		          fvl_isa_name(compute->kernels.isa), fvl_isa_name(fvl_isa_best(&cpu)));
+	FVL_LOG_D("compute: kernel level %s, %zu threads (%zu CPUs available)",
+	          fvl_isa_name(compute->kernels.isa), n_threads, avail);
 	return FVL_STATUS_OK;
 }
 

@@ -75,7 +75,7 @@ enum fvl_status fvl_davit_load(struct fvl_davit *v, const struct fvl_gguf *g)
 	char n1[96], n2[96];
 
 	memset(v, 0, sizeof(*v));
-	if ((st = fvl_gguf_get_arr(g, FVL_KEY_V_DIM_EMBED, FVL_GGUF_UINT32, &kv)))
+	if ((st = fvl_gguf_get_arr(g, FVL_KEY_V_DIM_EMBED, FVL_GGUF_TYPE_UINT32, &kv)))
 		return st;
 	if (kv->n == 0 || kv->n > FVL_DAVIT_MAX_STAGES)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "%llu DaViT stages", (unsigned long long)kv->n);
@@ -285,9 +285,13 @@ static enum fvl_status spatial_block(const struct fvl_davit_block *b, const stru
 			for (size_t i = 0; i < win * win; i++)
 				memcpy(wq + i * 3 * c, qkv + ((i / win) * wp + wx * win + i % win) * 3 * c,
 				       3 * c * sizeof(float));
-			struct fvl_attn_args a = {win * win, win * win, t->heads, t->heads, hd, wq, 3 * c,
-			                          wq + c, wq + 2 * c, 3 * c, 3 * c, false, false, 0,
-			                          1.0f / sqrtf((float)hd), att, c, 0, t->heads};
+			const struct fvl_attn_args a = {
+				.n_q = win * win, .n_kv = win * win, .n_heads = t->heads,
+				.n_kv_heads = t->heads, .head_dim = hd, .q = wq, .ldq = 3 * c, .k = wq + c,
+				.v = wq + 2 * c, .ldk = 3 * c, .ldv = 3 * c, .kv_f16 = false, .causal = false,
+				.scale = 1.0f / sqrtf((float)hd), .o = att, .ldo = c, .head0 = 0,
+				.head1 = t->heads,
+			};
 			compute->kernels.attn(&a);
 			for (size_t i = 0; i < win * win; i++)
 				memcpy(wo + ((i / win) * wp + wx * win + i % win) * c, att + i * c,

@@ -124,9 +124,12 @@ struct fvl_f2_decoder_state {
 	struct fvl_compute *compute;
 	size_t max_beams, max_len, n_enc;
 	size_t cap;                  /* positions the caches hold now (they grow up to max_len) */
-	float *kc, *vc, *kc2, *vc2;  /* self KV: (beam, layer, pos, d), double-buffered for reorders */
-	float *ck, *cv;              /* cross K/V: (layer, n_enc, d) */
-	float *x, *h, *q, *k, *v, *a, *u; /* (max_beams, ...) */
+	float *kc, *vc, *kc2, *vc2;  /* self K/V: (max_beams, n_layer, cap, n_embd); the 2s are the
+	                                other buffer of a reorder */
+	float *ck, *cv;              /* cross K/V: (n_layer, n_enc, n_embd) */
+	float *x, *h;                /* (max_beams, n_embd): the residual stream, a sublayer's out */
+	float *q, *k, *v, *a;        /* (max_beams, n_embd): projections, the attention output */
+	float *u;                    /* (max_beams, n_ff) */
 };
 
 enum fvl_status fvl_f2_decoder_state_init(const struct fvl_f2_decoder *d, struct fvl_compute *compute,

@@ -47,7 +47,7 @@ static enum fvl_status encoder_load(struct fvl_f2_encoder *e, const struct fvl_g
 	if ((st = fvl_gguf_get_dim(g, FVL_KEY_V_PROJECTION_DIM, 1, SIZE_MAX, &e->proj_dim)) ||
 	    (st = fvl_gguf_get_dim(g, FVL_KEY_V_POS_EMBED_MAX, 1, SIZE_MAX, &e->pos_max)))
 		return st;
-	if ((st = fvl_gguf_get_arr(g, FVL_KEY_V_FEATURE_SOURCE, FVL_GGUF_STRING, &src)))
+	if ((st = fvl_gguf_get_arr(g, FVL_KEY_V_FEATURE_SOURCE, FVL_GGUF_TYPE_STRING, &src)))
 		goto error;
 	if (src->n == 0 || src->n > 4) {
 		st = fvl_fail(FVL_STATUS_BAD_FILE, "image_feature_source has %llu entries",

@@ -332,8 +332,8 @@ static enum fvl_status task_template(const struct fvl_gguf *g, const char *token
 	const struct fvl_gguf_kv *names, *prompts;
 	enum fvl_status st;
 	*out = NULL;
-	if ((st = fvl_gguf_get_arr(g, FVL_KEY_F2_TASK_NAMES, FVL_GGUF_STRING, &names)) ||
-	    (st = fvl_gguf_get_arr(g, FVL_KEY_F2_TASK_PROMPTS, FVL_GGUF_STRING, &prompts)))
+	if ((st = fvl_gguf_get_arr(g, FVL_KEY_F2_TASK_NAMES, FVL_GGUF_TYPE_STRING, &names)) ||
+	    (st = fvl_gguf_get_arr(g, FVL_KEY_F2_TASK_PROMPTS, FVL_GGUF_TYPE_STRING, &prompts)))
 		return st;
 	for (uint64_t i = 0; i < names->n && i < prompts->n; i++) {
 		struct fvl_str n = fvl_gguf_arr_str(names, i);
@@ -479,7 +479,7 @@ static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *im
 	size_t n_text;
 	if ((st = fvl_tok_decode(m->ftok, out->ids, n_out, false, &x->text, &n_text)))
 		return st;
-	struct fvl_task_geom geom = {img->w, img->h, 0, 0, 0};
+	struct fvl_task_geom geom = {.w = img->w, .h = img->h, .side = 0, .off_x = 0, .off_y = 0};
 	if (m->task_preprocess.pad_square) { /* the bins cover the padded square */
 		geom.side = img->w > img->h ? img->w : img->h;
 		geom.off_x = (geom.side - img->w) / 2, geom.off_y = (geom.side - img->h) / 2;

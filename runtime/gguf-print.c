@@ -33,10 +33,10 @@ static void print_scalar(FILE *f, const uint8_t *p, uint32_t type)
 	double d;
 	uint64_t u;
 	switch (type) {
-	case FVL_GGUF_BOOL: fputs(p[0] ? "true" : "false", f); break;
-	case FVL_GGUF_FLOAT32:
-	case FVL_GGUF_FLOAT64: fvl_gguf_kv_float(&one, &d); fprintf(f, "%.9g", d); break;
-	case FVL_GGUF_UINT64: memcpy(&u, p, 8); fprintf(f, "%" PRIu64, u); break;
+	case FVL_GGUF_TYPE_BOOL: fputs(p[0] ? "true" : "false", f); break;
+	case FVL_GGUF_TYPE_FLOAT32:
+	case FVL_GGUF_TYPE_FLOAT64: fvl_gguf_kv_float(&one, &d); fprintf(f, "%.9g", d); break;
+	case FVL_GGUF_TYPE_UINT64: memcpy(&u, p, 8); fprintf(f, "%" PRIu64, u); break;
 	default: fvl_gguf_kv_int(&one, &i); fprintf(f, "%" PRId64, i); break;
 	}
 }
@@ -51,19 +51,19 @@ void fvl_gguf_print(const struct fvl_gguf *g, FILE *f, bool full_arrays)
 	for (uint64_t i = 0; i < g->n_kv; i++) {
 		const struct fvl_gguf_kv *kv = &g->kv[i];
 		fprintf(f, "  %.*s: ", (int)kv->key.n, kv->key.p);
-		if (kv->type == FVL_GGUF_STRING) {
+		if (kv->type == FVL_GGUF_TYPE_STRING) {
 			struct fvl_str s;
 			memcpy(&s.n, kv->data, 8);
 			s.p = (const char *)kv->data + 8;
 			fputs("str = ", f);
 			print_str(f, s, full_arrays ? UINT64_MAX : 200);
-		} else if (kv->type == FVL_GGUF_ARRAY) {
+		} else if (kv->type == FVL_GGUF_TYPE_ARRAY) {
 			uint64_t show = full_arrays || kv->n <= PREVIEW ? kv->n : PREVIEW;
 			fprintf(f, "arr[%s, %" PRIu64 "] = [", fvl_gguf_type_name(kv->arr_type), kv->n);
 			for (uint64_t j = 0; j < show; j++) {
 				if (j)
 					fputs(", ", f);
-				if (kv->arr_type == FVL_GGUF_STRING)
+				if (kv->arr_type == FVL_GGUF_TYPE_STRING)
 					print_str(f, fvl_gguf_arr_str(kv, j), 64);
 				else
 					print_scalar(f, kv->data + j * fvl_gguf_value_size(kv->arr_type),

@@ -124,34 +124,34 @@ static enum fvl_status set_scalar(struct fvl_gguf_writer *w, const char *key, ui
 
 enum fvl_status fvl_gguf_writer_set_u32(struct fvl_gguf_writer *w, const char *key, uint32_t v)
 {
-	return set_scalar(w, key, FVL_GGUF_UINT32, &v);
+	return set_scalar(w, key, FVL_GGUF_TYPE_UINT32, &v);
 }
 
 enum fvl_status fvl_gguf_writer_set_i32(struct fvl_gguf_writer *w, const char *key, int32_t v)
 {
-	return set_scalar(w, key, FVL_GGUF_INT32, &v);
+	return set_scalar(w, key, FVL_GGUF_TYPE_INT32, &v);
 }
 
 enum fvl_status fvl_gguf_writer_set_u64(struct fvl_gguf_writer *w, const char *key, uint64_t v)
 {
-	return set_scalar(w, key, FVL_GGUF_UINT64, &v);
+	return set_scalar(w, key, FVL_GGUF_TYPE_UINT64, &v);
 }
 
 enum fvl_status fvl_gguf_writer_set_f32(struct fvl_gguf_writer *w, const char *key, float v)
 {
-	return set_scalar(w, key, FVL_GGUF_FLOAT32, &v);
+	return set_scalar(w, key, FVL_GGUF_TYPE_FLOAT32, &v);
 }
 
 enum fvl_status fvl_gguf_writer_set_bool(struct fvl_gguf_writer *w, const char *key, bool v)
 {
 	uint8_t b = v;
-	return set_scalar(w, key, FVL_GGUF_BOOL, &b);
+	return set_scalar(w, key, FVL_GGUF_TYPE_BOOL, &b);
 }
 
 enum fvl_status fvl_gguf_writer_set_strn(struct fvl_gguf_writer *w, const char *key, const char *v,
                                          uint64_t n)
 {
-	enum fvl_status st = begin_kv(w, key, FVL_GGUF_STRING);
+	enum fvl_status st = begin_kv(w, key, FVL_GGUF_TYPE_STRING);
 	return st == FVL_STATUS_OK ? put_str(&w->kv, v, n) : st;
 }
 
@@ -168,7 +168,7 @@ enum fvl_status fvl_gguf_writer_set_arr(struct fvl_gguf_writer *w, const char *k
 	enum fvl_status st;
 	if (size == 0 || !fvl_mul_u64(n, size, &bytes))
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "metadata '%s': bad array", key);
-	if ((st = begin_kv(w, key, FVL_GGUF_ARRAY)) != FVL_STATUS_OK ||
+	if ((st = begin_kv(w, key, FVL_GGUF_TYPE_ARRAY)) != FVL_STATUS_OK ||
 	    (st = put_u32(&w->kv, elem_type)) != FVL_STATUS_OK ||
 	    (st = put_u64(&w->kv, n)) != FVL_STATUS_OK)
 		return st;
@@ -179,8 +179,8 @@ enum fvl_status fvl_gguf_writer_set_arr_str(struct fvl_gguf_writer *w, const cha
                                             const char *const *v, const uint64_t *lens, uint64_t n)
 {
 	enum fvl_status st;
-	if ((st = begin_kv(w, key, FVL_GGUF_ARRAY)) != FVL_STATUS_OK ||
-	    (st = put_u32(&w->kv, FVL_GGUF_STRING)) != FVL_STATUS_OK ||
+	if ((st = begin_kv(w, key, FVL_GGUF_TYPE_ARRAY)) != FVL_STATUS_OK ||
+	    (st = put_u32(&w->kv, FVL_GGUF_TYPE_STRING)) != FVL_STATUS_OK ||
 	    (st = put_u64(&w->kv, n)) != FVL_STATUS_OK)
 		return st;
 	for (uint64_t i = 0; i < n && st == FVL_STATUS_OK; i++)
@@ -282,7 +282,7 @@ enum fvl_status fvl_gguf_writer_write_header(struct fvl_gguf_writer *w, FILE *f)
 	if (st == FVL_STATUS_OK) st = put_u64(&h, w->n_tensors);
 	if (st == FVL_STATUS_OK) st = put_u64(&h, w->n_kv + 1);
 	if (st == FVL_STATUS_OK) st = put_str(&h, FVL_KEY_ALIGNMENT, strlen(FVL_KEY_ALIGNMENT));
-	if (st == FVL_STATUS_OK) st = put_u32(&h, FVL_GGUF_UINT32);
+	if (st == FVL_STATUS_OK) st = put_u32(&h, FVL_GGUF_TYPE_UINT32);
 	if (st == FVL_STATUS_OK) st = put_u32(&h, align);
 	if (st == FVL_STATUS_OK) st = put(&h, w->kv.p, w->kv.n);
 	for (uint64_t i = 0; i < w->n_tensors && st == FVL_STATUS_OK; i++) {

@@ -37,20 +37,20 @@ bool fvl_type_from_name(const char *name, enum fvl_type *out)
 	return false;
 }
 
-static const char *const gguf_type_names[FVL_GGUF_N_TYPES] = {
+static const char *const gguf_type_names[FVL_GGUF_TYPE_N_TYPES] = {
 	"u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "str", "arr", "u64", "i64", "f64",
 };
 /* Bytes of one value; 0 for STRING and ARRAY (variable). */
-static const uint8_t gguf_type_size[FVL_GGUF_N_TYPES] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+static const uint8_t gguf_type_size[FVL_GGUF_TYPE_N_TYPES] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
 
 const char *fvl_gguf_type_name(uint32_t type)
 {
-	return type < FVL_GGUF_N_TYPES ? gguf_type_names[type] : "?";
+	return type < FVL_GGUF_TYPE_N_TYPES ? gguf_type_names[type] : "?";
 }
 
 uint32_t fvl_gguf_value_size(uint32_t type)
 {
-	return type < FVL_GGUF_N_TYPES ? gguf_type_size[type] : 0;
+	return type < FVL_GGUF_TYPE_N_TYPES ? gguf_type_size[type] : 0;
 }
 
 bool fvl_str_eq(struct fvl_str s, const char *c)
@@ -124,7 +124,7 @@ static enum fvl_status read_str(struct cursor *c, const char *what, struct fvl_s
 static enum fvl_status skip_value(struct cursor *c, uint32_t t, const char *what)
 {
 	const uint8_t *p;
-	if (t == FVL_GGUF_STRING) {
+	if (t == FVL_GGUF_TYPE_STRING) {
 		struct fvl_str s;
 		return read_str(c, what, &s);
 	}
@@ -212,11 +212,11 @@ static enum fvl_status parse_kvs(struct fvl_gguf *g, struct cursor *c)
 		st = read_u32(c, "metadata type", &kv->type);
 		if (st != FVL_STATUS_OK)
 			return st;
-		if (kv->type >= FVL_GGUF_N_TYPES)
+		if (kv->type >= FVL_GGUF_TYPE_N_TYPES)
 			return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%.*s' has unknown type %u",
 			                (int)kv->key.n, kv->key.p, kv->type);
 		kv->n = 1;
-		if (kv->type != FVL_GGUF_ARRAY) {
+		if (kv->type != FVL_GGUF_TYPE_ARRAY) {
 			kv->data = c->base + c->pos;
 			st = skip_value(c, kv->type, "metadata value");
 			if (st != FVL_STATUS_OK)
@@ -228,13 +228,13 @@ static enum fvl_status parse_kvs(struct fvl_gguf *g, struct cursor *c)
 			st = read_u64(c, "array length", &kv->n);
 		if (st != FVL_STATUS_OK)
 			return st;
-		if (kv->arr_type == FVL_GGUF_ARRAY)
+		if (kv->arr_type == FVL_GGUF_TYPE_ARRAY)
 			return fvl_fail(FVL_STATUS_UNSUPPORTED, "metadata '%.*s' is an array of arrays, "
 			                "which fvl does not read", (int)kv->key.n, kv->key.p);
-		if (kv->arr_type >= FVL_GGUF_N_TYPES)
+		if (kv->arr_type >= FVL_GGUF_TYPE_N_TYPES)
 			return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%.*s' is an array of unknown "
 			                "type %u", (int)kv->key.n, kv->key.p, kv->arr_type);
-		uint64_t min_elem = kv->arr_type == FVL_GGUF_STRING ? 8 : gguf_type_size[kv->arr_type];
+		uint64_t min_elem = kv->arr_type == FVL_GGUF_TYPE_STRING ? 8 : gguf_type_size[kv->arr_type];
 		if (kv->n > (c->size - c->pos) / min_elem)
 			return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%.*s': array of %llu %s "
 			                "elements cannot fit in the %llu bytes left in the file",
@@ -242,7 +242,7 @@ static enum fvl_status parse_kvs(struct fvl_gguf *g, struct cursor *c)
 			                gguf_type_names[kv->arr_type],
 			                (unsigned long long)(c->size - c->pos));
 		kv->data = c->base + c->pos;
-		if (kv->arr_type != FVL_GGUF_STRING) {
+		if (kv->arr_type != FVL_GGUF_TYPE_STRING) {
 			const uint8_t *p;
 			st = take(c, kv->n * min_elem, "array data", &p);
 			if (st != FVL_STATUS_OK)
@@ -270,7 +270,7 @@ static enum fvl_status parse_kvs(struct fvl_gguf *g, struct cursor *c)
 		pool_n += kv->n;
 	}
 	for (uint64_t i = 0; i < g->n_kv; i++)
-		if (g->kv[i].type == FVL_GGUF_ARRAY && g->kv[i].arr_type == FVL_GGUF_STRING &&
+		if (g->kv[i].type == FVL_GGUF_TYPE_ARRAY && g->kv[i].arr_type == FVL_GGUF_TYPE_STRING &&
 		    g->kv[i].n > 0)
 			g->kv[i].str_off = g->str_off_pool + g->kv[i].str_first;
 	return FVL_STATUS_OK;
@@ -282,7 +282,7 @@ static enum fvl_status parse_alignment(struct fvl_gguf *g)
 	g->alignment = FVL_GGUF_DEFAULT_ALIGNMENT;
 	if (!kv)
 		return FVL_STATUS_OK;
-	if (kv->type != FVL_GGUF_UINT32)
+	if (kv->type != FVL_GGUF_TYPE_UINT32)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "general.alignment has type %s, expected u32",
 		                fvl_gguf_type_name(kv->type));
 	uint32_t a;
@@ -557,15 +557,15 @@ static int64_t load_int(const uint8_t *p, uint32_t type, bool *ok)
 	uint64_t u64;
 	*ok = true;
 	switch (type) {
-	case FVL_GGUF_BOOL:
-	case FVL_GGUF_UINT8: memcpy(&u8, p, 1); return u8;
-	case FVL_GGUF_INT8: memcpy(&i8, p, 1); return i8;
-	case FVL_GGUF_UINT16: memcpy(&u16, p, 2); return u16;
-	case FVL_GGUF_INT16: memcpy(&i16, p, 2); return i16;
-	case FVL_GGUF_UINT32: memcpy(&u32, p, 4); return u32;
-	case FVL_GGUF_INT32: memcpy(&i32, p, 4); return i32;
-	case FVL_GGUF_INT64: memcpy(&i64, p, 8); return i64;
-	case FVL_GGUF_UINT64:
+	case FVL_GGUF_TYPE_BOOL:
+	case FVL_GGUF_TYPE_UINT8: memcpy(&u8, p, 1); return u8;
+	case FVL_GGUF_TYPE_INT8: memcpy(&i8, p, 1); return i8;
+	case FVL_GGUF_TYPE_UINT16: memcpy(&u16, p, 2); return u16;
+	case FVL_GGUF_TYPE_INT16: memcpy(&i16, p, 2); return i16;
+	case FVL_GGUF_TYPE_UINT32: memcpy(&u32, p, 4); return u32;
+	case FVL_GGUF_TYPE_INT32: memcpy(&i32, p, 4); return i32;
+	case FVL_GGUF_TYPE_INT64: memcpy(&i64, p, 8); return i64;
+	case FVL_GGUF_TYPE_UINT64:
 		memcpy(&u64, p, 8);
 		if (u64 > INT64_MAX)
 			*ok = false;
@@ -578,12 +578,12 @@ static double load_float(const uint8_t *p, uint32_t type, bool *ok)
 {
 	float f;
 	double d;
-	if (type == FVL_GGUF_FLOAT32) {
+	if (type == FVL_GGUF_TYPE_FLOAT32) {
 		memcpy(&f, p, 4);
 		*ok = true;
 		return f;
 	}
-	if (type == FVL_GGUF_FLOAT64) {
+	if (type == FVL_GGUF_TYPE_FLOAT64) {
 		memcpy(&d, p, 8);
 		*ok = true;
 		return d;
@@ -632,7 +632,7 @@ static enum fvl_status find_scalar(const struct fvl_gguf *g, const char *key,
 	*kv = fvl_gguf_find_kv(g, key);
 	if (!*kv)
 		return fvl_fail(FVL_STATUS_NOT_FOUND, "metadata '%s' is missing", key);
-	if ((*kv)->type == FVL_GGUF_ARRAY || (*kv)->type == FVL_GGUF_STRING)
+	if ((*kv)->type == FVL_GGUF_TYPE_ARRAY || (*kv)->type == FVL_GGUF_TYPE_STRING)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' has type %s, expected a number",
 		                key, fvl_gguf_type_name((*kv)->type));
 	return FVL_STATUS_OK;
@@ -652,7 +652,7 @@ enum fvl_status fvl_gguf_get_i64(const struct fvl_gguf *g, const char *key, int6
 enum fvl_status fvl_gguf_get_u64(const struct fvl_gguf *g, const char *key, uint64_t *out)
 {
 	const struct fvl_gguf_kv *kv = fvl_gguf_find_kv(g, key);
-	if (kv && kv->type == FVL_GGUF_UINT64) { /* the full u64 range */
+	if (kv && kv->type == FVL_GGUF_TYPE_UINT64) { /* the full u64 range */
 		memcpy(out, kv->data, 8);
 		return FVL_STATUS_OK;
 	}
@@ -698,7 +698,7 @@ enum fvl_status fvl_gguf_get_dims(const struct fvl_gguf *g, const char *key, siz
                                   size_t *out)
 {
 	const struct fvl_gguf_kv *kv;
-	enum fvl_status st = fvl_gguf_get_arr(g, key, FVL_GGUF_UINT32, &kv);
+	enum fvl_status st = fvl_gguf_get_arr(g, key, FVL_GGUF_TYPE_UINT32, &kv);
 	if (st != FVL_STATUS_OK)
 		return st;
 	if (kv->n != n)
@@ -727,7 +727,7 @@ enum fvl_status fvl_gguf_get_bool(const struct fvl_gguf *g, const char *key, boo
 	const struct fvl_gguf_kv *kv = fvl_gguf_find_kv(g, key);
 	if (!kv)
 		return fvl_fail(FVL_STATUS_NOT_FOUND, "metadata '%s' is missing", key);
-	if (kv->type != FVL_GGUF_BOOL)
+	if (kv->type != FVL_GGUF_TYPE_BOOL)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' has type %s, expected bool", key,
 		                fvl_gguf_type_name(kv->type));
 	*out = kv->data[0] != 0;
@@ -739,7 +739,7 @@ enum fvl_status fvl_gguf_get_str(const struct fvl_gguf *g, const char *key, stru
 	const struct fvl_gguf_kv *kv = fvl_gguf_find_kv(g, key);
 	if (!kv)
 		return fvl_fail(FVL_STATUS_NOT_FOUND, "metadata '%s' is missing", key);
-	if (kv->type != FVL_GGUF_STRING)
+	if (kv->type != FVL_GGUF_TYPE_STRING)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' has type %s, expected str", key,
 		                fvl_gguf_type_name(kv->type));
 	memcpy(&out->n, kv->data, 8);
@@ -753,12 +753,12 @@ enum fvl_status fvl_gguf_get_arr(const struct fvl_gguf *g, const char *key, int 
 	const struct fvl_gguf_kv *kv = fvl_gguf_find_kv(g, key);
 	if (!kv)
 		return fvl_fail(FVL_STATUS_NOT_FOUND, "metadata '%s' is missing", key);
-	if (kv->type != FVL_GGUF_ARRAY || (elem_type >= 0 && kv->arr_type != (uint32_t)elem_type))
+	if (kv->type != FVL_GGUF_TYPE_ARRAY || (elem_type >= 0 && kv->arr_type != (uint32_t)elem_type))
 		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' has type %s%s%s%s, expected "
 		                "arr[%s]", key, fvl_gguf_type_name(kv->type),
-		                kv->type == FVL_GGUF_ARRAY ? "[" : "",
-		                kv->type == FVL_GGUF_ARRAY ? fvl_gguf_type_name(kv->arr_type) : "",
-		                kv->type == FVL_GGUF_ARRAY ? "]" : "",
+		                kv->type == FVL_GGUF_TYPE_ARRAY ? "[" : "",
+		                kv->type == FVL_GGUF_TYPE_ARRAY ? fvl_gguf_type_name(kv->arr_type) : "",
+		                kv->type == FVL_GGUF_TYPE_ARRAY ? "]" : "",
 		                elem_type >= 0 ? fvl_gguf_type_name((uint32_t)elem_type) : "any");
 	*out = kv;
 	return FVL_STATUS_OK;

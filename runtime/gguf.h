@@ -18,20 +18,20 @@
 
 /* Metadata value types (the numbers are the file's). */
 enum fvl_gguf_type {
-	FVL_GGUF_UINT8 = 0,
-	FVL_GGUF_INT8 = 1,
-	FVL_GGUF_UINT16 = 2,
-	FVL_GGUF_INT16 = 3,
-	FVL_GGUF_UINT32 = 4,
-	FVL_GGUF_INT32 = 5,
-	FVL_GGUF_FLOAT32 = 6,
-	FVL_GGUF_BOOL = 7,
-	FVL_GGUF_STRING = 8,
-	FVL_GGUF_ARRAY = 9,
-	FVL_GGUF_UINT64 = 10,
-	FVL_GGUF_INT64 = 11,
-	FVL_GGUF_FLOAT64 = 12,
-	FVL_GGUF_N_TYPES
+	FVL_GGUF_TYPE_UINT8 = 0,
+	FVL_GGUF_TYPE_INT8 = 1,
+	FVL_GGUF_TYPE_UINT16 = 2,
+	FVL_GGUF_TYPE_INT16 = 3,
+	FVL_GGUF_TYPE_UINT32 = 4,
+	FVL_GGUF_TYPE_INT32 = 5,
+	FVL_GGUF_TYPE_FLOAT32 = 6,
+	FVL_GGUF_TYPE_BOOL = 7,
+	FVL_GGUF_TYPE_STRING = 8,
+	FVL_GGUF_TYPE_ARRAY = 9,
+	FVL_GGUF_TYPE_UINT64 = 10,
+	FVL_GGUF_TYPE_INT64 = 11,
+	FVL_GGUF_TYPE_FLOAT64 = 12,
+	FVL_GGUF_TYPE_N_TYPES
 };
 
 /* Tensor types fvl reads and writes (ggml's numbering). */
@@ -68,7 +68,7 @@ bool fvl_str_eq(struct fvl_str s, const char *c);
 struct fvl_gguf_kv {
 	struct fvl_str key;
 	uint32_t type;           /* enum fvl_gguf_type */
-	uint32_t arr_type;       /* element type when type == FVL_GGUF_ARRAY */
+	uint32_t arr_type;       /* element type when type == FVL_GGUF_TYPE_ARRAY */
 	uint64_t n;              /* element count; 1 for scalars */
 	const uint8_t *data;     /* the value (arrays: the first element) inside the mapping */
 	const uint64_t *str_off; /* string arrays: (n) offsets of each element from data */

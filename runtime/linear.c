@@ -68,7 +68,15 @@ static bool xnn_ok;
 static void xnn_init_once(void)
 {
 	const char *off = getenv("FVL_NO_XNNPACK");
-	xnn_ok = !(off && *off && strcmp(off, "0") != 0) && xnn_initialize(NULL) == xnn_status_success;
+	if (off && *off && strcmp(off, "0") != 0) {
+		FVL_LOG_I("XNNPACK off (FVL_NO_XNNPACK): f32 linears run on fvl's own kernels");
+		return;
+	}
+	const enum xnn_status st = xnn_initialize(NULL);
+	xnn_ok = st == xnn_status_success;
+	if (!xnn_ok)
+		FVL_LOG_W("XNNPACK cannot start here (status %d): f32 linears run on fvl's own kernels",
+		          (int)st);
 }
 
 bool fvl_xnnpack_available(void)
@@ -86,10 +94,14 @@ void fvl_linear_attach_xnnpack(struct fvl_linear *l)
 	pthread_mutex_t *mu = malloc(sizeof(*mu));
 	if (!mu)
 		return;
-	if (xnn_create_fully_connected_nc_f32(l->k, l->n, l->k, l->n, l->w, l->bias, -INFINITY,
-	                                      INFINITY, 0, &op) != xnn_status_success) {
+	const enum xnn_status st = xnn_create_fully_connected_nc_f32(l->k, l->n, l->k, l->n, l->w,
+	                                                             l->bias, -INFINITY, INFINITY, 0,
+	                                                             &op);
+	if (st != xnn_status_success) {
 		free(mu);
-		return; /* our own kernels serve it */
+		FVL_LOG_I("XNNPACK refused a %zu x %zu f32 linear (status %d): fvl's kernels run it",
+		          l->n, l->k, (int)st);
+		return;
 	}
 	pthread_mutex_init(mu, NULL);
 	l->xnn = op;

@@ -11,7 +11,8 @@ struct fvl_linear {
 	int type;           /* enum fvl_type of w */
 	size_t n, k;        /* outputs, inputs */
 	const void *w;      /* (n, k) rows in type: in the mapping, or owned (bf16 -> f32) */
-	void *packed;       /* owned: x4-packed Q4_0/Q8_0, or f16 in panels for the fp16 GEMM */
+	void *packed;       /* owned: x4-packed Q4_0/Q8_0 (n rounded up to 4), or f16 in the f16p16
+	                       layout (n rounded up to 16), for the kernels */
 	void *owned;        /* w when the runtime converted it */
 	const float *bias;  /* (n) or NULL, in the mapping (f32) */
 	void *xnn;          /* XNNPACK fully-connected operator for f32 weights, or NULL */

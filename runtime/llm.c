@@ -30,8 +30,8 @@ static enum fvl_status rope_freqs(struct fvl_llm *m, const struct fvl_gguf *g)
 	if (fvl_str_eq(type, "longrope")) {
 		const struct fvl_gguf_kv *sf, *lf;
 		enum fvl_status st;
-		if ((st = fvl_gguf_get_arr(g, FVL_KEY_ROPE_SHORT_FACTOR, FVL_GGUF_FLOAT32, &sf)) ||
-		    (st = fvl_gguf_get_arr(g, FVL_KEY_ROPE_LONG_FACTOR, FVL_GGUF_FLOAT32, &lf)) ||
+		if ((st = fvl_gguf_get_arr(g, FVL_KEY_ROPE_SHORT_FACTOR, FVL_GGUF_TYPE_FLOAT32, &sf)) ||
+		    (st = fvl_gguf_get_arr(g, FVL_KEY_ROPE_LONG_FACTOR, FVL_GGUF_TYPE_FLOAT32, &lf)) ||
 		    (st = fvl_gguf_get_f32(g, FVL_KEY_ROPE_ATTN_FACTOR, &m->attn_factor)))
 			return st;
 		if (sf->n != half || lf->n != half)
@@ -338,8 +338,11 @@ enum fvl_status fvl_llm_eval(struct fvl_llm_state *s, struct fvl_compute *comput
 	/* LongRoPE: the long factors once any position passes the original context (as HF does,
 	 * for the new tokens only). */
 	const bool use_long = s->n_past + n > m->n_ctx_orig;
-	if (use_long != s->long_tables)
+	if (use_long != s->long_tables) {
+		FVL_LOG_D("LongRoPE: %s factors from position %zu", use_long ? "long" : "short",
+		          s->n_past);
 		fill_tables(s, use_long);
+	}
 	for (size_t i0 = 0; i0 < n; i0 += s->n_ubatch) {
 		const size_t mb = n - i0 < s->n_ubatch ? n - i0 : s->n_ubatch;
 		for (size_t i = 0; i < mb; i++) {

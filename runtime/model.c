@@ -1,5 +1,6 @@
 /* model.c — the immutable model object: owns the read-only mapping of one GGUF model file. */
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 #include "names.h"
@@ -47,7 +48,7 @@ static enum fvl_status load_vl(struct fvl_model *m)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "fvl.image.token '%.*s' / token_id %lld: the "
 		                "placeholder must be a text with a negative id", (int)img.n, img.p,
 		                (long long)img_id);
-	if (fvl_gguf_get_arr(g, FVL_KEY_LLM_EOS_IDS, FVL_GGUF_INT32, &eos) == FVL_STATUS_OK)
+	if (fvl_gguf_get_arr(g, FVL_KEY_LLM_EOS_IDS, FVL_GGUF_TYPE_INT32, &eos) == FVL_STATUS_OK)
 		for (uint64_t i = 0; i < eos->n && m->n_stop < 15; i++)
 			m->stop_ids[m->n_stop++] = (int32_t)fvl_gguf_arr_int(eos, i);
 	int32_t sid = fvl_tok_find(m->tok, stop.p, stop.n);
@@ -76,8 +77,11 @@ enum fvl_status fvl_model_tasks(struct fvl_model *m)
 	pthread_mutex_lock(&m->task_mu);
 	if (!m->tasks_tried) {
 		m->tasks_tried = true;
+		if (m->is_vl)
+			FVL_LOG_I("loading Florence-2's task layer (decoder, tokenizer) on first use");
 		if (load_tasks(m) != FVL_STATUS_OK) {
 			snprintf(m->no_tasks_why, sizeof(m->no_tasks_why), "%s", fvl_last_error());
+			FVL_LOG_I("no Florence-2 tasks in this model: %s", m->no_tasks_why);
 			fvl_f2_decoder_free(&m->dec);
 			fvl_tok_free(m->ftok);
 			m->ftok = NULL;
@@ -153,11 +157,17 @@ enum fvl_status fvl_model_load(const char *path, struct fvl_model **out)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((st = fvl_gguf_open(path, &m->gguf)) != FVL_STATUS_OK ||
 	    (st = model_init(m, path)) != FVL_STATUS_OK) {
 		fvl_model_free(m);
 		return st;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	FVL_LOG_I("%s: %s, %llu tensors, %.0f MB mapped, loaded in %.0f ms", path, m->arch,
+	          (unsigned long long)m->gguf->n_tensors, (double)m->gguf->size / 1048576.0,
+	          1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec));
 	*out = m;
 	return FVL_STATUS_OK;
 }

@@ -149,6 +149,27 @@
 #define FVL_TOK_HF_PREFIX_SPACE     "hf.add_prefix_space"
 #define FVL_TOK_HF_UNK_TOKEN        "hf.unk_token"
 
+/* <prefix>.added.flags bits */
+enum fvl_tok_added_flag {
+	FVL_TOK_ADDED_SPECIAL = 1,      /* special: skipped when decoding with skip_special */
+	FVL_TOK_ADDED_LSTRIP = 2,
+	FVL_TOK_ADDED_RSTRIP = 4,
+	FVL_TOK_ADDED_NORMALIZED = 8,
+	FVL_TOK_ADDED_SINGLE_WORD = 16,
+	FVL_TOK_ADDED_ROLE = 32,        /* bos/eos/unk/pad/sep/cls/mask or additional_special_tokens
+	                                   of the slow tokenizer */
+};
+
+/* <prefix>.token_type values (SentencePiece's and llama.cpp's numbering) */
+enum fvl_tok_type {
+	FVL_TOK_TYPE_NORMAL = 1,
+	FVL_TOK_TYPE_UNKNOWN = 2,
+	FVL_TOK_TYPE_CONTROL = 3,
+	FVL_TOK_TYPE_USER_DEFINED = 4,
+	FVL_TOK_TYPE_UNUSED = 5,
+	FVL_TOK_TYPE_BYTE = 6,
+};
+
 /* ---- tensors ---------------------------------------------------------------------------------- */
 #define FVL_W ".weight"
 #define FVL_B ".bias"

@@ -13,9 +13,9 @@ enum fvl_status fvl_preprocess_load(const struct fvl_gguf *g, struct fvl_preproc
 	uint32_t h, w;
 	enum fvl_status st;
 	memset(preprocess, 0, sizeof(*preprocess));
-	if ((st = fvl_gguf_get_arr(g, FVL_KEY_PRE_MEAN, FVL_GGUF_FLOAT32, &mean)) ||
-	    (st = fvl_gguf_get_arr(g, FVL_KEY_PRE_STD, FVL_GGUF_FLOAT32, &stdv)) ||
-	    (st = fvl_gguf_get_arr(g, FVL_KEY_PRE_FILL, FVL_GGUF_UINT8, &fill)) ||
+	if ((st = fvl_gguf_get_arr(g, FVL_KEY_PRE_MEAN, FVL_GGUF_TYPE_FLOAT32, &mean)) ||
+	    (st = fvl_gguf_get_arr(g, FVL_KEY_PRE_STD, FVL_GGUF_TYPE_FLOAT32, &stdv)) ||
+	    (st = fvl_gguf_get_arr(g, FVL_KEY_PRE_FILL, FVL_GGUF_TYPE_UINT8, &fill)) ||
 	    (st = fvl_gguf_get_f32(g, FVL_KEY_PRE_RESCALE, &preprocess->rescale)) ||
 	    (st = fvl_gguf_get_str(g, FVL_KEY_PRE_ASPECT, &aspect)) ||
 	    (st = fvl_gguf_get_u32(g, FVL_KEY_PRE_HEIGHT, &h)) ||

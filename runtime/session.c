@@ -16,16 +16,16 @@ struct fvl_session {
 	struct fvl_compute compute;
 	struct fvl_llm_state llm;  /* the KV cache and its buffers */
 	struct fvl_sampler sampler;
-	float *visual;          /* (n_visual, H) of the current image, or NULL */
+	float *visual;          /* (n_visual, n_embd) of the current image, or NULL */
 	size_t n_visual;
 	uint64_t image_serial;  /* changes with every image, so the KV prefix knows */
 	/* what the KV cache holds: the ids evaluated so far, visual rows as -1 - serial */
-	int64_t *cache;
+	int64_t *cache;         /* (n_cache) */
 	size_t n_cache, cap_cache;
-	int32_t *prompt;        /* last prompt, the image id at the image */
+	int32_t *prompt;        /* (n_prompt) last prompt, the image id at the image */
 	size_t n_prompt;
-	float *logits;          /* (V) */
-	float *prompt_logits;   /* (V) at the last prompt position of the last ask */
+	float *logits;          /* (n_vocab) */
+	float *prompt_logits;   /* (n_vocab) at the last prompt position of the last ask */
 	bool have_prompt_logits;
 	struct fvl_stats stats;
 };
@@ -87,6 +87,9 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 	    (st = fvl_compute_init(&s->compute, p->n_threads, p->isa)) ||
 	    (st = fvl_llm_state_init(&s->llm, &model->llm, &s->compute, p->n_ctx, !p->kv_f32, 256)))
 		goto error;
+	if (p->n_ctx > s->llm.n_ctx)
+		FVL_LOG_I("a context of %u tokens asked for; the model's is %zu: using that", p->n_ctx,
+		          s->llm.n_ctx);
 	*out = s;
 	return FVL_STATUS_OK;
 error:

@@ -54,7 +54,7 @@ enum fvl_status tok_bpe_load(struct fvl_tok *t, const struct fvl_gguf *g, const 
 	struct fvl_str s;
 	enum fvl_status st;
 #define KEY(x) (snprintf(k, sizeof(k), "%s.%s", prefix, x), k)
-	if ((st = fvl_gguf_get_arr(g, KEY(FVL_TOK_MERGES), FVL_GGUF_STRING, &merges)))
+	if ((st = fvl_gguf_get_arr(g, KEY(FVL_TOK_MERGES), FVL_GGUF_TYPE_STRING, &merges)))
 		return st;
 	size_t msize = 1;
 	while (msize < 2 * merges->n + 2)
@@ -92,12 +92,12 @@ enum fvl_status tok_bpe_load(struct fvl_tok *t, const struct fvl_gguf *g, const 
 			}
 	}
 	bool flag;
-	t->pre = PRE_NONE;
+	t->pre = TOK_PRE_NONE;
 	if (fvl_gguf_get_str(g, KEY(FVL_TOK_PRE_TYPE), &s) == FVL_STATUS_OK) {
 		if (fvl_str_eq(s, "byte_level"))
-			t->pre = PRE_BYTE_LEVEL;
+			t->pre = TOK_PRE_BYTE_LEVEL;
 		else if (fvl_str_eq(s, "split_byte_level"))
-			t->pre = PRE_SPLIT_BYTE_LEVEL;
+			t->pre = TOK_PRE_SPLIT_BYTE_LEVEL;
 		else if (!fvl_str_eq(s, "none"))
 			return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: pre-tokenizer '%.*s'", prefix,
 			                (int)s.n, s.p);
@@ -109,9 +109,9 @@ enum fvl_status tok_bpe_load(struct fvl_tok *t, const struct fvl_gguf *g, const 
 	t->fuse_unk = fvl_gguf_get_bool(g, KEY(FVL_TOK_FUSE_UNK), &flag) == 0 && flag;
 	t->ignore_merges = fvl_gguf_get_bool(g, KEY(FVL_TOK_IGNORE_MERGES), &flag) == 0 && flag;
 	byte_tables(t);
-	if (t->pre != PRE_NONE) {
+	if (t->pre != TOK_PRE_NONE) {
 		struct fvl_str re = {GPT2_REGEX, strlen(GPT2_REGEX)};
-		if (t->pre == PRE_SPLIT_BYTE_LEVEL && (st = fvl_gguf_get_str(g, KEY(FVL_TOK_PRE_REGEX), &re)))
+		if (t->pre == TOK_PRE_SPLIT_BYTE_LEVEL && (st = fvl_gguf_get_str(g, KEY(FVL_TOK_PRE_REGEX), &re)))
 			return st;
 		int err;
 		PCRE2_SIZE at;
@@ -295,14 +295,14 @@ void tok_bpe_encode(const struct fvl_tok *t, pcre2_match_data *md, const char *s
 			else
 				m[k++] = s[i];
 		}
-		if (t->pre == PRE_NONE)
+		if (t->pre == TOK_PRE_NONE)
 			bpe_word(t, m, k, o);
 		else
 			encode_regex(t, md, m, k, o);
 		free(m);
 		return;
 	}
-	if (t->pre == PRE_NONE) {
+	if (t->pre == TOK_PRE_NONE) {
 		bpe_word(t, s, n, o);
 	} else if (t->add_prefix_space && s[0] != ' ') {
 		char *m = malloc(n + 1);

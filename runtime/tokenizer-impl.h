@@ -8,30 +8,12 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "names.h"
 #include "tokenizer.h"
 
-enum { PRE_NONE, PRE_BYTE_LEVEL, PRE_SPLIT_BYTE_LEVEL };
-enum { DEC_BYTE_LEVEL, DEC_SENTENCEPIECE };
-enum { POST_NONE, POST_TEMPLATE, POST_ROBERTA };
-/* token_type values (SentencePiece's and llama.cpp's numbering) */
-enum {
-	TYPE_NORMAL = 1,
-	TYPE_UNKNOWN = 2,
-	TYPE_CONTROL = 3,
-	TYPE_USER_DEFINED = 4,
-	TYPE_UNUSED = 5,
-	TYPE_BYTE = 6,
-};
-/* <prefix>.added.flags bits (written by quant/tokjson.c and quant/spm.c) */
-enum {
-	ADDED_SPECIAL = 1,      /* special: skipped when decoding with skip_special */
-	ADDED_LSTRIP = 2,
-	ADDED_RSTRIP = 4,
-	ADDED_NORMALIZED = 8,
-	ADDED_SINGLE_WORD = 16,
-	ADDED_ROLE = 32,        /* one of bos/eos/unk/pad/additional_special_tokens (slow) */
-};
-
+enum tok_pre { TOK_PRE_NONE, TOK_PRE_BYTE_LEVEL, TOK_PRE_SPLIT_BYTE_LEVEL };
+enum tok_decoder { TOK_DECODER_BYTE_LEVEL, TOK_DECODER_SENTENCEPIECE };
+enum tok_post { TOK_POST_NONE, TOK_POST_TEMPLATE, TOK_POST_ROBERTA };
 /* A byte trie mapping strings to values (added tokens, user-defined symbols). */
 struct tok_trie_node {
 	uint32_t child, sibling; /* 0: none (node 0 is the root, never a child) */

@@ -19,7 +19,7 @@ enum fvl_status tok_spm_load(struct fvl_tok *t, const struct fvl_gguf *g, const 
 	enum fvl_status st;
 	bool b;
 #define KEY(x) (snprintf(k, sizeof(k), "%s.%s", prefix, x), k)
-	if ((st = fvl_gguf_get_arr(g, KEY(FVL_TOK_SCORES), FVL_GGUF_FLOAT32, &scores)))
+	if ((st = fvl_gguf_get_arr(g, KEY(FVL_TOK_SCORES), FVL_GGUF_TYPE_FLOAT32, &scores)))
 		return st;
 	if (scores->n != t->n)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: %llu scores for %zu tokens", prefix,
@@ -40,11 +40,11 @@ enum fvl_status tok_spm_load(struct fvl_tok *t, const struct fvl_gguf *g, const 
 			continue;
 		/* sentencepiece keeps normal, user-defined and unused pieces apart from the reserved
 		 * ones (control, unknown, byte); only the first can be merged into */
-		const bool normal = ty == TYPE_NORMAL || ty == TYPE_USER_DEFINED || ty == TYPE_UNUSED;
+		const bool normal = ty == FVL_TOK_TYPE_NORMAL || ty == FVL_TOK_TYPE_USER_DEFINED || ty == FVL_TOK_TYPE_UNUSED;
 		uint32_t *table = normal ? t->spm.normal : t->spm.reserved;
 		if (tok_table_find(t, table, t->spm.mask, t->piece[i], t->len[i]) < 0)
 			tok_table_add(t, table, t->spm.mask, (uint32_t)i);
-		if (ty == TYPE_USER_DEFINED &&
+		if (ty == FVL_TOK_TYPE_USER_DEFINED &&
 		    (st = tok_trie_add(&t->spm.user, t->piece[i], t->len[i], (int32_t)i)))
 			return st;
 	}
@@ -167,7 +167,7 @@ static void maybe_add_pair(struct spm_work *w, int32_t l, int32_t r)
 	if (id < 0)
 		return;
 	tok_heap_push(&w->h, (struct tok_heap_item){-(double)t->score[id], (uint32_t)l, (uint32_t)r, size});
-	if (t->type[id] == TYPE_UNUSED)
+	if (t->type[id] == FVL_TOK_TYPE_UNUSED)
 		rev_put(w, id, w->sy[l].len);
 }
 
@@ -207,7 +207,7 @@ static void resegment(const struct spm_work *w, uint32_t start, uint32_t len, st
 	while (top) {
 		const uint32_t l = stack[--top], s0 = stack[--top];
 		const int32_t id = piece_id(t, w->s + s0, l);
-		const struct rev *r = id >= 0 && t->type[id] == TYPE_UNUSED ? rev_get(w, id) : NULL;
+		const struct rev *r = id >= 0 && t->type[id] == FVL_TOK_TYPE_UNUSED ? rev_get(w, id) : NULL;
 		if (!r || r->left_len == 0 || r->left_len >= l) {
 			emit(t, w->s + s0, l, o);
 			continue;

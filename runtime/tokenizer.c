@@ -174,10 +174,10 @@ enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struc
 	if (!t)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 #define KEY(x) (snprintf(k, sizeof(k), "%s.%s", prefix, x), k)
-	if ((st = fvl_gguf_get_arr(g, KEY(FVL_TOK_TOKENS), FVL_GGUF_STRING, &tokens)) ||
-	    (st = fvl_gguf_get_arr(g, KEY(FVL_TOK_TOKEN_TYPE), FVL_GGUF_INT32, &types)) ||
-	    (st = fvl_gguf_get_arr(g, KEY(FVL_TOK_ADDED_IDS), FVL_GGUF_INT32, &aids)) ||
-	    (st = fvl_gguf_get_arr(g, KEY(FVL_TOK_ADDED_FLAGS), FVL_GGUF_UINT8, &aflags)))
+	if ((st = fvl_gguf_get_arr(g, KEY(FVL_TOK_TOKENS), FVL_GGUF_TYPE_STRING, &tokens)) ||
+	    (st = fvl_gguf_get_arr(g, KEY(FVL_TOK_TOKEN_TYPE), FVL_GGUF_TYPE_INT32, &types)) ||
+	    (st = fvl_gguf_get_arr(g, KEY(FVL_TOK_ADDED_IDS), FVL_GGUF_TYPE_INT32, &aids)) ||
+	    (st = fvl_gguf_get_arr(g, KEY(FVL_TOK_ADDED_FLAGS), FVL_GGUF_TYPE_UINT8, &aflags)))
 		goto error;
 	if (tokens->n == 0 || tokens->n > (1u << 24) || types->n != tokens->n || aids->n != aflags->n) {
 		st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: inconsistent token tables", prefix);
@@ -234,11 +234,11 @@ enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struc
 	}
 	if ((st = fvl_gguf_get_str(g, KEY(FVL_TOK_DECODER), &s)))
 		goto error;
-	t->dec = fvl_str_eq(s, "sentencepiece") ? DEC_SENTENCEPIECE : DEC_BYTE_LEVEL;
+	t->dec = fvl_str_eq(s, "sentencepiece") ? TOK_DECODER_SENTENCEPIECE : TOK_DECODER_BYTE_LEVEL;
 	if ((st = fvl_gguf_get_str(g, KEY(FVL_TOK_POST_TYPE), &s)))
 		goto error;
-	t->post = fvl_str_eq(s, "roberta") ? POST_ROBERTA : fvl_str_eq(s, "template") ? POST_TEMPLATE :
-	          POST_NONE;
+	t->post = fvl_str_eq(s, "roberta") ? TOK_POST_ROBERTA : fvl_str_eq(s, "template") ? TOK_POST_TEMPLATE :
+	          TOK_POST_NONE;
 	int64_t v;
 	bool flag;
 	t->bos = fvl_gguf_get_i64(g, KEY(FVL_TOK_POST_BOS), &v) == FVL_STATUS_OK ? (int32_t)v : -1;
@@ -330,7 +330,7 @@ int32_t fvl_tok_bos(const struct fvl_tok *t)
 
 bool fvl_tok_is_special(const struct fvl_tok *t, int32_t id)
 {
-	return id >= 0 && (size_t)id < t->n && t->type[id] == TYPE_CONTROL;
+	return id >= 0 && (size_t)id < t->n && t->type[id] == FVL_TOK_TYPE_CONTROL;
 }
 
 bool fvl_tok_is_slow(const struct fvl_tok *t)
@@ -446,7 +446,7 @@ static int32_t added_at(const struct fvl_tok *t, const char *s, size_t at, size_
                         const struct plain *pl)
 {
 	const int32_t a = tok_trie_longest(&t->added_trie, s + at, n - at, len);
-	if (a >= 0 && pl && (t->added[a].flags & ADDED_SPECIAL) && at < pl->e && at + *len > pl->b)
+	if (a >= 0 && pl && (t->added[a].flags & FVL_TOK_ADDED_SPECIAL) && at < pl->e && at + *len > pl->b)
 		return -1;
 	return a;
 }
@@ -462,7 +462,7 @@ static void encode_fast(const struct fvl_tok *t, const char *text, size_t len, b
 		o->oom = true;
 		return;
 	}
-	if (add_special && t->bos >= 0 && t->post != POST_NONE)
+	if (add_special && t->bos >= 0 && t->post != TOK_POST_NONE)
 		tok_push(o, t->bos);
 	while (i < len) {
 		size_t n;
@@ -473,17 +473,17 @@ static void encode_fast(const struct fvl_tok *t, const char *text, size_t len, b
 		}
 		const struct tok_added *hit = &t->added[a];
 		size_t end = i;
-		if (hit->flags & ADDED_LSTRIP) /* whitespace before it goes with it */
+		if (hit->flags & FVL_TOK_ADDED_LSTRIP) /* whitespace before it goes with it */
 			end -= ws_tail(text + seg, i - seg, false);
 		tok_bpe_encode(t, md, text + seg, end - seg, o);
 		tok_push(o, hit->id);
 		i += n;
-		if (hit->flags & ADDED_RSTRIP)
+		if (hit->flags & FVL_TOK_ADDED_RSTRIP)
 			i += ws_head(text + i, len - i, false);
 		seg = i;
 	}
 	tok_bpe_encode(t, md, text + seg, len - seg, o);
-	if (add_special && t->eos >= 0 && (t->post == POST_ROBERTA || t->post == POST_TEMPLATE))
+	if (add_special && t->eos >= 0 && (t->post == TOK_POST_ROBERTA || t->post == TOK_POST_TEMPLATE))
 		tok_push(o, t->eos);
 	if (md)
 		pcre2_match_data_free(md);
@@ -618,17 +618,17 @@ static void encode_slow(const struct fvl_tok *t, const char *text, size_t len, b
 		const uint8_t f = t->added[a].flags;
 		const struct chunk left = i > 0 ? ck[i - 1] : (struct chunk){0};
 		const struct chunk right = i + 1 < nc ? ck[i + 1] : (struct chunk){0};
-		if ((f & ADDED_RSTRIP) && right.n) {
+		if ((f & FVL_TOK_ADDED_RSTRIP) && right.n) {
 			const size_t h = ws_head(right.p, right.n, true);
 			ck[i + 1].p += h, ck[i + 1].n -= h;
 		}
-		if ((f & ADDED_LSTRIP) && left.n)
+		if ((f & FVL_TOK_ADDED_LSTRIP) && left.n)
 			ck[i - 1].n -= ws_tail(left.p, left.n, true);
-		if ((f & ADDED_SINGLE_WORD) && left.n && left.p[left.n - 1] != ' ') {
+		if ((f & FVL_TOK_ADDED_SINGLE_WORD) && left.n && left.p[left.n - 1] != ' ') {
 			if (!chunk_join(&ck[i - 1], ck[i].p, ck[i].n, false))
 				o->oom = true;
 			ck[i].n = 0;
-		} else if ((f & ADDED_SINGLE_WORD) && right.n && right.p[0] != ' ') {
+		} else if ((f & FVL_TOK_ADDED_SINGLE_WORD) && right.n && right.p[0] != ' ') {
 			if (!chunk_join(&ck[i], ck[i + 1].p, ck[i + 1].n, false))
 				o->oom = true;
 			ck[i + 1].n = 0;
@@ -644,7 +644,7 @@ static void encode_slow(const struct fvl_tok *t, const char *text, size_t len, b
 		if (a >= 0) {
 			tok_push(o, t->added[a].id);
 			second_is_role = second_is_role ||
-			                 (at == first + 1 && (t->added[a].flags & ADDED_ROLE));
+			                 (at == first + 1 && (t->added[a].flags & FVL_TOK_ADDED_ROLE));
 		} else {
 			slow_piece(t, ck[i].p, ck[i].n, o);
 			first_is_text = first_is_text || (at == first && o->n > at);
@@ -712,7 +712,7 @@ enum fvl_status fvl_tok_encode_ex(const struct fvl_tok *t, const char *text, siz
 /* Tokens that produce no text: unused ids (holes in the table, padded vocabulary rows). */
 static bool silent(const struct fvl_tok *t, int32_t id)
 {
-	return t->type[id] == TYPE_UNUSED;
+	return t->type[id] == FVL_TOK_TYPE_UNUSED;
 }
 
 /* The bytes one token contributes (before the leading-space strip). */
@@ -720,8 +720,8 @@ static void token_bytes(const struct fvl_tok *t, int32_t id, struct fvl_buf *o)
 {
 	const char *p = t->piece[id];
 	const size_t n = t->len[id];
-	if (t->dec == DEC_SENTENCEPIECE) {
-		if (t->type[id] == TYPE_BYTE && n == 6) {
+	if (t->dec == TOK_DECODER_SENTENCEPIECE) {
+		if (t->type[id] == FVL_TOK_TYPE_BYTE && n == 6) {
 			char b = (char)strtol(p + 3, NULL, 16);
 			fvl_buf_put(o, &b, 1);
 			return;
@@ -763,7 +763,7 @@ enum fvl_status fvl_tok_decode(const struct fvl_tok *t, const int32_t *ids, size
 			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "token id %d outside the vocabulary",
 			                ids[i]);
 		}
-		if ((skip_special && t->type[ids[i]] == TYPE_CONTROL) || silent(t, ids[i]))
+		if ((skip_special && t->type[ids[i]] == FVL_TOK_TYPE_CONTROL) || silent(t, ids[i]))
 			continue;
 		token_bytes(t, ids[i], &o);
 	}
@@ -771,7 +771,7 @@ enum fvl_status fvl_tok_decode(const struct fvl_tok *t, const int32_t *ids, size
 		free(o.p);
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory decoding");
 	}
-	if (t->dec == DEC_SENTENCEPIECE && o.n && o.p[0] == ' ') /* Strip(start = 1) */
+	if (t->dec == TOK_DECODER_SENTENCEPIECE && o.n && o.p[0] == ' ') /* Strip(start = 1) */
 		memmove(o.p, o.p + 1, o.n--);
 	*text = o.p;
 	if (len)
@@ -821,7 +821,7 @@ static size_t emit(struct fvl_tok_stream *s, const char *b, size_t n, char *out,
 size_t fvl_tok_stream_push(struct fvl_tok_stream *s, int32_t id, char *out, size_t cap)
 {
 	const struct fvl_tok *t = s->t;
-	if (id < 0 || (size_t)id >= t->n || (s->skip_special && t->type[id] == TYPE_CONTROL) ||
+	if (id < 0 || (size_t)id >= t->n || (s->skip_special && t->type[id] == FVL_TOK_TYPE_CONTROL) ||
 	    silent(t, id))
 		return 0;
 	struct fvl_buf o = {0};
@@ -829,7 +829,7 @@ size_t fvl_tok_stream_push(struct fvl_tok_stream *s, int32_t id, char *out, size
 	const char *b = o.p ? o.p : "";
 	size_t n = o.n;
 	if (s->first && n) { /* the decoder strips one leading space of the whole text */
-		if (t->dec == DEC_SENTENCEPIECE && b[0] == ' ')
+		if (t->dec == TOK_DECODER_SENTENCEPIECE && b[0] == ' ')
 			b++, n--;
 		s->first = false;
 	}

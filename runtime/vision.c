@@ -18,7 +18,7 @@ enum fvl_status fvl_vision_load(struct fvl_vision *v, const struct fvl_gguf *g)
 	if ((st = fvl_gguf_get_u32(g, FVL_KEY_MM_HIDDEN_SIZE, &hidden)) ||
 	    (st = fvl_gguf_get_u32(g, FVL_KEY_PROMPTS_COUNT, &count)) ||
 	    (st = fvl_gguf_get_u32(g, FVL_KEY_PROMPTS_LENGTH, &len)) ||
-	    (st = fvl_gguf_get_arr(g, FVL_KEY_PROMPTS_IDS, FVL_GGUF_INT32, &kv)))
+	    (st = fvl_gguf_get_arr(g, FVL_KEY_PROMPTS_IDS, FVL_GGUF_TYPE_INT32, &kv)))
 		goto error;
 	if (count < 1 || count > FVL_VISION_MAX_PROMPTS || len < 1 || len > 64 ||
 	    kv->n != (uint64_t)count * len || hidden != v->f2.encoder.n_embd) {

@@ -33,7 +33,7 @@ size_t fvl_vision_n_tokens(const struct fvl_vision *v);
 /* Preprocess img into (3, S, S) pixels. */
 enum fvl_status fvl_vision_preprocess(const struct fvl_vision *v, const struct fvl_image *img,
                                   float *pixels);
-/* pixels -> out (fvl_vision_n_tokens, H); dump (may be NULL) receives intermediate tensors (image
+/* pixels -> out (fvl_vision_n_tokens, the LLM's n_embd); dump (may be NULL) receives intermediate tensors (image
  * features and encoder outputs for all N tokens, fused for the LLM's). */
 enum fvl_status fvl_vision_embed(const struct fvl_vision *v, struct fvl_compute *compute, const float *pixels,
                              float *out, const struct fvl_vision_dump *dump);

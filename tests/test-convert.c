@@ -316,7 +316,7 @@ static bool write_safetensors_without(const struct ckpt *ck, const char *path, c
 		const struct ckpt_tensor *t = &ck->tensors[i];
 		if (strncmp(t->name, skip, strlen(skip)) == 0)
 			continue;
-		uint64_t bytes = ckpt_numel(t) * (t->dtype == CKPT_F32 ? 4 : 2);
+		uint64_t bytes = ckpt_numel(t) * (t->dtype == CKPT_DTYPE_F32 ? 4 : 2);
 		n += (size_t)snprintf(hdr + n, cap - n, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[",
 		                      off ? "," : "", t->name, t->dtype_name);
 		for (uint32_t d = 0; d < t->n_dims; d++)
@@ -334,7 +334,7 @@ static bool write_safetensors_without(const struct ckpt *ck, const char *path, c
 		const struct ckpt_tensor *t = &ck->tensors[i];
 		if (strncmp(t->name, skip, strlen(skip)) == 0)
 			continue;
-		uint64_t bytes = ckpt_numel(t) * (t->dtype == CKPT_F32 ? 4 : 2);
+		uint64_t bytes = ckpt_numel(t) * (t->dtype == CKPT_DTYPE_F32 ? 4 : 2);
 		ok = fwrite(t->storage, 1, bytes, f) == bytes;
 	}
 	free(hdr);
@@ -480,22 +480,22 @@ static void test_metadata_matches_the_configs(void)
 	U32("llm.rope.original_context_length", 4096);
 	T_ASSERT(fvl_gguf_get_f32(g, "llm.rope.scaling.attn_factor", &f) == 0 &&
 	         fabsf(f - 1.1902380714f) < 1e-6f, "attn factor %.9g (golden 1.1902380714)", f);
-	T_ASSERT(fvl_gguf_get_arr(g, "llm.rope.scaling.short_factor", FVL_GGUF_FLOAT32, &kv) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "llm.rope.scaling.short_factor", FVL_GGUF_TYPE_FLOAT32, &kv) == 0 &&
 	         kv->n == 12 && (float)fvl_gguf_arr_float(kv, 8) == 1.6400000000000001f, "short factor");
-	T_ASSERT(fvl_gguf_get_arr(g, "llm.rope.scaling.long_factor", FVL_GGUF_FLOAT32, &kv) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "llm.rope.scaling.long_factor", FVL_GGUF_TYPE_FLOAT32, &kv) == 0 &&
 	         kv->n == 12 && (float)fvl_gguf_arr_float(kv, 11) == 28.5f, "long factor");
-	T_ASSERT(fvl_gguf_get_arr(g, "llm.eos_token_ids", FVL_GGUF_INT32, &kv) == 0 && kv->n == 3 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "llm.eos_token_ids", FVL_GGUF_TYPE_INT32, &kv) == 0 && kv->n == 3 &&
 	         fvl_gguf_arr_int(kv, 0) == 32007 && fvl_gguf_arr_int(kv, 2) == 32000, "eos ids");
 	U32("preprocess.height", 128);
-	T_ASSERT(fvl_gguf_get_arr(g, "preprocess.fill", FVL_GGUF_UINT8, &kv) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "preprocess.fill", FVL_GGUF_TYPE_UINT8, &kv) == 0 &&
 	         fvl_gguf_arr_int(kv, 0) == 123 && fvl_gguf_arr_int(kv, 1) == 116 &&
 	         fvl_gguf_arr_int(kv, 2) == 103, "pad colour (123, 116, 103)");
-	T_ASSERT(fvl_gguf_get_arr(g, "preprocess.std", FVL_GGUF_FLOAT32, &kv) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "preprocess.std", FVL_GGUF_TYPE_FLOAT32, &kv) == 0 &&
 	         (float)fvl_gguf_arr_float(kv, 1) == 0.224f, "std");
 	STR("preprocess.aspect", "pad");
-	T_ASSERT(fvl_gguf_get_arr(g, "f2.vision.dim_embed", FVL_GGUF_UINT32, &kv) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "f2.vision.dim_embed", FVL_GGUF_TYPE_UINT32, &kv) == 0 &&
 	         kv->n == 4 && fvl_gguf_arr_int(kv, 3) == 128, "dim_embed");
-	T_ASSERT(fvl_gguf_get_arr(g, "f2.vision.image_feature_source", FVL_GGUF_STRING, &kv) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "f2.vision.image_feature_source", FVL_GGUF_TYPE_STRING, &kv) == 0 &&
 	         kv->n == 2 && fvl_str_eq(fvl_gguf_arr_str(kv, 0), "spatial_avg_pool"), "pools");
 	U32("f2.vision.window_size", 4);
 	U32("f2.text.d_model", 64);
@@ -504,7 +504,7 @@ static void test_metadata_matches_the_configs(void)
 	U32("fvl.mm.depth", 3);
 	U32("fvl.mm.hidden_size", 64);
 	/* The prompt table equals golden.json's task_ids. */
-	T_ASSERT(fvl_gguf_get_arr(g, "fvl.prompts.ids", FVL_GGUF_INT32, &kv) == 0 && kv->n == 42 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "fvl.prompts.ids", FVL_GGUF_TYPE_INT32, &kv) == 0 && kv->n == 42 &&
 	         fvl_gguf_arr_int(kv, 1) == 47066 && fvl_gguf_arr_int(kv, 13) == 1 &&
 	         fvl_gguf_arr_int(kv, 14 + 8) == 116 && fvl_gguf_arr_int(kv, 28 + 11) == 24173,
 	         "prompt ids");
@@ -525,7 +525,7 @@ static void test_tokenizers_round_trip(void)
 	struct fvl_str s;
 	T_ASSERT(convert_run(&o) == FVL_STATUS_OK, "%s", fvl_last_error());
 	T_ASSERT(fvl_gguf_open(out, &g) == FVL_STATUS_OK, "%s", fvl_last_error());
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.tokens", FVL_GGUF_STRING, &tok) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.tokens", FVL_GGUF_TYPE_STRING, &tok) == 0 &&
 	         tok->n == 51289, "florence tokens");
 	T_ASSERT(fvl_str_eq(fvl_gguf_arr_str(tok, 0), "<s>") &&
 	         fvl_str_eq(fvl_gguf_arr_str(tok, 2), "</s>") &&
@@ -536,13 +536,13 @@ static void test_tokenizers_round_trip(void)
 	         fvl_str_eq(fvl_gguf_arr_str(tok, 51268), "<loc_999>") &&
 	         fvl_str_eq(fvl_gguf_arr_str(tok, 51282), "<region_to_desciption>") &&
 	         fvl_str_eq(fvl_gguf_arr_str(tok, 51288), "<and>"), "florence token strings");
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.merges", FVL_GGUF_STRING, &merges) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.merges", FVL_GGUF_TYPE_STRING, &merges) == 0 &&
 	         merges->n == 50000 && fvl_str_eq(fvl_gguf_arr_str(merges, 0), "\xc4\xa0 t"), "merges");
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.token_type", FVL_GGUF_INT32, &type) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.token_type", FVL_GGUF_TYPE_INT32, &type) == 0 &&
 	         fvl_gguf_arr_int(type, 0) == 3 && fvl_gguf_arr_int(type, 5) == 1 &&
 	         fvl_gguf_arr_int(type, 50300) == 3, "token types");
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.added.ids", FVL_GGUF_INT32, &ids) == 0 &&
-	         fvl_gguf_get_arr(g, "tokenizer.florence.added.flags", FVL_GGUF_UINT8, &flags) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.added.ids", FVL_GGUF_TYPE_INT32, &ids) == 0 &&
+	         fvl_gguf_get_arr(g, "tokenizer.florence.added.flags", FVL_GGUF_TYPE_UINT8, &flags) == 0 &&
 	         ids->n == 5 + 1024 && fvl_gguf_arr_int(ids, 4) == 50264 &&
 	         fvl_gguf_arr_int(flags, 4) == 1 + 2 + 8, "<mask>: special, lstrip, normalized");
 	T_ASSERT(fvl_gguf_get_str(g, "tokenizer.florence.post.type", &s) == 0 &&
@@ -555,13 +555,13 @@ static void test_tokenizers_round_trip(void)
 	o = opts_for(t_datapath(PHI3), out, FVL_TYPE_F16);
 	T_ASSERT(convert_run(&o) == FVL_STATUS_OK, "%s", fvl_last_error());
 	T_ASSERT(fvl_gguf_open(out, &g) == FVL_STATUS_OK, "%s", fvl_last_error());
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.llm.tokens", FVL_GGUF_STRING, &tok) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.llm.tokens", FVL_GGUF_TYPE_STRING, &tok) == 0 &&
 	         tok->n == 32011 && fvl_str_eq(fvl_gguf_arr_str(tok, 32007), "<|end|>") &&
 	         fvl_str_eq(fvl_gguf_arr_str(tok, 3), "<0x00>"), "llm tokens");
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.llm.token_type", FVL_GGUF_INT32, &type) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.llm.token_type", FVL_GGUF_TYPE_INT32, &type) == 0 &&
 	         fvl_gguf_arr_int(type, 3) == 6 && fvl_gguf_arr_int(type, 32007) == 3, "byte/control");
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.llm.added.ids", FVL_GGUF_INT32, &ids) == 0 &&
-	         fvl_gguf_get_arr(g, "tokenizer.llm.added.flags", FVL_GGUF_UINT8, &flags) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.llm.added.ids", FVL_GGUF_TYPE_INT32, &ids) == 0 &&
+	         fvl_gguf_get_arr(g, "tokenizer.llm.added.flags", FVL_GGUF_TYPE_UINT8, &flags) == 0 &&
 	         fvl_gguf_arr_int(ids, ids->n - 1) == 32010 &&
 	         fvl_gguf_arr_int(flags, flags->n - 1) == 1 + 4, "<|user|>: special, rstrip");
 	T_ASSERT(fvl_gguf_get_str(g, "tokenizer.llm.normalizer", &s) == 0 &&
@@ -793,7 +793,7 @@ static void test_minimal_torch_state_dict_reads(void)
 	T_ASSERT(ckpt_add_torch(&ck, path) == FVL_STATUS_OK && ckpt_index(&ck) == 0, "%s",
 	         fvl_last_error());
 	const struct ckpt_tensor *t = ckpt_find(&ck, "w");
-	T_ASSERT(t && t->n_dims == 2 && t->shape[0] == 2 && t->shape[1] == 2 && t->dtype == CKPT_F32,
+	T_ASSERT(t && t->n_dims == 2 && t->shape[0] == 2 && t->shape[1] == 2 && t->dtype == CKPT_DTYPE_F32,
 	         "tensor w");
 	T_ASSERT(ckpt_read_rows(t, 0, 2, v) == FVL_STATUS_OK && v[0] == 1.0f && v[1] == -2.0f &&
 	         v[2] == 0.5f && v[3] == 4.0f, "values");

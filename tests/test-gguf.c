@@ -42,7 +42,7 @@ struct spec {
 
 static struct spec good(void)
 {
-	struct spec s = {"GGUF", 3, 2, 3, 4, FVL_GGUF_STRING, 2, FVL_GGUF_STRING, 64,
+	struct spec s = {"GGUF", 3, 2, 3, 4, FVL_GGUF_TYPE_STRING, 2, FVL_GGUF_TYPE_STRING, 64,
 	                 FVL_TYPE_Q8_0, 2, 32, "b", 128};
 	return s;
 }
@@ -59,10 +59,10 @@ static void build(const struct spec *s, struct buf *b)
 	put_u64(b, s->arch_len);
 	put(b, "test", 4);
 	put_str(b, "general.alignment");
-	put_u32(b, FVL_GGUF_UINT32);
+	put_u32(b, FVL_GGUF_TYPE_UINT32);
 	put_u32(b, s->alignment);
 	put_str(b, "tokenizer.tokens");
-	put_u32(b, FVL_GGUF_ARRAY);
+	put_u32(b, FVL_GGUF_TYPE_ARRAY);
 	put_u32(b, s->arr_type);
 	put_u64(b, s->arr_n);
 	put_str(b, "a");
@@ -130,7 +130,7 @@ static void test_handmade_file_parses(void)
 	T_ASSERT(g->alignment == 64 && g->n_tensors == 2 && g->n_kv == 3, "header");
 	T_ASSERT(fvl_gguf_get_str(g, "general.architecture", &arch) == 0 && fvl_str_eq(arch, "test"),
 	         "architecture");
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.tokens", FVL_GGUF_STRING, &kv) == 0 && kv->n == 2 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.tokens", FVL_GGUF_TYPE_STRING, &kv) == 0 && kv->n == 2 &&
 	         fvl_str_eq(fvl_gguf_arr_str(kv, 1), "bc"), "string array");
 	const struct fvl_gguf_tensor *t = fvl_gguf_find_tensor(g, "b");
 	T_ASSERT(t && t->type == FVL_TYPE_F32 && t->n_bytes == 16 && t->offset == 128, "tensor b");
@@ -202,7 +202,7 @@ static void test_unknown_metadata_types(void)
 	s.kv_type = 13;
 	T_REJECTS(s, FVL_STATUS_BAD_FILE, "unknown type 13");
 	s = good();
-	s.arr_type = FVL_GGUF_ARRAY;
+	s.arr_type = FVL_GGUF_TYPE_ARRAY;
 	T_REJECTS(s, FVL_STATUS_UNSUPPORTED, "array of arrays");
 	s.arr_type = 77;
 	T_REJECTS(s, FVL_STATUS_BAD_FILE, "array of unknown type 77");
@@ -288,9 +288,9 @@ static enum fvl_status write_sample(const char *path, int variant)
 	    (st = fvl_gguf_writer_set_f32(w, "fvl.f32", 1e-5f)) ||
 	    (st = fvl_gguf_writer_set_bool(w, "fvl.bool", true)) ||
 	    (st = fvl_gguf_writer_set_arr_str(w, "tokenizer.tokens", toks, NULL, 4)) ||
-	    (st = fvl_gguf_writer_set_arr(w, "fvl.arr_i32", FVL_GGUF_INT32, ints, 4)) ||
-	    (st = fvl_gguf_writer_set_arr(w, "fvl.arr_f32", FVL_GGUF_FLOAT32, floats, 3)) ||
-	    (st = fvl_gguf_writer_set_arr(w, "fvl.arr_u8", FVL_GGUF_UINT8, u8s, variant ? 0 : 3)) ||
+	    (st = fvl_gguf_writer_set_arr(w, "fvl.arr_i32", FVL_GGUF_TYPE_INT32, ints, 4)) ||
+	    (st = fvl_gguf_writer_set_arr(w, "fvl.arr_f32", FVL_GGUF_TYPE_FLOAT32, floats, 3)) ||
+	    (st = fvl_gguf_writer_set_arr(w, "fvl.arr_u8", FVL_GGUF_TYPE_UINT8, u8s, variant ? 0 : 3)) ||
 	    (st = fvl_gguf_writer_add_tensor(w, "blk.0.attn_q.weight", FVL_TYPE_Q8_0, 2, ne_q, NULL)) ||
 	    (st = fvl_gguf_writer_add_tensor(w, "blk.0.attn_norm.weight", FVL_TYPE_F32, 1, ne_f, NULL)) ||
 	    (st = fvl_gguf_writer_add_tensor(w, "v.x", FVL_TYPE_F16, 3, ne_h, NULL)) ||
@@ -356,18 +356,18 @@ static void test_writer_reader_roundtrip(void)
 	T_ASSERT(fvl_gguf_get_bool(g, "fvl.missing", &b) == FVL_STATUS_NOT_FOUND, "missing");
 	T_ASSERT(fvl_gguf_get_str(g, "fvl.u32", &s) == FVL_STATUS_BAD_FILE &&
 	         strstr(fvl_last_error(), "expected str"), "type mismatch: %s", fvl_last_error());
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.tokens", FVL_GGUF_STRING, &kv) == 0 && kv->n == 4,
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.tokens", FVL_GGUF_TYPE_STRING, &kv) == 0 && kv->n == 4,
 	         "tokens");
 	T_ASSERT(fvl_str_eq(fvl_gguf_arr_str(kv, 0), "<s>") && fvl_gguf_arr_str(kv, 1).n == 0 &&
 	         fvl_str_eq(fvl_gguf_arr_str(kv, 2), "hello world") &&
 	         fvl_str_eq(fvl_gguf_arr_str(kv, 3), "\xe2\x96\x81tok"), "token strings");
-	T_ASSERT(fvl_gguf_get_arr(g, "fvl.arr_i32", FVL_GGUF_INT32, &kv) == 0 && kv->n == 4 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "fvl.arr_i32", FVL_GGUF_TYPE_INT32, &kv) == 0 && kv->n == 4 &&
 	         fvl_gguf_arr_int(kv, 0) == -5 && fvl_gguf_arr_int(kv, 3) == 2147483647, "i32 array");
-	T_ASSERT(fvl_gguf_get_arr(g, "fvl.arr_f32", FVL_GGUF_FLOAT32, &kv) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "fvl.arr_f32", FVL_GGUF_TYPE_FLOAT32, &kv) == 0 &&
 	         (float)fvl_gguf_arr_float(kv, 2) == 3e-8f, "f32 array");
-	T_ASSERT(fvl_gguf_get_arr(g, "fvl.arr_u8", FVL_GGUF_UINT8, &kv) == 0 &&
+	T_ASSERT(fvl_gguf_get_arr(g, "fvl.arr_u8", FVL_GGUF_TYPE_UINT8, &kv) == 0 &&
 	         fvl_gguf_arr_int(kv, 2) == 255, "u8 array");
-	T_ASSERT(fvl_gguf_get_arr(g, "fvl.arr_u8", FVL_GGUF_INT32, &kv) == FVL_STATUS_BAD_FILE,
+	T_ASSERT(fvl_gguf_get_arr(g, "fvl.arr_u8", FVL_GGUF_TYPE_INT32, &kv) == FVL_STATUS_BAD_FILE,
 	         "array element type is checked");
 
 	static const char *names[] = {"blk.0.attn_q.weight", "blk.0.attn_norm.weight", "v.x", "q4",
@@ -492,7 +492,7 @@ static enum fvl_status load_patched(const uint8_t *base, size_t n, uint8_t *work
 		return FVL_STATUS_IO;
 	const struct fvl_gguf_kv *kv = fvl_gguf_find_kv(g, key);
 	if (kv) {
-		const uint32_t type = kv->type == FVL_GGUF_ARRAY ? kv->arr_type : kv->type;
+		const uint32_t type = kv->type == FVL_GGUF_TYPE_ARRAY ? kv->arr_type : kv->type;
 		const uint32_t es = fvl_gguf_value_size(type);
 		memcpy(work + (kv->data - g->map) + elem * es, &value, es);
 	}

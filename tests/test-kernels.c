@@ -538,10 +538,14 @@ static void test_attention_variants_match_the_twin(void)
 			vh[i] = fvl_fp32_to_fp16(vf[i]);
 		}
 		for (int f16 = 0; f16 < 2; f16++) {
-			struct fvl_attn_args a = {nq, nk, cases[c].heads, cases[c].kv_heads, hd, q, qw,
-			                          f16 ? (void *)kh : kf, f16 ? (void *)vh : vf, kvw, kvw,
-			                          f16, cases[c].causal, cases[c].q_pos0,
-			                          1.0f / sqrtf((float)hd), o0, qw, 0, cases[c].heads};
+			struct fvl_attn_args a = {
+				.n_q = nq, .n_kv = nk, .n_heads = cases[c].heads,
+				.n_kv_heads = cases[c].kv_heads, .head_dim = hd, .q = q, .ldq = qw,
+				.k = f16 ? (void *)kh : kf, .v = f16 ? (void *)vh : vf, .ldk = kvw,
+				.ldv = kvw, .kv_f16 = f16, .causal = cases[c].causal,
+				.q_pos0 = cases[c].q_pos0, .scale = 1.0f / sqrtf((float)hd), .o = o0,
+				.ldo = qw, .head0 = 0, .head1 = cases[c].heads,
+			};
 			fvl_attn__scalar(&a);
 			a.o = o1;
 			for (int v = 1; v < nv; v++) {

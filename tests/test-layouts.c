@@ -112,7 +112,7 @@ static bool same_str_array(const struct fvl_gguf *a, const struct fvl_gguf *b, c
                            uint64_t n)
 {
 	const struct fvl_gguf_kv *x, *y;
-	if (fvl_gguf_get_arr(a, key, FVL_GGUF_STRING, &x) || fvl_gguf_get_arr(b, key, FVL_GGUF_STRING, &y) ||
+	if (fvl_gguf_get_arr(a, key, FVL_GGUF_TYPE_STRING, &x) || fvl_gguf_get_arr(b, key, FVL_GGUF_TYPE_STRING, &y) ||
 	    x->n < n || y->n < n)
 		return false;
 	for (uint64_t i = 0; i < n; i++) {
@@ -316,7 +316,7 @@ static void test_native_florence2_layout_gives_the_original_tensors(void)
 	const struct fvl_gguf_kv *toks = NULL;
 	fvl_gguf_get_u32(b, "f2.text.vocab_size", &vocab);
 	fvl_gguf_get_str(b, "f2.layout", &layout);
-	fvl_gguf_get_arr(b, "tokenizer.florence.tokens", FVL_GGUF_STRING, &toks);
+	fvl_gguf_get_arr(b, "tokenizer.florence.tokens", FVL_GGUF_TYPE_STRING, &toks);
 	if (toks && toks->n > 51289)
 		img = fvl_gguf_arr_str(toks, 51289);
 	const bool toks_ok = same_str_array(a, b, "tokenizer.florence.tokens", 51289);
@@ -471,9 +471,9 @@ static void test_llm_tokenizer_choice(void)
 		enum fvl_status want;
 		const char *semantics;
 	} cases[] = {
-		{true, LLM_TOK_AUTO, FVL_STATUS_OK, "slow"}, /* tokenizer.model wins */
-		{true, LLM_TOK_FAST, FVL_STATUS_OK, "fast"},
-		{false, LLM_TOK_FAST, FVL_STATUS_NOT_FOUND, NULL},
+		{true, LLM_TOKENIZER_AUTO, FVL_STATUS_OK, "slow"}, /* tokenizer.model wins */
+		{true, LLM_TOKENIZER_FAST, FVL_STATUS_OK, "fast"},
+		{false, LLM_TOKENIZER_FAST, FVL_STATUS_NOT_FOUND, NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char out[600];

@@ -258,8 +258,57 @@ static void test_session_question_is_plain_text(void)
 	       "parse_special (3 <|end|>, the image twice)", q, n_plain, n_special);
 }
 
+struct log_capture {
+	char text[4096];
+	size_t n;
+};
+
+static void capture_log(enum fvl_log_level level, const char *msg, void *user)
+{
+	struct log_capture *c = user;
+	if (level <= FVL_LOG_INFO && c->n < sizeof(c->text) - 1)
+		c->n += (size_t)snprintf(c->text + c->n, sizeof(c->text) - c->n, "%s\n", msg);
+}
+
+/* fvl.h promises log lines: the model load, the task layer loaded on first use, a context
+ * clamped to the model's. */
+static void test_log_lines_at_load_lazy_load_and_clamp(void)
+{
+	static struct log_capture c;
+	memset(&c, 0, sizeof(c));
+	const char *path = golden_model("q8_0", "q8_0");
+	T_ASSERT(path, "model");
+	fvl_log_set(capture_log, &c, FVL_LOG_INFO);
+	struct fvl_model *m = NULL;
+	struct fvl_session *s = NULL;
+	struct fvl_session_params sp;
+	fvl_session_params_default(&sp);
+	sp.n_threads = 1;
+	sp.n_ctx = 99999;
+	struct fvl_task_params tp;
+	fvl_task_params_default(&tp);
+	tp.max_new = 2;
+	tp.n_threads = 1;
+	static uint8_t rgb[32 * 32 * 3];
+	struct fvl_task_result r;
+	memset(&r, 0, sizeof(r));
+	const bool ok = fvl_model_load(path, &m) == FVL_STATUS_OK &&
+	                fvl_session_init(m, &sp, &s) == FVL_STATUS_OK &&
+	                fvl_task_run(m, rgb, 32, 32, &tp, &r) == FVL_STATUS_OK;
+	fvl_log_set(NULL, NULL, FVL_LOG_WARN);
+	fvl_task_result_free(&r);
+	fvl_session_free(s);
+	fvl_model_free(m);
+	T_ASSERT(ok, "%s", fvl_last_error());
+	t_note("%s", c.text);
+	T_ASSERT(strstr(c.text, "florence-vl, ") && strstr(c.text, "tensors") &&
+	         strstr(c.text, "loading Florence-2's task layer") &&
+	         strstr(c.text, "a context of 99999 tokens asked for"), "log lines: %s", c.text);
+}
+
 void suite_session(void)
 {
+	T_RUN(test_log_lines_at_load_lazy_load_and_clamp);
 	T_RUN(test_session_reproduces_the_golden_answer);
 	T_RUN(test_session_text_only_cancel_and_bad_input);
 	T_RUN(test_session_full_context_keeps_the_answer);

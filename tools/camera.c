@@ -199,13 +199,14 @@ int fvl_camera_main(int argc, char **argv, const char *question, const char *mod
 		fprintf(stderr, "fvl camera: error: %s\n", fvl_last_error());
 		goto done;
 	}
-	const struct asker k = {m, s, question, gp, o->task};
+	const struct asker k = {.m = m, .s = s, .question = question, .gp = gp, .task = o->task};
 	if (o->frames) {
 		rc = replay(&k, o->frames, o->min_change, o->max_frames);
 		goto done;
 	}
 	struct fvl_capture *cap = NULL;
-	const struct fvl_camera_params cp = {o->device, o->width, o->height, 4, 2000};
+	const struct fvl_camera_params cp = {.device = o->device, .width = o->width,
+	                                     .height = o->height, .n_buffers = 4, .timeout_ms = 2000};
 	if (fvl_capture_start(NULL, &cp, o->wait_for_device, &cap) != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl camera: error: %s\n", fvl_last_error());
 		goto done;

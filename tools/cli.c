@@ -100,6 +100,19 @@ void print_kernels(const struct fvl_kernels *k)
 	       "f16p16_f32_gemm" : "f16_f32_gemm");
 }
 
+static void log_to_stderr(enum fvl_log_level level, const char *msg, void *user)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+	(void)user;
+	fprintf(stderr, "fvl: %s: %s\n", names[level <= FVL_LOG_DEBUG ? level : FVL_LOG_DEBUG], msg);
+}
+
+void verbose_logging(int verbosity)
+{
+	if (verbosity > 0)
+		fvl_log_set(log_to_stderr, NULL, verbosity > 1 ? FVL_LOG_DEBUG : FVL_LOG_INFO);
+}
+
 int usage_error(const char *cmd, const char *help, const char *fmt, const char *arg)
 {
 	fprintf(stderr, "fvl %s: ", cmd);

@@ -21,6 +21,10 @@ void json_task_members(FILE *f, const struct fvl_task_result *r);
 /* The search that ran, as the JSON member "search". */
 void json_task_search(FILE *f, const struct fvl_task_result *r);
 
+/* -v (1): the library's info lines on stderr (model load, fallbacks, lazy loads, retries); -vv
+ * (2): debug lines too; 0: warnings and errors only (the default). */
+void verbose_logging(int verbosity);
+
 /* A usage error: "fvl CMD: <fmt with arg> (try 'HELP')" on stderr; returns the exit status 2. */
 int usage_error(const char *cmd, const char *help, const char *fmt, const char *arg);
 

@@ -57,7 +57,8 @@ static const char usage[] =
 	"  -t, --threads N        threads (default: the CPUs this process may use)\n" \
 	"  -c, --ctx N            context size (default: the model's, 2048 for Florence-VL)\n" \
 	"  --kv-f32               f32 KV cache (default f16)\n" \
-	"  --ignore-eos           do not stop at the model's stop tokens\n"
+	"  --ignore-eos           do not stop at the model's stop tokens\n" \
+	"  -v, --verbose          log what the library does (model load, fallbacks, retries); -vv: more\n"
 
 static const char run_help[] =
 	"usage: fvl run -m MODEL.gguf [-i IMAGE] (-p QUESTION | -f FILE) [options]\n"
@@ -289,6 +290,7 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 	struct run_out out = {0};
 	struct fvl_camera_opts co = {.every = 2.0, .min_change = 0.0};
 	struct fvl_task_params tp;
+	int verbosity = 0;
 	fvl_task_params_default(&tp);
 	tp.task = NULL;
 	fvl_session_params_default(&sp);
@@ -348,6 +350,8 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 		else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { NEXT(); prompt = v; }
 		else if (!strcmp(a, "-f") || !strcmp(a, "--file")) { NEXT(); prompt_file = v; }
 		else if (!strcmp(a, "--parse-special")) gp.parse_special = true;
+		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbosity++;
+		else if (!strcmp(a, "-vv")) verbosity += 2;
 		else if (!camera && !strcmp(a, "--dump")) { NEXT(); dump = v; }
 		else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
 			NEXT();
@@ -396,6 +400,7 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 		else return bad(cmd, "unknown option '%s'", a);
 #undef NEXT
 	}
+	verbose_logging(verbosity);
 	if (!model)
 		return bad(cmd, "%s", "which model? -m MODEL.gguf");
 	if (prompt && prompt_file)

@@ -28,7 +28,8 @@ void fvl_task_help(FILE *f)
 	      "                         1 is greedy)\n"
 	      "  -n, --max-new N        tokens to generate at most (default 1024)\n"
 	      "  --no-repeat-ngram N    ban repeated n-grams (default: the model's, 3; 0 is off)\n"
-	      "  -t, --threads N        threads (default: all CPUs)\n"
+	      "  -t, --threads N        threads (default: the CPUs this process may use)\n"
+	      "  -v, --verbose          log what the library does (model load, fallbacks); -vv: more\n"
 	      "  --json                 print one JSON object: task, text, ids, the search that ran,\n"
 	      "                         and bboxes or quad_boxes with labels\n"
 	      "  --dump DIR             write the stages as float32 .npy files into DIR: pixel_values,\n"
@@ -61,6 +62,7 @@ int fvl_task_main(int argc, char **argv)
 	const char *model = NULL, *image = NULL, *dump_dir = NULL;
 	struct fvl_task_params p;
 	bool json = false;
+	int verbosity = 0;
 	fvl_task_params_default(&p);
 	p.task = NULL;
 	for (int i = 0; i < argc; i++) {
@@ -93,6 +95,10 @@ int fvl_task_main(int argc, char **argv)
 			if (!parse_long(v, 0, 64, &l))
 				return bad("--no-repeat-ngram wants 0..64, not '%s'", v);
 			p.no_repeat_ngram = (int32_t)l;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			verbosity++;
+		} else if (!strcmp(a, "-vv")) {
+			verbosity += 2;
 		} else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
 			NEXT();
 			if (!parse_long(v, 1, 256, &l))
@@ -103,6 +109,7 @@ int fvl_task_main(int argc, char **argv)
 		else return bad("unknown option '%s'", a);
 #undef NEXT
 	}
+	verbose_logging(verbosity);
 	if (!model)
 		return bad("%s", "which model? -m MODEL.gguf");
 	if (!image)

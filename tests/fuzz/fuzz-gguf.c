@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fvl_gguf_get_str(g, key, &s);
 		if (fvl_gguf_get_arr(g, key, -1, &arr) == FVL_STATUS_OK) {
 			for (uint64_t j = 0; j < arr->n; j++) {
-				if (arr->arr_type == FVL_GGUF_STRING)
+				if (arr->arr_type == FVL_GGUF_TYPE_STRING)
 					(void)fvl_gguf_arr_str(arr, j);
 				else
 					(void)fvl_gguf_arr_float(arr, j);

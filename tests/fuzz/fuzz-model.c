@@ -56,13 +56,13 @@ static void apply(const uint8_t *e)
 	uint32_t bits;
 	memcpy(&which, e, 2), memcpy(&elem, e + 2, 2), memcpy(&bits, e + 4, 4);
 	const struct fvl_gguf_kv *kv = &g->kv[which % g->n_kv];
-	const uint32_t type = kv->type == FVL_GGUF_ARRAY ? kv->arr_type : kv->type;
-	const uint64_t i = kv->type == FVL_GGUF_ARRAY && kv->n ? elem % kv->n : 0;
-	if (kv->type == FVL_GGUF_ARRAY && kv->n == 0)
+	const uint32_t type = kv->type == FVL_GGUF_TYPE_ARRAY ? kv->arr_type : kv->type;
+	const uint64_t i = kv->type == FVL_GGUF_TYPE_ARRAY && kv->n ? elem % kv->n : 0;
+	if (kv->type == FVL_GGUF_TYPE_ARRAY && kv->n == 0)
 		return;
 	uint8_t *p = work + (kv->data - g->map);
-	if (type == FVL_GGUF_STRING) {
-		const uint64_t off = kv->type == FVL_GGUF_ARRAY ? kv->str_off[i] : 0;
+	if (type == FVL_GGUF_TYPE_STRING) {
+		const uint64_t off = kv->type == FVL_GGUF_TYPE_ARRAY ? kv->str_off[i] : 0;
 		uint64_t len;
 		memcpy(&len, p + off, 8);
 		if (len)
