@@ -84,11 +84,12 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SAN_FLAGS) $(A
 
 # The layers, enforced by include paths (docs/architecture.md): a folder sees its own headers and
 # those of the layers below it, so an include across the boundary fails to build.
-#   kernels_neon  <- runtime  <- quant, tools;  tests see everything.
+#   kernels_neon  <-  runtime  <-  quant (the converter);  fvl.h alone  <-  tools;
+#   tests see everything.
 INC_KERNELS := -Ikernels_neon
 INC_RUNTIME := -Iruntime $(INC_KERNELS)
 INC_QUANT := -Iquant $(INC_RUNTIME)
-INC_TOOLS := -Itools $(INC_RUNTIME)
+INC_TOOLS := -Itools -I$(B)/include
 INC_TESTS := -Itests $(INC_QUANT)
 INC = $(INC_TESTS)
 LDLIBS := $(XLIBS) -lv4l2 -lpcre2-8 -lturbojpeg -lcjson -lXNNPACK -lpthreadpool -lm -pthread
@@ -143,6 +144,11 @@ $(B)/libfvl.a: $(LIB_OBJ) $(B)/libfvl.objs
 	$(AR) rcs $@ $(LIB_OBJ)
 
 FVL_TOOL_SRC := tools/fvl.c tools/bench.c tools/camera.c tools/doctor.c tools/cli.c tools/task.c
+# The programs see the public header only: a copy of it in a folder of its own.
+$(B)/include/fvl.h: runtime/fvl.h
+	@mkdir -p $(@D)
+	cp $< $@
+$(call obj,$(FVL_TOOL_SRC)): | $(B)/include/fvl.h
 $(B)/fvl: $(call obj,$(FVL_TOOL_SRC)) $(B)/libfvl.a
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 

@@ -23,12 +23,7 @@ struct fvl_v4l2_ops {
 /* libv4l2 (v4l2_open, v4l2_ioctl, v4l2_mmap, ...) and poll(2). */
 const struct fvl_v4l2_ops *fvl_v4l2_ops_libv4l2(void);
 
-struct fvl_camera_params {
-	const char *device;   /* "/dev/video0" */
-	uint32_t width, height; /* requested; the driver may pick another size */
-	uint32_t n_buffers;   /* mmap buffers (default 4) */
-	int timeout_ms;       /* per frame (default 2000) */
-};
+/* struct fvl_camera_params is fvl.h's. */
 
 struct fvl_camera;
 

@@ -129,8 +129,15 @@ static void *loop(void *arg)
 	return NULL;
 }
 
-enum fvl_status fvl_capture_start(const struct fvl_v4l2_ops *ops, const struct fvl_camera_params *p,
-                                  bool wait_for_device, struct fvl_capture **out)
+enum fvl_status fvl_capture_start(const struct fvl_camera_params *p, bool wait_for_device,
+                                  struct fvl_capture **out)
+{
+	return fvl_capture_start_with(NULL, p, wait_for_device, out);
+}
+
+enum fvl_status fvl_capture_start_with(const struct fvl_v4l2_ops *ops,
+                                       const struct fvl_camera_params *p, bool wait_for_device,
+                                       struct fvl_capture **out)
 {
 	*out = NULL;
 	if (!p || !p->device)

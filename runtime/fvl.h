@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,6 +66,32 @@ const char *fvl_model_arch(const struct fvl_model *model);
 /* Number of tensors and bytes of tensor data in the file. */
 uint64_t fvl_model_n_tensors(const struct fvl_model *model);
 uint64_t fvl_model_n_bytes(const struct fvl_model *model);
+
+/* What a model file holds, from its header: the weights are not loaded (cheap on any size). */
+struct fvl_model_info {
+	char arch[64];            /* general.architecture */
+	uint32_t format_version;  /* fvl.format_version (0: none, not a file fvl-quant wrote) */
+	uint64_t file_bytes, n_tensors, tensor_bytes;
+	uint32_t n_layer, n_head_kv, n_embd_head, n_ctx; /* the LLM's; 0 in Florence-2 files */
+};
+enum fvl_status fvl_model_info(const char *path, struct fvl_model_info *out);
+/* Prints any GGUF file's metadata and tensors to out (full: arrays and long strings whole), as
+ * `fvl info` shows them. */
+enum fvl_status fvl_model_print(const char *path, bool full, FILE *out);
+
+/* ---- images ------------------------------------------------------------------------------------ */
+
+struct fvl_image {
+	uint32_t w, h;
+	uint8_t *rgb;             /* (h, w, 3), malloc'd */
+};
+
+/* A JPEG or binary PNM (P5, P6) file as RGB8: regular files only, up to 256 MB and 64 Mpixel. */
+enum fvl_status fvl_image_load(const char *path, struct fvl_image *out);
+void fvl_image_free(struct fvl_image *img);
+/* Mean absolute difference (0..255) of two images on a 32 x 32 grey thumbnail, 255 if either is
+ * empty: for skipping camera frames that barely changed. */
+double fvl_image_change(const struct fvl_image *a, const struct fvl_image *b);
 
 /* ---- sessions --------------------------------------------------------------------------------
  * A session owns what one conversation needs: the KV cache, buffers, the thread pool and the
@@ -157,9 +184,47 @@ const int32_t *fvl_session_prompt_ids(const struct fvl_session *s, size_t *n);
  * the vocabulary size); NULL before the first ask. Valid until the next call on s. */
 const float *fvl_session_prompt_logits(const struct fvl_session *s, size_t *n);
 
+/* The vision side's stage outputs for one image, for comparing with the reference (fvl run
+ * --dump): malloc'd by fvl_session_set_image_dump, freed with fvl_image_dump_free. */
+#define FVL_MAX_PROMPTS 8
+struct fvl_image_dump {
+	float *pixel_values;                 /* (3, size, size) */
+	float *davit_out;                    /* (grid * grid, c_last) */
+	float *image_features;               /* (n_visual, d_model): _encode_image's */
+	float *encoder_out[FVL_MAX_PROMPTS]; /* n_prompts of (n_visual + prompt_len, d_model) */
+	float *fused;                        /* (n_llm, (1 + n_prompts) d_model) */
+	float *projector_out;                /* (n_llm, n_embd): what the LLM gets */
+	size_t size, grid, c_last, n_visual, n_llm, d_model, n_prompts, prompt_len, n_embd;
+};
+/* fvl_session_set_image_rgb that also fills dump. */
+enum fvl_status fvl_session_set_image_dump(struct fvl_session *s, const uint8_t *rgb, uint32_t w,
+                                           uint32_t h, struct fvl_image_dump *dump);
+void fvl_image_dump_free(struct fvl_image_dump *d);
+
 /* ---- Florence-2 tasks ---------------------------------------------------------------------------
  * Florence-2 on its own (a florence2 model file, or the Florence-2 inside a florence-vl file when it
  * was converted with its decoder): caption, OCR, detection, grounding, region tasks. */
+
+/* What a task's answer is. */
+enum fvl_task_kind {
+	FVL_TASK_KIND_TEXT,       /* text (captions, OCR, region to text) */
+	FVL_TASK_KIND_BOXES,      /* labelled boxes (od, dense_region_caption) */
+	FVL_TASK_KIND_PROPOSALS,  /* boxes without labels (region_proposal) */
+	FVL_TASK_KIND_GROUNDING,  /* phrase grounding (boxes; pronouns and the like filtered out) */
+	FVL_TASK_KIND_QUADS,      /* OCR with regions: quad boxes */
+};
+
+struct fvl_task_info {
+	const char *name;         /* "od" */
+	const char *token;        /* "<OD>" */
+	enum fvl_task_kind kind;
+	bool takes_text;          /* the prompt has {input} (fvl_task_params.text) */
+};
+
+/* The task by name ("od") or token ("<OD>"), case-insensitive; NULL if unknown. */
+const struct fvl_task_info *fvl_task_find(const char *name);
+/* All tasks (n receives the count). */
+const struct fvl_task_info *fvl_task_list(size_t *n);
 
 struct fvl_task_params {
 	const char *task;         /* "caption", "ocr", "od", ... or the token ("<OD>") */
@@ -207,6 +272,110 @@ enum fvl_status fvl_task_run(const struct fvl_model *model, const uint8_t *rgb, 
                              uint32_t h, const struct fvl_task_params *p,
                              struct fvl_task_result *out);
 void fvl_task_result_free(struct fvl_task_result *r);
+
+/* Stage outputs of one task run, for comparing with the reference (fvl task --dump): malloc'd
+ * by fvl_task_run_dump, freed with fvl_task_dump_free. */
+struct fvl_task_dump {
+	float *pixel_values;         /* (3, size, size) */
+	float *davit_out;            /* (grid * grid, c_last) */
+	float *image_features;       /* (n_visual, d) */
+	float *encoder_out;          /* (n_enc, d): the visual tokens, then the prompt's */
+	float *decoder_logits_first; /* (vocab): the first step, before any logits processor */
+	size_t size, grid, c_last, n_visual, n_enc, d, vocab;
+};
+/* fvl_task_run that also fills dump. */
+enum fvl_status fvl_task_run_dump(const struct fvl_model *model, const uint8_t *rgb, uint32_t w,
+                                  uint32_t h, const struct fvl_task_params *p,
+                                  struct fvl_task_result *out, struct fvl_task_dump *dump);
+void fvl_task_dump_free(struct fvl_task_dump *d);
+
+/* ---- cameras ------------------------------------------------------------------------------------
+ * A capture thread keeps a V4L2 camera's newest frame (MJPEG, YUYV or RGB24, as RGB8): a corrupt
+ * frame is skipped and counted, a failing device reopened with back-off. Call a capture from one
+ * thread at a time. */
+struct fvl_camera_params {
+	const char *device;       /* "/dev/video0" */
+	uint32_t width, height;   /* requested; the driver may pick another size */
+	uint32_t n_buffers;       /* mmap buffers (0: 4) */
+	int timeout_ms;           /* per frame (0: 2000) */
+};
+struct fvl_capture;
+struct fvl_capture_stats {
+	uint64_t frames;          /* frames captured and kept */
+	uint64_t corrupt;         /* frames skipped: they did not decode */
+	uint64_t reopens;         /* times the device came back after failing */
+};
+/* Starts capturing. Without wait_for_device a device that cannot be opened at the start makes
+ * the capture give up (fvl_capture_failed); with it, and for a device that fails later, it is
+ * retried with back-off. */
+enum fvl_status fvl_capture_start(const struct fvl_camera_params *p, bool wait_for_device,
+                                  struct fvl_capture **out);
+/* Copies the newest frame into out (reused) if one newer than *seen exists, and updates *seen. */
+bool fvl_capture_latest(struct fvl_capture *c, uint64_t *seen, struct fvl_image *out);
+/* true once the capture gave up, with the status and message of why. */
+bool fvl_capture_failed(struct fvl_capture *c, enum fvl_status *st, char *msg, size_t n);
+void fvl_capture_stats(struct fvl_capture *c, struct fvl_capture_stats *out);
+/* Stops the thread (within the back-off or frame timeout) and frees everything. */
+void fvl_capture_stop(struct fvl_capture *c);
+
+/* ---- tokenizers ---------------------------------------------------------------------------------
+ * A model file's tokenizer on its own (the weights are not loaded). Immutable once loaded: safe to
+ * share between threads. */
+enum fvl_tokenizer_kind {
+	FVL_TOKENIZER_LLM,        /* the LLM's (Florence-VL files) */
+	FVL_TOKENIZER_FLORENCE,   /* Florence-2's BART tokenizer */
+};
+struct fvl_tokenizer;
+enum fvl_status fvl_tokenizer_load(const char *model_path, enum fvl_tokenizer_kind which,
+                                   struct fvl_tokenizer **out);
+void fvl_tokenizer_free(struct fvl_tokenizer *t);
+/* text (n bytes; invalid UTF-8 becomes U+FFFD, as Hugging Face's tokenizers does) -> *ids (n_ids,
+ * malloc'd: free() them). special: add the tokenizer's BOS/EOS and read special-token text as
+ * those tokens. */
+enum fvl_status fvl_tokenize(const struct fvl_tokenizer *t, const char *text, size_t n,
+                             bool special, int32_t **ids, size_t *n_ids);
+/* The piece of id (len receives its length; not NUL-terminated), "" for ids outside the vocabulary. */
+const char *fvl_token_piece(const struct fvl_tokenizer *t, int32_t id, size_t *len);
+
+/* ---- the machine --------------------------------------------------------------------------------- */
+
+#define FVL_MAX_KERNELS 24
+struct fvl_system_info {
+	const char *arch;         /* "aarch64", "x86-64" */
+	bool simde;               /* the NEON kernels run translated by SIMDe (x86-64 hosts) */
+	bool asimd, fp16, dotprod, i8mm, avx2;
+	const char *kernel_level; /* the level the kernels run at: "baseline", "dotprod", ... */
+	const char *best_level;   /* this CPU's best */
+	struct {
+		const char *contract, *function; /* "q4_0x4_q8_gemm", "fvl_q4_0x4_q8_gemm__neondot" */
+	} kernels[FVL_MAX_KERNELS];
+	size_t n_kernels;
+	const char *f16_weights;  /* the GEMM f16 weights run through */
+	bool xnnpack;             /* f32 linears through XNNPACK */
+	uint32_t n_cpus;          /* CPUs this process may run on */
+	uint32_t default_threads; /* what n_threads 0 means (the board profile's, else n_cpus) */
+	const char *board;        /* the build's board profile (boards/), "none" without one */
+};
+/* isa: NULL for the best level, or one to check ("dotprod"): INVALID_ARGUMENT for an unknown
+ * name, UNSUPPORTED for one this CPU or build cannot run, as fvl_session_init would say. */
+enum fvl_status fvl_system_info(const char *isa, struct fvl_system_info *out);
+
+/* ---- benchmarks ----------------------------------------------------------------------------------- */
+
+struct fvl_bench_params {
+	uint32_t n_threads;       /* 0: the CPUs this process may use */
+	const char *isa;          /* NULL: the best kernel level */
+	bool llm, vision;         /* what to measure (Florence-VL files; neither: both) */
+	uint32_t n_prompt, n_gen; /* LLM: prefill tokens (600), generated tokens (16) */
+	uint32_t n_images;        /* vision: images, the last one timed (1) */
+	const char *task;         /* non-NULL: this Florence-2 task's image-to-text time instead */
+};
+void fvl_bench_params_default(struct fvl_bench_params *p);
+/* Measures on random inputs and prints markdown tables to out (fvl bench): prefill and decode
+ * tokens/s and the weight bandwidth they reach, the vision stages' ms and GFLOP/s next to
+ * XNNPACK's, or a task's time greedy and with 3 beams. name is what the tables call the model. */
+enum fvl_status fvl_bench(const struct fvl_model *model, const char *name,
+                          const struct fvl_bench_params *p, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -161,7 +161,7 @@ enum fvl_status fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pix
 	                "PNM: P5, P6)");
 }
 
-enum fvl_status fvl_image_load(const char *path, uint64_t max_pixels, struct fvl_image *out)
+enum fvl_status fvl_image_read(const char *path, uint64_t max_pixels, struct fvl_image *out)
 {
 	struct stat sb;
 	memset(out, 0, sizeof(*out));
@@ -376,4 +376,11 @@ double fvl_image_change(const struct fvl_image *a, const struct fvl_image *b)
 			sum += abs(g[0] - g[1]);
 		}
 	return sum / 1024.0;
+}
+
+enum fvl_status fvl_image_load(const char *path, struct fvl_image *out)
+{
+	if (!path || !out)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_image_load: NULL argument");
+	return fvl_image_read(path, 0, out);
 }

@@ -13,17 +13,13 @@
 #define FVL_IMAGE_MAX_PIXELS_DEFAULT (64u * 1000u * 1000u)
 #define FVL_IMAGE_MAX_FILE_BYTES (256u << 20) /* image files larger than this are refused */
 
-struct fvl_image {
-	uint32_t w, h;
-	uint8_t *rgb; /* (h, w, 3) */
-};
+/* struct fvl_image, fvl_image_load, fvl_image_free and fvl_image_change are fvl.h's. */
 
 /* Decodes JPEG or binary PNM (P5, P6) from memory; max_pixels 0 takes the default cap. */
 enum fvl_status fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pixels,
                                  struct fvl_image *out);
 /* A JPEG or PNM file: regular files only, up to FVL_IMAGE_MAX_FILE_BYTES, checked before reading. */
-enum fvl_status fvl_image_load(const char *path, uint64_t max_pixels, struct fvl_image *out);
-void fvl_image_free(struct fvl_image *img);
+enum fvl_status fvl_image_read(const char *path, uint64_t max_pixels, struct fvl_image *out);
 
 /* expand2square: a side x side canvas of fill, the image pasted at ((side-w)/2, (side-h)/2). */
 enum fvl_status fvl_image_pad_square(const struct fvl_image *in, const uint8_t fill[3],
@@ -35,10 +31,6 @@ enum fvl_status fvl_image_resize_bicubic(const struct fvl_image *in, uint32_t w,
 /* out (3, h, w) = (rgb * rescale - mean) / std */
 void fvl_image_normalize(const struct fvl_image *img, float rescale, const float mean[3],
                          const float std[3], float *out);
-
-/* Mean absolute difference (0..255) of two images on a 32 x 32 grey thumbnail: frames that
- * barely changed are skipped by fvl camera --min-change. */
-double fvl_image_change(const struct fvl_image *a, const struct fvl_image *b);
 
 /* The model's preprocessing (preprocess.* metadata): pad or not, resize, rescale, normalize. */
 struct fvl_preprocess {

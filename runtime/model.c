@@ -225,3 +225,43 @@ uint64_t fvl_model_n_bytes(const struct fvl_model *m)
 		n += m->gguf->tensors[i].n_bytes;
 	return n;
 }
+
+enum fvl_status fvl_model_info(const char *path, struct fvl_model_info *out)
+{
+	struct fvl_gguf *g;
+	struct fvl_str arch = {"", 0};
+	if (!path || !out)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_model_info: NULL argument");
+	memset(out, 0, sizeof(*out));
+	enum fvl_status st = fvl_gguf_open(path, &g);
+	if (st != FVL_STATUS_OK)
+		return st;
+	fvl_gguf_get_str(g, FVL_KEY_ARCH, &arch);
+	const size_t n = arch.n < sizeof(out->arch) - 1 ? (size_t)arch.n : sizeof(out->arch) - 1;
+	memcpy(out->arch, arch.p, n);
+	fvl_gguf_get_u32(g, FVL_KEY_FORMAT_VERSION, &out->format_version);
+	out->file_bytes = g->size;
+	out->n_tensors = g->n_tensors;
+	for (uint64_t i = 0; i < g->n_tensors; i++)
+		out->tensor_bytes += g->tensors[i].n_bytes;
+	fvl_gguf_get_u32(g, FVL_KEY_LLM_N_LAYER, &out->n_layer);
+	fvl_gguf_get_u32(g, FVL_KEY_LLM_N_HEAD_KV, &out->n_head_kv);
+	fvl_gguf_get_u32(g, FVL_KEY_LLM_N_EMBD_HEAD, &out->n_embd_head);
+	fvl_gguf_get_u32(g, FVL_KEY_LLM_N_CTX, &out->n_ctx);
+	fvl_gguf_free(g);
+	fvl_error_clear(); /* the keys a Florence-2 file lacks are not an error */
+	return FVL_STATUS_OK;
+}
+
+enum fvl_status fvl_model_print(const char *path, bool full, FILE *out)
+{
+	struct fvl_gguf *g;
+	if (!path || !out)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_model_print: NULL argument");
+	enum fvl_status st = fvl_gguf_open(path, &g);
+	if (st != FVL_STATUS_OK)
+		return st;
+	fvl_gguf_print(g, out, full);
+	fvl_gguf_free(g);
+	return FVL_STATUS_OK;
+}

@@ -130,27 +130,77 @@ static void fvl_session_drop_image(struct fvl_session *s)
 	s->image_serial++;
 }
 
-enum fvl_status fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb, uint32_t w,
-                                          uint32_t h)
+/* dump's buffers for this model's vision side (all NULL on failure). */
+static enum fvl_status dump_alloc(const struct fvl_vision *v, struct fvl_image_dump *d)
+{
+	const struct fvl_f2 *f = &v->f2;
+	const size_t S = f->davit.image_size, grid = fvl_davit_grid(&f->davit);
+	const size_t c = fvl_davit_channels(&f->davit), n = fvl_f2_n_visual(&f->encoder);
+	const size_t dm = f->encoder.n_embd, L = n + v->prompt_len, P = v->n_prompts;
+	memset(d, 0, sizeof(*d));
+	*d = (struct fvl_image_dump){
+		.size = S, .grid = grid, .c_last = c, .n_visual = n, .n_llm = fvl_vision_n_tokens(v),
+		.d_model = dm, .n_prompts = P, .prompt_len = v->prompt_len,
+		.n_embd = v->projector.out_dim,
+	};
+	d->pixel_values = malloc(3 * S * S * sizeof(float));
+	d->davit_out = malloc(grid * grid * c * sizeof(float));
+	d->image_features = malloc(n * dm * sizeof(float));
+	d->fused = malloc(n * (1 + P) * dm * sizeof(float));
+	d->projector_out = malloc(n * d->n_embd * sizeof(float));
+	bool ok = d->pixel_values && d->davit_out && d->image_features && d->fused && d->projector_out;
+	for (size_t p = 0; p < P && ok; p++)
+		ok = (d->encoder_out[p] = malloc(L * dm * sizeof(float))) != NULL;
+	if (!ok) {
+		fvl_image_dump_free(d);
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for the dump");
+	}
+	return FVL_STATUS_OK;
+}
+
+void fvl_image_dump_free(struct fvl_image_dump *d)
+{
+	if (!d)
+		return;
+	free(d->pixel_values), free(d->davit_out), free(d->image_features), free(d->fused);
+	free(d->projector_out);
+	for (size_t p = 0; p < FVL_MAX_PROMPTS; p++)
+		free(d->encoder_out[p]);
+	memset(d, 0, sizeof(*d));
+}
+
+/* The vision side on one image into the session (and, with dump, its stages). */
+static enum fvl_status set_image(struct fvl_session *s, const uint8_t *rgb, uint32_t w,
+                                 uint32_t h, struct fvl_image_dump *dump)
 {
 	const struct fvl_vision *v = &s->m->vision;
 	const size_t px = 3 * v->f2.davit.image_size * v->f2.davit.image_size, n = fvl_vision_n_tokens(v);
-	struct fvl_image img = {w, h, (uint8_t *)rgb};
+	struct fvl_image img = {.w = w, .h = h, .rgb = (uint8_t *)rgb};
 	if (!rgb || w == 0 || h == 0) {
 		fvl_session_drop_image(s);
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "an empty image");
 	}
-	float *pixels = malloc(px * sizeof(float)), *vis = malloc(n * v->projector.out_dim * sizeof(float));
-	enum fvl_status st = FVL_STATUS_OK;
-	if (!pixels || !vis)
+	enum fvl_status st = dump ? dump_alloc(v, dump) : FVL_STATUS_OK;
+	float *pixels = dump && dump->pixel_values ? dump->pixel_values : malloc(px * sizeof(float));
+	float *vis = malloc(n * v->projector.out_dim * sizeof(float));
+	if (st == FVL_STATUS_OK && (!pixels || !vis))
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	struct fvl_vision_dump stages = {0};
+	if (dump) {
+		stages.davit_out = dump->davit_out;
+		stages.image_features = dump->image_features;
+		stages.fused = dump->fused;
+		for (size_t p = 0; p < FVL_MAX_PROMPTS; p++)
+			stages.encoder_out[p] = dump->encoder_out[p];
+	}
 	double t0 = now_ms();
 	if (st == FVL_STATUS_OK)
 		st = fvl_vision_preprocess(v, &img, pixels);
 	double t1 = now_ms();
 	if (st == FVL_STATUS_OK)
-		st = fvl_vision_embed(v, &s->compute, pixels, vis, NULL);
-	free(pixels);
+		st = fvl_vision_embed(v, &s->compute, pixels, vis, dump ? &stages : NULL);
+	if (!(dump && dump->pixel_values))
+		free(pixels);
 	free(s->visual);
 	s->visual = NULL;
 	s->n_visual = 0;
@@ -158,8 +208,12 @@ enum fvl_status fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *
 	fvl_compute_rest(&s->compute);
 	if (st != FVL_STATUS_OK) {
 		free(vis);
+		if (dump)
+			fvl_image_dump_free(dump);
 		return st;
 	}
+	if (dump)
+		memcpy(dump->projector_out, vis, n * v->projector.out_dim * sizeof(float));
 	s->visual = vis;
 	s->n_visual = n;
 	s->stats.ms_preprocess = t1 - t0;
@@ -168,10 +222,24 @@ enum fvl_status fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *
 	return FVL_STATUS_OK;
 }
 
+enum fvl_status fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb, uint32_t w,
+                                          uint32_t h)
+{
+	return set_image(s, rgb, w, h, NULL);
+}
+
+enum fvl_status fvl_session_set_image_dump(struct fvl_session *s, const uint8_t *rgb, uint32_t w,
+                                           uint32_t h, struct fvl_image_dump *dump)
+{
+	if (!dump)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_session_set_image_dump: no dump");
+	return set_image(s, rgb, w, h, dump);
+}
+
 enum fvl_status fvl_session_set_image_file(struct fvl_session *s, const char *path)
 {
 	struct fvl_image img;
-	enum fvl_status st = fvl_image_load(path, 0, &img);
+	enum fvl_status st = fvl_image_load(path, &img);
 	if (st != FVL_STATUS_OK) {
 		fvl_session_drop_image(s);
 		return st;

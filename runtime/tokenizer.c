@@ -848,3 +848,60 @@ size_t fvl_tok_stream_flush(struct fvl_tok_stream *s, char *out, size_t cap)
 	memcpy(out, "\xef\xbf\xbd", 3);
 	return 3;
 }
+
+/* ---- the public tokenizer handle (fvl.h) ----------------------------------------------------- */
+
+struct fvl_tokenizer {
+	struct fvl_gguf *gguf; /* the mapping the tokenizer's strings point into */
+	struct fvl_tok *tok;
+};
+
+enum fvl_status fvl_tokenizer_load(const char *model_path, enum fvl_tokenizer_kind which,
+                                   struct fvl_tokenizer **out)
+{
+	if (!model_path || !out || (which != FVL_TOKENIZER_LLM && which != FVL_TOKENIZER_FLORENCE))
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_tokenizer_load: bad argument");
+	*out = NULL;
+	struct fvl_tokenizer *t = calloc(1, sizeof(*t));
+	if (!t)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	enum fvl_status st = fvl_gguf_open(model_path, &t->gguf);
+	if (st == FVL_STATUS_OK) {
+		const char *prefix = which == FVL_TOKENIZER_LLM ? FVL_TOK_LLM : FVL_TOK_FLORENCE;
+		st = fvl_tok_load(t->gguf, prefix, &t->tok);
+		struct fvl_str arch;
+		if (st == FVL_STATUS_NOT_FOUND && which == FVL_TOKENIZER_LLM &&
+		    fvl_gguf_get_str(t->gguf, FVL_KEY_ARCH, &arch) == FVL_STATUS_OK &&
+		    fvl_str_eq(arch, FVL_ARCH_FLORENCE2))
+			st = fvl_fail(FVL_STATUS_NOT_FOUND, "%s is a Florence-2 model file: it has no LLM "
+			              "tokenizer, only Florence-2's", model_path);
+	}
+	if (st != FVL_STATUS_OK) {
+		fvl_tokenizer_free(t);
+		return st;
+	}
+	*out = t;
+	return FVL_STATUS_OK;
+}
+
+void fvl_tokenizer_free(struct fvl_tokenizer *t)
+{
+	if (!t)
+		return;
+	fvl_tok_free(t->tok);
+	fvl_gguf_free(t->gguf);
+	free(t);
+}
+
+enum fvl_status fvl_tokenize(const struct fvl_tokenizer *t, const char *text, size_t n,
+                             bool special, int32_t **ids, size_t *n_ids)
+{
+	if (!t || (!text && n) || !ids || !n_ids)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_tokenize: NULL argument");
+	return fvl_tok_encode(t->tok, text ? text : "", n, special, ids, n_ids);
+}
+
+const char *fvl_token_piece(const struct fvl_tokenizer *t, int32_t id, size_t *len)
+{
+	return fvl_tok_piece(t->tok, id, len);
+}

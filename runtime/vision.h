@@ -8,7 +8,7 @@
 #include "fusion.h"
 #include "image.h"
 
-#define FVL_VISION_MAX_PROMPTS 8
+#define FVL_VISION_MAX_PROMPTS FVL_MAX_PROMPTS /* fvl.h's: fvl_image_dump holds them */
 
 struct fvl_vision {
 	struct fvl_f2 f2;

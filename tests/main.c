@@ -123,6 +123,7 @@ int main(int argc, char **argv)
 	suite_vision();
 	suite_tokenizer();
 	suite_session();
+	suite_api();
 	suite_camera();
 	suite_f2task();
 	suite_layouts();

@@ -263,7 +263,7 @@ static void test_capture_skips_corrupt_frames(void)
 	uint64_t seen = 0;
 	reset_fake(V4L2_PIX_FMT_MJPEG);
 	fake.corrupt_every = 2;
-	T_ASSERT(fvl_capture_start(&fake_ops, &params, false, &c) == FVL_STATUS_OK, "%s",
+	T_ASSERT(fvl_capture_start_with(&fake_ops, &params, false, &c) == FVL_STATUS_OK, "%s",
 	         fvl_last_error());
 	for (int i = 0; i < 2000 && st.frames < 8; i++) {
 		struct timespec ts = {0, 1000000};
@@ -295,7 +295,7 @@ static void test_capture_gives_up_on_a_missing_device(void)
 	char why[256] = "";
 	reset_fake(V4L2_PIX_FMT_MJPEG);
 	fake.open_errno = ENOENT;
-	T_ASSERT(fvl_capture_start(&fake_ops, &params, false, &c) == FVL_STATUS_OK, "start");
+	T_ASSERT(fvl_capture_start_with(&fake_ops, &params, false, &c) == FVL_STATUS_OK, "start");
 	bool failed = false;
 	for (int i = 0; i < 2000 && !failed; i++) {
 		struct timespec ts = {0, 1000000};
@@ -311,8 +311,8 @@ static void test_capture_gives_up_on_a_missing_device(void)
 static void test_frame_change_metric(void)
 {
 	struct fvl_image a, b;
-	T_ASSERT(fvl_image_load(t_datapath("images/coffee.jpg"), 0, &a) == 0 &&
-	         fvl_image_load(t_datapath("images/chelsea.jpg"), 0, &b) == 0, "images");
+	T_ASSERT(fvl_image_load(t_datapath("images/coffee.jpg"), &a) == 0 &&
+	         fvl_image_load(t_datapath("images/chelsea.jpg"), &b) == 0, "images");
 	double same = fvl_image_change(&a, &a), diff = fvl_image_change(&a, &b);
 	t_note("change: same frame %.2f, different frames %.1f (of 255)", same, diff);
 	T_ASSERT(same == 0.0 && diff > 10.0, "same %.2f, different %.2f", same, diff);

@@ -488,7 +488,7 @@ static void test_task_run_matches_the_golden_fed_chain(void)
 	struct fvl_image img = {0};
 	struct dec_fixture x;
 	T_ASSERT(fvl_model_load(golden_model("f32", "f32"), &m) == 0, "%s", fvl_last_error());
-	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), 0, &img) == 0, "image");
+	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), &img) == 0, "image");
 	if (!open_dec(&x, golden_model("f32", "f32"), "CAPTION")) {
 		close_dec(&x);
 		fvl_model_free(m);

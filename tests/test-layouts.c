@@ -600,7 +600,7 @@ static void test_llama3_florence2_tasks_match_their_first_logits(void)
 	struct fvl_model *m = NULL;
 	struct fvl_image img = {0};
 	T_ASSERT(fvl_model_load(path, &m) == 0, "%s", fvl_last_error());
-	T_ASSERT(fvl_image_load(t_datapath(L3 "/astronaut_crop.jpg"), 0, &img) == 0, "image");
+	T_ASSERT(fvl_image_load(t_datapath(L3 "/astronaut_crop.jpg"), &img) == 0, "image");
 	double worst = 0;
 	for (int i = 0; i < 2; i++) {
 		struct fvl_task_params p;

@@ -178,7 +178,7 @@ static void test_threads_tasks_at_once(void)
 {
 	static const char *const names[2] = {"ocr", "od"};
 	struct fvl_image img;
-	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), 0, &img) == 0, "image");
+	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), &img) == 0, "image");
 	const char *path = golden_model("f32", "f32");
 	/* a Florence-VL file: the task layer loads on first use, here by two threads at once */
 	struct fvl_model *m = NULL;

@@ -17,7 +17,7 @@ static void test_preprocess_chelsea_matches_pixel_values(void)
 {
 	struct fvl_image img, sq, rs;
 	const uint8_t fill[3] = {123, 116, 103};
-	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), 0, &img) == FVL_STATUS_OK,
+	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), &img) == FVL_STATUS_OK,
 	         "%s", fvl_last_error());
 	T_ASSERT(fvl_image_pad_square(&img, fill, &sq) == FVL_STATUS_OK, "pad");
 	T_ASSERT(fvl_image_resize_bicubic(&sq, 128, 128, &rs) == FVL_STATUS_OK, "resize");
@@ -222,7 +222,7 @@ static void test_vision_chain_from_chelsea_jpg(void)
 	T_ASSERT(path && fvl_gguf_open(path, &g) == FVL_STATUS_OK, "open");
 	T_ASSERT(fvl_vision_load(&v, g) == FVL_STATUS_OK && fvl_compute_init(&compute, 2, NULL) == 0, "%s",
 	         fvl_last_error());
-	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), 0, &img) == 0, "image");
+	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), &img) == 0, "image");
 	float *px = malloc(3 * 128 * 128 * 4), *out = malloc(17 * 96 * 4);
 	float *want = golden_tensor("projector_out", 17 * 96);
 	/* the intermediate tensors fvl run --dump writes */
@@ -300,7 +300,7 @@ static void test_bad_images_are_rejected(void)
 	T_ASSERT(fvl_image_decode((const uint8_t *)pnm_ok, sizeof(pnm_ok) - 1, 0, &img) == 0 &&
 	         img.w == 2 && img.rgb[3] == 0x20 && img.rgb[5] == 0x20, "P5 gray");
 	fvl_image_free(&img);
-	T_ASSERT(fvl_image_load(t_tmppath("none.jpg"), 0, &img) == FVL_STATUS_NOT_FOUND, "missing");
+	T_ASSERT(fvl_image_load(t_tmppath("none.jpg"), &img) == FVL_STATUS_NOT_FOUND, "missing");
 }
 
 void suite_vision(void)

@@ -58,6 +58,7 @@ void suite_llm(void);
 void suite_vision(void);
 void suite_tokenizer(void);
 void suite_session(void);
+void suite_api(void);
 void suite_camera(void);
 void suite_f2task(void);
 void suite_layouts(void);

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "camera-cmd.h"
-#include "capture.h"
 #include "cli.h"
 #include "fvl.h"
 
@@ -159,7 +158,7 @@ static int replay(const struct asker *k, const char *dir, double min_change, uin
 		fprintf(stderr, "fvl camera: error: --frames %s holds no JPEG or PNM files\n", dir);
 	for (size_t i = 0; i < n && !stop && (max_frames == 0 || i < max_frames); i++) {
 		struct fvl_image img;
-		if (fvl_image_load(names[i], 0, &img) != FVL_STATUS_OK) {
+		if (fvl_image_load(names[i], &img) != FVL_STATUS_OK) {
 			fprintf(stderr, "fvl camera: skipping %s: %s\n", names[i], fvl_last_error());
 			continue;
 		}
@@ -207,7 +206,7 @@ int fvl_camera_main(int argc, char **argv, const char *question, const char *mod
 	struct fvl_capture *cap = NULL;
 	const struct fvl_camera_params cp = {.device = o->device, .width = o->width,
 	                                     .height = o->height, .n_buffers = 4, .timeout_ms = 2000};
-	if (fvl_capture_start(NULL, &cp, o->wait_for_device, &cap) != FVL_STATUS_OK) {
+	if (fvl_capture_start(&cp, o->wait_for_device, &cap) != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl camera: error: %s\n", fvl_last_error());
 		goto done;
 	}

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "kernels.h"
 
 bool parse_long(const char *s, long lo, long hi, long *out)
 {
@@ -84,20 +83,19 @@ void json_task_search(FILE *f, const struct fvl_task_result *r)
 	        (double)s->length_penalty);
 }
 
-void print_cpu_features(const struct fvl_cpu *cpu)
+void print_cpu_features(const struct fvl_system_info *si)
 {
-	printf("asimd: %s\nfp16: %s\ndotprod: %s\ni8mm: %s\n", cpu->asimd ? "yes" : "no",
-	       cpu->fp16 ? "yes" : "no", cpu->dotprod ? "yes" : "no", cpu->i8mm ? "yes" : "no");
-	if (cpu->simde) /* x86-64 host: the native AVX2 GEMMs need AVX2 + FMA + F16C */
-		printf("avx2: %s\n", cpu->avx2 ? "yes" : "no");
+	printf("asimd: %s\nfp16: %s\ndotprod: %s\ni8mm: %s\n", si->asimd ? "yes" : "no",
+	       si->fp16 ? "yes" : "no", si->dotprod ? "yes" : "no", si->i8mm ? "yes" : "no");
+	if (si->simde) /* x86-64 host: the native AVX2 GEMMs need AVX2 + FMA + F16C */
+		printf("avx2: %s\n", si->avx2 ? "yes" : "no");
 }
 
-void print_kernels(const struct fvl_kernels *k)
+void print_kernels(const struct fvl_system_info *si)
 {
-	for (size_t i = 0; i < k->n_names; i++)
-		printf("  %-16s %s\n", k->names[i].contract, k->names[i].function);
-	printf("  %-16s %s\n", "f16 weights", k->f16p16_f16_gemm ? "f16p16_f16_gemm" : k->f16p16 ?
-	       "f16p16_f32_gemm" : "f16_f32_gemm");
+	for (size_t i = 0; i < si->n_kernels; i++)
+		printf("  %-16s %s\n", si->kernels[i].contract, si->kernels[i].function);
+	printf("  %-16s %s\n", "f16 weights", si->f16_weights);
 }
 
 static void log_to_stderr(enum fvl_log_level level, const char *msg, void *user)

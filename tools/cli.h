@@ -38,11 +38,9 @@ int make_dump_dir(const char *dir);
  * NUL byte. */
 char *read_text(const char *path, size_t cap, char *why, size_t why_n);
 
-struct fvl_cpu;
 /* The CPU's feature lines ("asimd: yes", ...), as `fvl cpu` and `fvl doctor` print them. */
-void print_cpu_features(const struct fvl_cpu *cpu);
-struct fvl_kernels;
+void print_cpu_features(const struct fvl_system_info *si);
 /* The kernel table: each contract and the function that runs it, and the f16 weights' path. */
-void print_kernels(const struct fvl_kernels *k);
+void print_kernels(const struct fvl_system_info *si);
 
 #endif

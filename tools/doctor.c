@@ -12,19 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "doctor.h"
 #include "fvl.h"
-#include "gguf.h"
-#include "cli.h"
-#include "kernels.h"
-#include "linear.h"
-
-#ifndef FVL_DEFAULT_THREADS
-#define FVL_DEFAULT_THREADS 0
-#endif
-#ifndef FVL_BOARD
-#define FVL_BOARD "none (host build)"
-#endif
 
 /* The value of "key" in a /proc file of "key: value" lines (first match), or "". */
 static void proc_value(const char *path, const char *key, char *out, size_t n)
@@ -124,11 +114,14 @@ int fvl_doctor_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	struct fvl_cpu cpu;
-	struct fvl_kernels k;
+	struct fvl_system_info si;
 	char v[256];
-	fvl_cpu_detect(&cpu);
-	printf("fvl %s, board profile: %s\n", fvl_version(), FVL_BOARD);
+	const char *isa = getenv("FVL_ISA");
+	const bool forced_ok = fvl_system_info(isa, &si) == FVL_STATUS_OK;
+	if (!forced_ok)
+		fvl_system_info(NULL, &si);
+	printf("fvl %s, board profile: %s\n", fvl_version(),
+	       strcmp(si.board, "none") ? si.board : "none (host build)");
 	proc_value("/proc/cpuinfo", "model name", v, sizeof(v));
 	if (!v[0]) {
 		char part[64], impl[64];
@@ -139,19 +132,15 @@ int fvl_doctor_main(int argc, char **argv)
 		                   "Cortex-A53" : "";
 		snprintf(v, sizeof(v), "%s%s(implementer %s, part %s)", name, *name ? " " : "", impl, part);
 	}
-	printf("cpu: %s, %s%s\n", v, cpu.arch, cpu.simde ? " (NEON kernels through SIMDe)" : "");
-	print_cpu_features(&cpu);
-	const char *isa = getenv("FVL_ISA");
-	if (fvl_kernels_init(&k, &cpu, isa) != FVL_KERNELS_OK) {
+	printf("cpu: %s, %s%s\n", v, si.arch, si.simde ? " (NEON kernels through SIMDe)" : "");
+	print_cpu_features(&si);
+	if (!forced_ok)
 		printf("kernel variant: FVL_ISA=%s cannot run here; using the best\n", isa);
-		fvl_kernels_init(&k, &cpu, NULL);
-	}
-	printf("kernel variant: %s%s\n", fvl_isa_name(k.isa), isa && *isa ? " (FVL_ISA)" : "");
-	print_kernels(&k);
-	printf("xnnpack (f32 linears): %s\n", fvl_xnnpack_available() ? "yes" : "no");
-	const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	printf("cores: %ld online; default threads: %ld\n", cores,
-	       FVL_DEFAULT_THREADS ? (long)FVL_DEFAULT_THREADS : cores);
+	printf("kernel variant: %s%s\n", si.kernel_level, isa && *isa && forced_ok ? " (FVL_ISA)" : "");
+	print_kernels(&si);
+	printf("xnnpack (f32 linears): %s\n", si.xnnpack ? "yes" : "no");
+	printf("cores: %u available to this process; default threads: %u\n", si.n_cpus,
+	       si.default_threads);
 	const long total = meminfo_mb("MemTotal"), avail = meminfo_mb("MemAvailable");
 	printf("memory: %ld MB total, %ld MB available\n", total, avail);
 	printf("swap: %ld MB total, %ld MB free\n", meminfo_mb("SwapTotal"), meminfo_mb("SwapFree"));
@@ -165,26 +154,20 @@ int fvl_doctor_main(int argc, char **argv)
 	if (f)
 		fclose(f);
 	if (model) {
-		struct stat sb = {0};
-		struct fvl_gguf *g;
-		if (fvl_gguf_open(model, &g) != FVL_STATUS_OK) {
+		struct fvl_model_info mi;
+		if (fvl_model_info(model, &mi) != FVL_STATUS_OK) {
 			printf("model: %s\n", fvl_last_error()); /* the message names the file */
 			fprintf(stderr, "fvl doctor: error: %s\n", fvl_last_error());
 			rc = 1;
 		} else {
-			uint32_t L = 0, nkv = 0, hd = 0;
-			sb.st_size = (off_t)g->size; /* the mapped file's size */
-			fvl_gguf_get_u32(g, "llm.block_count", &L);
-			fvl_gguf_get_u32(g, "llm.attention.head_count_kv", &nkv);
-			fvl_gguf_get_u32(g, "llm.attention.key_length", &hd);
-			const double file = (double)sb.st_size / 1048576.0;
-			const double kv = (double)L * (double)ctx * 2.0 * nkv * hd * 2.0 / 1048576.0;
+			const double file = (double)mi.file_bytes / 1048576.0;
+			const double kv = (double)mi.n_layer * (double)ctx * 2.0 * mi.n_head_kv *
+			                  mi.n_embd_head * 2.0 / 1048576.0;
 			const double need = file + kv + 300.0;
 			printf("model: %s: %.0f MB file + %.0f MB f16 KV cache (context %ld) + ~300 MB working "
 			       "set = %.0f MB; %s\n", model, file, kv, ctx, need,
 			       avail < 0 ? "available memory unknown" : need <= avail ? "fits in available memory" :
 			       "does NOT fit in available memory (smaller context with -c, or a smaller quant)");
-			fvl_gguf_free(g);
 		}
 	}
 	video_devices();

@@ -11,11 +11,7 @@
 #include "camera-cmd.h"
 #include "cli.h"
 #include "doctor.h"
-#include "florence2-tasks.h"
 #include "fvl.h"
-#include "gguf.h"
-#include "kernels.h"
-#include "model.h"
 #include "task-cmd.h"
 
 static const char usage[] =
@@ -129,7 +125,6 @@ static int cmd_info(int argc, char **argv)
 {
 	const char *path = NULL;
 	bool full = false;
-	struct fvl_gguf *g;
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--full") == 0)
@@ -148,14 +143,16 @@ static int cmd_info(int argc, char **argv)
 		fprintf(stderr, "fvl info: which model file? usage: fvl info MODEL.gguf [--full]\n");
 		return 2;
 	}
-	enum fvl_status st = fvl_gguf_open(path, &g);
-	if (st != FVL_STATUS_OK) {
+	struct fvl_model_info mi;
+	if (fvl_model_info(path, &mi) != FVL_STATUS_OK) { /* nothing printed for a bad file */
 		fprintf(stderr, "fvl info: error: %s\n", fvl_last_error());
 		return 1;
 	}
 	printf("%s\n", path);
-	fvl_gguf_print(g, stdout, full);
-	fvl_gguf_free(g);
+	if (fvl_model_print(path, full, stdout) != FVL_STATUS_OK) {
+		fprintf(stderr, "fvl info: error: %s\n", fvl_last_error());
+		return 1;
+	}
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "fvl info: error: cannot write the output\n");
 		return 1;
@@ -169,21 +166,19 @@ static int cmd_cpu(int argc, char **argv)
 		fprintf(stderr, "fvl cpu: takes no arguments, not '%s' (try 'fvl help cpu')\n", argv[0]);
 		return 2;
 	}
-	struct fvl_cpu cpu;
-	struct fvl_kernels k;
+	struct fvl_system_info si;
 	const char *isa = getenv("FVL_ISA");
-	fvl_cpu_detect(&cpu);
-	printf("arch: %s%s\n", cpu.arch, cpu.simde ? " (NEON kernels through SIMDe)" : "");
-	print_cpu_features(&cpu);
-	enum fvl_kernels_status st = fvl_kernels_init(&k, &cpu, isa);
-	if (st != FVL_KERNELS_OK) {
+	enum fvl_status st = fvl_system_info(NULL, &si);
+	printf("arch: %s%s\n", si.arch, si.simde ? " (NEON kernels through SIMDe)" : "");
+	print_cpu_features(&si);
+	if (isa && *isa && (st = fvl_system_info(isa, &si)) != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl cpu: error: FVL_ISA=%s: %s\n", isa,
-		        st == FVL_KERNELS_ISA_UNSUPPORTED ? "this CPU or build cannot run that variant"
-		                                          : "not one of scalar, baseline, dotprod, i8mm, avx2");
+		        st == FVL_STATUS_UNSUPPORTED ? "this CPU or build cannot run that variant"
+		                                     : "not one of scalar, baseline, dotprod, i8mm, avx2");
 		return 1;
 	}
-	printf("kernel variant: %s%s\n", fvl_isa_name(k.isa), isa && *isa ? " (FVL_ISA)" : "");
-	print_kernels(&k);
+	printf("kernel variant: %s%s\n", si.kernel_level, isa && *isa ? " (FVL_ISA)" : "");
+	print_kernels(&si);
 	return 0;
 }
 
@@ -227,55 +222,23 @@ static bool on_token(void *user, int32_t id, const char *text, size_t len)
 	return true;
 }
 
-/* Every stage of the vision side for --dump, through the library's stage functions. */
-static int dump_stages(const struct fvl_model *m, const char *image, const char *dir, size_t threads)
+/* --dump: the vision side's stages as .npy files in dir. */
+static int write_dump(const char *dir, const struct fvl_image_dump *d)
 {
-	const struct fvl_vision *v = &m->vision;
-	const struct fvl_f2 *f = &v->f2;
-	const size_t s = f->davit.image_size, grid = fvl_davit_grid(&f->davit), n = fvl_f2_n_visual(&f->encoder), d = f->encoder.n_embd;
-	const size_t n_llm = fvl_vision_n_tokens(v); /* what the LLM gets (the pooled token dropped?) */
-	const size_t cl = f->davit.stages[f->davit.n_stages - 1].c, L = n + v->prompt_len, P = v->n_prompts;
-	struct fvl_image img;
-	struct fvl_compute compute;
-	struct fvl_vision_dump dump = {0};
-	int rc = 1;
-	if (fvl_image_load(image, 0, &img) != FVL_STATUS_OK)
-		return 1;
-	if (fvl_compute_init(&compute, threads, getenv("FVL_ISA")) != FVL_STATUS_OK) {
-		fvl_image_free(&img);
-		return 1;
+	int rc = make_dump_dir(dir) != 0;
+	rc = rc || write_npy(dir, "pixel_values", d->pixel_values, 3, d->size * d->size) ||
+	     write_npy(dir, "davit_out", d->davit_out, d->grid * d->grid, d->c_last) ||
+	     write_npy(dir, "image_features", d->image_features, d->n_visual, d->d_model) ||
+	     write_npy(dir, "fused", d->fused, d->n_llm, (1 + d->n_prompts) * d->d_model) ||
+	     write_npy(dir, "projector_out", d->projector_out, d->n_llm, d->n_embd);
+	for (size_t p = 0; p < d->n_prompts && !rc; p++) {
+		char name[32];
+		snprintf(name, sizeof(name), "encoder_out_%zu", p);
+		rc = write_npy(dir, name, d->encoder_out[p], d->n_visual + d->prompt_len, d->d_model);
 	}
-	dump.pixel_values = malloc(3 * s * s * 4);
-	dump.davit_out = malloc(grid * grid * cl * 4);
-	dump.image_features = malloc(n * d * 4);
-	dump.fused = malloc(n * (1 + P) * d * 4);
-	float *proj = malloc(n * v->projector.out_dim * 4);
-	bool ok = dump.pixel_values && dump.davit_out && dump.image_features && dump.fused && proj;
-	for (size_t p = 0; p < P && ok; p++)
-		ok = (dump.encoder_out[p] = malloc(L * d * 4)) != NULL;
-	if (ok && fvl_vision_preprocess(v, &img, dump.pixel_values) == FVL_STATUS_OK &&
-	    fvl_vision_embed(v, &compute, dump.pixel_values, proj, &dump) == FVL_STATUS_OK) {
-		rc = make_dump_dir(dir) != 0;
-		rc = rc || write_npy(dir, "pixel_values", dump.pixel_values, 3, s * s) ||
-		     write_npy(dir, "davit_out", dump.davit_out, grid * grid, cl) ||
-		     write_npy(dir, "image_features", dump.image_features, n, d) ||
-		     write_npy(dir, "fused", dump.fused, n_llm, (1 + P) * d) ||
-		     write_npy(dir, "projector_out", proj, n_llm, v->projector.out_dim);
-		for (size_t p = 0; p < P && !rc; p++) {
-			char name[32];
-			snprintf(name, sizeof(name), "encoder_out_%zu", p);
-			rc = write_npy(dir, name, dump.encoder_out[p], L, d);
-		}
-		if (rc)
-			fprintf(stderr, "fvl run: error: cannot write the dump files into %s: %s\n", dir,
-			        strerror(errno));
-	}
-	for (size_t p = 0; p < P; p++)
-		free(dump.encoder_out[p]);
-	free(dump.pixel_values), free(dump.davit_out), free(dump.image_features), free(dump.fused);
-	free(proj);
-	fvl_compute_free(&compute);
-	fvl_image_free(&img);
+	if (rc)
+		fprintf(stderr, "fvl run: error: cannot write the dump files into %s: %s\n", dir,
+		        strerror(errno));
 	return rc;
 }
 
@@ -451,13 +414,24 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 		        "shorter question or a larger -c)\n", image ? " with the image" : "", need, ctx);
 		goto done;
 	}
-	if (image && fvl_session_set_image_file(s, image) != FVL_STATUS_OK) {
+	if (image && !dump && fvl_session_set_image_file(s, image) != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl run: error: %s\n", fvl_last_error());
 		goto done;
 	}
-	if (dump && dump_stages(m, image, dump, sp.n_threads) != 0) {
-		fprintf(stderr, "fvl run: error: --dump: %s\n", fvl_last_error());
-		goto done;
+	if (dump) {
+		struct fvl_image img;
+		struct fvl_image_dump d;
+		if (fvl_image_load(image, &img) != FVL_STATUS_OK ||
+		    fvl_session_set_image_dump(s, img.rgb, img.w, img.h, &d) != FVL_STATUS_OK) {
+			fprintf(stderr, "fvl run: error: %s\n", fvl_last_error());
+			fvl_image_free(&img);
+			goto done;
+		}
+		fvl_image_free(&img);
+		const int wrc = write_dump(dump, &d);
+		fvl_image_dump_free(&d);
+		if (wrc)
+			goto done;
 	}
 	enum fvl_status st = fvl_session_ask(s, prompt, &gp, on_token, &out);
 	if (st != FVL_STATUS_OK) {
@@ -546,29 +520,19 @@ static int cmd_tokenize(int argc, char **argv)
 		fprintf(stderr, "fvl tokenize: error: %s\n", why);
 		return 1;
 	}
-	struct fvl_gguf *g = NULL;
-	struct fvl_tok *t = NULL;
+	struct fvl_tokenizer *t = NULL;
 	int32_t *ids = NULL;
 	size_t n = 0;
-	char prefix[32];
-	struct fvl_str arch = {"", 0};
-	snprintf(prefix, sizeof(prefix), "tokenizer.%s", which);
-	enum fvl_status st = fvl_gguf_open(model, &g);
-	bool florence2 = false;
-	if (st == FVL_STATUS_OK && (st = fvl_tok_load(g, prefix, &t)) == FVL_STATUS_NOT_FOUND &&
-	    !strcmp(which, "llm") && fvl_gguf_get_str(g, "general.architecture", &arch) == 0)
-		florence2 = fvl_str_eq(arch, "florence2");
+	enum fvl_status st = fvl_tokenizer_load(model, strcmp(which, "llm") ? FVL_TOKENIZER_FLORENCE :
+	                                        FVL_TOKENIZER_LLM, &t);
+	const bool no_llm_tokenizer = st == FVL_STATUS_NOT_FOUND && !strcmp(which, "llm");
 	if (st == FVL_STATUS_OK)
-		st = fvl_tok_encode(t, text, strlen(text), special, &ids, &n);
+		st = fvl_tokenize(t, text, strlen(text), special, &ids, &n);
 	free(stdin_text);
 	if (st != FVL_STATUS_OK) {
-		if (florence2)
-			fprintf(stderr, "fvl tokenize: error: %s is a Florence-2 model file: it has no LLM "
-			        "tokenizer (use --tokenizer florence)\n", model);
-		else
-			fprintf(stderr, "fvl tokenize: error: %s\n", fvl_last_error());
-		fvl_tok_free(t);
-		fvl_gguf_free(g);
+		fprintf(stderr, "fvl tokenize: error: %s%s\n", fvl_last_error(),
+		        no_llm_tokenizer ? " (use --tokenizer florence)" : "");
+		fvl_tokenizer_free(t);
 		return 1;
 	}
 	if (json) {
@@ -578,7 +542,7 @@ static int cmd_tokenize(int argc, char **argv)
 		printf("], \"pieces\": [");
 		for (size_t i = 0; i < n; i++) {
 			size_t pl;
-			const char *p = fvl_tok_piece(t, ids[i], &pl);
+			const char *p = fvl_token_piece(t, ids[i], &pl);
 			if (i)
 				printf(", ");
 			json_string(stdout, p, pl);
@@ -587,13 +551,12 @@ static int cmd_tokenize(int argc, char **argv)
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			size_t pl;
-			const char *p = fvl_tok_piece(t, ids[i], &pl);
+			const char *p = fvl_token_piece(t, ids[i], &pl);
 			printf("%6d -> '%.*s'\n", ids[i], (int)pl, p);
 		}
 	}
 	free(ids);
-	fvl_tok_free(t);
-	fvl_gguf_free(g);
+	fvl_tokenizer_free(t);
 	return 0;
 }
 

@@ -7,9 +7,7 @@
 #include <sys/resource.h>
 
 #include "cli.h"
-#include "florence2-tasks.h"
 #include "fvl.h"
-#include "image.h"
 #include "task-cmd.h"
 
 void fvl_task_help(FILE *f)
@@ -128,7 +126,7 @@ int fvl_task_main(int argc, char **argv)
 	struct fvl_task_dump dump = {0};
 	int rc = 1;
 	memset(&r, 0, sizeof(r));
-	if (fvl_model_load(model, &m) != FVL_STATUS_OK || fvl_image_load(image, 0, &img) != 0 ||
+	if (fvl_model_load(model, &m) != FVL_STATUS_OK || fvl_image_load(image, &img) != 0 ||
 	    fvl_task_run_dump(m, img.rgb, img.w, img.h, &p, &r, dump_dir ? &dump : NULL) != 0) {
 		fprintf(stderr, "fvl task: error: %s\n", fvl_last_error());
 		goto done;

@@ -1,0 +1,197 @@
+/* test-api.c — the parts of fvl.h the command-line programs build on, through fvl.h alone: the
+ * vision side's stage dump against the goldens, the model file's header, the tokenizer handle
+ * against the golden ids, the machine report, images. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fvl.h"
+#include "golden.h"
+#include "test.h"
+
+#define QUESTION "What is in this picture? Answer briefly."
+
+static void test_session_image_dump_matches_the_goldens(void)
+{
+	struct fvl_model *m = NULL;
+	struct fvl_session *s = NULL;
+	struct fvl_session_params sp;
+	struct fvl_image img;
+	struct fvl_image_dump d;
+	const char *path = golden_model("f32", "f32");
+	fvl_session_params_default(&sp);
+	sp.n_threads = 2;
+	T_ASSERT(path && fvl_model_load(path, &m) == FVL_STATUS_OK, "%s", fvl_last_error());
+	T_ASSERT(fvl_session_init(m, &sp, &s) == FVL_STATUS_OK, "%s", fvl_last_error());
+	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), &img) == FVL_STATUS_OK,
+	         "%s", fvl_last_error());
+	T_ASSERT(fvl_session_set_image_dump(s, img.rgb, img.w, img.h, &d) == FVL_STATUS_OK, "%s",
+	         fvl_last_error());
+	fvl_image_free(&img);
+	T_ASSERT(d.size == 128 && d.grid == 4 && d.c_last == 128 && d.n_visual == 17 &&
+	         d.n_llm == 17 && d.d_model == 64 && d.n_prompts == 3 && d.prompt_len == 14 &&
+	         d.n_embd == 96, "dump shape: size %zu grid %zu c %zu visual %zu/%zu d %zu prompts "
+	         "%zu x %zu n_embd %zu", d.size, d.grid, d.c_last, d.n_visual, d.n_llm, d.d_model,
+	         d.n_prompts, d.prompt_len, d.n_embd);
+	const struct {
+		const char *name;
+		const float *got;
+		size_t n;
+	} stages[] = {
+		{"pixel_values", d.pixel_values, 3 * 128 * 128}, {"davit_out", d.davit_out, 16 * 128},
+		{"image_features", d.image_features, 17 * 64}, {"encoder_out_0", d.encoder_out[0], 31 * 64},
+		{"encoder_out_1", d.encoder_out[1], 31 * 64}, {"encoder_out_2", d.encoder_out[2], 31 * 64},
+		{"fused", d.fused, 17 * 256}, {"projector_out", d.projector_out, 17 * 96},
+	};
+	double worst = 0;
+	for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++) {
+		float *want = golden_tensor(stages[i].name, stages[i].n);
+		const double e = want ? golden_err(stages[i].got, want, stages[i].n) : INFINITY;
+		free(want);
+		T_ASSERT(e <= 2e-3, "%s: error %.3g of max |value|", stages[i].name, e);
+		worst = e > worst ? e : worst;
+	}
+	fvl_image_dump_free(&d);
+	fvl_image_dump_free(NULL);
+	/* the dump set the image: the question that follows has the golden prompt */
+	struct fvl_gen_params g;
+	fvl_gen_params_default(&g);
+	g.n_predict = 1;
+	int want[64];
+	const int nw = golden_ids("llm_input_ids_with_image_placeholder", want, 64);
+	T_ASSERT(fvl_session_ask(s, QUESTION, &g, NULL, NULL) == FVL_STATUS_OK, "%s",
+	         fvl_last_error());
+	size_t n;
+	const int32_t *ids = fvl_session_prompt_ids(s, &n);
+	T_ASSERT((int)n == nw, "%zu prompt ids, golden %d", n, nw);
+	for (size_t i = 0; i < n; i++)
+		T_ASSERT(ids[i] == want[i], "prompt id %zu: %d, golden %d", i, ids[i], want[i]);
+	fvl_session_free(s);
+	fvl_model_free(m);
+	t_note("8 stages from chelsea.jpg within %.2e of the goldens (tolerance 2e-3); the prompt "
+	       "after the dump is the golden one", worst);
+}
+
+static void test_model_info_reads_the_header_only(void)
+{
+	struct fvl_model_info mi;
+	struct stat sb;
+	const char *vl = golden_model("q8_0", "q8_0");
+	T_ASSERT(vl && stat(vl, &sb) == 0, "model");
+	T_ASSERT(fvl_model_info(vl, &mi) == FVL_STATUS_OK, "%s", fvl_last_error());
+	T_ASSERT(!strcmp(mi.arch, "florence-vl") && mi.format_version == 1 &&
+	         mi.file_bytes == (uint64_t)sb.st_size && mi.n_tensors > 100 && mi.tensor_bytes > 0 &&
+	         mi.tensor_bytes < mi.file_bytes && mi.n_layer == 2 && mi.n_head_kv > 0 &&
+	         mi.n_embd_head > 0 && mi.n_ctx == 2048, "%s v%u %llu bytes %llu tensors, %u layers, "
+	         "%u kv heads x %u, ctx %u", mi.arch, mi.format_version,
+	         (unsigned long long)mi.file_bytes, (unsigned long long)mi.n_tensors, mi.n_layer,
+	         mi.n_head_kv, mi.n_embd_head, mi.n_ctx);
+	T_ASSERT(fvl_model_info(t_tmppath("no-such.gguf"), &mi) == FVL_STATUS_NOT_FOUND &&
+	         strstr(fvl_last_error(), "no-such.gguf"), "%s", fvl_last_error());
+	T_ASSERT(fvl_model_info(NULL, &mi) == FVL_STATUS_INVALID_ARGUMENT, "NULL path");
+	FILE *f = tmpfile();
+	T_ASSERT(f && fvl_model_print(vl, false, f) == FVL_STATUS_OK && ftell(f) > 1000, "print");
+	fclose(f);
+}
+
+static void test_tokenizer_handle_gives_the_golden_ids(void)
+{
+	struct fvl_tokenizer *t = NULL;
+	const char *vl = golden_model("q8_0", "q8_0");
+	int want[64];
+	/* Florence-2's: the CAPTION prompt, with <s> and </s> */
+	const int nw = golden_ids("florence_tasks.CAPTION.prompt_ids", want, 64);
+	T_ASSERT(nw == 8, "golden");
+	T_ASSERT(fvl_tokenizer_load(vl, FVL_TOKENIZER_FLORENCE, &t) == FVL_STATUS_OK, "%s",
+	         fvl_last_error());
+	int32_t *ids = NULL;
+	size_t n = 0;
+	const char *text = "What does the image describe?";
+	T_ASSERT(fvl_tokenize(t, text, strlen(text), true, &ids, &n) == FVL_STATUS_OK, "%s",
+	         fvl_last_error());
+	T_ASSERT((int)n == nw, "%zu ids, golden %d", n, nw);
+	for (size_t i = 0; i < n; i++)
+		T_ASSERT(ids[i] == want[i], "id %zu: %d, golden %d", i, ids[i], want[i]);
+	size_t len;
+	const char *p = fvl_token_piece(t, ids[1], &len);
+	T_ASSERT(len == 4 && !memcmp(p, "What", 4), "piece of %d: '%.*s'", ids[1], (int)len, p);
+	p = fvl_token_piece(t, -5, &len);
+	T_ASSERT(len == 0 && p && !*p, "a bad id has an empty piece");
+	free(ids);
+	fvl_tokenizer_free(t);
+	/* the LLM's: the question chunk after <image>, as the session splices it (its first token
+	 * dropped) */
+	const int np = golden_ids("llm_input_ids_with_image_placeholder", want, 64);
+	int at = 0;
+	while (at < np && want[at] != -200)
+		at++;
+	T_ASSERT(at < np, "golden has the image");
+	T_ASSERT(fvl_tokenizer_load(vl, FVL_TOKENIZER_LLM, &t) == FVL_STATUS_OK, "%s",
+	         fvl_last_error());
+	const char *chunk = "\n" QUESTION "<|end|>\n<|assistant|>\n";
+	T_ASSERT(fvl_tokenize(t, chunk, strlen(chunk), true, &ids, &n) == FVL_STATUS_OK, "%s",
+	         fvl_last_error());
+	T_ASSERT((int)n - 1 == np - at - 1, "%zu ids after the first, golden %d", n - 1, np - at - 1);
+	for (size_t i = 1; i < n; i++)
+		T_ASSERT(ids[i] == want[at + (int)i], "id %zu: %d, golden %d", i, ids[i],
+		         want[at + (int)i]);
+	free(ids);
+	/* any bytes */
+	T_ASSERT(fvl_tokenize(t, "\xff\xfe", 2, false, &ids, &n) == FVL_STATUS_OK && n >= 1,
+	         "invalid UTF-8: %s", fvl_last_error());
+	free(ids);
+	fvl_tokenizer_free(t);
+	fvl_tokenizer_free(NULL);
+	T_ASSERT(fvl_tokenizer_load(t_tmppath("none.gguf"), FVL_TOKENIZER_LLM, &t) ==
+	         FVL_STATUS_NOT_FOUND && t == NULL, "missing file");
+}
+
+static void test_system_info_names_every_kernel(void)
+{
+	struct fvl_system_info si;
+	T_ASSERT(fvl_system_info(NULL, &si) == FVL_STATUS_OK, "%s", fvl_last_error());
+	T_ASSERT(si.arch && si.kernel_level && !strcmp(si.kernel_level, si.best_level) &&
+	         si.n_kernels >= 16 && si.n_cpus >= 1 && si.default_threads >= 1 && si.board &&
+	         si.f16_weights && strncmp(si.f16_weights, "fvl_", 4) == 0, "system info");
+	for (size_t i = 0; i < si.n_kernels; i++)
+		T_ASSERT(si.kernels[i].contract && strstr(si.kernels[i].function, si.kernels[i].contract),
+		         "%s runs %s", si.kernels[i].contract, si.kernels[i].function);
+	T_ASSERT(fvl_system_info("scalar", &si) == FVL_STATUS_OK && !strcmp(si.kernel_level, "scalar"),
+	         "scalar");
+	for (size_t i = 0; i < si.n_kernels; i++)
+		T_ASSERT(strstr(si.kernels[i].function, "__scalar"), "%s under scalar",
+		         si.kernels[i].function);
+	t_note("%s, best level %s, %zu kernels, %u CPUs, board %s", si.arch, si.best_level,
+	       si.n_kernels, si.n_cpus, si.board);
+	struct fvl_system_info bad;
+	T_ASSERT(fvl_system_info("avx9000", &bad) == FVL_STATUS_INVALID_ARGUMENT &&
+	         strstr(fvl_last_error(), "avx9000"), "unknown level");
+}
+
+static void test_image_load_and_change(void)
+{
+	struct fvl_image a, b;
+	T_ASSERT(fvl_image_load(t_datapath("images/coffee.jpg"), &a) == FVL_STATUS_OK && a.w > 0 &&
+	         a.h > 0 && a.rgb, "%s", fvl_last_error());
+	T_ASSERT(fvl_image_load(t_datapath("images/text.jpg"), &b) == FVL_STATUS_OK, "%s",
+	         fvl_last_error());
+	const double same = fvl_image_change(&a, &a), other = fvl_image_change(&a, &b);
+	struct fvl_image none = {0};
+	T_ASSERT(same == 0.0 && other > 5.0 && fvl_image_change(&a, &none) == 255.0,
+	         "change: same %.2f, other %.2f", same, other);
+	fvl_image_free(&a);
+	fvl_image_free(&b);
+	fvl_image_free(NULL);
+	T_ASSERT(fvl_image_load(t_tmpdir(), &a) != FVL_STATUS_OK && !a.rgb, "a directory");
+	T_ASSERT(fvl_image_load(NULL, &a) == FVL_STATUS_INVALID_ARGUMENT, "NULL");
+}
+
+void suite_api(void)
+{
+	T_RUN(test_session_image_dump_matches_the_goldens);
+	T_RUN(test_model_info_reads_the_header_only);
+	T_RUN(test_tokenizer_handle_gives_the_golden_ids);
+	T_RUN(test_system_info_names_every_kernel);
+	T_RUN(test_image_load_and_change);
+}
