@@ -92,7 +92,9 @@ INC_QUANT := -Iquant $(INC_RUNTIME)
 INC_TOOLS := -Itools -I$(B)/include
 INC_TESTS := -Itests $(INC_QUANT)
 INC = $(INC_TESTS)
-LDLIBS := $(XLIBS) -lv4l2 -lpcre2-8 -lturbojpeg -lcjson -lXNNPACK -lpthreadpool -lm -pthread
+# libfvl's own libraries; cJSON only for the converter (config.json) and the tests that drive it.
+LDLIBS := $(XLIBS) -lv4l2 -lpcre2-8 -lturbojpeg -lXNNPACK -lpthreadpool -lm -pthread
+LDLIBS_QUANT := -lcjson $(LDLIBS)
 ALL_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
 
 RUNTIME_SRC := $(wildcard runtime/*.c)
@@ -153,17 +155,17 @@ $(B)/fvl: $(call obj,$(FVL_TOOL_SRC)) $(B)/libfvl.a
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/fvl-quant: $(call obj,quant/main.c) $(QUANT_OBJ) $(B)/libfvl.a
-	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS_QUANT) -o $@
 
 $(B)/tests/run: $(TEST_OBJ) $(QUANT_OBJ) $(B)/libfvl.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS_QUANT) -o $@
 
 $(B)/bench-kernels: $(call obj,tests/bench/bench-kernels.c) $(B)/libfvl.a
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
 # ---- benchmarks (print, never assert) -------------------------------------------------------
-ICOUNT_DIR ?= ../shared/tools/qemu-icount
+ICOUNT_DIR ?= tools/qemu-icount
 build/icount/libicount.so: $(ICOUNT_DIR)/icount.c
 	@mkdir -p $(@D)
 	$(HOST_CC) -O2 -shared -fPIC -Wall -I$(ICOUNT_DIR) $< -o $@
@@ -313,6 +315,16 @@ deb: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant
 	  > $(B)/deb/DEBIAN/control
 	dpkg-deb --root-owner-group --build $(B)/deb build/fvl_$(FVL_VERSION)_$(DEB_ARCH).deb
 
+# The C sources, held to .clang-format (the counting plugin under tools/qemu-icount is carried as is).
+FORMAT_SRC = $(filter-out tools/qemu-icount/%,$(wildcard runtime/*.[ch] kernels_neon/*.[ch] \
+             kernels_neon/ref/*.[ch] quant/*.[ch] tools/*.[ch] tests/*.[ch] tests/*/*.[ch]))
+.PHONY: format-check format
+format-check:
+	@clang-format --dry-run -Werror $(FORMAT_SRC)
+	@echo "format-check: $(words $(FORMAT_SRC)) files match .clang-format"
+format:
+	clang-format -i $(FORMAT_SRC)
+
 test-deb:
 	$(MAKE) ARCH=aarch64 deb
 	tools/test-deb.sh
@@ -322,7 +334,19 @@ clean:
 
 help:
 	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "targets: all lib tests test test-unit test-cli test-asan test-tsan test-arm test-deb"
-	@echo "         fuzz check deps demo bench bench-kernels install deb clean help"
+	@echo "targets:"
+	@echo "  all (default)  libfvl.a, fvl, fvl-quant        lib        libfvl.a only"
+	@echo "  tests          the test runner                 test       unit + CLI tests (host)"
+	@echo "  test-unit      unit tests only                 test-cli   CLI tests only"
+	@echo "  test-asan      tests under ASan + UBSan        test-tsan  threaded tests under TSan"
+	@echo "  test-arm       kernels and stages under qemu-aarch64 (cortex-a72, cortex-a76, max)"
+	@echo "  test-deb       build the aarch64 .deb and check its contents"
+	@echo "  fuzz           run every fuzz target briefly   fuzz-lib   libfvl built for the fuzzers"
+	@echo "  format-check   clang-format --dry-run over the sources (fails on a difference); format applies it"
+	@echo "  check          everything CI runs (format-check, tests, sanitizers, arm, fuzz, deb)"
+	@echo "  deps           install the Debian packages     demo       write and run the demo model"
+	@echo "  bench          benchmarks (print numbers)      bench-kernels  kernel micro-benchmarks"
+	@echo "  install        install under PREFIX            deb        the Debian package (ARCH=...)"
+	@echo "  clean          remove build outputs            help       this list"
 
 -include $(patsubst %.o,%.d,$(LIB_OBJ) $(QUANT_OBJ) $(TEST_OBJ) $(call obj,$(FVL_TOOL_SRC) quant/main.c))

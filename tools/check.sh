@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # check.sh — the README's test command (`make check`): installs what is needed, builds, and runs
-# every test suite: host unit + CLI tests, ASan/UBSan, ThreadSanitizer on the threading promises,
+# every test suite: the format check, host unit + CLI tests, ASan/UBSan, ThreadSanitizer on the threading promises,
 # the qemu runs for three CPU models, board cross-builds, the arm64 package and the fuzzers. Every step runs even if an earlier one failed; the last line
 # sums them up as "check: N passed, N failed, N skipped". Exit status 1 if anything failed.
 set -u
@@ -38,6 +38,7 @@ step() {
 }
 
 step deps tools/setup-deps.sh
+step format-check $MAKE format-check
 step build $MAKE -j"$J" all
 step test $MAKE -j"$J" test
 step test-asan $MAKE -j"$J" test-asan

@@ -14,7 +14,7 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 
 host_arch=$(dpkg --print-architecture)
-host_pkgs=(build-essential pkg-config clang libclang-rt-14-dev file systemd
+host_pkgs=(build-essential pkg-config clang clang-format libclang-rt-14-dev file systemd
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev libturbojpeg0-dev libv4l-dev libsimde-dev
   libcjson-dev libpcre2-dev python3-numpy)
 cross_pkgs=(gcc-aarch64-linux-gnu qemu-user
