@@ -40,7 +40,8 @@ void fvl_attn__neon(const struct fvl_attn_args *a)
 					float32x4_t d4 = vdupq_n_f32(0.0f);
 					size_t d = 0;
 					for (; d < hd4; d += 4)
-						d4 = vfmaq_f32(d4, vld1q_f32(q + d), ld_kv(a->k, a->kv_f16, kb + d));
+						d4 = vfmaq_f32(d4, vld1q_f32(q + d),
+						               ld_kv(a->k, a->kv_f16, kb + d));
 					float dot = vaddvq_f32(d4);
 					for (; d < hd; d++)
 						dot += q[d] * el_kv(a->k, a->kv_f16, kb + d);
@@ -55,7 +56,8 @@ void fvl_attn__neon(const struct fvl_attn_args *a)
 					acc[d] *= corr;
 				size_t j = 0;
 				for (; j + 4 <= nb; j += 4)
-					vst1q_f32(s + j, fvl_exp_f32x4(vsubq_f32(vld1q_f32(s + j), vdupq_n_f32(mx))));
+					vst1q_f32(s + j, fvl_exp_f32x4(vsubq_f32(vld1q_f32(s + j),
+					                                         vdupq_n_f32(mx))));
 				for (; j < nb; j++)
 					s[j] = expf(s[j] - mx);
 				for (j = 0; j < nb; j++) {
@@ -64,8 +66,11 @@ void fvl_attn__neon(const struct fvl_attn_args *a)
 					sum += pj;
 					size_t d = 0;
 					for (; d < hd4; d += 4)
-						vst1q_f32(acc + d, vfmaq_n_f32(vld1q_f32(acc + d),
-						                               ld_kv(a->v, a->kv_f16, vb + d), pj));
+						vst1q_f32(
+						        acc + d,
+						        vfmaq_n_f32(vld1q_f32(acc + d),
+						                    ld_kv(a->v, a->kv_f16, vb + d),
+						                    pj));
 					for (; d < hd; d++)
 						acc[d] += pj * el_kv(a->v, a->kv_f16, vb + d);
 				}

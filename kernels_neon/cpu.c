@@ -10,10 +10,10 @@
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 /* From the kernel's asm/hwcap.h, spelled out so older headers still build. */
-#define FVL_HWCAP_ASIMD (1ul << 1)
+#define FVL_HWCAP_ASIMD   (1ul << 1)
 #define FVL_HWCAP_ASIMDHP (1ul << 10)
 #define FVL_HWCAP_ASIMDDP (1ul << 20)
-#define FVL_HWCAP2_I8MM (1ul << 13)
+#define FVL_HWCAP2_I8MM   (1ul << 13)
 #endif
 
 /* Variants compiled into this build: the Makefile defines FVL_HAVE_I8MM and FVL_HAVE_FP16 where

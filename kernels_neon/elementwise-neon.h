@@ -11,37 +11,37 @@
 #include "neon-math.h"
 
 /* Applies OP (a float32x4_t expression of v, or of v and u) over n elements. */
-#define MAP1(n, x, y, OP)                                                                        \
-	do {                                                                                     \
-		size_t j_ = 0;                                                                   \
-		for (; j_ + 4 <= (n); j_ += 4) {                                                 \
-			const float32x4_t v = vld1q_f32((x) + j_);                               \
-			vst1q_f32((y) + j_, OP);                                                 \
-		}                                                                                \
-		if (j_ < (n)) {                                                                  \
-			float t_[4] = {0};                                                       \
-			memcpy(t_, (x) + j_, ((n) - j_) * sizeof(float));                       \
-			const float32x4_t v = vld1q_f32(t_);                                     \
-			vst1q_f32(t_, OP);                                                       \
-			memcpy((y) + j_, t_, ((n) - j_) * sizeof(float));                        \
-		}                                                                                \
+#define MAP1(n, x, y, OP)                                                                          \
+	do {                                                                                       \
+		size_t j_ = 0;                                                                     \
+		for (; j_ + 4 <= (n); j_ += 4) {                                                   \
+			const float32x4_t v = vld1q_f32((x) + j_);                                 \
+			vst1q_f32((y) + j_, OP);                                                   \
+		}                                                                                  \
+		if (j_ < (n)) {                                                                    \
+			float t_[4] = {0};                                                         \
+			memcpy(t_, (x) + j_, ((n)-j_) * sizeof(float));                            \
+			const float32x4_t v = vld1q_f32(t_);                                       \
+			vst1q_f32(t_, OP);                                                         \
+			memcpy((y) + j_, t_, ((n)-j_) * sizeof(float));                            \
+		}                                                                                  \
 	} while (0)
 
-#define MAP2(n, a, b, y, OP)                                                                     \
-	do {                                                                                     \
-		size_t j_ = 0;                                                                   \
-		for (; j_ + 4 <= (n); j_ += 4) {                                                 \
-			const float32x4_t v = vld1q_f32((a) + j_), u = vld1q_f32((b) + j_);      \
-			vst1q_f32((y) + j_, OP);                                                 \
-		}                                                                                \
-		if (j_ < (n)) {                                                                  \
-			float t_[4] = {0}, s_[4] = {0};                                          \
-			memcpy(t_, (a) + j_, ((n) - j_) * sizeof(float));                        \
-			memcpy(s_, (b) + j_, ((n) - j_) * sizeof(float));                        \
-			const float32x4_t v = vld1q_f32(t_), u = vld1q_f32(s_);                  \
-			vst1q_f32(t_, OP);                                                       \
-			memcpy((y) + j_, t_, ((n) - j_) * sizeof(float));                        \
-		}                                                                                \
+#define MAP2(n, a, b, y, OP)                                                                       \
+	do {                                                                                       \
+		size_t j_ = 0;                                                                     \
+		for (; j_ + 4 <= (n); j_ += 4) {                                                   \
+			const float32x4_t v = vld1q_f32((a) + j_), u = vld1q_f32((b) + j_);        \
+			vst1q_f32((y) + j_, OP);                                                   \
+		}                                                                                  \
+		if (j_ < (n)) {                                                                    \
+			float t_[4] = {0}, s_[4] = {0};                                            \
+			memcpy(t_, (a) + j_, ((n)-j_) * sizeof(float));                            \
+			memcpy(s_, (b) + j_, ((n)-j_) * sizeof(float));                            \
+			const float32x4_t v = vld1q_f32(t_), u = vld1q_f32(s_);                    \
+			vst1q_f32(t_, OP);                                                         \
+			memcpy((y) + j_, t_, ((n)-j_) * sizeof(float));                            \
+		}                                                                                  \
 	} while (0)
 
 static inline float sum_f32(size_t n, const float *x)
@@ -65,7 +65,8 @@ static inline float sumsq_f32(size_t n, const float *x, float c)
 	float32x4_t s0 = vdupq_n_f32(0.0f), s1 = vdupq_n_f32(0.0f);
 	size_t j = 0;
 	for (; j + 8 <= n; j += 8) {
-		const float32x4_t a = vsubq_f32(vld1q_f32(x + j), cv), b = vsubq_f32(vld1q_f32(x + j + 4), cv);
+		const float32x4_t a = vsubq_f32(vld1q_f32(x + j), cv),
+		                  b = vsubq_f32(vld1q_f32(x + j + 4), cv);
 		s0 = vfmaq_f32(s0, a, a);
 		s1 = vfmaq_f32(s1, b, b);
 	}

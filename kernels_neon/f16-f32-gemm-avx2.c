@@ -35,7 +35,8 @@ f16_tile(size_t k, size_t nr, const uint16_t *w, const float *bias, size_t mr, c
 		const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[i][0], acc[i][1]),
 		                                _mm256_hadd_ps(acc[i][2], acc[i][3]));
 		float t[4];
-		_mm_storeu_ps(t, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+		_mm_storeu_ps(t,
+		              _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
 		for (size_t r = 0; r < nr; r++) {
 			float v = t[r];
 			for (size_t f = e; f < k; f++)
@@ -53,7 +54,8 @@ void fvl_f16_f32_gemm__avx2(size_t k, size_t n, const void *w, const float *bias
 		const size_t j1 = j0 + 32 < n ? j0 + 32 : n;
 		for (size_t i = 0; i < m; i += 4)
 			for (size_t j = j0; j < j1; j += 4) {
-				const size_t nr = j1 - j < 4 ? j1 - j : 4, mr = m - i < 4 ? m - i : 4;
+				const size_t nr = j1 - j < 4 ? j1 - j : 4,
+				             mr = m - i < 4 ? m - i : 4;
 				const float *bj = bias ? bias + j : NULL;
 				const float *xi = x + i * ldx;
 				float *yo = y + i * ldy + j;

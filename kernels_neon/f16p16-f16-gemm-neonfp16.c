@@ -15,18 +15,20 @@
 /* fmla / fmul by element. GCC builds the f16 by-lane intrinsics from a dup, and does not fold a
  * dup with two users back into the instruction, so each step would cost a dup per row: spelled
  * out, the element register must be v0-v15 ("x"). */
-#define FMLA_LANE(acc, w, x, L) __asm__("fmla %0.8h, %1.8h, %2.h[" #L "]" : "+w"(acc) : "w"(w), "x"(x))
-#define FMUL_LANE(acc, w, x, L) __asm__("fmul %0.8h, %1.8h, %2.h[" #L "]" : "=w"(acc) : "w"(w), "x"(x))
+#define FMLA_LANE(acc, w, x, L)                                                                    \
+	__asm__("fmla %0.8h, %1.8h, %2.h[" #L "]" : "+w"(acc) : "w"(w), "x"(x))
+#define FMUL_LANE(acc, w, x, L)                                                                    \
+	__asm__("fmul %0.8h, %1.8h, %2.h[" #L "]" : "=w"(acc) : "w"(w), "x"(x))
 
 /* One k step (lane L of the 8 activations in xv) for MR rows against the panel's 16 columns at
  * w: the first step of a flush interval multiplies, the others accumulate. */
-#define STEP(L, OP)                                                                               \
-	{                                                                                         \
-		const float16x8x2_t wv = vld1q_f16_x2(w + (e + L) * FVL_F16P16_COLS);                  \
-		for (size_t i = 0; i < mr; i++) {                                                 \
-			OP(h[i][0], wv.val[0], xv[i], L);                                         \
-			OP(h[i][1], wv.val[1], xv[i], L);                                         \
-		}                                                                                 \
+#define STEP(L, OP)                                                                                \
+	{                                                                                          \
+		const float16x8x2_t wv = vld1q_f16_x2(w + (e + L) * FVL_F16P16_COLS);              \
+		for (size_t i = 0; i < mr; i++) {                                                  \
+			OP(h[i][0], wv.val[0], xv[i], L);                                          \
+			OP(h[i][1], wv.val[1], xv[i], L);                                          \
+		}                                                                                  \
 	}
 
 /* mr (1..4, a constant after inlining) activation rows against one panel of 16 columns: f16
@@ -47,13 +49,18 @@ tile(size_t k, size_t nr, const __fp16 *w, const float *bias, size_t mr, const u
 		size_t e = e0;
 		for (size_t i = 0; i < mr; i++)
 			xv[i] = vld1q_f16((const __fp16 *)(xh + i * kp + e));
+		/* clang-format off */
 		STEP(0, FMUL_LANE) STEP(1, FMLA_LANE) STEP(2, FMLA_LANE) STEP(3, FMLA_LANE)
 		STEP(4, FMLA_LANE) STEP(5, FMLA_LANE) STEP(6, FMLA_LANE) STEP(7, FMLA_LANE)
-		for (e = e0 + 8; e < e1; e += 8) {
+		        /* clang-format on */
+		        for (e = e0 + 8; e < e1; e += 8)
+		{
 			for (size_t i = 0; i < mr; i++)
 				xv[i] = vld1q_f16((const __fp16 *)(xh + i * kp + e));
+			/* clang-format off */
 			STEP(0, FMLA_LANE) STEP(1, FMLA_LANE) STEP(2, FMLA_LANE) STEP(3, FMLA_LANE)
 			STEP(4, FMLA_LANE) STEP(5, FMLA_LANE) STEP(6, FMLA_LANE) STEP(7, FMLA_LANE)
+			/* clang-format on */
 		}
 		for (size_t i = 0; i < mr; i++) {
 			f[i][0] = vaddq_f32(f[i][0], vcvt_f32_f16(vget_low_f16(h[i][0])));
@@ -110,7 +117,13 @@ static void gemm_tile(const struct f16p16_tile *t, void *ctx)
 void fvl_f16p16_f16_gemm__neonfp16(size_t k, size_t n, const void *w, const float *bias, size_t m,
                                    const uint16_t *xh, const float *xs, float *y, size_t ldy)
 {
-	struct gemm_ctx c = {.k = k, .kp = FVL_F16_ROW_STRIDE(k), .w = w, .bias = bias, .xh = xh,
-	                     .xs = xs, .y = y, .ldy = ldy};
+	struct gemm_ctx c = {.k = k,
+	                     .kp = FVL_F16_ROW_STRIDE(k),
+	                     .w = w,
+	                     .bias = bias,
+	                     .xh = xh,
+	                     .xs = xs,
+	                     .y = y,
+	                     .ldy = ldy};
 	f16p16_for_each_tile(n, m, gemm_tile, &c);
 }

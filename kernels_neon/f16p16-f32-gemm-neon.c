@@ -10,7 +10,8 @@
 /* acc += w * x[lane]. GCC builds the by-lane intrinsic from a dup and does not fold a dup with
  * several users back, so on aarch64 the instruction is spelled out. */
 #if defined(__aarch64__)
-#define FMLA_LANE(acc, w, x, L) __asm__("fmla %0.4s, %1.4s, %2.s[" #L "]" : "+w"(acc) : "w"(w), "w"(x))
+#define FMLA_LANE(acc, w, x, L)                                                                    \
+	__asm__("fmla %0.4s, %1.4s, %2.s[" #L "]" : "+w"(acc) : "w"(w), "w"(x))
 #else
 #define FMLA_LANE(acc, w, x, L) ((acc) = vfmaq_laneq_f32((acc), (w), (x), L))
 #endif
@@ -32,21 +33,21 @@ static inline void load16(const uint16_t *p, float32x4_t w[4])
 
 /* Accumulators and activations are named variables, not arrays: GCC kept a 4 x 4 array of them
  * in memory around the asm statements. */
-#define ROW_STEP(i, X, A0, A1, A2, A3, L)                                                         \
-	if (mr > i) {                                                                             \
-		FMLA_LANE(A0, w[0], X, L);                                                        \
-		FMLA_LANE(A1, w[1], X, L);                                                        \
-		FMLA_LANE(A2, w[2], X, L);                                                        \
-		FMLA_LANE(A3, w[3], X, L);                                                        \
+#define ROW_STEP(i, X, A0, A1, A2, A3, L)                                                          \
+	if (mr > i) {                                                                              \
+		FMLA_LANE(A0, w[0], X, L);                                                         \
+		FMLA_LANE(A1, w[1], X, L);                                                         \
+		FMLA_LANE(A2, w[2], X, L);                                                         \
+		FMLA_LANE(A3, w[3], X, L);                                                         \
 	}
-#define STEP(L)                                                                                   \
-	{                                                                                         \
-		float32x4_t w[4];                                                                 \
-		load16(wp + (e + L) * FVL_F16P16_COLS, w);                                             \
-		ROW_STEP(0, x0, a00, a01, a02, a03, L)                                            \
-		ROW_STEP(1, x1, a10, a11, a12, a13, L)                                            \
-		ROW_STEP(2, x2, a20, a21, a22, a23, L)                                            \
-		ROW_STEP(3, x3, a30, a31, a32, a33, L)                                            \
+#define STEP(L)                                                                                    \
+	{                                                                                          \
+		float32x4_t w[4];                                                                  \
+		load16(wp + (e + L) * FVL_F16P16_COLS, w);                                         \
+		ROW_STEP(0, x0, a00, a01, a02, a03, L)                                             \
+		ROW_STEP(1, x1, a10, a11, a12, a13, L)                                             \
+		ROW_STEP(2, x2, a20, a21, a22, a23, L)                                             \
+		ROW_STEP(3, x3, a30, a31, a32, a33, L)                                             \
 	}
 
 static inline void store_row(size_t k, size_t e, size_t nr, const uint16_t *wp, const float *bias,
@@ -64,9 +65,9 @@ static inline void store_row(size_t k, size_t e, size_t nr, const uint16_t *wp, 
 }
 
 /* mr (1..4, a constant after inlining) rows x one panel (nr <= 16 valid columns). */
-static inline __attribute__((always_inline)) void
-tile(size_t k, size_t nr, const uint16_t *wp, const float *bias, size_t mr, const float *x,
-     size_t ldx, float *y, size_t ldy)
+static inline __attribute__((always_inline)) void tile(size_t k, size_t nr, const uint16_t *wp,
+                                                       const float *bias, size_t mr, const float *x,
+                                                       size_t ldx, float *y, size_t ldy)
 {
 	float32x4_t a00 = vdupq_n_f32(0.0f), a01 = a00, a02 = a00, a03 = a00;
 	float32x4_t a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00;
@@ -75,15 +76,23 @@ tile(size_t k, size_t nr, const uint16_t *wp, const float *bias, size_t mr, cons
 	size_t e = 0;
 	for (; e + 4 <= k; e += 4) {
 		x0 = vld1q_f32(x + e);
-		if (mr > 1) x1 = vld1q_f32(x + ldx + e);
-		if (mr > 2) x2 = vld1q_f32(x + 2 * ldx + e);
-		if (mr > 3) x3 = vld1q_f32(x + 3 * ldx + e);
+		if (mr > 1)
+			x1 = vld1q_f32(x + ldx + e);
+		if (mr > 2)
+			x2 = vld1q_f32(x + 2 * ldx + e);
+		if (mr > 3)
+			x3 = vld1q_f32(x + 3 * ldx + e);
+		/* clang-format off */
 		STEP(0) STEP(1) STEP(2) STEP(3)
+		/* clang-format on */
 	}
 	store_row(k, e, nr, wp, bias, x, y, a00, a01, a02, a03);
-	if (mr > 1) store_row(k, e, nr, wp, bias, x + ldx, y + ldy, a10, a11, a12, a13);
-	if (mr > 2) store_row(k, e, nr, wp, bias, x + 2 * ldx, y + 2 * ldy, a20, a21, a22, a23);
-	if (mr > 3) store_row(k, e, nr, wp, bias, x + 3 * ldx, y + 3 * ldy, a30, a31, a32, a33);
+	if (mr > 1)
+		store_row(k, e, nr, wp, bias, x + ldx, y + ldy, a10, a11, a12, a13);
+	if (mr > 2)
+		store_row(k, e, nr, wp, bias, x + 2 * ldx, y + 2 * ldy, a20, a21, a22, a23);
+	if (mr > 3)
+		store_row(k, e, nr, wp, bias, x + 3 * ldx, y + 3 * ldy, a30, a31, a32, a33);
 }
 
 /* constant row counts, so each tile's loops unroll */

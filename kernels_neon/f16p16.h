@@ -21,10 +21,10 @@ f16p16_for_each_tile(size_t n, size_t m, void (*tile)(const struct f16p16_tile *
 			for (size_t p = p0; p < p0 + 4 && p < panels; p++) {
 				const size_t j = p * FVL_F16P16_COLS;
 				const struct f16p16_tile t = {
-					.j = j,
-					.nr = n - j < FVL_F16P16_COLS ? n - j : FVL_F16P16_COLS,
-					.i = i,
-					.mr = m - i < 4 ? m - i : 4,
+				        .j = j,
+				        .nr = n - j < FVL_F16P16_COLS ? n - j : FVL_F16P16_COLS,
+				        .i = i,
+				        .mr = m - i < 4 ? m - i : 4,
 				};
 				tile(&t, ctx);
 			}

@@ -6,7 +6,8 @@
 #include "kernels.h"
 #include "neon.h"
 
-void fvl_f32_f16_quant__neonfp16(size_t m, size_t k, const float *x, size_t ldx, uint16_t *xh, float *xs)
+void fvl_f32_f16_quant__neonfp16(size_t m, size_t k, const float *x, size_t ldx, uint16_t *xh,
+                                 float *xs)
 {
 	const size_t kp = FVL_F16_ROW_STRIDE(k);
 	for (size_t i = 0; i < m; i++) {

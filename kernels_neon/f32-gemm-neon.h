@@ -23,8 +23,8 @@ static inline float load_w1(const void *w, bool f16, size_t i)
 
 /* mr (1..4) input rows x nr (<= 4) weight rows from row j0. */
 static inline __attribute__((always_inline)) void
-f32_gemm_tile(bool f16, size_t k, size_t nr, const void *w, size_t j0, const float *bias,
-              size_t mr, const float *x, size_t ldx, float *y, size_t ldy)
+f32_gemm_tile(bool f16, size_t k, size_t nr, const void *w, size_t j0, const float *bias, size_t mr,
+              const float *x, size_t ldx, float *y, size_t ldy)
 {
 	float32x4_t acc[4][4];
 	for (size_t i = 0; i < mr; i++)
@@ -79,7 +79,8 @@ f32_gemm_neon(bool f16, size_t k, size_t n, const void *w, const float *bias, si
 		for (size_t i = 0; i < m; i += 4)
 			for (size_t j = j0; j < j1; j += 4)
 				f32_gemm_rows(f16, k, j1 - j < 4 ? j1 - j : 4, w, j, bias,
-				              m - i < 4 ? m - i : 4, x + i * ldx, ldx, y + i * ldy, ldy);
+				              m - i < 4 ? m - i : 4, x + i * ldx, ldx, y + i * ldy,
+				              ldy);
 	}
 }
 

@@ -21,11 +21,13 @@ void fvl_f32_q8_quant__neon(size_t m, size_t k, const float *x, size_t ldx, int8
 			int16x8_t h[4];
 			for (int j = 0; j < 4; j++) {
 				int32x4_t a = vcvtq_s32_f32(vrndnq_f32(vmulq_n_f32(v[2 * j], id)));
-				int32x4_t c = vcvtq_s32_f32(vrndnq_f32(vmulq_n_f32(v[2 * j + 1], id)));
+				int32x4_t c =
+				        vcvtq_s32_f32(vrndnq_f32(vmulq_n_f32(v[2 * j + 1], id)));
 				h[j] = vcombine_s16(vmovn_s32(a), vmovn_s32(c));
 			}
 			vst1q_s8(qr + b * FVL_QK, vcombine_s8(vmovn_s16(h[0]), vmovn_s16(h[1])));
-			vst1q_s8(qr + b * FVL_QK + 16, vcombine_s8(vmovn_s16(h[2]), vmovn_s16(h[3])));
+			vst1q_s8(qr + b * FVL_QK + 16,
+			         vcombine_s8(vmovn_s16(h[2]), vmovn_s16(h[3])));
 		}
 	}
 }

@@ -96,8 +96,8 @@ static void set_avx2(struct fvl_kernels *k)
 #endif
 }
 
-enum fvl_kernels_status fvl_kernels_init(struct fvl_kernels *k, const struct fvl_cpu *cpu,
-                                         const char *isa_name)
+enum fvl_kernels_status
+fvl_kernels_init(struct fvl_kernels *k, const struct fvl_cpu *cpu, const char *isa_name)
 {
 	enum fvl_isa isa = fvl_isa_best(cpu);
 	if (isa_name && *isa_name) {

@@ -80,12 +80,13 @@ void fvl_dequantize_row_q4_0(const struct fvl_block_q4_0 *x, float *y, size_t n)
  * stored xor 8, so `<< 4` (low) or `& 0xf0` (high) yields (q - 8) * 16 as int8. */
 struct fvl_block_q4_0x4 {
 	uint16_t d[4];
-	uint8_t qs[64];  /* chunk c (0..3), row r: bytes 16c + 4r .. +3 = src qs[4c .. 4c+3] ^ 0x88 */
+	uint8_t qs
+	        [64]; /* chunk c (0..3), row r: bytes 16c + 4r .. +3 = src qs[4c .. 4c+3] ^ 0x88 */
 };
 static_assert(sizeof(struct fvl_block_q4_0x4) == 72, "4 x block_q4_0");
 struct fvl_block_q8_0x4 {
 	uint16_t d[4];
-	int8_t qs[128];  /* chunk c (0..7), row r: bytes 16c + 4r .. +3 = src qs[4c .. 4c+3] */
+	int8_t qs[128]; /* chunk c (0..7), row r: bytes 16c + 4r .. +3 = src qs[4c .. 4c+3] */
 };
 static_assert(sizeof(struct fvl_block_q8_0x4) == 136, "4 x block_q8_0");
 
@@ -126,8 +127,8 @@ static inline int fvl_f16_row_exponent(float amax)
 	e -= 2;
 	return e < -100 ? -100 : e > 120 ? 120 : e;
 }
-typedef void (*fvl_f32_f16_quant_fn)(size_t m, size_t k, const float *x, size_t ldx,
-                                     uint16_t *xh, float *xs);
+typedef void (*fvl_f32_f16_quant_fn)(size_t m, size_t k, const float *x, size_t ldx, uint16_t *xh,
+                                     float *xs);
 void fvl_f32_f16_quant__scalar(size_t m, size_t k, const float *x, size_t ldx, uint16_t *xh,
                                float *xs);
 void fvl_f32_f16_quant__neonfp16(size_t m, size_t k, const float *x, size_t ldx, uint16_t *xh,
@@ -195,8 +196,8 @@ void fvl_f16p16_f16_gemm__neonfp16(size_t k, size_t n, const void *w, const floa
 /* ---- normalization and elementwise (row-wise over n values) -------------------------------- */
 /* layernorm: y = (x - mean) / sqrt(var + eps) * g + b over each of m rows of n (in place
  * allowed). */
-typedef void (*fvl_layernorm_fn)(size_t m, size_t n, const float *x, const float *g,
-                                 const float *b, float eps, float *y);
+typedef void (*fvl_layernorm_fn)(size_t m, size_t n, const float *x, const float *g, const float *b,
+                                 float eps, float *y);
 void fvl_layernorm__scalar(size_t m, size_t n, const float *x, const float *g, const float *b,
                            float eps, float *y);
 void fvl_layernorm__neon(size_t m, size_t n, const float *x, const float *g, const float *b,
@@ -253,14 +254,14 @@ void fvl_dwconv3x3__neon(size_t h, size_t w, size_t c, const float *x, const flo
 
 struct fvl_attn_args {
 	size_t n_q, n_kv, n_heads, n_kv_heads, head_dim;
-	const float *q;      /* (n_q, ldq): head h at h * head_dim */
+	const float *q; /* (n_q, ldq): head h at h * head_dim */
 	size_t ldq;
-	const void *k, *v;   /* (n_kv, ldk) and (n_kv, ldv), f32 or f16 */
+	const void *k, *v; /* (n_kv, ldk) and (n_kv, ldv), f32 or f16 */
 	size_t ldk, ldv;
 	bool kv_f16, causal;
 	size_t q_pos0;
 	float scale;
-	float *o;            /* (n_q, ldo) */
+	float *o; /* (n_q, ldo) */
 	size_t ldo;
 	size_t head0, head1; /* heads [head0, head1) (for splitting across threads) */
 };
@@ -302,8 +303,8 @@ struct fvl_kernels {
 
 /* Fills k for the best level the CPU runs, or for isa_name ("scalar", "baseline", "dotprod",
  * "i8mm", "avx2") when it is not NULL or empty. */
-enum fvl_kernels_status fvl_kernels_init(struct fvl_kernels *k, const struct fvl_cpu *cpu,
-                                         const char *isa_name);
+enum fvl_kernels_status
+fvl_kernels_init(struct fvl_kernels *k, const struct fvl_cpu *cpu, const char *isa_name);
 /* The function name chosen for a contract ("q4_0x4_q8_gemm"), or "-" if none is set. */
 const char *fvl_kernel_name(const struct fvl_kernels *k, const char *contract);
 

@@ -10,7 +10,7 @@ static inline float32x4_t fvl_exp_f32x4(float32x4_t x)
 {
 	x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.3f)), vdupq_n_f32(88.7f));
 	const float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504088896341f));
-	float32x4_t r = vfmaq_f32(x, n, vdupq_n_f32(-0.693359375f));  /* ln2 split in two */
+	float32x4_t r = vfmaq_f32(x, n, vdupq_n_f32(-0.693359375f)); /* ln2 split in two */
 	r = vfmaq_f32(r, n, vdupq_n_f32(2.12194440e-4f));
 	float32x4_t p = vdupq_n_f32(1.0f / 720.0f);
 	p = vfmaq_f32(vdupq_n_f32(1.0f / 120.0f), p, r);
@@ -22,9 +22,10 @@ static inline float32x4_t fvl_exp_f32x4(float32x4_t x)
 	/* 2^n through the exponent bits (n is in [-126, 128]: split to stay finite) */
 	const int32x4_t ni = vcvtq_s32_f32(n);
 	const int32x4_t h = vshrq_n_s32(ni, 1);
-	const float32x4_t s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(h, vdupq_n_s32(127)), 23));
+	const float32x4_t s1 =
+	        vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(h, vdupq_n_s32(127)), 23));
 	const float32x4_t s2 = vreinterpretq_f32_s32(
-		vshlq_n_s32(vaddq_s32(vsubq_s32(ni, h), vdupq_n_s32(127)), 23));
+	        vshlq_n_s32(vaddq_s32(vsubq_s32(ni, h), vdupq_n_s32(127)), 23));
 	return vmulq_f32(vmulq_f32(p, s1), s2);
 }
 
@@ -38,7 +39,8 @@ static inline float32x4_t fvl_recip_f32x4(float32x4_t x)
 static inline float32x4_t fvl_erf_f32x4(float32x4_t x)
 {
 	const float32x4_t ax = vabsq_f32(x);
-	const float32x4_t t = fvl_recip_f32x4(vfmaq_f32(vdupq_n_f32(1.0f), ax, vdupq_n_f32(0.3275911f)));
+	const float32x4_t t =
+	        fvl_recip_f32x4(vfmaq_f32(vdupq_n_f32(1.0f), ax, vdupq_n_f32(0.3275911f)));
 	float32x4_t p = vdupq_n_f32(1.061405429f);
 	p = vfmaq_f32(vdupq_n_f32(-1.453152027f), p, t);
 	p = vfmaq_f32(vdupq_n_f32(1.421413741f), p, t);

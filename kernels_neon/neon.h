@@ -10,7 +10,6 @@
 #include <simde/arm/neon.h>
 #endif
 
-
 #include <stdint.h>
 
 #include "fp16.h"

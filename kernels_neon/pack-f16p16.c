@@ -23,12 +23,15 @@ static void transpose8(const uint16_t *const *row, size_t e, uint16x8_t col[8])
 	}
 	for (int h = 0; h < 8; h += 4) { /* rows h..h+3: u[h + j] holds columns j and j + 4 */
 		u[h] = vtrn1q_u32(vreinterpretq_u32_u16(t[h]), vreinterpretq_u32_u16(t[h + 2]));
-		u[h + 1] = vtrn1q_u32(vreinterpretq_u32_u16(t[h + 1]), vreinterpretq_u32_u16(t[h + 3]));
+		u[h + 1] = vtrn1q_u32(vreinterpretq_u32_u16(t[h + 1]),
+		                      vreinterpretq_u32_u16(t[h + 3]));
 		u[h + 2] = vtrn2q_u32(vreinterpretq_u32_u16(t[h]), vreinterpretq_u32_u16(t[h + 2]));
-		u[h + 3] = vtrn2q_u32(vreinterpretq_u32_u16(t[h + 1]), vreinterpretq_u32_u16(t[h + 3]));
+		u[h + 3] = vtrn2q_u32(vreinterpretq_u32_u16(t[h + 1]),
+		                      vreinterpretq_u32_u16(t[h + 3]));
 	}
 	for (int j = 0; j < 4; j++) {
-		const uint64x2_t a = vreinterpretq_u64_u32(u[j]), b = vreinterpretq_u64_u32(u[4 + j]);
+		const uint64x2_t a = vreinterpretq_u64_u32(u[j]),
+		                 b = vreinterpretq_u64_u32(u[4 + j]);
 		col[j] = vreinterpretq_u16_u64(vtrn1q_u64(a, b));
 		col[j + 4] = vreinterpretq_u16_u64(vtrn2q_u64(a, b));
 	}

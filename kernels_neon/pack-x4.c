@@ -26,7 +26,8 @@ void fvl_pack_q4_0x4(const struct fvl_block_q4_0 *src, size_t n, size_t k,
 				if (row >= n) { /* padding row: scale 0, quants that decode to 0 */
 					o->d[r] = 0;
 					for (int c = 0; c < 4; c++)
-						memset(&o->qs[16 * c + 4 * r], 0, 4); /* (8 ^ 8) nibbles */
+						memset(&o->qs[16 * c + 4 * r], 0,
+						       4); /* (8 ^ 8) nibbles */
 					continue;
 				}
 				const struct fvl_block_q4_0 *s = &src[row * nb + b];
@@ -48,11 +49,13 @@ void fvl_pack_q8_0x4(const struct fvl_block_q8_0 *src, size_t n, size_t k,
 			struct fvl_block_q8_0x4 *o = &dst[g * nb + b];
 			for (int r = 0; r < 4; r++) {
 				size_t row = 4 * g + (size_t)r;
-				const struct fvl_block_q8_0 *s = row < n ? &src[row * nb + b] : NULL;
+				const struct fvl_block_q8_0 *s =
+				        row < n ? &src[row * nb + b] : NULL;
 				o->d[r] = s ? s->d : 0;
 				for (int c = 0; c < 8; c++)
 					for (int i = 0; i < 4; i++)
-						o->qs[16 * c + 4 * r + i] = s ? s->qs[4 * c + i] : 0;
+						o->qs[16 * c + 4 * r + i] =
+						        s ? s->qs[4 * c + i] : 0;
 			}
 		}
 	}

@@ -9,14 +9,14 @@
 
 /* 32 int8 values, value = d * qs[j]. */
 struct fvl_block_q8_0 {
-	uint16_t d;          /* fp16 scale */
+	uint16_t d; /* fp16 scale */
 	int8_t qs[FVL_QK];
 };
 static_assert(sizeof(struct fvl_block_q8_0) == 34, "block_q8_0 is 34 bytes, as in ggml");
 
 /* 32 4-bit values, value = d * (q - 8); element j in the low nibble of qs[j], j + 16 in the high. */
 struct fvl_block_q4_0 {
-	uint16_t d;          /* fp16 scale */
+	uint16_t d; /* fp16 scale */
 	uint8_t qs[FVL_QK / 2];
 };
 static_assert(sizeof(struct fvl_block_q4_0) == 18, "block_q4_0 is 18 bytes, as in ggml");

@@ -14,7 +14,8 @@ void fvl_rope__neon(size_t m, size_t n_heads, size_t head_dim, size_t rot, float
 				const float32x4_t a = vld1q_f32(v + i), b = vld1q_f32(v + i + half);
 				const float32x4_t cv = vld1q_f32(c + i), sv = vld1q_f32(s + i);
 				vst1q_f32(v + i, vsubq_f32(vmulq_f32(a, cv), vmulq_f32(b, sv)));
-				vst1q_f32(v + i + half, vaddq_f32(vmulq_f32(b, cv), vmulq_f32(a, sv)));
+				vst1q_f32(v + i + half,
+				          vaddq_f32(vmulq_f32(b, cv), vmulq_f32(a, sv)));
 			}
 			for (; i < half; i++) {
 				const float a = v[i], b = v[i + half];

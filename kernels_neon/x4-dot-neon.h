@@ -20,12 +20,12 @@ static inline int8x16_t chunk(int8x16_t a, int lane)
 
 /* Chunks c and c + 1 (lanes l, l + 1 of a): two products per int16 lane (|p| <= 128 * 127, so
  * their sum fits) before one pairwise widening add into int32. */
-#define CHUNK_PAIR(s01, s23, wc, wd, a, l)                                                        \
-	do {                                                                                      \
-		const int8x16_t ac_ = chunk(a, l), ad_ = chunk(a, l + 1);                         \
-		s01 = vpadalq_s16(s01, vmlal_s8(vmull_s8(vget_low_s8(wc), vget_low_s8(ac_)),      \
-		                                vget_low_s8(wd), vget_low_s8(ad_)));              \
-		s23 = vpadalq_s16(s23, vmlal_high_s8(vmull_high_s8(wc, ac_), wd, ad_));          \
+#define CHUNK_PAIR(s01, s23, wc, wd, a, l)                                                         \
+	do {                                                                                       \
+		const int8x16_t ac_ = chunk(a, l), ad_ = chunk(a, l + 1);                          \
+		s01 = vpadalq_s16(s01, vmlal_s8(vmull_s8(vget_low_s8(wc), vget_low_s8(ac_)),       \
+		                                vget_low_s8(wd), vget_low_s8(ad_)));               \
+		s23 = vpadalq_s16(s23, vmlal_high_s8(vmull_high_s8(wc, ac_), wd, ad_));            \
 	} while (0)
 
 /* w[c] holds elements 4c..4c+3 of rows 0..3 (c < 4: from a[0..15], else a[16..31]). */

@@ -76,8 +76,8 @@ x4_for_each_strip_tile(size_t k, size_t n, size_t m, size_t chunk, size_t kc, si
 	const size_t groups = (n + 3) / 4, nb = k / FVL_QK, nbk = kc / FVL_QK;
 	for (size_t g0 = 0; g0 < groups; g0 += chunk)
 		for (size_t b0 = 0; b0 < nb; b0 += nbk) {
-			struct x4_strip_step s = {.b0 = b0, .nbc = nb - b0 < nbk ? nb - b0 : nbk,
-			                          .add = b0 > 0};
+			struct x4_strip_step s = {
+			        .b0 = b0, .nbc = nb - b0 < nbk ? nb - b0 : nbk, .add = b0 > 0};
 			for (s.i = 0; s.i < m; s.i += strip_rows) {
 				s.rows = m - s.i < strip_rows ? m - s.i : strip_rows;
 				fill(&s, ctx);

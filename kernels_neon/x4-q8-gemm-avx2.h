@@ -16,13 +16,13 @@
 
 #include "kernels.h"
 
-#define GROUPS 8      /* weight groups (4 rows each) per pass over an activation row */
+#define GROUPS      8 /* weight groups (4 rows each) per pass over an activation row */
 #define GROUP_CHUNK 8 /* groups kept in cache while every activation row passes */
 
 struct act {
-	__m256i e[4];  /* e[i]: activation dwords 2i (low 128 bits) and 2i + 1 (high), x4 */
-	__m256i corr;  /* Q4_0: -8 * sum of the activations each int32 lane covers */
-	__m256 d;      /* the block's activation scale */
+	__m256i e[4]; /* e[i]: activation dwords 2i (low 128 bits) and 2i + 1 (high), x4 */
+	__m256i corr; /* Q4_0: -8 * sum of the activations each int32 lane covers */
+	__m256 d;     /* the block's activation scale */
 };
 
 static inline void expand(const int8_t *a, float d, bool q4, struct act *x)
@@ -30,8 +30,8 @@ static inline void expand(const int8_t *a, float d, bool q4, struct act *x)
 	const __m256i v = _mm256_loadu_si256((const __m256i *)a);
 	for (int i = 0; i < 4; i++)
 		x->e[i] = _mm256_permutevar8x32_epi32(
-			v, _mm256_setr_epi32(2 * i, 2 * i, 2 * i, 2 * i, 2 * i + 1, 2 * i + 1, 2 * i + 1,
-			                     2 * i + 1));
+		        v, _mm256_setr_epi32(2 * i, 2 * i, 2 * i, 2 * i, 2 * i + 1, 2 * i + 1,
+		                             2 * i + 1, 2 * i + 1));
 	x->d = _mm256_set1_ps(d);
 	if (q4) {
 		/* Lane (half h, row r) of the Q4_0 sum covers chunks h, 2 + h, 4 + h, 6 + h. */
@@ -49,12 +49,15 @@ static inline __m256i dot_q4(const struct fvl_block_q4_0x4 *b, const struct act 
 {
 	const __m256i lo = _mm256_set1_epi8(0x0f), flip = _mm256_set1_epi8((char)0x88);
 	const __m256i y0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs), flip);
-	const __m256i y1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(b->qs + 32)), flip);
+	const __m256i y1 =
+	        _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(b->qs + 32)), flip);
 	/* q * a pairs: at most 2 * 15 * 128 per int16, four of them still fit */
 	__m256i p = _mm256_maddubs_epi16(_mm256_and_si256(y0, lo), x->e[0]);
 	p = _mm256_add_epi16(p, _mm256_maddubs_epi16(_mm256_and_si256(y1, lo), x->e[1]));
-	p = _mm256_add_epi16(p, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(y0, 4), lo), x->e[2]));
-	p = _mm256_add_epi16(p, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(y1, 4), lo), x->e[3]));
+	p = _mm256_add_epi16(
+	        p, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(y0, 4), lo), x->e[2]));
+	p = _mm256_add_epi16(
+	        p, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(y1, 4), lo), x->e[3]));
 	return _mm256_add_epi32(_mm256_madd_epi16(p, _mm256_set1_epi16(1)), x->corr);
 }
 
@@ -64,7 +67,8 @@ static inline __m256i dot_q8(const struct fvl_block_q8_0x4 *b, const struct act 
 	__m256i s = _mm256_setzero_si256();
 	for (int i = 0; i < 4; i++) {
 		const __m256i w = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * i));
-		const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x->e[i], w));
+		const __m256i p =
+		        _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x->e[i], w));
 		s = _mm256_add_epi32(s, _mm256_madd_epi16(p, one16));
 	}
 	return s;
@@ -94,8 +98,8 @@ static inline void store4(float *y, __m256 acc, size_t valid)
 #define AVX2_INLINE static inline __attribute__((always_inline))
 
 /* ng (1..GROUPS, a constant at each call) groups against one activation row; q4: Q4_0 blocks. */
-AVX2_INLINE void pass(bool q4, size_t nb, const void *g, size_t ng, const int8_t *a, const float *ad,
-                      float *y, size_t n_left)
+AVX2_INLINE void pass(bool q4, size_t nb, const void *g, size_t ng, const int8_t *a,
+                      const float *ad, float *y, size_t n_left)
 {
 	const size_t bytes = q4 ? sizeof(struct fvl_block_q4_0x4) : sizeof(struct fvl_block_q8_0x4);
 	__m256 acc[GROUPS];
@@ -107,7 +111,8 @@ AVX2_INLINE void pass(bool q4, size_t nb, const void *g, size_t ng, const int8_t
 		for (size_t j = 0; j < ng; j++) {
 			const void *blk = (const uint8_t *)g + (j * nb + b) * bytes;
 			const __m256i dot = q4 ? dot_q4(blk, &x) : dot_q8(blk, &x);
-			const uint16_t *d = ((const struct fvl_block_q8_0x4 *)blk)->d; /* both start with d[4] */
+			const uint16_t *d = ((const struct fvl_block_q8_0x4 *)blk)
+			                            ->d; /* both start with d[4] */
 			acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), scales(d, &x), acc[j]);
 		}
 	}
@@ -129,7 +134,8 @@ AVX2_INLINE void x4_q8_gemm_avx2(bool q4, size_t k, size_t n, const void *w, siz
 				const float *d = ad + i * nb;
 				float *yo = y + i * ldy + 4 * g;
 				const size_t left = n - 4 * g;
-				switch (g1 - g < GROUPS ? g1 - g : GROUPS) { /* constant group counts */
+				switch (g1 - g < GROUPS ? g1 - g
+				                        : GROUPS) { /* constant group counts */
 				case 1: pass(q4, nb, gb, 1, a, d, yo, left); break;
 				case 2: pass(q4, nb, gb, 2, a, d, yo, left); break;
 				case 3: pass(q4, nb, gb, 3, a, d, yo, left); break;

@@ -18,10 +18,10 @@
 
 #include "x4-neon.h"
 
-#define X4_GROUP_CHUNK 8        /* 4-row tiles: groups of 4 weight rows per cache chunk */
-#define X4_STRIP_ROWS 12        /* strips: activation rows per strip */
-#define X4_STRIP_KC 4096        /* k per strip: 12 rows x 4096 = 48 KB (+ 6 KB of scales) */
-#define X4_STRIP_GROUP_CHUNK 32 /* groups per cache chunk; strips refill per chunk */
+#define X4_GROUP_CHUNK       8    /* 4-row tiles: groups of 4 weight rows per cache chunk */
+#define X4_STRIP_ROWS        12   /* strips: activation rows per strip */
+#define X4_STRIP_KC          4096 /* k per strip: 12 rows x 4096 = 48 KB (+ 6 KB of scales) */
+#define X4_STRIP_GROUP_CHUNK 32   /* groups per cache chunk; strips refill per chunk */
 
 #define X4_INLINE static inline __attribute__((always_inline))
 
@@ -78,8 +78,9 @@ X4_INLINE void x4_tile(bool q4, size_t mt, size_t nb, const void *g, const int8_
 		x4_unpack(q4, blk, w);
 		const float32x4_t wd = x4_scales(blk);
 		for (size_t i = 0; i < mt; i++)
-			acc[i] = vfmaq_f32(acc[i], vcvtq_f32_s32(x4_dot(w, aq + i * k + b * FVL_QK)),
-			                   vmulq_n_f32(wd, ad[i * nb + b]));
+			acc[i] =
+			        vfmaq_f32(acc[i], vcvtq_f32_s32(x4_dot(w, aq + i * k + b * FVL_QK)),
+			                  vmulq_n_f32(wd, ad[i * nb + b]));
 	}
 	x4_store_acc(mt, acc, x4_out_scale(q4), y, ldy, valid, false);
 }
@@ -177,7 +178,8 @@ static inline void x4_strip_fill(const struct x4_strip_step *st, void *ctx)
 			int8_t *q = c->s.q + (b * X4_STRIP_ROWS + r) * FVL_QK;
 			if (r < st->rows)
 				memcpy(q, aq + r * k + (st->b0 + b) * FVL_QK, FVL_QK);
-			c->s.d[b * X4_STRIP_ROWS + r] = r < st->rows ? ad[r * nb + st->b0 + b] : 0.0f;
+			c->s.d[b * X4_STRIP_ROWS + r] =
+			        r < st->rows ? ad[r * nb + st->b0 + b] : 0.0f;
 		}
 }
 
@@ -213,8 +215,8 @@ X4_INLINE void x4_strip_tile(bool q4, size_t mt, size_t nb, const void *g, const
 }
 
 /* The strip tile for the step's row count (a constant per case, so each tile unrolls). */
-X4_INLINE void x4_strip_step_tile(bool q4, const struct x4_strip_step *st,
-                                  const struct x4_strip_gemm *c)
+X4_INLINE void
+x4_strip_step_tile(bool q4, const struct x4_strip_step *st, const struct x4_strip_gemm *c)
 {
 	const size_t nb = c->k / FVL_QK;
 	const void *g = x4_block(q4, c->w, st->g * nb + st->b0);

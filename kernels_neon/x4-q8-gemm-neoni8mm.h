@@ -13,9 +13,9 @@
 
 #include "x4-neon.h"
 
-#define STRIP 12          /* activation rows per strip: 6 pairs */
-#define STRIP_KC 4096     /* k per strip: 12 rows x 4096 = 48 KB (+ 6 KB of scales) */
-#define GROUP_CHUNK 32    /* groups of 4 weight rows per cache chunk (Q4_0, k = 3072: 288 KB) */
+#define STRIP       12   /* activation rows per strip: 6 pairs */
+#define STRIP_KC    4096 /* k per strip: 12 rows x 4096 = 48 KB (+ 6 KB of scales) */
+#define GROUP_CHUNK 32   /* groups of 4 weight rows per cache chunk (Q4_0, k = 3072: 288 KB) */
 
 #define I8MM_INLINE static inline __attribute__((always_inline))
 
@@ -43,13 +43,16 @@ static void zip_strip(size_t k, size_t b0, size_t nbc, size_t rows, const int8_t
 {
 	const size_t nb = k / FVL_QK;
 	for (size_t p = 0; 2 * p < rows; p++) {
-		const int8_t *x = aq + 2 * p * k + b0 * FVL_QK, *y = 2 * p + 1 < rows ? x + k : NULL;
+		const int8_t *x = aq + 2 * p * k + b0 * FVL_QK,
+		             *y = 2 * p + 1 < rows ? x + k : NULL;
 		const float *dx = ad + 2 * p * nb + b0, *dy = y ? dx + nb : NULL;
 		for (size_t b = 0; b < nbc; b++) {
 			const int64x2_t x0 = vreinterpretq_s64_s8(vld1q_s8(x + b * FVL_QK));
 			const int64x2_t x1 = vreinterpretq_s64_s8(vld1q_s8(x + b * FVL_QK + 16));
-			const int64x2_t y0 = y ? vreinterpretq_s64_s8(vld1q_s8(y + b * FVL_QK)) : vdupq_n_s64(0);
-			const int64x2_t y1 = y ? vreinterpretq_s64_s8(vld1q_s8(y + b * FVL_QK + 16)) : vdupq_n_s64(0);
+			const int64x2_t y0 =
+			        y ? vreinterpretq_s64_s8(vld1q_s8(y + b * FVL_QK)) : vdupq_n_s64(0);
+			const int64x2_t y1 = y ? vreinterpretq_s64_s8(vld1q_s8(y + b * FVL_QK + 16))
+			                       : vdupq_n_s64(0);
 			int8x16x4_t z;
 			z.val[0] = vreinterpretq_s8_s64(vzip1q_s64(x0, y0));
 			z.val[1] = vreinterpretq_s8_s64(vzip2q_s64(x0, y0));
@@ -71,8 +74,10 @@ static inline void zip_q4(const struct fvl_block_q4_0x4 *b, int8x16_t r01[4], in
 {
 	const uint8x16x4_t v = vld1q_u8_x4(b->qs);
 	const uint8x16_t m = vdupq_n_u8(0xf0);
-	for (int h = 0; h < 2; h++) { /* chunks (0, 1) -> k 0..7 and 16..23; (2, 3) -> 8..15, 24..31 */
-		const uint32x4_t a = vreinterpretq_u32_u8(v.val[2 * h]), c = vreinterpretq_u32_u8(v.val[2 * h + 1]);
+	for (int h = 0; h < 2;
+	     h++) { /* chunks (0, 1) -> k 0..7 and 16..23; (2, 3) -> 8..15, 24..31 */
+		const uint32x4_t a = vreinterpretq_u32_u8(v.val[2 * h]),
+		                 c = vreinterpretq_u32_u8(v.val[2 * h + 1]);
 		const uint8x16_t z01 = vreinterpretq_u8_u32(vzip1q_u32(a, c));
 		const uint8x16_t z23 = vreinterpretq_u8_u32(vzip2q_u32(a, c));
 		r01[h] = vshlq_n_s8(vreinterpretq_s8_u8(z01), 4);
@@ -87,7 +92,8 @@ static inline void zip_q8(const struct fvl_block_q8_0x4 *b, int8x16_t r01[4], in
 	int8x16_t w[8];
 	unpack_q8(b, w);
 	for (int j = 0; j < 4; j++) {
-		const int32x4_t a = vreinterpretq_s32_s8(w[2 * j]), c = vreinterpretq_s32_s8(w[2 * j + 1]);
+		const int32x4_t a = vreinterpretq_s32_s8(w[2 * j]),
+		                c = vreinterpretq_s32_s8(w[2 * j + 1]);
 		r01[j] = vreinterpretq_s8_s32(vzip1q_s32(a, c));
 		r23[j] = vreinterpretq_s8_s32(vzip2q_s32(a, c));
 	}
@@ -140,19 +146,29 @@ I8MM_INLINE void pair_tile(bool q4, size_t np, size_t nb, const void *g, const s
 		const int8_t *q = s->q + b * (STRIP / 2 * 64);
 		const float *d = s->d + b * (STRIP / 2 * 4);
 		pair_step(r01, r23, wd01, wd23, q, d, &a01, &a23);
-		if (np > 1) pair_step(r01, r23, wd01, wd23, q + 64, d + 4, &b01, &b23);
-		if (np > 2) pair_step(r01, r23, wd01, wd23, q + 128, d + 8, &c01, &c23);
-		if (np > 3) pair_step(r01, r23, wd01, wd23, q + 192, d + 12, &d01, &d23);
-		if (np > 4) pair_step(r01, r23, wd01, wd23, q + 256, d + 16, &e01, &e23);
-		if (np > 5) pair_step(r01, r23, wd01, wd23, q + 320, d + 20, &f01, &f23);
+		if (np > 1)
+			pair_step(r01, r23, wd01, wd23, q + 64, d + 4, &b01, &b23);
+		if (np > 2)
+			pair_step(r01, r23, wd01, wd23, q + 128, d + 8, &c01, &c23);
+		if (np > 3)
+			pair_step(r01, r23, wd01, wd23, q + 192, d + 12, &d01, &d23);
+		if (np > 4)
+			pair_step(r01, r23, wd01, wd23, q + 256, d + 16, &e01, &e23);
+		if (np > 5)
+			pair_step(r01, r23, wd01, wd23, q + 320, d + 20, &f01, &f23);
 	}
 	const float scale = q4 ? 0.0625f : 1.0f; /* Q4_0 values were unpacked times 16 */
 	pair_store(a01, a23, scale, rows > 1, y, ldy, valid, add);
-	if (np > 1) pair_store(b01, b23, scale, rows > 3, y + 2 * ldy, ldy, valid, add);
-	if (np > 2) pair_store(c01, c23, scale, rows > 5, y + 4 * ldy, ldy, valid, add);
-	if (np > 3) pair_store(d01, d23, scale, rows > 7, y + 6 * ldy, ldy, valid, add);
-	if (np > 4) pair_store(e01, e23, scale, rows > 9, y + 8 * ldy, ldy, valid, add);
-	if (np > 5) pair_store(f01, f23, scale, rows > 11, y + 10 * ldy, ldy, valid, add);
+	if (np > 1)
+		pair_store(b01, b23, scale, rows > 3, y + 2 * ldy, ldy, valid, add);
+	if (np > 2)
+		pair_store(c01, c23, scale, rows > 5, y + 4 * ldy, ldy, valid, add);
+	if (np > 3)
+		pair_store(d01, d23, scale, rows > 7, y + 6 * ldy, ldy, valid, add);
+	if (np > 4)
+		pair_store(e01, e23, scale, rows > 9, y + 8 * ldy, ldy, valid, add);
+	if (np > 5)
+		pair_store(f01, f23, scale, rows > 11, y + 10 * ldy, ldy, valid, add);
 }
 
 static void i8mm_fill(const struct x4_strip_step *st, void *ctx)

@@ -7,7 +7,7 @@
 #include "plan.h"
 
 /* Fills metadata and the plan for the checkpoint in opts->ckpt_dir (arch.c). */
-enum fvl_status arch_plan(const struct convert_opts *o, struct ckpt *ck, struct plan *p,
-                          struct fvl_gguf_writer *w);
+enum fvl_status
+arch_plan(const struct convert_opts *o, struct ckpt *ck, struct plan *p, struct fvl_gguf_writer *w);
 
 #endif /* FVL_ARCH_H */

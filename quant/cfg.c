@@ -62,8 +62,8 @@ enum fvl_status cfg_load(struct cfg *c, const char *path)
 		free(text);
 		cJSON_Delete(c->root);
 		c->root = NULL;
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: not a valid JSON object (error near byte %ld)",
-		                path, at);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "%s: not a valid JSON object (error near byte %ld)", path, at);
 	}
 	free(text);
 	return FVL_STATUS_OK;
@@ -135,8 +135,8 @@ enum fvl_status cfg_str(const struct cfg *c, const cJSON *obj, const char *key, 
 	return FVL_STATUS_OK;
 }
 
-enum fvl_status cfg_int_or(const struct cfg *c, const cJSON *obj, const char *key, int64_t def,
-                           int64_t *out)
+enum fvl_status
+cfg_int_or(const struct cfg *c, const cJSON *obj, const char *key, int64_t def, int64_t *out)
 {
 	const cJSON *j = cfg_get(obj, key);
 	if (!j || cJSON_IsNull(j)) {
@@ -146,8 +146,8 @@ enum fvl_status cfg_int_or(const struct cfg *c, const cJSON *obj, const char *ke
 	return cfg_int(c, obj, key, out);
 }
 
-enum fvl_status cfg_num_or(const struct cfg *c, const cJSON *obj, const char *key, double def,
-                           double *out)
+enum fvl_status
+cfg_num_or(const struct cfg *c, const cJSON *obj, const char *key, double def, double *out)
 {
 	const cJSON *j = cfg_get(obj, key);
 	if (!j || cJSON_IsNull(j)) {
@@ -157,8 +157,8 @@ enum fvl_status cfg_num_or(const struct cfg *c, const cJSON *obj, const char *ke
 	return cfg_num(c, obj, key, out);
 }
 
-enum fvl_status cfg_bool_or(const struct cfg *c, const cJSON *obj, const char *key, bool def,
-                            bool *out)
+enum fvl_status
+cfg_bool_or(const struct cfg *c, const cJSON *obj, const char *key, bool def, bool *out)
 {
 	const cJSON *j = cfg_get(obj, key);
 	if (!j || cJSON_IsNull(j)) {
@@ -171,20 +171,20 @@ enum fvl_status cfg_bool_or(const struct cfg *c, const cJSON *obj, const char *k
 	return FVL_STATUS_OK;
 }
 
-enum fvl_status cfg_num_array(const struct cfg *c, const cJSON *obj, const char *key, double *out,
-                              int n)
+enum fvl_status
+cfg_num_array(const struct cfg *c, const cJSON *obj, const char *key, double *out, int n)
 {
 	const cJSON *j = cfg_get(obj, key), *e;
 	int i = 0;
 	if (!j || cJSON_IsNull(j))
 		return missing(c, key);
 	if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != n)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: '%s' is not an array of %d numbers", c->path,
-		                key, n);
-	cJSON_ArrayForEach(e, j) {
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: '%s' is not an array of %d numbers",
+		                c->path, key, n);
+	cJSON_ArrayForEach (e, j) {
 		if (!cJSON_IsNumber(e))
-			return fvl_fail(FVL_STATUS_BAD_FILE, "%s: '%s'[%d] is not a number", c->path,
-			                key, i);
+			return fvl_fail(FVL_STATUS_BAD_FILE, "%s: '%s'[%d] is not a number",
+			                c->path, key, i);
 		out[i++] = e->valuedouble;
 	}
 	return FVL_STATUS_OK;

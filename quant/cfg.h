@@ -24,15 +24,15 @@ enum fvl_status cfg_int(const struct cfg *c, const cJSON *obj, const char *key, 
 enum fvl_status cfg_num(const struct cfg *c, const cJSON *obj, const char *key, double *out);
 enum fvl_status cfg_str(const struct cfg *c, const cJSON *obj, const char *key, const char **out);
 /* Optional keys: the default when absent, an error only when present with the wrong type. */
-enum fvl_status cfg_int_or(const struct cfg *c, const cJSON *obj, const char *key, int64_t def,
-                           int64_t *out);
-enum fvl_status cfg_num_or(const struct cfg *c, const cJSON *obj, const char *key, double def,
-                           double *out);
-enum fvl_status cfg_bool_or(const struct cfg *c, const cJSON *obj, const char *key, bool def,
-                            bool *out);
+enum fvl_status
+cfg_int_or(const struct cfg *c, const cJSON *obj, const char *key, int64_t def, int64_t *out);
+enum fvl_status
+cfg_num_or(const struct cfg *c, const cJSON *obj, const char *key, double def, double *out);
+enum fvl_status
+cfg_bool_or(const struct cfg *c, const cJSON *obj, const char *key, bool def, bool *out);
 /* An array of numbers into out (n entries, exactly): BAD_FILE otherwise. */
-enum fvl_status cfg_num_array(const struct cfg *c, const cJSON *obj, const char *key, double *out,
-                              int n);
+enum fvl_status
+cfg_num_array(const struct cfg *c, const cJSON *obj, const char *key, double *out, int n);
 /* Reads a whole file into a NUL-terminated buffer (free with free()). */
 enum fvl_status cfg_read_file(const char *path, char **out, size_t *n);
 

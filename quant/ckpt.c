@@ -10,8 +10,8 @@
 #include "common.h"
 #include "fp16.h"
 
-static const uint32_t dtype_size[] = {[CKPT_DTYPE_F32] = 4, [CKPT_DTYPE_F16] = 2, [CKPT_DTYPE_BF16] = 2,
-                                      [CKPT_DTYPE_OTHER] = 0};
+static const uint32_t dtype_size[] = {
+        [CKPT_DTYPE_F32] = 4, [CKPT_DTYPE_F16] = 2, [CKPT_DTYPE_BF16] = 2, [CKPT_DTYPE_OTHER] = 0};
 
 void ckpt_init(struct ckpt *c)
 {
@@ -109,8 +109,9 @@ enum fvl_status ckpt_index(struct ckpt *c)
 		const struct ckpt_tensor *a = &c->tensors[c->by_name[i - 1]];
 		const struct ckpt_tensor *b = &c->tensors[c->by_name[i]];
 		if (strcmp(a->name, b->name) == 0)
-			return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%s' appears twice (%s and %s)",
-			                a->name, a->file->path, b->file->path);
+			return fvl_fail(FVL_STATUS_BAD_FILE,
+			                "tensor '%s' appears twice (%s and %s)", a->name,
+			                a->file->path, b->file->path);
 	}
 	return FVL_STATUS_OK;
 }
@@ -200,19 +201,22 @@ static enum fvl_status check_bounds(const struct ckpt_tensor *t)
 			hi += span;
 	}
 	if (lo < 0 || (uint64_t)hi >= t->storage_n)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: tensor '%s' reaches element %lld of a "
-		                "storage of %llu", t->file ? t->file->path : "?", t->name,
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "%s: tensor '%s' reaches element %lld of a "
+		                "storage of %llu",
+		                t->file ? t->file->path : "?", t->name,
 		                (long long)(lo < 0 ? lo : hi), (unsigned long long)t->storage_n);
 	return FVL_STATUS_OK;
 }
 
-enum fvl_status ckpt_read_rows(const struct ckpt_tensor *t, uint64_t row0, uint64_t n_rows,
-                               float *out)
+enum fvl_status
+ckpt_read_rows(const struct ckpt_tensor *t, uint64_t row0, uint64_t n_rows, float *out)
 {
 	if (t->dtype == CKPT_DTYPE_OTHER)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: tensor '%s' has dtype %s; fvl converts "
-		                "F32, F16 and BF16", t->file ? t->file->path : "?", t->name,
-		                t->dtype_name);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "%s: tensor '%s' has dtype %s; fvl converts "
+		                "F32, F16 and BF16",
+		                t->file ? t->file->path : "?", t->name, t->dtype_name);
 	if (!t->storage) { /* synthetic: values depend only on the seed and the element index */
 		const uint32_t nd = t->n_dims;
 		const uint64_t ncol = t->shape[nd - 1];
@@ -226,7 +230,8 @@ enum fvl_status ckpt_read_rows(const struct ckpt_tensor *t, uint64_t row0, uint6
 			}
 			float *o = out + (r - row0) * ncol;
 			for (uint64_t j = 0; j < ncol; j++)
-				o[j] = random_elem(t->seed, (uint64_t)(base + (int64_t)j * t->stride[nd - 1]));
+				o[j] = random_elem(
+				        t->seed, (uint64_t)(base + (int64_t)j * t->stride[nd - 1]));
 		}
 		return FVL_STATUS_OK;
 	}

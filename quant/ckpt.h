@@ -24,17 +24,17 @@ struct ckpt_file {
 };
 
 struct ckpt_tensor {
-	char *name;              /* the checkpoint's name, owned */
+	char *name; /* the checkpoint's name, owned */
 	enum ckpt_dtype dtype;
-	char dtype_name[16];     /* as the file spells it ("BF16", "torch.LongStorage") */
+	char dtype_name[16]; /* as the file spells it ("BF16", "torch.LongStorage") */
 	uint32_t n_dims;
-	uint64_t shape[CKPT_MAX_DIMS];   /* PyTorch order: shape[n_dims-1] is contiguous */
-	int64_t stride[CKPT_MAX_DIMS];   /* in elements */
-	const uint8_t *storage;  /* start of the storage inside a mapping */
-	uint64_t storage_n;      /* elements the storage holds */
-	uint64_t offset;         /* element offset of [0,0,...] in the storage */
+	uint64_t shape[CKPT_MAX_DIMS]; /* PyTorch order: shape[n_dims-1] is contiguous */
+	int64_t stride[CKPT_MAX_DIMS]; /* in elements */
+	const uint8_t *storage;        /* start of the storage inside a mapping */
+	uint64_t storage_n;            /* elements the storage holds */
+	uint64_t offset;               /* element offset of [0,0,...] in the storage */
 	const struct ckpt_file *file;
-	uint64_t seed;           /* storage == NULL: synthetic values from this seed */
+	uint64_t seed; /* storage == NULL: synthetic values from this seed */
 };
 
 struct ckpt {
@@ -64,8 +64,8 @@ const struct ckpt_tensor *ckpt_find(const struct ckpt *c, const char *name);
 uint64_t ckpt_numel(const struct ckpt_tensor *t);
 /* Reads rows [row0, row0 + n_rows) of the tensor viewed as (numel / shape[last]) rows of
  * shape[last] elements, converted to f32, into out. Checks every index against the storage. */
-enum fvl_status ckpt_read_rows(const struct ckpt_tensor *t, uint64_t row0, uint64_t n_rows,
-                               float *out);
+enum fvl_status
+ckpt_read_rows(const struct ckpt_tensor *t, uint64_t row0, uint64_t n_rows, float *out);
 /* Adds a synthetic f32 tensor: deterministic pseudo-random values in [-scale, scale]. */
 enum fvl_status ckpt_push_random(struct ckpt *c, const char *name, uint32_t n_dims,
                                  const uint64_t *shape, uint64_t seed);

@@ -52,8 +52,9 @@ static void progress_show(struct progress *pg, bool final)
 		for (int i = 0; i < 30; i++)
 			bar[i] = i < fill ? '#' : '.';
 		bar[30] = 0;
-		fprintf(stderr, "\r[%s] %u/%u tensors  %.0f MB  %.1f MB/s  ETA %d:%02d ", bar, pg->done,
-		        pg->total, (double)pg->done_bytes / 1e6, mbs, (int)eta / 60, (int)eta % 60);
+		fprintf(stderr, "\r[%s] %u/%u tensors  %.0f MB  %.1f MB/s  ETA %d:%02d ", bar,
+		        pg->done, pg->total, (double)pg->done_bytes / 1e6, mbs, (int)eta / 60,
+		        (int)eta % 60);
 		if (final)
 			fputc('\n', stderr);
 		return;
@@ -70,13 +71,12 @@ static void progress_show(struct progress *pg, bool final)
 /* ---- writing -------------------------------------------------------------------------------- */
 
 /* Converts n_rows rows of ne0 floats into the tensor type at out. */
-static void convert_rows(enum fvl_type type, const float *x, uint64_t n_rows, uint64_t ne0, void *out)
+static void
+convert_rows(enum fvl_type type, const float *x, uint64_t n_rows, uint64_t ne0, void *out)
 {
 	uint64_t n = n_rows * ne0;
 	switch (type) {
-	case FVL_TYPE_F32:
-		memcpy(out, x, n * 4);
-		break;
+	case FVL_TYPE_F32: memcpy(out, x, n * 4); break;
 	case FVL_TYPE_F16:
 		for (uint64_t i = 0; i < n; i++)
 			((uint16_t *)out)[i] = fvl_fp32_to_fp16(x[i]);
@@ -85,12 +85,8 @@ static void convert_rows(enum fvl_type type, const float *x, uint64_t n_rows, ui
 		for (uint64_t i = 0; i < n; i++)
 			((uint16_t *)out)[i] = fvl_fp32_to_bf16(x[i]);
 		break;
-	case FVL_TYPE_Q8_0:
-		fvl_quantize_row_q8_0(x, out, n);
-		break;
-	case FVL_TYPE_Q4_0:
-		fvl_quantize_row_q4_0(x, out, n);
-		break;
+	case FVL_TYPE_Q8_0: fvl_quantize_row_q8_0(x, out, n); break;
+	case FVL_TYPE_Q4_0: fvl_quantize_row_q4_0(x, out, n); break;
 	}
 }
 
@@ -164,25 +160,33 @@ static enum fvl_status check_output(const char *out)
 	if (stat(out, &sb) != 0)
 		return FVL_STATUS_OK;
 	if (S_ISDIR(sb.st_mode))
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "-o %s is a directory: give the model file's "
-		                "name (e.g. %s/model.gguf)", out, out);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "-o %s is a directory: give the model file's "
+		                "name (e.g. %s/model.gguf)",
+		                out, out);
 	if (!S_ISREG(sb.st_mode))
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "-o %s is not a regular file (a device, FIFO "
-		                "or socket): fvl-quant writes model files only", out);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "-o %s is not a regular file (a device, FIFO "
+		                "or socket): fvl-quant writes model files only",
+		                out);
 	return FVL_STATUS_OK;
 }
 
 /* Refuses an output that is one of the inputs (the same file under any name): every file in
  * the folders the conversion reads, the weight files included. */
-static enum fvl_status check_not_input(const char *out, const struct ckpt *ck, const char *const *dirs)
+static enum fvl_status
+check_not_input(const char *out, const struct ckpt *ck, const char *const *dirs)
 {
 	struct stat so, si;
 	if (stat(out, &so) != 0)
 		return FVL_STATUS_OK;
 	for (uint32_t i = 0; i < ck->n_files; i++)
-		if (stat(ck->files[i]->path, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
-			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "-o %s is the checkpoint's %s: the "
-			                "conversion would destroy its own input", out, ck->files[i]->path);
+		if (stat(ck->files[i]->path, &si) == 0 && si.st_dev == so.st_dev &&
+		    si.st_ino == so.st_ino)
+			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+			                "-o %s is the checkpoint's %s: the "
+			                "conversion would destroy its own input",
+			                out, ck->files[i]->path);
 	for (size_t d = 0; dirs[d]; d++) {
 		const char *sub[2] = {"", "/vision_tower"};
 		for (int k = 0; k < 2; k++) {
@@ -194,11 +198,14 @@ static enum fvl_status check_not_input(const char *out, const struct ckpt *ck, c
 			for (struct dirent *e; (e = readdir(dir));) {
 				char f[4096];
 				snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
-				if (e->d_name[0] != '.' && stat(f, &si) == 0 && S_ISREG(si.st_mode) &&
-				    si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+				if (e->d_name[0] != '.' && stat(f, &si) == 0 &&
+				    S_ISREG(si.st_mode) && si.st_dev == so.st_dev &&
+				    si.st_ino == so.st_ino) {
 					closedir(dir);
-					return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "-o %s is %s, an input of "
-					                "the conversion: it would be destroyed", out, f);
+					return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+					                "-o %s is %s, an input of "
+					                "the conversion: it would be destroyed",
+					                out, f);
 				}
 			}
 			closedir(dir);
@@ -229,8 +236,10 @@ enum fvl_status convert_run_ex(const struct convert_opts *o, uint64_t *n_params,
 			return fvl_fail(FVL_STATUS_NOT_FOUND, "%s: cannot open: %s", o->ckpt_dir,
 			                strerror(errno));
 		if (!S_ISDIR(sb.st_mode))
-			return fvl_fail(FVL_STATUS_NOT_FOUND, "%s is not a directory: give the checkpoint's "
-			                "folder (config.json and the weights)", o->ckpt_dir);
+			return fvl_fail(FVL_STATUS_NOT_FOUND,
+			                "%s is not a directory: give the checkpoint's "
+			                "folder (config.json and the weights)",
+			                o->ckpt_dir);
 	}
 	if ((st = fvl_gguf_writer_init(&w)) != FVL_STATUS_OK)
 		goto done;
@@ -251,8 +260,10 @@ enum fvl_status convert_run_ex(const struct convert_opts *o, uint64_t *n_params,
 		if (p.t[i].fallback) {
 			n_fallback++;
 			if (!o->quiet)
-				fprintf(stderr, "fvl-quant: %s: row length %llu is not a multiple of 32, "
-				        "stored as f16\n", p.t[i].name, (unsigned long long)p.t[i].ne[0]);
+				fprintf(stderr,
+				        "fvl-quant: %s: row length %llu is not a multiple of 32, "
+				        "stored as f16\n",
+				        p.t[i].name, (unsigned long long)p.t[i].ne[0]);
 		}
 	}
 	pg.total = p.n;
@@ -265,9 +276,10 @@ enum fvl_status convert_run_ex(const struct convert_opts *o, uint64_t *n_params,
 		*n_bytes = fvl_gguf_writer_file_size(w);
 	if (o->dry_run) {
 		if (!o->quiet)
-			fprintf(stderr, "fvl-quant: %s would hold %u tensors, %llu parameters, %llu bytes "
-			        "(%.2f GB)\n", o->out ? o->out : "the model file", p.n,
-			        (unsigned long long)params,
+			fprintf(stderr,
+			        "fvl-quant: %s would hold %u tensors, %llu parameters, %llu bytes "
+			        "(%.2f GB)\n",
+			        o->out ? o->out : "the model file", p.n, (unsigned long long)params,
 			        (unsigned long long)fvl_gguf_writer_file_size(w),
 			        (double)fvl_gguf_writer_file_size(w) / 1e9);
 		goto done;
@@ -287,8 +299,10 @@ enum fvl_status convert_run_ex(const struct convert_opts *o, uint64_t *n_params,
 	if (!f && errno == EEXIST) { /* a leftover from an earlier crash, if it is a plain file */
 		struct stat sb;
 		if (lstat(tmp_path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-			st = fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "%s exists and is not a regular file: "
-			              "remove it or choose another -o", tmp_path);
+			st = fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+			              "%s exists and is not a regular file: "
+			              "remove it or choose another -o",
+			              tmp_path);
 			goto done;
 		}
 		unlink(tmp_path);
@@ -343,10 +357,13 @@ enum fvl_status convert_run_ex(const struct convert_opts *o, uint64_t *n_params,
 		progress_show(&pg, true);
 	if (!o->quiet) {
 		double dt = now_s() - pg.t0;
-		fprintf(stderr, "fvl-quant: wrote %s: %u tensors (%llu stored as f16 for their row "
-		        "length), %.1f MB in %.1f s (%.1f MB/s), peak RSS %.1f MB\n", o->out, p.n,
-		        (unsigned long long)n_fallback, (double)fvl_gguf_writer_file_size(w) / 1e6, dt,
-		        dt > 0 ? (double)pg.done_bytes / dt / 1e6 : 0.0, (double)peak_rss_kb() / 1024.0);
+		fprintf(stderr,
+		        "fvl-quant: wrote %s: %u tensors (%llu stored as f16 for their row "
+		        "length), %.1f MB in %.1f s (%.1f MB/s), peak RSS %.1f MB\n",
+		        o->out, p.n, (unsigned long long)n_fallback,
+		        (double)fvl_gguf_writer_file_size(w) / 1e6, dt,
+		        dt > 0 ? (double)pg.done_bytes / dt / 1e6 : 0.0,
+		        (double)peak_rss_kb() / 1024.0);
 	}
 done:
 	if (f)

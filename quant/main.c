@@ -9,69 +9,75 @@
 #include "synth.h"
 
 static const char usage[] =
-	"usage: fvl-quant <command> [options]   (fvl-quant help COMMAND, or COMMAND --help)\n"
-	"\n"
-	"Converts Hugging Face checkpoints into fvl model files (GGUF v3), version " FVL_VERSION_STRING ".\n"
-	"\n"
-	"commands:\n"
-	"  convert   a Florence-VL or Florence-2 checkpoint folder into one model file\n"
-	"  synth     a model file with random weights and the real shapes (for benchmarks)\n"
-	"  info      print a model file's metadata and tensor table\n"
-	"  version   print the version\n"
-	"  help      this text, or a command's\n"
-	"\n"
-	"exit status: 0 success; 1 the input is missing or bad (message says which); 2 bad command\n"
-	"line (an output that is a directory, a device or one of the inputs included);\n"
-	"3 cannot write the output (including no space left on device).\n";
+        "usage: fvl-quant <command> [options]   (fvl-quant help COMMAND, or COMMAND --help)\n"
+        "\n"
+        "Converts Hugging Face checkpoints into fvl model files (GGUF v3), "
+        "version " FVL_VERSION_STRING ".\n"
+        "\n"
+        "commands:\n"
+        "  convert   a Florence-VL or Florence-2 checkpoint folder into one model file\n"
+        "  synth     a model file with random weights and the real shapes (for benchmarks)\n"
+        "  info      print a model file's metadata and tensor table\n"
+        "  version   print the version\n"
+        "  help      this text, or a command's\n"
+        "\n"
+        "exit status: 0 success; 1 the input is missing or bad (message says which); 2 bad "
+        "command\n"
+        "line (an output that is a directory, a device or one of the inputs included);\n"
+        "3 cannot write the output (including no space left on device).\n";
 
 static const char convert_help[] =
-	"usage: fvl-quant convert CHECKPOINT_DIR -o OUT.gguf [options]\n"
-	"\n"
-	"      CHECKPOINT_DIR is a Florence-VL checkpoint (config.json model_type llava_phi or\n"
-	"      llava_llama) or a Florence-2 one (model_type florence2: Microsoft's layout, or\n"
-	"      transformers' native one as florence-community/Florence-2-* ship it).\n"
-	"      --vision-tower DIR the Florence-2 tower of a Florence-VL checkpoint (configs,\n"
-	"                         processor, tokenizer; e.g. jiuhai/florence-phi-vision-tower).\n"
-	"                         Default: CHECKPOINT_DIR/vision_tower, else config.json's\n"
-	"                         mm_vision_tower as a folder or in the Hugging Face cache\n"
-	"      --llm-tokenizer slow|fast   slow: tokenizer.model with transformers' slow\n"
-	"                         LlamaTokenizer (what Florence-VL loads); fast: tokenizer.json.\n"
-	"                         Default: slow when tokenizer.model is there, else fast\n"
-	"      --drop-pooled-token        give the LLM the grid tokens only (576 of 577 at 768):\n"
-	"                         for a tower that slices off the pooled token (the released\n"
-	"                         code decides it; fvl's default keeps all, as stock Florence-2)\n"
-	"      --wtype T          LLM linear weights (default q4_0)\n"
-	"      --vision-wtype T   DaViT, Florence-2 encoder/decoder and projector linears (default f16)\n"
-	"      --embed-wtype T    LLM token embedding and output (default q8_0)\n"
-	"      --tensor-type PATTERN=T   type for tensors whose model-file name matches the shell\n"
-	"                         pattern (e.g. 'blk.*.ffn_down.weight=q8_0'); repeatable, last wins\n"
-	"      --no-florence-decoder     leave out Florence-2's decoder (Florence-VL does not need\n"
-	"                         it; Florence-2 tasks do)\n"
-	"      --quiet            no progress output\n"
-	"      Types: f32, f16, bf16, q8_0, q4_0. Norms, biases and position tables stay f32; a\n"
-	"      tensor whose rows are not a multiple of 32 long is stored as f16 instead of q8_0/q4_0.\n"
-	"      The output is written to OUT.gguf.tmp and renamed when complete.\n"
-	
-	"\n"
-	"exit status: 0 success; 1 the input is missing or bad (message says which); 2 bad command\n"
-	"line (an output that is a directory, a device or one of the inputs included);\n"
-	"3 cannot write the output (including no space left on device).\n";
+        "usage: fvl-quant convert CHECKPOINT_DIR -o OUT.gguf [options]\n"
+        "\n"
+        "      CHECKPOINT_DIR is a Florence-VL checkpoint (config.json model_type llava_phi or\n"
+        "      llava_llama) or a Florence-2 one (model_type florence2: Microsoft's layout, or\n"
+        "      transformers' native one as florence-community/Florence-2-* ship it).\n"
+        "      --vision-tower DIR the Florence-2 tower of a Florence-VL checkpoint (configs,\n"
+        "                         processor, tokenizer; e.g. jiuhai/florence-phi-vision-tower).\n"
+        "                         Default: CHECKPOINT_DIR/vision_tower, else config.json's\n"
+        "                         mm_vision_tower as a folder or in the Hugging Face cache\n"
+        "      --llm-tokenizer slow|fast   slow: tokenizer.model with transformers' slow\n"
+        "                         LlamaTokenizer (what Florence-VL loads); fast: tokenizer.json.\n"
+        "                         Default: slow when tokenizer.model is there, else fast\n"
+        "      --drop-pooled-token        give the LLM the grid tokens only (576 of 577 at 768):\n"
+        "                         for a tower that slices off the pooled token (the released\n"
+        "                         code decides it; fvl's default keeps all, as stock Florence-2)\n"
+        "      --wtype T          LLM linear weights (default q4_0)\n"
+        "      --vision-wtype T   DaViT, Florence-2 encoder/decoder and projector linears (default "
+        "f16)\n"
+        "      --embed-wtype T    LLM token embedding and output (default q8_0)\n"
+        "      --tensor-type PATTERN=T   type for tensors whose model-file name matches the shell\n"
+        "                         pattern (e.g. 'blk.*.ffn_down.weight=q8_0'); repeatable, last "
+        "wins\n"
+        "      --no-florence-decoder     leave out Florence-2's decoder (Florence-VL does not "
+        "need\n"
+        "                         it; Florence-2 tasks do)\n"
+        "      --quiet            no progress output\n"
+        "      Types: f32, f16, bf16, q8_0, q4_0. Norms, biases and position tables stay f32; a\n"
+        "      tensor whose rows are not a multiple of 32 long is stored as f16 instead of "
+        "q8_0/q4_0.\n"
+        "      The output is written to OUT.gguf.tmp and renamed when complete.\n"
+
+        "\n"
+        "exit status: 0 success; 1 the input is missing or bad (message says which); 2 bad "
+        "command\n"
+        "line (an output that is a directory, a device or one of the inputs included);\n"
+        "3 cannot write the output (including no space left on device).\n";
 
 static const char synth_help[] =
-	"usage: fvl-quant synth --arch A -o OUT.gguf [options]\n"
-	"\n"
-"  synth --arch A [--wtype T] [--vision-wtype T] [--embed-wtype T] -o OUT.gguf [--seed N]\n"
-	"        [--no-florence-decoder] [--layers N] [--image-size S] [--dry-run]\n"
-	"      a model with random weights and the real shapes of A: florence-vl-3b,\n"
-	"      florence-vl-8b, florence2-base, florence2-large (for benchmarks); --dry-run prints\n"
-	"      the tensor count, parameter count and file size without writing; --layers N keeps\n"
-	"      N LLM layers and --image-size S a smaller input (slices for instruction counting)\n"
-	;
+        "usage: fvl-quant synth --arch A -o OUT.gguf [options]\n"
+        "\n"
+        "  synth --arch A [--wtype T] [--vision-wtype T] [--embed-wtype T] -o OUT.gguf [--seed N]\n"
+        "        [--no-florence-decoder] [--layers N] [--image-size S] [--dry-run]\n"
+        "      a model with random weights and the real shapes of A: florence-vl-3b,\n"
+        "      florence-vl-8b, florence2-base, florence2-large (for benchmarks); --dry-run prints\n"
+        "      the tensor count, parameter count and file size without writing; --layers N keeps\n"
+        "      N LLM layers and --image-size S a smaller input (slices for instruction counting)\n";
 
 static const char info_help[] =
-	"usage: fvl-quant info FILE.gguf [--full]\n"
-	"\n"
-	"Prints a model file's metadata and tensor table (--full: whole arrays).\n";
+        "usage: fvl-quant info FILE.gguf [--full]\n"
+        "\n"
+        "Prints a model file's metadata and tensor table (--full: whole arrays).\n";
 
 static int exit_code(enum fvl_status st)
 {
@@ -133,8 +139,8 @@ static int common_opt(int argc, char **argv, int *i, struct convert_opts *o)
 
 static int cmd_convert(int argc, char **argv)
 {
-	struct convert_opts o = {.wtype = FVL_TYPE_Q4_0, .vision_wtype = FVL_TYPE_F16,
-	                         .embed_wtype = FVL_TYPE_Q8_0};
+	struct convert_opts o = {
+	        .wtype = FVL_TYPE_Q4_0, .vision_wtype = FVL_TYPE_F16, .embed_wtype = FVL_TYPE_Q8_0};
 	int rc = 0;
 	for (int i = 0; i < argc && rc == 0; i++) {
 		int r = common_opt(argc, argv, &i, &o);
@@ -156,7 +162,8 @@ static int cmd_convert(int argc, char **argv)
 			else if (strcmp(v, "auto") == 0)
 				o.llm_tokenizer = LLM_TOKENIZER_AUTO;
 			else
-				rc = bad_usage("--llm-tokenizer wants slow, fast or auto, got", *v ? v : "nothing");
+				rc = bad_usage("--llm-tokenizer wants slow, fast or auto, got",
+				               *v ? v : "nothing");
 		} else if (strcmp(argv[i], "--tensor-type") == 0) {
 			char *eq = i + 1 < argc ? strrchr(argv[i + 1], '=') : NULL;
 			enum fvl_type t;
@@ -165,13 +172,15 @@ static int cmd_convert(int argc, char **argv)
 				               i + 1 < argc ? argv[i + 1] : "nothing");
 				break;
 			}
-			struct type_override *ov = realloc(o.overrides, (o.n_overrides + 1) * sizeof(*ov));
+			struct type_override *ov =
+			        realloc(o.overrides, (o.n_overrides + 1) * sizeof(*ov));
 			if (!ov) {
 				rc = 1;
 				break;
 			}
 			o.overrides = ov;
-			ov[o.n_overrides].pattern = strndup(argv[i + 1], (size_t)(eq - argv[i + 1]));
+			ov[o.n_overrides].pattern =
+			        strndup(argv[i + 1], (size_t)(eq - argv[i + 1]));
 			ov[o.n_overrides++].type = t;
 			i++;
 		} else if (argv[i][0] == '-') {
@@ -179,7 +188,8 @@ static int cmd_convert(int argc, char **argv)
 		} else if (!o.ckpt_dir) {
 			o.ckpt_dir = argv[i];
 		} else {
-			rc = bad_usage("one checkpoint directory at a time; extra argument", argv[i]);
+			rc = bad_usage("one checkpoint directory at a time; extra argument",
+			               argv[i]);
 		}
 	}
 	if (rc == 0 && !o.ckpt_dir)
@@ -201,8 +211,8 @@ static int cmd_convert(int argc, char **argv)
 
 static int cmd_synth(int argc, char **argv)
 {
-	struct convert_opts o = {.wtype = FVL_TYPE_Q4_0, .vision_wtype = FVL_TYPE_F16,
-	                         .embed_wtype = FVL_TYPE_Q8_0};
+	struct convert_opts o = {
+	        .wtype = FVL_TYPE_Q4_0, .vision_wtype = FVL_TYPE_F16, .embed_wtype = FVL_TYPE_Q8_0};
 	const char *arch = NULL;
 	uint64_t seed = 1;
 	for (int i = 0; i < argc; i++) {
@@ -263,9 +273,11 @@ static bool wants_help(int argc, char **argv)
 
 static const char *command_help(const char *cmd)
 {
-	return !strcmp(cmd, "convert") ? convert_help : !strcmp(cmd, "synth") ? synth_help :
-	       !strcmp(cmd, "info") ? info_help : !strcmp(cmd, "version") ? "usage: fvl-quant version\n" :
-	       NULL;
+	return !strcmp(cmd, "convert")   ? convert_help
+	       : !strcmp(cmd, "synth")   ? synth_help
+	       : !strcmp(cmd, "info")    ? info_help
+	       : !strcmp(cmd, "version") ? "usage: fvl-quant version\n"
+	                                 : NULL;
 }
 
 int main(int argc, char **argv)
@@ -278,7 +290,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		const char *h = argc > 2 ? command_help(argv[2]) : usage;
 		if (!h) {
-			fprintf(stderr, "fvl-quant help: no command '%s' (try 'fvl-quant help')\n", argv[2]);
+			fprintf(stderr, "fvl-quant help: no command '%s' (try 'fvl-quant help')\n",
+			        argv[2]);
 			return 2;
 		}
 		fputs(h, stdout);

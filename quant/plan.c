@@ -9,8 +9,10 @@
 
 static enum fvl_type resolve_type(const struct convert_opts *o, const char *name, enum tclass cls)
 {
-	enum fvl_type t = cls == TCLASS_LLM ? o->wtype : cls == TCLASS_VISION ? o->vision_wtype :
-	                  cls == TCLASS_EMBED ? o->embed_wtype : FVL_TYPE_F32;
+	enum fvl_type t = cls == TCLASS_LLM      ? o->wtype
+	                  : cls == TCLASS_VISION ? o->vision_wtype
+	                  : cls == TCLASS_EMBED  ? o->embed_wtype
+	                                         : FVL_TYPE_F32;
 	for (uint32_t i = 0; i < o->n_overrides; i++) /* the last matching override wins */
 		if (fnmatch(o->overrides[i].pattern, name, 0) == 0)
 			t = o->overrides[i].type;
@@ -36,13 +38,15 @@ enum fvl_status plan_add(struct plan *p, const char *name, enum tclass cls, bool
 		if ((t = ckpt_find(p->ck, alts[i])))
 			src_name = alts[i];
 	if (!t && p->opts->synth) {
-		enum fvl_status st = ckpt_push_random(p->ck, src_name, n_dims, shape, p->opts->seed);
+		enum fvl_status st =
+		        ckpt_push_random(p->ck, src_name, n_dims, shape, p->opts->seed);
 		if (st != FVL_STATUS_OK)
 			return st;
 		t = ckpt_find(p->ck, src_name);
 	}
 	if (!t)
-		return fvl_fail(FVL_STATUS_NOT_FOUND, "the checkpoint has no tensor '%s'", src_name);
+		return fvl_fail(FVL_STATUS_NOT_FOUND, "the checkpoint has no tensor '%s'",
+		                src_name);
 	bool ok = t->n_dims == n_dims;
 	for (uint32_t d = 0; ok && d < n_dims; d++)
 		ok = t->shape[d] == shape[d];
@@ -54,8 +58,10 @@ enum fvl_status plan_add(struct plan *p, const char *name, enum tclass cls, bool
 		                src_name, got, want);
 	}
 	if (t->dtype == CKPT_DTYPE_OTHER)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: tensor '%s' has dtype %s; fvl converts "
-		                "F32, F16 and BF16", t->file->path, src_name, t->dtype_name);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "%s: tensor '%s' has dtype %s; fvl converts "
+		                "F32, F16 and BF16",
+		                t->file->path, src_name, t->dtype_name);
 	enum fvl_status st = FVL_GROW(p->t, p->cap, p->n, 256);
 	if (st != FVL_STATUS_OK)
 		return st;

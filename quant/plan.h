@@ -13,10 +13,10 @@
 
 /* What a tensor is, which decides its default type. */
 enum tclass {
-	TCLASS_KEEP_F32,   /* norms, biases, position tables: always f32 */
-	TCLASS_LLM,        /* LLM linear weights: --wtype */
-	TCLASS_VISION,     /* DaViT, Florence-2 encoder/decoder, projector linears: --vision-wtype */
-	TCLASS_EMBED,      /* LLM token embedding and output: --embed-wtype */
+	TCLASS_KEEP_F32, /* norms, biases, position tables: always f32 */
+	TCLASS_LLM,      /* LLM linear weights: --wtype */
+	TCLASS_VISION,   /* DaViT, Florence-2 encoder/decoder, projector linears: --vision-wtype */
+	TCLASS_EMBED,    /* LLM token embedding and output: --embed-wtype */
 };
 
 struct type_override {
@@ -26,16 +26,16 @@ struct type_override {
 
 /* Which LLM tokenizer semantics a conversion records (--llm-tokenizer). */
 enum llm_tokenizer {
-	LLM_TOKENIZER_AUTO,  /* tokenizer.model: slow; tokenizer.json alone: fast */
-	LLM_TOKENIZER_SLOW,  /* transformers' slow LlamaTokenizer over tokenizer.model */
-	LLM_TOKENIZER_FAST,  /* tokenizer.json (Hugging Face tokenizers) */
+	LLM_TOKENIZER_AUTO, /* tokenizer.model: slow; tokenizer.json alone: fast */
+	LLM_TOKENIZER_SLOW, /* transformers' slow LlamaTokenizer over tokenizer.model */
+	LLM_TOKENIZER_FAST, /* tokenizer.json (Hugging Face tokenizers) */
 };
 
 struct convert_opts {
 	const char *ckpt_dir;
 	const char *vision_tower; /* --vision-tower: the Florence-2 tower folder, or NULL */
 	enum llm_tokenizer llm_tokenizer;
-	bool drop_pooled_token;   /* feed the LLM the grid tokens only (the pooled first token out) */
+	bool drop_pooled_token; /* feed the LLM the grid tokens only (the pooled first token out) */
 	const char *out;
 	enum fvl_type wtype, vision_wtype, embed_wtype;
 	struct type_override *overrides;
@@ -46,7 +46,7 @@ struct convert_opts {
 	 * and no weight files are read. */
 	bool synth;
 	uint64_t seed;
-	bool dry_run; /* plan and report, write nothing */
+	bool dry_run;        /* plan and report, write nothing */
 	unsigned llm_layers; /* synth: LLM layers (0: the real count), for reduced benchmarks */
 	unsigned image_size; /* synth: preprocessing size (0: 768) */
 };
@@ -57,8 +57,8 @@ struct plan_tensor {
 	struct ckpt_tensor src;           /* view to read (transposed where the layout needs it) */
 	enum fvl_type type;
 	uint32_t n_dims;
-	uint64_t ne[4];                   /* model-file order: ne[0] is the row */
-	bool fallback;                    /* wanted a quantized type, row length forced f16 */
+	uint64_t ne[4]; /* model-file order: ne[0] is the row */
+	bool fallback;  /* wanted a quantized type, row length forced f16 */
 };
 
 struct plan {

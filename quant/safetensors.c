@@ -8,12 +8,19 @@
 
 static bool parse_dtype(const char *s, enum ckpt_dtype *dt, uint32_t *size)
 {
-	static const struct { const char *name; enum ckpt_dtype dt; uint32_t size; } dtypes[] = {
-		{"F32", CKPT_DTYPE_F32, 4}, {"F16", CKPT_DTYPE_F16, 2}, {"BF16", CKPT_DTYPE_BF16, 2},
-		{"F64", CKPT_DTYPE_OTHER, 8}, {"I64", CKPT_DTYPE_OTHER, 8}, {"I32", CKPT_DTYPE_OTHER, 4},
-		{"I16", CKPT_DTYPE_OTHER, 2}, {"I8", CKPT_DTYPE_OTHER, 1}, {"U8", CKPT_DTYPE_OTHER, 1},
-		{"BOOL", CKPT_DTYPE_OTHER, 1}, {"U16", CKPT_DTYPE_OTHER, 2}, {"U32", CKPT_DTYPE_OTHER, 4},
-		{"U64", CKPT_DTYPE_OTHER, 8}, {"F8_E4M3", CKPT_DTYPE_OTHER, 1}, {"F8_E5M2", CKPT_DTYPE_OTHER, 1},
+	static const struct {
+		const char *name;
+		enum ckpt_dtype dt;
+		uint32_t size;
+	} dtypes[] = {
+	        {"F32", CKPT_DTYPE_F32, 4},       {"F16", CKPT_DTYPE_F16, 2},
+	        {"BF16", CKPT_DTYPE_BF16, 2},     {"F64", CKPT_DTYPE_OTHER, 8},
+	        {"I64", CKPT_DTYPE_OTHER, 8},     {"I32", CKPT_DTYPE_OTHER, 4},
+	        {"I16", CKPT_DTYPE_OTHER, 2},     {"I8", CKPT_DTYPE_OTHER, 1},
+	        {"U8", CKPT_DTYPE_OTHER, 1},      {"BOOL", CKPT_DTYPE_OTHER, 1},
+	        {"U16", CKPT_DTYPE_OTHER, 2},     {"U32", CKPT_DTYPE_OTHER, 4},
+	        {"U64", CKPT_DTYPE_OTHER, 8},     {"F8_E4M3", CKPT_DTYPE_OTHER, 1},
+	        {"F8_E5M2", CKPT_DTYPE_OTHER, 1},
 	};
 	for (size_t i = 0; i < sizeof(dtypes) / sizeof(dtypes[0]); i++) {
 		if (strcmp(s, dtypes[i].name) == 0) {
@@ -49,8 +56,10 @@ static enum fvl_status parse_entry(struct ckpt *c, const struct ckpt_file *f, co
 	memset(&t, 0, sizeof(t));
 	if (!cJSON_IsObject(e) || !cJSON_IsString(dtype) || !cJSON_IsArray(shape) ||
 	    !cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: malformed safetensors header: entry '%s' "
-		                "needs dtype, shape and data_offsets [begin, end]", path, name);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "%s: malformed safetensors header: entry '%s' "
+		                "needs dtype, shape and data_offsets [begin, end]",
+		                path, name);
 	if (!parse_dtype(dtype->valuestring, &t.dtype, &esize))
 		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: tensor '%s' has unknown dtype '%s'",
 		                path, name, dtype->valuestring);
@@ -63,8 +72,10 @@ static enum fvl_status parse_entry(struct ckpt *c, const struct ckpt_file *f, co
 	for (int d = 0; d < nd; d++) {
 		if (!json_u64(cJSON_GetArrayItem(shape, d), &t.shape[d]) ||
 		    !fvl_mul_u64(numel, t.shape[d], &numel) || numel > (1ull << 48))
-			return fvl_fail(FVL_STATUS_BAD_FILE, "%s: malformed safetensors header: "
-			                "tensor '%s' has a bad shape", path, name);
+			return fvl_fail(FVL_STATUS_BAD_FILE,
+			                "%s: malformed safetensors header: "
+			                "tensor '%s' has a bad shape",
+			                path, name);
 	}
 	int64_t stride = 1;
 	for (int d = nd; d-- > 0;) {
@@ -73,12 +84,15 @@ static enum fvl_status parse_entry(struct ckpt *c, const struct ckpt_file *f, co
 	}
 	if (!json_u64(cJSON_GetArrayItem(offs, 0), &begin) ||
 	    !json_u64(cJSON_GetArrayItem(offs, 1), &end) || begin > end || end > data_size)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: tensor '%s': data_offsets outside the "
-		                "%llu bytes of data (truncated file?)", path, name,
-		                (unsigned long long)data_size);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "%s: tensor '%s': data_offsets outside the "
+		                "%llu bytes of data (truncated file?)",
+		                path, name, (unsigned long long)data_size);
 	if (end - begin != numel * esize)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: tensor '%s': %llu bytes for %llu elements "
-		                "of %s", path, name, (unsigned long long)(end - begin),
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "%s: tensor '%s': %llu bytes for %llu elements "
+		                "of %s",
+		                path, name, (unsigned long long)(end - begin),
 		                (unsigned long long)numel, dtype->valuestring);
 	t.name = (char *)name;
 	t.storage = data + begin;
@@ -96,22 +110,27 @@ enum fvl_status ckpt_add_safetensors(struct ckpt *c, const char *path)
 	if (st != FVL_STATUS_OK)
 		return st;
 	if (f->size < 8)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: truncated: %llu bytes, no safetensors "
-		                "header", path, (unsigned long long)f->size);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "%s: truncated: %llu bytes, no safetensors "
+		                "header",
+		                path, (unsigned long long)f->size);
 	memcpy(&hlen, f->map, 8);
 	if (hlen < 2 || hlen > f->size - 8)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: safetensors header of %llu bytes does not "
-		                "fit the %llu-byte file (truncated or not safetensors)", path,
-		                (unsigned long long)hlen, (unsigned long long)f->size);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "%s: safetensors header of %llu bytes does not "
+		                "fit the %llu-byte file (truncated or not safetensors)",
+		                path, (unsigned long long)hlen, (unsigned long long)f->size);
 	cJSON *root = cJSON_ParseWithLength((const char *)f->map + 8, (size_t)hlen);
 	if (!cJSON_IsObject(root)) {
 		cJSON_Delete(root);
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: malformed safetensors header (not a JSON "
-		                "object)", path);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "%s: malformed safetensors header (not a JSON "
+		                "object)",
+		                path);
 	}
 	const uint8_t *data = f->map + 8 + hlen;
 	const cJSON *e;
-	cJSON_ArrayForEach(e, root) {
+	cJSON_ArrayForEach (e, root) {
 		if (strcmp(e->string, "__metadata__") == 0)
 			continue;
 		if ((st = parse_entry(c, f, e, data, f->size - 8 - hlen)) != FVL_STATUS_OK)

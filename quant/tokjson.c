@@ -67,10 +67,10 @@ static enum fvl_status read_pre(const char *path, const cJSON *pre, struct tok_o
 	if (is_type(pre, "Sequence")) {
 		const cJSON *list = cJSON_GetObjectItemCaseSensitive(pre, "pretokenizers");
 		const cJSON *a = cJSON_GetArrayItem(list, 0), *b = cJSON_GetArrayItem(list, 1);
-		if (cJSON_GetArraySize(list) == 2 && is_type(a, "Split") && is_type(b, "ByteLevel") &&
-		    !bool_of(b, "use_regex", true) && pattern_of(a, "Regex") &&
-		    !bool_of(a, "invert", false) && str_of(a, "behavior") &&
-		    strcmp(str_of(a, "behavior"), "Isolated") == 0) {
+		if (cJSON_GetArraySize(list) == 2 && is_type(a, "Split") &&
+		    is_type(b, "ByteLevel") && !bool_of(b, "use_regex", true) &&
+		    pattern_of(a, "Regex") && !bool_of(a, "invert", false) &&
+		    str_of(a, "behavior") && strcmp(str_of(a, "behavior"), "Isolated") == 0) {
 			o->pre_type = "split_byte_level";
 			o->pre_regex = pattern_of(a, "Regex");
 			o->add_prefix_space = bool_of(b, "add_prefix_space", false);
@@ -88,11 +88,12 @@ static enum fvl_status read_normalizer(const char *path, const cJSON *n, struct 
 	if (is_type(n, "Sequence")) {
 		const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, "normalizers");
 		const cJSON *a = cJSON_GetArrayItem(list, 0), *b = cJSON_GetArrayItem(list, 1);
-		const char *prep = a ? str_of(a, "prepend") : NULL, *with = b ? str_of(b, "content") : NULL;
+		const char *prep = a ? str_of(a, "prepend") : NULL,
+		           *with = b ? str_of(b, "content") : NULL;
 		const char *what = b ? pattern_of(b, "String") : NULL;
-		if (cJSON_GetArraySize(list) == 2 && is_type(a, "Prepend") && is_type(b, "Replace") &&
-		    prep && strcmp(prep, "\xe2\x96\x81") == 0 && what && strcmp(what, " ") == 0 &&
-		    with && strcmp(with, "\xe2\x96\x81") == 0) {
+		if (cJSON_GetArraySize(list) == 2 && is_type(a, "Prepend") &&
+		    is_type(b, "Replace") && prep && strcmp(prep, "\xe2\x96\x81") == 0 && what &&
+		    strcmp(what, " ") == 0 && with && strcmp(with, "\xe2\x96\x81") == 0) {
 			o->normalizer = "prepend_replace";
 			return FVL_STATUS_OK;
 		}
@@ -111,7 +112,7 @@ static enum fvl_status read_decoder(const char *path, const cJSON *d, struct tok
 		const char *want[] = {"Replace", "ByteFallback", "Fuse", "Strip"};
 		int i = 0;
 		bool ok = cJSON_GetArraySize(list) == 4;
-		cJSON_ArrayForEach(e, list) {
+		cJSON_ArrayForEach (e, list) {
 			if (i < 4 && !is_type(e, want[i]))
 				ok = false;
 			i++;
@@ -129,7 +130,7 @@ static int32_t token_id(const cJSON *vocab, const cJSON *added, const char *cont
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(vocab, content), *e;
 	if (cJSON_IsNumber(v))
 		return (int32_t)v->valuedouble;
-	cJSON_ArrayForEach(e, added) {
+	cJSON_ArrayForEach (e, added) {
 		const char *c = str_of(e, "content");
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
 		if (c && strcmp(c, content) == 0 && cJSON_IsNumber(id))
@@ -147,7 +148,7 @@ static enum fvl_status read_post(const char *path, const cJSON *p, const cJSON *
 		return FVL_STATUS_OK;
 	if (is_type(p, "Sequence")) {
 		const cJSON *e;
-		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(p, "processors")) {
+		cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(p, "processors")) {
 			if (is_type(e, "ByteLevel"))
 				continue; /* offsets only */
 			enum fvl_status st = read_post(path, e, vocab, added, o);
@@ -161,8 +162,8 @@ static enum fvl_status read_post(const char *path, const cJSON *p, const cJSON *
 		const cJSON *sep = cJSON_GetObjectItemCaseSensitive(p, "sep");
 		const cJSON *ci = cJSON_GetArrayItem(cls, 1), *si = cJSON_GetArrayItem(sep, 1);
 		if (!cJSON_IsNumber(ci) || !cJSON_IsNumber(si))
-			return fvl_fail(FVL_STATUS_BAD_FILE, "%s: RobertaProcessing without cls/sep ids",
-			                path);
+			return fvl_fail(FVL_STATUS_BAD_FILE,
+			                "%s: RobertaProcessing without cls/sep ids", path);
 		o->post_type = "roberta";
 		o->bos_id = (int32_t)ci->valuedouble;
 		o->eos_id = (int32_t)si->valuedouble;
@@ -172,7 +173,7 @@ static enum fvl_status read_post(const char *path, const cJSON *p, const cJSON *
 		const cJSON *e;
 		bool seen_a = false;
 		o->post_type = "template";
-		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(p, "single")) {
+		cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(p, "single")) {
 			const cJSON *sp = cJSON_GetObjectItemCaseSensitive(e, "SpecialToken");
 			if (cJSON_GetObjectItemCaseSensitive(e, "Sequence")) {
 				seen_a = true;
@@ -181,14 +182,17 @@ static enum fvl_status read_post(const char *path, const cJSON *p, const cJSON *
 			const char *id = sp ? str_of(sp, "id") : NULL;
 			int32_t tid = id ? token_id(vocab, added, id) : -1;
 			if (tid < 0)
-				return fvl_fail(FVL_STATUS_BAD_FILE, "%s: TemplateProcessing names a token "
-				                "that is not in the vocabulary", path);
+				return fvl_fail(FVL_STATUS_BAD_FILE,
+				                "%s: TemplateProcessing names a token "
+				                "that is not in the vocabulary",
+				                path);
 			if (!seen_a && o->bos_id < 0)
 				o->bos_id = tid;
 			else if (seen_a && o->eos_id < 0)
 				o->eos_id = tid;
 			else
-				return unsupported(path, "post_processor template with", "several specials");
+				return unsupported(path, "post_processor template with",
+				                   "several specials");
 		}
 		return FVL_STATUS_OK;
 	}
@@ -255,18 +259,21 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 	const cJSON *added = cfg_get(c.root, "added_tokens");
 	const cJSON *e;
 	/* Older files leave out model.type; a vocab with merges is BPE. */
-	if (!cJSON_IsObject(model) || !(is_type(model, "BPE") ||
-	                                (!cfg_get(model, "type") && cfg_get(model, "merges")))) {
+	if (!cJSON_IsObject(model) ||
+	    !(is_type(model, "BPE") || (!cfg_get(model, "type") && cfg_get(model, "merges")))) {
 		st = unsupported(path, "tokenizer model", model ? type_of(model) : "(none)");
 		goto done;
 	}
 	if (!cJSON_IsObject(vocab) || !cJSON_IsArray(jmerges)) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: model.vocab or model.merges is missing", path);
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: model.vocab or model.merges is missing",
+		              path);
 		goto done;
 	}
-	const char *csp = str_of(model, "continuing_subword_prefix"), *eow = str_of(model, "end_of_word_suffix");
+	const char *csp = str_of(model, "continuing_subword_prefix"),
+	           *eow = str_of(model, "end_of_word_suffix");
 	if ((csp && *csp) || (eow && *eow)) {
-		st = unsupported(path, "BPE option", "continuing_subword_prefix/end_of_word_suffix");
+		st = unsupported(path, "BPE option",
+		                 "continuing_subword_prefix/end_of_word_suffix");
 		goto done;
 	}
 	if ((st = read_pre(path, cfg_get(c.root, "pre_tokenizer"), &o)) ||
@@ -277,22 +284,22 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 
 	/* Token table: vocab ids, added tokens, then the extra tokens after the highest id. */
 	int64_t max_id = -1;
-	cJSON_ArrayForEach(e, vocab) {
+	cJSON_ArrayForEach (e, vocab) {
 		if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 16777216) {
-			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: vocab entry '%s' has a bad id", path,
-			              e->string);
+			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: vocab entry '%s' has a bad id",
+			              path, e->string);
 			goto done;
 		}
 		if ((int64_t)e->valuedouble > max_id)
 			max_id = (int64_t)e->valuedouble;
 	}
 	int n_added = cJSON_GetArraySize(added);
-	cJSON_ArrayForEach(e, added) {
+	cJSON_ArrayForEach (e, added) {
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
 		if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > 16777216 ||
 		    !str_of(e, "content")) {
-			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: an added token without id or content",
-			              path);
+			st = fvl_fail(FVL_STATUS_BAD_FILE,
+			              "%s: an added token without id or content", path);
 			goto done;
 		}
 		if ((int64_t)id->valuedouble > max_id)
@@ -307,9 +314,9 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 		goto done;
 	}
 	have.mask = hsize - 1;
-	cJSON_ArrayForEach(e, vocab)
+	cJSON_ArrayForEach (e, vocab)
 		textset_add(&have, e->string);
-	cJSON_ArrayForEach(e, added)
+	cJSON_ArrayForEach (e, added)
 		textset_add(&have, str_of(e, "content"));
 	if (!(fresh = calloc(n_extra + 1, sizeof(*fresh)))) {
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -331,27 +338,31 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 		goto done;
 	}
 	bool byte_fallback = bool_of(model, "byte_fallback", false);
-	cJSON_ArrayForEach(e, vocab) {
+	cJSON_ArrayForEach (e, vocab) {
 		uint32_t id = (uint32_t)e->valuedouble;
 		if (tokens[id]) {
-			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: id %u is used twice in the vocab", path, id);
+			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: id %u is used twice in the vocab",
+			              path, id);
 			goto done;
 		}
 		tokens[id] = e->string;
-		types[id] = byte_fallback && is_byte_token(e->string) ? FVL_TOK_TYPE_BYTE : FVL_TOK_TYPE_NORMAL;
+		types[id] = byte_fallback && is_byte_token(e->string) ? FVL_TOK_TYPE_BYTE
+		                                                      : FVL_TOK_TYPE_NORMAL;
 	}
 	uint32_t na = 0;
-	cJSON_ArrayForEach(e, added) {
+	cJSON_ArrayForEach (e, added) {
 		uint32_t id = (uint32_t)cJSON_GetObjectItemCaseSensitive(e, "id")->valuedouble;
 		bool special = bool_of(e, "special", false);
 		tokens[id] = str_of(e, "content");
 		types[id] = special ? FVL_TOK_TYPE_CONTROL : FVL_TOK_TYPE_USER_DEFINED;
 		added_ids[na] = (int32_t)id;
-		added_flags[na++] = (uint8_t)((special ? FVL_TOK_ADDED_SPECIAL : 0) |
-		                    (bool_of(e, "lstrip", false) ? FVL_TOK_ADDED_LSTRIP : 0) |
-		                    (bool_of(e, "rstrip", false) ? FVL_TOK_ADDED_RSTRIP : 0) |
-		                    (bool_of(e, "normalized", false) ? FVL_TOK_ADDED_NORMALIZED : 0) |
-		                    (bool_of(e, "single_word", false) ? FVL_TOK_ADDED_SINGLE_WORD : 0));
+		added_flags[na++] =
+		        (uint8_t)((special ? FVL_TOK_ADDED_SPECIAL : 0) |
+		                  (bool_of(e, "lstrip", false) ? FVL_TOK_ADDED_LSTRIP : 0) |
+		                  (bool_of(e, "rstrip", false) ? FVL_TOK_ADDED_RSTRIP : 0) |
+		                  (bool_of(e, "normalized", false) ? FVL_TOK_ADDED_NORMALIZED : 0) |
+		                  (bool_of(e, "single_word", false) ? FVL_TOK_ADDED_SINGLE_WORD
+		                                                    : 0));
 	}
 	for (uint32_t i = 0; i < n_new; i++) {
 		uint32_t id = (uint32_t)(max_id + 1) + i;
@@ -367,16 +378,17 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 	/* Merges: "a b" strings, or ["a", "b"] pairs in newer files. */
 	int n_merges = cJSON_GetArraySize(jmerges);
 	size_t buf_n = 0, at = 0;
-	cJSON_ArrayForEach(e, jmerges) {
+	cJSON_ArrayForEach (e, jmerges) {
 		if (cJSON_IsString(e))
 			buf_n += strlen(e->valuestring) + 1;
 		else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 &&
-		         cJSON_IsString(cJSON_GetArrayItem(e, 0)) && cJSON_IsString(cJSON_GetArrayItem(e, 1)))
+		         cJSON_IsString(cJSON_GetArrayItem(e, 0)) &&
+		         cJSON_IsString(cJSON_GetArrayItem(e, 1)))
 			buf_n += strlen(cJSON_GetArrayItem(e, 0)->valuestring) +
 			         strlen(cJSON_GetArrayItem(e, 1)->valuestring) + 2;
 		else {
-			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: a merge is neither \"a b\" nor [a, b]",
-			              path);
+			st = fvl_fail(FVL_STATUS_BAD_FILE,
+			              "%s: a merge is neither \"a b\" nor [a, b]", path);
 			goto done;
 		}
 	}
@@ -387,12 +399,12 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 		goto done;
 	}
 	int m = 0;
-	cJSON_ArrayForEach(e, jmerges) {
+	cJSON_ArrayForEach (e, jmerges) {
 		merges[m++] = merge_buf + at;
 		if (cJSON_IsString(e)) {
 			if (!strchr(e->valuestring, ' ')) {
-				st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: merge '%s' has no space", path,
-				              e->valuestring);
+				st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: merge '%s' has no space",
+				              path, e->valuestring);
 				goto done;
 			}
 			at += (size_t)sprintf(merge_buf + at, "%s", e->valuestring) + 1;
@@ -400,7 +412,8 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 			const char *a = cJSON_GetArrayItem(e, 0)->valuestring;
 			const char *b = cJSON_GetArrayItem(e, 1)->valuestring;
 			if (strchr(a, ' ') || strchr(b, ' ')) {
-				st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: merge part with a space", path);
+				st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: merge part with a space",
+				              path);
 				goto done;
 			}
 			at += (size_t)sprintf(merge_buf + at, "%s %s", a, b) + 1;
@@ -412,14 +425,16 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 	if ((st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_MODEL), "bpe")) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_SEMANTICS), "fast")) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_SOURCE), "tokenizer.json")) ||
-	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, FVL_TOK_TOKENS), tokens, NULL, n)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_TOKEN_TYPE), FVL_GGUF_TYPE_INT32, types, n)) ||
+	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, FVL_TOK_TOKENS), tokens, NULL,
+	                                      n)) ||
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_TOKEN_TYPE),
+	                                  FVL_GGUF_TYPE_INT32, types, n)) ||
 	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, FVL_TOK_MERGES), merges, NULL,
 	                                      (uint64_t)n_merges)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_IDS), FVL_GGUF_TYPE_INT32, added_ids,
-	                                  na)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_FLAGS), FVL_GGUF_TYPE_UINT8,
-	                                  added_flags, na)) ||
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_IDS), FVL_GGUF_TYPE_INT32,
+	                                  added_ids, na)) ||
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_FLAGS),
+	                                  FVL_GGUF_TYPE_UINT8, added_flags, na)) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_PRE_TYPE), o.pre_type)) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_PRE_REGEX),
 	                                  o.pre_regex ? o.pre_regex : "")) ||
@@ -431,7 +446,8 @@ enum fvl_status tok_write_json(struct fvl_gguf_writer *w, const char *prefix, co
 	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_POST_BOS), o.bos_id)) ||
 	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_POST_EOS), o.eos_id)) ||
 	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_UNK_ID), unk_id)) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_BYTE_FALLBACK), byte_fallback)) ||
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_BYTE_FALLBACK),
+	                                   byte_fallback)) ||
 	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_FUSE_UNK),
 	                                   bool_of(model, "fuse_unk", false))) ||
 	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_IGNORE_MERGES),
@@ -458,8 +474,8 @@ done:
 	return st;
 }
 
-enum fvl_status tok_fill_holes(const char **tokens, uint64_t *lens, int32_t *types, char **holes,
-                               uint32_t n)
+enum fvl_status
+tok_fill_holes(const char **tokens, uint64_t *lens, int32_t *types, char **holes, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		if (tokens[i])
@@ -480,10 +496,26 @@ uint32_t tok_florence2_extra(const char ***out)
 {
 	static const char *const head[] = {"<od>", "</od>", "<ocr>", "</ocr>"};
 	static const char *const tail[] = {
-		"<cap>", "</cap>", "<ncap>", "</ncap>", "<dcap>", "</dcap>", "<grounding>",
-		"</grounding>", "<seg>", "</seg>", "<sep>", "<region_cap>", "</region_cap>",
-		"<region_to_desciption>", "</region_to_desciption>", "<proposal>", "</proposal>",
-		"<poly>", "</poly>", "<and>",
+	        "<cap>",
+	        "</cap>",
+	        "<ncap>",
+	        "</ncap>",
+	        "<dcap>",
+	        "</dcap>",
+	        "<grounding>",
+	        "</grounding>",
+	        "<seg>",
+	        "</seg>",
+	        "<sep>",
+	        "<region_cap>",
+	        "</region_cap>",
+	        "<region_to_desciption>",
+	        "</region_to_desciption>",
+	        "<proposal>",
+	        "</proposal>",
+	        "<poly>",
+	        "</poly>",
+	        "<and>",
 	};
 	const uint32_t n = 4 + 1000 + 20;
 	const char **v = calloc(n, sizeof(*v));

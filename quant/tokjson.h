@@ -27,8 +27,8 @@ enum fvl_status tok_write_spm(struct fvl_gguf_writer *w, const char *prefix, con
 
 /* Ids no token uses become "[UNUSED_<id>]" of type unused (strdup'd into holes[id]; lens, when
  * not NULL, gets their lengths). */
-enum fvl_status tok_fill_holes(const char **tokens, uint64_t *lens, int32_t *types, char **holes,
-                               uint32_t n);
+enum fvl_status
+tok_fill_holes(const char **tokens, uint64_t *lens, int32_t *types, char **holes, uint32_t n);
 
 /* Florence-2's processor tokens, in the order its processor adds them (ids 50265..51288). */
 uint32_t tok_florence2_extra(const char ***out);

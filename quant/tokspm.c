@@ -11,7 +11,7 @@
 #include "tokjson.h"
 
 #define KEY(buf, prefix, suffix) (snprintf(buf, sizeof(buf), "%s.%s", prefix, suffix), buf)
-#define MAX_PIECES (1u << 24)
+#define MAX_PIECES               (1u << 24)
 
 /* ---- protobuf ------------------------------------------------------------------------------- */
 
@@ -91,7 +91,7 @@ struct spm_piece {
 struct spm_model {
 	struct spm_piece *pieces;
 	uint32_t n, cap;
-	int64_t model_type;          /* TrainerSpec.model_type: 1 unigram, 2 BPE, 3 word, 4 char */
+	int64_t model_type; /* TrainerSpec.model_type: 1 unigram, 2 BPE, 3 word, 4 char */
 	bool byte_fallback, ws_suffix;
 	bool add_dummy_prefix, remove_extra_ws, escape_ws; /* NormalizerSpec */
 	char norm_name[64];
@@ -128,8 +128,10 @@ static enum fvl_status read_piece(const char *path, struct pb *b, struct spm_pie
 			if (!pb_varint(b, &v))
 				return bad(path, "a type is truncated");
 			if (v < 1 || v > 6)
-				return fvl_fail(FVL_STATUS_BAD_FILE, "%s: piece type %llu (SentencePiece "
-				                "knows 1..6)", path, (unsigned long long)v);
+				return fvl_fail(FVL_STATUS_BAD_FILE,
+				                "%s: piece type %llu (SentencePiece "
+				                "knows 1..6)",
+				                path, (unsigned long long)v);
 			out->type = (int32_t)v;
 		} else if ((f <= 3) || !pb_skip(b, w)) {
 			return bad(path, "a piece field has the wrong wire type");
@@ -146,8 +148,8 @@ static enum fvl_status read_spec(const char *path, struct pb *b, bool trainer, s
 	uint64_t v;
 	while (b->p < b->end) {
 		if (!pb_key(b, &f, &w))
-			return bad(path, trainer ? "the trainer spec is truncated" :
-			                           "the normalizer spec is truncated");
+			return bad(path, trainer ? "the trainer spec is truncated"
+			                         : "the normalizer spec is truncated");
 		if (w == PB_VARINT) {
 			if (!pb_varint(b, &v))
 				return bad(path, "a flag is truncated");
@@ -171,8 +173,8 @@ static enum fvl_status read_spec(const char *path, struct pb *b, bool trainer, s
 				return bad(path, "the normalizer spec is truncated");
 			const size_t n = (size_t)(s.end - s.p);
 			if (f == 1)
-				snprintf(m->norm_name, sizeof(m->norm_name), "%.*s", (int)(n < 63 ? n : 63),
-				         (const char *)s.p);
+				snprintf(m->norm_name, sizeof(m->norm_name), "%.*s",
+				         (int)(n < 63 ? n : 63), (const char *)s.p);
 			else if (f == 2)
 				m->charsmap_n = n;
 			else
@@ -185,8 +187,8 @@ static enum fvl_status read_spec(const char *path, struct pb *b, bool trainer, s
 	return FVL_STATUS_OK;
 }
 
-static enum fvl_status spm_parse(const char *path, const uint8_t *data, size_t size,
-                                 struct spm_model *m)
+static enum fvl_status
+spm_parse(const char *path, const uint8_t *data, size_t size, struct spm_model *m)
 {
 	struct pb b = {data, data + size};
 	uint32_t f, w;
@@ -205,8 +207,8 @@ static enum fvl_status spm_parse(const char *path, const uint8_t *data, size_t s
 			if (!pb_len(&b, &sub))
 				return bad(path, "a piece is truncated");
 			if (m->n >= MAX_PIECES)
-				return fvl_fail(FVL_STATUS_BAD_FILE, "%s: more than %u pieces", path,
-				                MAX_PIECES);
+				return fvl_fail(FVL_STATUS_BAD_FILE, "%s: more than %u pieces",
+				                path, MAX_PIECES);
 			if (m->n == m->cap) {
 				uint32_t cap = m->cap ? 2 * m->cap : 1024;
 				struct spm_piece *p = realloc(m->pieces, cap * sizeof(*p));
@@ -237,23 +239,29 @@ static enum fvl_status spm_check(const char *path, const struct spm_model *m, in
 {
 	static const char *const kinds[] = {"?", "unigram", "BPE", "word", "char"};
 	if (m->model_type != 2)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: a %s SentencePiece model (fvl runs BPE "
-		                "ones, as Llama-2 and Phi-3 have)", path,
-		                m->model_type >= 1 && m->model_type <= 4 ? kinds[m->model_type] : "?");
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "%s: a %s SentencePiece model (fvl runs BPE "
+		                "ones, as Llama-2 and Phi-3 have)",
+		                path,
+		                m->model_type >= 1 && m->model_type <= 4 ? kinds[m->model_type]
+		                                                         : "?");
 	if (m->charsmap_n || m->rule_tsv_n)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: normalization rules '%s' (fvl implements "
-		                "the identity normalizer only)", path, m->norm_name);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "%s: normalization rules '%s' (fvl implements "
+		                "the identity normalizer only)",
+		                path, m->norm_name);
 	*unk_id = -1;
 	for (uint32_t i = 0; i < m->n; i++) {
 		if (m->pieces[i].type == FVL_TOK_TYPE_UNKNOWN) {
 			if (*unk_id >= 0)
-				return fvl_fail(FVL_STATUS_BAD_FILE, "%s: two unknown pieces (%d and %u)",
-				                path, *unk_id, i);
+				return fvl_fail(FVL_STATUS_BAD_FILE,
+				                "%s: two unknown pieces (%d and %u)", path, *unk_id,
+				                i);
 			*unk_id = (int32_t)i;
 		}
 		if (m->pieces[i].type == FVL_TOK_TYPE_BYTE && !m->byte_fallback)
-			return fvl_fail(FVL_STATUS_BAD_FILE, "%s: byte piece %u without byte_fallback",
-			                path, i);
+			return fvl_fail(FVL_STATUS_BAD_FILE,
+			                "%s: byte piece %u without byte_fallback", path, i);
 	}
 	if (*unk_id < 0)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: no unknown piece", path);
@@ -270,8 +278,8 @@ struct added {
 
 struct slow_cfg {
 	bool add_bos, add_eos, legacy, add_prefix_space;
-	const char *role[7];      /* bos, eos, unk, pad, sep, cls, mask */
-	const cJSON *additional;  /* additional_special_tokens, or NULL */
+	const char *role[7];     /* bos, eos, unk, pad, sep, cls, mask */
+	const cJSON *additional; /* additional_special_tokens, or NULL */
 	struct added *added;
 	uint32_t n_added, cap_added;
 };
@@ -315,19 +323,24 @@ static enum fvl_status read_added_decoder(const struct cfg *cf, struct slow_cfg 
 {
 	const cJSON *dec = cfg_get(cf->root, "added_tokens_decoder"), *e;
 	enum fvl_status st;
-	cJSON_ArrayForEach(e, dec) {
+	cJSON_ArrayForEach (e, dec) {
 		char *end;
 		const long id = strtol(e->string, &end, 10);
 		const char *text = token_text(e);
 		if (*end || id < 0 || (unsigned long)id >= max_id || !text || !*text)
-			return fvl_fail(FVL_STATUS_BAD_FILE, "%s: added_tokens_decoder['%s'] is not an id "
-			                "with a token", cf->path, e->string);
+			return fvl_fail(FVL_STATUS_BAD_FILE,
+			                "%s: added_tokens_decoder['%s'] is not an id "
+			                "with a token",
+			                cf->path, e->string);
 		const bool special = flag_of(e, "special", false);
-		const uint8_t flags = (uint8_t)((special ? FVL_TOK_ADDED_SPECIAL : 0) |
-		                                (flag_of(e, "lstrip", false) ? FVL_TOK_ADDED_LSTRIP : 0) |
-		                                (flag_of(e, "rstrip", false) ? FVL_TOK_ADDED_RSTRIP : 0) |
-		                                (flag_of(e, "normalized", !special) ? FVL_TOK_ADDED_NORMALIZED : 0) |
-		                                (flag_of(e, "single_word", false) ? FVL_TOK_ADDED_SINGLE_WORD : 0));
+		const uint8_t flags =
+		        (uint8_t)((special ? FVL_TOK_ADDED_SPECIAL : 0) |
+		                  (flag_of(e, "lstrip", false) ? FVL_TOK_ADDED_LSTRIP : 0) |
+		                  (flag_of(e, "rstrip", false) ? FVL_TOK_ADDED_RSTRIP : 0) |
+		                  (flag_of(e, "normalized", !special) ? FVL_TOK_ADDED_NORMALIZED
+		                                                      : 0) |
+		                  (flag_of(e, "single_word", false) ? FVL_TOK_ADDED_SINGLE_WORD
+		                                                    : 0));
 		if ((st = push_added(c, text, (int32_t)id, flags)))
 			return st;
 	}
@@ -346,12 +359,15 @@ static enum fvl_status read_added_json(const char *path, struct slow_cfg *c, uin
 	}
 	if (st != FVL_STATUS_OK)
 		return st;
-	cJSON_ArrayForEach(e, a.root) {
-		if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= max_id || !*e->string) {
-			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: '%s' has no valid id", path, e->string);
+	cJSON_ArrayForEach (e, a.root) {
+		if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= max_id ||
+		    !*e->string) {
+			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: '%s' has no valid id", path,
+			              e->string);
 			break;
 		}
-		if ((st = push_added(c, e->string, (int32_t)e->valuedouble, FVL_TOK_ADDED_NORMALIZED)))
+		if ((st = push_added(c, e->string, (int32_t)e->valuedouble,
+		                     FVL_TOK_ADDED_NORMALIZED)))
 			break;
 	}
 	cfg_free(&a);
@@ -430,14 +446,17 @@ enum fvl_status tok_write_spm(struct fvl_gguf_writer *w, const char *prefix, con
 			v = cJSON_GetObjectItemCaseSensitive(sm.root, role_keys[r]);
 		sc.role[r] = v ? (cJSON_IsNull(v) ? NULL : token_text(v)) : role_default[r];
 		if (v && !cJSON_IsNull(v) && !sc.role[r]) {
-			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: '%s' is neither a string nor a token",
+			st = fvl_fail(FVL_STATUS_BAD_FILE,
+			              "%s: '%s' is neither a string nor a token",
 			              have_cf ? cf.path : sm.path, role_keys[r]);
 			goto done;
 		}
 	}
-	sc.additional = root ? cJSON_GetObjectItemCaseSensitive(root, "additional_special_tokens") : NULL;
+	sc.additional =
+	        root ? cJSON_GetObjectItemCaseSensitive(root, "additional_special_tokens") : NULL;
 	if (!sc.additional && have_sm)
-		sc.additional = cJSON_GetObjectItemCaseSensitive(sm.root, "additional_special_tokens");
+		sc.additional =
+		        cJSON_GetObjectItemCaseSensitive(sm.root, "additional_special_tokens");
 	if (have_cf && (st = read_added_decoder(&cf, &sc, MAX_PIECES)))
 		goto done;
 	if (!(have_cf && cfg_get(cf.root, "added_tokens_decoder"))) {
@@ -453,7 +472,7 @@ enum fvl_status tok_write_spm(struct fvl_gguf_writer *w, const char *prefix, con
 		if (sc.role[r])
 			roles[n_roles++] = sc.role[r];
 	const cJSON *e;
-	cJSON_ArrayForEach(e, sc.additional) {
+	cJSON_ArrayForEach (e, sc.additional) {
 		const char *txt = token_text(e);
 		if (txt && n_roles < 64)
 			roles[n_roles++] = txt;
@@ -461,8 +480,10 @@ enum fvl_status tok_write_spm(struct fvl_gguf_writer *w, const char *prefix, con
 	for (uint32_t r = 0; r < n_roles; r++) {
 		int32_t id = find_id(&m, &sc, roles[r]);
 		if (id < 0) {
-			st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: special token '%s' is neither a piece "
-			              "nor an added token", have_cf ? cf.path : model_path, roles[r]);
+			st = fvl_fail(FVL_STATUS_UNSUPPORTED,
+			              "%s: special token '%s' is neither a piece "
+			              "nor an added token",
+			              have_cf ? cf.path : model_path, roles[r]);
 			goto done;
 		}
 		if ((st = push_added(&sc, roles[r], id, FVL_TOK_ADDED_SPECIAL)))
@@ -475,11 +496,14 @@ enum fvl_status tok_write_spm(struct fvl_gguf_writer *w, const char *prefix, con
 	n = m.n;
 	for (uint32_t i = 0; i < sc.n_added; i++) {
 		const struct added *a = &sc.added[i];
-		if ((uint32_t)a->id < m.n && (m.pieces[a->id].n != strlen(a->text) ||
-		                              memcmp(m.pieces[a->id].s, a->text, m.pieces[a->id].n))) {
-			st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: added token '%s' has id %d, which is "
-			              "piece '%.*s' of the model", have_cf ? cf.path : model_path, a->text,
-			              a->id, (int)m.pieces[a->id].n, (const char *)m.pieces[a->id].s);
+		if ((uint32_t)a->id < m.n &&
+		    (m.pieces[a->id].n != strlen(a->text) ||
+		     memcmp(m.pieces[a->id].s, a->text, m.pieces[a->id].n))) {
+			st = fvl_fail(FVL_STATUS_UNSUPPORTED,
+			              "%s: added token '%s' has id %d, which is "
+			              "piece '%.*s' of the model",
+			              have_cf ? cf.path : model_path, a->text, a->id,
+			              (int)m.pieces[a->id].n, (const char *)m.pieces[a->id].s);
 			goto done;
 		}
 		if ((uint32_t)a->id + 1 > n)
@@ -509,7 +533,8 @@ enum fvl_status tok_write_spm(struct fvl_gguf_writer *w, const char *prefix, con
 		if ((uint32_t)a->id >= m.n) {
 			tokens[a->id] = a->text;
 			lens[a->id] = strlen(a->text);
-			types[a->id] = (a->flags & FVL_TOK_ADDED_ROLE) ? FVL_TOK_TYPE_CONTROL : FVL_TOK_TYPE_USER_DEFINED;
+			types[a->id] = (a->flags & FVL_TOK_ADDED_ROLE) ? FVL_TOK_TYPE_CONTROL
+			                                               : FVL_TOK_TYPE_USER_DEFINED;
 		}
 	}
 	if ((st = tok_fill_holes(tokens, lens, types, holes, n)))
@@ -521,30 +546,39 @@ enum fvl_status tok_write_spm(struct fvl_gguf_writer *w, const char *prefix, con
 	if ((st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_MODEL), "spm")) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_SEMANTICS), "slow")) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_SOURCE), "tokenizer.model")) ||
-	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, FVL_TOK_TOKENS), tokens, lens, n)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_SCORES), FVL_GGUF_TYPE_FLOAT32, scores, n)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_TOKEN_TYPE), FVL_GGUF_TYPE_INT32, types, n)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_IDS), FVL_GGUF_TYPE_INT32, aids,
-	                                  sc.n_added)) ||
-	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_FLAGS), FVL_GGUF_TYPE_UINT8, aflags,
-	                                  sc.n_added)) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_SPM_DUMMY_PREFIX), m.add_dummy_prefix)) ||
+	    (st = fvl_gguf_writer_set_arr_str(w, KEY(k, prefix, FVL_TOK_TOKENS), tokens, lens,
+	                                      n)) ||
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_SCORES), FVL_GGUF_TYPE_FLOAT32,
+	                                  scores, n)) ||
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_TOKEN_TYPE),
+	                                  FVL_GGUF_TYPE_INT32, types, n)) ||
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_IDS), FVL_GGUF_TYPE_INT32,
+	                                  aids, sc.n_added)) ||
+	    (st = fvl_gguf_writer_set_arr(w, KEY(k, prefix, FVL_TOK_ADDED_FLAGS),
+	                                  FVL_GGUF_TYPE_UINT8, aflags, sc.n_added)) ||
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_SPM_DUMMY_PREFIX),
+	                                   m.add_dummy_prefix)) ||
 	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_SPM_REMOVE_WS),
 	                                   m.remove_extra_ws)) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_SPM_ESCAPE_WS), m.escape_ws)) ||
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_SPM_ESCAPE_WS),
+	                                   m.escape_ws)) ||
 	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_SPM_WS_SUFFIX),
 	                                   m.ws_suffix)) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_BYTE_FALLBACK), m.byte_fallback)) ||
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_BYTE_FALLBACK),
+	                                   m.byte_fallback)) ||
 	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_UNK_ID), unk_id)) ||
 	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_HF_LEGACY), sc.legacy)) ||
-	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_HF_PREFIX_SPACE), sc.add_prefix_space)) ||
+	    (st = fvl_gguf_writer_set_bool(w, KEY(k, prefix, FVL_TOK_HF_PREFIX_SPACE),
+	                                   sc.add_prefix_space)) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_HF_UNK_TOKEN), unk_text)) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_PRE_TYPE), "none")) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_NORMALIZER), "none")) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_DECODER), "sentencepiece")) ||
 	    (st = fvl_gguf_writer_set_str(w, KEY(k, prefix, FVL_TOK_POST_TYPE), "template")) ||
-	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_POST_BOS), sc.add_bos ? bos : -1)) ||
-	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_POST_EOS), sc.add_eos ? eos : -1)) ||
+	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_POST_BOS),
+	                                  sc.add_bos ? bos : -1)) ||
+	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_POST_EOS),
+	                                  sc.add_eos ? eos : -1)) ||
 	    (st = fvl_gguf_writer_set_i32(w, KEY(k, prefix, FVL_TOK_BOS_ID), bos)))
 		goto done;
 	if (n_tokens)

@@ -21,9 +21,24 @@ struct zip {
 	uint64_t n;
 };
 
-static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static uint16_t rd16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+static uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+static uint64_t rd64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
 
 static enum fvl_status zip_bad(const struct zip *z, const char *what)
 {
@@ -46,7 +61,8 @@ static enum fvl_status zip_open(struct zip *z)
 	}
 	if (eocd == UINT64_MAX)
 		return zip_bad(z, "no end-of-central-directory record (truncated?)");
-	uint64_t n = rd16(m + eocd + 10), cd_size = rd32(m + eocd + 12), cd_off = rd32(m + eocd + 16);
+	uint64_t n = rd16(m + eocd + 10), cd_size = rd32(m + eocd + 12),
+	         cd_off = rd32(m + eocd + 16);
 	if (n == 0xffff || cd_off == 0xffffffffu || cd_size == 0xffffffffu) {
 		/* zip64: a locator right before the record points at the zip64 end record. */
 		if (eocd < 20 || rd32(m + eocd - 20) != 0x07064b50u)
@@ -81,9 +97,18 @@ static enum fvl_status zip_open(struct zip *z)
 				break;
 			if (id == 0x0001) {
 				const uint8_t *q = x + 4, *qe = q + len;
-				if (usize == 0xffffffffu && qe - q >= 8) { usize = rd64(q); q += 8; }
-				if (csize == 0xffffffffu && qe - q >= 8) { csize = rd64(q); q += 8; }
-				if (loff == 0xffffffffu && qe - q >= 8) { loff = rd64(q); q += 8; }
+				if (usize == 0xffffffffu && qe - q >= 8) {
+					usize = rd64(q);
+					q += 8;
+				}
+				if (csize == 0xffffffffu && qe - q >= 8) {
+					csize = rd64(q);
+					q += 8;
+				}
+				if (loff == 0xffffffffu && qe - q >= 8) {
+					loff = rd64(q);
+					q += 8;
+				}
 			}
 			x += 4 + len;
 		}
@@ -91,10 +116,12 @@ static enum fvl_status zip_open(struct zip *z)
 		e->name = (const char *)m + p + 46;
 		e->name_n = nlen;
 		if (method != 0)
-			return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: entry '%.*s' is compressed "
-			                "(method %u); torch.save writes stored entries, re-save the "
-			                "checkpoint or convert it to safetensors", z->f->path, (int)nlen,
-			                e->name, method);
+			return fvl_fail(
+			        FVL_STATUS_UNSUPPORTED,
+			        "%s: entry '%.*s' is compressed "
+			        "(method %u); torch.save writes stored entries, re-save the "
+			        "checkpoint or convert it to safetensors",
+			        z->f->path, (int)nlen, e->name, method);
 		if (csize != usize || loff > size - 30 || rd32(m + loff) != 0x04034b50u)
 			return zip_bad(z, "bad local header");
 		uint64_t data = loff + 30 + rd16(m + loff + 26) + rd16(m + loff + 28);
@@ -108,8 +135,8 @@ static enum fvl_status zip_open(struct zip *z)
 }
 
 /* The entry whose name is prefix + suffix (the archive's folder name varies). */
-static const struct zip_entry *zip_find(const struct zip *z, const char *prefix, uint32_t pn,
-                                        const char *suffix)
+static const struct zip_entry *
+zip_find(const struct zip *z, const char *prefix, uint32_t pn, const char *suffix)
 {
 	size_t sn = strlen(suffix);
 	for (uint64_t i = 0; i < z->n; i++) {
@@ -124,20 +151,33 @@ static const struct zip_entry *zip_find(const struct zip *z, const char *prefix,
 /* ---- pickle -------------------------------------------------------------------------------- */
 
 enum pk_kind {
-	PK_MARK, PK_NONE, PK_BOOL, PK_INT, PK_FLOAT, PK_STR, PK_TUPLE, PK_LIST, PK_DICT,
-	PK_GLOBAL, PK_STORAGE, PK_TENSOR,
+	PK_MARK,
+	PK_NONE,
+	PK_BOOL,
+	PK_INT,
+	PK_FLOAT,
+	PK_STR,
+	PK_TUPLE,
+	PK_LIST,
+	PK_DICT,
+	PK_GLOBAL,
+	PK_STORAGE,
+	PK_TENSOR,
 };
 
 enum pk_global {
-	PK_GLOBAL_ORDERED_DICT, PK_GLOBAL_REBUILD_TENSOR_V2, PK_GLOBAL_REBUILD_PARAMETER, PK_GLOBAL_STORAGE,
+	PK_GLOBAL_ORDERED_DICT,
+	PK_GLOBAL_REBUILD_TENSOR_V2,
+	PK_GLOBAL_REBUILD_PARAMETER,
+	PK_GLOBAL_STORAGE,
 };
 
 struct pk_obj {
 	enum pk_kind kind;
-	int64_t i;            /* INT, BOOL; GLOBAL: enum pk_global; STORAGE: enum ckpt_dtype */
-	const char *s;        /* STR (inside the pickle), GLOBAL storage type name */
+	int64_t i;     /* INT, BOOL; GLOBAL: enum pk_global; STORAGE: enum ckpt_dtype */
+	const char *s; /* STR (inside the pickle), GLOBAL storage type name */
 	uint32_t s_n;
-	uint32_t *items;      /* TUPLE/LIST/DICT: object ids (DICT: key, value pairs) */
+	uint32_t *items; /* TUPLE/LIST/DICT: object ids (DICT: key, value pairs) */
 	uint32_t n_items;
 	uint64_t cap_items;
 	const struct zip_entry *entry; /* STORAGE */
@@ -155,16 +195,17 @@ struct pk {
 	uint32_t *stack;
 	uint32_t n_stack;
 	uint64_t cap_stack;
-	uint32_t *memo;       /* memo id -> object id + 1 (0: unset) */
+	uint32_t *memo; /* memo id -> object id + 1 (0: unset) */
 	uint64_t n_memo;
 	const char *path;
 };
 
 static enum fvl_status pk_bad(const struct pk *pk, uint64_t at, const char *what)
 {
-	return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: data.pkl at byte %llu: %s (fvl reads "
-	                "state dicts written by torch.save, nothing else)", pk->path,
-	                (unsigned long long)at, what);
+	return fvl_fail(FVL_STATUS_UNSUPPORTED,
+	                "%s: data.pkl at byte %llu: %s (fvl reads "
+	                "state dicts written by torch.save, nothing else)",
+	                pk->path, (unsigned long long)at, what);
 }
 
 static enum fvl_status pk_new(struct pk *pk, enum pk_kind kind, uint32_t *id)
@@ -231,20 +272,25 @@ static bool pk_is_int(const struct pk *pk, uint32_t id, int64_t *v)
 static enum fvl_status pk_global(struct pk *pk, uint64_t at, const char *mod, size_t mn,
                                  const char *name, size_t nn, uint32_t *id)
 {
-	static const struct { const char *mod, *name; enum pk_global g; int dtype; uint32_t es; } ok[] = {
-		{"collections", "OrderedDict", PK_GLOBAL_ORDERED_DICT, 0, 0},
-		{"torch._utils", "_rebuild_tensor_v2", PK_GLOBAL_REBUILD_TENSOR_V2, 0, 0},
-		{"torch._utils", "_rebuild_parameter", PK_GLOBAL_REBUILD_PARAMETER, 0, 0},
-		{"torch", "FloatStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_F32, 4},
-		{"torch", "HalfStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_F16, 2},
-		{"torch", "BFloat16Storage", PK_GLOBAL_STORAGE, CKPT_DTYPE_BF16, 2},
-		{"torch", "DoubleStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 8},
-		{"torch", "LongStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 8},
-		{"torch", "IntStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 4},
-		{"torch", "ShortStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 2},
-		{"torch", "CharStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 1},
-		{"torch", "ByteStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 1},
-		{"torch", "BoolStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 1},
+	static const struct {
+		const char *mod, *name;
+		enum pk_global g;
+		int dtype;
+		uint32_t es;
+	} ok[] = {
+	        {"collections", "OrderedDict", PK_GLOBAL_ORDERED_DICT, 0, 0},
+	        {"torch._utils", "_rebuild_tensor_v2", PK_GLOBAL_REBUILD_TENSOR_V2, 0, 0},
+	        {"torch._utils", "_rebuild_parameter", PK_GLOBAL_REBUILD_PARAMETER, 0, 0},
+	        {"torch", "FloatStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_F32, 4},
+	        {"torch", "HalfStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_F16, 2},
+	        {"torch", "BFloat16Storage", PK_GLOBAL_STORAGE, CKPT_DTYPE_BF16, 2},
+	        {"torch", "DoubleStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 8},
+	        {"torch", "LongStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 8},
+	        {"torch", "IntStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 4},
+	        {"torch", "ShortStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 2},
+	        {"torch", "CharStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 1},
+	        {"torch", "ByteStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 1},
+	        {"torch", "BoolStorage", PK_GLOBAL_STORAGE, CKPT_DTYPE_OTHER, 1},
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		if (strlen(ok[i].mod) == mn && memcmp(ok[i].mod, mod, mn) == 0 &&
@@ -261,8 +307,8 @@ static enum fvl_status pk_global(struct pk *pk, uint64_t at, const char *mod, si
 		}
 	}
 	char msg[160];
-	snprintf(msg, sizeof(msg), "refers to '%.*s.%.*s', which fvl does not allow", (int)(mn < 60 ? mn : 60),
-	         mod, (int)(nn < 60 ? nn : 60), name);
+	snprintf(msg, sizeof(msg), "refers to '%.*s.%.*s', which fvl does not allow",
+	         (int)(mn < 60 ? mn : 60), mod, (int)(nn < 60 ? nn : 60), name);
 	return pk_bad(pk, at, msg);
 }
 
@@ -274,7 +320,8 @@ static enum fvl_status pk_persid(struct pk *pk, uint64_t at, uint32_t pid, uint3
 	if (t->kind != PK_TUPLE || t->n_items != 5 || pk->o[t->items[0]].kind != PK_STR ||
 	    pk->o[t->items[1]].kind != PK_GLOBAL || pk->o[t->items[1]].i != PK_GLOBAL_STORAGE ||
 	    pk->o[t->items[2]].kind != PK_STR || !pk_is_int(pk, t->items[4], &numel) || numel < 0)
-		return pk_bad(pk, at, "persistent id is not ('storage', type, key, location, numel)");
+		return pk_bad(pk, at,
+		              "persistent id is not ('storage', type, key, location, numel)");
 	const struct pk_obj *key = &pk->o[t->items[2]], *type = &pk->o[t->items[1]];
 	char suffix[96];
 	snprintf(suffix, sizeof(suffix), "data/%.*s", (int)(key->s_n < 80 ? key->s_n : 80), key->s);
@@ -283,9 +330,10 @@ static enum fvl_status pk_persid(struct pk *pk, uint64_t at, uint32_t pid, uint3
 		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: storage '%s' is missing from the archive",
 		                pk->path, suffix);
 	if ((uint64_t)numel > e->size / (type->storage_elem ? type->storage_elem : 1))
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: storage '%s' holds %llu bytes, not %lld "
-		                "elements", pk->path, suffix, (unsigned long long)e->size,
-		                (long long)numel);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "%s: storage '%s' holds %llu bytes, not %lld "
+		                "elements",
+		                pk->path, suffix, (unsigned long long)e->size, (long long)numel);
 	enum ckpt_dtype dtype = type->t.dtype;
 	char dtype_name[sizeof(((struct ckpt_tensor *)0)->dtype_name)];
 	snprintf(dtype_name, sizeof(dtype_name), "%.*s", (int)type->s_n, type->s);
@@ -302,8 +350,8 @@ static enum fvl_status pk_persid(struct pk *pk, uint64_t at, uint32_t pid, uint3
 }
 
 /* REDUCE: callable(args). */
-static enum fvl_status pk_reduce(struct pk *pk, uint64_t at, uint32_t fn, uint32_t args,
-                                 uint32_t *id)
+static enum fvl_status
+pk_reduce(struct pk *pk, uint64_t at, uint32_t fn, uint32_t args, uint32_t *id)
 {
 	const struct pk_obj *f = &pk->o[fn], *a = &pk->o[args];
 	if (f->kind != PK_GLOBAL || a->kind != PK_TUPLE)
@@ -331,7 +379,8 @@ static enum fvl_status pk_reduce(struct pk *pk, uint64_t at, uint32_t fn, uint32
 	if (pk->o[size_id].n_items != pk->o[stride_id].n_items ||
 	    pk->o[size_id].n_items > CKPT_MAX_DIMS)
 		return pk_bad(pk, at, "tensor size and stride of different or too many dimensions");
-	enum fvl_status st = pk_new(pk, PK_TENSOR, id); /* may move pk->o: no pointers before here */
+	enum fvl_status st =
+	        pk_new(pk, PK_TENSOR, id); /* may move pk->o: no pointers before here */
 	if (st != FVL_STATUS_OK)
 		return st;
 	const struct pk_obj *size = &pk->o[size_id], *stride = &pk->o[stride_id];
@@ -355,9 +404,17 @@ static enum fvl_status pk_run(struct pk *pk, const uint8_t *p, uint64_t n, uint3
 	uint64_t i = 0;
 	enum fvl_status st = FVL_STATUS_OK;
 	uint32_t id = 0;
-#define NEED(k) do { if (n - i < (k)) return pk_bad(pk, i, "truncated pickle"); } while (0)
-#define POP(x) do { if (pk->n_stack == 0) return pk_bad(pk, at, "stack underflow"); \
-	(x) = pk->stack[--pk->n_stack]; } while (0)
+#define NEED(k)                                                                                    \
+	do {                                                                                       \
+		if (n - i < (k))                                                                   \
+			return pk_bad(pk, i, "truncated pickle");                                  \
+	} while (0)
+#define POP(x)                                                                                     \
+	do {                                                                                       \
+		if (pk->n_stack == 0)                                                              \
+			return pk_bad(pk, at, "stack underflow");                                  \
+		(x) = pk->stack[--pk->n_stack];                                                    \
+	} while (0)
 	while (i < n) {
 		uint64_t at = i;
 		uint8_t op = p[i++];
@@ -379,21 +436,22 @@ static enum fvl_status pk_run(struct pk *pk, const uint8_t *p, uint64_t n, uint3
 				return pk_bad(pk, at, "STOP with a stack of other than one object");
 			*result = pk->stack[0];
 			return FVL_STATUS_OK;
-		case '(':
-			st = pk_new(pk, PK_MARK, &id);
-			break;
-		case 'N':
-			st = pk_new(pk, PK_NONE, &id);
-			break;
-		case 0x88: case 0x89: /* NEWTRUE, NEWFALSE */
+		case '(': st = pk_new(pk, PK_MARK, &id); break;
+		case 'N': st = pk_new(pk, PK_NONE, &id); break;
+		case 0x88:
+		case 0x89: /* NEWTRUE, NEWFALSE */
 			st = pk_new(pk, PK_BOOL, &id);
 			if (st == FVL_STATUS_OK)
 				pk->o[id].i = op == 0x88;
 			break;
-		case 'K': case 'M': case 'J': { /* BININT1, BININT2, BININT */
+		case 'K':
+		case 'M':
+		case 'J': { /* BININT1, BININT2, BININT */
 			uint32_t k = op == 'K' ? 1 : op == 'M' ? 2 : 4;
 			NEED(k);
-			int64_t v = op == 'K' ? p[i] : op == 'M' ? rd16(p + i) : (int32_t)rd32(p + i);
+			int64_t v = op == 'K'   ? p[i]
+			            : op == 'M' ? rd16(p + i)
+			                        : (int32_t)rd32(p + i);
 			i += k;
 			st = pk_new(pk, PK_INT, &id);
 			if (st == FVL_STATUS_OK)
@@ -422,7 +480,8 @@ static enum fvl_status pk_run(struct pk *pk, const uint8_t *p, uint64_t n, uint3
 			i += 8;
 			st = pk_new(pk, PK_FLOAT, &id);
 			break;
-		case 'X': case 0x8c: /* BINUNICODE, SHORT_BINUNICODE */
+		case 'X':
+		case 0x8c: /* BINUNICODE, SHORT_BINUNICODE */
 			if (op == 'X') {
 				NEED(4);
 				len = rd32(p + i);
@@ -456,17 +515,21 @@ static enum fvl_status pk_run(struct pk *pk, const uint8_t *p, uint64_t n, uint3
 		case '}': st = pk_new(pk, PK_DICT, &id); break;
 		case 't': st = pk_collect(pk, at, PK_TUPLE, &id); break;
 		case 'l': st = pk_collect(pk, at, PK_LIST, &id); break;
-		case 0x85: case 0x86: case 0x87: { /* TUPLE1..3 */
+		case 0x85:
+		case 0x86:
+		case 0x87: { /* TUPLE1..3 */
 			uint32_t k = (uint32_t)(op - 0x84);
 			if (pk->n_stack < k)
 				return pk_bad(pk, at, "stack underflow");
 			st = pk_new(pk, PK_TUPLE, &id);
-			for (uint32_t j = pk->n_stack - k; j < pk->n_stack && st == FVL_STATUS_OK; j++)
+			for (uint32_t j = pk->n_stack - k; j < pk->n_stack && st == FVL_STATUS_OK;
+			     j++)
 				st = pk_add_item(pk, id, pk->stack[j]);
 			pk->n_stack -= k;
 			break;
 		}
-		case 'q': case 'r': { /* BINPUT, LONG_BINPUT */
+		case 'q':
+		case 'r': { /* BINPUT, LONG_BINPUT */
 			uint32_t k = op == 'q' ? 1 : 4;
 			NEED(k);
 			uint64_t m = op == 'q' ? p[i] : rd32(p + i);
@@ -489,7 +552,8 @@ static enum fvl_status pk_run(struct pk *pk, const uint8_t *p, uint64_t n, uint3
 			pk->memo[m] = pk->stack[pk->n_stack - 1] + 1;
 			continue;
 		}
-		case 'h': case 'j': { /* BINGET, LONG_BINGET */
+		case 'h':
+		case 'j': { /* BINGET, LONG_BINGET */
 			uint32_t k = op == 'h' ? 1 : 4;
 			NEED(k);
 			uint64_t m = op == 'h' ? p[i] : rd32(p + i);
@@ -524,14 +588,17 @@ static enum fvl_status pk_run(struct pk *pk, const uint8_t *p, uint64_t n, uint3
 			if (st != FVL_STATUS_OK)
 				return st;
 			continue;
-		case 'u': case 'a': case 'e': { /* SETITEMS, APPEND, APPENDS */
+		case 'u':
+		case 'a':
+		case 'e': { /* SETITEMS, APPEND, APPENDS */
 			int64_t m = op == 'a' ? (int64_t)pk->n_stack - 1 : pk_mark(pk);
 			if (m < 1)
 				return pk_bad(pk, at, "no MARK or target for SETITEMS/APPENDS");
 			c = pk->stack[m - 1];
 			enum pk_kind want = op == 'u' ? PK_DICT : PK_LIST;
 			if (pk->o[c].kind != want || (op == 'u' && (pk->n_stack - m - 1) % 2))
-				return pk_bad(pk, at, "SETITEMS/APPENDS on the wrong kind of object");
+				return pk_bad(pk, at,
+				              "SETITEMS/APPENDS on the wrong kind of object");
 			for (uint32_t j = (uint32_t)m + (op == 'a' ? 0 : 1); j < pk->n_stack; j++)
 				if ((st = pk_add_item(pk, c, pk->stack[j])) != FVL_STATUS_OK)
 					return st;
@@ -606,7 +673,8 @@ enum fvl_status ckpt_add_torch(struct ckpt *c, const char *path)
 		if (k->kind != PK_STR || v->kind != PK_TENSOR)
 			continue; /* e.g. extra state: not a weight */
 		if (k->s_n >= sizeof(name)) {
-			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: a tensor name of %u bytes", path, k->s_n);
+			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: a tensor name of %u bytes", path,
+			              k->s_n);
 			break;
 		}
 		memcpy(name, k->s, k->s_n);

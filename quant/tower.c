@@ -100,10 +100,12 @@ enum fvl_status tower_find(const char *ckpt_dir, const char *flag, const struct 
 	if (flag) {
 		if (!is_tower(flag))
 			return fvl_fail(FVL_STATUS_NOT_FOUND, "--vision-tower %s: %s", flag,
-			                is_dir(flag) ? "the folder has no config.json" : "no such folder");
+			                is_dir(flag) ? "the folder has no config.json"
+			                             : "no such folder");
 		*how = "--vision-tower";
-		return set(out, n, flag, NULL) ? FVL_STATUS_OK :
-		       fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "path too long");
+		return set(out, n, flag, NULL)
+		               ? FVL_STATUS_OK
+		               : fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "path too long");
 	}
 	if (set(out, n, ckpt_dir, "vision_tower") && is_tower(out)) {
 		*how = "the checkpoint's vision_tower/";
@@ -129,14 +131,19 @@ enum fvl_status tower_find(const char *ckpt_dir, const char *flag, const struct 
 	}
 	if (name && *name && name[0] != '/' && strchr(name, '/')) {
 		const char *base = strrchr(name, '/') + 1;
-		return fvl_fail(FVL_STATUS_NOT_FOUND, "%s has no vision_tower/ folder, and its config.json "
-		                "names the Florence-2 tower repo '%s' (mm_vision_tower), which is neither "
-		                "a local folder nor in the Hugging Face cache: download it "
-		                "(huggingface-cli download %s --local-dir %s) and pass --vision-tower %s",
-		                ckpt_dir, name, name, base, base);
+		return fvl_fail(
+		        FVL_STATUS_NOT_FOUND,
+		        "%s has no vision_tower/ folder, and its config.json "
+		        "names the Florence-2 tower repo '%s' (mm_vision_tower), which is neither "
+		        "a local folder nor in the Hugging Face cache: download it "
+		        "(huggingface-cli download %s --local-dir %s) and pass --vision-tower %s",
+		        ckpt_dir, name, name, base, base);
 	}
-	return fvl_fail(FVL_STATUS_NOT_FOUND, "%s has no vision_tower/ folder%s%s%s: pass the folder "
-	                "of the Florence-2 tower (config.json, preprocessor_config.json, tokenizer.json) "
-	                "with --vision-tower DIR", ckpt_dir, name ? " and mm_vision_tower '" : "",
-	                name ? name : "", name ? "' is not a folder" : "");
+	return fvl_fail(
+	        FVL_STATUS_NOT_FOUND,
+	        "%s has no vision_tower/ folder%s%s%s: pass the folder "
+	        "of the Florence-2 tower (config.json, preprocessor_config.json, tokenizer.json) "
+	        "with --vision-tower DIR",
+	        ckpt_dir, name ? " and mm_vision_tower '" : "", name ? name : "",
+	        name ? "' is not a folder" : "");
 }

@@ -53,8 +53,8 @@ static int bench_llm(const struct fvl_model *m, struct fvl_compute *compute, siz
 	size_t wbytes = linear_bytes(&L->output);
 	for (size_t l = 0; l < L->n_layer; l++) {
 		const struct fvl_llm_layer *y = &L->layers[l];
-		const struct fvl_linear *all[] = {&y->qkv, &y->q, &y->k, &y->v, &y->o, &y->gate_up,
-		                                  &y->gate, &y->up, &y->down};
+		const struct fvl_linear *all[] = {&y->qkv,     &y->q,    &y->k,  &y->v,   &y->o,
+		                                  &y->gate_up, &y->gate, &y->up, &y->down};
 		for (size_t i = 0; i < 9; i++)
 			wbytes += linear_bytes(all[i]);
 	}
@@ -83,14 +83,18 @@ static int bench_llm(const struct fvl_model *m, struct fvl_compute *compute, siz
 	if (rc) {
 		return 1;
 	}
-	const double kv = (double)(P + G) * (double)L->n_layer * 2.0 * (double)(L->n_head_kv * L->n_embd_head) * 2.0;
+	const double kv = (double)(P + G) * (double)L->n_layer * 2.0 *
+	                  (double)(L->n_head_kv * L->n_embd_head) * 2.0;
 	const double dec_s = (t2 - t1) / 1e3 / (double)G;
 	const double gbs = ((double)wbytes + kv) / dec_s / 1e9;
-	fprintf(out, "| LLM %s (%zu layers), weights %s | %zu threads | prefill %zu tok: %.1f tok/s | decode: "
-	       "%.2f tok/s | %.0f MB read/token, %.2f GB/s = %.0f%% of %.1f GB/s | peak RSS %.0f MB |\n",
-	       L->phi3 ? "phi3" : "llama", L->n_layer, type_name(&L->layers[0].down), fvl_pool_threads(compute->pool),
-	       P, (double)P / ((t1 - t0) / 1e3), 1.0 / dec_s, ((double)wbytes + kv) / 1e6, gbs,
-	       100.0 * gbs / bw, bw, peak_rss_mb());
+	fprintf(out,
+	        "| LLM %s (%zu layers), weights %s | %zu threads | prefill %zu tok: %.1f tok/s | "
+	        "decode: "
+	        "%.2f tok/s | %.0f MB read/token, %.2f GB/s = %.0f%% of %.1f GB/s | peak RSS %.0f "
+	        "MB |\n",
+	        L->phi3 ? "phi3" : "llama", L->n_layer, type_name(&L->layers[0].down),
+	        fvl_pool_threads(compute->pool), P, (double)P / ((t1 - t0) / 1e3), 1.0 / dec_s,
+	        ((double)wbytes + kv) / 1e6, gbs, 100.0 * gbs / bw, bw, peak_rss_mb());
 	sum->prefill_tps = (double)P / ((t1 - t0) / 1e3);
 	sum->decode_tps = 1.0 / dec_s;
 	free(ids);
@@ -104,7 +108,8 @@ static double xnnpack_gflops(pthreadpool_t pool)
 {
 	const size_t m = 576, k = 1024, n = 4096;
 	xnn_operator_t op = NULL;
-	float *w = calloc(n * k, 4), *b = calloc(n, 4), *x = calloc(m * k, 4), *y = calloc(m * n, 4);
+	float *w = calloc(n * k, 4), *b = calloc(n, 4), *x = calloc(m * k, 4),
+	      *y = calloc(m * n, 4);
 	double best = 0;
 	if (!w || !b || !x || !y || xnn_initialize(NULL) != xnn_status_success ||
 	    xnn_create_fully_connected_nc_f32(k, n, k, n, w, b, -INFINITY, INFINITY, 0, &op) !=
@@ -130,9 +135,11 @@ static int bench_vision(const struct fvl_model *m, struct fvl_compute *compute, 
 {
 	const struct fvl_vision *v = &m->vision;
 	const struct fvl_f2 *f = &v->f2;
-	const size_t S = f->davit.image_size, grid = fvl_davit_grid(&f->davit), n = fvl_f2_n_visual(&f->encoder), d = f->encoder.n_embd;
+	const size_t S = f->davit.image_size, grid = fvl_davit_grid(&f->davit),
+	             n = fvl_f2_n_visual(&f->encoder), d = f->encoder.n_embd;
 	const size_t cl = f->davit.stages[f->davit.n_stages - 1].c, L = n + v->prompt_len;
-	float *px = malloc(3 * S * S * 4), *dav = malloc(grid * grid * cl * 4), *feat = malloc(n * d * 4);
+	float *px = malloc(3 * S * S * 4), *dav = malloc(grid * grid * cl * 4),
+	      *feat = malloc(n * d * 4);
 	float *enc[FVL_VISION_MAX_PROMPTS] = {0}, *fused = malloc(n * (1 + v->n_prompts) * d * 4);
 	float *proj = malloc(n * v->projector.out_dim * 4);
 	if (!px || !dav || !feat || !fused || !proj)
@@ -157,52 +164,64 @@ static int bench_vision(const struct fvl_model *m, struct fvl_compute *compute, 
 	rc = rc || fvl_f2_encode_image(&f->encoder, compute, dav, feat) != FVL_STATUS_OK;
 	double t2 = ms();
 	for (size_t p = 0; p < v->n_prompts && !rc; p++)
-		rc = fvl_f2_encoder_forward(&f->encoder, compute, feat, n, v->prompts + p * v->prompt_len, v->prompt_len,
-		                    enc[p]) != FVL_STATUS_OK;
+		rc = fvl_f2_encoder_forward(&f->encoder, compute, feat, n,
+		                            v->prompts + p * v->prompt_len, v->prompt_len,
+		                            enc[p]) != FVL_STATUS_OK;
 	double t3 = ms();
 	if (!rc) {
 		const size_t nl = fvl_vision_n_tokens(v);
 		fvl_dbfusion(nl, v->drop, d, v->n_prompts, feat, (const float *const *)enc, fused);
-		rc = fvl_projector_forward(&v->projector, compute, nl, fused, proj) != FVL_STATUS_OK;
+		rc = fvl_projector_forward(&v->projector, compute, nl, fused, proj) !=
+		     FVL_STATUS_OK;
 	}
 	double t4 = ms();
 	if (rc) {
 		return 1;
 	}
-	fprintf(out, "\n| vision part (%zux%zu, weights %s) | ms | GFLOP | GFLOP/s |\n|---|---|---|---|\n", S, S,
-	       type_name(&f->davit.stages[0].spatial[0].qkv));
+	fprintf(out,
+	        "\n| vision part (%zux%zu, weights %s) | ms | GFLOP | GFLOP/s "
+	        "|\n|---|---|---|---|\n",
+	        S, S, type_name(&f->davit.stages[0].spatial[0].qkv));
 	size_t h = S;
 	double total_gf = 0;
 	for (size_t s = 0; s < f->davit.n_stages; s++) {
 		const struct fvl_davit_stage *t = &f->davit.stages[s];
 		h = (h + 2 * t->pad - t->k) / t->stride + 1;
-		const double ntok = (double)(h * h), c = (double)t->c, win = (double)(f->davit.window * f->davit.window);
+		const double ntok = (double)(h * h), c = (double)t->c,
+		             win = (double)(f->davit.window * f->davit.window);
 		double mac = ntok * (double)(t->cin * t->k * t->k) * c;
-		mac += (double)t->depth * ntok * (24.0 * c * c + 36.0 * c + 2.0 * win * c +
-		                                 2.0 * c * c / (double)t->groups);
-		fprintf(out, "| DaViT stage %zu (%zux%zu, C=%zu, depth %zu) | %.0f | %.1f | %.1f |\n", s, h, h,
-		       t->c, t->depth, stage_ms[s], 2 * mac / 1e9, 2 * mac / 1e9 / (stage_ms[s] / 1e3));
+		mac += (double)t->depth * ntok *
+		       (24.0 * c * c + 36.0 * c + 2.0 * win * c + 2.0 * c * c / (double)t->groups);
+		fprintf(out,
+		        "| DaViT stage %zu (%zux%zu, C=%zu, depth %zu) | %.0f | %.1f | %.1f |\n", s,
+		        h, h, t->c, t->depth, stage_ms[s], 2 * mac / 1e9,
+		        2 * mac / 1e9 / (stage_ms[s] / 1e3));
 		total_gf += 2 * mac / 1e9;
 	}
-	const double enc_mac = (double)L * (4.0 * d * d + 2.0 * d * f->encoder.n_ff) * (double)f->encoder.n_layer +
-	                       2.0 * (double)L * (double)L * (double)d * (double)f->encoder.n_layer;
+	const double enc_mac =
+	        (double)L * (4.0 * d * d + 2.0 * d * f->encoder.n_ff) * (double)f->encoder.n_layer +
+	        2.0 * (double)L * (double)L * (double)d * (double)f->encoder.n_layer;
 	const double proj_mac = (double)n * ((double)(1 + v->n_prompts) * d * v->projector.out_dim +
-	                                     (double)(v->projector.depth - 1) * v->projector.out_dim * v->projector.out_dim);
+	                                     (double)(v->projector.depth - 1) *
+	                                             v->projector.out_dim * v->projector.out_dim);
 	const double img_mac = (double)n * cl * d;
 	fprintf(out, "| _encode_image | %.0f | %.2f | %.1f |\n", t2 - t1, 2 * img_mac / 1e9,
-	       2 * img_mac / 1e9 / ((t2 - t1) / 1e3));
-	fprintf(out, "| BART encoder x %zu (L=%zu) | %.0f | %.1f | %.1f |\n", v->n_prompts, L, t3 - t2,
-	       2 * enc_mac * v->n_prompts / 1e9, 2 * enc_mac * v->n_prompts / 1e9 / ((t3 - t2) / 1e3));
+	        2 * img_mac / 1e9 / ((t2 - t1) / 1e3));
+	fprintf(out, "| BART encoder x %zu (L=%zu) | %.0f | %.1f | %.1f |\n", v->n_prompts, L,
+	        t3 - t2, 2 * enc_mac * v->n_prompts / 1e9,
+	        2 * enc_mac * v->n_prompts / 1e9 / ((t3 - t2) / 1e3));
 	fprintf(out, "| fusion + projector | %.0f | %.2f | %.1f |\n", t4 - t3, 2 * proj_mac / 1e9,
-	       2 * proj_mac / 1e9 / ((t4 - t3) / 1e3));
+	        2 * proj_mac / 1e9 / ((t4 - t3) / 1e3));
 	total_gf += 2 * (img_mac + enc_mac * v->n_prompts + proj_mac) / 1e9;
 	fprintf(out, "| **whole vision side** | %.0f | %.0f | %.1f |\n", t4 - t0, total_gf,
-	       total_gf / ((t4 - t0) / 1e3));
+	        total_gf / ((t4 - t0) / 1e3));
 	sum->vision_ms = t4 - t0;
 	const double xg = xnnpack_gflops(compute->pool);
-	fprintf(out, "\nXNNPACK f32 fully-connected (576 x 1024 -> 4096) on this machine: %.1f GFLOP/s; the "
-	       "vision side reaches %.0f%% of it. Peak RSS %.0f MB.\n", xg,
-	       xg > 0 ? 100.0 * total_gf / ((t4 - t0) / 1e3) / xg : 0.0, peak_rss_mb());
+	fprintf(out,
+	        "\nXNNPACK f32 fully-connected (576 x 1024 -> 4096) on this machine: %.1f GFLOP/s; "
+	        "the "
+	        "vision side reaches %.0f%% of it. Peak RSS %.0f MB.\n",
+	        xg, xg > 0 ? 100.0 * total_gf / ((t4 - t0) / 1e3) / xg : 0.0, peak_rss_mb());
 	for (size_t p = 0; p < v->n_prompts; p++)
 		free(enc[p]);
 	free(px), free(dav), free(feat), free(fused), free(proj);
@@ -214,7 +233,8 @@ static int bench_vision(const struct fvl_model *m, struct fvl_compute *compute, 
 static int bench_task(const struct fvl_model *m, const char *task, long threads, const char *isa,
                       long reps, FILE *out)
 {
-	const uint32_t S = (uint32_t)(m->is_vl ? m->vision.f2.davit.image_size : m->f2.davit.image_size);
+	const uint32_t S =
+	        (uint32_t)(m->is_vl ? m->vision.f2.davit.image_size : m->f2.davit.image_size);
 	uint8_t *rgb = malloc((size_t)S * S * 3);
 	if (!rgb)
 		return 1;
@@ -223,9 +243,11 @@ static int bench_task(const struct fvl_model *m, const char *task, long threads,
 		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
 		rgb[i] = (uint8_t)((i / 3 % S + i / 3 / S) / 3 + (x & 31));
 	}
-	fprintf(out, "### Florence-2 task %s, %ux%u image, 20-token answers (forced </s> at 20)\n\n"
-	       "| search | image + encoder ms | decoder ms | tokens | ms/token | total ms |\n"
-	       "|---|---|---|---|---|---|\n", task, S, S);
+	fprintf(out,
+	        "### Florence-2 task %s, %ux%u image, 20-token answers (forced </s> at 20)\n\n"
+	        "| search | image + encoder ms | decoder ms | tokens | ms/token | total ms |\n"
+	        "|---|---|---|---|---|---|\n",
+	        task, S, S);
 	struct fvl_task_params warm; /* first-touch of the weights and thread start-up */
 	struct fvl_task_result wr;
 	fvl_task_params_default(&warm);
@@ -238,15 +260,17 @@ static int bench_task(const struct fvl_model *m, const char *task, long threads,
 			struct fvl_task_params p;
 			struct fvl_task_result res;
 			fvl_task_params_default(&p);
-			p.task = task, p.n_beams = beams, p.max_new = 20, p.n_threads = (uint32_t)threads;
+			p.task = task, p.n_beams = beams, p.max_new = 20,
+			p.n_threads = (uint32_t)threads;
 			p.isa = isa;
 			if (fvl_task_run(m, rgb, S, S, &p, &res) != FVL_STATUS_OK) {
 				rc = 1;
 				break;
 			}
-			fprintf(out, "| %s | %.0f | %.0f | %zu | %.1f | %.0f |\n", beams == 1 ? "greedy" : "3 beams",
-			       res.ms_vision, res.ms_decode, res.n_ids,
-			       res.n_ids ? res.ms_decode / (double)res.n_ids : 0.0, res.ms_vision + res.ms_decode);
+			fprintf(out, "| %s | %.0f | %.0f | %zu | %.1f | %.0f |\n",
+			        beams == 1 ? "greedy" : "3 beams", res.ms_vision, res.ms_decode,
+			        res.n_ids, res.n_ids ? res.ms_decode / (double)res.n_ids : 0.0,
+			        res.ms_vision + res.ms_decode);
 			fvl_task_result_free(&res);
 		}
 	}
@@ -263,8 +287,8 @@ void fvl_bench_params_default(struct fvl_bench_params *p)
 	p->n_images = 1;
 }
 
-enum fvl_status fvl_bench(const struct fvl_model *m, const char *name,
-                          const struct fvl_bench_params *bp, FILE *out)
+enum fvl_status
+fvl_bench(const struct fvl_model *m, const char *name, const struct fvl_bench_params *bp, FILE *out)
 {
 	struct fvl_bench_params def;
 	if (!m || !out)
@@ -281,18 +305,23 @@ enum fvl_status fvl_bench(const struct fvl_model *m, const char *name,
 	if (bp->task) {
 		if (!fvl_task_find(bp->task))
 			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "unknown task '%s'", bp->task);
-		fprintf(out, "model %s (%s), model load peak RSS %.0f MB\n\n", name, m->arch, peak_rss_mb());
-		return bench_task(m, bp->task, threads, bp->isa, R, out) ? fvl_fail(FVL_STATUS_IO,
-		       "%s", fvl_last_error()) : FVL_STATUS_OK;
+		fprintf(out, "model %s (%s), model load peak RSS %.0f MB\n\n", name, m->arch,
+		        peak_rss_mb());
+		return bench_task(m, bp->task, threads, bp->isa, R, out)
+		               ? fvl_fail(FVL_STATUS_IO, "%s", fvl_last_error())
+		               : FVL_STATUS_OK;
 	}
 	if (!m->is_vl)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "without a task, fvl bench measures Florence-VL "
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "without a task, fvl bench measures Florence-VL "
 		                "models");
 	if (!llm && !vision)
 		llm = vision = true;
 	if (llm && P + G + 4 > m->llm.n_ctx_train)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "%zu prompt and %zu generated tokens do not "
-		                "fit the model's context of %zu tokens", P, G, m->llm.n_ctx_train);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "%zu prompt and %zu generated tokens do not "
+		                "fit the model's context of %zu tokens",
+		                P, G, m->llm.n_ctx_train);
 	struct fvl_compute compute;
 	enum fvl_status st = fvl_compute_init(&compute, (size_t)threads, bp->isa);
 	if (st != FVL_STATUS_OK)
@@ -315,11 +344,14 @@ enum fvl_status fvl_bench(const struct fvl_model *m, const char *name,
 			snprintf(p, sizeof(p), "%.2f (%zu tok)", sum.prefill_tps, P);
 		if (sum.decode_tps >= 0)
 			snprintf(d, sizeof(d), "%.2f", sum.decode_tps);
-		fprintf(out, "\n| model | quant (LLM / vision) | threads | vision ms | prefill tok/s | decode tok/s | "
-		        "peak RSS MB |\n|---|---|---|---|---|---|---|\n| %s | %s / %s | %zu | %s | %s | %s | %.0f |\n",
+		fprintf(out,
+		        "\n| model | quant (LLM / vision) | threads | vision ms | prefill tok/s | "
+		        "decode tok/s | "
+		        "peak RSS MB |\n|---|---|---|---|---|---|---|\n| %s | %s / %s | %zu | %s | "
+		        "%s | %s | %.0f |\n",
 		        slash ? slash + 1 : name, type_name(&m->llm.layers[0].down),
-		        type_name(&m->vision.f2.davit.stages[0].spatial[0].qkv), fvl_pool_threads(compute.pool), v, p, d,
-		        peak_rss_mb());
+		        type_name(&m->vision.f2.davit.stages[0].spatial[0].qkv),
+		        fvl_pool_threads(compute.pool), v, p, d, peak_rss_mb());
 	}
 	fvl_compute_free(&compute);
 	if (rc)

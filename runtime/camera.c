@@ -27,18 +27,31 @@ struct fvl_camera {
 	char fmt[64];
 };
 
-static int lv_open(const char *p, int flags) { return v4l2_open(p, flags); }
-static int lv_close(int fd) { return v4l2_close(fd); }
-static int lv_ioctl(int fd, unsigned long r, void *a) { return v4l2_ioctl(fd, r, a); }
+static int lv_open(const char *p, int flags)
+{
+	return v4l2_open(p, flags);
+}
+static int lv_close(int fd)
+{
+	return v4l2_close(fd);
+}
+static int lv_ioctl(int fd, unsigned long r, void *a)
+{
+	return v4l2_ioctl(fd, r, a);
+}
 static void *lv_mmap(void *a, size_t l, int prot, int flags, int fd, int64_t off)
 {
 	return v4l2_mmap(a, l, prot, flags, fd, off);
 }
-static int lv_munmap(void *a, size_t l) { return v4l2_munmap(a, l); }
+static int lv_munmap(void *a, size_t l)
+{
+	return v4l2_munmap(a, l);
+}
 
 const struct fvl_v4l2_ops *fvl_v4l2_ops_libv4l2(void)
 {
-	static const struct fvl_v4l2_ops ops = {lv_open, lv_close, lv_ioctl, lv_mmap, lv_munmap, poll};
+	static const struct fvl_v4l2_ops ops = {lv_open, lv_close,  lv_ioctl,
+	                                        lv_mmap, lv_munmap, poll};
 	return &ops;
 }
 
@@ -56,8 +69,8 @@ static enum fvl_status dev_error(const struct fvl_camera *c, const char *step)
 {
 	const int e = errno;
 	if (e == ENODEV || e == ENXIO)
-		return fvl_fail(FVL_STATUS_IO, "%s: the device disappeared (%s: %s)", c->device, step,
-		                strerror(e));
+		return fvl_fail(FVL_STATUS_IO, "%s: the device disappeared (%s: %s)", c->device,
+		                step, strerror(e));
 	return fvl_fail(FVL_STATUS_IO, "%s: %s failed: %s", c->device, step, strerror(e));
 }
 
@@ -88,25 +101,30 @@ enum fvl_status fvl_camera_open(const struct fvl_v4l2_ops *ops, const struct fvl
 		const int e = errno;
 		free(c);
 		if (e == ENOENT || e == ENODEV || e == ENXIO)
-			return fvl_fail(FVL_STATUS_NOT_FOUND, "%s: no such camera (%s)", p->device, strerror(e));
+			return fvl_fail(FVL_STATUS_NOT_FOUND, "%s: no such camera (%s)", p->device,
+			                strerror(e));
 		if (e == EBUSY)
-			return fvl_fail(FVL_STATUS_IO, "%s: the camera is busy (another program uses it)",
+			return fvl_fail(FVL_STATUS_IO,
+			                "%s: the camera is busy (another program uses it)",
 			                p->device);
 		if (e == ENOTTY || e == EINVAL) /* libv4l2 probes the device as it opens it */
-			return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: not a V4L2 device (%s)", p->device,
-			                strerror(e));
+			return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: not a V4L2 device (%s)",
+			                p->device, strerror(e));
 		return fvl_fail(FVL_STATUS_IO, "%s: cannot open: %s", p->device, strerror(e));
 	}
 	memset(&cap, 0, sizeof(cap));
 	if (xioctl(c, VIDIOC_QUERYCAP, &cap) != 0) {
-		st = errno == ENOTTY ? fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: not a V4L2 device", c->device) :
-		                       dev_error(c, "VIDIOC_QUERYCAP");
+		st = errno == ENOTTY
+		             ? fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: not a V4L2 device", c->device)
+		             : dev_error(c, "VIDIOC_QUERYCAP");
 		goto error;
 	}
-	const uint32_t caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
+	const uint32_t caps =
+	        cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
 	if (!(caps & V4L2_CAP_VIDEO_CAPTURE) || !(caps & V4L2_CAP_STREAMING)) {
-		st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s (%.32s): not a streaming video capture device",
-		              c->device, (const char *)cap.card);
+		st = fvl_fail(FVL_STATUS_UNSUPPORTED,
+		              "%s (%.32s): not a streaming video capture device", c->device,
+		              (const char *)cap.card);
 		goto error;
 	}
 	bool ok = false;
@@ -122,7 +140,8 @@ enum fvl_status fvl_camera_open(const struct fvl_v4l2_ops *ops, const struct fvl
 			ok = true;
 	}
 	if (!ok) {
-		st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: offers none of MJPEG, YUYV, RGB24", c->device);
+		st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: offers none of MJPEG, YUYV, RGB24",
+		              c->device);
 		goto error;
 	}
 	c->fourcc = fmt.fmt.pix.pixelformat;
@@ -135,8 +154,8 @@ enum fvl_status fvl_camera_open(const struct fvl_v4l2_ops *ops, const struct fvl
 	req.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
 	req.memory = V4L2_MEMORY_MMAP;
 	if (xioctl(c, VIDIOC_REQBUFS, &req) != 0 || req.count < 1) {
-		st = req.count < 1 ? fvl_fail(FVL_STATUS_IO, "%s: no capture buffers", c->device) :
-		                     dev_error(c, "VIDIOC_REQBUFS");
+		st = req.count < 1 ? fvl_fail(FVL_STATUS_IO, "%s: no capture buffers", c->device)
+		                   : dev_error(c, "VIDIOC_REQBUFS");
 		goto error;
 	}
 	c->n_buf = req.count > MAX_BUFFERS ? MAX_BUFFERS : req.count;
@@ -203,8 +222,9 @@ enum fvl_status fvl_camera_grab(struct fvl_camera *c, struct fvl_image *out, uin
 		if (r < 0)
 			return dev_error(c, "poll");
 		if (r == 0)
-			return fvl_fail(FVL_STATUS_IO, "%s: timed out after %d ms waiting for a frame",
-			                c->device, c->timeout_ms);
+			return fvl_fail(FVL_STATUS_IO,
+			                "%s: timed out after %d ms waiting for a frame", c->device,
+			                c->timeout_ms);
 		if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) {
 			errno = ENODEV;
 			return dev_error(c, "poll");
@@ -219,7 +239,8 @@ enum fvl_status fvl_camera_grab(struct fvl_camera *c, struct fvl_image *out, uin
 	}
 	if (b.index >= c->n_buf || b.bytesused > c->len[b.index]) {
 		xioctl(c, VIDIOC_QBUF, &b);
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: the driver returned a bad buffer", c->device);
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: the driver returned a bad buffer",
+		                c->device);
 	}
 	const enum fvl_status st = fvl_frame_to_rgb(c->fourcc, c->buf[b.index], b.bytesused, c->w,
 	                                            c->h, c->stride, c->device, out);

@@ -16,11 +16,11 @@ struct fvl_capture {
 	bool wait_for_device;
 	pthread_t thread;
 	pthread_mutex_t mu;
-	pthread_cond_t wake;       /* stop requests, for the back-off sleeps */
+	pthread_cond_t wake; /* stop requests, for the back-off sleeps */
 	/* under mu */
 	bool stop, failed;
 	struct fvl_image latest;
-	uint64_t serial;           /* frames kept so far */
+	uint64_t serial; /* frames kept so far */
 	struct fvl_capture_stats stats;
 	enum fvl_status fail_status;
 	char fail_msg[512];
@@ -81,11 +81,13 @@ static void *loop(void *arg)
 			if (st != FVL_STATUS_OK) {
 				/* a device that never came up, or one that cannot work at all, is an error
 				 * (unless told to wait for it) */
-				if ((!ever_opened && !c->wait_for_device) || st == FVL_STATUS_UNSUPPORTED) {
+				if ((!ever_opened && !c->wait_for_device) ||
+				    st == FVL_STATUS_UNSUPPORTED) {
 					pthread_mutex_lock(&c->mu);
 					c->failed = true;
 					c->fail_status = st;
-					snprintf(c->fail_msg, sizeof(c->fail_msg), "%s", fvl_last_error());
+					snprintf(c->fail_msg, sizeof(c->fail_msg), "%s",
+					         fvl_last_error());
 					pthread_mutex_unlock(&c->mu);
 					break;
 				}
@@ -113,9 +115,10 @@ static void *loop(void *arg)
 			pthread_mutex_lock(&c->mu);
 			const uint64_t n = ++c->stats.corrupt;
 			pthread_mutex_unlock(&c->mu);
-			if ((n & (n - 1)) == 0) /* 1, 2, 4, 8, ...: a flood of them stays readable */
-				FVL_LOG_W("skipped a corrupt frame (%llu so far): %s", (unsigned long long)n,
-				          fvl_last_error());
+			if ((n & (n - 1)) ==
+			    0) /* 1, 2, 4, 8, ...: a flood of them stays readable */
+				FVL_LOG_W("skipped a corrupt frame (%llu so far): %s",
+				          (unsigned long long)n, fvl_last_error());
 			continue;
 		}
 		FVL_LOG_W("%s", fvl_last_error());
@@ -129,8 +132,8 @@ static void *loop(void *arg)
 	return NULL;
 }
 
-enum fvl_status fvl_capture_start(const struct fvl_camera_params *p, bool wait_for_device,
-                                  struct fvl_capture **out)
+enum fvl_status
+fvl_capture_start(const struct fvl_camera_params *p, bool wait_for_device, struct fvl_capture **out)
 {
 	return fvl_capture_start_with(NULL, p, wait_for_device, out);
 }

@@ -30,13 +30,13 @@ void fvl_log(enum fvl_log_level level, const char *fmt, ...) FVL_PRINTF(2, 3);
 #define FVL_LOG_D(...) fvl_log(FVL_LOG_DEBUG, __VA_ARGS__)
 
 /* For bugs only, never for input that came from outside. */
-#define FVL_ASSERT(x)                                                                      \
-	do {                                                                               \
-		if (!(x)) {                                                                \
-			fprintf(stderr, "fvl: %s:%d: assertion failed: %s\n", __FILE__,   \
-			        __LINE__, #x);                                             \
-			abort();                                                           \
-		}                                                                          \
+#define FVL_ASSERT(x)                                                                              \
+	do {                                                                                       \
+		if (!(x)) {                                                                        \
+			fprintf(stderr, "fvl: %s:%d: assertion failed: %s\n", __FILE__, __LINE__,  \
+			        #x);                                                               \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 /* Makes room for element n of a growable array (capacity doubles, starting at first). */

@@ -15,11 +15,15 @@ enum fvl_status fvl_compute_init(struct fvl_compute *compute, size_t n_threads, 
 	fvl_cpu_detect(&cpu);
 	const enum fvl_kernels_status ks = fvl_kernels_init(&compute->kernels, &cpu, isa);
 	if (ks == FVL_KERNELS_UNKNOWN_ISA)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "FVL_ISA=%s is not one of scalar, baseline, "
-		                "dotprod, i8mm, avx2", isa);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "FVL_ISA=%s is not one of scalar, baseline, "
+		                "dotprod, i8mm, avx2",
+		                isa);
 	if (ks != FVL_KERNELS_OK)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "FVL_ISA=%s: this CPU or build cannot run that "
-		                "variant", isa);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "FVL_ISA=%s: this CPU or build cannot run that "
+		                "variant",
+		                isa);
 	const size_t avail = fvl_cpus_available();
 #ifdef FVL_DEFAULT_THREADS
 	if (n_threads == 0) /* the board profile's default (boards/<board>/board.mk) */
@@ -27,8 +31,8 @@ enum fvl_status fvl_compute_init(struct fvl_compute *compute, size_t n_threads, 
 #endif
 	if (n_threads == 0 || (n_threads > avail && avail > 0)) {
 		if (n_threads > avail)
-			FVL_LOG_W("%zu threads asked for, %zu CPUs available: using %zu", n_threads, avail,
-			          avail);
+			FVL_LOG_W("%zu threads asked for, %zu CPUs available: using %zu", n_threads,
+			          avail, avail);
 		n_threads = avail;
 	}
 	if (fvl_pool_init(n_threads, &compute->pool) != FVL_STATUS_OK)
@@ -59,7 +63,8 @@ static void rest_task(void *ctx, size_t i)
 void fvl_compute_rest(struct fvl_compute *compute)
 {
 	if (compute->pool && fvl_pool_threads(compute->pool) > 1)
-		pthreadpool_parallelize_1d(compute->pool, rest_task, NULL, 1, PTHREADPOOL_FLAG_YIELD_WORKERS);
+		pthreadpool_parallelize_1d(compute->pool, rest_task, NULL, 1,
+		                           PTHREADPOOL_FLAG_YIELD_WORKERS);
 }
 
 void fvl_compute_free(struct fvl_compute *compute)
@@ -83,8 +88,8 @@ enum fvl_status fvl_compute_reserve(struct fvl_compute *compute, size_t m, size_
 	if (ad)
 		compute->ad = ad;
 	if (!aq || !ad)
-		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for %zu activations", need);
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for %zu activations",
+		                need);
 	compute->aq_cap = need;
 	return FVL_STATUS_OK;
 }
-

@@ -12,8 +12,8 @@ struct fvl_compute {
 	struct fvl_kernels kernels;
 	pthreadpool_t pool;
 	/* activation scratch, grown by fvl_compute_reserve before compute: */
-	int8_t *aq;    /* (aq_cap) q8 values, or (aq_cap) f16 values of the fp16 path (2 bytes each) */
-	float *ad;     /* (aq_cap / 32) block scales, or one inverse scale per f16 row */
+	int8_t *aq; /* (aq_cap) q8 values, or (aq_cap) f16 values of the fp16 path (2 bytes each) */
+	float *ad;  /* (aq_cap / 32) block scales, or one inverse scale per f16 row */
 	size_t aq_cap; /* values */
 };
 

@@ -11,7 +11,7 @@
 #include "names.h"
 #include "davit.h"
 
-#define TB 256 /* tokens per tile in convolutions and MLPs */
+#define TB             256 /* tokens per tile in convolutions and MLPs */
 #define NAME(buf, ...) (snprintf(buf, sizeof(buf), __VA_ARGS__), buf)
 
 /* (C, 1, 3, 3) f32 -> tap-major (9, C). */
@@ -45,10 +45,14 @@ static enum fvl_status load_block(struct fvl_davit_block *b, const struct fvl_gg
 	    (st = fvl_tensor_f32(g, P(FVL_TN_ATTN_NORM FVL_B), c, &b->attn_norm_b)) ||
 	    (st = fvl_tensor_f32(g, P(FVL_TN_FFN_NORM FVL_W), c, &b->ffn_norm_w)) ||
 	    (st = fvl_tensor_f32(g, P(FVL_TN_FFN_NORM FVL_B), c, &b->ffn_norm_b)) ||
-	    (st = fvl_linear_init(&b->qkv, g, P(FVL_TN_ATTN_QKV FVL_W), Q(FVL_TN_ATTN_QKV FVL_B), c, 3 * c)) ||
-	    (st = fvl_linear_init(&b->attn_out, g, P(FVL_TN_ATTN_OUT FVL_W), Q(FVL_TN_ATTN_OUT FVL_B), c, c)) ||
-	    (st = fvl_linear_init(&b->ffn_up, g, P(FVL_TN_FFN_UP FVL_W), Q(FVL_TN_FFN_UP FVL_B), c, 4 * c)) ||
-	    (st = fvl_linear_init(&b->ffn_down, g, P(FVL_TN_FFN_DOWN FVL_W), Q(FVL_TN_FFN_DOWN FVL_B), 4 * c, c)))
+	    (st = fvl_linear_init(&b->qkv, g, P(FVL_TN_ATTN_QKV FVL_W), Q(FVL_TN_ATTN_QKV FVL_B), c,
+	                          3 * c)) ||
+	    (st = fvl_linear_init(&b->attn_out, g, P(FVL_TN_ATTN_OUT FVL_W),
+	                          Q(FVL_TN_ATTN_OUT FVL_B), c, c)) ||
+	    (st = fvl_linear_init(&b->ffn_up, g, P(FVL_TN_FFN_UP FVL_W), Q(FVL_TN_FFN_UP FVL_B), c,
+	                          4 * c)) ||
+	    (st = fvl_linear_init(&b->ffn_down, g, P(FVL_TN_FFN_DOWN FVL_W),
+	                          Q(FVL_TN_FFN_DOWN FVL_B), 4 * c, c)))
 		return st;
 #undef P
 #undef Q
@@ -68,7 +72,8 @@ static void free_block(struct fvl_davit_block *b)
 enum fvl_status fvl_davit_load(struct fvl_davit *v, const struct fvl_gguf *g)
 {
 	size_t dims[FVL_DAVIT_MAX_STAGES], depth[FVL_DAVIT_MAX_STAGES], heads[FVL_DAVIT_MAX_STAGES];
-	size_t groups[FVL_DAVIT_MAX_STAGES], ks[FVL_DAVIT_MAX_STAGES], strides[FVL_DAVIT_MAX_STAGES];
+	size_t groups[FVL_DAVIT_MAX_STAGES], ks[FVL_DAVIT_MAX_STAGES],
+	        strides[FVL_DAVIT_MAX_STAGES];
 	size_t pads[FVL_DAVIT_MAX_STAGES], pre[FVL_DAVIT_MAX_STAGES];
 	const struct fvl_gguf_kv *kv;
 	enum fvl_status st;
@@ -78,7 +83,8 @@ enum fvl_status fvl_davit_load(struct fvl_davit *v, const struct fvl_gguf *g)
 	if ((st = fvl_gguf_get_arr(g, FVL_KEY_V_DIM_EMBED, FVL_GGUF_TYPE_UINT32, &kv)))
 		return st;
 	if (kv->n == 0 || kv->n > FVL_DAVIT_MAX_STAGES)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%llu DaViT stages", (unsigned long long)kv->n);
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%llu DaViT stages",
+		                (unsigned long long)kv->n);
 	v->n_stages = kv->n;
 	const size_t ns = v->n_stages;
 	if ((st = fvl_gguf_get_dims(g, FVL_KEY_V_DIM_EMBED, ns, dims)) ||
@@ -95,29 +101,34 @@ enum fvl_status fvl_davit_load(struct fvl_davit *v, const struct fvl_gguf *g)
 	v->eps = 1e-5f; /* nn.LayerNorm's default, what files without the key were converted from */
 	if (fvl_gguf_get_f32(g, FVL_KEY_V_LAYER_NORM_EPS, &v->eps) == FVL_STATUS_OK &&
 	    !(v->eps > 0.0f && v->eps < 1.0f))
-		return fvl_fail(FVL_STATUS_BAD_FILE, "f2.vision.layer_norm_eps %g is outside (0, 1)",
-		                (double)v->eps);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "f2.vision.layer_norm_eps %g is outside (0, 1)", (double)v->eps);
 	size_t cin = 3, grid = v->image_size;
 	for (size_t s = 0; s < ns; s++) {
 		struct fvl_davit_stage *t = &v->stages[s];
 		t->c = dims[s], t->cin = cin, t->depth = depth[s], t->heads = heads[s];
 		t->groups = groups[s], t->k = ks[s], t->stride = strides[s], t->pad = pads[s];
 		t->prenorm = pre[s] != 0;
-		if (t->c == 0 || t->heads == 0 || t->groups == 0 || t->c % t->heads || t->c % t->groups ||
-		    t->k == 0 || t->k > 64 || t->stride == 0 || t->stride > 64 || t->pad >= t->k ||
-		    t->depth > 64 || t->c / t->heads > FVL_ATTN_MAX_HEAD_DIM || grid + 2 * t->pad < t->k)
-		{
-			st = fvl_fail(FVL_STATUS_BAD_FILE, "DaViT stage %zu: dim %zu, %zu heads, %zu groups, "
-			              "patch %zu stride %zu pad %zu, depth %zu on a %zu grid: not a shape fvl "
-			              "runs (head dim <= %d)", s, t->c, t->heads, t->groups, t->k, t->stride,
-			              t->pad, t->depth, grid, FVL_ATTN_MAX_HEAD_DIM);
+		if (t->c == 0 || t->heads == 0 || t->groups == 0 || t->c % t->heads ||
+		    t->c % t->groups || t->k == 0 || t->k > 64 || t->stride == 0 ||
+		    t->stride > 64 || t->pad >= t->k || t->depth > 64 ||
+		    t->c / t->heads > FVL_ATTN_MAX_HEAD_DIM || grid + 2 * t->pad < t->k) {
+			st = fvl_fail(FVL_STATUS_BAD_FILE,
+			              "DaViT stage %zu: dim %zu, %zu heads, %zu groups, "
+			              "patch %zu stride %zu pad %zu, depth %zu on a %zu grid: not "
+			              "a shape fvl "
+			              "runs (head dim <= %d)",
+			              s, t->c, t->heads, t->groups, t->k, t->stride, t->pad,
+			              t->depth, grid, FVL_ATTN_MAX_HEAD_DIM);
 			goto error;
 		}
 		grid = (grid + 2 * t->pad - t->k) / t->stride + 1;
 		size_t nc = t->prenorm ? cin : t->c;
 		if ((st = fvl_linear_init(&t->conv, g, NAME(n1, FVL_TN_V_CONV FVL_W, s),
-		                          NAME(n2, FVL_TN_V_CONV FVL_B, s), cin * t->k * t->k, t->c)) ||
-		    (st = fvl_tensor_f32(g, NAME(n1, FVL_TN_V_CONV_NORM FVL_W, s), nc, &t->norm_w)) ||
+		                          NAME(n2, FVL_TN_V_CONV FVL_B, s), cin * t->k * t->k,
+		                          t->c)) ||
+		    (st = fvl_tensor_f32(g, NAME(n1, FVL_TN_V_CONV_NORM FVL_W, s), nc,
+		                         &t->norm_w)) ||
 		    (st = fvl_tensor_f32(g, NAME(n1, FVL_TN_V_CONV_NORM FVL_B, s), nc, &t->norm_b)))
 			goto error;
 		t->spatial = calloc(t->depth, sizeof(*t->spatial));
@@ -191,10 +202,12 @@ static float *need(struct buf *b, size_t n)
 }
 
 /* Dense conv: in is (cin, H, W) planar if chw, else (H, W, cin) tokens; out (Ho, Wo, C). */
-static enum fvl_status conv(const struct fvl_davit_stage *t, struct fvl_compute *compute, const float *in,
-                            bool chw, size_t h, size_t w, float *out, struct buf *cols)
+static enum fvl_status conv(const struct fvl_davit_stage *t, struct fvl_compute *compute,
+                            const float *in, bool chw, size_t h, size_t w, float *out,
+                            struct buf *cols)
 {
-	const size_t ho = conv_out(h, t->k, t->stride, t->pad), wo = conv_out(w, t->k, t->stride, t->pad);
+	const size_t ho = conv_out(h, t->k, t->stride, t->pad),
+	             wo = conv_out(w, t->k, t->stride, t->pad);
 	const size_t kk = t->cin * t->k * t->k, n = ho * wo;
 	float *c = need(cols, TB * kk);
 	if (!c)
@@ -207,12 +220,20 @@ static enum fvl_status conv(const struct fvl_davit_stage *t, struct fvl_compute 
 			for (size_t ci = 0; ci < t->cin; ci++)
 				for (size_t ky = 0; ky < t->k; ky++)
 					for (size_t kx = 0; kx < t->k; kx++) {
-						const ptrdiff_t y = (ptrdiff_t)(oy * t->stride + ky) - (ptrdiff_t)t->pad;
-						const ptrdiff_t x = (ptrdiff_t)(ox * t->stride + kx) - (ptrdiff_t)t->pad;
+						const ptrdiff_t y =
+						        (ptrdiff_t)(oy * t->stride + ky) -
+						        (ptrdiff_t)t->pad;
+						const ptrdiff_t x =
+						        (ptrdiff_t)(ox * t->stride + kx) -
+						        (ptrdiff_t)t->pad;
 						float v = 0.0f;
-						if (y >= 0 && x >= 0 && y < (ptrdiff_t)h && x < (ptrdiff_t)w)
-							v = chw ? in[(ci * h + (size_t)y) * w + (size_t)x] :
-							          in[((size_t)y * w + (size_t)x) * t->cin + ci];
+						if (y >= 0 && x >= 0 && y < (ptrdiff_t)h &&
+						    x < (ptrdiff_t)w)
+							v = chw ? in[(ci * h + (size_t)y) * w +
+							             (size_t)x]
+							        : in[((size_t)y * w + (size_t)x) *
+							                     t->cin +
+							             ci];
 						row[(ci * t->k + ky) * t->k + kx] = v;
 					}
 		}
@@ -246,8 +267,8 @@ static enum fvl_status mlp(const struct fvl_davit_block *b, float eps, struct fv
 }
 
 /* x += dwconv3x3(x) */
-static enum fvl_status dw_residual(struct fvl_compute *compute, const float *k, const float *bias, float *x,
-                                   size_t h, size_t w, size_t c, struct ws *ws)
+static enum fvl_status dw_residual(struct fvl_compute *compute, const float *k, const float *bias,
+                                   float *x, size_t h, size_t w, size_t c, struct ws *ws)
 {
 	float *t = need(&ws->d, h * w * c);
 	if (!t)
@@ -259,8 +280,8 @@ static enum fvl_status dw_residual(struct fvl_compute *compute, const float *k, 
 
 /* Window attention one strip of window rows at a time: scratch is a strip, not the image. */
 static enum fvl_status spatial_block(const struct fvl_davit_block *b, const struct fvl_davit *v,
-                                     const struct fvl_davit_stage *t, struct fvl_compute *compute, float *x,
-                                     size_t h, size_t w, struct ws *ws)
+                                     const struct fvl_davit_stage *t, struct fvl_compute *compute,
+                                     float *x, size_t h, size_t w, struct ws *ws)
 {
 	const float eps = v->eps;
 	const size_t c = t->c, win = v->window, hd = c / t->heads, n = h * w;
@@ -271,26 +292,42 @@ static enum fvl_status spatial_block(const struct fvl_davit_block *b, const stru
 	float *hs = need(&ws->a, ns * c), *qkv = need(&ws->b, ns * 3 * c);
 	float *wq = need(&ws->c, win * win * 3 * c), *wo = need(&ws->e, ns * c);
 	float *att = need(&ws->d, win * win * c > w * c ? win * win * c : w * c);
-	if (!hs || !qkv || !wq || !wo || !att || (st = fvl_compute_reserve(compute, ns, c)) != FVL_STATUS_OK)
-		return st != FVL_STATUS_OK ? st : fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	if (!hs || !qkv || !wq || !wo || !att ||
+	    (st = fvl_compute_reserve(compute, ns, c)) != FVL_STATUS_OK)
+		return st != FVL_STATUS_OK ? st
+		                           : fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	for (size_t wy = 0; wy < hp / win; wy++) {
 		/* LayerNorm of the strip's rows, zero padding right and below (padded tokens take
 		 * part in the attention, as in the reference) */
 		memset(hs, 0, ns * c * sizeof(float));
 		for (size_t r = 0; r < win && wy * win + r < h; r++)
-			compute->kernels.layernorm(w, c, x + (wy * win + r) * w * c, b->attn_norm_w, b->attn_norm_b, eps,
-			                hs + r * wp * c);
+			compute->kernels.layernorm(w, c, x + (wy * win + r) * w * c, b->attn_norm_w,
+			                           b->attn_norm_b, eps, hs + r * wp * c);
 		fvl_linear_forward(compute, &b->qkv, ns, hs, c, qkv, 3 * c);
 		for (size_t wx = 0; wx < wp / win; wx++) {
 			for (size_t i = 0; i < win * win; i++)
-				memcpy(wq + i * 3 * c, qkv + ((i / win) * wp + wx * win + i % win) * 3 * c,
+				memcpy(wq + i * 3 * c,
+				       qkv + ((i / win) * wp + wx * win + i % win) * 3 * c,
 				       3 * c * sizeof(float));
 			const struct fvl_attn_args a = {
-				.n_q = win * win, .n_kv = win * win, .n_heads = t->heads,
-				.n_kv_heads = t->heads, .head_dim = hd, .q = wq, .ldq = 3 * c, .k = wq + c,
-				.v = wq + 2 * c, .ldk = 3 * c, .ldv = 3 * c, .kv_f16 = false, .causal = false,
-				.scale = 1.0f / sqrtf((float)hd), .o = att, .ldo = c, .head0 = 0,
-				.head1 = t->heads,
+			        .n_q = win * win,
+			        .n_kv = win * win,
+			        .n_heads = t->heads,
+			        .n_kv_heads = t->heads,
+			        .head_dim = hd,
+			        .q = wq,
+			        .ldq = 3 * c,
+			        .k = wq + c,
+			        .v = wq + 2 * c,
+			        .ldk = 3 * c,
+			        .ldv = 3 * c,
+			        .kv_f16 = false,
+			        .causal = false,
+			        .scale = 1.0f / sqrtf((float)hd),
+			        .o = att,
+			        .ldo = c,
+			        .head0 = 0,
+			        .head1 = t->heads,
 			};
 			compute->kernels.attn(&a);
 			for (size_t i = 0; i < win * win; i++)
@@ -300,7 +337,8 @@ static enum fvl_status spatial_block(const struct fvl_davit_block *b, const stru
 		/* proj on the kept tokens only, added to x */
 		for (size_t r = 0; r < win && wy * win + r < h; r++) {
 			fvl_linear_forward(compute, &b->attn_out, w, wo + r * wp * c, c, att, c);
-			compute->kernels.add(w * c, x + (wy * win + r) * w * c, att, x + (wy * win + r) * w * c);
+			compute->kernels.add(w * c, x + (wy * win + r) * w * c, att,
+			                     x + (wy * win + r) * w * c);
 		}
 	}
 	if ((st = dw_residual(compute, b->dw2, b->dw2_b, x, h, w, c, ws)) != FVL_STATUS_OK)
@@ -310,8 +348,8 @@ static enum fvl_status spatial_block(const struct fvl_davit_block *b, const stru
 
 /* Channel attention in token tiles: the Cg x Cg matrices accumulate over tiles, v is kept. */
 static enum fvl_status channel_block(const struct fvl_davit_block *b, const struct fvl_davit *davit,
-                                     const struct fvl_davit_stage *t,
-                                     struct fvl_compute *compute, float *x, size_t h, size_t w, struct ws *ws)
+                                     const struct fvl_davit_stage *t, struct fvl_compute *compute,
+                                     float *x, size_t h, size_t w, struct ws *ws)
 {
 	const float eps = davit->eps;
 	const size_t c = t->c, n = h * w, g = t->groups, cg = c / g;
@@ -326,12 +364,14 @@ static enum fvl_status channel_block(const struct fvl_davit_block *b, const stru
 	memset(am, 0, g * cg * cg * sizeof(float));
 	for (size_t t0 = 0; t0 < n; t0 += TB) {
 		const size_t m = n - t0 < TB ? n - t0 : TB;
-		compute->kernels.layernorm(m, c, x + t0 * c, b->attn_norm_w, b->attn_norm_b, eps, hn);
+		compute->kernels.layernorm(m, c, x + t0 * c, b->attn_norm_w, b->attn_norm_b, eps,
+		                           hn);
 		fvl_linear_forward(compute, &b->qkv, m, hn, c, qkv, 3 * c);
 		for (size_t r = 0; r < m; r++) {
 			const float *row = qkv + r * 3 * c;
 			memcpy(v + (t0 + r) * c, row + 2 * c, c * sizeof(float));
-			for (size_t gi = 0; gi < g; gi++) { /* A_g += (q N^-1/2)^T k over the tokens */
+			for (size_t gi = 0; gi < g;
+			     gi++) { /* A_g += (q N^-1/2)^T k over the tokens */
 				float *a = am + gi * cg * cg;
 				const float *q = row + gi * cg, *k = row + c + gi * cg;
 				for (size_t i = 0; i < cg; i++) {
@@ -384,19 +424,23 @@ enum fvl_status fvl_davit_forward(const struct fvl_davit *v, struct fvl_compute 
 	for (size_t s = 0; s < v->n_stages && st == FVL_STATUS_OK; s++) {
 		const struct fvl_davit_stage *t = &v->stages[s];
 		const double t0 = ms_now();
-		const size_t ho = conv_out(h, t->k, t->stride, t->pad), wo = conv_out(w, t->k, t->stride, t->pad);
+		const size_t ho = conv_out(h, t->k, t->stride, t->pad),
+		             wo = conv_out(w, t->k, t->stride, t->pad);
 		float *x = need(s % 2 ? &xb : &xa, ho * wo * t->c);
 		if (!x) {
-			st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for DaViT stage %zu", s);
+			st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for DaViT stage %zu",
+			              s);
 			break;
 		}
 		if (t->prenorm) { /* LayerNorm on the incoming tokens, in place (they are ours) */
-			compute->kernels.layernorm(h * w, t->cin, in, t->norm_w, t->norm_b, v->eps, (float *)in);
+			compute->kernels.layernorm(h * w, t->cin, in, t->norm_w, t->norm_b, v->eps,
+			                           (float *)in);
 		}
 		if ((st = conv(t, compute, in, chw, h, w, x, &cols)) != FVL_STATUS_OK)
 			break;
 		if (!t->prenorm)
-			compute->kernels.layernorm(ho * wo, t->c, x, t->norm_w, t->norm_b, v->eps, x);
+			compute->kernels.layernorm(ho * wo, t->c, x, t->norm_w, t->norm_b, v->eps,
+			                           x);
 		h = ho, w = wo;
 		for (size_t j = 0; j < t->depth && st == FVL_STATUS_OK; j++) {
 			st = spatial_block(&t->spatial[j], v, t, compute, x, h, w, &ws);
@@ -414,4 +458,3 @@ enum fvl_status fvl_davit_forward(const struct fvl_davit *v, struct fvl_compute 
 	free(cols.p), free(xa.p), free(xb.p);
 	return st;
 }
-

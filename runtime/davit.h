@@ -12,14 +12,14 @@
 
 /* A spatial or a channel block of a stage with c channels. */
 struct fvl_davit_block {
-	float *dw1, *dw2;            /* (9, c) depthwise 3x3 taps, tap-major (owned) */
-	const float *dw1_b, *dw2_b;  /* (c) */
+	float *dw1, *dw2;                       /* (9, c) depthwise 3x3 taps, tap-major (owned) */
+	const float *dw1_b, *dw2_b;             /* (c) */
 	const float *attn_norm_w, *attn_norm_b; /* (c) */
 	const float *ffn_norm_w, *ffn_norm_b;   /* (c) */
-	struct fvl_linear qkv;       /* (3c, c) */
-	struct fvl_linear attn_out;  /* (c, c) */
-	struct fvl_linear ffn_up;    /* (4c, c) */
-	struct fvl_linear ffn_down;  /* (c, 4c) */
+	struct fvl_linear qkv;                  /* (3c, c) */
+	struct fvl_linear attn_out;             /* (c, c) */
+	struct fvl_linear ffn_up;               /* (4c, c) */
+	struct fvl_linear ffn_down;             /* (c, 4c) */
 };
 
 struct fvl_davit_stage {
@@ -28,15 +28,15 @@ struct fvl_davit_stage {
 	size_t k, stride, pad;       /* the patch convolution */
 	bool prenorm;                /* LayerNorm before the convolution (on cin), else after (c) */
 	struct fvl_linear conv;      /* (c, cin k k) */
-	const float *norm_w, *norm_b; /* (cin) if prenorm, else (c) */
+	const float *norm_w, *norm_b;              /* (cin) if prenorm, else (c) */
 	struct fvl_davit_block *spatial, *channel; /* (depth) each */
 };
 
 struct fvl_davit {
 	size_t n_stages;
-	size_t window;               /* window attention: window x window tokens */
-	size_t image_size;           /* input side S: pixels are (3, S, S) */
-	float eps;                   /* every LayerNorm's */
+	size_t window;     /* window attention: window x window tokens */
+	size_t image_size; /* input side S: pixels are (3, S, S) */
+	float eps;         /* every LayerNorm's */
 	struct fvl_davit_stage stages[FVL_DAVIT_MAX_STAGES];
 };
 

@@ -21,7 +21,8 @@ enum fvl_status fvl_f2_decoder_load(struct fvl_f2_decoder *d, const struct fvl_g
 	char n1[96], n2[96];
 	memset(d, 0, sizeof(*d));
 	if (fvl_gguf_get_bool(g, FVL_KEY_F2_HAS_DECODER, &has) != FVL_STATUS_OK || !has)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "this model file has no Florence-2 decoder "
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "this model file has no Florence-2 decoder "
 		                "(converted with --no-florence-decoder); reconvert without it");
 	if ((st = fvl_gguf_get_dim(g, FVL_KEY_T_D_MODEL, 1, SIZE_MAX, &d->n_embd)) ||
 	    (st = fvl_gguf_get_dim(g, FVL_KEY_T_DEC_LAYERS, 0, 256, &d->n_layer)) ||
@@ -43,14 +44,16 @@ enum fvl_status fvl_f2_decoder_load(struct fvl_f2_decoder *d, const struct fvl_g
 	int64_t i64;
 	d->start_id = fvl_gguf_get_i64(g, FVL_KEY_T_DEC_START_ID, &i64) == 0 ? (int32_t)i64 : 2;
 	d->eos_id = fvl_gguf_get_i64(g, FVL_KEY_T_EOS_ID, &i64) == 0 ? (int32_t)i64 : 2;
-	d->forced_bos_id = fvl_gguf_get_i64(g, FVL_KEY_T_FORCED_BOS_ID, &i64) == 0 ?
-	                   (int32_t)i64 : -1;
+	d->forced_bos_id =
+	        fvl_gguf_get_i64(g, FVL_KEY_T_FORCED_BOS_ID, &i64) == 0 ? (int32_t)i64 : -1;
 	d->forced_eos = fvl_gguf_get_i64(g, FVL_KEY_T_FORCED_EOS_ID, &i64) == 0 && i64 >= 0;
 	if (d->n_embd % d->n_head || d->n_embd / d->n_head > FVL_ATTN_MAX_HEAD_DIM ||
 	    d->num_beams > 16 || d->no_repeat_ngram > 64) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "Florence-2 decoder: d_model %zu, %zu heads (head dim "
-		              "<= %d), %zu layers, %u beams, n-gram %u: not what fvl runs", d->n_embd, d->n_head,
-		              FVL_ATTN_MAX_HEAD_DIM, d->n_layer, d->num_beams, d->no_repeat_ngram);
+		st = fvl_fail(FVL_STATUS_BAD_FILE,
+		              "Florence-2 decoder: d_model %zu, %zu heads (head dim "
+		              "<= %d), %zu layers, %u beams, n-gram %u: not what fvl runs",
+		              d->n_embd, d->n_head, FVL_ATTN_MAX_HEAD_DIM, d->n_layer, d->num_beams,
+		              d->no_repeat_ngram);
 		goto error;
 	}
 	d->tok_embd = fvl_gguf_find_tensor(g, FVL_TN_ENC_TOKEN_EMBD);
@@ -58,12 +61,14 @@ enum fvl_status fvl_f2_decoder_load(struct fvl_f2_decoder *d, const struct fvl_g
 		st = fvl_fail(FVL_STATUS_BAD_FILE, FVL_TN_ENC_TOKEN_EMBD " is missing");
 		goto error;
 	}
-	const char *head = fvl_gguf_find_tensor(g, FVL_TN_DEC_OUTPUT) ? FVL_TN_DEC_OUTPUT :
-	                   FVL_TN_ENC_TOKEN_EMBD;
-	if ((st = fvl_tensor_f32(g, FVL_TN_DEC_POS_EMBD, (d->n_pos + 2) * d->n_embd, &d->pos_embd)) ||
+	const char *head = fvl_gguf_find_tensor(g, FVL_TN_DEC_OUTPUT) ? FVL_TN_DEC_OUTPUT
+	                                                              : FVL_TN_ENC_TOKEN_EMBD;
+	if ((st = fvl_tensor_f32(g, FVL_TN_DEC_POS_EMBD, (d->n_pos + 2) * d->n_embd,
+	                         &d->pos_embd)) ||
 	    (st = fvl_tensor_f32(g, FVL_TN_DEC_EMBD_NORM FVL_W, d->n_embd, &d->embd_norm_w)) ||
 	    (st = fvl_tensor_f32(g, FVL_TN_DEC_EMBD_NORM FVL_B, d->n_embd, &d->embd_norm_b)) ||
-	    (fvl_gguf_find_tensor(g, FVL_TN_DEC_LOGITS_BIAS) && /* absent: none (the native layout) */
+	    (fvl_gguf_find_tensor(g,
+	                          FVL_TN_DEC_LOGITS_BIAS) && /* absent: none (the native layout) */
 	     (st = fvl_tensor_f32(g, FVL_TN_DEC_LOGITS_BIAS, d->n_vocab, &d->logits_bias))) ||
 	    (st = fvl_linear_init(&d->lm_head, g, head, NULL, d->n_embd, d->n_vocab)))
 		goto error;
@@ -77,16 +82,26 @@ enum fvl_status fvl_f2_decoder_load(struct fvl_f2_decoder *d, const struct fvl_g
 		const size_t m = d->n_embd, f = d->n_ff;
 #define P(x) NAME(n1, FVL_TN_DEC_BLK x, i)
 #define Q(x) NAME(n2, FVL_TN_DEC_BLK x, i)
-		if ((st = fvl_linear_init(&y->q, g, P(FVL_TN_ATTN_Q FVL_W), Q(FVL_TN_ATTN_Q FVL_B), m, m)) ||
-		    (st = fvl_linear_init(&y->k, g, P(FVL_TN_ATTN_K FVL_W), Q(FVL_TN_ATTN_K FVL_B), m, m)) ||
-		    (st = fvl_linear_init(&y->v, g, P(FVL_TN_ATTN_V FVL_W), Q(FVL_TN_ATTN_V FVL_B), m, m)) ||
-		    (st = fvl_linear_init(&y->o, g, P(FVL_TN_ATTN_OUT FVL_W), Q(FVL_TN_ATTN_OUT FVL_B), m, m)) ||
-		    (st = fvl_linear_init(&y->cross_q, g, P(FVL_TN_CROSS_Q FVL_W), Q(FVL_TN_CROSS_Q FVL_B), m, m)) ||
-		    (st = fvl_linear_init(&y->cross_k, g, P(FVL_TN_CROSS_K FVL_W), Q(FVL_TN_CROSS_K FVL_B), m, m)) ||
-		    (st = fvl_linear_init(&y->cross_v, g, P(FVL_TN_CROSS_V FVL_W), Q(FVL_TN_CROSS_V FVL_B), m, m)) ||
-		    (st = fvl_linear_init(&y->cross_out, g, P(FVL_TN_CROSS_OUT FVL_W), Q(FVL_TN_CROSS_OUT FVL_B), m, m)) ||
-		    (st = fvl_linear_init(&y->ffn_up, g, P(FVL_TN_FFN_UP FVL_W), Q(FVL_TN_FFN_UP FVL_B), m, f)) ||
-		    (st = fvl_linear_init(&y->ffn_down, g, P(FVL_TN_FFN_DOWN FVL_W), Q(FVL_TN_FFN_DOWN FVL_B), f, m)) ||
+		if ((st = fvl_linear_init(&y->q, g, P(FVL_TN_ATTN_Q FVL_W), Q(FVL_TN_ATTN_Q FVL_B),
+		                          m, m)) ||
+		    (st = fvl_linear_init(&y->k, g, P(FVL_TN_ATTN_K FVL_W), Q(FVL_TN_ATTN_K FVL_B),
+		                          m, m)) ||
+		    (st = fvl_linear_init(&y->v, g, P(FVL_TN_ATTN_V FVL_W), Q(FVL_TN_ATTN_V FVL_B),
+		                          m, m)) ||
+		    (st = fvl_linear_init(&y->o, g, P(FVL_TN_ATTN_OUT FVL_W),
+		                          Q(FVL_TN_ATTN_OUT FVL_B), m, m)) ||
+		    (st = fvl_linear_init(&y->cross_q, g, P(FVL_TN_CROSS_Q FVL_W),
+		                          Q(FVL_TN_CROSS_Q FVL_B), m, m)) ||
+		    (st = fvl_linear_init(&y->cross_k, g, P(FVL_TN_CROSS_K FVL_W),
+		                          Q(FVL_TN_CROSS_K FVL_B), m, m)) ||
+		    (st = fvl_linear_init(&y->cross_v, g, P(FVL_TN_CROSS_V FVL_W),
+		                          Q(FVL_TN_CROSS_V FVL_B), m, m)) ||
+		    (st = fvl_linear_init(&y->cross_out, g, P(FVL_TN_CROSS_OUT FVL_W),
+		                          Q(FVL_TN_CROSS_OUT FVL_B), m, m)) ||
+		    (st = fvl_linear_init(&y->ffn_up, g, P(FVL_TN_FFN_UP FVL_W),
+		                          Q(FVL_TN_FFN_UP FVL_B), m, f)) ||
+		    (st = fvl_linear_init(&y->ffn_down, g, P(FVL_TN_FFN_DOWN FVL_W),
+		                          Q(FVL_TN_FFN_DOWN FVL_B), f, m)) ||
 		    (st = fvl_tensor_f32(g, P(FVL_TN_ATTN_NORM FVL_W), m, &y->attn_norm_w)) ||
 		    (st = fvl_tensor_f32(g, P(FVL_TN_ATTN_NORM FVL_B), m, &y->attn_norm_b)) ||
 		    (st = fvl_tensor_f32(g, P(FVL_TN_CROSS_NORM FVL_W), m, &y->cross_norm_w)) ||
@@ -107,8 +122,9 @@ void fvl_f2_decoder_free(struct fvl_f2_decoder *d)
 {
 	for (size_t i = 0; d->layers && i < d->n_layer; i++) {
 		struct fvl_f2_decoder_layer *y = &d->layers[i];
-		struct fvl_linear *all[] = {&y->q, &y->k, &y->v, &y->o, &y->cross_q, &y->cross_k, &y->cross_v, &y->cross_out,
-		                            &y->ffn_up, &y->ffn_down};
+		struct fvl_linear *all[] = {&y->q,       &y->k,       &y->v,       &y->o,
+		                            &y->cross_q, &y->cross_k, &y->cross_v, &y->cross_out,
+		                            &y->ffn_up,  &y->ffn_down};
 		for (size_t j = 0; j < 10; j++)
 			fvl_linear_free(all[j]);
 	}
@@ -123,18 +139,19 @@ struct fvl_f2_decoder_state {
 	const struct fvl_f2_decoder *d;
 	struct fvl_compute *compute;
 	size_t max_beams, max_len, n_enc;
-	size_t cap;                  /* positions the caches hold now (they grow up to max_len) */
-	float *kc, *vc, *kc2, *vc2;  /* self K/V: (max_beams, n_layer, cap, n_embd); the 2s are the
+	size_t cap;                 /* positions the caches hold now (they grow up to max_len) */
+	float *kc, *vc, *kc2, *vc2; /* self K/V: (max_beams, n_layer, cap, n_embd); the 2s are the
 	                                other buffer of a reorder */
-	float *ck, *cv;              /* cross K/V: (n_layer, n_enc, n_embd) */
-	float *x, *h;                /* (max_beams, n_embd): the residual stream, a sublayer's out */
-	float *q, *k, *v, *a;        /* (max_beams, n_embd): projections, the attention output */
-	float *u;                    /* (max_beams, n_ff) */
+	float *ck, *cv;             /* cross K/V: (n_layer, n_enc, n_embd) */
+	float *x, *h;               /* (max_beams, n_embd): the residual stream, a sublayer's out */
+	float *q, *k, *v, *a;       /* (max_beams, n_embd): projections, the attention output */
+	float *u;                   /* (max_beams, n_ff) */
 };
 
-enum fvl_status fvl_f2_decoder_state_init(const struct fvl_f2_decoder *d, struct fvl_compute *compute,
-                                      const float *enc, size_t n_enc, size_t max_beams,
-                                      size_t max_len, struct fvl_f2_decoder_state **out)
+enum fvl_status fvl_f2_decoder_state_init(const struct fvl_f2_decoder *d,
+                                          struct fvl_compute *compute, const float *enc,
+                                          size_t n_enc, size_t max_beams, size_t max_len,
+                                          struct fvl_f2_decoder_state **out)
 {
 	*out = NULL;
 	if (max_len > d->n_pos)
@@ -144,22 +161,26 @@ enum fvl_status fvl_f2_decoder_state_init(const struct fvl_f2_decoder *d, struct
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	const size_t D = d->n_embd, L = d->n_layer, cap = max_len < 32 ? max_len : 32;
 	const size_t kv = max_beams * L * cap * D;
-	s->d = d, s->compute = compute, s->max_beams = max_beams, s->max_len = max_len, s->n_enc = n_enc;
+	s->d = d, s->compute = compute, s->max_beams = max_beams, s->max_len = max_len,
+	s->n_enc = n_enc;
 	s->cap = cap;
-	s->kc = malloc(kv * 4), s->vc = malloc(kv * 4), s->kc2 = malloc(kv * 4), s->vc2 = malloc(kv * 4);
+	s->kc = malloc(kv * 4), s->vc = malloc(kv * 4), s->kc2 = malloc(kv * 4),
+	s->vc2 = malloc(kv * 4);
 	s->ck = malloc(L * n_enc * D * 4), s->cv = malloc(L * n_enc * D * 4);
 	s->x = malloc(max_beams * D * 4), s->h = malloc(max_beams * D * 4);
 	s->q = malloc(max_beams * D * 4), s->k = malloc(max_beams * D * 4);
 	s->v = malloc(max_beams * D * 4), s->a = malloc(max_beams * D * 4);
 	s->u = malloc(max_beams * d->n_ff * 4);
 	enum fvl_status st = fvl_compute_reserve(compute, n_enc > max_beams ? n_enc : max_beams,
-	                                    d->n_ff > D ? d->n_ff : D);
+	                                         d->n_ff > D ? d->n_ff : D);
 	if (!s->kc || !s->vc || !s->kc2 || !s->vc2 || !s->ck || !s->cv || !s->x || !s->h || !s->q ||
 	    !s->k || !s->v || !s->a || !s->u)
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for the decoder state");
 	for (size_t l = 0; l < L && st == FVL_STATUS_OK; l++) { /* cross K/V once per image */
-		fvl_linear_forward(compute, &d->layers[l].cross_k, n_enc, enc, D, s->ck + l * n_enc * D, D);
-		fvl_linear_forward(compute, &d->layers[l].cross_v, n_enc, enc, D, s->cv + l * n_enc * D, D);
+		fvl_linear_forward(compute, &d->layers[l].cross_k, n_enc, enc, D,
+		                   s->ck + l * n_enc * D, D);
+		fvl_linear_forward(compute, &d->layers[l].cross_v, n_enc, enc, D,
+		                   s->cv + l * n_enc * D, D);
 	}
 	if (st != FVL_STATUS_OK) {
 		fvl_f2_decoder_state_free(s);
@@ -182,7 +203,8 @@ void fvl_f2_decoder_state_free(struct fvl_f2_decoder_state *s)
 static enum fvl_status grow(struct fvl_f2_decoder_state *s)
 {
 	const size_t D = s->d->n_embd, L = s->d->n_layer, old = s->cap;
-	const size_t cap = 2 * old < s->max_len ? 2 * old : s->max_len, n = s->max_beams * L * cap * D;
+	const size_t cap = 2 * old < s->max_len ? 2 * old : s->max_len,
+	             n = s->max_beams * L * cap * D;
 	float *buf[4] = {malloc(n * 4), malloc(n * 4), malloc(n * 4), malloc(n * 4)};
 	float **cur[4] = {&s->kc, &s->vc, &s->kc2, &s->vc2};
 	if (!buf[0] || !buf[1] || !buf[2] || !buf[3]) {
@@ -201,18 +223,21 @@ static enum fvl_status grow(struct fvl_f2_decoder_state *s)
 }
 
 enum fvl_status fvl_f2_decoder_step(void *state, size_t nb, const int32_t *parents,
-                                const int32_t *tokens, size_t pos, float *logits)
+                                    const int32_t *tokens, size_t pos, float *logits)
 {
 	struct fvl_f2_decoder_state *s = state;
 	const struct fvl_f2_decoder *d = s->d;
 	struct fvl_compute *compute = s->compute;
 	if (nb > s->max_beams || pos >= s->max_len)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "decoder: %zu beams at position %zu exceed "
-		                "the state (%zu, %zu)", nb, pos, s->max_beams, s->max_len);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "decoder: %zu beams at position %zu exceed "
+		                "the state (%zu, %zu)",
+		                nb, pos, s->max_beams, s->max_len);
 	enum fvl_status st;
 	if (pos >= s->cap && (st = grow(s)) != FVL_STATUS_OK)
 		return st;
-	const size_t D = d->n_embd, L = d->n_layer, hd = D / d->n_head, ML = s->cap, per_beam = L * ML * D;
+	const size_t D = d->n_embd, L = d->n_layer, hd = D / d->n_head, ML = s->cap,
+	             per_beam = L * ML * D;
 	/* beams continue their parents: their caches up to pos come from the parents' (nothing to
 	 * move when every beam continues itself, as greedy search always does) */
 	bool moved = false;
@@ -221,12 +246,17 @@ enum fvl_status fvl_f2_decoder_step(void *state, size_t nb, const int32_t *paren
 	if (moved) {
 		for (size_t b = 0; b < nb; b++)
 			for (size_t l = 0; l < L; l++) {
-				const size_t from = parents[b] * per_beam + l * ML * D, to = b * per_beam + l * ML * D;
+				const size_t from = parents[b] * per_beam + l * ML * D,
+				             to = b * per_beam + l * ML * D;
 				memcpy(s->kc2 + to, s->kc + from, pos * D * 4);
 				memcpy(s->vc2 + to, s->vc + from, pos * D * 4);
 			}
-		float *t = s->kc; s->kc = s->kc2; s->kc2 = t;
-		t = s->vc; s->vc = s->vc2; s->vc2 = t;
+		float *t = s->kc;
+		s->kc = s->kc2;
+		s->kc2 = t;
+		t = s->vc;
+		s->vc = s->vc2;
+		s->vc2 = t;
 	}
 	for (size_t b = 0; b < nb; b++) {
 		if (tokens[b] < 0 || (size_t)tokens[b] >= d->n_vocab)
@@ -241,32 +271,62 @@ enum fvl_status fvl_f2_decoder_step(void *state, size_t nb, const int32_t *paren
 		fvl_linear_forward(compute, &y->k, nb, s->x, D, s->k, D);
 		fvl_linear_forward(compute, &y->v, nb, s->x, D, s->v, D);
 		for (size_t b = 0; b < nb; b++) {
-			float *kc = s->kc + b * per_beam + l * ML * D, *vc = s->vc + b * per_beam + l * ML * D;
+			float *kc = s->kc + b * per_beam + l * ML * D,
+			      *vc = s->vc + b * per_beam + l * ML * D;
 			memcpy(kc + pos * D, s->k + b * D, D * 4);
 			memcpy(vc + pos * D, s->v + b * D, D * 4);
 			const struct fvl_attn_args a = {
-				.n_q = 1, .n_kv = pos + 1, .n_heads = d->n_head, .n_kv_heads = d->n_head,
-				.head_dim = hd, .q = s->q + b * D, .ldq = D, .k = kc, .v = vc, .ldk = D,
-				.ldv = D, .kv_f16 = false, .causal = false, .scale = 1.0f / sqrtf((float)hd),
-				.o = s->a + b * D, .ldo = D, .head0 = 0, .head1 = d->n_head,
+			        .n_q = 1,
+			        .n_kv = pos + 1,
+			        .n_heads = d->n_head,
+			        .n_kv_heads = d->n_head,
+			        .head_dim = hd,
+			        .q = s->q + b * D,
+			        .ldq = D,
+			        .k = kc,
+			        .v = vc,
+			        .ldk = D,
+			        .ldv = D,
+			        .kv_f16 = false,
+			        .causal = false,
+			        .scale = 1.0f / sqrtf((float)hd),
+			        .o = s->a + b * D,
+			        .ldo = D,
+			        .head0 = 0,
+			        .head1 = d->n_head,
 			};
 			compute->kernels.attn(&a);
 		}
 		fvl_linear_forward(compute, &y->o, nb, s->a, D, s->h, D);
 		compute->kernels.add(nb * D, s->x, s->h, s->x);
-		compute->kernels.layernorm(nb, D, s->x, y->attn_norm_w, y->attn_norm_b, d->eps, s->x);
+		compute->kernels.layernorm(nb, D, s->x, y->attn_norm_w, y->attn_norm_b, d->eps,
+		                           s->x);
 		fvl_linear_forward(compute, &y->cross_q, nb, s->x, D, s->q, D);
 		const struct fvl_attn_args c = {
-			.n_q = nb, .n_kv = s->n_enc, .n_heads = d->n_head, .n_kv_heads = d->n_head,
-			.head_dim = hd, .q = s->q, .ldq = D, .k = s->ck + l * s->n_enc * D,
-			.v = s->cv + l * s->n_enc * D, .ldk = D, .ldv = D, .kv_f16 = false,
-			.causal = false, .scale = 1.0f / sqrtf((float)hd), .o = s->a, .ldo = D,
-			.head0 = 0, .head1 = d->n_head,
+		        .n_q = nb,
+		        .n_kv = s->n_enc,
+		        .n_heads = d->n_head,
+		        .n_kv_heads = d->n_head,
+		        .head_dim = hd,
+		        .q = s->q,
+		        .ldq = D,
+		        .k = s->ck + l * s->n_enc * D,
+		        .v = s->cv + l * s->n_enc * D,
+		        .ldk = D,
+		        .ldv = D,
+		        .kv_f16 = false,
+		        .causal = false,
+		        .scale = 1.0f / sqrtf((float)hd),
+		        .o = s->a,
+		        .ldo = D,
+		        .head0 = 0,
+		        .head1 = d->n_head,
 		};
 		compute->kernels.attn(&c); /* every beam attends to the same encoder output */
 		fvl_linear_forward(compute, &y->cross_out, nb, s->a, D, s->h, D);
 		compute->kernels.add(nb * D, s->x, s->h, s->x);
-		compute->kernels.layernorm(nb, D, s->x, y->cross_norm_w, y->cross_norm_b, d->eps, s->x);
+		compute->kernels.layernorm(nb, D, s->x, y->cross_norm_w, y->cross_norm_b, d->eps,
+		                           s->x);
 		fvl_linear_forward(compute, &y->ffn_up, nb, s->x, D, s->u, d->n_ff);
 		compute->kernels.gelu(nb * d->n_ff, s->u, s->u);
 		fvl_linear_forward(compute, &y->ffn_down, nb, s->u, d->n_ff, s->h, D);
@@ -275,6 +335,7 @@ enum fvl_status fvl_f2_decoder_step(void *state, size_t nb, const int32_t *paren
 	}
 	fvl_linear_forward(compute, &d->lm_head, nb, s->x, D, logits, d->n_vocab);
 	for (size_t b = 0; b < nb && d->logits_bias; b++)
-		compute->kernels.add(d->n_vocab, logits + b * d->n_vocab, d->logits_bias, logits + b * d->n_vocab);
+		compute->kernels.add(d->n_vocab, logits + b * d->n_vocab, d->logits_bias,
+		                     logits + b * d->n_vocab);
 	return FVL_STATUS_OK;
 }

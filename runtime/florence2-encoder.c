@@ -34,8 +34,8 @@ static void encoder_free(struct fvl_f2_encoder *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static enum fvl_status encoder_load(struct fvl_f2_encoder *e, const struct fvl_gguf *g,
-                                    const struct fvl_davit *v)
+static enum fvl_status
+encoder_load(struct fvl_f2_encoder *e, const struct fvl_gguf *g, const struct fvl_davit *v)
 {
 	const struct fvl_gguf_kv *src;
 	enum fvl_status st;
@@ -58,12 +58,15 @@ static enum fvl_status encoder_load(struct fvl_f2_encoder *e, const struct fvl_g
 	for (size_t i = 0; i < src->n; i++)
 		e->pool_spatial[i] = fvl_str_eq(fvl_gguf_arr_str(src, i), "spatial_avg_pool");
 	if (grid > e->pos_max || cin % 2) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "a %zux%zu grid of %zu channels for %zu position "
-		              "embeddings (an even width up to them)", grid, grid, cin, e->pos_max);
+		st = fvl_fail(FVL_STATUS_BAD_FILE,
+		              "a %zux%zu grid of %zu channels for %zu position "
+		              "embeddings (an even width up to them)",
+		              grid, grid, cin, e->pos_max);
 		goto error;
 	}
 	const size_t cl = cin;
-	if ((st = fvl_linear_init(&e->img_proj, g, FVL_TN_V_IMG_PROJ FVL_W, NULL, cl, e->proj_dim)) ||
+	if ((st = fvl_linear_init(&e->img_proj, g, FVL_TN_V_IMG_PROJ FVL_W, NULL, cl,
+	                          e->proj_dim)) ||
 	    (st = fvl_tensor_f32(g, FVL_TN_V_IMG_PROJ_NORM FVL_W, e->proj_dim, &e->proj_norm_w)) ||
 	    (st = fvl_tensor_f32(g, FVL_TN_V_IMG_PROJ_NORM FVL_B, e->proj_dim, &e->proj_norm_b)) ||
 	    (st = fvl_tensor_f32(g, FVL_TN_V_POS_ROW FVL_W, e->pos_max * cl / 2, &e->pos_row)) ||
@@ -81,19 +84,23 @@ static enum fvl_status encoder_load(struct fvl_f2_encoder *e, const struct fvl_g
 	if (e->n_embd != e->proj_dim || e->n_embd % e->n_head ||
 	    e->n_embd / e->n_head > FVL_ATTN_MAX_HEAD_DIM || e->n_layer > 256 ||
 	    e->n_pos < fvl_f2_n_visual(e)) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "BART encoder: d_model %zu vs projection_dim %zu, %zu "
-		              "heads (head dim <= %d), %zu layers, %zu positions for %zu visual tokens",
-		              e->n_embd, e->proj_dim, e->n_head, FVL_ATTN_MAX_HEAD_DIM, e->n_layer,
-		              e->n_pos, fvl_f2_n_visual(e));
+		st = fvl_fail(
+		        FVL_STATUS_BAD_FILE,
+		        "BART encoder: d_model %zu vs projection_dim %zu, %zu "
+		        "heads (head dim <= %d), %zu layers, %zu positions for %zu visual tokens",
+		        e->n_embd, e->proj_dim, e->n_head, FVL_ATTN_MAX_HEAD_DIM, e->n_layer,
+		        e->n_pos, fvl_f2_n_visual(e));
 		goto error;
 	}
 	e->tok_embd = fvl_gguf_find_tensor(g, FVL_TN_ENC_TOKEN_EMBD);
 	if (!e->tok_embd || e->tok_embd->ne[0] != e->n_embd || e->tok_embd->ne[1] != e->n_vocab) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, FVL_TN_ENC_TOKEN_EMBD " is missing or not [%zu, %zu]",
-		              e->n_embd, e->n_vocab);
+		st = fvl_fail(FVL_STATUS_BAD_FILE,
+		              FVL_TN_ENC_TOKEN_EMBD " is missing or not [%zu, %zu]", e->n_embd,
+		              e->n_vocab);
 		goto error;
 	}
-	if ((st = fvl_tensor_f32(g, FVL_TN_ENC_POS_EMBD, (e->n_pos + 2) * e->n_embd, &e->pos_embd)) ||
+	if ((st = fvl_tensor_f32(g, FVL_TN_ENC_POS_EMBD, (e->n_pos + 2) * e->n_embd,
+	                         &e->pos_embd)) ||
 	    (st = fvl_tensor_f32(g, FVL_TN_ENC_EMBD_NORM FVL_W, e->n_embd, &e->embd_norm_w)) ||
 	    (st = fvl_tensor_f32(g, FVL_TN_ENC_EMBD_NORM FVL_B, e->n_embd, &e->embd_norm_b)))
 		goto error;
@@ -107,12 +114,18 @@ static enum fvl_status encoder_load(struct fvl_f2_encoder *e, const struct fvl_g
 		const size_t d = e->n_embd, ff = e->n_ff;
 #define P(x) NAME(n1, FVL_TN_ENC_BLK x, l)
 #define Q(x) NAME(n2, FVL_TN_ENC_BLK x, l)
-		if ((st = fvl_linear_init(&y->q, g, P(FVL_TN_ATTN_Q FVL_W), Q(FVL_TN_ATTN_Q FVL_B), d, d)) ||
-		    (st = fvl_linear_init(&y->k, g, P(FVL_TN_ATTN_K FVL_W), Q(FVL_TN_ATTN_K FVL_B), d, d)) ||
-		    (st = fvl_linear_init(&y->v, g, P(FVL_TN_ATTN_V FVL_W), Q(FVL_TN_ATTN_V FVL_B), d, d)) ||
-		    (st = fvl_linear_init(&y->o, g, P(FVL_TN_ATTN_OUT FVL_W), Q(FVL_TN_ATTN_OUT FVL_B), d, d)) ||
-		    (st = fvl_linear_init(&y->ffn_up, g, P(FVL_TN_FFN_UP FVL_W), Q(FVL_TN_FFN_UP FVL_B), d, ff)) ||
-		    (st = fvl_linear_init(&y->ffn_down, g, P(FVL_TN_FFN_DOWN FVL_W), Q(FVL_TN_FFN_DOWN FVL_B), ff, d)) ||
+		if ((st = fvl_linear_init(&y->q, g, P(FVL_TN_ATTN_Q FVL_W), Q(FVL_TN_ATTN_Q FVL_B),
+		                          d, d)) ||
+		    (st = fvl_linear_init(&y->k, g, P(FVL_TN_ATTN_K FVL_W), Q(FVL_TN_ATTN_K FVL_B),
+		                          d, d)) ||
+		    (st = fvl_linear_init(&y->v, g, P(FVL_TN_ATTN_V FVL_W), Q(FVL_TN_ATTN_V FVL_B),
+		                          d, d)) ||
+		    (st = fvl_linear_init(&y->o, g, P(FVL_TN_ATTN_OUT FVL_W),
+		                          Q(FVL_TN_ATTN_OUT FVL_B), d, d)) ||
+		    (st = fvl_linear_init(&y->ffn_up, g, P(FVL_TN_FFN_UP FVL_W),
+		                          Q(FVL_TN_FFN_UP FVL_B), d, ff)) ||
+		    (st = fvl_linear_init(&y->ffn_down, g, P(FVL_TN_FFN_DOWN FVL_W),
+		                          Q(FVL_TN_FFN_DOWN FVL_B), ff, d)) ||
 		    (st = fvl_tensor_f32(g, P(FVL_TN_ATTN_NORM FVL_W), d, &y->attn_norm_w)) ||
 		    (st = fvl_tensor_f32(g, P(FVL_TN_ATTN_NORM FVL_B), d, &y->attn_norm_b)) ||
 		    (st = fvl_tensor_f32(g, P(FVL_TN_FFN_NORM FVL_W), d, &y->ffn_norm_w)) ||
@@ -126,7 +139,6 @@ error:
 	encoder_free(e);
 	return st;
 }
-
 
 enum fvl_status fvl_f2_load(struct fvl_f2 *f, const struct fvl_gguf *g)
 {
@@ -161,8 +173,10 @@ enum fvl_status fvl_f2_encode_image(const struct fvl_f2_encoder *e, struct fvl_c
 	const size_t grid = e->grid, n = grid * grid, cl = e->c;
 	const size_t nv = fvl_f2_n_visual(e);
 	if (grid > e->pos_max)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "a %zux%zu grid exceeds the %zu position "
-		                "embeddings", grid, grid, e->pos_max);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "a %zux%zu grid exceeds the %zu position "
+		                "embeddings",
+		                grid, grid, e->pos_max);
 	float *x = malloc(n * cl * sizeof(float)), *pooled = malloc(nv * cl * sizeof(float));
 	if (!x || !pooled) {
 		free(x);
@@ -199,7 +213,8 @@ enum fvl_status fvl_f2_encode_image(const struct fvl_f2_encoder *e, struct fvl_c
 	enum fvl_status st = fvl_compute_reserve(compute, nv, cl);
 	if (st == FVL_STATUS_OK) {
 		fvl_linear_forward(compute, &e->img_proj, nv, pooled, cl, out, e->proj_dim);
-		compute->kernels.layernorm(nv, e->proj_dim, out, e->proj_norm_w, e->proj_norm_b, e->eps, out);
+		compute->kernels.layernorm(nv, e->proj_dim, out, e->proj_norm_w, e->proj_norm_b,
+		                           e->eps, out);
 	}
 	free(x);
 	free(pooled);
@@ -215,12 +230,12 @@ enum fvl_status fvl_f2_encoder_forward(const struct fvl_f2_encoder *e, struct fv
 	const size_t d = e->n_embd, n = n_vis + n_ids, hd = d / e->n_head, ff = e->n_ff;
 	const float eps = e->eps;
 	if (n > e->n_pos)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "%zu encoder positions, the model has %zu",
-		                n, e->n_pos);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "%zu encoder positions, the model has %zu", n, e->n_pos);
 	for (size_t i = 0; i < n_ids; i++)
 		if (ids[i] < 0 || (size_t)ids[i] >= e->n_vocab)
-			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "token id %d outside the vocabulary",
-			                ids[i]);
+			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+			                "token id %d outside the vocabulary", ids[i]);
 	float *q = malloc(n * d * 4), *k = malloc(n * d * 4), *v = malloc(n * d * 4);
 	float *a = malloc(n * d * 4), *u = malloc(n * ff * 4);
 	enum fvl_status st = fvl_compute_reserve(compute, n, ff > d ? ff : d);
@@ -243,12 +258,27 @@ enum fvl_status fvl_f2_encoder_forward(const struct fvl_f2_encoder *e, struct fv
 		fvl_linear_forward(compute, &y->k, n, x, d, k, d);
 		fvl_linear_forward(compute, &y->v, n, x, d, v, d);
 		const struct fvl_attn_args at = {
-			.n_q = n, .n_kv = n, .n_heads = e->n_head, .n_kv_heads = e->n_head, .head_dim = hd,
-			.q = q, .ldq = d, .k = k, .v = v, .ldk = d, .ldv = d, .kv_f16 = false,
-			.causal = false, .scale = 1.0f / sqrtf((float)hd), .o = a, .ldo = d, .head0 = 0,
-			.head1 = e->n_head,
+		        .n_q = n,
+		        .n_kv = n,
+		        .n_heads = e->n_head,
+		        .n_kv_heads = e->n_head,
+		        .head_dim = hd,
+		        .q = q,
+		        .ldq = d,
+		        .k = k,
+		        .v = v,
+		        .ldk = d,
+		        .ldv = d,
+		        .kv_f16 = false,
+		        .causal = false,
+		        .scale = 1.0f / sqrtf((float)hd),
+		        .o = a,
+		        .ldo = d,
+		        .head0 = 0,
+		        .head1 = e->n_head,
 		};
-		compute->kernels.attn(&at); /* all-ones mask: prompt pads are attended, as the reference does */
+		compute->kernels.attn(
+		        &at); /* all-ones mask: prompt pads are attended, as the reference does */
 		fvl_linear_forward(compute, &y->o, n, a, d, q, d);
 		compute->kernels.add(n * d, x, q, x);
 		compute->kernels.layernorm(n, d, x, y->attn_norm_w, y->attn_norm_b, eps, x);

@@ -25,7 +25,7 @@ struct fvl_f2_encoder {
 	const float *pos_row, *pos_col;         /* (pos_max, c / 2) */
 	size_t pos_max, proj_dim;
 	size_t n_pools;
-	bool pool_spatial[4];                   /* image_feature_source, in order: spatial or temporal */
+	bool pool_spatial[4]; /* image_feature_source, in order: spatial or temporal */
 	/* BART encoder */
 	size_t n_embd, n_layer, n_head, n_ff, n_vocab;
 	size_t n_pos;                           /* max_position_embeddings */

@@ -15,19 +15,20 @@
 #include "model.h"
 
 static const struct fvl_task_info tasks[] = {
-	{"caption", "<CAPTION>", FVL_TASK_KIND_TEXT, false},
-	{"detailed_caption", "<DETAILED_CAPTION>", FVL_TASK_KIND_TEXT, false},
-	{"more_detailed_caption", "<MORE_DETAILED_CAPTION>", FVL_TASK_KIND_TEXT, false},
-	{"ocr", "<OCR>", FVL_TASK_KIND_TEXT, false},
-	{"ocr_with_region", "<OCR_WITH_REGION>", FVL_TASK_KIND_QUADS, false},
-	{"od", "<OD>", FVL_TASK_KIND_BOXES, false},
-	{"dense_region_caption", "<DENSE_REGION_CAPTION>", FVL_TASK_KIND_BOXES, false},
-	{"region_proposal", "<REGION_PROPOSAL>", FVL_TASK_KIND_PROPOSALS, false},
-	{"caption_to_phrase_grounding", "<CAPTION_TO_PHRASE_GROUNDING>", FVL_TASK_KIND_GROUNDING, true},
-	{"open_vocabulary_detection", "<OPEN_VOCABULARY_DETECTION>", FVL_TASK_KIND_BOXES, true},
-	{"region_to_category", "<REGION_TO_CATEGORY>", FVL_TASK_KIND_TEXT, true},
-	{"region_to_description", "<REGION_TO_DESCRIPTION>", FVL_TASK_KIND_TEXT, true},
-	{"region_to_ocr", "<REGION_TO_OCR>", FVL_TASK_KIND_TEXT, true},
+        {"caption", "<CAPTION>", FVL_TASK_KIND_TEXT, false},
+        {"detailed_caption", "<DETAILED_CAPTION>", FVL_TASK_KIND_TEXT, false},
+        {"more_detailed_caption", "<MORE_DETAILED_CAPTION>", FVL_TASK_KIND_TEXT, false},
+        {"ocr", "<OCR>", FVL_TASK_KIND_TEXT, false},
+        {"ocr_with_region", "<OCR_WITH_REGION>", FVL_TASK_KIND_QUADS, false},
+        {"od", "<OD>", FVL_TASK_KIND_BOXES, false},
+        {"dense_region_caption", "<DENSE_REGION_CAPTION>", FVL_TASK_KIND_BOXES, false},
+        {"region_proposal", "<REGION_PROPOSAL>", FVL_TASK_KIND_PROPOSALS, false},
+        {"caption_to_phrase_grounding", "<CAPTION_TO_PHRASE_GROUNDING>", FVL_TASK_KIND_GROUNDING,
+         true},
+        {"open_vocabulary_detection", "<OPEN_VOCABULARY_DETECTION>", FVL_TASK_KIND_BOXES, true},
+        {"region_to_category", "<REGION_TO_CATEGORY>", FVL_TASK_KIND_TEXT, true},
+        {"region_to_description", "<REGION_TO_DESCRIPTION>", FVL_TASK_KIND_TEXT, true},
+        {"region_to_ocr", "<REGION_TO_OCR>", FVL_TASK_KIND_TEXT, true},
 };
 
 const struct fvl_task_info *fvl_task_list(size_t *n)
@@ -44,14 +45,14 @@ const struct fvl_task_info *fvl_task_find(const char *name)
 	return NULL;
 }
 
-enum fvl_status fvl_task_prompt(const struct fvl_task_info *task, const char *tmpl,
-                                const char *text, char **out)
+enum fvl_status
+fvl_task_prompt(const struct fvl_task_info *task, const char *tmpl, const char *text, char **out)
 {
 	const char *at = strstr(tmpl, "{input}");
 	*out = NULL;
 	if (task->takes_text && (!text || !*text))
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "task %s needs --text (%s)", task->name,
-		                tmpl);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "task %s needs --text (%s)",
+		                task->name, tmpl);
 	if (!task->takes_text && text && *text)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "task %s takes no text", task->name);
 	const size_t n = strlen(tmpl) + (text ? strlen(text) : 0) + 1;
@@ -131,8 +132,8 @@ static char *strip_tokens(const char *s, const char *const *tok, size_t n_tok)
 	return out;
 }
 
-static enum fvl_status push(struct fvl_task_result *r, size_t *cap, const char *label, size_t n_label,
-                            const double *c, uint32_t n_c)
+static enum fvl_status push(struct fvl_task_result *r, size_t *cap, const char *label,
+                            size_t n_label, const double *c, uint32_t n_c)
 {
 	if (r->n_items == *cap) {
 		size_t nc = *cap ? 2 * *cap : 8;
@@ -159,22 +160,26 @@ static void dequantize(const struct fvl_task_geom *g, const long *bins, size_t n
 {
 	const double sw = g->side ? g->side : g->w, sh = g->side ? g->side : g->h;
 	for (size_t i = 0; i < n; i++)
-		out[i] = i % 2 == 0 ? ((double)bins[i] + 0.5) * sw / 1000.0 - g->off_x :
-		                      ((double)bins[i] + 0.5) * sh / 1000.0 - g->off_y;
+		out[i] = i % 2 == 0 ? ((double)bins[i] + 0.5) * sw / 1000.0 - g->off_x
+		                    : ((double)bins[i] + 0.5) * sh / 1000.0 - g->off_y;
 }
 
 /* The pronouns and fillers phrase grounding drops (the post-processor's black list). */
 static bool blacklisted(const char *p, size_t n)
 {
 	static const char *const words[] = {
-		"it", "I", "me", "mine", "you", "your", "yours", "he", "him", "his", "she", "her",
-		"hers", "they", "them", "their", "theirs", "one", "oneself", "we", "us", "our", "ours",
-		"its", "myself", "yourself", "himself", "herself", "itself", "ourselves", "yourselves",
-		"themselves", "this", "that", "these", "those", "who", "whom", "whose", "which", "what",
-		"all", "another", "any", "anybody", "anyone", "anything", "each", "everybody",
-		"everyone", "everything", "few", "many", "nobody", "none", "several", "some",
-		"somebody", "someone", "something", "each other", "one another", "the image", "image",
-		"images", "the", "a", "an", "a group", "other objects", "lots", "a set"};
+	        "it",         "I",           "me",         "mine",          "you",      "your",
+	        "yours",      "he",          "him",        "his",           "she",      "her",
+	        "hers",       "they",        "them",       "their",         "theirs",   "one",
+	        "oneself",    "we",          "us",         "our",           "ours",     "its",
+	        "myself",     "yourself",    "himself",    "herself",       "itself",   "ourselves",
+	        "yourselves", "themselves",  "this",       "that",          "these",    "those",
+	        "who",        "whom",        "whose",      "which",         "what",     "all",
+	        "another",    "any",         "anybody",    "anyone",        "anything", "each",
+	        "everybody",  "everyone",    "everything", "few",           "many",     "nobody",
+	        "none",       "several",     "some",       "somebody",      "someone",  "something",
+	        "each other", "one another", "the image",  "image",         "images",   "the",
+	        "a",          "an",          "a group",    "other objects", "lots",     "a set"};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strlen(words[i]) == n && memcmp(words[i], p, n) == 0)
 			return true;
@@ -235,8 +240,8 @@ static enum fvl_status parse_boxes(const char *t, const struct fvl_task_geom *g,
 }
 
 /* OCR lines: the matches of (.+?)(<loc_\d+>){8} ('.' stops at a newline). */
-static enum fvl_status parse_quads(const char *t, const struct fvl_task_geom *g,
-                                   struct fvl_task_result *r)
+static enum fvl_status
+parse_quads(const char *t, const struct fvl_task_geom *g, struct fvl_task_result *r)
 {
 	size_t cap = 0;
 	const char *p = t;
@@ -287,25 +292,18 @@ enum fvl_status fvl_task_parse(const struct fvl_task_info *task, const char *tex
 	static const char *const specials[] = {"<s>", "</s>", "<pad>"};
 	enum fvl_status st = FVL_STATUS_OK;
 	r->task = task->token;
-	r->item_coords = task->kind == FVL_TASK_KIND_TEXT ? 0 : task->kind == FVL_TASK_KIND_QUADS ? 8 : 4;
+	r->item_coords = task->kind == FVL_TASK_KIND_TEXT    ? 0
+	                 : task->kind == FVL_TASK_KIND_QUADS ? 8
+	                                                     : 4;
 	r->text = strip_tokens(text, specials, 3);
 	if (!r->text)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	switch (task->kind) {
-	case FVL_TASK_KIND_TEXT:
-		break;
-	case FVL_TASK_KIND_BOXES:
-		st = parse_boxes(r->text, geom, false, false, r);
-		break;
-	case FVL_TASK_KIND_PROPOSALS:
-		st = parse_boxes(r->text, geom, true, false, r);
-		break;
-	case FVL_TASK_KIND_GROUNDING:
-		st = parse_boxes(r->text, geom, false, true, r);
-		break;
-	case FVL_TASK_KIND_QUADS:
-		st = parse_quads(r->text, geom, r);
-		break;
+	case FVL_TASK_KIND_TEXT: break;
+	case FVL_TASK_KIND_BOXES: st = parse_boxes(r->text, geom, false, false, r); break;
+	case FVL_TASK_KIND_PROPOSALS: st = parse_boxes(r->text, geom, true, false, r); break;
+	case FVL_TASK_KIND_GROUNDING: st = parse_boxes(r->text, geom, false, true, r); break;
+	case FVL_TASK_KIND_QUADS: st = parse_quads(r->text, geom, r); break;
 	}
 	return st;
 }
@@ -364,14 +362,16 @@ static enum fvl_status check_params(const struct fvl_model *m, const uint8_t *rg
                                     const struct fvl_task_info **task)
 {
 	if (!m || !p || !rgb || w == 0 || h == 0)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_task_run: NULL argument or empty image");
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "fvl_task_run: NULL argument or empty image");
 	/* the task layer is the one part of a model loaded on first use, under the model's lock */
 	enum fvl_status st = fvl_model_tasks((struct fvl_model *)m);
 	if (st != FVL_STATUS_OK)
 		return st;
 	*task = fvl_task_find(p->task);
 	if (!*task)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "unknown task '%s' (see fvl task --help)",
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "unknown task '%s' (see fvl task --help)",
 		                p->task ? p->task : "(null)");
 	if (p->n_beams < 0 || p->n_beams > 16)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "beams %d: use 1..16", p->n_beams);
@@ -413,7 +413,8 @@ static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *im
 {
 	const struct fvl_f2 *f2 = m->is_vl ? &m->vision.f2 : &m->f2;
 	const struct fvl_f2_decoder *dec = &m->dec;
-	const size_t S = f2->davit.image_size, nv = fvl_f2_n_visual(&f2->encoder), D = f2->encoder.n_embd;
+	const size_t S = f2->davit.image_size, nv = fvl_f2_n_visual(&f2->encoder),
+	             D = f2->encoder.n_embd;
 	size_t n_ids = 0, n_out = 0;
 	enum fvl_status st;
 	if ((st = task_template(m->gguf, task->token, &x->tmpl)) ||
@@ -421,10 +422,12 @@ static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *im
 	    (st = fvl_tok_encode(m->ftok, x->prompt, strlen(x->prompt), true, &x->ids, &n_ids)))
 		return st;
 	if (nv + n_ids > f2->encoder.n_pos)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "the prompt is %zu tokens; with %zu "
-		                "visual tokens it exceeds the encoder's %zu positions", n_ids, nv,
-		                f2->encoder.n_pos);
-	const size_t grid = fvl_davit_grid(&f2->davit), c_last = f2->davit.stages[f2->davit.n_stages - 1].c;
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "the prompt is %zu tokens; with %zu "
+		                "visual tokens it exceeds the encoder's %zu positions",
+		                n_ids, nv, f2->encoder.n_pos);
+	const size_t grid = fvl_davit_grid(&f2->davit),
+	             c_last = f2->davit.stages[f2->davit.n_stages - 1].c;
 	x->pixels = malloc(3 * S * S * sizeof(float));
 	x->feats = malloc(grid * grid * c_last * sizeof(float));
 	x->visual = malloc(nv * f2->encoder.proj_dim * sizeof(float));
@@ -435,43 +438,57 @@ static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *im
 	if ((st = fvl_preprocess_run(&m->task_preprocess, img, x->pixels)) ||
 	    (st = fvl_davit_forward(&f2->davit, &x->compute, x->pixels, x->feats, NULL)) ||
 	    (st = fvl_f2_encode_image(&f2->encoder, &x->compute, x->feats, x->visual)) ||
-	    (st = fvl_f2_encoder_forward(&f2->encoder, &x->compute, x->visual, nv, x->ids, n_ids, x->enc)))
+	    (st = fvl_f2_encoder_forward(&f2->encoder, &x->compute, x->visual, nv, x->ids, n_ids,
+	                                 x->enc)))
 		return st;
 	const double t1 = ms_now();
 	uint32_t max_new = p->max_new > 0 ? (uint32_t)p->max_new : 1024;
 	if (max_new > dec->n_pos)
 		max_new = (uint32_t)dec->n_pos;
 	const uint32_t beams = p->n_beams > 0 ? (uint32_t)p->n_beams : dec->num_beams;
-	struct fvl_search s = {
-		.n_vocab = dec->n_vocab, .start_id = dec->start_id, .eos_id = dec->eos_id, .n_beams = beams,
-		.max_new = max_new, .length_penalty = 1.0f, .early_stopping = dec->early_stopping,
-		.no_repeat_ngram = p->no_repeat_ngram >= 0 ? (uint32_t)p->no_repeat_ngram :
-		                   dec->no_repeat_ngram,
-		.forced_bos_id = dec->forced_bos_id, .forced_eos = dec->forced_eos};
-	out->search = (struct fvl_task_search){beams, max_new, s.no_repeat_ngram, s.early_stopping,
-	                                       s.forced_bos_id, s.forced_eos, s.length_penalty};
+	struct fvl_search s = {.n_vocab = dec->n_vocab,
+	                       .start_id = dec->start_id,
+	                       .eos_id = dec->eos_id,
+	                       .n_beams = beams,
+	                       .max_new = max_new,
+	                       .length_penalty = 1.0f,
+	                       .early_stopping = dec->early_stopping,
+	                       .no_repeat_ngram = p->no_repeat_ngram >= 0
+	                                                  ? (uint32_t)p->no_repeat_ngram
+	                                                  : dec->no_repeat_ngram,
+	                       .forced_bos_id = dec->forced_bos_id,
+	                       .forced_eos = dec->forced_eos};
+	out->search = (struct fvl_task_search){
+	        beams,           max_new,      s.no_repeat_ngram, s.early_stopping,
+	        s.forced_bos_id, s.forced_eos, s.length_penalty};
 	out->ids = malloc(max_new * sizeof(int32_t));
 	if (!out->ids)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	struct fvl_task_dump *dp = x->dump;
 	if (dp) {
 		*dp = (struct fvl_task_dump){
-			.pixel_values = dup_floats(x->pixels, 3 * S * S),
-			.davit_out = dup_floats(x->feats, grid * grid * c_last),
-			.image_features = dup_floats(x->visual, nv * f2->encoder.proj_dim),
-			.encoder_out = dup_floats(x->enc, (nv + n_ids) * D),
-			.decoder_logits_first = malloc(dec->n_vocab * sizeof(float)),
-			.size = S, .grid = grid, .c_last = c_last, .n_visual = nv, .n_enc = nv + n_ids,
-			.d = D, .vocab = dec->n_vocab};
-		if (!dp->pixel_values || !dp->davit_out || !dp->image_features || !dp->encoder_out ||
-		    !dp->decoder_logits_first)
+		        .pixel_values = dup_floats(x->pixels, 3 * S * S),
+		        .davit_out = dup_floats(x->feats, grid * grid * c_last),
+		        .image_features = dup_floats(x->visual, nv * f2->encoder.proj_dim),
+		        .encoder_out = dup_floats(x->enc, (nv + n_ids) * D),
+		        .decoder_logits_first = malloc(dec->n_vocab * sizeof(float)),
+		        .size = S,
+		        .grid = grid,
+		        .c_last = c_last,
+		        .n_visual = nv,
+		        .n_enc = nv + n_ids,
+		        .d = D,
+		        .vocab = dec->n_vocab};
+		if (!dp->pixel_values || !dp->davit_out || !dp->image_features ||
+		    !dp->encoder_out || !dp->decoder_logits_first)
 			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	}
-	if ((st = fvl_f2_decoder_state_init(dec, &x->compute, x->enc, nv + n_ids, beams, max_new, &x->state)))
+	if ((st = fvl_f2_decoder_state_init(dec, &x->compute, x->enc, nv + n_ids, beams, max_new,
+	                                    &x->state)))
 		return st;
 	struct dump_step ds = {x->state, dp};
-	if ((st = dp ? fvl_search_run(&s, step_with_dump, &ds, out->ids, &n_out) :
-	              fvl_search_run(&s, fvl_f2_decoder_step, x->state, out->ids, &n_out)))
+	if ((st = dp ? fvl_search_run(&s, step_with_dump, &ds, out->ids, &n_out)
+	             : fvl_search_run(&s, fvl_f2_decoder_step, x->state, out->ids, &n_out)))
 		return st;
 	out->n_ids = n_out;
 	out->ms_vision = t1 - t0;
@@ -496,9 +513,8 @@ void fvl_task_dump_free(struct fvl_task_dump *d)
 	memset(d, 0, sizeof(*d));
 }
 
-enum fvl_status fvl_task_run(const struct fvl_model *m, const uint8_t *rgb, uint32_t w,
-                             uint32_t h, const struct fvl_task_params *p,
-                             struct fvl_task_result *out)
+enum fvl_status fvl_task_run(const struct fvl_model *m, const uint8_t *rgb, uint32_t w, uint32_t h,
+                             const struct fvl_task_params *p, struct fvl_task_result *out)
 {
 	return fvl_task_run_dump(m, rgb, w, h, p, out, NULL);
 }

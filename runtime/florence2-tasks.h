@@ -14,8 +14,8 @@
 
 /* The prompt for task (prompts of the model file's f2.tasks, index-aligned with names), with
  * {input} replaced by text; malloc'd. */
-enum fvl_status fvl_task_prompt(const struct fvl_task_info *task, const char *tmpl,
-                                const char *text, char **out);
+enum fvl_status
+fvl_task_prompt(const struct fvl_task_info *task, const char *tmpl, const char *text, char **out);
 
 /* Where an image of w x h pixels went before the model: the coordinates of bins refer to a
  * square of side `side` whose top-left is at (-off_x, -off_y) in the original image (padding);

@@ -6,8 +6,7 @@
 #include "names.h"
 #include "fusion.h"
 
-enum fvl_status fvl_projector_load(struct fvl_projector *p, const struct fvl_gguf *g,
-                                   size_t in_dim)
+enum fvl_status fvl_projector_load(struct fvl_projector *p, const struct fvl_gguf *g, size_t in_dim)
 {
 	enum fvl_status st;
 	memset(p, 0, sizeof(*p));
@@ -42,7 +41,8 @@ void fvl_dbfusion(size_t n, size_t skip, size_t d, size_t n_prompts, const float
 	for (size_t i = 0; i < n; i++) {
 		memcpy(fused + i * w, features + (i + skip) * d, d * sizeof(float));
 		for (size_t p = 0; p < n_prompts; p++)
-			memcpy(fused + i * w + (1 + p) * d, enc[p] + (i + skip) * d, d * sizeof(float));
+			memcpy(fused + i * w + (1 + p) * d, enc[p] + (i + skip) * d,
+			       d * sizeof(float));
 	}
 }
 

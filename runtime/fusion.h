@@ -11,14 +11,15 @@
 #define FVL_PROJECTOR_MAX_DEPTH 16
 
 struct fvl_projector {
-	size_t depth;              /* linears */
-	size_t in_dim, out_dim;    /* (1 + prompts) d_model -> the LLM's n_embd */
-	struct fvl_linear mm[FVL_PROJECTOR_MAX_DEPTH]; /* (out_dim, in_dim), then (out_dim, out_dim) */
+	size_t depth;           /* linears */
+	size_t in_dim, out_dim; /* (1 + prompts) d_model -> the LLM's n_embd */
+	struct fvl_linear
+	        mm[FVL_PROJECTOR_MAX_DEPTH]; /* (out_dim, in_dim), then (out_dim, out_dim) */
 };
 
 /* The mm.* linears of a file whose fusion is in_dim wide. */
-enum fvl_status fvl_projector_load(struct fvl_projector *p, const struct fvl_gguf *g,
-                                   size_t in_dim);
+enum fvl_status
+fvl_projector_load(struct fvl_projector *p, const struct fvl_gguf *g, size_t in_dim);
 void fvl_projector_free(struct fvl_projector *p);
 
 /* Depth-Breadth Fusion of n tokens of width d from token `skip` on: fused row i (n, (1 + n_prompts)

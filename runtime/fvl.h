@@ -13,9 +13,9 @@
 extern "C" {
 #endif
 
-#define FVL_VERSION_MAJOR 0
-#define FVL_VERSION_MINOR 1
-#define FVL_VERSION_PATCH 0
+#define FVL_VERSION_MAJOR  0
+#define FVL_VERSION_MINOR  1
+#define FVL_VERSION_PATCH  0
 #define FVL_VERSION_STRING "0.1.0"
 
 enum fvl_status {
@@ -23,10 +23,10 @@ enum fvl_status {
 	FVL_STATUS_INVALID_ARGUMENT, /* a caller passed something unusable (flag, NULL, range) */
 	FVL_STATUS_IO,               /* open/read/write/mmap failed; errno text is in the message */
 	FVL_STATUS_OUT_OF_MEMORY,
-	FVL_STATUS_BAD_FILE,         /* a file is truncated, corrupt or inconsistent */
-	FVL_STATUS_UNSUPPORTED,      /* valid input that fvl does not handle (type, version, CPU) */
-	FVL_STATUS_NOT_FOUND,        /* a named key, tensor or file is missing */
-	FVL_STATUS_NO_SPACE,         /* the output device is full */
+	FVL_STATUS_BAD_FILE,    /* a file is truncated, corrupt or inconsistent */
+	FVL_STATUS_UNSUPPORTED, /* valid input that fvl does not handle (type, version, CPU) */
+	FVL_STATUS_NOT_FOUND,   /* a named key, tensor or file is missing */
+	FVL_STATUS_NO_SPACE,    /* the output device is full */
 	FVL_STATUS_CANCELLED,
 };
 
@@ -69,8 +69,8 @@ uint64_t fvl_model_n_bytes(const struct fvl_model *model);
 
 /* What a model file holds, from its header: the weights are not loaded (cheap on any size). */
 struct fvl_model_info {
-	char arch[64];            /* general.architecture */
-	uint32_t format_version;  /* fvl.format_version (0: none, not a file fvl-quant wrote) */
+	char arch[64];           /* general.architecture */
+	uint32_t format_version; /* fvl.format_version (0: none, not a file fvl-quant wrote) */
 	uint64_t file_bytes, n_tensors, tensor_bytes;
 	uint32_t n_layer, n_head_kv, n_embd_head, n_ctx; /* the LLM's; 0 in Florence-2 files */
 };
@@ -83,7 +83,7 @@ enum fvl_status fvl_model_print(const char *path, bool full, FILE *out);
 
 struct fvl_image {
 	uint32_t w, h;
-	uint8_t *rgb;             /* (h, w, 3), malloc'd */
+	uint8_t *rgb; /* (h, w, 3), malloc'd */
 };
 
 /* A JPEG or binary PNM (P5, P6) file as RGB8: regular files only, up to 256 MB and 64 Mpixel. */
@@ -101,10 +101,10 @@ double fvl_image_change(const struct fvl_image *a, const struct fvl_image *b);
 struct fvl_session;
 
 struct fvl_session_params {
-	uint32_t n_threads;  /* 0: all CPUs */
-	uint32_t n_ctx;      /* 0: the model's context length (2048 for Florence-VL) */
-	bool kv_f32;         /* KV cache in f32 instead of f16 */
-	const char *isa;     /* NULL: best kernel variant; or "scalar", "baseline", "dotprod", "i8mm",
+	uint32_t n_threads; /* 0: all CPUs */
+	uint32_t n_ctx;     /* 0: the model's context length (2048 for Florence-VL) */
+	bool kv_f32;        /* KV cache in f32 instead of f16 */
+	const char *isa; /* NULL: best kernel variant; or "scalar", "baseline", "dotprod", "i8mm",
 	                        "avx2" (x86-64 hosts) */
 };
 
@@ -116,21 +116,21 @@ void fvl_session_free(struct fvl_session *s);
 /* Runs the vision side once and keeps the visual embeddings for the following questions.
  * An RGB8 image (w x h x 3), or a JPEG / PNM file. On failure the session holds no image at all
  * (the previous one is dropped too), so a following question is never about a stale frame. */
-enum fvl_status fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb, uint32_t w,
-                                          uint32_t h);
+enum fvl_status
+fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb, uint32_t w, uint32_t h);
 enum fvl_status fvl_session_set_image_file(struct fvl_session *s, const char *path);
 
 struct fvl_gen_params {
-	int32_t n_predict;     /* tokens to generate at most (> 0) */
-	float temp;            /* <= 0: greedy */
-	int32_t top_k;         /* 0: off */
-	float top_p;           /* 1: off */
-	float min_p;           /* 0: off */
-	float repeat_penalty;  /* 1: off; divides the logits of the last 64 generated tokens (each
+	int32_t n_predict;    /* tokens to generate at most (> 0) */
+	float temp;           /* <= 0: greedy */
+	int32_t top_k;        /* 0: off */
+	float top_p;          /* 1: off */
+	float min_p;          /* 0: off */
+	float repeat_penalty; /* 1: off; divides the logits of the last 64 generated tokens (each
 	                          distinct token once, as Hugging Face's processor does) */
 	uint64_t seed;
-	bool ignore_eos;       /* do not stop on the model's stop tokens */
-	bool parse_special;    /* special-token text in the question ("<|end|>") becomes those
+	bool ignore_eos;    /* do not stop on the model's stop tokens */
+	bool parse_special; /* special-token text in the question ("<|end|>") becomes those
 	                          tokens, and "<image>" in it splices the image, as Florence-VL's own
 	                          code does; false (default): a question is plain text, and only the
 	                          chat template's own markup are tokens */
@@ -174,7 +174,7 @@ const char *fvl_finish_str(enum fvl_finish f);
 struct fvl_stats {
 	double ms_preprocess, ms_vision, ms_prefill, ms_decode;
 	uint32_t n_prompt, n_visual, n_reused, n_generated;
-	uint32_t n_ctx;        /* the context's size */
+	uint32_t n_ctx; /* the context's size */
 	enum fvl_finish finish;
 };
 void fvl_session_stats(const struct fvl_session *s, struct fvl_stats *out);
@@ -207,18 +207,18 @@ void fvl_image_dump_free(struct fvl_image_dump *d);
 
 /* What a task's answer is. */
 enum fvl_task_kind {
-	FVL_TASK_KIND_TEXT,       /* text (captions, OCR, region to text) */
-	FVL_TASK_KIND_BOXES,      /* labelled boxes (od, dense_region_caption) */
-	FVL_TASK_KIND_PROPOSALS,  /* boxes without labels (region_proposal) */
-	FVL_TASK_KIND_GROUNDING,  /* phrase grounding (boxes; pronouns and the like filtered out) */
-	FVL_TASK_KIND_QUADS,      /* OCR with regions: quad boxes */
+	FVL_TASK_KIND_TEXT,      /* text (captions, OCR, region to text) */
+	FVL_TASK_KIND_BOXES,     /* labelled boxes (od, dense_region_caption) */
+	FVL_TASK_KIND_PROPOSALS, /* boxes without labels (region_proposal) */
+	FVL_TASK_KIND_GROUNDING, /* phrase grounding (boxes; pronouns and the like filtered out) */
+	FVL_TASK_KIND_QUADS,     /* OCR with regions: quad boxes */
 };
 
 struct fvl_task_info {
-	const char *name;         /* "od" */
-	const char *token;        /* "<OD>" */
+	const char *name;  /* "od" */
+	const char *token; /* "<OD>" */
 	enum fvl_task_kind kind;
-	bool takes_text;          /* the prompt has {input} (fvl_task_params.text) */
+	bool takes_text; /* the prompt has {input} (fvl_task_params.text) */
 };
 
 /* The task by name ("od") or token ("<OD>"), case-insensitive; NULL if unknown. */
@@ -227,42 +227,42 @@ const struct fvl_task_info *fvl_task_find(const char *name);
 const struct fvl_task_info *fvl_task_list(size_t *n);
 
 struct fvl_task_params {
-	const char *task;         /* "caption", "ocr", "od", ... or the token ("<OD>") */
-	const char *text;         /* the {input} of tasks that take one (grounding phrase, region
+	const char *task;        /* "caption", "ocr", "od", ... or the token ("<OD>") */
+	const char *text;        /* the {input} of tasks that take one (grounding phrase, region
 	                             as "<loc_x1><loc_y1><loc_x2><loc_y2>") */
-	int32_t n_beams;          /* 0: the model's generation config (3 for Florence-2) */
-	int32_t max_new;          /* tokens to generate at most; 0: 1024 */
-	int32_t no_repeat_ngram;  /* -1: the model's (3) */
-	uint32_t n_threads;       /* 0: all CPUs */
-	const char *isa;          /* NULL: best kernel variant */
+	int32_t n_beams;         /* 0: the model's generation config (3 for Florence-2) */
+	int32_t max_new;         /* tokens to generate at most; 0: 1024 */
+	int32_t no_repeat_ngram; /* -1: the model's (3) */
+	uint32_t n_threads;      /* 0: all CPUs */
+	const char *isa;         /* NULL: best kernel variant */
 };
 void fvl_task_params_default(struct fvl_task_params *p);
 
 struct fvl_task_item {
-	char *label;              /* UTF-8; "" for region proposals */
-	float coords[8];          /* box x1 y1 x2 y2, or quad x1 y1 ... x4 y4, in image pixels */
-	uint32_t n_coords;        /* 4 or 8 */
+	char *label;       /* UTF-8; "" for region proposals */
+	float coords[8];   /* box x1 y1 x2 y2, or quad x1 y1 ... x4 y4, in image pixels */
+	uint32_t n_coords; /* 4 or 8 */
 };
 
 /* The search a task ran (HF generate's, from the model file unless the params override it). */
 struct fvl_task_search {
-	uint32_t n_beams;         /* 1: greedy */
+	uint32_t n_beams; /* 1: greedy */
 	uint32_t max_new;
 	uint32_t no_repeat_ngram; /* 0: off */
 	bool early_stopping;
-	int32_t forced_bos_id;    /* -1: none */
+	int32_t forced_bos_id; /* -1: none */
 	bool forced_eos;
 	float length_penalty;
 };
 
 struct fvl_task_result {
-	const char *task;         /* the task token, "<OD>" */
+	const char *task; /* the task token, "<OD>" */
 	struct fvl_task_search search;
-	char *text;               /* generated text without <s>, </s>, <pad> (locations kept) */
+	char *text; /* generated text without <s>, </s>, <pad> (locations kept) */
 	struct fvl_task_item *items;
 	size_t n_items;
-	uint32_t item_coords;     /* 0: a text task; 4: items are boxes; 8: quad boxes */
-	int32_t *ids;             /* generated ids, the decoder start excluded */
+	uint32_t item_coords; /* 0: a text task; 4: items are boxes; 8: quad boxes */
+	int32_t *ids;         /* generated ids, the decoder start excluded */
 	size_t n_ids;
 	double ms_vision, ms_decode;
 };
@@ -294,16 +294,16 @@ void fvl_task_dump_free(struct fvl_task_dump *d);
  * frame is skipped and counted, a failing device reopened with back-off. Call a capture from one
  * thread at a time. */
 struct fvl_camera_params {
-	const char *device;       /* "/dev/video0" */
-	uint32_t width, height;   /* requested; the driver may pick another size */
-	uint32_t n_buffers;       /* mmap buffers (0: 4) */
-	int timeout_ms;           /* per frame (0: 2000) */
+	const char *device;     /* "/dev/video0" */
+	uint32_t width, height; /* requested; the driver may pick another size */
+	uint32_t n_buffers;     /* mmap buffers (0: 4) */
+	int timeout_ms;         /* per frame (0: 2000) */
 };
 struct fvl_capture;
 struct fvl_capture_stats {
-	uint64_t frames;          /* frames captured and kept */
-	uint64_t corrupt;         /* frames skipped: they did not decode */
-	uint64_t reopens;         /* times the device came back after failing */
+	uint64_t frames;  /* frames captured and kept */
+	uint64_t corrupt; /* frames skipped: they did not decode */
+	uint64_t reopens; /* times the device came back after failing */
 };
 /* Starts capturing. Without wait_for_device a device that cannot be opened at the start makes
  * the capture give up (fvl_capture_failed); with it, and for a device that fails later, it is
@@ -322,8 +322,8 @@ void fvl_capture_stop(struct fvl_capture *c);
  * A model file's tokenizer on its own (the weights are not loaded). Immutable once loaded: safe to
  * share between threads. */
 enum fvl_tokenizer_kind {
-	FVL_TOKENIZER_LLM,        /* the LLM's (Florence-VL files) */
-	FVL_TOKENIZER_FLORENCE,   /* Florence-2's BART tokenizer */
+	FVL_TOKENIZER_LLM,      /* the LLM's (Florence-VL files) */
+	FVL_TOKENIZER_FLORENCE, /* Florence-2's BART tokenizer */
 };
 struct fvl_tokenizer;
 enum fvl_status fvl_tokenizer_load(const char *model_path, enum fvl_tokenizer_kind which,
@@ -341,13 +341,14 @@ const char *fvl_token_piece(const struct fvl_tokenizer *t, int32_t id, size_t *l
 
 #define FVL_MAX_KERNELS 24
 struct fvl_system_info {
-	const char *arch;         /* "aarch64", "x86-64" */
-	bool simde;               /* the NEON kernels run translated by SIMDe (x86-64 hosts) */
+	const char *arch; /* "aarch64", "x86-64" */
+	bool simde;       /* the NEON kernels run translated by SIMDe (x86-64 hosts) */
 	bool asimd, fp16, dotprod, i8mm, avx2;
 	const char *kernel_level; /* the level the kernels run at: "baseline", "dotprod", ... */
 	const char *best_level;   /* this CPU's best */
 	struct {
-		const char *contract, *function; /* "q4_0x4_q8_gemm", "fvl_q4_0x4_q8_gemm__neondot" */
+		const char *contract,
+		        *function; /* "q4_0x4_q8_gemm", "fvl_q4_0x4_q8_gemm__neondot" */
 	} kernels[FVL_MAX_KERNELS];
 	size_t n_kernels;
 	const char *f16_weights;  /* the GEMM f16 weights run through */

@@ -35,18 +35,28 @@ static void print_scalar(FILE *f, const uint8_t *p, uint32_t type)
 	switch (type) {
 	case FVL_GGUF_TYPE_BOOL: fputs(p[0] ? "true" : "false", f); break;
 	case FVL_GGUF_TYPE_FLOAT32:
-	case FVL_GGUF_TYPE_FLOAT64: fvl_gguf_kv_float(&one, &d); fprintf(f, "%.9g", d); break;
-	case FVL_GGUF_TYPE_UINT64: memcpy(&u, p, 8); fprintf(f, "%" PRIu64, u); break;
-	default: fvl_gguf_kv_int(&one, &i); fprintf(f, "%" PRId64, i); break;
+	case FVL_GGUF_TYPE_FLOAT64:
+		fvl_gguf_kv_float(&one, &d);
+		fprintf(f, "%.9g", d);
+		break;
+	case FVL_GGUF_TYPE_UINT64:
+		memcpy(&u, p, 8);
+		fprintf(f, "%" PRIu64, u);
+		break;
+	default:
+		fvl_gguf_kv_int(&one, &i);
+		fprintf(f, "%" PRId64, i);
+		break;
 	}
 }
 
 void fvl_gguf_print(const struct fvl_gguf *g, FILE *f, bool full_arrays)
 {
 	uint64_t total = 0;
-	fprintf(f, "GGUF v%u: %" PRIu64 " metadata entries, %" PRIu64 " tensors, alignment %u, "
-	        "data at offset %" PRIu64 ", file %" PRIu64 " bytes\n", g->version, g->n_kv,
-	        g->n_tensors, g->alignment, g->data_offset, g->size);
+	fprintf(f,
+	        "GGUF v%u: %" PRIu64 " metadata entries, %" PRIu64 " tensors, alignment %u, "
+	        "data at offset %" PRIu64 ", file %" PRIu64 " bytes\n",
+	        g->version, g->n_kv, g->n_tensors, g->alignment, g->data_offset, g->size);
 	fputs("\nmetadata:\n", f);
 	for (uint64_t i = 0; i < g->n_kv; i++) {
 		const struct fvl_gguf_kv *kv = &g->kv[i];
@@ -59,15 +69,17 @@ void fvl_gguf_print(const struct fvl_gguf *g, FILE *f, bool full_arrays)
 			print_str(f, s, full_arrays ? UINT64_MAX : 200);
 		} else if (kv->type == FVL_GGUF_TYPE_ARRAY) {
 			uint64_t show = full_arrays || kv->n <= PREVIEW ? kv->n : PREVIEW;
-			fprintf(f, "arr[%s, %" PRIu64 "] = [", fvl_gguf_type_name(kv->arr_type), kv->n);
+			fprintf(f, "arr[%s, %" PRIu64 "] = [", fvl_gguf_type_name(kv->arr_type),
+			        kv->n);
 			for (uint64_t j = 0; j < show; j++) {
 				if (j)
 					fputs(", ", f);
 				if (kv->arr_type == FVL_GGUF_TYPE_STRING)
 					print_str(f, fvl_gguf_arr_str(kv, j), 64);
 				else
-					print_scalar(f, kv->data + j * fvl_gguf_value_size(kv->arr_type),
-					             kv->arr_type);
+					print_scalar(
+					        f, kv->data + j * fvl_gguf_value_size(kv->arr_type),
+					        kv->arr_type);
 			}
 			fputs(show < kv->n ? ", ...]" : "]", f);
 		} else {
@@ -83,8 +95,8 @@ void fvl_gguf_print(const struct fvl_gguf *g, FILE *f, bool full_arrays)
 		char shape[96];
 		int n = snprintf(shape, sizeof(shape), "[");
 		for (uint32_t d = 0; d < t->n_dims; d++)
-			n += snprintf(shape + n, sizeof(shape) - (size_t)n, "%s%" PRIu64, d ? ", " : "",
-			              t->ne[d]);
+			n += snprintf(shape + n, sizeof(shape) - (size_t)n, "%s%" PRIu64,
+			              d ? ", " : "", t->ne[d]);
 		snprintf(shape + n, sizeof(shape) - (size_t)n, "]");
 		fprintf(f, "  %-5" PRIu64 " %-48.*s %-5s %-28s %14" PRIu64 " %14" PRIu64 "\n", i,
 		        (int)t->name.n, t->name.p, fvl_type_info(t->type)->name, shape, t->offset,

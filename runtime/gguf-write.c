@@ -21,17 +21,17 @@ struct bytes {
 };
 
 struct fvl_gguf_writer {
-	struct bytes kv;         /* serialized metadata entries */
+	struct bytes kv; /* serialized metadata entries */
 	uint64_t n_kv;
 	char **keys;             /* (n_kv) for duplicate checks */
 	struct wtensor *tensors; /* (n_tensors) */
 	uint64_t n_tensors, cap_tensors;
-	uint64_t data_size;      /* bytes of the data section, padded */
-	uint64_t header_size;    /* set by write_header */
+	uint64_t data_size;   /* bytes of the data section, padded */
+	uint64_t header_size; /* set by write_header */
 	/* streaming state */
 	bool header_written;
-	uint64_t cur;            /* tensor being written */
-	uint64_t cur_written;    /* its bytes written so far */
+	uint64_t cur;         /* tensor being written */
+	uint64_t cur_written; /* its bytes written so far */
 	bool failed;
 };
 
@@ -60,8 +60,14 @@ static enum fvl_status put(struct bytes *b, const void *v, uint64_t n)
 	return st;
 }
 
-static enum fvl_status put_u32(struct bytes *b, uint32_t v) { return put(b, &v, 4); }
-static enum fvl_status put_u64(struct bytes *b, uint64_t v) { return put(b, &v, 8); }
+static enum fvl_status put_u32(struct bytes *b, uint32_t v)
+{
+	return put(b, &v, 4);
+}
+static enum fvl_status put_u64(struct bytes *b, uint64_t v)
+{
+	return put(b, &v, 8);
+}
 
 static enum fvl_status put_str(struct bytes *b, const char *s, uint64_t n)
 {
@@ -93,16 +99,21 @@ static enum fvl_status begin_kv(struct fvl_gguf_writer *w, const char *key, uint
 	enum fvl_status st;
 	size_t n = strlen(key);
 	if (w->header_written)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "metadata '%s' added after the header "
-		                "was written", key);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "metadata '%s' added after the header "
+		                "was written",
+		                key);
 	if (n == 0 || n > 65535)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "metadata key length %zu", n);
 	if (strcmp(key, FVL_KEY_ALIGNMENT) == 0)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "general.alignment is written by the "
-		                "writer itself (%d)", FVL_GGUF_ALIGNMENT);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "general.alignment is written by the "
+		                "writer itself (%d)",
+		                FVL_GGUF_ALIGNMENT);
 	for (uint64_t i = 0; i < w->n_kv; i++)
 		if (strcmp(w->keys[i], key) == 0)
-			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "metadata '%s' set twice", key);
+			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "metadata '%s' set twice",
+			                key);
 	char **keys = realloc(w->keys, (w->n_kv + 1) * sizeof(*keys));
 	if (!keys)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -115,8 +126,8 @@ static enum fvl_status begin_kv(struct fvl_gguf_writer *w, const char *key, uint
 	return put_u32(&w->kv, type);
 }
 
-static enum fvl_status set_scalar(struct fvl_gguf_writer *w, const char *key, uint32_t type,
-                                  const void *v)
+static enum fvl_status
+set_scalar(struct fvl_gguf_writer *w, const char *key, uint32_t type, const void *v)
 {
 	enum fvl_status st = begin_kv(w, key, type);
 	return st == FVL_STATUS_OK ? put(&w->kv, v, fvl_gguf_value_size(type)) : st;
@@ -148,8 +159,8 @@ enum fvl_status fvl_gguf_writer_set_bool(struct fvl_gguf_writer *w, const char *
 	return set_scalar(w, key, FVL_GGUF_TYPE_BOOL, &b);
 }
 
-enum fvl_status fvl_gguf_writer_set_strn(struct fvl_gguf_writer *w, const char *key, const char *v,
-                                         uint64_t n)
+enum fvl_status
+fvl_gguf_writer_set_strn(struct fvl_gguf_writer *w, const char *key, const char *v, uint64_t n)
 {
 	enum fvl_status st = begin_kv(w, key, FVL_GGUF_TYPE_STRING);
 	return st == FVL_STATUS_OK ? put_str(&w->kv, v, n) : st;
@@ -197,24 +208,32 @@ enum fvl_status fvl_gguf_writer_add_tensor(struct fvl_gguf_writer *w, const char
 	uint64_t n_elem = 1, bytes, padded;
 
 	if (w->header_written)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s' added after the header", name);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s' added after the header",
+		                name);
 	if (len == 0 || len > FVL_GGUF_MAX_NAME)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor name '%s' is longer than %d "
-		                "bytes", name, FVL_GGUF_MAX_NAME);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "tensor name '%s' is longer than %d "
+		                "bytes",
+		                name, FVL_GGUF_MAX_NAME);
 	if (!ti)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s': unknown type %d", name, type);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s': unknown type %d", name,
+		                type);
 	if (n_dims == 0 || n_dims > FVL_GGUF_MAX_DIMS)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s': %u dimensions", name, n_dims);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s': %u dimensions", name,
+		                n_dims);
 	for (uint32_t d = 0; d < n_dims; d++)
 		if (ne[d] == 0 || !fvl_mul_u64(n_elem, ne[d], &n_elem))
-			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s': bad shape", name);
+			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s': bad shape",
+			                name);
 	if (ne[0] % ti->blck)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s': row length %llu is not a "
-		                "multiple of %u for %s", name, (unsigned long long)ne[0], ti->blck,
-		                ti->name);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "tensor '%s': row length %llu is not a "
+		                "multiple of %u for %s",
+		                name, (unsigned long long)ne[0], ti->blck, ti->name);
 	for (uint64_t i = 0; i < w->n_tensors; i++)
 		if (strcmp(w->tensors[i].name, name) == 0)
-			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s' added twice", name);
+			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s' added twice",
+			                name);
 	bytes = n_elem / ti->blck * ti->size;
 	if (!fvl_align_u64(bytes, FVL_GGUF_ALIGNMENT, &padded))
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s' is too large", name);
@@ -278,21 +297,31 @@ enum fvl_status fvl_gguf_writer_write_header(struct fvl_gguf_writer *w, FILE *f)
 	if (w->header_written)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "header written twice");
 	st = put(&h, FVL_GGUF_MAGIC, 4);
-	if (st == FVL_STATUS_OK) st = put_u32(&h, FVL_GGUF_VERSION);
-	if (st == FVL_STATUS_OK) st = put_u64(&h, w->n_tensors);
-	if (st == FVL_STATUS_OK) st = put_u64(&h, w->n_kv + 1);
-	if (st == FVL_STATUS_OK) st = put_str(&h, FVL_KEY_ALIGNMENT, strlen(FVL_KEY_ALIGNMENT));
-	if (st == FVL_STATUS_OK) st = put_u32(&h, FVL_GGUF_TYPE_UINT32);
-	if (st == FVL_STATUS_OK) st = put_u32(&h, align);
-	if (st == FVL_STATUS_OK) st = put(&h, w->kv.p, w->kv.n);
+	if (st == FVL_STATUS_OK)
+		st = put_u32(&h, FVL_GGUF_VERSION);
+	if (st == FVL_STATUS_OK)
+		st = put_u64(&h, w->n_tensors);
+	if (st == FVL_STATUS_OK)
+		st = put_u64(&h, w->n_kv + 1);
+	if (st == FVL_STATUS_OK)
+		st = put_str(&h, FVL_KEY_ALIGNMENT, strlen(FVL_KEY_ALIGNMENT));
+	if (st == FVL_STATUS_OK)
+		st = put_u32(&h, FVL_GGUF_TYPE_UINT32);
+	if (st == FVL_STATUS_OK)
+		st = put_u32(&h, align);
+	if (st == FVL_STATUS_OK)
+		st = put(&h, w->kv.p, w->kv.n);
 	for (uint64_t i = 0; i < w->n_tensors && st == FVL_STATUS_OK; i++) {
 		const struct wtensor *t = &w->tensors[i];
 		st = put_str(&h, t->name, strlen(t->name));
-		if (st == FVL_STATUS_OK) st = put_u32(&h, t->n_dims);
+		if (st == FVL_STATUS_OK)
+			st = put_u32(&h, t->n_dims);
 		for (uint32_t d = 0; d < t->n_dims && st == FVL_STATUS_OK; d++)
 			st = put_u64(&h, t->ne[d]);
-		if (st == FVL_STATUS_OK) st = put_u32(&h, t->type);
-		if (st == FVL_STATUS_OK) st = put_u64(&h, t->offset);
+		if (st == FVL_STATUS_OK)
+			st = put_u32(&h, t->type);
+		if (st == FVL_STATUS_OK)
+			st = put_u64(&h, t->offset);
 	}
 	uint64_t padded;
 	fvl_align_u64(h.n, FVL_GGUF_ALIGNMENT, &padded);
@@ -310,15 +339,17 @@ enum fvl_status fvl_gguf_writer_write_header(struct fvl_gguf_writer *w, FILE *f)
 	return st;
 }
 
-enum fvl_status fvl_gguf_writer_write_data(struct fvl_gguf_writer *w, FILE *f, const void *data,
-                                           uint64_t n)
+enum fvl_status
+fvl_gguf_writer_write_data(struct fvl_gguf_writer *w, FILE *f, const void *data, uint64_t n)
 {
 	if (!w->header_written || w->cur >= w->n_tensors)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor data written out of order");
 	const struct wtensor *t = &w->tensors[w->cur];
 	if (n > t->n_bytes - w->cur_written)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s': %llu bytes written, it has "
-		                "%llu", t->name, (unsigned long long)(w->cur_written + n),
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "tensor '%s': %llu bytes written, it has "
+		                "%llu",
+		                t->name, (unsigned long long)(w->cur_written + n),
 		                (unsigned long long)t->n_bytes);
 	w->cur_written += n;
 	return write_bytes(w, f, data, n);
@@ -330,9 +361,9 @@ enum fvl_status fvl_gguf_writer_end_tensor(struct fvl_gguf_writer *w, FILE *f)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "end_tensor without a tensor");
 	const struct wtensor *t = &w->tensors[w->cur];
 	if (w->cur_written != t->n_bytes)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "tensor '%s': %llu of %llu bytes written",
-		                t->name, (unsigned long long)w->cur_written,
-		                (unsigned long long)t->n_bytes);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "tensor '%s': %llu of %llu bytes written", t->name,
+		                (unsigned long long)w->cur_written, (unsigned long long)t->n_bytes);
 	uint64_t padded;
 	fvl_align_u64(t->n_bytes, FVL_GGUF_ALIGNMENT, &padded);
 	w->cur++;
@@ -349,8 +380,8 @@ enum fvl_status fvl_gguf_writer_finish(struct fvl_gguf_writer *w, FILE *f)
 		                (unsigned long long)w->cur, (unsigned long long)w->n_tensors);
 	if (fflush(f) != 0 || ferror(f)) {
 		int e = errno;
-		return fvl_fail(e == ENOSPC ? FVL_STATUS_NO_SPACE : FVL_STATUS_IO, "write failed: %s",
-		                strerror(e));
+		return fvl_fail(e == ENOSPC ? FVL_STATUS_NO_SPACE : FVL_STATUS_IO,
+		                "write failed: %s", strerror(e));
 	}
 	return FVL_STATUS_OK;
 }

@@ -12,11 +12,9 @@
 #include "gguf.h"
 
 static const struct fvl_type_info type_infos[] = {
-	[FVL_TYPE_F32] = {"f32", 1, 4},
-	[FVL_TYPE_F16] = {"f16", 1, 2},
-	[FVL_TYPE_Q4_0] = {"q4_0", 32, 18},
-	[FVL_TYPE_Q8_0] = {"q8_0", 32, 34},
-	[FVL_TYPE_BF16] = {"bf16", 1, 2},
+        [FVL_TYPE_F32] = {"f32", 1, 4},     [FVL_TYPE_F16] = {"f16", 1, 2},
+        [FVL_TYPE_Q4_0] = {"q4_0", 32, 18}, [FVL_TYPE_Q8_0] = {"q8_0", 32, 34},
+        [FVL_TYPE_BF16] = {"bf16", 1, 2},
 };
 
 const struct fvl_type_info *fvl_type_info(uint32_t type)
@@ -38,10 +36,11 @@ bool fvl_type_from_name(const char *name, enum fvl_type *out)
 }
 
 static const char *const gguf_type_names[FVL_GGUF_TYPE_N_TYPES] = {
-	"u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "str", "arr", "u64", "i64", "f64",
+        "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "str", "arr", "u64", "i64", "f64",
 };
 /* Bytes of one value; 0 for STRING and ARRAY (variable). */
-static const uint8_t gguf_type_size[FVL_GGUF_TYPE_N_TYPES] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+static const uint8_t gguf_type_size[FVL_GGUF_TYPE_N_TYPES] = {1, 1, 2, 2, 4, 4, 4,
+                                                              1, 0, 0, 8, 8, 8};
 
 const char *fvl_gguf_type_name(uint32_t type)
 {
@@ -69,8 +68,8 @@ struct cursor {
 static enum fvl_status truncated(const struct cursor *c, uint64_t need, const char *what)
 {
 	return fvl_fail(FVL_STATUS_BAD_FILE,
-	                "truncated: %s needs %llu bytes at offset %llu, the file has %llu",
-	                what, (unsigned long long)need, (unsigned long long)c->pos,
+	                "truncated: %s needs %llu bytes at offset %llu, the file has %llu", what,
+	                (unsigned long long)need, (unsigned long long)c->pos,
 	                (unsigned long long)c->size);
 }
 
@@ -110,10 +109,12 @@ static enum fvl_status read_str(struct cursor *c, const char *what, struct fvl_s
 	if (st != FVL_STATUS_OK)
 		return st;
 	if (n > c->size - c->pos)
-		return fvl_fail(FVL_STATUS_BAD_FILE,
-		                "%s: string length %llu at offset %llu runs past the end of the file "
-		                "(%llu bytes)", what, (unsigned long long)n,
-		                (unsigned long long)(c->pos - 8), (unsigned long long)c->size);
+		return fvl_fail(
+		        FVL_STATUS_BAD_FILE,
+		        "%s: string length %llu at offset %llu runs past the end of the file "
+		        "(%llu bytes)",
+		        what, (unsigned long long)n, (unsigned long long)(c->pos - 8),
+		        (unsigned long long)c->size);
 	st = take(c, n, what, &p);
 	s->p = (const char *)p;
 	s->n = n;
@@ -152,12 +153,16 @@ static void sort_by_name(const struct fvl_gguf *g, uint64_t *idx, uint64_t n)
 				child++;
 			if (cmp_name(g, idx[root], idx[child]) >= 0)
 				break;
-			uint64_t t = idx[root]; idx[root] = idx[child]; idx[child] = t;
+			uint64_t t = idx[root];
+			idx[root] = idx[child];
+			idx[child] = t;
 			root = child;
 		}
 	}
 	for (uint64_t end = n; end-- > 1;) {
-		uint64_t t = idx[0]; idx[0] = idx[end]; idx[end] = t;
+		uint64_t t = idx[0];
+		idx[0] = idx[end];
+		idx[end] = t;
 		for (uint64_t root = 0;;) {
 			uint64_t child = 2 * root + 1;
 			if (child >= end)
@@ -166,7 +171,9 @@ static void sort_by_name(const struct fvl_gguf *g, uint64_t *idx, uint64_t n)
 				child++;
 			if (cmp_name(g, idx[root], idx[child]) >= 0)
 				break;
-			uint64_t u = idx[root]; idx[root] = idx[child]; idx[child] = u;
+			uint64_t u = idx[root];
+			idx[root] = idx[child];
+			idx[child] = u;
 			root = child;
 		}
 	}
@@ -199,16 +206,20 @@ static enum fvl_status parse_kvs(struct fvl_gguf *g, struct cursor *c)
 		if (st != FVL_STATUS_OK)
 			return st;
 		if (kv->key.n == 0 || kv->key.n > 65535)
-			return fvl_fail(FVL_STATUS_BAD_FILE, "metadata key %llu has length %llu "
-			                "(must be 1..65535)", (unsigned long long)i,
-			                (unsigned long long)kv->key.n);
+			return fvl_fail(FVL_STATUS_BAD_FILE,
+			                "metadata key %llu has length %llu "
+			                "(must be 1..65535)",
+			                (unsigned long long)i, (unsigned long long)kv->key.n);
 		if (memchr(kv->key.p, '\0', kv->key.n))
-			return fvl_fail(FVL_STATUS_BAD_FILE, "metadata key %llu contains a NUL byte",
+			return fvl_fail(FVL_STATUS_BAD_FILE,
+			                "metadata key %llu contains a NUL byte",
 			                (unsigned long long)i);
 		for (uint64_t j = 0; j < i; j++)
-			if (g->kv[j].key.n == kv->key.n && memcmp(g->kv[j].key.p, kv->key.p, kv->key.n) == 0)
-				return fvl_fail(FVL_STATUS_BAD_FILE, "metadata key '%.*s' appears twice",
-				                (int)kv->key.n, kv->key.p);
+			if (g->kv[j].key.n == kv->key.n &&
+			    memcmp(g->kv[j].key.p, kv->key.p, kv->key.n) == 0)
+				return fvl_fail(FVL_STATUS_BAD_FILE,
+				                "metadata key '%.*s' appears twice", (int)kv->key.n,
+				                kv->key.p);
 		st = read_u32(c, "metadata type", &kv->type);
 		if (st != FVL_STATUS_OK)
 			return st;
@@ -229,14 +240,20 @@ static enum fvl_status parse_kvs(struct fvl_gguf *g, struct cursor *c)
 		if (st != FVL_STATUS_OK)
 			return st;
 		if (kv->arr_type == FVL_GGUF_TYPE_ARRAY)
-			return fvl_fail(FVL_STATUS_UNSUPPORTED, "metadata '%.*s' is an array of arrays, "
-			                "which fvl does not read", (int)kv->key.n, kv->key.p);
+			return fvl_fail(FVL_STATUS_UNSUPPORTED,
+			                "metadata '%.*s' is an array of arrays, "
+			                "which fvl does not read",
+			                (int)kv->key.n, kv->key.p);
 		if (kv->arr_type >= FVL_GGUF_TYPE_N_TYPES)
-			return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%.*s' is an array of unknown "
-			                "type %u", (int)kv->key.n, kv->key.p, kv->arr_type);
-		uint64_t min_elem = kv->arr_type == FVL_GGUF_TYPE_STRING ? 8 : gguf_type_size[kv->arr_type];
+			return fvl_fail(FVL_STATUS_BAD_FILE,
+			                "metadata '%.*s' is an array of unknown "
+			                "type %u",
+			                (int)kv->key.n, kv->key.p, kv->arr_type);
+		uint64_t min_elem =
+		        kv->arr_type == FVL_GGUF_TYPE_STRING ? 8 : gguf_type_size[kv->arr_type];
 		if (kv->n > (c->size - c->pos) / min_elem)
-			return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%.*s': array of %llu %s "
+			return fvl_fail(FVL_STATUS_BAD_FILE,
+			                "metadata '%.*s': array of %llu %s "
 			                "elements cannot fit in the %llu bytes left in the file",
 			                (int)kv->key.n, kv->key.p, (unsigned long long)kv->n,
 			                gguf_type_names[kv->arr_type],
@@ -255,7 +272,8 @@ static enum fvl_status parse_kvs(struct fvl_gguf *g, struct cursor *c)
 				cap *= 2;
 			uint64_t *p = realloc(g->str_off_pool, cap * sizeof(*p));
 			if (!p)
-				return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for string arrays");
+				return fvl_fail(FVL_STATUS_OUT_OF_MEMORY,
+				                "out of memory for string arrays");
 			g->str_off_pool = p;
 			pool_cap = cap;
 		}
@@ -270,8 +288,8 @@ static enum fvl_status parse_kvs(struct fvl_gguf *g, struct cursor *c)
 		pool_n += kv->n;
 	}
 	for (uint64_t i = 0; i < g->n_kv; i++)
-		if (g->kv[i].type == FVL_GGUF_TYPE_ARRAY && g->kv[i].arr_type == FVL_GGUF_TYPE_STRING &&
-		    g->kv[i].n > 0)
+		if (g->kv[i].type == FVL_GGUF_TYPE_ARRAY &&
+		    g->kv[i].arr_type == FVL_GGUF_TYPE_STRING && g->kv[i].n > 0)
 			g->kv[i].str_off = g->str_off_pool + g->kv[i].str_first;
 	return FVL_STATUS_OK;
 }
@@ -288,8 +306,10 @@ static enum fvl_status parse_alignment(struct fvl_gguf *g)
 	uint32_t a;
 	memcpy(&a, kv->data, 4);
 	if (a == 0 || (a & (a - 1)) != 0 || a > (1u << 20))
-		return fvl_fail(FVL_STATUS_BAD_FILE, "general.alignment %u is not a power of two "
-		                "in 1..1048576", a);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "general.alignment %u is not a power of two "
+		                "in 1..1048576",
+		                a);
 	g->alignment = a;
 	return FVL_STATUS_OK;
 }
@@ -301,8 +321,9 @@ static enum fvl_status parse_tensor_info(struct fvl_gguf *g, struct cursor *c, u
 	if (st != FVL_STATUS_OK)
 		return st;
 	if (t->name.n == 0 || t->name.n > FVL_GGUF_MAX_NAME)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "tensor %llu: name length %llu (must be 1..%d)",
-		                (unsigned long long)i, (unsigned long long)t->name.n, FVL_GGUF_MAX_NAME);
+		return fvl_fail(
+		        FVL_STATUS_BAD_FILE, "tensor %llu: name length %llu (must be 1..%d)",
+		        (unsigned long long)i, (unsigned long long)t->name.n, FVL_GGUF_MAX_NAME);
 	int nl = (int)t->name.n;
 	if (memchr(t->name.p, '\0', t->name.n))
 		return fvl_fail(FVL_STATUS_BAD_FILE, "tensor %llu: name contains a NUL byte",
@@ -322,11 +343,11 @@ static enum fvl_status parse_tensor_info(struct fvl_gguf *g, struct cursor *c, u
 		if (st != FVL_STATUS_OK)
 			return st;
 		if (t->ne[d] == 0)
-			return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%.*s': dimension %u is 0",
-			                nl, t->name.p, d);
+			return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%.*s': dimension %u is 0", nl,
+			                t->name.p, d);
 		if (!fvl_mul_u64(n_elem, t->ne[d], &n_elem) || n_elem > (UINT64_MAX >> 8))
-			return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%.*s': element count overflows",
-			                nl, t->name.p);
+			return fvl_fail(FVL_STATUS_BAD_FILE,
+			                "tensor '%.*s': element count overflows", nl, t->name.p);
 	}
 	st = read_u32(c, "tensor type", &t->type);
 	if (st == FVL_STATUS_OK)
@@ -335,17 +356,21 @@ static enum fvl_status parse_tensor_info(struct fvl_gguf *g, struct cursor *c, u
 		return st;
 	const struct fvl_type_info *ti = fvl_type_info(t->type);
 	if (!ti)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "tensor '%.*s': tensor type %u is not one "
-		                "fvl reads (f32, f16, bf16, q8_0, q4_0)", nl, t->name.p, t->type);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "tensor '%.*s': tensor type %u is not one "
+		                "fvl reads (f32, f16, bf16, q8_0, q4_0)",
+		                nl, t->name.p, t->type);
 	if (t->ne[0] % ti->blck != 0)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%.*s': row length %llu is not a "
-		                "multiple of the %s block size %u", nl, t->name.p,
-		                (unsigned long long)t->ne[0], ti->name, ti->blck);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "tensor '%.*s': row length %llu is not a "
+		                "multiple of the %s block size %u",
+		                nl, t->name.p, (unsigned long long)t->ne[0], ti->name, ti->blck);
 	t->n_bytes = n_elem / ti->blck * ti->size; /* cannot overflow: n_elem < 2^56, size <= 34 */
 	if (t->offset % g->alignment != 0)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%.*s': offset %llu is not a multiple "
-		                "of the alignment %u", nl, t->name.p,
-		                (unsigned long long)t->offset, g->alignment);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "tensor '%.*s': offset %llu is not a multiple "
+		                "of the alignment %u",
+		                nl, t->name.p, (unsigned long long)t->offset, g->alignment);
 	return FVL_STATUS_OK;
 }
 
@@ -356,9 +381,10 @@ static enum fvl_status check_tensor_data(struct fvl_gguf *g)
 		struct fvl_gguf_tensor *t = &g->tensors[i];
 		uint64_t end;
 		if (!fvl_add_u64(t->offset, t->n_bytes, &end) || end > avail)
-			return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%.*s': data [%llu, +%llu) runs "
-			                "past the end of the data section (%llu bytes)", (int)t->name.n,
-			                t->name.p, (unsigned long long)t->offset,
+			return fvl_fail(FVL_STATUS_BAD_FILE,
+			                "tensor '%.*s': data [%llu, +%llu) runs "
+			                "past the end of the data section (%llu bytes)",
+			                (int)t->name.n, t->name.p, (unsigned long long)t->offset,
 			                (unsigned long long)t->n_bytes, (unsigned long long)avail);
 		t->data = g->map + g->data_offset + t->offset;
 	}
@@ -378,8 +404,10 @@ static enum fvl_status check_tensor_data(struct fvl_gguf *g)
 		const struct fvl_gguf_tensor *a = &g->tensors[pairs[2 * i - 2 + 1]];
 		const struct fvl_gguf_tensor *b = &g->tensors[pairs[2 * i + 1]];
 		if (a->offset + a->n_bytes > b->offset)
-			st = fvl_fail(FVL_STATUS_BAD_FILE, "tensors '%.*s' and '%.*s' overlap in the "
-			              "file", (int)a->name.n, a->name.p, (int)b->name.n, b->name.p);
+			st = fvl_fail(FVL_STATUS_BAD_FILE,
+			              "tensors '%.*s' and '%.*s' overlap in the "
+			              "file",
+			              (int)a->name.n, a->name.p, (int)b->name.n, b->name.p);
 	}
 	free(pairs);
 	return st;
@@ -403,16 +431,18 @@ enum fvl_status fvl_gguf_parse(const void *buf, uint64_t size, struct fvl_gguf *
 	if (st != FVL_STATUS_OK)
 		goto error;
 	if (memcmp(magic, FVL_GGUF_MAGIC, 4) != 0) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "not a GGUF file (magic %02x %02x %02x %02x, "
-		              "expected 'GGUF')", magic[0], magic[1], magic[2], magic[3]);
+		st = fvl_fail(FVL_STATUS_BAD_FILE,
+		              "not a GGUF file (magic %02x %02x %02x %02x, "
+		              "expected 'GGUF')",
+		              magic[0], magic[1], magic[2], magic[3]);
 		goto error;
 	}
 	if ((st = read_u32(&c, "version", &g->version)) != FVL_STATUS_OK)
 		goto error;
 	if (g->version != 2 && g->version != 3) {
-		st = fvl_fail(FVL_STATUS_UNSUPPORTED, "GGUF version %u%s; fvl reads versions 2 and 3",
-		              g->version, __builtin_bswap32(g->version) <= 3 ?
-		              " (a big-endian file?)" : "");
+		st = fvl_fail(FVL_STATUS_UNSUPPORTED,
+		              "GGUF version %u%s; fvl reads versions 2 and 3", g->version,
+		              __builtin_bswap32(g->version) <= 3 ? " (a big-endian file?)" : "");
 		goto error;
 	}
 	if ((st = read_u64(&c, "tensor count", &g->n_tensors)) != FVL_STATUS_OK ||
@@ -421,8 +451,10 @@ enum fvl_status fvl_gguf_parse(const void *buf, uint64_t size, struct fvl_gguf *
 	/* Smallest tensor info: name length (8) + 1 name byte + n_dims (4) + 1 dim (8) + type (4) +
 	 * offset (8). */
 	if (g->n_tensors > (size - c.pos) / 33) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "tensor count %llu is impossible for a file of "
-		              "%llu bytes (truncated or corrupt)", (unsigned long long)g->n_tensors, (unsigned long long)size);
+		st = fvl_fail(FVL_STATUS_BAD_FILE,
+		              "tensor count %llu is impossible for a file of "
+		              "%llu bytes (truncated or corrupt)",
+		              (unsigned long long)g->n_tensors, (unsigned long long)size);
 		goto error;
 	}
 	if ((st = parse_kvs(g, &c)) != FVL_STATUS_OK || (st = parse_alignment(g)) != FVL_STATUS_OK)
@@ -451,7 +483,8 @@ enum fvl_status fvl_gguf_parse(const void *buf, uint64_t size, struct fvl_gguf *
 	}
 	if (!fvl_align_u64(c.pos, g->alignment, &g->data_offset) ||
 	    (g->n_tensors > 0 && g->data_offset > size)) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "truncated: the data section would start at "
+		st = fvl_fail(FVL_STATUS_BAD_FILE,
+		              "truncated: the data section would start at "
 		              "offset %llu, the file has %llu bytes",
 		              (unsigned long long)g->data_offset, (unsigned long long)size);
 		goto error;
@@ -491,8 +524,10 @@ enum fvl_status fvl_gguf_open(const char *path, struct fvl_gguf **out)
 	}
 	if (sb.st_size < 24) {
 		close(fd);
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: truncated: %lld bytes is shorter than a "
-		                "GGUF header (24)", path, (long long)sb.st_size);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "%s: truncated: %lld bytes is shorter than a "
+		                "GGUF header (24)",
+		                path, (long long)sb.st_size);
 	}
 	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
@@ -553,7 +588,13 @@ const struct fvl_gguf_tensor *fvl_gguf_find_tensor(const struct fvl_gguf *g, con
 
 static int64_t load_int(const uint8_t *p, uint32_t type, bool *ok)
 {
-	uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32; int64_t i64;
+	uint8_t u8;
+	int8_t i8;
+	uint16_t u16;
+	int16_t i16;
+	uint32_t u32;
+	int32_t i32;
+	int64_t i64;
 	uint64_t u64;
 	*ok = true;
 	switch (type) {
@@ -626,8 +667,8 @@ double fvl_gguf_arr_float(const struct fvl_gguf_kv *kv, uint64_t i)
 	return load_float(kv->data + i * gguf_type_size[kv->arr_type], kv->arr_type, &ok);
 }
 
-static enum fvl_status find_scalar(const struct fvl_gguf *g, const char *key,
-                                   const struct fvl_gguf_kv **kv)
+static enum fvl_status
+find_scalar(const struct fvl_gguf *g, const char *key, const struct fvl_gguf_kv **kv)
 {
 	*kv = fvl_gguf_find_kv(g, key);
 	if (!*kv)
@@ -645,7 +686,8 @@ enum fvl_status fvl_gguf_get_i64(const struct fvl_gguf *g, const char *key, int6
 	if (st != FVL_STATUS_OK)
 		return st;
 	if (!fvl_gguf_kv_int(kv, out))
-		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' is not an integer in range", key);
+		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' is not an integer in range",
+		                key);
 	return FVL_STATUS_OK;
 }
 
@@ -674,36 +716,35 @@ enum fvl_status fvl_gguf_get_u32(const struct fvl_gguf *g, const char *key, uint
 	if (st != FVL_STATUS_OK)
 		return st;
 	if (v > UINT32_MAX)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' = %llu does not fit 32 bits", key,
-		                (unsigned long long)v);
+		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' = %llu does not fit 32 bits",
+		                key, (unsigned long long)v);
 	*out = (uint32_t)v;
 	return FVL_STATUS_OK;
 }
 
-enum fvl_status fvl_gguf_get_dim(const struct fvl_gguf *g, const char *key, size_t lo, size_t hi,
-                                 size_t *out)
+enum fvl_status
+fvl_gguf_get_dim(const struct fvl_gguf *g, const char *key, size_t lo, size_t hi, size_t *out)
 {
 	uint32_t v = 0;
 	enum fvl_status st = fvl_gguf_get_u32(g, key, &v);
 	if (st != FVL_STATUS_OK)
 		return st;
 	if (v < lo || v > hi)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' = %u is outside %zu..%zu", key, v,
-		                lo, hi);
+		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' = %u is outside %zu..%zu", key,
+		                v, lo, hi);
 	*out = v;
 	return FVL_STATUS_OK;
 }
 
-enum fvl_status fvl_gguf_get_dims(const struct fvl_gguf *g, const char *key, size_t n,
-                                  size_t *out)
+enum fvl_status fvl_gguf_get_dims(const struct fvl_gguf *g, const char *key, size_t n, size_t *out)
 {
 	const struct fvl_gguf_kv *kv;
 	enum fvl_status st = fvl_gguf_get_arr(g, key, FVL_GGUF_TYPE_UINT32, &kv);
 	if (st != FVL_STATUS_OK)
 		return st;
 	if (kv->n != n)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' has %llu entries, expected %zu", key,
-		                (unsigned long long)kv->n, n);
+		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' has %llu entries, expected %zu",
+		                key, (unsigned long long)kv->n, n);
 	for (size_t i = 0; i < n; i++)
 		out[i] = (size_t)fvl_gguf_arr_int(kv, i);
 	return FVL_STATUS_OK;
@@ -728,8 +769,8 @@ enum fvl_status fvl_gguf_get_bool(const struct fvl_gguf *g, const char *key, boo
 	if (!kv)
 		return fvl_fail(FVL_STATUS_NOT_FOUND, "metadata '%s' is missing", key);
 	if (kv->type != FVL_GGUF_TYPE_BOOL)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' has type %s, expected bool", key,
-		                fvl_gguf_type_name(kv->type));
+		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' has type %s, expected bool",
+		                key, fvl_gguf_type_name(kv->type));
 	*out = kv->data[0] != 0;
 	return FVL_STATUS_OK;
 }
@@ -753,11 +794,15 @@ enum fvl_status fvl_gguf_get_arr(const struct fvl_gguf *g, const char *key, int 
 	const struct fvl_gguf_kv *kv = fvl_gguf_find_kv(g, key);
 	if (!kv)
 		return fvl_fail(FVL_STATUS_NOT_FOUND, "metadata '%s' is missing", key);
-	if (kv->type != FVL_GGUF_TYPE_ARRAY || (elem_type >= 0 && kv->arr_type != (uint32_t)elem_type))
-		return fvl_fail(FVL_STATUS_BAD_FILE, "metadata '%s' has type %s%s%s%s, expected "
-		                "arr[%s]", key, fvl_gguf_type_name(kv->type),
+	if (kv->type != FVL_GGUF_TYPE_ARRAY ||
+	    (elem_type >= 0 && kv->arr_type != (uint32_t)elem_type))
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "metadata '%s' has type %s%s%s%s, expected "
+		                "arr[%s]",
+		                key, fvl_gguf_type_name(kv->type),
 		                kv->type == FVL_GGUF_TYPE_ARRAY ? "[" : "",
-		                kv->type == FVL_GGUF_TYPE_ARRAY ? fvl_gguf_type_name(kv->arr_type) : "",
+		                kv->type == FVL_GGUF_TYPE_ARRAY ? fvl_gguf_type_name(kv->arr_type)
+		                                                : "",
 		                kv->type == FVL_GGUF_TYPE_ARRAY ? "]" : "",
 		                elem_type >= 0 ? fvl_gguf_type_name((uint32_t)elem_type) : "any");
 	*out = kv;

@@ -9,12 +9,12 @@
 
 #include "fvl.h"
 
-#define FVL_GGUF_MAGIC "GGUF"
-#define FVL_GGUF_VERSION 3
+#define FVL_GGUF_MAGIC             "GGUF"
+#define FVL_GGUF_VERSION           3
 #define FVL_GGUF_DEFAULT_ALIGNMENT 32 /* when general.alignment is absent (spec) */
-#define FVL_GGUF_ALIGNMENT 64         /* what fvl writes */
-#define FVL_GGUF_MAX_DIMS 4
-#define FVL_GGUF_MAX_NAME 64          /* tensor name bytes, as ggml's GGML_MAX_NAME */
+#define FVL_GGUF_ALIGNMENT         64 /* what fvl writes */
+#define FVL_GGUF_MAX_DIMS          4
+#define FVL_GGUF_MAX_NAME          64 /* tensor name bytes, as ggml's GGML_MAX_NAME */
 
 /* Metadata value types (the numbers are the file's). */
 enum fvl_gguf_type {
@@ -44,9 +44,9 @@ enum fvl_type {
 };
 
 struct fvl_type_info {
-	const char *name;  /* "q4_0" */
-	uint32_t blck;     /* elements per block */
-	uint32_t size;     /* bytes per block */
+	const char *name; /* "q4_0" */
+	uint32_t blck;    /* elements per block */
+	uint32_t size;    /* bytes per block */
 };
 
 /* NULL when fvl does not handle the type. */
@@ -77,27 +77,28 @@ struct fvl_gguf_kv {
 
 struct fvl_gguf_tensor {
 	struct fvl_str name;
-	uint32_t type;                   /* enum fvl_type */
+	uint32_t type; /* enum fvl_type */
 	uint32_t n_dims;
-	uint64_t ne[FVL_GGUF_MAX_DIMS];  /* ne[0] is the row length (contiguous); unused dims are 1 */
-	uint64_t offset;                 /* from the start of the data section */
+	uint64_t
+	        ne[FVL_GGUF_MAX_DIMS]; /* ne[0] is the row length (contiguous); unused dims are 1 */
+	uint64_t offset;               /* from the start of the data section */
 	uint64_t n_bytes;
-	const void *data;                /* inside the mapping; aligned to the file's alignment */
+	const void *data; /* inside the mapping; aligned to the file's alignment */
 };
 
 struct fvl_gguf {
 	const uint8_t *map; /* (size) bytes, read-only */
 	uint64_t size;
-	bool mapped;        /* map came from mmap and is unmapped by fvl_gguf_free */
+	bool mapped; /* map came from mmap and is unmapped by fvl_gguf_free */
 	uint32_t version;
 	uint32_t alignment;
 	uint64_t data_offset; /* start of the data section in the file */
 	uint64_t n_kv;
-	struct fvl_gguf_kv *kv;        /* (n_kv) */
+	struct fvl_gguf_kv *kv; /* (n_kv) */
 	uint64_t n_tensors;
 	struct fvl_gguf_tensor *tensors; /* (n_tensors), in file order */
-	uint64_t *by_name;             /* (n_tensors) indices sorted by name, for lookups */
-	uint64_t *str_off_pool;        /* storage behind the kv str_off arrays */
+	uint64_t *by_name;               /* (n_tensors) indices sorted by name, for lookups */
+	uint64_t *str_off_pool;          /* storage behind the kv str_off arrays */
 };
 
 /* Maps path read-only and parses it. On failure *out is NULL and fvl_last_error() says why. */
@@ -114,11 +115,10 @@ const struct fvl_gguf_tensor *fvl_gguf_find_tensor(const struct fvl_gguf *g, con
 enum fvl_status fvl_gguf_get_u64(const struct fvl_gguf *g, const char *key, uint64_t *out);
 enum fvl_status fvl_gguf_get_u32(const struct fvl_gguf *g, const char *key, uint32_t *out);
 /* A u32 dimension in lo..hi, or BAD_FILE naming the key and the range. */
-enum fvl_status fvl_gguf_get_dim(const struct fvl_gguf *g, const char *key, size_t lo, size_t hi,
-                                 size_t *out);
+enum fvl_status
+fvl_gguf_get_dim(const struct fvl_gguf *g, const char *key, size_t lo, size_t hi, size_t *out);
 /* A u32 array of exactly n entries, into out. */
-enum fvl_status fvl_gguf_get_dims(const struct fvl_gguf *g, const char *key, size_t n,
-                                  size_t *out);
+enum fvl_status fvl_gguf_get_dims(const struct fvl_gguf *g, const char *key, size_t n, size_t *out);
 enum fvl_status fvl_gguf_get_i64(const struct fvl_gguf *g, const char *key, int64_t *out);
 enum fvl_status fvl_gguf_get_f32(const struct fvl_gguf *g, const char *key, float *out);
 enum fvl_status fvl_gguf_get_bool(const struct fvl_gguf *g, const char *key, bool *out);
@@ -129,8 +129,8 @@ enum fvl_status fvl_gguf_get_arr(const struct fvl_gguf *g, const char *key, int 
 
 /* Element i of an array kv (i < kv->n); the caller checked the element type. */
 struct fvl_str fvl_gguf_arr_str(const struct fvl_gguf_kv *kv, uint64_t i);
-int64_t fvl_gguf_arr_int(const struct fvl_gguf_kv *kv, uint64_t i);      /* any integer/bool type */
-double fvl_gguf_arr_float(const struct fvl_gguf_kv *kv, uint64_t i);     /* any numeric type */
+int64_t fvl_gguf_arr_int(const struct fvl_gguf_kv *kv, uint64_t i);  /* any integer/bool type */
+double fvl_gguf_arr_float(const struct fvl_gguf_kv *kv, uint64_t i); /* any numeric type */
 /* A scalar kv's numeric value (integer, bool or float types). */
 bool fvl_gguf_kv_int(const struct fvl_gguf_kv *kv, int64_t *out);
 bool fvl_gguf_kv_float(const struct fvl_gguf_kv *kv, double *out);
@@ -153,8 +153,8 @@ enum fvl_status fvl_gguf_writer_set_f32(struct fvl_gguf_writer *w, const char *k
 enum fvl_status fvl_gguf_writer_set_bool(struct fvl_gguf_writer *w, const char *key, bool v);
 enum fvl_status fvl_gguf_writer_set_str(struct fvl_gguf_writer *w, const char *key, const char *v);
 /* v may hold NULs: n bytes are written. */
-enum fvl_status fvl_gguf_writer_set_strn(struct fvl_gguf_writer *w, const char *key, const char *v,
-                                         uint64_t n);
+enum fvl_status
+fvl_gguf_writer_set_strn(struct fvl_gguf_writer *w, const char *key, const char *v, uint64_t n);
 /* An array of n fixed-size elements of elem_type (not STRING/ARRAY), little-endian in v. */
 enum fvl_status fvl_gguf_writer_set_arr(struct fvl_gguf_writer *w, const char *key,
                                         enum fvl_gguf_type elem_type, const void *v, uint64_t n);
@@ -170,8 +170,8 @@ enum fvl_status fvl_gguf_writer_add_tensor(struct fvl_gguf_writer *w, const char
 uint64_t fvl_gguf_writer_file_size(const struct fvl_gguf_writer *w);
 
 enum fvl_status fvl_gguf_writer_write_header(struct fvl_gguf_writer *w, FILE *f);
-enum fvl_status fvl_gguf_writer_write_data(struct fvl_gguf_writer *w, FILE *f, const void *data,
-                                           uint64_t n);
+enum fvl_status
+fvl_gguf_writer_write_data(struct fvl_gguf_writer *w, FILE *f, const void *data, uint64_t n);
 enum fvl_status fvl_gguf_writer_end_tensor(struct fvl_gguf_writer *w, FILE *f);
 /* Flushes and checks that every tensor was written. */
 enum fvl_status fvl_gguf_writer_finish(struct fvl_gguf_writer *w, FILE *f);

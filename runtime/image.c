@@ -23,8 +23,9 @@ static enum fvl_status alloc_image(struct fvl_image *img, uint32_t w, uint32_t h
 	img->w = w;
 	img->h = h;
 	img->rgb = malloc((size_t)w * h * 3);
-	return img->rgb ? FVL_STATUS_OK :
-	       fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for a %ux%u image", w, h);
+	return img->rgb ? FVL_STATUS_OK
+	                : fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for a %ux%u image", w,
+	                           h);
 }
 
 static enum fvl_status check_size(uint64_t w, uint64_t h, uint64_t max_pixels)
@@ -35,14 +36,16 @@ static enum fvl_status check_size(uint64_t w, uint64_t h, uint64_t max_pixels)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "image has no pixels (%llux%llu)",
 		                (unsigned long long)w, (unsigned long long)h);
 	if (w * h > max_pixels)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "image of %llux%llu is over the limit of %llu "
-		                "pixels", (unsigned long long)w, (unsigned long long)h,
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "image of %llux%llu is over the limit of %llu "
+		                "pixels",
+		                (unsigned long long)w, (unsigned long long)h,
 		                (unsigned long long)max_pixels);
 	return FVL_STATUS_OK;
 }
 
-static enum fvl_status decode_jpeg(const uint8_t *data, size_t n, uint64_t max_pixels,
-                                   struct fvl_image *out)
+static enum fvl_status
+decode_jpeg(const uint8_t *data, size_t n, uint64_t max_pixels, struct fvl_image *out)
 {
 	tjhandle tj = tjInitDecompress();
 	int w = 0, h = 0, sub = 0, cs = 0;
@@ -82,7 +85,8 @@ static enum fvl_status decode_jpeg(const uint8_t *data, size_t n, uint64_t max_p
 	} else if (tjDecompress2(tj, data, (unsigned long)n, out->rgb, w, 0, h, TJPF_RGB, 0) != 0) {
 		/* A warning (e.g. premature end of data) still yields an image in libjpeg; PIL
 		 * raises on truncated files unless told otherwise, so refuse. */
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "corrupt or truncated JPEG: %s", tjGetErrorStr2(tj));
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "corrupt or truncated JPEG: %s",
+		              tjGetErrorStr2(tj));
 	}
 done:
 	if (st != FVL_STATUS_OK)
@@ -96,7 +100,8 @@ done:
 static bool pnm_int(const uint8_t *d, size_t n, size_t *at, uint64_t *v)
 {
 	for (;;) {
-		while (*at < n && (d[*at] == ' ' || d[*at] == '\t' || d[*at] == '\n' || d[*at] == '\r'))
+		while (*at < n &&
+		       (d[*at] == ' ' || d[*at] == '\t' || d[*at] == '\n' || d[*at] == '\r'))
 			(*at)++;
 		if (*at < n && d[*at] == '#') {
 			while (*at < n && d[*at] != '\n')
@@ -117,8 +122,8 @@ static bool pnm_int(const uint8_t *d, size_t n, size_t *at, uint64_t *v)
 	return true;
 }
 
-static enum fvl_status decode_pnm(const uint8_t *d, size_t n, uint64_t max_pixels,
-                                  struct fvl_image *out)
+static enum fvl_status
+decode_pnm(const uint8_t *d, size_t n, uint64_t max_pixels, struct fvl_image *out)
 {
 	uint64_t w, h, maxval;
 	size_t at = 2;
@@ -129,14 +134,15 @@ static enum fvl_status decode_pnm(const uint8_t *d, size_t n, uint64_t max_pixel
 		return fvl_fail(FVL_STATUS_BAD_FILE, "corrupt PNM header");
 	at++; /* one whitespace byte before the raster */
 	if (maxval != 255)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "PNM with maxval %llu (fvl reads 8-bit, 255)",
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "PNM with maxval %llu (fvl reads 8-bit, 255)",
 		                (unsigned long long)maxval);
 	if ((st = check_size(w, h, max_pixels)) != FVL_STATUS_OK)
 		return st;
 	const uint64_t need = w * h * (gray ? 1 : 3);
 	if (n - at < need)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "truncated PNM: %zu of %llu raster bytes", n - at,
-		                (unsigned long long)need);
+		return fvl_fail(FVL_STATUS_BAD_FILE, "truncated PNM: %zu of %llu raster bytes",
+		                n - at, (unsigned long long)need);
 	if ((st = alloc_image(out, (uint32_t)w, (uint32_t)h)) != FVL_STATUS_OK)
 		return st;
 	if (gray)
@@ -147,8 +153,8 @@ static enum fvl_status decode_pnm(const uint8_t *d, size_t n, uint64_t max_pixel
 	return FVL_STATUS_OK;
 }
 
-enum fvl_status fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pixels,
-                                 struct fvl_image *out)
+enum fvl_status
+fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pixels, struct fvl_image *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (n >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
@@ -158,7 +164,7 @@ enum fvl_status fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pix
 	if (n == 0)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "empty image file");
 	return fvl_fail(FVL_STATUS_UNSUPPORTED, "unsupported image type (fvl reads JPEG and binary "
-	                "PNM: P5, P6)");
+	                                        "PNM: P5, P6)");
 }
 
 enum fvl_status fvl_image_read(const char *path, uint64_t max_pixels, struct fvl_image *out)
@@ -175,12 +181,14 @@ enum fvl_status fvl_image_read(const char *path, uint64_t max_pixels, struct fvl
 		const bool dir = S_ISDIR(sb.st_mode);
 		fclose(f);
 		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: %s, not an image file", path,
-		                dir ? "a directory" : "not a regular file (a device, FIFO or socket)");
+		                dir ? "a directory"
+		                    : "not a regular file (a device, FIFO or socket)");
 	}
 	if ((uint64_t)sb.st_size > FVL_IMAGE_MAX_FILE_BYTES) {
 		fclose(f);
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: %lld bytes; image files are read up to %u MB",
-		                path, (long long)sb.st_size, FVL_IMAGE_MAX_FILE_BYTES >> 20);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "%s: %lld bytes; image files are read up to %u MB", path,
+		                (long long)sb.st_size, FVL_IMAGE_MAX_FILE_BYTES >> 20);
 	}
 	const size_t n = (size_t)sb.st_size;
 	uint8_t *buf = malloc(n ? n : 1);
@@ -191,17 +199,17 @@ enum fvl_status fvl_image_read(const char *path, uint64_t max_pixels, struct fvl
 	const size_t got = fread(buf, 1, n, f);
 	const bool err = ferror(f) || got != n;
 	fclose(f);
-	enum fvl_status st = err ? fvl_fail(FVL_STATUS_IO, "%s: read error (%zu of %zu bytes)", path,
-	                                    got, n) :
-	                     fvl_image_decode(buf, n, max_pixels, out);
+	enum fvl_status st =
+	        err ? fvl_fail(FVL_STATUS_IO, "%s: read error (%zu of %zu bytes)", path, got, n)
+	            : fvl_image_decode(buf, n, max_pixels, out);
 	free(buf);
 	if (st != FVL_STATUS_OK && !err)
 		fvl_error_prefix(path);
 	return st;
 }
 
-enum fvl_status fvl_image_pad_square(const struct fvl_image *in, const uint8_t fill[3],
-                                     struct fvl_image *out)
+enum fvl_status
+fvl_image_pad_square(const struct fvl_image *in, const uint8_t fill[3], struct fvl_image *out)
 {
 	const uint32_t side = in->w > in->h ? in->w : in->h;
 	enum fvl_status st = alloc_image(out, side, side);
@@ -211,8 +219,8 @@ enum fvl_status fvl_image_pad_square(const struct fvl_image *in, const uint8_t f
 		memcpy(out->rgb + 3 * i, fill, 3);
 	const uint32_t x0 = (side - in->w) / 2, y0 = (side - in->h) / 2;
 	for (uint32_t y = 0; y < in->h; y++)
-		memcpy(out->rgb + ((size_t)(y + y0) * side + x0) * 3, in->rgb + (size_t)y * in->w * 3,
-		       (size_t)in->w * 3);
+		memcpy(out->rgb + ((size_t)(y + y0) * side + x0) * 3,
+		       in->rgb + (size_t)y * in->w * 3, (size_t)in->w * 3);
 	return FVL_STATUS_OK;
 }
 
@@ -261,7 +269,8 @@ static int coeffs(uint32_t in_size, uint32_t out_size, int **bounds, int32_t **k
 		int32_t *k = *kk + (size_t)xx * (size_t)ksize;
 		for (int x = 0; x < ksize; x++) {
 			double v = x < xmax ? (ww != 0.0 ? w[x] / ww : w[x]) : 0.0;
-			k[x] = (int32_t)(v < 0 ? -0.5 + v * (1 << PRECISION_BITS) : 0.5 + v * (1 << PRECISION_BITS));
+			k[x] = (int32_t)(v < 0 ? -0.5 + v * (1 << PRECISION_BITS)
+			                       : 0.5 + v * (1 << PRECISION_BITS));
 		}
 		(*bounds)[2 * xx] = xmin;
 		(*bounds)[2 * xx + 1] = xmax;
@@ -276,8 +285,8 @@ static inline uint8_t clip8(int32_t v)
 	return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-enum fvl_status fvl_image_resize_bicubic(const struct fvl_image *in, uint32_t w, uint32_t h,
-                                         struct fvl_image *out)
+enum fvl_status
+fvl_image_resize_bicubic(const struct fvl_image *in, uint32_t w, uint32_t h, struct fvl_image *out)
 {
 	enum fvl_status st;
 	struct fvl_image tmp = {0};
@@ -356,7 +365,8 @@ void fvl_image_normalize(const struct fvl_image *img, float rescale, const float
 	const size_t n = (size_t)img->w * img->h;
 	for (int c = 0; c < 3; c++)
 		for (size_t i = 0; i < n; i++)
-			out[(size_t)c * n + i] = ((float)img->rgb[3 * i + (size_t)c] * rescale - mean[c]) / std[c];
+			out[(size_t)c * n + i] =
+			        ((float)img->rgb[3 * i + (size_t)c] * rescale - mean[c]) / std[c];
 }
 
 double fvl_image_change(const struct fvl_image *a, const struct fvl_image *b)

@@ -12,8 +12,8 @@
 #include "linear.h"
 #include "pool.h"
 
-static enum fvl_status find(const struct fvl_gguf *g, const char *name,
-                            const struct fvl_gguf_tensor **t)
+static enum fvl_status
+find(const struct fvl_gguf *g, const char *name, const struct fvl_gguf_tensor **t)
 {
 	*t = fvl_gguf_find_tensor(g, name);
 	if (!*t)
@@ -21,16 +21,18 @@ static enum fvl_status find(const struct fvl_gguf *g, const char *name,
 	return FVL_STATUS_OK;
 }
 
-enum fvl_status fvl_tensor_f32(const struct fvl_gguf *g, const char *name, size_t n,
-                               const float **out)
+enum fvl_status
+fvl_tensor_f32(const struct fvl_gguf *g, const char *name, size_t n, const float **out)
 {
 	const struct fvl_gguf_tensor *t;
 	enum fvl_status st = find(g, name, &t);
 	if (st != FVL_STATUS_OK)
 		return st;
 	if (t->type != FVL_TYPE_F32 || t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3] != n)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%s': expected %zu f32 values, found "
-		                "%llu of %s", name, n,
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "tensor '%s': expected %zu f32 values, found "
+		                "%llu of %s",
+		                name, n,
 		                (unsigned long long)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]),
 		                fvl_type_info(t->type)->name);
 	*out = t->data;
@@ -57,8 +59,12 @@ void fvl_tensor_row(const struct fvl_gguf_tensor *t, size_t r, float *out)
 			out[j] = fvl_bf16_to_fp32(h);
 		}
 		break;
-	case FVL_TYPE_Q8_0: fvl_dequantize_row_q8_0((const void *)(p + r * (n / 32) * 34), out, n); break;
-	case FVL_TYPE_Q4_0: fvl_dequantize_row_q4_0((const void *)(p + r * (n / 32) * 18), out, n); break;
+	case FVL_TYPE_Q8_0:
+		fvl_dequantize_row_q8_0((const void *)(p + r * (n / 32) * 34), out, n);
+		break;
+	case FVL_TYPE_Q4_0:
+		fvl_dequantize_row_q4_0((const void *)(p + r * (n / 32) * 18), out, n);
+		break;
 	}
 }
 
@@ -75,7 +81,8 @@ static void xnn_init_once(void)
 	const enum xnn_status st = xnn_initialize(NULL);
 	xnn_ok = st == xnn_status_success;
 	if (!xnn_ok)
-		FVL_LOG_W("XNNPACK cannot start here (status %d): f32 linears run on fvl's own kernels",
+		FVL_LOG_W("XNNPACK cannot start here (status %d): f32 linears run on fvl's own "
+		          "kernels",
 		          (int)st);
 }
 
@@ -94,13 +101,13 @@ void fvl_linear_attach_xnnpack(struct fvl_linear *l)
 	pthread_mutex_t *mu = malloc(sizeof(*mu));
 	if (!mu)
 		return;
-	const enum xnn_status st = xnn_create_fully_connected_nc_f32(l->k, l->n, l->k, l->n, l->w,
-	                                                             l->bias, -INFINITY, INFINITY, 0,
-	                                                             &op);
+	const enum xnn_status st = xnn_create_fully_connected_nc_f32(
+	        l->k, l->n, l->k, l->n, l->w, l->bias, -INFINITY, INFINITY, 0, &op);
 	if (st != xnn_status_success) {
 		free(mu);
-		FVL_LOG_I("XNNPACK refused a %zu x %zu f32 linear (status %d): fvl's kernels run it",
-		          l->n, l->k, (int)st);
+		FVL_LOG_I(
+		        "XNNPACK refused a %zu x %zu f32 linear (status %d): fvl's kernels run it",
+		        l->n, l->k, (int)st);
 		return;
 	}
 	pthread_mutex_init(mu, NULL);
@@ -113,7 +120,8 @@ void fvl_linear_attach_xnnpack(struct fvl_linear *l)
 static void release_pages(const void *p, size_t n)
 {
 	const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1),
+	          hi = ((uintptr_t)p + n) & ~(page - 1);
 	if (hi > lo)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
@@ -153,8 +161,9 @@ enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, 
 		tk *= t->ne[d];
 	const uint64_t tn = t->ne[t->n_dims - 1];
 	if (t->n_dims < 2 || (k && tk != k) || (n && tn != n))
-		return fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%s' is %llu x %llu, expected %zu x %zu",
-		                name, (unsigned long long)tk, (unsigned long long)tn, k, n);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "tensor '%s' is %llu x %llu, expected %zu x %zu", name,
+		                (unsigned long long)tk, (unsigned long long)tn, k, n);
 	l->type = (int)t->type;
 	l->k = tk;
 	l->n = tn;
@@ -165,7 +174,8 @@ enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, 
 		size_t bytes = fvl_pack_x4_size(wtype((int)t->type), l->n, l->k);
 		l->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 		if (!l->packed)
-			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory packing '%s'", name);
+			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory packing '%s'",
+			                name);
 		if (t->type == FVL_TYPE_Q4_0)
 			fvl_pack_q4_0x4(t->data, l->n, l->k, l->packed);
 		else
@@ -174,12 +184,14 @@ enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, 
 		const size_t bytes = fvl_pack_f16p16_size(l->n, l->k) * 2;
 		l->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 		if (!l->packed)
-			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory packing '%s'", name);
+			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory packing '%s'",
+			                name);
 		fvl_pack_f16p16(t->data, l->n, l->k, l->packed);
 	} else if (t->type == FVL_TYPE_BF16) {
 		float *f = malloc(l->n * l->k * sizeof(float));
 		if (!f)
-			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory widening '%s'", name);
+			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory widening '%s'",
+			                name);
 		for (size_t r = 0; r < l->n; r++)
 			fvl_tensor_row(t, r, f + r * l->k);
 		l->owned = f;
@@ -215,16 +227,17 @@ size_t fvl_linear_owned_bytes(const struct fvl_linear *l)
 	return l->owned ? l->n * l->k * sizeof(float) : 0;
 }
 
-void fvl_linear_forward(struct fvl_compute *compute, const struct fvl_linear *l, size_t m, const float *x,
-                        size_t ldx, float *y, size_t ldy)
+void fvl_linear_forward(struct fvl_compute *compute, const struct fvl_linear *l, size_t m,
+                        const float *x, size_t ldx, float *y, size_t ldy)
 {
 	const struct fvl_kernels *k = &compute->kernels;
 	if (l->type == FVL_TYPE_Q4_0 || l->type == FVL_TYPE_Q8_0) {
 		FVL_ASSERT(m * l->k <= compute->aq_cap); /* planned by fvl_compute_reserve */
 		k->f32_q8_quant(m, l->k, x, ldx, compute->aq, compute->ad);
-		fvl_pool_x4_q8_gemm(compute->pool, l->type == FVL_TYPE_Q4_0 ? k->q4_0x4_q8_gemm
-		                                                       : k->q8_0x4_q8_gemm,
-		                    wtype(l->type), l->k, l->n, l->packed, m, compute->aq, compute->ad, y, ldy);
+		fvl_pool_x4_q8_gemm(
+		        compute->pool,
+		        l->type == FVL_TYPE_Q4_0 ? k->q4_0x4_q8_gemm : k->q8_0x4_q8_gemm,
+		        wtype(l->type), l->k, l->n, l->packed, m, compute->aq, compute->ad, y, ldy);
 		if (l->bias)
 			for (size_t i = 0; i < m; i++)
 				k->add(l->n, y + i * ldy, l->bias, y + i * ldy);
@@ -232,25 +245,28 @@ void fvl_linear_forward(struct fvl_compute *compute, const struct fvl_linear *l,
 	}
 	if (l->xnn && ldx == l->k && ldy == l->n) {
 		pthread_mutex_lock(l->xnn_lock);
-		bool ok = xnn_setup_fully_connected_nc_f32(l->xnn, m, x, y, compute->pool) == xnn_status_success &&
+		bool ok = xnn_setup_fully_connected_nc_f32(l->xnn, m, x, y, compute->pool) ==
+		                  xnn_status_success &&
 		          xnn_run_operator(l->xnn, compute->pool) == xnn_status_success;
 		pthread_mutex_unlock(l->xnn_lock);
 		if (ok)
 			return;
 	}
 	if (l->type == FVL_TYPE_F16 && l->packed && k->f16p16_f16_gemm) {
-		FVL_ASSERT(m * FVL_F16_ROW_STRIDE(l->k) <= compute->aq_cap); /* planned by fvl_compute_reserve */
+		FVL_ASSERT(m * FVL_F16_ROW_STRIDE(l->k) <=
+		           compute->aq_cap); /* planned by fvl_compute_reserve */
 		uint16_t *xh = (uint16_t *)(void *)compute->aq;
 		k->f32_f16_quant(m, l->k, x, ldx, xh, compute->ad);
-		fvl_pool_f16_gemm(compute->pool, k->f16p16_f16_gemm, l->k, l->n, l->packed, l->bias, m, xh,
-		                  compute->ad, y, ldy);
+		fvl_pool_f16_gemm(compute->pool, k->f16p16_f16_gemm, l->k, l->n, l->packed, l->bias,
+		                  m, xh, compute->ad, y, ldy);
 		return;
 	}
 	if (l->type == FVL_TYPE_F16 && l->packed) {
-		fvl_pool_f32_gemm(compute->pool, k->f16p16_f32_gemm, FVL_WTYPE_F16, l->k, l->n, l->packed,
-		                  l->bias, m, x, ldx, y, ldy);
+		fvl_pool_f32_gemm(compute->pool, k->f16p16_f32_gemm, FVL_WTYPE_F16, l->k, l->n,
+		                  l->packed, l->bias, m, x, ldx, y, ldy);
 		return;
 	}
-	fvl_pool_f32_gemm(compute->pool, l->type == FVL_TYPE_F16 ? k->f16_f32_gemm : k->f32_f32_gemm,
+	fvl_pool_f32_gemm(compute->pool,
+	                  l->type == FVL_TYPE_F16 ? k->f16_f32_gemm : k->f32_f32_gemm,
 	                  wtype(l->type), l->k, l->n, l->w, l->bias, m, x, ldx, y, ldy);
 }

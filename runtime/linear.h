@@ -8,15 +8,15 @@
 #include "gguf.h"
 
 struct fvl_linear {
-	int type;           /* enum fvl_type of w */
-	size_t n, k;        /* outputs, inputs */
-	const void *w;      /* (n, k) rows in type: in the mapping, or owned (bf16 -> f32) */
-	void *packed;       /* owned: x4-packed Q4_0/Q8_0 (n rounded up to 4), or f16 in the f16p16
+	int type;          /* enum fvl_type of w */
+	size_t n, k;       /* outputs, inputs */
+	const void *w;     /* (n, k) rows in type: in the mapping, or owned (bf16 -> f32) */
+	void *packed;      /* owned: x4-packed Q4_0/Q8_0 (n rounded up to 4), or f16 in the f16p16
 	                       layout (n rounded up to 16), for the kernels */
-	void *owned;        /* w when the runtime converted it */
-	const float *bias;  /* (n) or NULL, in the mapping (f32) */
-	void *xnn;          /* XNNPACK fully-connected operator for f32 weights, or NULL */
-	void *xnn_lock;     /* its mutex: an operator is set up per call */
+	void *owned;       /* w when the runtime converted it */
+	const float *bias; /* (n) or NULL, in the mapping (f32) */
+	void *xnn;         /* XNNPACK fully-connected operator for f32 weights, or NULL */
+	void *xnn_lock;    /* its mutex: an operator is set up per call */
 };
 
 /* Whether f32 linears run through XNNPACK (initialized once; FVL_NO_XNNPACK=1 turns it off). */
@@ -33,12 +33,12 @@ void fvl_linear_free(struct fvl_linear *l);
 size_t fvl_linear_owned_bytes(const struct fvl_linear *l);
 
 /* y (m x n, row stride ldy) = x (m x k, row stride ldx) W^T + bias. */
-void fvl_linear_forward(struct fvl_compute *compute, const struct fvl_linear *l, size_t m, const float *x,
-                        size_t ldx, float *y, size_t ldy);
+void fvl_linear_forward(struct fvl_compute *compute, const struct fvl_linear *l, size_t m,
+                        const float *x, size_t ldx, float *y, size_t ldy);
 
 /* An f32 tensor of exactly n elements (norm weights, biases, tables). */
-enum fvl_status fvl_tensor_f32(const struct fvl_gguf *g, const char *name, size_t n,
-                               const float **out);
+enum fvl_status
+fvl_tensor_f32(const struct fvl_gguf *g, const char *name, size_t n, const float **out);
 /* Row r of a 2-D tensor of any type as n floats (embedding lookups). */
 void fvl_tensor_row(const struct fvl_gguf_tensor *t, size_t r, float *out);
 

@@ -26,21 +26,25 @@ static enum fvl_status rope_freqs(struct fvl_llm *m, const struct fvl_gguf *g)
 	m->attn_factor = 1.0f;
 	for (size_t i = 0; i < half; i++)
 		m->inv_freq_short[i] = m->inv_freq_long[i] =
-			(float)(1.0 / pow((double)base, (double)(2 * i) / (double)m->n_rot));
+		        (float)(1.0 / pow((double)base, (double)(2 * i) / (double)m->n_rot));
 	if (fvl_str_eq(type, "longrope")) {
 		const struct fvl_gguf_kv *sf, *lf;
 		enum fvl_status st;
-		if ((st = fvl_gguf_get_arr(g, FVL_KEY_ROPE_SHORT_FACTOR, FVL_GGUF_TYPE_FLOAT32, &sf)) ||
-		    (st = fvl_gguf_get_arr(g, FVL_KEY_ROPE_LONG_FACTOR, FVL_GGUF_TYPE_FLOAT32, &lf)) ||
+		if ((st = fvl_gguf_get_arr(g, FVL_KEY_ROPE_SHORT_FACTOR, FVL_GGUF_TYPE_FLOAT32,
+		                           &sf)) ||
+		    (st = fvl_gguf_get_arr(g, FVL_KEY_ROPE_LONG_FACTOR, FVL_GGUF_TYPE_FLOAT32,
+		                           &lf)) ||
 		    (st = fvl_gguf_get_f32(g, FVL_KEY_ROPE_ATTN_FACTOR, &m->attn_factor)))
 			return st;
 		if (sf->n != half || lf->n != half)
-			return fvl_fail(FVL_STATUS_BAD_FILE, "longrope factor lists have %llu and %llu "
-			                "entries, head_dim / 2 is %zu", (unsigned long long)sf->n,
-			                (unsigned long long)lf->n, half);
+			return fvl_fail(FVL_STATUS_BAD_FILE,
+			                "longrope factor lists have %llu and %llu "
+			                "entries, head_dim / 2 is %zu",
+			                (unsigned long long)sf->n, (unsigned long long)lf->n, half);
 		for (size_t i = 0; i < half; i++) {
 			double b = pow((double)base, (double)(2 * i) / (double)m->n_rot);
-			m->inv_freq_short[i] = (float)(1.0 / ((float)fvl_gguf_arr_float(sf, i) * b));
+			m->inv_freq_short[i] =
+			        (float)(1.0 / ((float)fvl_gguf_arr_float(sf, i) * b));
 			m->inv_freq_long[i] = (float)(1.0 / ((float)fvl_gguf_arr_float(lf, i) * b));
 		}
 	} else if (fvl_str_eq(type, "llama3")) {
@@ -100,15 +104,19 @@ enum fvl_status fvl_llm_load(struct fvl_llm *m, const struct fvl_gguf *g)
 		m->n_ctx_orig = orig;
 	if ((st = fvl_gguf_get_f32(g, FVL_KEY_LLM_RMS_EPS, &m->eps)))
 		return st;
-	if (m->n_head % m->n_head_kv || m->n_rot > m->n_embd_head || m->n_rot % 2 || m->n_embd_head % 4)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "attention shape: %zu heads, %zu kv heads, "
-		                "head_dim %zu, rope dims %zu", m->n_head, m->n_head_kv, m->n_embd_head, m->n_rot);
+	if (m->n_head % m->n_head_kv || m->n_rot > m->n_embd_head || m->n_rot % 2 ||
+	    m->n_embd_head % 4)
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "attention shape: %zu heads, %zu kv heads, "
+		                "head_dim %zu, rope dims %zu",
+		                m->n_head, m->n_head_kv, m->n_embd_head, m->n_rot);
 	if ((st = rope_freqs(m, g)) != FVL_STATUS_OK)
 		goto error;
 	m->tok_embd = fvl_gguf_find_tensor(g, FVL_TN_TOKEN_EMBD);
 	if (!m->tok_embd || m->tok_embd->ne[0] != m->n_embd || m->tok_embd->ne[1] != m->n_vocab) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, FVL_TN_TOKEN_EMBD " is missing or not [%zu, %zu]",
-		              m->n_embd, m->n_vocab);
+		st = fvl_fail(FVL_STATUS_BAD_FILE,
+		              FVL_TN_TOKEN_EMBD " is missing or not [%zu, %zu]", m->n_embd,
+		              m->n_vocab);
 		goto error;
 	}
 	if ((st = fvl_tensor_f32(g, FVL_TN_OUTPUT_NORM, m->n_embd, &m->out_norm)) ||
@@ -119,26 +127,45 @@ enum fvl_status fvl_llm_load(struct fvl_llm *m, const struct fvl_gguf *g)
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 		goto error;
 	}
-	const size_t q = m->n_head * m->n_embd_head, kv = m->n_head_kv * m->n_embd_head; /* widths */
+	const size_t q = m->n_head * m->n_embd_head,
+	             kv = m->n_head_kv * m->n_embd_head; /* widths */
 	for (size_t l = 0; l < m->n_layer; l++) {
 		struct fvl_llm_layer *y = &m->layers[l];
-		if ((st = fvl_tensor_f32(g, NAME(n1, FVL_TN_BLK FVL_TN_ATTN_NORM FVL_W, l), m->n_embd, &y->attn_norm)) ||
-		    (st = fvl_tensor_f32(g, NAME(n1, FVL_TN_BLK FVL_TN_FFN_NORM FVL_W, l), m->n_embd, &y->ffn_norm)) ||
-		    (st = fvl_linear_init(&y->o, g, NAME(n1, FVL_TN_BLK FVL_TN_ATTN_OUTPUT FVL_W, l), NULL, q, m->n_embd)) ||
-		    (st = fvl_linear_init(&y->down, g, NAME(n1, FVL_TN_BLK FVL_TN_FFN_DOWN FVL_W, l), NULL, m->n_ff, m->n_embd)))
+		if ((st = fvl_tensor_f32(g, NAME(n1, FVL_TN_BLK FVL_TN_ATTN_NORM FVL_W, l),
+		                         m->n_embd, &y->attn_norm)) ||
+		    (st = fvl_tensor_f32(g, NAME(n1, FVL_TN_BLK FVL_TN_FFN_NORM FVL_W, l),
+		                         m->n_embd, &y->ffn_norm)) ||
+		    (st = fvl_linear_init(&y->o, g,
+		                          NAME(n1, FVL_TN_BLK FVL_TN_ATTN_OUTPUT FVL_W, l), NULL, q,
+		                          m->n_embd)) ||
+		    (st = fvl_linear_init(&y->down, g,
+		                          NAME(n1, FVL_TN_BLK FVL_TN_FFN_DOWN FVL_W, l), NULL,
+		                          m->n_ff, m->n_embd)))
 			goto error;
 		if (m->phi3) {
-			if ((st = fvl_linear_init(&y->qkv, g, NAME(n1, FVL_TN_BLK FVL_TN_ATTN_QKV FVL_W, l), NULL,
-			                          m->n_embd, q + 2 * kv)) ||
-			    (st = fvl_linear_init(&y->gate_up, g, NAME(n2, FVL_TN_BLK FVL_TN_FFN_UP FVL_W, l), NULL,
+			if ((st = fvl_linear_init(&y->qkv, g,
+			                          NAME(n1, FVL_TN_BLK FVL_TN_ATTN_QKV FVL_W, l),
+			                          NULL, m->n_embd, q + 2 * kv)) ||
+			    (st = fvl_linear_init(&y->gate_up, g,
+			                          NAME(n2, FVL_TN_BLK FVL_TN_FFN_UP FVL_W, l), NULL,
 			                          m->n_embd, 2 * m->n_ff)))
 				goto error;
 		} else {
-			if ((st = fvl_linear_init(&y->q, g, NAME(n1, FVL_TN_BLK FVL_TN_ATTN_Q FVL_W, l), NULL, m->n_embd, q)) ||
-			    (st = fvl_linear_init(&y->k, g, NAME(n1, FVL_TN_BLK FVL_TN_ATTN_K FVL_W, l), NULL, m->n_embd, kv)) ||
-			    (st = fvl_linear_init(&y->v, g, NAME(n1, FVL_TN_BLK FVL_TN_ATTN_V FVL_W, l), NULL, m->n_embd, kv)) ||
-			    (st = fvl_linear_init(&y->gate, g, NAME(n1, FVL_TN_BLK FVL_TN_FFN_GATE FVL_W, l), NULL, m->n_embd, m->n_ff)) ||
-			    (st = fvl_linear_init(&y->up, g, NAME(n1, FVL_TN_BLK FVL_TN_FFN_UP FVL_W, l), NULL, m->n_embd, m->n_ff)))
+			if ((st = fvl_linear_init(&y->q, g,
+			                          NAME(n1, FVL_TN_BLK FVL_TN_ATTN_Q FVL_W, l), NULL,
+			                          m->n_embd, q)) ||
+			    (st = fvl_linear_init(&y->k, g,
+			                          NAME(n1, FVL_TN_BLK FVL_TN_ATTN_K FVL_W, l), NULL,
+			                          m->n_embd, kv)) ||
+			    (st = fvl_linear_init(&y->v, g,
+			                          NAME(n1, FVL_TN_BLK FVL_TN_ATTN_V FVL_W, l), NULL,
+			                          m->n_embd, kv)) ||
+			    (st = fvl_linear_init(&y->gate, g,
+			                          NAME(n1, FVL_TN_BLK FVL_TN_FFN_GATE FVL_W, l),
+			                          NULL, m->n_embd, m->n_ff)) ||
+			    (st = fvl_linear_init(&y->up, g,
+			                          NAME(n1, FVL_TN_BLK FVL_TN_FFN_UP FVL_W, l), NULL,
+			                          m->n_embd, m->n_ff)))
 				goto error;
 		}
 	}
@@ -153,8 +180,8 @@ void fvl_llm_free(struct fvl_llm *m)
 	if (m->layers)
 		for (size_t l = 0; l < m->n_layer; l++) {
 			struct fvl_llm_layer *y = &m->layers[l];
-			struct fvl_linear *all[] = {&y->qkv, &y->q, &y->k, &y->v, &y->o, &y->gate_up,
-			                            &y->gate, &y->up, &y->down};
+			struct fvl_linear *all[] = {&y->qkv,     &y->q,    &y->k,  &y->v,   &y->o,
+			                            &y->gate_up, &y->gate, &y->up, &y->down};
 			for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 				fvl_linear_free(all[i]);
 		}
@@ -193,7 +220,8 @@ enum fvl_status fvl_llm_state_init(struct fvl_llm_state *s, const struct fvl_llm
 	s->n_ctx = n_ctx;
 	s->n_ubatch = n_ubatch;
 	s->kv_f16 = kv_f16;
-	const size_t kvw = m->n_head_kv * m->n_embd_head, q = m->n_head * m->n_embd_head, es = kv_f16 ? 2 : 4;
+	const size_t kvw = m->n_head_kv * m->n_embd_head, q = m->n_head * m->n_embd_head,
+	             es = kv_f16 ? 2 : 4;
 	const size_t ffw = 2 * m->n_ff; /* gate and up side by side, both architectures */
 	s->kc = calloc(m->n_layer * n_ctx * kvw, es);
 	s->vc = calloc(m->n_layer * n_ctx * kvw, es);
@@ -209,8 +237,10 @@ enum fvl_status fvl_llm_state_init(struct fvl_llm_state *s, const struct fvl_llm
 	if (!s->kc || !s->vc || !s->cos_t || !s->sin_t || !s->x || !s->h || !s->qkv || !s->att ||
 	    !s->ff || !s->act || !s->pos) {
 		fvl_llm_state_free(s);
-		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for a context of %zu "
-		                "(KV cache %.1f MB)", n_ctx, 2.0 * (double)(m->n_layer * n_ctx * kvw * es) / 1e6);
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY,
+		                "out of memory for a context of %zu "
+		                "(KV cache %.1f MB)",
+		                n_ctx, 2.0 * (double)(m->n_layer * n_ctx * kvw * es) / 1e6);
 	}
 	fill_tables(s, false);
 	size_t kmax = m->n_embd > m->n_ff ? m->n_embd : m->n_ff;
@@ -263,7 +293,8 @@ static void eval_batch(struct fvl_llm_state *s, struct fvl_compute *compute, siz
 {
 	const struct fvl_llm *md = s->m;
 	const size_t n_embd = md->n_embd, n_ff = md->n_ff, n_embd_head = md->n_embd_head;
-	const size_t q = md->n_head * n_embd_head, kvw = md->n_head_kv * n_embd_head; /* row widths */
+	const size_t q = md->n_head * n_embd_head,
+	             kvw = md->n_head_kv * n_embd_head; /* row widths */
 	const size_t qkvw = q + 2 * kvw, es = s->kv_f16 ? 2 : 4;
 	const size_t p0 = s->n_past;
 	for (size_t i = 0; i < m; i++)
@@ -278,14 +309,17 @@ static void eval_batch(struct fvl_llm_state *s, struct fvl_compute *compute, siz
 			fvl_linear_forward(compute, &y->k, m, s->h, n_embd, s->qkv + q, qkvw);
 			fvl_linear_forward(compute, &y->v, m, s->h, n_embd, s->qkv + q + kvw, qkvw);
 		}
-		compute->kernels.rope(m, md->n_head, n_embd_head, md->n_rot, s->qkv, qkvw, s->pos, s->cos_t, s->sin_t);
-		compute->kernels.rope(m, md->n_head_kv, n_embd_head, md->n_rot, s->qkv + q, qkvw, s->pos, s->cos_t, s->sin_t);
+		compute->kernels.rope(m, md->n_head, n_embd_head, md->n_rot, s->qkv, qkvw, s->pos,
+		                      s->cos_t, s->sin_t);
+		compute->kernels.rope(m, md->n_head_kv, n_embd_head, md->n_rot, s->qkv + q, qkvw,
+		                      s->pos, s->cos_t, s->sin_t);
 		uint8_t *kc = (uint8_t *)s->kc + l * s->n_ctx * kvw * es;
 		uint8_t *vc = (uint8_t *)s->vc + l * s->n_ctx * kvw * es;
 		for (size_t i = 0; i < m; i++) {
 			const float *kr = s->qkv + i * qkvw + q, *vr = kr + kvw;
 			if (s->kv_f16) {
-				uint16_t *kd = (uint16_t *)kc + (p0 + i) * kvw, *vd = (uint16_t *)vc + (p0 + i) * kvw;
+				uint16_t *kd = (uint16_t *)kc + (p0 + i) * kvw,
+				         *vd = (uint16_t *)vc + (p0 + i) * kvw;
 				for (size_t j = 0; j < kvw; j++) {
 					kd[j] = fvl_fp32_to_fp16(kr[j]);
 					vd[j] = fvl_fp32_to_fp16(vr[j]);
@@ -296,12 +330,26 @@ static void eval_batch(struct fvl_llm_state *s, struct fvl_compute *compute, siz
 			}
 		}
 		struct attn_task t = {
-			.a = {.n_q = m, .n_kv = p0 + m, .n_heads = md->n_head, .n_kv_heads = md->n_head_kv,
-			      .head_dim = n_embd_head, .q = s->qkv, .ldq = qkvw, .k = kc, .v = vc,
-			      .ldk = kvw, .ldv = kvw, .kv_f16 = s->kv_f16, .causal = true, .q_pos0 = p0,
-			      .scale = 1.0f / sqrtf((float)n_embd_head), .o = s->att, .ldo = q,
-			      .head0 = 0, .head1 = md->n_head},
-			.fn = compute->kernels.attn,
+		        .a = {.n_q = m,
+		              .n_kv = p0 + m,
+		              .n_heads = md->n_head,
+		              .n_kv_heads = md->n_head_kv,
+		              .head_dim = n_embd_head,
+		              .q = s->qkv,
+		              .ldq = qkvw,
+		              .k = kc,
+		              .v = vc,
+		              .ldk = kvw,
+		              .ldv = kvw,
+		              .kv_f16 = s->kv_f16,
+		              .causal = true,
+		              .q_pos0 = p0,
+		              .scale = 1.0f / sqrtf((float)n_embd_head),
+		              .o = s->att,
+		              .ldo = q,
+		              .head0 = 0,
+		              .head1 = md->n_head},
+		        .fn = compute->kernels.attn,
 		};
 		pthreadpool_parallelize_1d(compute->pool, attn_head, &t, md->n_head, 0);
 		fvl_linear_forward(compute, &y->o, m, s->att, q, s->h, n_embd);
@@ -311,10 +359,12 @@ static void eval_batch(struct fvl_llm_state *s, struct fvl_compute *compute, siz
 			fvl_linear_forward(compute, &y->gate_up, m, s->h, n_embd, s->ff, 2 * n_ff);
 		} else {
 			fvl_linear_forward(compute, &y->gate, m, s->h, n_embd, s->ff, 2 * n_ff);
-			fvl_linear_forward(compute, &y->up, m, s->h, n_embd, s->ff + n_ff, 2 * n_ff);
+			fvl_linear_forward(compute, &y->up, m, s->h, n_embd, s->ff + n_ff,
+			                   2 * n_ff);
 		}
 		for (size_t i = 0; i < m; i++)
-			compute->kernels.silu_mul(n_ff, s->ff + i * 2 * n_ff, s->ff + i * 2 * n_ff + n_ff, s->act + i * n_ff);
+			compute->kernels.silu_mul(n_ff, s->ff + i * 2 * n_ff,
+			                          s->ff + i * 2 * n_ff + n_ff, s->act + i * n_ff);
 		fvl_linear_forward(compute, &y->down, m, s->act, n_ff, s->h, n_embd);
 		compute->kernels.add(m * n_embd, s->x, s->h, s->x);
 	}
@@ -326,15 +376,20 @@ enum fvl_status fvl_llm_eval(struct fvl_llm_state *s, struct fvl_compute *comput
 {
 	const struct fvl_llm *m = s->m;
 	if (n_logits > n)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "%zu logits asked of %zu tokens", n_logits, n);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "%zu logits asked of %zu tokens",
+		                n_logits, n);
 	if (s->n_past + n > s->n_ctx)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "%zu tokens after %zu do not fit the context "
-		                "of %zu", n, s->n_past, s->n_ctx);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "%zu tokens after %zu do not fit the context "
+		                "of %zu",
+		                n, s->n_past, s->n_ctx);
 	if (ids)
 		for (size_t i = 0; i < n; i++)
 			if (ids[i] < 0 || (size_t)ids[i] >= m->n_vocab)
-				return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "token id %d is outside the "
-				                "vocabulary of %zu", ids[i], m->n_vocab);
+				return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+				                "token id %d is outside the "
+				                "vocabulary of %zu",
+				                ids[i], m->n_vocab);
 	/* LongRoPE: the long factors once any position passes the original context (as HF does,
 	 * for the new tokens only). */
 	const bool use_long = s->n_past + n > m->n_ctx_orig;
@@ -347,9 +402,11 @@ enum fvl_status fvl_llm_eval(struct fvl_llm_state *s, struct fvl_compute *comput
 		const size_t mb = n - i0 < s->n_ubatch ? n - i0 : s->n_ubatch;
 		for (size_t i = 0; i < mb; i++) {
 			if (ids)
-				fvl_tensor_row(m->tok_embd, (size_t)ids[i0 + i], s->x + i * m->n_embd);
+				fvl_tensor_row(m->tok_embd, (size_t)ids[i0 + i],
+				               s->x + i * m->n_embd);
 			else
-				memcpy(s->x + i * m->n_embd, embd + (i0 + i) * m->n_embd, m->n_embd * sizeof(float));
+				memcpy(s->x + i * m->n_embd, embd + (i0 + i) * m->n_embd,
+				       m->n_embd * sizeof(float));
 		}
 		eval_batch(s, compute, mb);
 		/* logits for the rows of this batch that are among the last n_logits */
@@ -358,8 +415,10 @@ enum fvl_status fvl_llm_eval(struct fvl_llm_state *s, struct fvl_compute *comput
 			const size_t gi = i0 + i;
 			if (gi < first)
 				continue;
-			compute->kernels.rmsnorm(1, m->n_embd, s->x + i * m->n_embd, m->out_norm, m->eps, s->h);
-			fvl_linear_forward(compute, &m->output, 1, s->h, m->n_embd, logits + (gi - first) * m->n_vocab, m->n_vocab);
+			compute->kernels.rmsnorm(1, m->n_embd, s->x + i * m->n_embd, m->out_norm,
+			                         m->eps, s->h);
+			fvl_linear_forward(compute, &m->output, 1, s->h, m->n_embd,
+			                   logits + (gi - first) * m->n_vocab, m->n_vocab);
 		}
 	}
 	return FVL_STATUS_OK;

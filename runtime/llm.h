@@ -9,29 +9,29 @@
 #include "linear.h"
 
 struct fvl_llm_layer {
-	const float *attn_norm;   /* (n_embd) */
-	const float *ffn_norm;    /* (n_embd) */
-	struct fvl_linear qkv;    /* phi3: (n_head + 2 n_head_kv) n_embd_head x n_embd */
-	struct fvl_linear q;      /* llama: (n_head n_embd_head, n_embd) */
-	struct fvl_linear k, v;   /* llama: (n_head_kv n_embd_head, n_embd) each */
-	struct fvl_linear o;      /* (n_embd, n_head n_embd_head) */
-	struct fvl_linear gate_up; /* phi3: (2 n_ff, n_embd), gate rows then up rows */
+	const float *attn_norm;     /* (n_embd) */
+	const float *ffn_norm;      /* (n_embd) */
+	struct fvl_linear qkv;      /* phi3: (n_head + 2 n_head_kv) n_embd_head x n_embd */
+	struct fvl_linear q;        /* llama: (n_head n_embd_head, n_embd) */
+	struct fvl_linear k, v;     /* llama: (n_head_kv n_embd_head, n_embd) each */
+	struct fvl_linear o;        /* (n_embd, n_head n_embd_head) */
+	struct fvl_linear gate_up;  /* phi3: (2 n_ff, n_embd), gate rows then up rows */
 	struct fvl_linear gate, up; /* llama: (n_ff, n_embd) each */
-	struct fvl_linear down;   /* (n_embd, n_ff) */
+	struct fvl_linear down;     /* (n_embd, n_ff) */
 };
 
 struct fvl_llm {
 	bool phi3;
-	size_t n_embd;       /* hidden size */
+	size_t n_embd; /* hidden size */
 	size_t n_layer;
 	size_t n_head, n_head_kv;
-	size_t n_embd_head;  /* per head */
-	size_t n_ff;         /* MLP width */
+	size_t n_embd_head; /* per head */
+	size_t n_ff;        /* MLP width */
 	size_t n_vocab;
-	size_t n_ctx_train;  /* llm.context_length */
-	size_t n_ctx_orig;   /* LongRoPE: past this, the long factors */
-	size_t n_rot;        /* rotary dims per head */
-	float eps;           /* RMSNorm */
+	size_t n_ctx_train;                     /* llm.context_length */
+	size_t n_ctx_orig;                      /* LongRoPE: past this, the long factors */
+	size_t n_rot;                           /* rotary dims per head */
+	float eps;                              /* RMSNorm */
 	const struct fvl_gguf_tensor *tok_embd; /* (n_vocab, n_embd), any type */
 	const float *out_norm;                  /* (n_embd) */
 	struct fvl_linear output;               /* (n_vocab, n_embd) */
@@ -72,7 +72,6 @@ void fvl_llm_state_rewind(struct fvl_llm_state *s, size_t n);
  * the logits of the last n_logits of them (n_logits x n_vocab) into logits (may be NULL if
  * n_logits is 0). */
 enum fvl_status fvl_llm_eval(struct fvl_llm_state *s, struct fvl_compute *compute, size_t n,
-                             const int32_t *ids, const float *embd, size_t n_logits,
-                             float *logits);
+                             const int32_t *ids, const float *embd, size_t n_logits, float *logits);
 
 #endif /* FVL_LLM_H */

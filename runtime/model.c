@@ -45,9 +45,10 @@ static enum fvl_status load_vl(struct fvl_model *m)
 	if (!m->template_text || !m->query_text || !m->image_text)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	if (img.n == 0 || img_id >= 0 || img_id < INT32_MIN)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "fvl.image.token '%.*s' / token_id %lld: the "
-		                "placeholder must be a text with a negative id", (int)img.n, img.p,
-		                (long long)img_id);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "fvl.image.token '%.*s' / token_id %lld: the "
+		                "placeholder must be a text with a negative id",
+		                (int)img.n, img.p, (long long)img_id);
 	if (fvl_gguf_get_arr(g, FVL_KEY_LLM_EOS_IDS, FVL_GGUF_TYPE_INT32, &eos) == FVL_STATUS_OK)
 		for (uint64_t i = 0; i < eos->n && m->n_stop < 15; i++)
 			m->stop_ids[m->n_stop++] = (int32_t)fvl_gguf_arr_int(eos, i);
@@ -65,7 +66,8 @@ static enum fvl_status load_tasks(struct fvl_model *m)
 	enum fvl_status st;
 	if (!m->is_vl && (st = fvl_f2_load(&m->f2, g)) != FVL_STATUS_OK)
 		return st;
-	if ((st = fvl_f2_decoder_load(&m->dec, g)) || (st = fvl_tok_load(g, FVL_TOK_FLORENCE, &m->ftok)) ||
+	if ((st = fvl_f2_decoder_load(&m->dec, g)) ||
+	    (st = fvl_tok_load(g, FVL_TOK_FLORENCE, &m->ftok)) ||
 	    (st = fvl_preprocess_load(g, &m->task_preprocess)))
 		return st;
 	m->has_tasks = true;
@@ -78,7 +80,8 @@ enum fvl_status fvl_model_tasks(struct fvl_model *m)
 	if (!m->tasks_tried) {
 		m->tasks_tried = true;
 		if (m->is_vl)
-			FVL_LOG_I("loading Florence-2's task layer (decoder, tokenizer) on first use");
+			FVL_LOG_I("loading Florence-2's task layer (decoder, tokenizer) on first "
+			          "use");
 		if (load_tasks(m) != FVL_STATUS_OK) {
 			snprintf(m->no_tasks_why, sizeof(m->no_tasks_why), "%s", fvl_last_error());
 			FVL_LOG_I("no Florence-2 tasks in this model: %s", m->no_tasks_why);
@@ -90,8 +93,8 @@ enum fvl_status fvl_model_tasks(struct fvl_model *m)
 	const bool ok = m->has_tasks;
 	pthread_mutex_unlock(&m->task_mu);
 	if (!ok)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "this model cannot run Florence-2 tasks: %s",
-		                m->no_tasks_why);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "this model cannot run Florence-2 tasks: %s", m->no_tasks_why);
 	return FVL_STATUS_OK;
 }
 
@@ -108,28 +111,36 @@ static enum fvl_status model_init(struct fvl_model *m, const char *name)
 	}
 	/* Weights are used in place: every tensor must start on a 32-byte boundary. */
 	if (m->gguf->alignment < 32 || ((uintptr_t)m->gguf->map + m->gguf->data_offset) % 32)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: general.alignment %u: fvl model files align "
-		                "their tensors to at least 32 bytes", name, m->gguf->alignment);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "%s: general.alignment %u: fvl model files align "
+		                "their tensors to at least 32 bytes",
+		                name, m->gguf->alignment);
 	const bool vl = strcmp(m->arch, FVL_ARCH_FLORENCE_VL) == 0;
 	if (!vl && strcmp(m->arch, FVL_ARCH_FLORENCE2) != 0)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: general.architecture '%s' is not a model fvl "
-		                "runs (florence-vl, florence2)", name, m->arch);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "%s: general.architecture '%s' is not a model fvl "
+		                "runs (florence-vl, florence2)",
+		                name, m->arch);
 	/* The layout the converter wrote: required, so a file from elsewhere is named as such. */
 	uint32_t version = 0;
 	st = fvl_gguf_get_u32(m->gguf, FVL_KEY_FORMAT_VERSION, &version);
 	if (st == FVL_STATUS_NOT_FOUND)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: no %s: not a file fvl-quant wrote (convert the "
-		                "checkpoint with fvl-quant convert)", name, FVL_KEY_FORMAT_VERSION);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "%s: no %s: not a file fvl-quant wrote (convert the "
+		                "checkpoint with fvl-quant convert)",
+		                name, FVL_KEY_FORMAT_VERSION);
 	if (st != FVL_STATUS_OK) {
 		fvl_error_prefix(name);
 		return st;
 	}
 	if (version > FVL_FORMAT_VERSION)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: %s %u is newer than this fvl reads (%d): "
-		                "update fvl", name, FVL_KEY_FORMAT_VERSION, version, FVL_FORMAT_VERSION);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "%s: %s %u is newer than this fvl reads (%d): "
+		                "update fvl",
+		                name, FVL_KEY_FORMAT_VERSION, version, FVL_FORMAT_VERSION);
 	if (version == 0)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: %s 0 is not a version fvl-quant writes", name,
-		                FVL_KEY_FORMAT_VERSION);
+		return fvl_fail(FVL_STATUS_BAD_FILE, "%s: %s 0 is not a version fvl-quant writes",
+		                name, FVL_KEY_FORMAT_VERSION);
 	if (vl && (st = load_vl(m)) != FVL_STATUS_OK) {
 		fvl_error_prefix(name);
 		return st;

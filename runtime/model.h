@@ -12,28 +12,27 @@
 #include "vision.h"
 
 struct fvl_model {
-	struct fvl_gguf *gguf;   /* owns the mapping */
-	char arch[64];           /* general.architecture */
-	bool is_vl;              /* florence-vl: vision + llm below are loaded */
+	struct fvl_gguf *gguf; /* owns the mapping */
+	char arch[64];         /* general.architecture */
+	bool is_vl;            /* florence-vl: vision + llm below are loaded */
 	struct fvl_vision vision;
 	struct fvl_llm llm;
-	struct fvl_tok *tok;     /* the LLM's tokenizer */
+	struct fvl_tok *tok; /* the LLM's tokenizer */
 	int32_t stop_ids[16];
 	size_t n_stop;
 	char *template_text, *query_text; /* chat template with {query}; query with {question} */
-	char *image_text;        /* the placeholder text in the query ("<image>") */
-	int32_t image_id;        /* its id in prompt ids (fvl.image.token_id, -200) */
+	char *image_text;                 /* the placeholder text in the query ("<image>") */
+	int32_t image_id;                 /* its id in prompt ids (fvl.image.token_id, -200) */
 	/* Florence-2 tasks: florence2 files, and florence-vl files converted with the decoder;
 	 * loaded by fvl_model_tasks (at load for florence2 files, on first use otherwise) */
 	pthread_mutex_t task_mu;
 	bool task_mu_init, tasks_tried, has_tasks;
 	char no_tasks_why[256];
-	struct fvl_f2 f2;        /* florence2 files (florence-vl files use vision.f2) */
+	struct fvl_f2 f2; /* florence2 files (florence-vl files use vision.f2) */
 	struct fvl_f2_decoder dec;
-	struct fvl_tok *ftok;    /* the Florence-2 tokenizer */
+	struct fvl_tok *ftok; /* the Florence-2 tokenizer */
 	struct fvl_preprocess task_preprocess;
 };
-
 
 /* fvl_model_load from a model file already in memory (n bytes at a 64-byte aligned address, as a
  * mapping would be, kept by the caller until the model is freed): for the fuzzer. */

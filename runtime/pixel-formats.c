@@ -18,7 +18,8 @@ void fvl_yuyv_to_rgb(const uint8_t *yuyv, uint32_t w, uint32_t h, uint32_t strid
 		const uint8_t *s = yuyv + (size_t)y * stride;
 		uint8_t *o = rgb + (size_t)y * w * 3;
 		for (uint32_t x = 0; x < w; x++) {
-			const int Y = s[2 * x] - 16, U = s[(2 * x & ~3u) + 1] - 128, Vv = s[(2 * x & ~3u) + 3] - 128;
+			const int Y = s[2 * x] - 16, U = s[(2 * x & ~3u) + 1] - 128,
+			          Vv = s[(2 * x & ~3u) + 3] - 128;
 			o[3 * x] = clamp8((298 * Y + 409 * Vv + 128) >> 8);
 			o[3 * x + 1] = clamp8((298 * Y - 100 * U - 208 * Vv + 128) >> 8);
 			o[3 * x + 2] = clamp8((298 * Y + 516 * U + 128) >> 8);
@@ -46,7 +47,8 @@ enum fvl_status fvl_frame_to_rgb(uint32_t fourcc, const uint8_t *data, size_t n,
 		const uint32_t bpp = fourcc == V4L2_PIX_FMT_YUYV ? 2 : 3;
 		const uint32_t row = stride ? stride : w * bpp;
 		if ((uint64_t)row * h > n) {
-			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: short frame (%zu bytes)", source, n);
+			st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: short frame (%zu bytes)", source,
+			              n);
 		} else if (out->w != w || out->h != h || !out->rgb) {
 			fvl_image_free(out);
 			out->rgb = malloc((size_t)w * h * 3);
@@ -59,7 +61,8 @@ enum fvl_status fvl_frame_to_rgb(uint32_t fourcc, const uint8_t *data, size_t n,
 				fvl_yuyv_to_rgb(data, w, h, row, out->rgb);
 			else
 				for (uint32_t y = 0; y < h; y++)
-					memcpy(out->rgb + (size_t)y * w * 3, data + (size_t)y * row, (size_t)w * 3);
+					memcpy(out->rgb + (size_t)y * w * 3, data + (size_t)y * row,
+					       (size_t)w * 3);
 		}
 	}
 	return st;

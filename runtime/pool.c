@@ -47,9 +47,16 @@ void fvl_pool_x4_q8_gemm(pthreadpool_t pool, fvl_x4_q8_gemm_fn fn, enum fvl_wtyp
                          size_t n, const void *w, size_t m, const int8_t *aq, const float *ad,
                          float *y, size_t ldy)
 {
-	struct x4_q8_gemm_ctx c = {.fn = fn, .k = k, .n = n, .m = m, .ldy = ldy,
-	                          .group_bytes = fvl_pack_x4_size(type, 4, k), .w = w, .aq = aq,
-	                          .ad = ad, .y = y};
+	struct x4_q8_gemm_ctx c = {.fn = fn,
+	                           .k = k,
+	                           .n = n,
+	                           .m = m,
+	                           .ldy = ldy,
+	                           .group_bytes = fvl_pack_x4_size(type, 4, k),
+	                           .w = w,
+	                           .aq = aq,
+	                           .ad = ad,
+	                           .y = y};
 	/* A GEMM kernel re-lays its activation strips once per call: give each thread about two
 	 * big tasks rather than many 16-row ones. */
 	size_t tile = ROW_TILE;
@@ -80,9 +87,17 @@ void fvl_pool_f32_gemm(pthreadpool_t pool, fvl_f32_gemm_fn fn, enum fvl_wtype ty
                        size_t n, const void *w, const float *bias, size_t m, const float *x,
                        size_t ldx, float *y, size_t ldy)
 {
-	struct f32_gemm_ctx c = {.fn = fn, .k = k, .n = n, .m = m, .ldx = ldx, .ldy = ldy,
-	                        .row_bytes = k * (type == FVL_WTYPE_F16 ? 2 : 4), .w = w,
-	                        .bias = bias, .x = x, .y = y};
+	struct f32_gemm_ctx c = {.fn = fn,
+	                         .k = k,
+	                         .n = n,
+	                         .m = m,
+	                         .ldx = ldx,
+	                         .ldy = ldy,
+	                         .row_bytes = k * (type == FVL_WTYPE_F16 ? 2 : 4),
+	                         .w = w,
+	                         .bias = bias,
+	                         .x = x,
+	                         .y = y};
 	pthreadpool_parallelize_1d_tile_1d(pool, f32_gemm_task, &c, n, ROW_TILE, 0);
 }
 
@@ -106,8 +121,16 @@ void fvl_pool_f16_gemm(pthreadpool_t pool, fvl_f16_gemm_fn fn, size_t k, size_t 
                        const float *bias, size_t m, const uint16_t *xh, const float *xs, float *y,
                        size_t ldy)
 {
-	struct f16_gemm_ctx c = {.fn = fn, .k = k, .n = n, .m = m, .ldy = ldy, .w = w, .xh = xh,
-	                        .bias = bias, .xs = xs, .y = y};
+	struct f16_gemm_ctx c = {.fn = fn,
+	                         .k = k,
+	                         .n = n,
+	                         .m = m,
+	                         .ldy = ldy,
+	                         .w = w,
+	                         .xh = xh,
+	                         .bias = bias,
+	                         .xs = xs,
+	                         .y = y};
 	pthreadpool_parallelize_1d_tile_1d(pool, f16_gemm_task, &c, n, ROW_TILE, 0);
 }
 

@@ -22,22 +22,25 @@ enum fvl_status fvl_preprocess_load(const struct fvl_gguf *g, struct fvl_preproc
 	    (st = fvl_gguf_get_u32(g, FVL_KEY_PRE_WIDTH, &w)))
 		return st;
 	if (mean->n != 3 || stdv->n != 3 || fill->n != 3 || h != w || h == 0 || h > 16384)
-		return fvl_fail(FVL_STATUS_BAD_FILE, "preprocess: mean/std/fill are not 3 values, or the "
-		                "size %ux%u is not square", w, h);
+		return fvl_fail(FVL_STATUS_BAD_FILE,
+		                "preprocess: mean/std/fill are not 3 values, or the "
+		                "size %ux%u is not square",
+		                w, h);
 	for (int c = 0; c < 3; c++) {
 		preprocess->mean[c] = (float)fvl_gguf_arr_float(mean, (uint64_t)c);
 		preprocess->std[c] = (float)fvl_gguf_arr_float(stdv, (uint64_t)c);
 		preprocess->fill[c] = (uint8_t)fvl_gguf_arr_int(fill, (uint64_t)c);
 		if (!(preprocess->std[c] > 0))
-			return fvl_fail(FVL_STATUS_BAD_FILE, "preprocess.std[%d] is not positive", c);
+			return fvl_fail(FVL_STATUS_BAD_FILE, "preprocess.std[%d] is not positive",
+			                c);
 	}
 	preprocess->size = h;
 	preprocess->pad_square = fvl_str_eq(aspect, "pad");
 	return FVL_STATUS_OK;
 }
 
-enum fvl_status fvl_preprocess_run(const struct fvl_preprocess *preprocess, const struct fvl_image *img,
-                                   float *pixels)
+enum fvl_status fvl_preprocess_run(const struct fvl_preprocess *preprocess,
+                                   const struct fvl_image *img, float *pixels)
 {
 	struct fvl_image sq = {0}, rs = {0};
 	const struct fvl_image *src = img;
@@ -47,8 +50,10 @@ enum fvl_status fvl_preprocess_run(const struct fvl_preprocess *preprocess, cons
 			return st;
 		src = &sq;
 	}
-	if ((st = fvl_image_resize_bicubic(src, preprocess->size, preprocess->size, &rs)) == FVL_STATUS_OK)
-		fvl_image_normalize(&rs, preprocess->rescale, preprocess->mean, preprocess->std, pixels);
+	if ((st = fvl_image_resize_bicubic(src, preprocess->size, preprocess->size, &rs)) ==
+	    FVL_STATUS_OK)
+		fvl_image_normalize(&rs, preprocess->rescale, preprocess->mean, preprocess->std,
+		                    pixels);
 	fvl_image_free(&sq);
 	fvl_image_free(&rs);
 	return st;

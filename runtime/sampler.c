@@ -18,8 +18,8 @@ enum fvl_status fvl_sampler_init(struct fvl_sampler *s, size_t n_vocab)
 	s->cand = malloc(n_vocab * sizeof(*s->cand));
 	if (!s->heap || !s->probs || !s->cand) {
 		fvl_sampler_free(s);
-		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for the sampler (%zu tokens)",
-		                n_vocab);
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY,
+		                "out of memory for the sampler (%zu tokens)", n_vocab);
 	}
 	return FVL_STATUS_OK;
 }

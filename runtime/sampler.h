@@ -11,10 +11,10 @@
 
 struct fvl_sampler {
 	size_t n_vocab;
-	int32_t *heap;                       /* (n_vocab) candidate ids, a max-heap by logit */
-	int32_t *cand;                       /* (n_vocab) the candidates taken, in order */
-	float *probs;                        /* (n_vocab) their weights */
-	int32_t recent[FVL_SAMPLER_WINDOW];  /* ring of the last generated ids */
+	int32_t *heap;                      /* (n_vocab) candidate ids, a max-heap by logit */
+	int32_t *cand;                      /* (n_vocab) the candidates taken, in order */
+	float *probs;                       /* (n_vocab) their weights */
+	int32_t recent[FVL_SAMPLER_WINDOW]; /* ring of the last generated ids */
 	size_t n_recent, at;
 	uint64_t rng;
 };

@@ -67,8 +67,8 @@ static struct hyp *hyp_slot(struct hyp *hy, size_t *n_hyp, size_t B, float sc)
 	return &hy[slot];
 }
 
-enum fvl_status fvl_search_run(const struct fvl_search *s, fvl_step_fn step, void *ctx,
-                               int32_t *out, size_t *n_out)
+enum fvl_status
+fvl_search_run(const struct fvl_search *s, fvl_step_fn step, void *ctx, int32_t *out, size_t *n_out)
 {
 	const size_t V = s->n_vocab, B = s->n_beams ? s->n_beams : 1, T = s->max_new + 1;
 	const float lp = s->length_penalty;
@@ -102,7 +102,8 @@ enum fvl_status fvl_search_run(const struct fvl_search *s, fvl_step_fn step, voi
 			ban_ngrams(seq + b * T, len, s->no_repeat_ngram, lg);
 			if (len == 1 && s->forced_bos_id >= 0 && (size_t)s->forced_bos_id < V)
 				force(lg, V, s->forced_bos_id);
-			if (len == s->max_new && s->forced_eos && s->eos_id >= 0 && (size_t)s->eos_id < V)
+			if (len == s->max_new && s->forced_eos && s->eos_id >= 0 &&
+			    (size_t)s->eos_id < V)
 				force(lg, V, s->eos_id);
 			if (B > 1)
 				for (size_t i = 0; i < V; i++)
@@ -133,7 +134,8 @@ enum fvl_status fvl_search_run(const struct fvl_search *s, fvl_step_fn step, voi
 					continue;
 				size_t at = nc < want ? nc++ : nc - 1;
 				while (at > 0 && cand_s[at - 1] < v) {
-					cand_s[at] = cand_s[at - 1], cand_b[at] = cand_b[at - 1], cand_t[at] = cand_t[at - 1];
+					cand_s[at] = cand_s[at - 1], cand_b[at] = cand_b[at - 1],
+					cand_t[at] = cand_t[at - 1];
 					at--;
 				}
 				cand_s[at] = v, cand_b[at] = b, cand_t[at] = i;
@@ -142,9 +144,11 @@ enum fvl_status fvl_search_run(const struct fvl_search *s, fvl_step_fn step, voi
 		for (size_t c = 0; c < nc && next < B; c++) {
 			const int32_t *src = seq + cand_b[c] * T;
 			if ((int32_t)cand_t[c] == s->eos_id) {
-				if (c >= B) /* an EOS below the beam width does not count (as in HF) */
+				if (c >=
+				    B) /* an EOS below the beam width does not count (as in HF) */
 					continue;
-				struct hyp *h = hyp_slot(hy, &n_hyp, B, cand_s[c] / powf((float)len, lp));
+				struct hyp *h =
+				        hyp_slot(hy, &n_hyp, B, cand_s[c] / powf((float)len, lp));
 				if (h) {
 					h->len = len;
 					memcpy(h->tok, src + 1, (len - 1) * 4);
@@ -159,8 +163,12 @@ enum fvl_status fvl_search_run(const struct fvl_search *s, fvl_step_fn step, voi
 			toks[next] = (int32_t)cand_t[c];
 			next++;
 		}
-		int32_t *t = seq; seq = nseq; nseq = t;
-		float *u = score; score = nscore; nscore = u;
+		int32_t *t = seq;
+		seq = nseq;
+		nseq = t;
+		float *u = score;
+		score = nscore;
+		nscore = u;
 		nb = next;
 		if (nb == 0)
 			break;
@@ -175,7 +183,8 @@ enum fvl_status fvl_search_run(const struct fvl_search *s, fvl_step_fn step, voi
 		/* unfinished beams count as hypotheses at the end */
 		for (size_t b = 0; b < nb && !done; b++) {
 			/* HF divides by the length with the start token */
-			struct hyp *h = hyp_slot(hy, &n_hyp, B, score[b] / powf((float)(s->max_new + 1), lp));
+			struct hyp *h = hyp_slot(hy, &n_hyp, B,
+			                         score[b] / powf((float)(s->max_new + 1), lp));
 			if (h) {
 				h->len = s->max_new;
 				memcpy(h->tok, seq + b * T + 1, s->max_new * 4);

@@ -17,13 +17,13 @@ typedef enum fvl_status (*fvl_step_fn)(void *ctx, size_t n_beams, const int32_t 
 struct fvl_search {
 	size_t n_vocab;
 	int32_t start_id, eos_id;
-	uint32_t n_beams;          /* 1: greedy */
-	uint32_t max_new;          /* tokens to generate at most */
-	uint32_t no_repeat_ngram;  /* 0: off */
-	float length_penalty;      /* 1.0 */
+	uint32_t n_beams;         /* 1: greedy */
+	uint32_t max_new;         /* tokens to generate at most */
+	uint32_t no_repeat_ngram; /* 0: off */
+	float length_penalty;     /* 1.0 */
 	bool early_stopping;
-	int32_t forced_bos_id;     /* forced as the first generated token; -1: off */
-	bool forced_eos;           /* EOS forced as token max_new (HF's forced_eos_token_id) */
+	int32_t forced_bos_id; /* forced as the first generated token; -1: off */
+	bool forced_eos;       /* EOS forced as token max_new (HF's forced_eos_token_id) */
 };
 
 /* Runs the search; out (max_new) receives the generated tokens (without the start token, with

@@ -14,18 +14,18 @@
 struct fvl_session {
 	const struct fvl_model *m;
 	struct fvl_compute compute;
-	struct fvl_llm_state llm;  /* the KV cache and its buffers */
+	struct fvl_llm_state llm; /* the KV cache and its buffers */
 	struct fvl_sampler sampler;
-	float *visual;          /* (n_visual, n_embd) of the current image, or NULL */
+	float *visual; /* (n_visual, n_embd) of the current image, or NULL */
 	size_t n_visual;
-	uint64_t image_serial;  /* changes with every image, so the KV prefix knows */
+	uint64_t image_serial; /* changes with every image, so the KV prefix knows */
 	/* what the KV cache holds: the ids evaluated so far, visual rows as -1 - serial */
-	int64_t *cache;         /* (n_cache) */
+	int64_t *cache; /* (n_cache) */
 	size_t n_cache, cap_cache;
-	int32_t *prompt;        /* (n_prompt) last prompt, the image id at the image */
+	int32_t *prompt; /* (n_prompt) last prompt, the image id at the image */
 	size_t n_prompt;
-	float *logits;          /* (n_vocab) */
-	float *prompt_logits;   /* (n_vocab) at the last prompt position of the last ask */
+	float *logits;        /* (n_vocab) */
+	float *prompt_logits; /* (n_vocab) at the last prompt position of the last ask */
 	bool have_prompt_logits;
 	struct fvl_stats stats;
 };
@@ -61,8 +61,10 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 	if (!model)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_session_init: no model");
 	if (!model->is_vl)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "this model (%s) has no LLM: run Florence-2 "
-		                "models through their tasks (fvl task, fvl_task_run)", model->arch);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "this model (%s) has no LLM: run Florence-2 "
+		                "models through their tasks (fvl task, fvl_task_run)",
+		                model->arch);
 	if (!p) {
 		fvl_session_params_default(&def);
 		p = &def;
@@ -88,8 +90,8 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 	    (st = fvl_llm_state_init(&s->llm, &model->llm, &s->compute, p->n_ctx, !p->kv_f32, 256)))
 		goto error;
 	if (p->n_ctx > s->llm.n_ctx)
-		FVL_LOG_I("a context of %u tokens asked for; the model's is %zu: using that", p->n_ctx,
-		          s->llm.n_ctx);
+		FVL_LOG_I("a context of %u tokens asked for; the model's is %zu: using that",
+		          p->n_ctx, s->llm.n_ctx);
 	*out = s;
 	return FVL_STATUS_OK;
 error:
@@ -139,16 +141,23 @@ static enum fvl_status dump_alloc(const struct fvl_vision *v, struct fvl_image_d
 	const size_t dm = f->encoder.n_embd, L = n + v->prompt_len, P = v->n_prompts;
 	memset(d, 0, sizeof(*d));
 	*d = (struct fvl_image_dump){
-		.size = S, .grid = grid, .c_last = c, .n_visual = n, .n_llm = fvl_vision_n_tokens(v),
-		.d_model = dm, .n_prompts = P, .prompt_len = v->prompt_len,
-		.n_embd = v->projector.out_dim,
+	        .size = S,
+	        .grid = grid,
+	        .c_last = c,
+	        .n_visual = n,
+	        .n_llm = fvl_vision_n_tokens(v),
+	        .d_model = dm,
+	        .n_prompts = P,
+	        .prompt_len = v->prompt_len,
+	        .n_embd = v->projector.out_dim,
 	};
 	d->pixel_values = malloc(3 * S * S * sizeof(float));
 	d->davit_out = malloc(grid * grid * c * sizeof(float));
 	d->image_features = malloc(n * dm * sizeof(float));
 	d->fused = malloc(n * (1 + P) * dm * sizeof(float));
 	d->projector_out = malloc(n * d->n_embd * sizeof(float));
-	bool ok = d->pixel_values && d->davit_out && d->image_features && d->fused && d->projector_out;
+	bool ok = d->pixel_values && d->davit_out && d->image_features && d->fused &&
+	          d->projector_out;
 	for (size_t p = 0; p < P && ok; p++)
 		ok = (d->encoder_out[p] = malloc(L * dm * sizeof(float))) != NULL;
 	if (!ok) {
@@ -170,18 +179,20 @@ void fvl_image_dump_free(struct fvl_image_dump *d)
 }
 
 /* The vision side on one image into the session (and, with dump, its stages). */
-static enum fvl_status set_image(struct fvl_session *s, const uint8_t *rgb, uint32_t w,
-                                 uint32_t h, struct fvl_image_dump *dump)
+static enum fvl_status set_image(struct fvl_session *s, const uint8_t *rgb, uint32_t w, uint32_t h,
+                                 struct fvl_image_dump *dump)
 {
 	const struct fvl_vision *v = &s->m->vision;
-	const size_t px = 3 * v->f2.davit.image_size * v->f2.davit.image_size, n = fvl_vision_n_tokens(v);
+	const size_t px = 3 * v->f2.davit.image_size * v->f2.davit.image_size,
+	             n = fvl_vision_n_tokens(v);
 	struct fvl_image img = {.w = w, .h = h, .rgb = (uint8_t *)rgb};
 	if (!rgb || w == 0 || h == 0) {
 		fvl_session_drop_image(s);
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "an empty image");
 	}
 	enum fvl_status st = dump ? dump_alloc(v, dump) : FVL_STATUS_OK;
-	float *pixels = dump && dump->pixel_values ? dump->pixel_values : malloc(px * sizeof(float));
+	float *pixels =
+	        dump && dump->pixel_values ? dump->pixel_values : malloc(px * sizeof(float));
 	float *vis = malloc(n * v->projector.out_dim * sizeof(float));
 	if (st == FVL_STATUS_OK && (!pixels || !vis))
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -222,8 +233,8 @@ static enum fvl_status set_image(struct fvl_session *s, const uint8_t *rgb, uint
 	return FVL_STATUS_OK;
 }
 
-enum fvl_status fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb, uint32_t w,
-                                          uint32_t h)
+enum fvl_status
+fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb, uint32_t w, uint32_t h)
 {
 	return set_image(s, rgb, w, h, NULL);
 }
@@ -250,8 +261,8 @@ enum fvl_status fvl_session_set_image_file(struct fvl_session *s, const char *pa
 }
 
 /* fmt with its first "{name}" replaced by value (value's bytes at *at in the output when asked). */
-static void fill(struct fvl_buf *b, const char *fmt, const char *name, const char *value, size_t vn,
-                 size_t *at)
+static void
+fill(struct fvl_buf *b, const char *fmt, const char *name, const char *value, size_t vn, size_t *at)
 {
 	const char *x = strstr(fmt, name);
 	if (!x) {
@@ -268,8 +279,8 @@ static void fill(struct fvl_buf *b, const char *fmt, const char *name, const cha
 /* The prompt ids, the image id at the placeholder (tokenizer_image_token): the template with the
  * query, the query with the question. The question's bytes are plain text: the placeholder and
  * special tokens spelled in it count only with parse_special. */
-static enum fvl_status build_prompt(struct fvl_session *s, const char *question, bool image,
-                                    bool parse_special)
+static enum fvl_status
+build_prompt(struct fvl_session *s, const char *question, bool image, bool parse_special)
 {
 	const struct fvl_model *m = s->m;
 	size_t qn, q0 = 0, q_in = 0;
@@ -300,7 +311,8 @@ static enum fvl_status build_prompt(struct fvl_session *s, const char *question,
 		/* the next placeholder, outside the question unless parse_special */
 		const char *img = NULL;
 		for (const char *x = text.p + at; image && (x = strstr(x, m->image_text)); x++)
-			if (parse_special || (size_t)(x - text.p) + il <= qb || (size_t)(x - text.p) >= qe) {
+			if (parse_special || (size_t)(x - text.p) + il <= qb ||
+			    (size_t)(x - text.p) >= qe) {
 				img = x;
 				break;
 			}
@@ -309,8 +321,9 @@ static enum fvl_status build_prompt(struct fvl_session *s, const char *question,
 		const size_t pb = qb > at ? qb - at : 0, pe = qe > at ? qe - at : 0;
 		int32_t *ids;
 		size_t n;
-		if ((st = fvl_tok_encode_ex(m->tok, text.p + at, end - at, true, parse_special ? 0 : pb,
-		                            parse_special ? 0 : (pe < end - at ? pe : end - at), &ids, &n)))
+		if ((st = fvl_tok_encode_ex(
+		             m->tok, text.p + at, end - at, true, parse_special ? 0 : pb,
+		             parse_special ? 0 : (pe < end - at ? pe : end - at), &ids, &n)))
 			break;
 		if (s->n_prompt + n + 2 > cap) {
 			cap = 2 * (s->n_prompt + n + 2);
@@ -322,7 +335,8 @@ static enum fvl_status build_prompt(struct fvl_session *s, const char *question,
 			}
 			s->prompt = p;
 		}
-		if (part == 0) /* LLaVA: chunk 0 starting with BOS keeps it once, every chunk drops one */
+		if (part ==
+		    0) /* LLaVA: chunk 0 starting with BOS keeps it once, every chunk drops one */
 			offset = n > 0 && ids[0] == fvl_tok_bos(m->tok);
 		if (part == 0 && offset)
 			s->prompt[s->n_prompt++] = ids[0];
@@ -372,7 +386,8 @@ static enum fvl_status prefill(struct fvl_session *s)
 	/* the sequence as cache entries: ids, visual rows as -1 - serial * 65536 - row */
 	const size_t total = prompt_positions(s, s->n_visual);
 	if (total >= s->llm.n_ctx)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "the prompt%s is %zu tokens, the context "
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "the prompt%s is %zu tokens, the context "
 		                "holds %zu (use a shorter question or a larger -c)",
 		                s->visual ? " with the image" : "", total, s->llm.n_ctx);
 	if (total > s->cap_cache) {
@@ -388,8 +403,8 @@ static enum fvl_status prefill(struct fvl_session *s)
 		const bool img = s->prompt[i] == s->m->image_id;
 		size_t rows = img ? s->n_visual : 1;
 		for (size_t r = 0; r < rows; r++, k++) {
-			int64_t e = img ?
-			            -1 - (int64_t)(s->image_serial * 65536 + r) : s->prompt[i];
+			int64_t e =
+			        img ? -1 - (int64_t)(s->image_serial * 65536 + r) : s->prompt[i];
 			if (!diverged && k < s->n_cache && s->cache[k] == e && k < s->llm.n_past)
 				same++;
 			else
@@ -411,8 +426,8 @@ static enum fvl_status prefill(struct fvl_session *s)
 			if (skip < s->n_visual) {
 				const size_t nrows = s->n_visual - skip;
 				const bool last = i + 1 == s->n_prompt;
-				st = fvl_llm_eval(&s->llm, &s->compute, nrows, NULL, s->visual + skip * H, last ? 1 : 0,
-				                  s->logits);
+				st = fvl_llm_eval(&s->llm, &s->compute, nrows, NULL,
+				                  s->visual + skip * H, last ? 1 : 0, s->logits);
 			}
 			pos += s->n_visual;
 			i++;
@@ -427,8 +442,8 @@ static enum fvl_status prefill(struct fvl_session *s)
 			skip = run;
 		if (skip < run) {
 			const bool last = j == s->n_prompt;
-			st = fvl_llm_eval(&s->llm, &s->compute, run - skip, s->prompt + i + skip, NULL, last ? 1 : 0,
-			                  s->logits);
+			st = fvl_llm_eval(&s->llm, &s->compute, run - skip, s->prompt + i + skip,
+			                  NULL, last ? 1 : 0, s->logits);
 		}
 		pos += run;
 		i = j;
@@ -449,8 +464,8 @@ enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
 		g = &def;
 	}
 	if (g->n_predict <= 0)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "n_predict must be at least 1 (got %d)",
-		                g->n_predict);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "n_predict must be at least 1 (got %d)", g->n_predict);
 	if (g->top_p <= 0.0f || g->top_p > 1.0f || g->min_p < 0.0f || g->min_p >= 1.0f ||
 	    g->top_k < 0 || !(g->temp == g->temp) || !(g->repeat_penalty > 0.0f))
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "sampling parameters out of range");
@@ -458,7 +473,8 @@ enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
 	s->stats.n_generated = 0;
 	s->stats.n_ctx = (uint32_t)s->llm.n_ctx;
 	double t0 = now_ms();
-	if ((st = build_prompt(s, question, s->visual != NULL, g->parse_special)) != FVL_STATUS_OK ||
+	if ((st = build_prompt(s, question, s->visual != NULL, g->parse_special)) !=
+	            FVL_STATUS_OK ||
 	    (st = prefill(s)) != FVL_STATUS_OK) {
 		fvl_compute_rest(&s->compute);
 		return st;
@@ -485,19 +501,22 @@ enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
 		s->stats.n_generated++;
 		size_t n = fvl_tok_stream_push(&ts, id, text, sizeof(text) - 1);
 		text[n] = 0;
-		fvl_compute_rest(&s->compute); /* the callback may take its time: no workers spinning meanwhile */
+		fvl_compute_rest(
+		        &s->compute); /* the callback may take its time: no workers spinning meanwhile */
 		if (cb && !cb(user, id, text, n)) {
 			finish = FVL_FINISH_CANCELLED;
 			break;
 		}
 		if (i + 1 == g->n_predict)
 			break;
-		if (s->llm.n_past + 1 > s->llm.n_ctx) { /* no room to evaluate it: the answer ends here */
+		if (s->llm.n_past + 1 >
+		    s->llm.n_ctx) { /* no room to evaluate it: the answer ends here */
 			finish = FVL_FINISH_CONTEXT;
 			break;
 		}
 		int32_t in = id;
-		if ((st = fvl_llm_eval(&s->llm, &s->compute, 1, &in, NULL, 1, s->logits)) != FVL_STATUS_OK)
+		if ((st = fvl_llm_eval(&s->llm, &s->compute, 1, &in, NULL, 1, s->logits)) !=
+		    FVL_STATUS_OK)
 			break;
 	}
 	fvl_compute_rest(&s->compute);
@@ -510,8 +529,8 @@ enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
 	if (st != FVL_STATUS_OK)
 		return st;
 	s->stats.finish = finish;
-	return finish == FVL_FINISH_CANCELLED ? fvl_fail(FVL_STATUS_CANCELLED, "cancelled") :
-	       FVL_STATUS_OK;
+	return finish == FVL_FINISH_CANCELLED ? fvl_fail(FVL_STATUS_CANCELLED, "cancelled")
+	                                      : FVL_STATUS_OK;
 }
 
 const char *fvl_finish_str(enum fvl_finish f)

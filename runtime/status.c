@@ -70,8 +70,9 @@ enum fvl_status fvl_grow(void **arr, uint64_t *cap, uint64_t n, size_t elem, uin
 		c *= 2;
 	void *p = c <= SIZE_MAX / elem ? realloc(*arr, (size_t)c * elem) : NULL;
 	if (!p)
-		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory (%llu elements of %zu bytes)",
-		                (unsigned long long)c, elem);
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY,
+		                "out of memory (%llu elements of %zu bytes)", (unsigned long long)c,
+		                elem);
 	*arr = p;
 	*cap = c;
 	return FVL_STATUS_OK;

@@ -21,11 +21,15 @@ enum fvl_status fvl_system_info(const char *isa, struct fvl_system_info *out)
 	fvl_cpu_detect(&cpu);
 	const enum fvl_kernels_status ks = fvl_kernels_init(&k, &cpu, isa);
 	if (ks == FVL_KERNELS_UNKNOWN_ISA)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "'%s' is not one of scalar, baseline, "
-		                "dotprod, i8mm, avx2", isa);
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+		                "'%s' is not one of scalar, baseline, "
+		                "dotprod, i8mm, avx2",
+		                isa);
 	if (ks != FVL_KERNELS_OK)
-		return fvl_fail(FVL_STATUS_UNSUPPORTED, "'%s': this CPU or build cannot run that "
-		                "variant", isa);
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "'%s': this CPU or build cannot run that "
+		                "variant",
+		                isa);
 	out->arch = cpu.arch;
 	out->simde = cpu.simde;
 	out->asimd = cpu.asimd, out->fp16 = cpu.fp16, out->dotprod = cpu.dotprod;
@@ -37,9 +41,9 @@ enum fvl_status fvl_system_info(const char *isa, struct fvl_system_info *out)
 		out->kernels[i].function = k.names[i].function;
 		out->n_kernels++;
 	}
-	out->f16_weights = k.f16p16_f16_gemm ? fvl_kernel_name(&k, "f16p16_f16_gemm") :
-	                   k.f16p16 ? fvl_kernel_name(&k, "f16p16_f32_gemm") :
-	                   fvl_kernel_name(&k, "f16_f32_gemm");
+	out->f16_weights = k.f16p16_f16_gemm ? fvl_kernel_name(&k, "f16p16_f16_gemm")
+	                   : k.f16p16        ? fvl_kernel_name(&k, "f16p16_f32_gemm")
+	                                     : fvl_kernel_name(&k, "f16_f32_gemm");
 	out->xnnpack = fvl_xnnpack_available();
 	out->n_cpus = (uint32_t)fvl_cpus_available();
 #ifdef FVL_DEFAULT_THREADS

@@ -7,7 +7,8 @@
 #include "names.h"
 #include "tokenizer-impl.h"
 
-#define GPT2_REGEX "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+#define GPT2_REGEX                                                                                 \
+	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 
 static size_t merge_slot(uint64_t key, size_t mask)
 {
@@ -105,21 +106,26 @@ enum fvl_status tok_bpe_load(struct fvl_tok *t, const struct fvl_gguf *g, const 
 	if ((st = fvl_gguf_get_str(g, KEY(FVL_TOK_NORMALIZER), &s)))
 		return st;
 	t->prepend_replace = fvl_str_eq(s, "prepend_replace");
-	t->add_prefix_space = fvl_gguf_get_bool(g, KEY(FVL_TOK_PRE_PREFIX_SPACE), &flag) == 0 && flag;
+	t->add_prefix_space =
+	        fvl_gguf_get_bool(g, KEY(FVL_TOK_PRE_PREFIX_SPACE), &flag) == 0 && flag;
 	t->fuse_unk = fvl_gguf_get_bool(g, KEY(FVL_TOK_FUSE_UNK), &flag) == 0 && flag;
 	t->ignore_merges = fvl_gguf_get_bool(g, KEY(FVL_TOK_IGNORE_MERGES), &flag) == 0 && flag;
 	byte_tables(t);
 	if (t->pre != TOK_PRE_NONE) {
 		struct fvl_str re = {GPT2_REGEX, strlen(GPT2_REGEX)};
-		if (t->pre == TOK_PRE_SPLIT_BYTE_LEVEL && (st = fvl_gguf_get_str(g, KEY(FVL_TOK_PRE_REGEX), &re)))
+		if (t->pre == TOK_PRE_SPLIT_BYTE_LEVEL &&
+		    (st = fvl_gguf_get_str(g, KEY(FVL_TOK_PRE_REGEX), &re)))
 			return st;
 		int err;
 		PCRE2_SIZE at;
 		/* The input is checked UTF-8 by then (fvl_tok_encode replaces anything invalid). */
-		t->re = pcre2_compile((PCRE2_SPTR)re.p, re.n, PCRE2_UTF | PCRE2_UCP, &err, &at, NULL);
+		t->re = pcre2_compile((PCRE2_SPTR)re.p, re.n, PCRE2_UTF | PCRE2_UCP, &err, &at,
+		                      NULL);
 		if (!t->re)
-			return fvl_fail(FVL_STATUS_BAD_FILE, "%s: pre-tokenizer regex does not compile at "
-			                "offset %zu", prefix, (size_t)at);
+			return fvl_fail(FVL_STATUS_BAD_FILE,
+			                "%s: pre-tokenizer regex does not compile at "
+			                "offset %zu",
+			                prefix, (size_t)at);
 		pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
 	}
 #undef KEY
@@ -195,7 +201,8 @@ static void bpe_word(const struct fvl_tok *t, const char *w, size_t n, struct to
 		struct sym *b = &sy[a->next];
 		uint32_t rank;
 		int32_t res;
-		if (a->id < 0 || b->id < 0 || !merge_find(t, a->id, b->id, &rank, &res) || (uint32_t)res != p.a)
+		if (a->id < 0 || b->id < 0 || !merge_find(t, a->id, b->id, &rank, &res) ||
+		    (uint32_t)res != p.a)
 			continue; /* stale: one side changed since the pair was pushed */
 		a->len += b->len;
 		a->id = res;

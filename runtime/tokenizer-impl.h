@@ -23,7 +23,7 @@ struct tok_trie_node {
 struct tok_trie {
 	struct tok_trie_node *node;
 	size_t n, cap;
-	uint32_t root[256];      /* the root's children by first byte */
+	uint32_t root[256]; /* the root's children by first byte */
 };
 
 enum fvl_status tok_trie_add(struct tok_trie *tr, const char *s, size_t n, int32_t value);
@@ -60,23 +60,23 @@ struct tok_added {
 
 struct fvl_tok {
 	size_t n;
-	char **piece;          /* (n) NUL-terminated, in arena */
-	uint32_t *len;         /* (n) */
-	int32_t *type;         /* (n) */
-	float *score;          /* (n) SentencePiece scores, or NULL */
+	char **piece;  /* (n) NUL-terminated, in arena */
+	uint32_t *len; /* (n) */
+	int32_t *type; /* (n) */
+	float *score;  /* (n) SentencePiece scores, or NULL */
 	char *arena;
-	uint32_t *table;       /* every token by text: id + 1, 0 empty (the first id wins) */
+	uint32_t *table; /* every token by text: id + 1, 0 empty (the first id wins) */
 	size_t table_mask;
-	uint64_t *mkeys;       /* merge hash: (a << 32 | b) + 1, 0 empty */
+	uint64_t *mkeys; /* merge hash: (a << 32 | b) + 1, 0 empty */
 	uint32_t *mrank, *mres;
 	size_t mmask;
 	struct tok_added *added; /* (n_added) */
 	size_t n_added;
 	struct tok_trie added_trie; /* added token text -> index into added */
-	bool slow;             /* transformers' slow LlamaTokenizer over SentencePiece */
+	bool slow;                  /* transformers' slow LlamaTokenizer over SentencePiece */
 	int pre, dec, post;
 	bool add_prefix_space, byte_fallback, fuse_unk, ignore_merges, prepend_replace;
-	int32_t bos, eos, unk;  /* the post-processor's BOS / EOS (-1: none), the unknown id */
+	int32_t bos, eos, unk; /* the post-processor's BOS / EOS (-1: none), the unknown id */
 	int32_t bos_token;     /* the tokenizer's bos_token id, whether or not it is added */
 	int32_t byte_id[256];  /* <0xXX> tokens (byte fallback) */
 	char b2u[256][3];      /* byte-level: byte -> UTF-8 of its stand-in character */
@@ -84,18 +84,18 @@ struct fvl_tok {
 	pcre2_code *re;
 	/* SentencePiece (model "spm") */
 	struct {
-		uint32_t *normal;      /* pieces usable in merges (normal, user-defined, unused) */
-		uint32_t *reserved;    /* control, unknown and byte pieces */
+		uint32_t *normal;   /* pieces usable in merges (normal, user-defined, unused) */
+		uint32_t *reserved; /* control, unknown and byte pieces */
 		size_t mask;
-		struct tok_trie user;  /* user-defined symbols, matched whole */
+		struct tok_trie user; /* user-defined symbols, matched whole */
 		bool add_dummy_prefix, remove_extra_ws, escape_ws, ws_suffix;
 	} spm;
 	/* transformers' slow LlamaTokenizer */
 	bool legacy;
-	char *unk_text;        /* the unk token's text, encoded in front of chunks that start with
+	char *unk_text;   /* the unk token's text, encoded in front of chunks that start with
 	                          a space (the tokenizer's own trick) */
-	size_t unk_len;        /* ids that text encodes to */
-	int32_t space_id;      /* the piece "▁", -1 if none */
+	size_t unk_len;   /* ids that text encodes to */
+	int32_t space_id; /* the piece "▁", -1 if none */
 };
 
 uint64_t tok_hash(const char *s, size_t n);

@@ -40,7 +40,8 @@ enum fvl_status tok_spm_load(struct fvl_tok *t, const struct fvl_gguf *g, const 
 			continue;
 		/* sentencepiece keeps normal, user-defined and unused pieces apart from the reserved
 		 * ones (control, unknown, byte); only the first can be merged into */
-		const bool normal = ty == FVL_TOK_TYPE_NORMAL || ty == FVL_TOK_TYPE_USER_DEFINED || ty == FVL_TOK_TYPE_UNUSED;
+		const bool normal = ty == FVL_TOK_TYPE_NORMAL || ty == FVL_TOK_TYPE_USER_DEFINED ||
+		                    ty == FVL_TOK_TYPE_UNUSED;
 		uint32_t *table = normal ? t->spm.normal : t->spm.reserved;
 		if (tok_table_find(t, table, t->spm.mask, t->piece[i], t->len[i]) < 0)
 			tok_table_add(t, table, t->spm.mask, (uint32_t)i);
@@ -163,10 +164,12 @@ static void maybe_add_pair(struct spm_work *w, int32_t l, int32_t r)
 		return;
 	const struct fvl_tok *t = w->t;
 	const uint32_t size = w->sy[l].len + w->sy[r].len;
-	const int32_t id = tok_table_find(t, t->spm.normal, t->spm.mask, w->s + w->sy[l].start, size);
+	const int32_t id =
+	        tok_table_find(t, t->spm.normal, t->spm.mask, w->s + w->sy[l].start, size);
 	if (id < 0)
 		return;
-	tok_heap_push(&w->h, (struct tok_heap_item){-(double)t->score[id], (uint32_t)l, (uint32_t)r, size});
+	tok_heap_push(&w->h, (struct tok_heap_item){-(double)t->score[id], (uint32_t)l, (uint32_t)r,
+	                                            size});
 	if (t->type[id] == FVL_TOK_TYPE_UNUSED)
 		rev_put(w, id, w->sy[l].len);
 }
@@ -185,7 +188,8 @@ static void emit(const struct fvl_tok *t, const char *p, size_t n, struct tok_id
 	const int32_t id = piece_id(t, p, n);
 	if (id == t->unk && t->byte_fallback) { /* an unknown piece as its UTF-8 bytes */
 		for (size_t i = 0; i < n; i++)
-			tok_push(o, t->byte_id[(uint8_t)p[i]] >= 0 ? t->byte_id[(uint8_t)p[i]] : t->unk);
+			tok_push(o, t->byte_id[(uint8_t)p[i]] >= 0 ? t->byte_id[(uint8_t)p[i]]
+			                                           : t->unk);
 		return;
 	}
 	if (id >= 0)
@@ -197,7 +201,8 @@ static void emit(const struct fvl_tok *t, const char *p, size_t n, struct tok_id
 static void resegment(const struct spm_work *w, uint32_t start, uint32_t len, struct tok_ids *o)
 {
 	const struct fvl_tok *t = w->t;
-	uint32_t stack_buf[2 * 66], *stack = len <= 64 ? stack_buf : malloc(2 * (size_t)len * 4 + 8);
+	uint32_t stack_buf[2 * 66],
+	        *stack = len <= 64 ? stack_buf : malloc(2 * (size_t)len * 4 + 8);
 	size_t top = 0;
 	if (!stack) {
 		o->oom = true;
@@ -207,13 +212,14 @@ static void resegment(const struct spm_work *w, uint32_t start, uint32_t len, st
 	while (top) {
 		const uint32_t l = stack[--top], s0 = stack[--top];
 		const int32_t id = piece_id(t, w->s + s0, l);
-		const struct rev *r = id >= 0 && t->type[id] == FVL_TOK_TYPE_UNUSED ? rev_get(w, id) : NULL;
+		const struct rev *r =
+		        id >= 0 && t->type[id] == FVL_TOK_TYPE_UNUSED ? rev_get(w, id) : NULL;
 		if (!r || r->left_len == 0 || r->left_len >= l) {
 			emit(t, w->s + s0, l, o);
 			continue;
 		}
 		stack[top++] = s0 + r->left_len, stack[top++] = l - r->left_len; /* right, after */
-		stack[top++] = s0, stack[top++] = r->left_len;                  /* left, first */
+		stack[top++] = s0, stack[top++] = r->left_len;                   /* left, first */
 	}
 	if (stack != stack_buf)
 		free(stack);

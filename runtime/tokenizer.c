@@ -21,8 +21,8 @@ uint64_t tok_hash(const char *s, size_t n)
 	return h ^ (h >> 29);
 }
 
-int32_t tok_table_find(const struct fvl_tok *t, const uint32_t *table, size_t mask, const char *s,
-                       size_t n)
+int32_t
+tok_table_find(const struct fvl_tok *t, const uint32_t *table, size_t mask, const char *s, size_t n)
 {
 	for (size_t i = tok_hash(s, n) & mask;; i = (i + 1) & mask) {
 		uint32_t v = table[i];
@@ -179,7 +179,8 @@ enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struc
 	    (st = fvl_gguf_get_arr(g, KEY(FVL_TOK_ADDED_IDS), FVL_GGUF_TYPE_INT32, &aids)) ||
 	    (st = fvl_gguf_get_arr(g, KEY(FVL_TOK_ADDED_FLAGS), FVL_GGUF_TYPE_UINT8, &aflags)))
 		goto error;
-	if (tokens->n == 0 || tokens->n > (1u << 24) || types->n != tokens->n || aids->n != aflags->n) {
+	if (tokens->n == 0 || tokens->n > (1u << 24) || types->n != tokens->n ||
+	    aids->n != aflags->n) {
 		st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: inconsistent token tables", prefix);
 		goto error;
 	}
@@ -187,8 +188,10 @@ enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struc
 	if (fvl_gguf_get_str(g, KEY(FVL_TOK_MODEL), &s) == FVL_STATUS_OK) {
 		spm = fvl_str_eq(s, "spm");
 		if (!spm && !fvl_str_eq(s, "bpe")) {
-			st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: tokenizer model '%.*s' (fvl knows bpe "
-			              "and spm)", prefix, (int)s.n, s.p);
+			st = fvl_fail(FVL_STATUS_UNSUPPORTED,
+			              "%s: tokenizer model '%.*s' (fvl knows bpe "
+			              "and spm)",
+			              prefix, (int)s.n, s.p);
 			goto error;
 		}
 	}
@@ -227,28 +230,33 @@ enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struc
 		int64_t id = fvl_gguf_arr_int(aids, i);
 		if (id < 0 || (size_t)id >= t->n || t->len[id] == 0)
 			continue;
-		t->added[t->n_added] = (struct tok_added){(int32_t)id, (uint8_t)fvl_gguf_arr_int(aflags, i)};
-		if ((st = tok_trie_add(&t->added_trie, t->piece[id], t->len[id], (int32_t)t->n_added)))
+		t->added[t->n_added] =
+		        (struct tok_added){(int32_t)id, (uint8_t)fvl_gguf_arr_int(aflags, i)};
+		if ((st = tok_trie_add(&t->added_trie, t->piece[id], t->len[id],
+		                       (int32_t)t->n_added)))
 			goto error;
 		t->n_added++;
 	}
 	if ((st = fvl_gguf_get_str(g, KEY(FVL_TOK_DECODER), &s)))
 		goto error;
-	t->dec = fvl_str_eq(s, "sentencepiece") ? TOK_DECODER_SENTENCEPIECE : TOK_DECODER_BYTE_LEVEL;
+	t->dec =
+	        fvl_str_eq(s, "sentencepiece") ? TOK_DECODER_SENTENCEPIECE : TOK_DECODER_BYTE_LEVEL;
 	if ((st = fvl_gguf_get_str(g, KEY(FVL_TOK_POST_TYPE), &s)))
 		goto error;
-	t->post = fvl_str_eq(s, "roberta") ? TOK_POST_ROBERTA : fvl_str_eq(s, "template") ? TOK_POST_TEMPLATE :
-	          TOK_POST_NONE;
+	t->post = fvl_str_eq(s, "roberta")    ? TOK_POST_ROBERTA
+	          : fvl_str_eq(s, "template") ? TOK_POST_TEMPLATE
+	                                      : TOK_POST_NONE;
 	int64_t v;
 	bool flag;
 	t->bos = fvl_gguf_get_i64(g, KEY(FVL_TOK_POST_BOS), &v) == FVL_STATUS_OK ? (int32_t)v : -1;
 	t->eos = fvl_gguf_get_i64(g, KEY(FVL_TOK_POST_EOS), &v) == FVL_STATUS_OK ? (int32_t)v : -1;
 	t->unk = fvl_gguf_get_i64(g, KEY(FVL_TOK_UNK_ID), &v) == FVL_STATUS_OK ? (int32_t)v : -1;
-	t->bos_token = fvl_gguf_get_i64(g, KEY(FVL_TOK_BOS_ID), &v) == FVL_STATUS_OK ? (int32_t)v : t->bos;
+	t->bos_token =
+	        fvl_gguf_get_i64(g, KEY(FVL_TOK_BOS_ID), &v) == FVL_STATUS_OK ? (int32_t)v : t->bos;
 	if (t->bos >= (int32_t)t->n || t->eos >= (int32_t)t->n || t->unk >= (int32_t)t->n ||
 	    t->bos_token >= (int32_t)t->n) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "%s: a special token id is outside the %zu tokens",
-		              prefix, t->n);
+		st = fvl_fail(FVL_STATUS_BAD_FILE,
+		              "%s: a special token id is outside the %zu tokens", prefix, t->n);
 		goto error;
 	}
 	t->byte_fallback = fvl_gguf_get_bool(g, KEY(FVL_TOK_BYTE_FALLBACK), &flag) == 0 && flag;
@@ -263,8 +271,8 @@ enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struc
 	    fvl_str_eq(s, "slow")) {
 		t->slow = true;
 		t->legacy = fvl_gguf_get_bool(g, KEY(FVL_TOK_HF_LEGACY), &flag) == 0 && flag;
-		t->add_prefix_space = !(fvl_gguf_get_bool(g, KEY(FVL_TOK_HF_PREFIX_SPACE), &flag) == 0 &&
-		                        !flag);
+		t->add_prefix_space =
+		        !(fvl_gguf_get_bool(g, KEY(FVL_TOK_HF_PREFIX_SPACE), &flag) == 0 && !flag);
 		if ((st = fvl_gguf_get_str(g, KEY(FVL_TOK_HF_UNK_TOKEN), &s)))
 			goto error;
 		if (!(t->unk_text = malloc(s.n + 1))) {
@@ -279,8 +287,10 @@ enum fvl_status fvl_tok_load(const struct fvl_gguf *g, const char *prefix, struc
 		free(o.v);
 		t->space_id = fvl_tok_find(t, SPACE, 3);
 	} else if (spm) {
-		st = fvl_fail(FVL_STATUS_UNSUPPORTED, "%s: a SentencePiece tokenizer without the slow "
-		              "semantics", prefix);
+		st = fvl_fail(FVL_STATUS_UNSUPPORTED,
+		              "%s: a SentencePiece tokenizer without the slow "
+		              "semantics",
+		              prefix);
 		goto error;
 	}
 #undef KEY
@@ -446,7 +456,8 @@ static int32_t added_at(const struct fvl_tok *t, const char *s, size_t at, size_
                         const struct plain *pl)
 {
 	const int32_t a = tok_trie_longest(&t->added_trie, s + at, n - at, len);
-	if (a >= 0 && pl && (t->added[a].flags & FVL_TOK_ADDED_SPECIAL) && at < pl->e && at + *len > pl->b)
+	if (a >= 0 && pl && (t->added[a].flags & FVL_TOK_ADDED_SPECIAL) && at < pl->e &&
+	    at + *len > pl->b)
 		return -1;
 	return a;
 }
@@ -483,7 +494,8 @@ static void encode_fast(const struct fvl_tok *t, const char *text, size_t len, b
 		seg = i;
 	}
 	tok_bpe_encode(t, md, text + seg, len - seg, o);
-	if (add_special && t->eos >= 0 && (t->post == TOK_POST_ROBERTA || t->post == TOK_POST_TEMPLATE))
+	if (add_special && t->eos >= 0 &&
+	    (t->post == TOK_POST_ROBERTA || t->post == TOK_POST_TEMPLATE))
 		tok_push(o, t->eos);
 	if (md)
 		pcre2_match_data_free(md);
@@ -643,8 +655,9 @@ static void encode_slow(const struct fvl_tok *t, const char *text, size_t len, b
 		const size_t at = o->n;
 		if (a >= 0) {
 			tok_push(o, t->added[a].id);
-			second_is_role = second_is_role ||
-			                 (at == first + 1 && (t->added[a].flags & FVL_TOK_ADDED_ROLE));
+			second_is_role =
+			        second_is_role ||
+			        (at == first + 1 && (t->added[a].flags & FVL_TOK_ADDED_ROLE));
 		} else {
 			slow_piece(t, ck[i].p, ck[i].n, o);
 			first_is_text = first_is_text || (at == first && o->n > at);
@@ -760,8 +773,8 @@ enum fvl_status fvl_tok_decode(const struct fvl_tok *t, const int32_t *ids, size
 	for (size_t i = 0; i < n; i++) {
 		if (ids[i] < 0 || (size_t)ids[i] >= t->n) {
 			free(o.p);
-			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "token id %d outside the vocabulary",
-			                ids[i]);
+			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+			                "token id %d outside the vocabulary", ids[i]);
 		}
 		if ((skip_special && t->type[ids[i]] == FVL_TOK_TYPE_CONTROL) || silent(t, ids[i]))
 			continue;
@@ -821,8 +834,8 @@ static size_t emit(struct fvl_tok_stream *s, const char *b, size_t n, char *out,
 size_t fvl_tok_stream_push(struct fvl_tok_stream *s, int32_t id, char *out, size_t cap)
 {
 	const struct fvl_tok *t = s->t;
-	if (id < 0 || (size_t)id >= t->n || (s->skip_special && t->type[id] == FVL_TOK_TYPE_CONTROL) ||
-	    silent(t, id))
+	if (id < 0 || (size_t)id >= t->n ||
+	    (s->skip_special && t->type[id] == FVL_TOK_TYPE_CONTROL) || silent(t, id))
 		return 0;
 	struct fvl_buf o = {0};
 	token_bytes(t, id, &o);
@@ -873,8 +886,10 @@ enum fvl_status fvl_tokenizer_load(const char *model_path, enum fvl_tokenizer_ki
 		if (st == FVL_STATUS_NOT_FOUND && which == FVL_TOKENIZER_LLM &&
 		    fvl_gguf_get_str(t->gguf, FVL_KEY_ARCH, &arch) == FVL_STATUS_OK &&
 		    fvl_str_eq(arch, FVL_ARCH_FLORENCE2))
-			st = fvl_fail(FVL_STATUS_NOT_FOUND, "%s is a Florence-2 model file: it has no LLM "
-			              "tokenizer, only Florence-2's", model_path);
+			st = fvl_fail(FVL_STATUS_NOT_FOUND,
+			              "%s is a Florence-2 model file: it has no LLM "
+			              "tokenizer, only Florence-2's",
+			              model_path);
 	}
 	if (st != FVL_STATUS_OK) {
 		fvl_tokenizer_free(t);

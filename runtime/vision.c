@@ -22,15 +22,19 @@ enum fvl_status fvl_vision_load(struct fvl_vision *v, const struct fvl_gguf *g)
 		goto error;
 	if (count < 1 || count > FVL_VISION_MAX_PROMPTS || len < 1 || len > 64 ||
 	    kv->n != (uint64_t)count * len || hidden != v->f2.encoder.n_embd) {
-		st = fvl_fail(FVL_STATUS_BAD_FILE, "%u prompts of %u (ids %llu), mm hidden %u vs d_model "
-		              "%zu", count, len, (unsigned long long)kv->n, hidden, v->f2.encoder.n_embd);
+		st = fvl_fail(FVL_STATUS_BAD_FILE,
+		              "%u prompts of %u (ids %llu), mm hidden %u vs d_model "
+		              "%zu",
+		              count, len, (unsigned long long)kv->n, hidden, v->f2.encoder.n_embd);
 		goto error;
 	}
 	v->n_prompts = count, v->prompt_len = len;
 	bool drop = false;
 	if (fvl_gguf_get_bool(g, FVL_KEY_MM_DROP_POOLED, &drop) == FVL_STATUS_OK && drop) {
-		if (fvl_f2_n_visual(&v->f2.encoder) < 2 || v->f2.encoder.n_pools < 2 || !v->f2.encoder.pool_spatial[0]) {
-			st = fvl_fail(FVL_STATUS_BAD_FILE, "fvl.mm.drop_pooled_token is set, but the first "
+		if (fvl_f2_n_visual(&v->f2.encoder) < 2 || v->f2.encoder.n_pools < 2 ||
+		    !v->f2.encoder.pool_spatial[0]) {
+			st = fvl_fail(FVL_STATUS_BAD_FILE,
+			              "fvl.mm.drop_pooled_token is set, but the first "
 			              "visual token is not the pooled one (image_feature_source)");
 			goto error;
 		}
@@ -59,19 +63,22 @@ size_t fvl_vision_n_tokens(const struct fvl_vision *v)
 	return fvl_f2_n_visual(&v->f2.encoder) - v->drop;
 }
 
-enum fvl_status fvl_vision_preprocess(const struct fvl_vision *v, const struct fvl_image *img,
-                                  float *pixels)
+enum fvl_status
+fvl_vision_preprocess(const struct fvl_vision *v, const struct fvl_image *img, float *pixels)
 {
 	return fvl_preprocess_run(&v->preprocess, img, pixels);
 }
 
-enum fvl_status fvl_vision_embed(const struct fvl_vision *v, struct fvl_compute *compute, const float *pixels,
-                             float *out, const struct fvl_vision_dump *dump)
+enum fvl_status fvl_vision_embed(const struct fvl_vision *v, struct fvl_compute *compute,
+                                 const float *pixels, float *out,
+                                 const struct fvl_vision_dump *dump)
 {
 	const struct fvl_f2 *f = &v->f2;
-	const size_t grid = fvl_davit_grid(&f->davit), n = fvl_f2_n_visual(&f->encoder), d = f->encoder.n_embd;
+	const size_t grid = fvl_davit_grid(&f->davit), n = fvl_f2_n_visual(&f->encoder),
+	             d = f->encoder.n_embd;
 	const size_t cl = f->davit.stages[f->davit.n_stages - 1].c, L = n + v->prompt_len;
-	float *dav = malloc(grid * grid * cl * sizeof(float)), *feat = malloc(n * d * sizeof(float));
+	float *dav = malloc(grid * grid * cl * sizeof(float)),
+	      *feat = malloc(n * d * sizeof(float));
 	float *enc[FVL_VISION_MAX_PROMPTS] = {0};
 	enum fvl_status st = FVL_STATUS_OK;
 	if (!dav || !feat)
@@ -84,9 +91,10 @@ enum fvl_status fvl_vision_embed(const struct fvl_vision *v, struct fvl_compute 
 	if (st == FVL_STATUS_OK)
 		st = fvl_f2_encode_image(&f->encoder, compute, dav, feat);
 	for (size_t p = 0; p < v->n_prompts && st == FVL_STATUS_OK; p++)
-		st = fvl_f2_encoder_forward(&f->encoder, compute, feat, n, v->prompts + p * v->prompt_len, v->prompt_len, enc[p]);
-	float *fused = dump && dump->fused ? dump->fused :
-	               malloc(n * (1 + v->n_prompts) * d * sizeof(float));
+		st = fvl_f2_encoder_forward(&f->encoder, compute, feat, n,
+		                            v->prompts + p * v->prompt_len, v->prompt_len, enc[p]);
+	float *fused = dump && dump->fused ? dump->fused
+	                                   : malloc(n * (1 + v->n_prompts) * d * sizeof(float));
 	if (!fused && st == FVL_STATUS_OK)
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	if (st == FVL_STATUS_OK) {

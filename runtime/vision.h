@@ -12,17 +12,18 @@
 
 struct fvl_vision {
 	struct fvl_f2 f2;
-	size_t n_prompts, prompt_len;    /* BART encoder passes, tokens per prompt */
+	size_t n_prompts, prompt_len;                 /* BART encoder passes, tokens per prompt */
 	int32_t prompts[FVL_VISION_MAX_PROMPTS * 64]; /* (n_prompts, prompt_len) token ids */
-	struct fvl_projector projector;  /* out_dim: the LLM's n_embd */
-	size_t drop;                     /* leading _encode_image tokens the LLM does not get: 1
+	struct fvl_projector projector;               /* out_dim: the LLM's n_embd */
+	size_t drop; /* leading _encode_image tokens the LLM does not get: 1
 	                                    with fvl.mm.drop_pooled_token, else 0 */
 	struct fvl_preprocess preprocess;
 };
 
 /* Where the stage outputs go when a caller wants them (NULL members are skipped). */
 struct fvl_vision_dump {
-	float *pixel_values, *davit_out, *image_features, *encoder_out[FVL_VISION_MAX_PROMPTS], *fused;
+	float *pixel_values, *davit_out, *image_features, *encoder_out[FVL_VISION_MAX_PROMPTS],
+	        *fused;
 };
 
 enum fvl_status fvl_vision_load(struct fvl_vision *v, const struct fvl_gguf *g);
@@ -31,10 +32,11 @@ void fvl_vision_free(struct fvl_vision *v);
 size_t fvl_vision_n_tokens(const struct fvl_vision *v);
 
 /* Preprocess img into (3, S, S) pixels. */
-enum fvl_status fvl_vision_preprocess(const struct fvl_vision *v, const struct fvl_image *img,
-                                  float *pixels);
+enum fvl_status
+fvl_vision_preprocess(const struct fvl_vision *v, const struct fvl_image *img, float *pixels);
 /* pixels -> out (fvl_vision_n_tokens, the LLM's n_embd); dump (may be NULL) receives intermediate tensors (image
  * features and encoder outputs for all N tokens, fused for the LLM's). */
-enum fvl_status fvl_vision_embed(const struct fvl_vision *v, struct fvl_compute *compute, const float *pixels,
-                             float *out, const struct fvl_vision_dump *dump);
+enum fvl_status fvl_vision_embed(const struct fvl_vision *v, struct fvl_compute *compute,
+                                 const float *pixels, float *out,
+                                 const struct fvl_vision_dump *dump);
 #endif /* FVL_VISION_H */

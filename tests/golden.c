@@ -60,10 +60,12 @@ int golden_ids_in(const char *fixture, const char *key, int *ids, int cap)
 		cfg_free(&c);
 		return -1;
 	}
-	cJSON_ArrayForEach(e, a) {
+	cJSON_ArrayForEach (e, a) {
 		if (cJSON_IsArray(e)) { /* nested rows are flattened */
 			const cJSON *f;
-			cJSON_ArrayForEach(f, e) if (n < cap) ids[n++] = (int)f->valuedouble;
+			cJSON_ArrayForEach (f, e)
+				if (n < cap)
+					ids[n++] = (int)f->valuedouble;
 		} else if (n < cap) {
 			ids[n++] = (int)e->valuedouble;
 		}
@@ -88,9 +90,12 @@ const char *golden_model(const char *llm_type, const char *vision_type)
 	if (!fvl_type_from_name(llm_type, &lt) || !fvl_type_from_name(vision_type, &vt))
 		return NULL;
 	snprintf(paths[n], sizeof(paths[n]), "%s/golden-%s.gguf", t_tmpdir(), key);
-	struct convert_opts o = {.ckpt_dir = t_datapath("fvl-tiny-phi3/checkpoint"), .out = paths[n],
-	                         .wtype = lt, .vision_wtype = vt, .embed_wtype = lt == FVL_TYPE_F32 ?
-	                         FVL_TYPE_F32 : FVL_TYPE_Q8_0, .quiet = true};
+	struct convert_opts o = {.ckpt_dir = t_datapath("fvl-tiny-phi3/checkpoint"),
+	                         .out = paths[n],
+	                         .wtype = lt,
+	                         .vision_wtype = vt,
+	                         .embed_wtype = lt == FVL_TYPE_F32 ? FVL_TYPE_F32 : FVL_TYPE_Q8_0,
+	                         .quiet = true};
 	if (convert_run(&o) != FVL_STATUS_OK)
 		return NULL;
 	snprintf(keys[n], sizeof(keys[n]), "%s", key);

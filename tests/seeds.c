@@ -20,19 +20,21 @@ static int write_tokenizers(const char *path)
 	FILE *f = NULL;
 	if (fvl_gguf_writer_init(&w) != FVL_STATUS_OK)
 		return 1;
-	bool ok = n_extra &&
-	          tok_write_json(w, "tokenizer.f2", t_datapath("tokenizers/florence2-tokenizer.json"),
-	                         extra, n_extra, 0, NULL, NULL) == FVL_STATUS_OK &&
-	          tok_write_json(w, "tokenizer.phi3",
-	                         t_datapath("tokenizers/sp-bpe-32k-with-phi3-specials.tokenizer.json"),
-	                         NULL, 0, 0, NULL, NULL) == FVL_STATUS_OK &&
-	          tok_write_json(w, "tokenizer.llama3",
-	                         t_datapath("fvl-tiny-llama3/checkpoint/tokenizer.json"), NULL, 0, 0,
-	                         NULL, NULL) == FVL_STATUS_OK &&
-	          tok_write_spm(w, "tokenizer.spm", t_datapath("tokenizers/phi3-spm/tokenizer.model"),
-	                        t_datapath("tokenizers/phi3-spm"), NULL) == FVL_STATUS_OK &&
-	          (f = fopen(path, "wb")) && fvl_gguf_writer_write_header(w, f) == FVL_STATUS_OK &&
-	          fvl_gguf_writer_finish(w, f) == FVL_STATUS_OK;
+	bool ok =
+	        n_extra &&
+	        tok_write_json(w, "tokenizer.f2", t_datapath("tokenizers/florence2-tokenizer.json"),
+	                       extra, n_extra, 0, NULL, NULL) == FVL_STATUS_OK &&
+	        tok_write_json(
+	                w, "tokenizer.phi3",
+	                t_datapath("tokenizers/sp-bpe-32k-with-phi3-specials.tokenizer.json"), NULL,
+	                0, 0, NULL, NULL) == FVL_STATUS_OK &&
+	        tok_write_json(w, "tokenizer.llama3",
+	                       t_datapath("fvl-tiny-llama3/checkpoint/tokenizer.json"), NULL, 0, 0,
+	                       NULL, NULL) == FVL_STATUS_OK &&
+	        tok_write_spm(w, "tokenizer.spm", t_datapath("tokenizers/phi3-spm/tokenizer.model"),
+	                      t_datapath("tokenizers/phi3-spm"), NULL) == FVL_STATUS_OK &&
+	        (f = fopen(path, "wb")) && fvl_gguf_writer_write_header(w, f) == FVL_STATUS_OK &&
+	        fvl_gguf_writer_finish(w, f) == FVL_STATUS_OK;
 	if (f)
 		ok = fclose(f) == 0 && ok;
 	fvl_gguf_writer_free(w);
@@ -46,10 +48,15 @@ static int write_tokenizers(const char *path)
 static const char *small_checkpoint(const char *dir)
 {
 	static char ck[600];
-	static const char *const files[] = {
-		"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
-		"model.safetensors.index.json", "config.json", "tokenizer.json", "tokenizer_config.json",
-		"vision_tower/config.json", "vision_tower/tokenizer.json", NULL};
+	static const char *const files[] = {"model-00001-of-00002.safetensors",
+	                                    "model-00002-of-00002.safetensors",
+	                                    "model.safetensors.index.json",
+	                                    "config.json",
+	                                    "tokenizer.json",
+	                                    "tokenizer_config.json",
+	                                    "vision_tower/config.json",
+	                                    "vision_tower/tokenizer.json",
+	                                    NULL};
 	char at[900], src[900];
 	snprintf(ck, sizeof(ck), "%s/small-checkpoint", dir);
 	snprintf(at, sizeof(at), "%s/vision_tower", ck);
@@ -67,7 +74,8 @@ static const char *small_checkpoint(const char *dir)
 	if (!f)
 		return NULL;
 	fputs("{\"size\": {\"height\": 64, \"width\": 64}, \"resample\": 3, \"image_mean\": "
-	      "[0.485, 0.456, 0.406], \"image_std\": [0.229, 0.224, 0.225]}\n", f);
+	      "[0.485, 0.456, 0.406], \"image_std\": [0.229, 0.224, 0.225]}\n",
+	      f);
 	return fclose(f) == 0 ? ck : NULL;
 }
 
@@ -81,9 +89,12 @@ int t_write_fuzz_files(const char *dir)
 		fprintf(stderr, "%s: cannot assemble the small checkpoint\n", dir);
 		return 1;
 	}
-	struct convert_opts o = {.ckpt_dir = ck, .out = model,
-	                         .wtype = FVL_TYPE_Q8_0, .vision_wtype = FVL_TYPE_F16,
-	                         .embed_wtype = FVL_TYPE_Q8_0, .quiet = true};
+	struct convert_opts o = {.ckpt_dir = ck,
+	                         .out = model,
+	                         .wtype = FVL_TYPE_Q8_0,
+	                         .vision_wtype = FVL_TYPE_F16,
+	                         .embed_wtype = FVL_TYPE_Q8_0,
+	                         .quiet = true};
 	if (write_tokenizers(tok) != 0)
 		return 1;
 	if (convert_run(&o) != FVL_STATUS_OK) {

@@ -30,19 +30,25 @@ static void test_session_image_dump_matches_the_goldens(void)
 	         fvl_last_error());
 	fvl_image_free(&img);
 	T_ASSERT(d.size == 128 && d.grid == 4 && d.c_last == 128 && d.n_visual == 17 &&
-	         d.n_llm == 17 && d.d_model == 64 && d.n_prompts == 3 && d.prompt_len == 14 &&
-	         d.n_embd == 96, "dump shape: size %zu grid %zu c %zu visual %zu/%zu d %zu prompts "
-	         "%zu x %zu n_embd %zu", d.size, d.grid, d.c_last, d.n_visual, d.n_llm, d.d_model,
-	         d.n_prompts, d.prompt_len, d.n_embd);
+	                 d.n_llm == 17 && d.d_model == 64 && d.n_prompts == 3 &&
+	                 d.prompt_len == 14 && d.n_embd == 96,
+	         "dump shape: size %zu grid %zu c %zu visual %zu/%zu d %zu prompts "
+	         "%zu x %zu n_embd %zu",
+	         d.size, d.grid, d.c_last, d.n_visual, d.n_llm, d.d_model, d.n_prompts,
+	         d.prompt_len, d.n_embd);
 	const struct {
 		const char *name;
 		const float *got;
 		size_t n;
 	} stages[] = {
-		{"pixel_values", d.pixel_values, 3 * 128 * 128}, {"davit_out", d.davit_out, 16 * 128},
-		{"image_features", d.image_features, 17 * 64}, {"encoder_out_0", d.encoder_out[0], 31 * 64},
-		{"encoder_out_1", d.encoder_out[1], 31 * 64}, {"encoder_out_2", d.encoder_out[2], 31 * 64},
-		{"fused", d.fused, 17 * 256}, {"projector_out", d.projector_out, 17 * 96},
+	        {"pixel_values", d.pixel_values, 3 * 128 * 128},
+	        {"davit_out", d.davit_out, 16 * 128},
+	        {"image_features", d.image_features, 17 * 64},
+	        {"encoder_out_0", d.encoder_out[0], 31 * 64},
+	        {"encoder_out_1", d.encoder_out[1], 31 * 64},
+	        {"encoder_out_2", d.encoder_out[2], 31 * 64},
+	        {"fused", d.fused, 17 * 256},
+	        {"projector_out", d.projector_out, 17 * 96},
 	};
 	double worst = 0;
 	for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++) {
@@ -70,7 +76,8 @@ static void test_session_image_dump_matches_the_goldens(void)
 	fvl_session_free(s);
 	fvl_model_free(m);
 	t_note("8 stages from chelsea.jpg within %.2e of the goldens (tolerance 2e-3); the prompt "
-	       "after the dump is the golden one", worst);
+	       "after the dump is the golden one",
+	       worst);
 }
 
 static void test_model_info_reads_the_header_only(void)
@@ -81,14 +88,18 @@ static void test_model_info_reads_the_header_only(void)
 	T_ASSERT(vl && stat(vl, &sb) == 0, "model");
 	T_ASSERT(fvl_model_info(vl, &mi) == FVL_STATUS_OK, "%s", fvl_last_error());
 	T_ASSERT(!strcmp(mi.arch, "florence-vl") && mi.format_version == 1 &&
-	         mi.file_bytes == (uint64_t)sb.st_size && mi.n_tensors > 100 && mi.tensor_bytes > 0 &&
-	         mi.tensor_bytes < mi.file_bytes && mi.n_layer == 2 && mi.n_head_kv > 0 &&
-	         mi.n_embd_head > 0 && mi.n_ctx == 2048, "%s v%u %llu bytes %llu tensors, %u layers, "
-	         "%u kv heads x %u, ctx %u", mi.arch, mi.format_version,
-	         (unsigned long long)mi.file_bytes, (unsigned long long)mi.n_tensors, mi.n_layer,
-	         mi.n_head_kv, mi.n_embd_head, mi.n_ctx);
+	                 mi.file_bytes == (uint64_t)sb.st_size && mi.n_tensors > 100 &&
+	                 mi.tensor_bytes > 0 && mi.tensor_bytes < mi.file_bytes &&
+	                 mi.n_layer == 2 && mi.n_head_kv > 0 && mi.n_embd_head > 0 &&
+	                 mi.n_ctx == 2048,
+	         "%s v%u %llu bytes %llu tensors, %u layers, "
+	         "%u kv heads x %u, ctx %u",
+	         mi.arch, mi.format_version, (unsigned long long)mi.file_bytes,
+	         (unsigned long long)mi.n_tensors, mi.n_layer, mi.n_head_kv, mi.n_embd_head,
+	         mi.n_ctx);
 	T_ASSERT(fvl_model_info(t_tmppath("no-such.gguf"), &mi) == FVL_STATUS_NOT_FOUND &&
-	         strstr(fvl_last_error(), "no-such.gguf"), "%s", fvl_last_error());
+	                 strstr(fvl_last_error(), "no-such.gguf"),
+	         "%s", fvl_last_error());
 	T_ASSERT(fvl_model_info(NULL, &mi) == FVL_STATUS_INVALID_ARGUMENT, "NULL path");
 	FILE *f = tmpfile();
 	T_ASSERT(f && fvl_model_print(vl, false, f) == FVL_STATUS_OK && ftell(f) > 1000, "print");
@@ -132,7 +143,8 @@ static void test_tokenizer_handle_gives_the_golden_ids(void)
 	const char *chunk = "\n" QUESTION "<|end|>\n<|assistant|>\n";
 	T_ASSERT(fvl_tokenize(t, chunk, strlen(chunk), true, &ids, &n) == FVL_STATUS_OK, "%s",
 	         fvl_last_error());
-	T_ASSERT((int)n - 1 == np - at - 1, "%zu ids after the first, golden %d", n - 1, np - at - 1);
+	T_ASSERT((int)n - 1 == np - at - 1, "%zu ids after the first, golden %d", n - 1,
+	         np - at - 1);
 	for (size_t i = 1; i < n; i++)
 		T_ASSERT(ids[i] == want[at + (int)i], "id %zu: %d, golden %d", i, ids[i],
 		         want[at + (int)i]);
@@ -144,7 +156,9 @@ static void test_tokenizer_handle_gives_the_golden_ids(void)
 	fvl_tokenizer_free(t);
 	fvl_tokenizer_free(NULL);
 	T_ASSERT(fvl_tokenizer_load(t_tmppath("none.gguf"), FVL_TOKENIZER_LLM, &t) ==
-	         FVL_STATUS_NOT_FOUND && t == NULL, "missing file");
+	                         FVL_STATUS_NOT_FOUND &&
+	                 t == NULL,
+	         "missing file");
 }
 
 static void test_system_info_names_every_kernel(void)
@@ -152,12 +166,15 @@ static void test_system_info_names_every_kernel(void)
 	struct fvl_system_info si;
 	T_ASSERT(fvl_system_info(NULL, &si) == FVL_STATUS_OK, "%s", fvl_last_error());
 	T_ASSERT(si.arch && si.kernel_level && !strcmp(si.kernel_level, si.best_level) &&
-	         si.n_kernels >= 16 && si.n_cpus >= 1 && si.default_threads >= 1 && si.board &&
-	         si.f16_weights && strncmp(si.f16_weights, "fvl_", 4) == 0, "system info");
+	                 si.n_kernels >= 16 && si.n_cpus >= 1 && si.default_threads >= 1 &&
+	                 si.board && si.f16_weights && strncmp(si.f16_weights, "fvl_", 4) == 0,
+	         "system info");
 	for (size_t i = 0; i < si.n_kernels; i++)
-		T_ASSERT(si.kernels[i].contract && strstr(si.kernels[i].function, si.kernels[i].contract),
+		T_ASSERT(si.kernels[i].contract &&
+		                 strstr(si.kernels[i].function, si.kernels[i].contract),
 		         "%s runs %s", si.kernels[i].contract, si.kernels[i].function);
-	T_ASSERT(fvl_system_info("scalar", &si) == FVL_STATUS_OK && !strcmp(si.kernel_level, "scalar"),
+	T_ASSERT(fvl_system_info("scalar", &si) == FVL_STATUS_OK &&
+	                 !strcmp(si.kernel_level, "scalar"),
 	         "scalar");
 	for (size_t i = 0; i < si.n_kernels; i++)
 		T_ASSERT(strstr(si.kernels[i].function, "__scalar"), "%s under scalar",
@@ -166,14 +183,16 @@ static void test_system_info_names_every_kernel(void)
 	       si.n_kernels, si.n_cpus, si.board);
 	struct fvl_system_info bad;
 	T_ASSERT(fvl_system_info("avx9000", &bad) == FVL_STATUS_INVALID_ARGUMENT &&
-	         strstr(fvl_last_error(), "avx9000"), "unknown level");
+	                 strstr(fvl_last_error(), "avx9000"),
+	         "unknown level");
 }
 
 static void test_image_load_and_change(void)
 {
 	struct fvl_image a, b;
 	T_ASSERT(fvl_image_load(t_datapath("images/coffee.jpg"), &a) == FVL_STATUS_OK && a.w > 0 &&
-	         a.h > 0 && a.rgb, "%s", fvl_last_error());
+	                 a.h > 0 && a.rgb,
+	         "%s", fvl_last_error());
 	T_ASSERT(fvl_image_load(t_datapath("images/text.jpg"), &b) == FVL_STATUS_OK, "%s",
 	         fvl_last_error());
 	const double same = fvl_image_change(&a, &a), other = fvl_image_change(&a, &b);

@@ -25,7 +25,8 @@ static void test_last_error_holds_the_message(void)
 {
 	enum fvl_status st = fvl_fail(FVL_STATUS_BAD_FILE, "tensor '%s' is %d bytes", "x", 7);
 	T_ASSERT(st == FVL_STATUS_BAD_FILE, "fvl_fail returned %d", st);
-	T_ASSERT(strcmp(fvl_last_error(), "tensor 'x' is 7 bytes") == 0, "got '%s'", fvl_last_error());
+	T_ASSERT(strcmp(fvl_last_error(), "tensor 'x' is 7 bytes") == 0, "got '%s'",
+	         fvl_last_error());
 	fvl_error_prefix("model.gguf");
 	T_ASSERT(strcmp(fvl_last_error(), "model.gguf: tensor 'x' is 7 bytes") == 0, "got '%s'",
 	         fvl_last_error());
@@ -48,15 +49,25 @@ static void test_fp16_roundtrips_every_half(void)
 
 static void test_fp16_rounds_to_nearest_even(void)
 {
-	static const struct { float f; uint16_t h; } cases[] = {
-		{1.0f, 0x3c00}, {-2.0f, 0xc000}, {65504.0f, 0x7bff}, {65520.0f, 0x7c00},
-		{1.0f + 0x1p-11f, 0x3c00},            /* halfway, rounds to even */
-		{1.0f + 3 * 0x1p-11f, 0x3c02},        /* halfway, rounds up to even */
-		{0x1p-24f, 0x0001}, {0x1p-26f, 0x0000}, {0.1f, 0x2e66}, {-0.0f, 0x8000},
+	static const struct {
+		float f;
+		uint16_t h;
+	} cases[] = {
+	        {1.0f, 0x3c00},
+	        {-2.0f, 0xc000},
+	        {65504.0f, 0x7bff},
+	        {65520.0f, 0x7c00},
+	        {1.0f + 0x1p-11f, 0x3c00},     /* halfway, rounds to even */
+	        {1.0f + 3 * 0x1p-11f, 0x3c02}, /* halfway, rounds up to even */
+	        {0x1p-24f, 0x0001},
+	        {0x1p-26f, 0x0000},
+	        {0.1f, 0x2e66},
+	        {-0.0f, 0x8000},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint16_t h = fvl_fp32_to_fp16(cases[i].f);
-		T_ASSERT(h == cases[i].h, "fp16(%a) = %04x, expected %04x", cases[i].f, h, cases[i].h);
+		T_ASSERT(h == cases[i].h, "fp16(%a) = %04x, expected %04x", cases[i].f, h,
+		         cases[i].h);
 	}
 	T_ASSERT(isnan(fvl_fp16_to_fp32(fvl_fp32_to_fp16(NAN))), "nan lost");
 	T_ASSERT(fvl_fp16_to_fp32(0x0001) == 0x1p-24f, "smallest subnormal");
@@ -88,20 +99,23 @@ static void test_cpu_features_pick_a_kernel_variant(void)
 	/* The table never picks a variant the CPU lacks. */
 	if (!cpu.dotprod)
 		for (size_t i = 0; i < k.n_names; i++)
-			T_ASSERT(strstr(k.names[i].function, "neondot") == NULL, "%s on a CPU without "
-			         "dotprod", k.names[i].function);
+			T_ASSERT(strstr(k.names[i].function, "neondot") == NULL,
+			         "%s on a CPU without "
+			         "dotprod",
+			         k.names[i].function);
 	const char *env = getenv("FVL_ISA");
 	if (env && *env) {
 		enum fvl_isa want;
 		T_ASSERT(fvl_isa_from_name(env, &want), "FVL_ISA=%s is not a variant", env);
 		enum fvl_kernels_status st = fvl_kernels_init(&k, &cpu, env);
 		if (fvl_isa_supported(&cpu, want))
-			T_ASSERT(st == FVL_KERNELS_OK && k.isa == want, "FVL_ISA=%s not honoured", env);
-		else
-			T_ASSERT(st == FVL_KERNELS_ISA_UNSUPPORTED, "FVL_ISA=%s accepted on a CPU without it",
+			T_ASSERT(st == FVL_KERNELS_OK && k.isa == want, "FVL_ISA=%s not honoured",
 			         env);
-		t_note("FVL_ISA=%s -> %s", env, st == FVL_KERNELS_OK ? fvl_isa_name(k.isa) :
-		       "unsupported here");
+		else
+			T_ASSERT(st == FVL_KERNELS_ISA_UNSUPPORTED,
+			         "FVL_ISA=%s accepted on a CPU without it", env);
+		t_note("FVL_ISA=%s -> %s", env,
+		       st == FVL_KERNELS_OK ? fvl_isa_name(k.isa) : "unsupported here");
 	}
 }
 
@@ -112,17 +126,19 @@ static void test_isa_override_is_checked(void)
 	fvl_cpu_detect(&cpu);
 	T_ASSERT(fvl_kernels_init(&k, &cpu, "avx9000") == FVL_KERNELS_UNKNOWN_ISA, "bad name");
 	for (int i = 0; i < FVL_ISA_N; i++) {
-		enum fvl_kernels_status st = fvl_kernels_init(&k, &cpu, fvl_isa_name((enum fvl_isa)i));
+		enum fvl_kernels_status st =
+		        fvl_kernels_init(&k, &cpu, fvl_isa_name((enum fvl_isa)i));
 		if (fvl_isa_supported(&cpu, (enum fvl_isa)i))
 			T_ASSERT(st == FVL_KERNELS_OK && k.isa == (enum fvl_isa)i, "%s refused",
 			         fvl_isa_name((enum fvl_isa)i));
 		else
-			T_ASSERT(st == FVL_KERNELS_ISA_UNSUPPORTED, "%s accepted without the feature",
-			         fvl_isa_name((enum fvl_isa)i));
+			T_ASSERT(st == FVL_KERNELS_ISA_UNSUPPORTED,
+			         "%s accepted without the feature", fvl_isa_name((enum fvl_isa)i));
 	}
 	/* A CPU without dotprod must refuse the dotprod table. */
 	struct fvl_cpu a72 = {.arch = "aarch64", .asimd = true};
-	T_ASSERT(fvl_kernels_init(&k, &a72, "dotprod") == FVL_KERNELS_ISA_UNSUPPORTED, "a72 dotprod");
+	T_ASSERT(fvl_kernels_init(&k, &a72, "dotprod") == FVL_KERNELS_ISA_UNSUPPORTED,
+	         "a72 dotprod");
 	T_ASSERT(fvl_kernels_init(&k, &a72, NULL) == FVL_KERNELS_OK && k.isa == FVL_ISA_BASELINE,
 	         "a72 picks %s", fvl_isa_name(k.isa));
 }

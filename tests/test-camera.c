@@ -17,9 +17,9 @@
 /* ---- the fake device ------------------------------------------------------------------------ */
 
 static struct {
-	int open_errno;          /* open fails with this */
+	int open_errno; /* open fails with this */
 	bool not_capture;
-	uint32_t formats[4];     /* offered, in the driver's order */
+	uint32_t formats[4]; /* offered, in the driver's order */
 	uint32_t w, h;
 	uint8_t *jpeg;
 	size_t jpeg_n;
@@ -27,10 +27,10 @@ static struct {
 	size_t buf_len;
 	bool queued[4];
 	bool streaming;
-	int eagain;              /* DQBUF answers EAGAIN this many times */
-	bool timeout;            /* poll never ready */
-	int unplug_after;        /* DQBUF fails with ENODEV after this many frames (0: never) */
-	int corrupt_every;       /* every Nth MJPEG frame is garbage (0: never) */
+	int eagain;        /* DQBUF answers EAGAIN this many times */
+	bool timeout;      /* poll never ready */
+	int unplug_after;  /* DQBUF fails with ENODEV after this many frames (0: never) */
+	int corrupt_every; /* every Nth MJPEG frame is garbage (0: never) */
 	int opens;
 	int frames;
 	uint32_t seq;
@@ -47,7 +47,11 @@ static int f_open(const char *p, int flags)
 	return 42;
 }
 
-static int f_close(int fd) { (void)fd; return 0; }
+static int f_close(int fd)
+{
+	(void)fd;
+	return 0;
+}
 
 static int f_ioctl(int fd, unsigned long req, void *arg)
 {
@@ -56,8 +60,8 @@ static int f_ioctl(int fd, unsigned long req, void *arg)
 		struct v4l2_capability *c = arg;
 		memset(c, 0, sizeof(*c));
 		strcpy((char *)c->card, "fake camera");
-		c->capabilities = fake.not_capture ? V4L2_CAP_VIDEO_OUTPUT :
-		                  V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING;
+		c->capabilities = fake.not_capture ? V4L2_CAP_VIDEO_OUTPUT
+		                                   : V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING;
 		return 0;
 	}
 	if (req == VIDIOC_S_FMT) {
@@ -69,7 +73,9 @@ static int f_ioctl(int fd, unsigned long req, void *arg)
 		f->fmt.pix.pixelformat = got; /* a driver answers with what it can do */
 		f->fmt.pix.width = fake.w;
 		f->fmt.pix.height = fake.h;
-		f->fmt.pix.bytesperline = got == V4L2_PIX_FMT_YUYV ? fake.w * 2 : got == V4L2_PIX_FMT_RGB24 ? fake.w * 3 : 0;
+		f->fmt.pix.bytesperline = got == V4L2_PIX_FMT_YUYV    ? fake.w * 2
+		                          : got == V4L2_PIX_FMT_RGB24 ? fake.w * 3
+		                                                      : 0;
 		return 0;
 	}
 	if (req == VIDIOC_REQBUFS) {
@@ -119,7 +125,8 @@ static int f_ioctl(int fd, unsigned long req, void *arg)
 				memcpy(fake.buf[i], fake.jpeg, fake.jpeg_n);
 				b->bytesused = (uint32_t)fake.jpeg_n;
 				if (fake.corrupt_every && fake.frames % fake.corrupt_every == 0)
-					memset(fake.buf[i] + 2, 0x5a, 600); /* the markers after SOI smashed */
+					memset(fake.buf[i] + 2, 0x5a,
+					       600);         /* the markers after SOI smashed */
 			} else if (f == V4L2_PIX_FMT_YUYV) { /* a flat grey: Y 128, U 128, V 128 */
 				memset(fake.buf[i], 128, (size_t)fake.w * fake.h * 2);
 				b->bytesused = fake.w * fake.h * 2;
@@ -142,7 +149,11 @@ static void *f_mmap(void *a, size_t l, int prot, int flags, int fd, int64_t off)
 	return fake.buf[off / 4096];
 }
 
-static int f_munmap(void *a, size_t l) { (void)a, (void)l; return 0; }
+static int f_munmap(void *a, size_t l)
+{
+	(void)a, (void)l;
+	return 0;
+}
 
 static int f_poll(struct pollfd *p, nfds_t n, int t)
 {
@@ -181,9 +192,10 @@ static void test_camera_mjpeg_cycle(void)
 	T_ASSERT(fake.streaming && strcmp(fvl_camera_format(c), "MJPG 64x48") == 0, "format %s",
 	         fvl_camera_format(c));
 	for (int i = 0; i < 6; i++) { /* more frames than buffers: each is requeued */
-		T_ASSERT(fvl_camera_grab(c, &img, &seq) == FVL_STATUS_OK, "grab %d: %s", i, fvl_last_error());
-		T_ASSERT(seq == (uint64_t)i && img.w == 451 && img.h == 300, "frame %d: %ux%u seq %llu", i,
-		         img.w, img.h, (unsigned long long)seq);
+		T_ASSERT(fvl_camera_grab(c, &img, &seq) == FVL_STATUS_OK, "grab %d: %s", i,
+		         fvl_last_error());
+		T_ASSERT(seq == (uint64_t)i && img.w == 451 && img.h == 300,
+		         "frame %d: %ux%u seq %llu", i, img.w, img.h, (unsigned long long)seq);
 	}
 	fvl_camera_close(c);
 	T_ASSERT(!fake.streaming, "STREAMOFF");
@@ -196,8 +208,8 @@ static void test_camera_yuyv_and_rgb24(void)
 	struct fvl_image img = {0};
 	reset_fake(V4L2_PIX_FMT_YUYV);
 	T_ASSERT(fvl_camera_open(&fake_ops, &params, &c) == FVL_STATUS_OK, "%s", fvl_last_error());
-	T_ASSERT(fvl_camera_grab(c, &img, NULL) == FVL_STATUS_OK && img.w == 64 && img.h == 48, "%s",
-	         fvl_last_error());
+	T_ASSERT(fvl_camera_grab(c, &img, NULL) == FVL_STATUS_OK && img.w == 64 && img.h == 48,
+	         "%s", fvl_last_error());
 	/* Y 128 (limited range), no chroma: (298 * 112 + 128) >> 8 = 130 on every channel */
 	T_ASSERT(img.rgb[0] == 130 && img.rgb[1] == 130 && img.rgb[2] == 130, "grey -> %u %u %u",
 	         img.rgb[0], img.rgb[1], img.rgb[2]);
@@ -216,23 +228,28 @@ static void test_camera_faults(void)
 	reset_fake(V4L2_PIX_FMT_MJPEG);
 	fake.open_errno = ENOENT;
 	T_ASSERT(fvl_camera_open(&fake_ops, &params, &c) == FVL_STATUS_NOT_FOUND && !c &&
-	         strstr(fvl_last_error(), "no such camera"), "%s", fvl_last_error());
+	                 strstr(fvl_last_error(), "no such camera"),
+	         "%s", fvl_last_error());
 	fake.open_errno = EBUSY;
 	T_ASSERT(fvl_camera_open(&fake_ops, &params, &c) == FVL_STATUS_IO &&
-	         strstr(fvl_last_error(), "busy"), "%s", fvl_last_error());
+	                 strstr(fvl_last_error(), "busy"),
+	         "%s", fvl_last_error());
 	fake.open_errno = 0;
 	fake.not_capture = true;
 	T_ASSERT(fvl_camera_open(&fake_ops, &params, &c) == FVL_STATUS_UNSUPPORTED &&
-	         strstr(fvl_last_error(), "not a streaming video capture"), "%s", fvl_last_error());
+	                 strstr(fvl_last_error(), "not a streaming video capture"),
+	         "%s", fvl_last_error());
 	reset_fake(V4L2_PIX_FMT_GREY);
 	T_ASSERT(fvl_camera_open(&fake_ops, &params, &c) == FVL_STATUS_UNSUPPORTED &&
-	         strstr(fvl_last_error(), "none of MJPEG, YUYV, RGB24"), "%s", fvl_last_error());
+	                 strstr(fvl_last_error(), "none of MJPEG, YUYV, RGB24"),
+	         "%s", fvl_last_error());
 	/* timeouts and EAGAIN */
 	reset_fake(V4L2_PIX_FMT_MJPEG);
 	T_ASSERT(fvl_camera_open(&fake_ops, &params, &c) == FVL_STATUS_OK, "%s", fvl_last_error());
 	fake.timeout = true;
 	T_ASSERT(fvl_camera_grab(c, &img, NULL) == FVL_STATUS_IO &&
-	         strstr(fvl_last_error(), "timed out"), "%s", fvl_last_error());
+	                 strstr(fvl_last_error(), "timed out"),
+	         "%s", fvl_last_error());
 	fake.timeout = false;
 	fake.eagain = 3;
 	T_ASSERT(fvl_camera_grab(c, &img, NULL) == FVL_STATUS_OK, "EAGAIN: %s", fvl_last_error());
@@ -240,7 +257,8 @@ static void test_camera_faults(void)
 	fake.unplug_after = fake.frames + 1;
 	T_ASSERT(fvl_camera_grab(c, &img, NULL) == FVL_STATUS_OK, "last frame");
 	T_ASSERT(fvl_camera_grab(c, &img, NULL) == FVL_STATUS_IO &&
-	         strstr(fvl_last_error(), "disappeared"), "%s", fvl_last_error());
+	                 strstr(fvl_last_error(), "disappeared"),
+	         "%s", fvl_last_error());
 	t_note("%s", fvl_last_error());
 	fvl_camera_close(c);
 	fake.open_errno = ENODEV; /* while it is gone */
@@ -248,7 +266,8 @@ static void test_camera_faults(void)
 	fake.open_errno = 0;
 	fake.unplug_after = 0;
 	T_ASSERT(fvl_camera_open(&fake_ops, &params, &c) == FVL_STATUS_OK &&
-	         fvl_camera_grab(c, &img, NULL) == FVL_STATUS_OK, "back: %s", fvl_last_error());
+	                 fvl_camera_grab(c, &img, NULL) == FVL_STATUS_OK,
+	         "back: %s", fvl_last_error());
 	fvl_camera_close(c);
 	fvl_image_free(&img);
 	reset_fake(0);
@@ -312,7 +331,8 @@ static void test_frame_change_metric(void)
 {
 	struct fvl_image a, b;
 	T_ASSERT(fvl_image_load(t_datapath("images/coffee.jpg"), &a) == 0 &&
-	         fvl_image_load(t_datapath("images/chelsea.jpg"), &b) == 0, "images");
+	                 fvl_image_load(t_datapath("images/chelsea.jpg"), &b) == 0,
+	         "images");
 	double same = fvl_image_change(&a, &a), diff = fvl_image_change(&a, &b);
 	t_note("change: same frame %.2f, different frames %.1f (of 255)", same, diff);
 	T_ASSERT(same == 0.0 && diff > 10.0, "same %.2f, different %.2f", same, diff);

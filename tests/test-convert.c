@@ -19,7 +19,7 @@
 #include "test.h"
 
 #define PHI3 "fvl-tiny-phi3/checkpoint"
-#define F2 "florence2-tiny"
+#define F2   "florence2-tiny"
 
 static bool quick(void)
 {
@@ -38,8 +38,10 @@ static void test_q8_0_quantizer_matches_hand_computed_block(void)
 	fvl_quantize_row_q8_0(x, &b, 32);
 	/* fp16(0.125984...) = 2^-3 * (1 + 8/1024) */
 	T_ASSERT(b.d == 0x3008, "d = %04x, expected 3008", b.d);
-	static const struct { int j, q; } want[] = {
-		{0, -127}, {1, -119}, {2, -111}, {15, -8}, {16, 0}, {17, 8}, {30, 111}, {31, 119},
+	static const struct {
+		int j, q;
+	} want[] = {
+	        {0, -127}, {1, -119}, {2, -111}, {15, -8}, {16, 0}, {17, 8}, {30, 111}, {31, 119},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		T_ASSERT(b.qs[want[i].j] == want[i].q, "q[%d] = %d, expected %d", want[i].j,
@@ -48,7 +50,8 @@ static void test_q8_0_quantizer_matches_hand_computed_block(void)
 	float y[32] = {127.0f, 2.5f, -2.5f, 0.49999997f};
 	fvl_quantize_row_q8_0(y, &b, 32);
 	T_ASSERT(b.d == 0x3c00 && b.qs[0] == 127 && b.qs[1] == 3 && b.qs[2] == -3 && b.qs[3] == 0 &&
-	         b.qs[4] == 0, "rounding: d %04x q %d %d %d %d", b.d, b.qs[0], b.qs[1], b.qs[2], b.qs[3]);
+	                 b.qs[4] == 0,
+	         "rounding: d %04x q %d %d %d %d", b.d, b.qs[0], b.qs[1], b.qs[2], b.qs[3]);
 	float z[32] = {0};
 	fvl_quantize_row_q8_0(z, &b, 32);
 	T_ASSERT(b.d == 0 && b.qs[0] == 0 && b.qs[31] == 0, "zero block");
@@ -59,12 +62,16 @@ static void test_q4_0_quantizer_matches_hand_computed_block(void)
 	float x[32];
 	struct fvl_block_q4_0 b;
 	for (int j = 0; j < 32; j++)
-		x[j] = (float)(j - 16); /* largest magnitude -16 (first): d = -16/-8 = 2, id = 0.5 */
+		x[j] = (float)(j -
+		               16); /* largest magnitude -16 (first): d = -16/-8 = 2, id = 0.5 */
 	fvl_quantize_row_q4_0(x, &b, 32);
 	T_ASSERT(b.d == 0x4000, "d = %04x, expected 4000 (2.0)", b.d);
 	/* q_j = min(15, (int)((j-16)*0.5 + 8.5)); byte j = q_j | q_{j+16} << 4 */
-	static const struct { int j; uint8_t v; } want[] = {
-		{0, 0x80}, {1, 0x91}, {2, 0x91}, {3, 0xa2}, {14, 0xf7}, {15, 0xf8},
+	static const struct {
+		int j;
+		uint8_t v;
+	} want[] = {
+	        {0, 0x80}, {1, 0x91}, {2, 0x91}, {3, 0xa2}, {14, 0xf7}, {15, 0xf8},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		T_ASSERT(b.qs[want[i].j] == want[i].v, "qs[%d] = %02x, expected %02x", want[i].j,
@@ -88,8 +95,12 @@ static void test_q4_0_quantizer_matches_hand_computed_block(void)
 
 static struct convert_opts opts_for(const char *dir, const char *out, enum fvl_type t)
 {
-	struct convert_opts o = {.ckpt_dir = dir, .out = out, .wtype = t, .vision_wtype = t,
-	                         .embed_wtype = t, .quiet = true};
+	struct convert_opts o = {.ckpt_dir = dir,
+	                         .out = out,
+	                         .wtype = t,
+	                         .vision_wtype = t,
+	                         .embed_wtype = t,
+	                         .quiet = true};
 	return o;
 }
 
@@ -117,7 +128,8 @@ static void dequantize_row(const struct fvl_gguf_tensor *t, uint64_t r, float *o
 		for (uint64_t j = 0; j < ne0; j++) {
 			uint16_t h;
 			memcpy(&h, p + (r * ne0 + j) * 2, 2);
-			out[j] = t->type == FVL_TYPE_F16 ? fvl_fp16_to_fp32(h) : fvl_bf16_to_fp32(h);
+			out[j] =
+			        t->type == FVL_TYPE_F16 ? fvl_fp16_to_fp32(h) : fvl_bf16_to_fp32(h);
 		}
 		break;
 	case FVL_TYPE_Q8_0:
@@ -143,7 +155,8 @@ static int check_against_source(const char *dir, const char *path, enum fvl_type
 
 	ckpt_init(&ck);
 	p.ck = &ck;
-	if (fvl_gguf_writer_init(&w) != FVL_STATUS_OK || arch_plan(&o, &ck, &p, w) != FVL_STATUS_OK ||
+	if (fvl_gguf_writer_init(&w) != FVL_STATUS_OK ||
+	    arch_plan(&o, &ck, &p, w) != FVL_STATUS_OK ||
 	    fvl_gguf_open(path, &g) != FVL_STATUS_OK) {
 		t_failf(__FILE__, __LINE__, "plan/open: %s", fvl_last_error());
 		goto out_plan;
@@ -157,9 +170,10 @@ static int check_against_source(const char *dir, const char *path, enum fvl_type
 	for (uint32_t i = 0; i < p.n; i++) {
 		const struct plan_tensor *pt = &p.t[i];
 		const struct fvl_gguf_tensor *ft = fvl_gguf_find_tensor(g, pt->name);
-		if (!ft || ft->ne[0] != pt->ne[0] || ft->ne[1] != pt->ne[1] || ft->ne[2] != pt->ne[2] ||
-		    ft->ne[3] != pt->ne[3]) {
-			t_failf(__FILE__, __LINE__, "tensor %s missing or of another shape", pt->name);
+		if (!ft || ft->ne[0] != pt->ne[0] || ft->ne[1] != pt->ne[1] ||
+		    ft->ne[2] != pt->ne[2] || ft->ne[3] != pt->ne[3]) {
+			t_failf(__FILE__, __LINE__, "tensor %s missing or of another shape",
+			        pt->name);
 			goto out;
 		}
 		uint64_t ne0 = ft->ne[0], rows = ft->ne[1] * ft->ne[2] * ft->ne[3];
@@ -184,10 +198,13 @@ static int check_against_source(const char *dir, const char *path, enum fvl_type
 					double e = fabs((double)got[j] - x[j]);
 					double lim = bound(ft->type, x[j], amax, maxs);
 					if (e > lim) {
-						t_failf(__FILE__, __LINE__, "%s (%s) row %llu col %llu: stored %.9g, "
-						        "source %.9g, error %.3g > bound %.3g", pt->name,
-						        fvl_type_info(ft->type)->name, (unsigned long long)r,
-						        (unsigned long long)j, got[j], x[j], e, lim);
+						t_failf(__FILE__, __LINE__,
+						        "%s (%s) row %llu col %llu: stored %.9g, "
+						        "source %.9g, error %.3g > bound %.3g",
+						        pt->name, fvl_type_info(ft->type)->name,
+						        (unsigned long long)r,
+						        (unsigned long long)j, got[j], x[j], e,
+						        lim);
 						goto out;
 					}
 					if (amax > 0 && e / amax > *worst)
@@ -210,7 +227,8 @@ out_plan:
 
 static void convert_and_check(const char *fixture, const char *tag)
 {
-	static const enum fvl_type types[] = {FVL_TYPE_F32, FVL_TYPE_F16, FVL_TYPE_Q8_0, FVL_TYPE_Q4_0};
+	static const enum fvl_type types[] = {FVL_TYPE_F32, FVL_TYPE_F16, FVL_TYPE_Q8_0,
+	                                      FVL_TYPE_Q4_0};
 	const char *dir = t_datapath(fixture);
 	for (size_t i = 0; i < 4; i++) {
 		if (quick() && types[i] != FVL_TYPE_F32 && types[i] != FVL_TYPE_Q4_0)
@@ -219,16 +237,18 @@ static void convert_and_check(const char *fixture, const char *tag)
 		snprintf(name, sizeof(name), "%s-%s.gguf", tag, fvl_type_info(types[i])->name);
 		const char *out = t_tmppath(name);
 		struct convert_opts o = opts_for(dir, out, types[i]);
-		T_ASSERT(convert_run(&o) == FVL_STATUS_OK, "convert %s: %s", name, fvl_last_error());
+		T_ASSERT(convert_run(&o) == FVL_STATUS_OK, "convert %s: %s", name,
+		         fvl_last_error());
 		double worst;
 		int n = check_against_source(dir, out, types[i], &worst);
 		if (n < 0)
 			return;
 		struct stat sb;
 		stat(out, &sb);
-		t_note("%s: %d tensors equal to the source within the %s bound (worst error %.3g of "
-		       "the block's max |x|), %lld bytes", name, n, fvl_type_info(types[i])->name,
-		       worst, (long long)sb.st_size);
+		t_note("%s: %d tensors equal to the source within the %s bound (worst error %.3g "
+		       "of "
+		       "the block's max |x|), %lld bytes",
+		       name, n, fvl_type_info(types[i])->name, worst, (long long)sb.st_size);
 		unlink(out);
 	}
 	if (quick())
@@ -261,8 +281,8 @@ static int64_t same_tensors(const char *a, const char *b, bool all)
 		return -1;
 	}
 	if (all && ga->n_tensors != gb->n_tensors) {
-		t_failf(__FILE__, __LINE__, "%llu vs %llu tensors", (unsigned long long)ga->n_tensors,
-		        (unsigned long long)gb->n_tensors);
+		t_failf(__FILE__, __LINE__, "%llu vs %llu tensors",
+		        (unsigned long long)ga->n_tensors, (unsigned long long)gb->n_tensors);
 		goto out;
 	}
 	for (uint64_t i = 0; i < gb->n_tensors; i++) {
@@ -272,7 +292,8 @@ static int64_t same_tensors(const char *a, const char *b, bool all)
 		const struct fvl_gguf_tensor *ta = fvl_gguf_find_tensor(ga, name);
 		if (!ta || ta->type != tb->type || ta->n_bytes != tb->n_bytes ||
 		    memcmp(ta->data, tb->data, ta->n_bytes) != 0) {
-			t_failf(__FILE__, __LINE__, "tensor %s differs between %s and %s", name, a, b);
+			t_failf(__FILE__, __LINE__, "tensor %s differs between %s and %s", name, a,
+			        b);
 			goto out;
 		}
 	}
@@ -348,15 +369,20 @@ static void test_florence_vl_with_vision_tower_bin(void)
 	char dir[512], path[700], cmd[1600];
 	struct ckpt ck;
 	snprintf(dir, sizeof(dir), "%s/vtbin", t_tmpdir());
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s/vision_tower' && cd '%s' && "
-	         "for f in config.json generation_config.json tokenizer.json tokenizer_config.json; do "
+	snprintf(cmd, sizeof(cmd),
+	         "rm -rf '%s' && mkdir -p '%s/vision_tower' && cd '%s' && "
+	         "for f in config.json generation_config.json tokenizer.json "
+	         "tokenizer_config.json; do "
 	         "ln -s '%s'/$f .; done && cd vision_tower && for f in '%s'/vision_tower/*; do "
-	         "ln -s \"$f\" .; done && ln -s '%s' pytorch_model.bin", dir, dir, dir,
-	         t_datapath(PHI3), t_datapath(PHI3), t_datapath(F2 "/pytorch_model.bin"));
+	         "ln -s \"$f\" .; done && ln -s '%s' pytorch_model.bin",
+	         dir, dir, dir, t_datapath(PHI3), t_datapath(PHI3),
+	         t_datapath(F2 "/pytorch_model.bin"));
 	T_ASSERT(system(cmd) == 0, "prepare %s", dir);
 	ckpt_init(&ck);
-	T_ASSERT(ckpt_add_safetensors(&ck, t_datapath(PHI3 "/model-00001-of-00002.safetensors")) == 0 &&
-	         ckpt_add_safetensors(&ck, t_datapath(PHI3 "/model-00002-of-00002.safetensors")) == 0,
+	T_ASSERT(ckpt_add_safetensors(&ck, t_datapath(PHI3 "/model-00001-of-00002.safetensors")) ==
+	                         0 &&
+	                 ckpt_add_safetensors(
+	                         &ck, t_datapath(PHI3 "/model-00002-of-00002.safetensors")) == 0,
 	         "%s", fvl_last_error());
 	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
 	bool ok = write_safetensors_without(&ck, path, "model.vision_tower.");
@@ -389,9 +415,12 @@ static void test_names_layout_and_fallback(void)
 	const struct fvl_gguf_tensor *t = fvl_gguf_find_tensor(g, "v.img_proj.weight");
 	T_ASSERT(t && t->ne[0] == 128 && t->ne[1] == 64 && t->type == FVL_TYPE_Q8_0, "img_proj");
 	ckpt_init(&ck);
-	T_ASSERT(ckpt_add_safetensors(&ck, t_datapath(PHI3 "/model-00001-of-00002.safetensors")) == 0 &&
-	         ckpt_index(&ck) == 0, "%s", fvl_last_error());
-	const struct ckpt_tensor *src = ckpt_find(&ck, "model.vision_tower.vision_tower.image_projection");
+	T_ASSERT(ckpt_add_safetensors(&ck, t_datapath(PHI3 "/model-00001-of-00002.safetensors")) ==
+	                         0 &&
+	                 ckpt_index(&ck) == 0,
+	         "%s", fvl_last_error());
+	const struct ckpt_tensor *src =
+	        ckpt_find(&ck, "model.vision_tower.vision_tower.image_projection");
 	T_ASSERT(src && src->shape[0] == 128 && src->shape[1] == 64, "source image_projection");
 	float col[128], row[128];
 	struct ckpt_tensor tr = ckpt_transpose(src);
@@ -406,9 +435,17 @@ static void test_names_layout_and_fallback(void)
 	ckpt_free(&ck);
 	/* Names: DaViT channel block, BART decoder cross-attention, projector, LLM. */
 	static const char *const names[] = {
-		"v.blk.2.1.ch.attn_qkv.weight", "v.blk.0.0.sp.dw1.weight", "v.conv.3.norm.bias",
-		"fe.blk.1.attn_k.bias", "fd.blk.1.cross_out.weight", "fd.logits_bias", "mm.2.weight",
-		"blk.1.attn_qkv.weight", "blk.0.ffn_up.weight", "output.weight", "token_embd.weight",
+	        "v.blk.2.1.ch.attn_qkv.weight",
+	        "v.blk.0.0.sp.dw1.weight",
+	        "v.conv.3.norm.bias",
+	        "fe.blk.1.attn_k.bias",
+	        "fd.blk.1.cross_out.weight",
+	        "fd.logits_bias",
+	        "mm.2.weight",
+	        "blk.1.attn_qkv.weight",
+	        "blk.0.ffn_up.weight",
+	        "output.weight",
+	        "token_embd.weight",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		T_ASSERT(fvl_gguf_find_tensor(g, names[i]), "no tensor %s", names[i]);
@@ -427,29 +464,44 @@ static void test_names_layout_and_fallback(void)
 static void test_type_policy_and_overrides(void)
 {
 	const char *out = t_tmppath("policy.gguf");
-	struct type_override ov[2] = {{"blk.*.ffn_down.weight", FVL_TYPE_Q8_0}, {"mm.0.weight", FVL_TYPE_F32}};
-	struct convert_opts o = {.ckpt_dir = t_datapath(PHI3), .out = out, .wtype = FVL_TYPE_Q4_0,
-	                         .vision_wtype = FVL_TYPE_F16, .embed_wtype = FVL_TYPE_Q8_0,
-	                         .overrides = ov, .n_overrides = 2, .quiet = true,
+	struct type_override ov[2] = {{"blk.*.ffn_down.weight", FVL_TYPE_Q8_0},
+	                              {"mm.0.weight", FVL_TYPE_F32}};
+	struct convert_opts o = {.ckpt_dir = t_datapath(PHI3),
+	                         .out = out,
+	                         .wtype = FVL_TYPE_Q4_0,
+	                         .vision_wtype = FVL_TYPE_F16,
+	                         .embed_wtype = FVL_TYPE_Q8_0,
+	                         .overrides = ov,
+	                         .n_overrides = 2,
+	                         .quiet = true,
 	                         .no_florence_decoder = true};
 	struct fvl_gguf *g;
 	T_ASSERT(convert_run(&o) == FVL_STATUS_OK, "%s", fvl_last_error());
 	T_ASSERT(fvl_gguf_open(out, &g) == FVL_STATUS_OK, "%s", fvl_last_error());
-	static const struct { const char *name; enum fvl_type t; } want[] = {
-		{"blk.0.attn_qkv.weight", FVL_TYPE_Q4_0}, {"blk.1.ffn_down.weight", FVL_TYPE_Q8_0},
-		{"token_embd.weight", FVL_TYPE_Q8_0}, {"output.weight", FVL_TYPE_Q8_0},
-		{"v.blk.0.0.sp.attn_qkv.weight", FVL_TYPE_F16}, {"fe.blk.0.ffn_up.weight", FVL_TYPE_F16},
-		{"mm.0.weight", FVL_TYPE_F32}, {"mm.1.weight", FVL_TYPE_F16},
-		{"mm.1.bias", FVL_TYPE_F32}, {"fe.pos_embd.weight", FVL_TYPE_F32},
+	static const struct {
+		const char *name;
+		enum fvl_type t;
+	} want[] = {
+	        {"blk.0.attn_qkv.weight", FVL_TYPE_Q4_0},
+	        {"blk.1.ffn_down.weight", FVL_TYPE_Q8_0},
+	        {"token_embd.weight", FVL_TYPE_Q8_0},
+	        {"output.weight", FVL_TYPE_Q8_0},
+	        {"v.blk.0.0.sp.attn_qkv.weight", FVL_TYPE_F16},
+	        {"fe.blk.0.ffn_up.weight", FVL_TYPE_F16},
+	        {"mm.0.weight", FVL_TYPE_F32},
+	        {"mm.1.weight", FVL_TYPE_F16},
+	        {"mm.1.bias", FVL_TYPE_F32},
+	        {"fe.pos_embd.weight", FVL_TYPE_F32},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct fvl_gguf_tensor *t = fvl_gguf_find_tensor(g, want[i].name);
 		T_ASSERT(t && t->type == want[i].t, "%s: type %s, expected %s", want[i].name,
-		         t ? fvl_type_info(t->type)->name : "missing", fvl_type_info(want[i].t)->name);
+		         t ? fvl_type_info(t->type)->name : "missing",
+		         fvl_type_info(want[i].t)->name);
 	}
 	bool has_dec;
 	T_ASSERT(!fvl_gguf_find_tensor(g, "fd.blk.0.attn_q.weight") &&
-	         fvl_gguf_get_bool(g, "f2.has_decoder", &has_dec) == 0 && !has_dec,
+	                 fvl_gguf_get_bool(g, "f2.has_decoder", &has_dec) == 0 && !has_dec,
 	         "--no-florence-decoder kept the decoder");
 	fvl_gguf_free(g);
 	unlink(out);
@@ -466,7 +518,9 @@ static void test_metadata_matches_the_configs(void)
 	float f;
 	T_ASSERT(convert_run(&o) == FVL_STATUS_OK, "%s", fvl_last_error());
 	T_ASSERT(fvl_gguf_open(out, &g) == FVL_STATUS_OK, "%s", fvl_last_error());
-#define U32(key, v) T_ASSERT(fvl_gguf_get_u32(g, key, &u) == 0 && u == (v), "%s = %u, expected %u", key, u, (uint32_t)(v))
+#define U32(key, v)                                                                                \
+	T_ASSERT(fvl_gguf_get_u32(g, key, &u) == 0 && u == (v), "%s = %u, expected %u", key, u,    \
+	         (uint32_t)(v))
 #define STR(key, v) T_ASSERT(fvl_gguf_get_str(g, key, &s) == 0 && fvl_str_eq(s, v), "%s", key)
 	STR("general.architecture", "florence-vl");
 	STR("llm.arch", "phi3");
@@ -479,24 +533,36 @@ static void test_metadata_matches_the_configs(void)
 	U32("llm.context_length", 2048);
 	U32("llm.rope.original_context_length", 4096);
 	T_ASSERT(fvl_gguf_get_f32(g, "llm.rope.scaling.attn_factor", &f) == 0 &&
-	         fabsf(f - 1.1902380714f) < 1e-6f, "attn factor %.9g (golden 1.1902380714)", f);
-	T_ASSERT(fvl_gguf_get_arr(g, "llm.rope.scaling.short_factor", FVL_GGUF_TYPE_FLOAT32, &kv) == 0 &&
-	         kv->n == 12 && (float)fvl_gguf_arr_float(kv, 8) == 1.6400000000000001f, "short factor");
-	T_ASSERT(fvl_gguf_get_arr(g, "llm.rope.scaling.long_factor", FVL_GGUF_TYPE_FLOAT32, &kv) == 0 &&
-	         kv->n == 12 && (float)fvl_gguf_arr_float(kv, 11) == 28.5f, "long factor");
-	T_ASSERT(fvl_gguf_get_arr(g, "llm.eos_token_ids", FVL_GGUF_TYPE_INT32, &kv) == 0 && kv->n == 3 &&
-	         fvl_gguf_arr_int(kv, 0) == 32007 && fvl_gguf_arr_int(kv, 2) == 32000, "eos ids");
+	                 fabsf(f - 1.1902380714f) < 1e-6f,
+	         "attn factor %.9g (golden 1.1902380714)", f);
+	T_ASSERT(fvl_gguf_get_arr(g, "llm.rope.scaling.short_factor", FVL_GGUF_TYPE_FLOAT32, &kv) ==
+	                         0 &&
+	                 kv->n == 12 && (float)fvl_gguf_arr_float(kv, 8) == 1.6400000000000001f,
+	         "short factor");
+	T_ASSERT(fvl_gguf_get_arr(g, "llm.rope.scaling.long_factor", FVL_GGUF_TYPE_FLOAT32, &kv) ==
+	                         0 &&
+	                 kv->n == 12 && (float)fvl_gguf_arr_float(kv, 11) == 28.5f,
+	         "long factor");
+	T_ASSERT(fvl_gguf_get_arr(g, "llm.eos_token_ids", FVL_GGUF_TYPE_INT32, &kv) == 0 &&
+	                 kv->n == 3 && fvl_gguf_arr_int(kv, 0) == 32007 &&
+	                 fvl_gguf_arr_int(kv, 2) == 32000,
+	         "eos ids");
 	U32("preprocess.height", 128);
 	T_ASSERT(fvl_gguf_get_arr(g, "preprocess.fill", FVL_GGUF_TYPE_UINT8, &kv) == 0 &&
-	         fvl_gguf_arr_int(kv, 0) == 123 && fvl_gguf_arr_int(kv, 1) == 116 &&
-	         fvl_gguf_arr_int(kv, 2) == 103, "pad colour (123, 116, 103)");
+	                 fvl_gguf_arr_int(kv, 0) == 123 && fvl_gguf_arr_int(kv, 1) == 116 &&
+	                 fvl_gguf_arr_int(kv, 2) == 103,
+	         "pad colour (123, 116, 103)");
 	T_ASSERT(fvl_gguf_get_arr(g, "preprocess.std", FVL_GGUF_TYPE_FLOAT32, &kv) == 0 &&
-	         (float)fvl_gguf_arr_float(kv, 1) == 0.224f, "std");
+	                 (float)fvl_gguf_arr_float(kv, 1) == 0.224f,
+	         "std");
 	STR("preprocess.aspect", "pad");
 	T_ASSERT(fvl_gguf_get_arr(g, "f2.vision.dim_embed", FVL_GGUF_TYPE_UINT32, &kv) == 0 &&
-	         kv->n == 4 && fvl_gguf_arr_int(kv, 3) == 128, "dim_embed");
-	T_ASSERT(fvl_gguf_get_arr(g, "f2.vision.image_feature_source", FVL_GGUF_TYPE_STRING, &kv) == 0 &&
-	         kv->n == 2 && fvl_str_eq(fvl_gguf_arr_str(kv, 0), "spatial_avg_pool"), "pools");
+	                 kv->n == 4 && fvl_gguf_arr_int(kv, 3) == 128,
+	         "dim_embed");
+	T_ASSERT(fvl_gguf_get_arr(g, "f2.vision.image_feature_source", FVL_GGUF_TYPE_STRING, &kv) ==
+	                         0 &&
+	                 kv->n == 2 && fvl_str_eq(fvl_gguf_arr_str(kv, 0), "spatial_avg_pool"),
+	         "pools");
 	U32("f2.vision.window_size", 4);
 	U32("f2.text.d_model", 64);
 	U32("f2.text.encoder_layers", 2);
@@ -504,12 +570,13 @@ static void test_metadata_matches_the_configs(void)
 	U32("fvl.mm.depth", 3);
 	U32("fvl.mm.hidden_size", 64);
 	/* The prompt table equals golden.json's task_ids. */
-	T_ASSERT(fvl_gguf_get_arr(g, "fvl.prompts.ids", FVL_GGUF_TYPE_INT32, &kv) == 0 && kv->n == 42 &&
-	         fvl_gguf_arr_int(kv, 1) == 47066 && fvl_gguf_arr_int(kv, 13) == 1 &&
-	         fvl_gguf_arr_int(kv, 14 + 8) == 116 && fvl_gguf_arr_int(kv, 28 + 11) == 24173,
+	T_ASSERT(fvl_gguf_get_arr(g, "fvl.prompts.ids", FVL_GGUF_TYPE_INT32, &kv) == 0 &&
+	                 kv->n == 42 && fvl_gguf_arr_int(kv, 1) == 47066 &&
+	                 fvl_gguf_arr_int(kv, 13) == 1 && fvl_gguf_arr_int(kv, 14 + 8) == 116 &&
+	                 fvl_gguf_arr_int(kv, 28 + 11) == 24173,
 	         "prompt ids");
 	STR("fvl.chat.template", "<|system|>\nYou are a helpful AI assistant.<|end|>\n<|user|>\n"
-	    "{query}<|end|>\n<|assistant|>\n");
+	                         "{query}<|end|>\n<|assistant|>\n");
 	fvl_gguf_free(g);
 	unlink(out);
 #undef U32
@@ -525,28 +592,40 @@ static void test_tokenizers_round_trip(void)
 	struct fvl_str s;
 	T_ASSERT(convert_run(&o) == FVL_STATUS_OK, "%s", fvl_last_error());
 	T_ASSERT(fvl_gguf_open(out, &g) == FVL_STATUS_OK, "%s", fvl_last_error());
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.tokens", FVL_GGUF_TYPE_STRING, &tok) == 0 &&
-	         tok->n == 51289, "florence tokens");
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.tokens", FVL_GGUF_TYPE_STRING, &tok) ==
+	                         0 &&
+	                 tok->n == 51289,
+	         "florence tokens");
 	T_ASSERT(fvl_str_eq(fvl_gguf_arr_str(tok, 0), "<s>") &&
-	         fvl_str_eq(fvl_gguf_arr_str(tok, 2), "</s>") &&
-	         fvl_str_eq(fvl_gguf_arr_str(tok, 5), "\xc4\xa0the") &&
-	         fvl_str_eq(fvl_gguf_arr_str(tok, 50264), "<mask>") &&
-	         fvl_str_eq(fvl_gguf_arr_str(tok, 50265), "<od>") &&
-	         fvl_str_eq(fvl_gguf_arr_str(tok, 50269), "<loc_0>") &&
-	         fvl_str_eq(fvl_gguf_arr_str(tok, 51268), "<loc_999>") &&
-	         fvl_str_eq(fvl_gguf_arr_str(tok, 51282), "<region_to_desciption>") &&
-	         fvl_str_eq(fvl_gguf_arr_str(tok, 51288), "<and>"), "florence token strings");
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.merges", FVL_GGUF_TYPE_STRING, &merges) == 0 &&
-	         merges->n == 50000 && fvl_str_eq(fvl_gguf_arr_str(merges, 0), "\xc4\xa0 t"), "merges");
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.token_type", FVL_GGUF_TYPE_INT32, &type) == 0 &&
-	         fvl_gguf_arr_int(type, 0) == 3 && fvl_gguf_arr_int(type, 5) == 1 &&
-	         fvl_gguf_arr_int(type, 50300) == 3, "token types");
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.added.ids", FVL_GGUF_TYPE_INT32, &ids) == 0 &&
-	         fvl_gguf_get_arr(g, "tokenizer.florence.added.flags", FVL_GGUF_TYPE_UINT8, &flags) == 0 &&
-	         ids->n == 5 + 1024 && fvl_gguf_arr_int(ids, 4) == 50264 &&
-	         fvl_gguf_arr_int(flags, 4) == 1 + 2 + 8, "<mask>: special, lstrip, normalized");
+	                 fvl_str_eq(fvl_gguf_arr_str(tok, 2), "</s>") &&
+	                 fvl_str_eq(fvl_gguf_arr_str(tok, 5), "\xc4\xa0the") &&
+	                 fvl_str_eq(fvl_gguf_arr_str(tok, 50264), "<mask>") &&
+	                 fvl_str_eq(fvl_gguf_arr_str(tok, 50265), "<od>") &&
+	                 fvl_str_eq(fvl_gguf_arr_str(tok, 50269), "<loc_0>") &&
+	                 fvl_str_eq(fvl_gguf_arr_str(tok, 51268), "<loc_999>") &&
+	                 fvl_str_eq(fvl_gguf_arr_str(tok, 51282), "<region_to_desciption>") &&
+	                 fvl_str_eq(fvl_gguf_arr_str(tok, 51288), "<and>"),
+	         "florence token strings");
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.merges", FVL_GGUF_TYPE_STRING, &merges) ==
+	                         0 &&
+	                 merges->n == 50000 &&
+	                 fvl_str_eq(fvl_gguf_arr_str(merges, 0), "\xc4\xa0 t"),
+	         "merges");
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.token_type", FVL_GGUF_TYPE_INT32, &type) ==
+	                         0 &&
+	                 fvl_gguf_arr_int(type, 0) == 3 && fvl_gguf_arr_int(type, 5) == 1 &&
+	                 fvl_gguf_arr_int(type, 50300) == 3,
+	         "token types");
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.florence.added.ids", FVL_GGUF_TYPE_INT32, &ids) ==
+	                         0 &&
+	                 fvl_gguf_get_arr(g, "tokenizer.florence.added.flags", FVL_GGUF_TYPE_UINT8,
+	                                  &flags) == 0 &&
+	                 ids->n == 5 + 1024 && fvl_gguf_arr_int(ids, 4) == 50264 &&
+	                 fvl_gguf_arr_int(flags, 4) == 1 + 2 + 8,
+	         "<mask>: special, lstrip, normalized");
 	T_ASSERT(fvl_gguf_get_str(g, "tokenizer.florence.post.type", &s) == 0 &&
-	         fvl_str_eq(s, "roberta"), "post-processor");
+	                 fvl_str_eq(s, "roberta"),
+	         "post-processor");
 	fvl_gguf_free(g);
 	unlink(out);
 
@@ -556,20 +635,27 @@ static void test_tokenizers_round_trip(void)
 	T_ASSERT(convert_run(&o) == FVL_STATUS_OK, "%s", fvl_last_error());
 	T_ASSERT(fvl_gguf_open(out, &g) == FVL_STATUS_OK, "%s", fvl_last_error());
 	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.llm.tokens", FVL_GGUF_TYPE_STRING, &tok) == 0 &&
-	         tok->n == 32011 && fvl_str_eq(fvl_gguf_arr_str(tok, 32007), "<|end|>") &&
-	         fvl_str_eq(fvl_gguf_arr_str(tok, 3), "<0x00>"), "llm tokens");
+	                 tok->n == 32011 && fvl_str_eq(fvl_gguf_arr_str(tok, 32007), "<|end|>") &&
+	                 fvl_str_eq(fvl_gguf_arr_str(tok, 3), "<0x00>"),
+	         "llm tokens");
 	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.llm.token_type", FVL_GGUF_TYPE_INT32, &type) == 0 &&
-	         fvl_gguf_arr_int(type, 3) == 6 && fvl_gguf_arr_int(type, 32007) == 3, "byte/control");
+	                 fvl_gguf_arr_int(type, 3) == 6 && fvl_gguf_arr_int(type, 32007) == 3,
+	         "byte/control");
 	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.llm.added.ids", FVL_GGUF_TYPE_INT32, &ids) == 0 &&
-	         fvl_gguf_get_arr(g, "tokenizer.llm.added.flags", FVL_GGUF_TYPE_UINT8, &flags) == 0 &&
-	         fvl_gguf_arr_int(ids, ids->n - 1) == 32010 &&
-	         fvl_gguf_arr_int(flags, flags->n - 1) == 1 + 4, "<|user|>: special, rstrip");
+	                 fvl_gguf_get_arr(g, "tokenizer.llm.added.flags", FVL_GGUF_TYPE_UINT8,
+	                                  &flags) == 0 &&
+	                 fvl_gguf_arr_int(ids, ids->n - 1) == 32010 &&
+	                 fvl_gguf_arr_int(flags, flags->n - 1) == 1 + 4,
+	         "<|user|>: special, rstrip");
 	T_ASSERT(fvl_gguf_get_str(g, "tokenizer.llm.normalizer", &s) == 0 &&
-	         fvl_str_eq(s, "prepend_replace"), "normalizer");
+	                 fvl_str_eq(s, "prepend_replace"),
+	         "normalizer");
 	T_ASSERT(fvl_gguf_get_str(g, "tokenizer.llm.decoder", &s) == 0 &&
-	         fvl_str_eq(s, "sentencepiece"), "decoder");
+	                 fvl_str_eq(s, "sentencepiece"),
+	         "decoder");
 	bool bf;
-	T_ASSERT(fvl_gguf_get_bool(g, "tokenizer.llm.byte_fallback", &bf) == 0 && bf, "byte fallback");
+	T_ASSERT(fvl_gguf_get_bool(g, "tokenizer.llm.byte_fallback", &bf) == 0 && bf,
+	         "byte fallback");
 	fvl_gguf_free(g);
 	unlink(out);
 }
@@ -584,8 +670,8 @@ static bool exists(const char *p)
 
 /* A copy of the fixture checkpoint in the temp dir: symlinks to every file but config.json,
  * which gets from -> to replaced (from NULL: unchanged). */
-static const char *variant(const char *tag, const char *fixture, const char *file, const char *from,
-                           const char *to)
+static const char *
+variant(const char *tag, const char *fixture, const char *file, const char *from, const char *to)
 {
 	static char dir[512];
 	char cmd[2048];
@@ -650,21 +736,23 @@ static bool fails(const char *dir, enum fvl_status st, const char *want, char *w
 	return true;
 }
 
-#define T_FAILS(dir, st, want)                                                             \
-	do {                                                                               \
-		char why_[800];                                                            \
-		T_ASSERT(fails(dir, st, want, why_, sizeof(why_)), "%s", why_);            \
+#define T_FAILS(dir, st, want)                                                                     \
+	do {                                                                                       \
+		char why_[800];                                                                    \
+		T_ASSERT(fails(dir, st, want, why_, sizeof(why_)), "%s", why_);                    \
 	} while (0)
 
 static void test_unknown_model_type(void)
 {
 	T_FAILS(variant("mt", F2, "config.json", "\"model_type\": \"florence2\"",
-	                "\"model_type\": \"gpt2\""), FVL_STATUS_UNSUPPORTED, "unknown model_type 'gpt2'");
+	                "\"model_type\": \"gpt2\""),
+	        FVL_STATUS_UNSUPPORTED, "unknown model_type 'gpt2'");
 }
 
 static void test_missing_tensor_is_named(void)
 {
-	T_FAILS(variant("mt2", PHI3, "config.json", "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3"),
+	T_FAILS(variant("mt2", PHI3, "config.json", "\"num_hidden_layers\": 2",
+	                "\"num_hidden_layers\": 3"),
 	        FVL_STATUS_NOT_FOUND, "no tensor 'model.layers.2.");
 }
 
@@ -680,7 +768,8 @@ static void test_index_naming_a_missing_shard(void)
 	T_FAILS(variant("shard", PHI3, "model.safetensors.index.json",
 	                "\"model.norm.weight\": \"model-00001-of-00002.safetensors\"",
 	                "\"model.norm.weight\": \"model-00003-of-00002.safetensors\""),
-	        FVL_STATUS_NOT_FOUND, "names shard 'model-00003-of-00002.safetensors', which is missing");
+	        FVL_STATUS_NOT_FOUND,
+	        "names shard 'model-00003-of-00002.safetensors', which is missing");
 }
 
 static void test_truncated_and_malformed_safetensors(void)
@@ -690,7 +779,8 @@ static void test_truncated_and_malformed_safetensors(void)
 	size_t n;
 	T_ASSERT(dir, "prepare");
 	snprintf(shard, sizeof(shard), "%s/model-00002-of-00002.safetensors", dir);
-	T_ASSERT(cfg_read_file(t_datapath(PHI3 "/model-00002-of-00002.safetensors"), &text, &n) == 0,
+	T_ASSERT(cfg_read_file(t_datapath(PHI3 "/model-00002-of-00002.safetensors"), &text, &n) ==
+	                 0,
 	         "read shard");
 	bool ok = write_file(shard, text, n / 2);
 	T_ASSERT(ok, "write");
@@ -715,7 +805,8 @@ static void test_unsupported_dtype(void)
 	size_t n;
 	T_ASSERT(dir, "prepare");
 	snprintf(shard, sizeof(shard), "%s/model-00001-of-00002.safetensors", dir);
-	T_ASSERT(cfg_read_file(t_datapath(PHI3 "/model-00001-of-00002.safetensors"), &text, &n) == 0,
+	T_ASSERT(cfg_read_file(t_datapath(PHI3 "/model-00001-of-00002.safetensors"), &text, &n) ==
+	                 0,
 	         "read");
 	/* model.norm.weight is BF16 [96]: make it I16 [96] (same 192 bytes, same header length). */
 	const char *from = "\"model.norm.weight\":{\"dtype\":\"BF16\",\"shape\"";
@@ -734,28 +825,71 @@ static bool write_zip(const char *path, const char *const *names, const uint8_t 
 {
 	uint8_t z[4096];
 	size_t at = 0, offs[8];
-#define W16(v) do { uint16_t v_ = (uint16_t)(v); memcpy(z + at, &v_, 2); at += 2; } while (0)
-#define W32(v) do { uint32_t v_ = (uint32_t)(v); memcpy(z + at, &v_, 4); at += 4; } while (0)
+#define W16(v)                                                                                     \
+	do {                                                                                       \
+		uint16_t v_ = (uint16_t)(v);                                                       \
+		memcpy(z + at, &v_, 2);                                                            \
+		at += 2;                                                                           \
+	} while (0)
+#define W32(v)                                                                                     \
+	do {                                                                                       \
+		uint32_t v_ = (uint32_t)(v);                                                       \
+		memcpy(z + at, &v_, 4);                                                            \
+		at += 4;                                                                           \
+	} while (0)
 	for (int i = 0; i < n; i++) {
 		uint16_t nl = (uint16_t)strlen(names[i]);
 		if (at + 30 + nl + sizes[i] > sizeof(z) - 512)
 			return false;
 		offs[i] = at;
-		W32(0x04034b50); W16(20); W16(0); W16(0); W16(0); W16(0); W32(0);
-		W32(sizes[i]); W32(sizes[i]); W16(nl); W16(0);
-		memcpy(z + at, names[i], nl); at += nl;
-		memcpy(z + at, data[i], sizes[i]); at += sizes[i];
+		W32(0x04034b50);
+		W16(20);
+		W16(0);
+		W16(0);
+		W16(0);
+		W16(0);
+		W32(0);
+		W32(sizes[i]);
+		W32(sizes[i]);
+		W16(nl);
+		W16(0);
+		memcpy(z + at, names[i], nl);
+		at += nl;
+		memcpy(z + at, data[i], sizes[i]);
+		at += sizes[i];
 	}
 	size_t cd = at;
 	for (int i = 0; i < n; i++) {
 		uint16_t nl = (uint16_t)strlen(names[i]);
-		W32(0x02014b50); W16(20); W16(20); W16(0); W16(0); W16(0); W16(0); W32(0);
-		W32(sizes[i]); W32(sizes[i]); W16(nl); W16(0); W16(0); W16(0); W16(0); W32(0);
+		W32(0x02014b50);
+		W16(20);
+		W16(20);
+		W16(0);
+		W16(0);
+		W16(0);
+		W16(0);
+		W32(0);
+		W32(sizes[i]);
+		W32(sizes[i]);
+		W16(nl);
+		W16(0);
+		W16(0);
+		W16(0);
+		W16(0);
+		W32(0);
 		W32(offs[i]);
-		memcpy(z + at, names[i], nl); at += nl;
+		memcpy(z + at, names[i], nl);
+		at += nl;
 	}
 	size_t cd_n = at - cd;
-	W32(0x06054b50); W16(0); W16(0); W16(n); W16(n); W32(cd_n); W32(cd); W16(0);
+	W32(0x06054b50);
+	W16(0);
+	W16(0);
+	W16(n);
+	W16(n);
+	W32(cd_n);
+	W32(cd);
+	W16(0);
 #undef W16
 #undef W32
 	return write_file(path, z, at);
@@ -768,11 +902,21 @@ static bool write_zip_pickle(const char *path, const uint8_t *pkl, uint32_t n)
 }
 
 /* A minimal torch.save state dict: {"w": FloatStorage '0' of 4 floats viewed as [2, 2]}. */
-static const uint8_t tiny_pkl[] =
-	"\x80\x02" "ccollections\nOrderedDict\n" "q\x00)Rq\x01(" "X\x01\x00\x00\x00" "w"
-	"ctorch._utils\n_rebuild_tensor_v2\n" "q\x02((" "X\x07\x00\x00\x00" "storage"
-	"ctorch\nFloatStorage\n" "X\x01\x00\x00\x00" "0" "X\x03\x00\x00\x00" "cpu"
-	"K\x04tQK\x00K\x02K\x02\x86K\x02K\x01\x86\x89h\x00)Rtq\x03Ru.";
+static const uint8_t tiny_pkl[] = "\x80\x02"
+                                  "ccollections\nOrderedDict\n"
+                                  "q\x00)Rq\x01("
+                                  "X\x01\x00\x00\x00"
+                                  "w"
+                                  "ctorch._utils\n_rebuild_tensor_v2\n"
+                                  "q\x02(("
+                                  "X\x07\x00\x00\x00"
+                                  "storage"
+                                  "ctorch\nFloatStorage\n"
+                                  "X\x01\x00\x00\x00"
+                                  "0"
+                                  "X\x03\x00\x00\x00"
+                                  "cpu"
+                                  "K\x04tQK\x00K\x02K\x02\x86K\x02K\x01\x86\x89h\x00)Rtq\x03Ru.";
 static const float tiny_data[4] = {1.0f, -2.0f, 0.5f, 4.0f};
 
 static bool write_tiny_torch(const char *path)
@@ -793,10 +937,12 @@ static void test_minimal_torch_state_dict_reads(void)
 	T_ASSERT(ckpt_add_torch(&ck, path) == FVL_STATUS_OK && ckpt_index(&ck) == 0, "%s",
 	         fvl_last_error());
 	const struct ckpt_tensor *t = ckpt_find(&ck, "w");
-	T_ASSERT(t && t->n_dims == 2 && t->shape[0] == 2 && t->shape[1] == 2 && t->dtype == CKPT_DTYPE_F32,
+	T_ASSERT(t && t->n_dims == 2 && t->shape[0] == 2 && t->shape[1] == 2 &&
+	                 t->dtype == CKPT_DTYPE_F32,
 	         "tensor w");
 	T_ASSERT(ckpt_read_rows(t, 0, 2, v) == FVL_STATUS_OK && v[0] == 1.0f && v[1] == -2.0f &&
-	         v[2] == 0.5f && v[3] == 4.0f, "values");
+	                 v[2] == 0.5f && v[3] == 4.0f,
+	         "values");
 	ckpt_free(&ck);
 }
 
@@ -808,9 +954,10 @@ int t_write_ckpt_seeds(const char *dir)
 	if (!write_tiny_torch(p))
 		return 1;
 	/* A safetensors file of two tensors. */
-	static const char hdr[] = "{\"__metadata__\":{\"format\":\"pt\"},\"a\":{\"dtype\":\"BF16\","
-	                          "\"shape\":[2,2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\","
-	                          "\"shape\":[3],\"data_offsets\":[8,20]}}";
+	static const char hdr[] =
+	        "{\"__metadata__\":{\"format\":\"pt\"},\"a\":{\"dtype\":\"BF16\","
+	        "\"shape\":[2,2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\","
+	        "\"shape\":[3],\"data_offsets\":[8,20]}}";
 	uint8_t st[256];
 	uint64_t hl = sizeof(hdr) - 1;
 	memcpy(st, &hl, 8);
@@ -827,16 +974,22 @@ static void test_bin_with_unexpected_pickle_content(void)
 	T_ASSERT(dir, "prepare");
 	snprintf(bin, sizeof(bin), "%s/pytorch_model.bin", dir);
 	/* PROTO 2, GLOBAL os.system, string, TUPLE1, REDUCE, STOP: must never run. */
-	static const uint8_t evil[] = "\x80\x02" "cos\nsystem\n" "X\x05\x00\x00\x00" "touch" "\x85R.";
+	static const uint8_t evil[] = "\x80\x02"
+	                              "cos\nsystem\n"
+	                              "X\x05\x00\x00\x00"
+	                              "touch"
+	                              "\x85R.";
 	T_ASSERT(write_zip_pickle(bin, evil, sizeof(evil) - 1), "write");
 	T_FAILS(dir, FVL_STATUS_UNSUPPORTED, "refers to 'os.system', which fvl does not allow");
-	static const uint8_t odd[] = "\x80\x02}q\x00(X\x01\x00\x00\x00" "a\x94u.";
+	static const uint8_t odd[] = "\x80\x02}q\x00(X\x01\x00\x00\x00"
+	                             "a\x94u.";
 	T_ASSERT(write_zip_pickle(bin, odd, sizeof(odd) - 1), "write");
 	T_FAILS(dir, FVL_STATUS_UNSUPPORTED, "opcode 0x94 is not allowed");
 	static const uint8_t list[] = "\x80\x02]q\x00.";
 	T_ASSERT(write_zip_pickle(bin, list, sizeof(list) - 1), "write");
 	T_FAILS(dir, FVL_STATUS_UNSUPPORTED, "not a dict");
-	static const uint8_t cut[] = "\x80\x02}q\x00(X\x40\x00\x00\x00" "ab";
+	static const uint8_t cut[] = "\x80\x02}q\x00(X\x40\x00\x00\x00"
+	                             "ab";
 	T_ASSERT(write_zip_pickle(bin, cut, sizeof(cut) - 1), "write");
 	T_FAILS(dir, FVL_STATUS_UNSUPPORTED, "truncated pickle");
 	static const char junk[] = "PK\x03\x04 garbage";
@@ -846,10 +999,13 @@ static void test_bin_with_unexpected_pickle_content(void)
 
 static void test_output_path_not_writable(void)
 {
-	struct convert_opts o = opts_for(t_datapath(F2), "/nonexistent-fvl-dir/out.gguf", FVL_TYPE_F16);
+	struct convert_opts o =
+	        opts_for(t_datapath(F2), "/nonexistent-fvl-dir/out.gguf", FVL_TYPE_F16);
 	enum fvl_status st = convert_run(&o);
-	T_ASSERT(st == FVL_STATUS_IO && strstr(fvl_last_error(), "cannot create "
-	         "/nonexistent-fvl-dir/out.gguf.tmp"), "%s: %s", fvl_status_str(st), fvl_last_error());
+	T_ASSERT(st == FVL_STATUS_IO &&
+	                 strstr(fvl_last_error(), "cannot create "
+	                                          "/nonexistent-fvl-dir/out.gguf.tmp"),
+	         "%s: %s", fvl_status_str(st), fvl_last_error());
 	t_note("%s", fvl_last_error());
 }
 
@@ -875,21 +1031,28 @@ static void test_missing_weights_and_configs(void)
  * 8,030,261,248 + one <pad> row of 4,096 in embed_tokens and lm_head). */
 static void test_synth_shapes_match_published_parameter_counts(void)
 {
-	static const struct { const char *arch; uint64_t params; } want[] = {
-		{"florence2-large", 360632320ull + 2201600 + 207873024 + 205758464 + 51289},
-		{"florence-vl-3b", 360632320ull + 2201600 + 207873024 + 205758464 + 51289 + 31466496 +
-		                   3821079552ull},
-		{"florence-vl-8b", 360632320ull + 2201600 + 207873024 + 205758464 + 51289 + 50343936 +
-		                   8030261248ull + 2 * 4096},
+	static const struct {
+		const char *arch;
+		uint64_t params;
+	} want[] = {
+	        {"florence2-large", 360632320ull + 2201600 + 207873024 + 205758464 + 51289},
+	        {"florence-vl-3b",
+	         360632320ull + 2201600 + 207873024 + 205758464 + 51289 + 31466496 + 3821079552ull},
+	        {"florence-vl-8b", 360632320ull + 2201600 + 207873024 + 205758464 + 51289 +
+	                                   50343936 + 8030261248ull + 2 * 4096},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		struct convert_opts o = {.wtype = FVL_TYPE_Q4_0, .vision_wtype = FVL_TYPE_F16,
-		                         .embed_wtype = FVL_TYPE_Q8_0, .quiet = true, .dry_run = true};
+		struct convert_opts o = {.wtype = FVL_TYPE_Q4_0,
+		                         .vision_wtype = FVL_TYPE_F16,
+		                         .embed_wtype = FVL_TYPE_Q8_0,
+		                         .quiet = true,
+		                         .dry_run = true};
 		uint64_t params = 0, bytes = 0;
-		T_ASSERT(synth_run_ex(want[i].arch, 1, &o, &params, &bytes) == FVL_STATUS_OK, "%s: %s",
-		         want[i].arch, fvl_last_error());
-		T_ASSERT(params == want[i].params, "%s: %llu parameters, published shapes give %llu",
-		         want[i].arch, (unsigned long long)params, (unsigned long long)want[i].params);
+		T_ASSERT(synth_run_ex(want[i].arch, 1, &o, &params, &bytes) == FVL_STATUS_OK,
+		         "%s: %s", want[i].arch, fvl_last_error());
+		T_ASSERT(params == want[i].params,
+		         "%s: %llu parameters, published shapes give %llu", want[i].arch,
+		         (unsigned long long)params, (unsigned long long)want[i].params);
 		t_note("%s: %llu parameters, q4_0 LLM / f16 vision / q8_0 embeddings: %.3f GB",
 		       want[i].arch, (unsigned long long)params, (double)bytes / 1e9);
 	}
@@ -900,8 +1063,11 @@ static void test_synth_writes_a_deterministic_readable_file(void)
 	if (quick())
 		T_SKIP("FVL_TEST_QUICK: writes a 0.5 GB file");
 	const char *a = t_tmppath("synth-a.gguf");
-	struct convert_opts o = {.out = a, .wtype = FVL_TYPE_Q4_0, .vision_wtype = FVL_TYPE_Q4_0,
-	                         .embed_wtype = FVL_TYPE_Q8_0, .quiet = true};
+	struct convert_opts o = {.out = a,
+	                         .wtype = FVL_TYPE_Q4_0,
+	                         .vision_wtype = FVL_TYPE_Q4_0,
+	                         .embed_wtype = FVL_TYPE_Q8_0,
+	                         .quiet = true};
 	uint64_t params, bytes;
 	struct fvl_gguf *g;
 	struct stat sb;
@@ -917,8 +1083,10 @@ static void test_synth_writes_a_deterministic_readable_file(void)
 	double sum = 0;
 	for (int j = 0; j < 768; j++)
 		sum += fabs(row[j]);
-	T_ASSERT(sum > 768 * 0.01 && sum < 768 * 0.05, "random values of the wrong scale (mean |x| "
-	         "%.4f)", sum / 768);
+	T_ASSERT(sum > 768 * 0.01 && sum < 768 * 0.05,
+	         "random values of the wrong scale (mean |x| "
+	         "%.4f)",
+	         sum / 768);
 	uint8_t first[64];
 	memcpy(first, t->data, 64);
 	fvl_gguf_free(g);
@@ -936,7 +1104,8 @@ static void test_synth_writes_a_deterministic_readable_file(void)
 	unlink(a);
 	unlink(b);
 	T_ASSERT(synth_run_ex("florence9", 7, &o, NULL, NULL) == FVL_STATUS_INVALID_ARGUMENT &&
-	         strstr(fvl_last_error(), "unknown --arch 'florence9'"), "%s", fvl_last_error());
+	                 strstr(fvl_last_error(), "unknown --arch 'florence9'"),
+	         "%s", fvl_last_error());
 }
 
 void suite_convert(void)

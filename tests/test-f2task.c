@@ -25,9 +25,12 @@ static const char *florence2_model(void)
 	if (path[0])
 		return path;
 	snprintf(path, sizeof(path), "%s/florence2-tiny.gguf", t_tmpdir());
-	struct convert_opts o = {.ckpt_dir = t_datapath("florence2-tiny"), .out = path,
-	                         .wtype = FVL_TYPE_F32, .vision_wtype = FVL_TYPE_F32,
-	                         .embed_wtype = FVL_TYPE_F32, .quiet = true};
+	struct convert_opts o = {.ckpt_dir = t_datapath("florence2-tiny"),
+	                         .out = path,
+	                         .wtype = FVL_TYPE_F32,
+	                         .vision_wtype = FVL_TYPE_F32,
+	                         .embed_wtype = FVL_TYPE_F32,
+	                         .quiet = true};
 	if (convert_run(&o) != FVL_STATUS_OK) {
 		path[0] = '\0';
 		return NULL;
@@ -54,9 +57,11 @@ static bool open_dec(struct dec_fixture *x, const char *path, const char *task)
 	const int n = golden_ids(key, ids, 64);
 	float *feat = golden_tensor("image_features", 17 * 64);
 	if (!path || n <= 0 || !feat || fvl_gguf_open(path, &x->g) != FVL_STATUS_OK ||
-	    fvl_f2_load(&x->f, x->g) != FVL_STATUS_OK || fvl_f2_decoder_load(&x->d, x->g) != FVL_STATUS_OK ||
+	    fvl_f2_load(&x->f, x->g) != FVL_STATUS_OK ||
+	    fvl_f2_decoder_load(&x->d, x->g) != FVL_STATUS_OK ||
 	    fvl_compute_init(&x->compute, 2, NULL) != FVL_STATUS_OK) {
-		t_failf(__FILE__, __LINE__, "load %s: %s", path ? path : "(no model)", fvl_last_error());
+		t_failf(__FILE__, __LINE__, "load %s: %s", path ? path : "(no model)",
+		        fvl_last_error());
 		free(feat);
 		return false;
 	}
@@ -65,7 +70,8 @@ static bool open_dec(struct dec_fixture *x, const char *path, const char *task)
 		p[i] = ids[i];
 	x->n_enc = 17 + (size_t)n;
 	x->enc = malloc(x->n_enc * 64 * sizeof(float));
-	bool ok = x->enc && fvl_f2_encoder_forward(&x->f.encoder, &x->compute, feat, 17, p, (size_t)n, x->enc) == 0;
+	bool ok = x->enc && fvl_f2_encoder_forward(&x->f.encoder, &x->compute, feat, 17, p,
+	                                           (size_t)n, x->enc) == 0;
 	free(feat);
 	if (!ok)
 		t_failf(__FILE__, __LINE__, "encoder: %s", fvl_last_error());
@@ -96,12 +102,12 @@ static void check_model(const char *what, const char *path)
 		snprintf(name, sizeof(name), "florence_%s_first_logits", tasks[t]);
 		float *want = golden_tensor(name, V), *got = malloc(V * sizeof(float));
 		const int32_t start = x.d.start_id, parent = 0;
-		T_CHECK(fvl_f2_decoder_state_init(&x.d, &x.compute, x.enc, x.n_enc, 1, 32, &s) == 0, "%s",
-		        fvl_last_error());
+		T_CHECK(fvl_f2_decoder_state_init(&x.d, &x.compute, x.enc, x.n_enc, 1, 32, &s) == 0,
+		        "%s", fvl_last_error());
 		if (s && want && got && fvl_f2_decoder_step(s, 1, &parent, &start, 0, got) == 0) {
 			const double e = golden_err(got, want, V);
-			t_note("%s %s: first-step logits error %.2g, argmax %zu (golden %zu)", what, tasks[t],
-			       e, golden_argmax(got, V), golden_argmax(want, V));
+			t_note("%s %s: first-step logits error %.2g, argmax %zu (golden %zu)", what,
+			       tasks[t], e, golden_argmax(got, V), golden_argmax(want, V));
 			T_CHECK(e <= 1e-3, "%s %s logits error %.3g", what, tasks[t], e);
 		} else {
 			T_CHECK(false, "%s %s: %s", what, tasks[t], fvl_last_error());
@@ -110,20 +116,28 @@ static void check_model(const char *what, const char *path)
 		 * 40 (40 positions make the caches grow past their first 32) */
 		snprintf(name, sizeof(name), "florence_tasks.%s.greedy_ids", tasks[t]);
 		const int n = golden_ids(name, want_ids, 16);
-		struct fvl_search sr = {.n_vocab = V, .start_id = start, .eos_id = -1, .n_beams = 1,
-		                        .max_new = 40, .length_penalty = 1.0f, .forced_bos_id = -1};
+		struct fvl_search sr = {.n_vocab = V,
+		                        .start_id = start,
+		                        .eos_id = -1,
+		                        .n_beams = 1,
+		                        .max_new = 40,
+		                        .length_penalty = 1.0f,
+		                        .forced_bos_id = -1};
 		int32_t out[40];
 		size_t n_out = 0;
 		fvl_f2_decoder_state_free(s);
 		s = NULL;
-		T_CHECK(n > 0 && fvl_f2_decoder_state_init(&x.d, &x.compute, x.enc, x.n_enc, 1, 40, &s) == 0 &&
-		        fvl_search_run(&sr, fvl_f2_decoder_step, s, out, &n_out) == 0, "greedy: %s",
-		        fvl_last_error());
+		T_CHECK(n > 0 &&
+		                fvl_f2_decoder_state_init(&x.d, &x.compute, x.enc, x.n_enc, 1, 40,
+		                                          &s) == 0 &&
+		                fvl_search_run(&sr, fvl_f2_decoder_step, s, out, &n_out) == 0,
+		        "greedy: %s", fvl_last_error());
 		size_t same = 0;
 		for (size_t i = 0; i < n_out && (int)i < n; i++)
 			same += out[i] == want_ids[i];
 		t_note("%s %s: greedy %zu of %d ids identical", what, tasks[t], same, n);
-		T_CHECK(n_out == 40 && same == (size_t)n, "%s %s greedy ids differ", what, tasks[t]);
+		T_CHECK(n_out == 40 && same == (size_t)n, "%s %s greedy ids differ", what,
+		        tasks[t]);
 		fvl_f2_decoder_state_free(s);
 		free(want);
 		free(got);
@@ -148,14 +162,18 @@ static void test_native_florence2_decoder_matches_goldens(void)
 {
 	static char path[600];
 	snprintf(path, sizeof(path), "%s/florence2-tiny-native.gguf", t_tmpdir());
-	struct convert_opts o = {.ckpt_dir = t_datapath("florence2-tiny-native"), .out = path,
-	                         .wtype = FVL_TYPE_F32, .vision_wtype = FVL_TYPE_F32,
-	                         .embed_wtype = FVL_TYPE_F32, .quiet = true};
+	struct convert_opts o = {.ckpt_dir = t_datapath("florence2-tiny-native"),
+	                         .out = path,
+	                         .wtype = FVL_TYPE_F32,
+	                         .vision_wtype = FVL_TYPE_F32,
+	                         .embed_wtype = FVL_TYPE_F32,
+	                         .quiet = true};
 	T_ASSERT(convert_run(&o) == FVL_STATUS_OK, "%s", fvl_last_error());
 	struct fvl_gguf *orig = NULL;
 	const float *bias = NULL;
 	T_ASSERT(fvl_gguf_open(florence2_model(), &orig) == 0 &&
-	         fvl_tensor_f32(orig, "fd.logits_bias", 51289, &bias) == 0, "bias");
+	                 fvl_tensor_f32(orig, "fd.logits_bias", 51289, &bias) == 0,
+	         "bias");
 	double worst = 0;
 	for (size_t t = 0; t < 3; t++) {
 		struct dec_fixture x;
@@ -166,10 +184,12 @@ static void test_native_florence2_decoder_matches_goldens(void)
 			break;
 		}
 		snprintf(name, sizeof(name), "florence_%s_first_logits", tasks[t]);
-		float *want = golden_tensor(name, 51289), *got = malloc(x.d.n_vocab * sizeof(float));
+		float *want = golden_tensor(name, 51289),
+		      *got = malloc(x.d.n_vocab * sizeof(float));
 		const int32_t start = x.d.start_id, parent = 0;
 		bool ok = x.d.n_vocab == 51328 && !x.d.logits_bias && want && got &&
-		          fvl_f2_decoder_state_init(&x.d, &x.compute, x.enc, x.n_enc, 1, 8, &s) == 0 &&
+		          fvl_f2_decoder_state_init(&x.d, &x.compute, x.enc, x.n_enc, 1, 8, &s) ==
+		                  0 &&
 		          fvl_f2_decoder_step(s, 1, &parent, &start, 0, got) == 0;
 		for (size_t i = 0; ok && i < 51289; i++)
 			want[i] -= bias[i];
@@ -184,7 +204,8 @@ static void test_native_florence2_decoder_matches_goldens(void)
 	}
 	fvl_gguf_free(orig);
 	t_note("native layout: first-step logits of CAPTION/OCR/OD within %.2e of the goldens less "
-	       "final_logits_bias", worst);
+	       "final_logits_bias",
+	       worst);
 }
 
 /* A decoder stand-in with a 4-token vocabulary whose logits depend on the last token only; the
@@ -198,8 +219,10 @@ static enum fvl_status toy_step(void *ctx, size_t nb, const int32_t *parents, co
                                 size_t pos, float *logits)
 {
 	/* p(next | last) as probabilities; rows: last = 0 (start), 1, 2, 3 (3 is EOS) */
-	static const float p[4][4] = {{0.0f, 0.5f, 0.4f, 0.1f}, {0.0f, 0.3f, 0.3f, 0.4f},
-	                              {0.0f, 0.05f, 0.05f, 0.9f}, {0.25f, 0.25f, 0.25f, 0.25f}};
+	static const float p[4][4] = {{0.0f, 0.5f, 0.4f, 0.1f},
+	                              {0.0f, 0.3f, 0.3f, 0.4f},
+	                              {0.0f, 0.05f, 0.05f, 0.9f},
+	                              {0.25f, 0.25f, 0.25f, 0.25f}};
 	struct toy *t = ctx;
 	(void)parents, (void)pos;
 	t->calls++;
@@ -215,14 +238,21 @@ static void test_beam_search_hand_cases(void)
 	int32_t out[8];
 	size_t n = 0;
 	/* greedy: 1 (0.5), then 3 (0.4): "1 EOS", probability 0.2 */
-	struct fvl_search s = {.n_vocab = 4, .start_id = 0, .eos_id = 3, .n_beams = 1, .max_new = 6,
-	                       .length_penalty = 1.0f, .forced_bos_id = -1};
+	struct fvl_search s = {.n_vocab = 4,
+	                       .start_id = 0,
+	                       .eos_id = 3,
+	                       .n_beams = 1,
+	                       .max_new = 6,
+	                       .length_penalty = 1.0f,
+	                       .forced_bos_id = -1};
 	T_ASSERT(fvl_search_run(&s, toy_step, &t, out, &n) == 0, "%s", fvl_last_error());
-	T_CHECK(n == 2 && out[0] == 1 && out[1] == 3, "greedy gave %zu ids (%d %d)", n, out[0], out[1]);
+	T_CHECK(n == 2 && out[0] == 1 && out[1] == 3, "greedy gave %zu ids (%d %d)", n, out[0],
+	        out[1]);
 	/* two beams: "2 EOS" has 0.4 * 0.9 = 0.36 > 0.2; with length_penalty 1 both have length 2 */
 	s.n_beams = 2;
 	T_ASSERT(fvl_search_run(&s, toy_step, &t, out, &n) == 0, "%s", fvl_last_error());
-	T_CHECK(n == 2 && out[0] == 2 && out[1] == 3, "beams gave %zu ids (%d %d)", n, out[0], out[1]);
+	T_CHECK(n == 2 && out[0] == 2 && out[1] == 3, "beams gave %zu ids (%d %d)", n, out[0],
+	        out[1]);
 	/* no EOS reachable within max_new = 1: the best unfinished beam is returned */
 	s.max_new = 1;
 	T_ASSERT(fvl_search_run(&s, toy_step, &t, out, &n) == 0, "%s", fvl_last_error());
@@ -246,8 +276,13 @@ static void test_no_repeat_ngram(void)
 {
 	int32_t out[8];
 	size_t n = 0;
-	struct fvl_search s = {.n_vocab = 4, .start_id = 0, .eos_id = -1, .n_beams = 1, .max_new = 6,
-	                       .length_penalty = 1.0f, .forced_bos_id = -1};
+	struct fvl_search s = {.n_vocab = 4,
+	                       .start_id = 0,
+	                       .eos_id = -1,
+	                       .n_beams = 1,
+	                       .max_new = 6,
+	                       .length_penalty = 1.0f,
+	                       .forced_bos_id = -1};
 	T_ASSERT(fvl_search_run(&s, rep_step, NULL, out, &n) == 0 && n == 6, "plain");
 	T_CHECK(out[0] == 1 && out[5] == 1, "without the ban every id is 1");
 	/* The start token counts (as HF's decoder_input_ids do). 0 1, then 1 (no bigram from 1 yet);
@@ -257,14 +292,16 @@ static void test_no_repeat_ngram(void)
 	T_ASSERT(fvl_search_run(&s, rep_step, NULL, out, &n) == 0 && n == 6, "ngram");
 	static const int32_t want[6] = {1, 1, 2, 1, 3, 1};
 	bool same = memcmp(out, want, sizeof(want)) == 0;
-	T_CHECK(same, "ngram 2 gave %d %d %d %d %d %d", out[0], out[1], out[2], out[3], out[4], out[5]);
+	T_CHECK(same, "ngram 2 gave %d %d %d %d %d %d", out[0], out[1], out[2], out[3], out[4],
+	        out[5]);
 	/* trigrams: 0 1 1, then 1 (no trigram starts with 1 1 yet), then (1 1 1) is seen -> 2, then
 	 * (1 2 ..) and (2 1 ..) are new -> 1 1 */
 	s.no_repeat_ngram = 3;
 	T_ASSERT(fvl_search_run(&s, rep_step, NULL, out, &n) == 0 && n == 6, "ngram 3");
 	static const int32_t want3[6] = {1, 1, 1, 2, 1, 1};
 	same = memcmp(out, want3, sizeof(want3)) == 0;
-	T_CHECK(same, "ngram 3 gave %d %d %d %d %d %d", out[0], out[1], out[2], out[3], out[4], out[5]);
+	T_CHECK(same, "ngram 3 gave %d %d %d %d %d %d", out[0], out[1], out[2], out[3], out[4],
+	        out[5]);
 }
 
 /* ---- the task layer ------------------------------------------------------------------------------ */
@@ -294,11 +331,12 @@ static void test_task_prompts_match_the_processor(void)
 		size_t n = 0;
 		snprintf(key, sizeof(key), "florence_tasks.%s.prompt_ids", tasks[i]);
 		const int nw = golden_ids(key, want, 64);
-		const char *tmpl = i == 0 ? "What does the image describe?" : i == 1 ?
-		                   "What is the text in the image?" :
-		                   "Locate the objects with category name in the image.";
+		const char *tmpl = i == 0   ? "What does the image describe?"
+		                   : i == 1 ? "What is the text in the image?"
+		                            : "Locate the objects with category name in the image.";
 		T_CHECK(ti && fvl_task_prompt(ti, tmpl, NULL, &prompt) == 0 &&
-		        fvl_tok_encode(t, prompt, strlen(prompt), true, &ids, &n) == 0, "%s", tasks[i]);
+		                fvl_tok_encode(t, prompt, strlen(prompt), true, &ids, &n) == 0,
+		        "%s", tasks[i]);
 		bool same = ids && (int)n == nw;
 		for (size_t j = 0; same && j < n; j++)
 			same = ids[j] == want[j];
@@ -308,22 +346,30 @@ static void test_task_prompts_match_the_processor(void)
 		prompt = NULL;
 	}
 	const struct fvl_task_info *gr = fvl_task_find("<CAPTION_TO_PHRASE_GROUNDING>");
-	T_CHECK(gr && fvl_task_prompt(gr, "Locate the phrases in the caption: {input}", "a cat",
-	                              &prompt) == 0 &&
-	        strcmp(prompt, "Locate the phrases in the caption: a cat") == 0, "grounding prompt");
+	T_CHECK(gr &&
+	                fvl_task_prompt(gr, "Locate the phrases in the caption: {input}", "a cat",
+	                                &prompt) == 0 &&
+	                strcmp(prompt, "Locate the phrases in the caption: a cat") == 0,
+	        "grounding prompt");
 	free(prompt);
 	T_CHECK(fvl_task_prompt(gr, "x {input}", NULL, &prompt) == FVL_STATUS_INVALID_ARGUMENT &&
-	        strstr(fvl_last_error(), "--text"), "missing text: %s", fvl_last_error());
+	                strstr(fvl_last_error(), "--text"),
+	        "missing text: %s", fvl_last_error());
 	T_CHECK(fvl_task_prompt(fvl_task_find("caption"), "x", "y", &prompt) ==
-	        FVL_STATUS_INVALID_ARGUMENT, "caption takes no text");
-	T_CHECK(fvl_task_find("no_such_task") == NULL && fvl_task_find("od") == fvl_task_find("<od>"),
+	                FVL_STATUS_INVALID_ARGUMENT,
+	        "caption takes no text");
+	T_CHECK(fvl_task_find("no_such_task") == NULL &&
+	                fvl_task_find("od") == fvl_task_find("<od>"),
 	        "lookup");
 	fvl_tok_free(t);
 	fvl_gguf_free(g);
 }
 
 /* ids: words are encoded, numbers 0..999 are <loc_k>, -1 is <s>, -2 is </s>. */
-struct seq_item { const char *word; int loc; };
+struct seq_item {
+	const char *word;
+	int loc;
+};
 
 static char *decode_seq(struct fvl_tok *t, const struct seq_item *it, size_t n)
 {
@@ -352,8 +398,14 @@ static bool near(float a, double b)
 	return fabs((double)a - b) < 1e-3;
 }
 
-#define W(s) {s, 0}
-#define L(k) {NULL, k}
+#define W(s)                                                                                       \
+	{                                                                                          \
+		s, 0                                                                               \
+	}
+#define L(k)                                                                                       \
+	{                                                                                          \
+		NULL, k                                                                            \
+	}
 
 static void test_post_processing_of_handmade_sequences(void)
 {
@@ -363,8 +415,9 @@ static void test_post_processing_of_handmade_sequences(void)
 	const struct fvl_task_geom geom = {600, 400, 0, 0, 0}, pad = {600, 400, 600, 0, 100};
 	struct fvl_task_result r;
 	/* detection: two phrases, the second with two boxes */
-	const struct seq_item od[] = {L(-1), W("car"), L(100), L(200), L(300), L(400), W("dog"),
-	                              L(0), L(0), L(999), L(999), L(10), L(20), L(30), L(40), L(-2)};
+	const struct seq_item od[] = {L(-1),    W("car"), L(100), L(200), L(300), L(400),
+	                              W("dog"), L(0),     L(0),   L(999), L(999), L(10),
+	                              L(20),    L(30),    L(40),  L(-2)};
 	char *text = decode_seq(t, od, sizeof(od) / sizeof(od[0]));
 	memset(&r, 0, sizeof(r));
 	T_ASSERT(text && fvl_task_parse(fvl_task_find("od"), text, &geom, &r) == 0, "od parse");
@@ -372,12 +425,15 @@ static void test_post_processing_of_handmade_sequences(void)
 	T_CHECK(r.n_items == 3 && r.item_coords == 4, "od: %zu boxes", r.n_items);
 	if (r.n_items == 3) {
 		const struct fvl_task_item *a = &r.items[0], *b = &r.items[1], *c = &r.items[2];
-		T_CHECK(!strcmp(a->label, "car") && near(a->coords[0], 60.3) && near(a->coords[1], 80.2) &&
-		        near(a->coords[2], 180.3) && near(a->coords[3], 160.2), "car box %s %.2f %.2f",
-		        a->label, a->coords[0], a->coords[1]);
-		T_CHECK(!strcmp(b->label, "dog") && near(b->coords[0], 0.3) && near(b->coords[3], 399.8),
+		T_CHECK(!strcmp(a->label, "car") && near(a->coords[0], 60.3) &&
+		                near(a->coords[1], 80.2) && near(a->coords[2], 180.3) &&
+		                near(a->coords[3], 160.2),
+		        "car box %s %.2f %.2f", a->label, a->coords[0], a->coords[1]);
+		T_CHECK(!strcmp(b->label, "dog") && near(b->coords[0], 0.3) &&
+		                near(b->coords[3], 399.8),
 		        "dog box");
-		T_CHECK(!strcmp(c->label, "dog") && near(c->coords[0], 6.3) && near(c->coords[1], 8.2),
+		T_CHECK(!strcmp(c->label, "dog") && near(c->coords[0], 6.3) &&
+		                near(c->coords[1], 8.2),
 		        "second dog box");
 	}
 	T_CHECK(strstr(r.text, "<s>") == NULL && strstr(r.text, "</s>") == NULL, "specials left");
@@ -385,36 +441,44 @@ static void test_post_processing_of_handmade_sequences(void)
 	/* the same on a padded square: y shifts by the padding */
 	T_ASSERT(fvl_task_parse(fvl_task_find("od"), text, &pad, &r) == 0, "pad");
 	T_CHECK(r.n_items == 3 && near(r.items[0].coords[1], 200.5 * 0.6 - 100) &&
-	        near(r.items[0].coords[2], 180.3), "padded box %.2f", r.n_items ? r.items[0].coords[1] : 0);
+	                near(r.items[0].coords[2], 180.3),
+	        "padded box %.2f", r.n_items ? r.items[0].coords[1] : 0);
 	fvl_task_result_free(&r);
 	free(text);
 	/* OCR with regions: two lines of 8 locations each */
-	const struct seq_item ocr[] = {L(-1), W("HELLO"), L(1), L(2), L(3), L(4), L(5), L(6), L(7), L(8),
-	                               W("WORLD 42"), L(10), L(10), L(20), L(10), L(20), L(20), L(10),
-	                               L(20), L(-2)};
+	const struct seq_item ocr[] = {L(-1), W("HELLO"), L(1),  L(2),          L(3),  L(4),  L(5),
+	                               L(6),  L(7),       L(8),  W("WORLD 42"), L(10), L(10), L(20),
+	                               L(10), L(20),      L(20), L(10),         L(20), L(-2)};
 	text = decode_seq(t, ocr, sizeof(ocr) / sizeof(ocr[0]));
-	T_ASSERT(text && fvl_task_parse(fvl_task_find("ocr_with_region"), text, &geom, &r) == 0, "ocr");
+	T_ASSERT(text && fvl_task_parse(fvl_task_find("ocr_with_region"), text, &geom, &r) == 0,
+	         "ocr");
 	T_CHECK(r.n_items == 2 && r.item_coords == 8, "ocr: %zu lines", r.n_items);
 	if (r.n_items == 2)
-		T_CHECK(!strcmp(r.items[0].label, "HELLO") && !strcmp(r.items[1].label, "WORLD 42") &&
-		        near(r.items[0].coords[0], 0.9) && near(r.items[0].coords[7], 3.4) &&
-		        near(r.items[1].coords[2], 12.3), "ocr lines '%s' '%s' %.2f", r.items[0].label,
-		        r.items[1].label, r.items[0].coords[0]);
+		T_CHECK(!strcmp(r.items[0].label, "HELLO") &&
+		                !strcmp(r.items[1].label, "WORLD 42") &&
+		                near(r.items[0].coords[0], 0.9) &&
+		                near(r.items[0].coords[7], 3.4) && near(r.items[1].coords[2], 12.3),
+		        "ocr lines '%s' '%s' %.2f", r.items[0].label, r.items[1].label,
+		        r.items[0].coords[0]);
 	fvl_task_result_free(&r);
 	free(text);
 	/* grounding drops the black-listed phrases */
-	const struct seq_item gr[] = {W("the"), L(1), L(2), L(3), L(4), W(" a cat"), L(5), L(6), L(7),
-	                              L(8), L(-2)};
+	const struct seq_item gr[] = {W("the"), L(1), L(2), L(3), L(4), W(" a cat"),
+	                              L(5),     L(6), L(7), L(8), L(-2)};
 	text = decode_seq(t, gr, sizeof(gr) / sizeof(gr[0]));
-	T_ASSERT(text && fvl_task_parse(fvl_task_find("caption_to_phrase_grounding"), text, &geom, &r) == 0,
+	T_ASSERT(text && fvl_task_parse(fvl_task_find("caption_to_phrase_grounding"), text, &geom,
+	                                &r) == 0,
 	         "grounding");
-	T_CHECK(r.n_items == 1 && !strcmp(r.items[0].label, "a cat"), "grounding: %zu items", r.n_items);
+	T_CHECK(r.n_items == 1 && !strcmp(r.items[0].label, "a cat"), "grounding: %zu items",
+	        r.n_items);
 	fvl_task_result_free(&r);
 	free(text);
 	/* region proposals: locations only, empty labels */
-	const struct seq_item rp[] = {L(-1), L(1), L(2), L(3), L(4), L(5), L(6), L(7), L(8), L(9), L(-2)};
+	const struct seq_item rp[] = {L(-1), L(1), L(2), L(3), L(4), L(5),
+	                              L(6),  L(7), L(8), L(9), L(-2)};
 	text = decode_seq(t, rp, sizeof(rp) / sizeof(rp[0]));
-	T_ASSERT(text && fvl_task_parse(fvl_task_find("region_proposal"), text, &geom, &r) == 0, "rp");
+	T_ASSERT(text && fvl_task_parse(fvl_task_find("region_proposal"), text, &geom, &r) == 0,
+	         "rp");
 	T_CHECK(r.n_items == 2 && r.items[1].label[0] == 0 && near(r.items[1].coords[0], 3.3),
 	        "proposals: %zu", r.n_items);
 	fvl_task_result_free(&r);
@@ -425,27 +489,35 @@ static void test_post_processing_of_handmade_sequences(void)
 
 static void test_post_processing_of_malformed_text(void)
 {
-	static const struct { const char *text; size_t od, ocr; } cases[] = {
-		{"", 0, 0},
-		{"car<loc_1><loc_2><loc_3>", 0, 0},                        /* truncated box */
-		{"car<loc_1><loc_2><loc_3><loc_4><loc_5><loc_6>", 1, 0},  /* a box and a half */
-		{"car<loc_1><loc_2><loc_3><loc_", 0, 0},
-		{"car<loc_><loc_2><loc_3><loc_4><loc_5>", 1, 0},  /* empty bin: "loc_>" is the phrase */
-		{"car<loc_99999999999999999999><loc_1><loc_1><loc_1>", 0, 0},
-		{"<loc_1><loc_2><loc_3><loc_4><loc_5>", 1, 0},  /* "loc_1>" is a phrase, as the regex has it */
-		{"a\nb<loc_1><loc_2><loc_3><loc_4>", 0, 0},      /* '.' stops at the newline */
-		{"x<loc_1><loc_2><loc_3><loc_4><loc_5><loc_6><loc_7><loc_8><loc_9>", 2, 1},
-		{"<<<<>>>><loc_5>>", 0, 0},
+	static const struct {
+		const char *text;
+		size_t od, ocr;
+	} cases[] = {
+	        {"", 0, 0},
+	        {"car<loc_1><loc_2><loc_3>", 0, 0},                      /* truncated box */
+	        {"car<loc_1><loc_2><loc_3><loc_4><loc_5><loc_6>", 1, 0}, /* a box and a half */
+	        {"car<loc_1><loc_2><loc_3><loc_", 0, 0},
+	        {"car<loc_><loc_2><loc_3><loc_4><loc_5>", 1,
+	         0}, /* empty bin: "loc_>" is the phrase */
+	        {"car<loc_99999999999999999999><loc_1><loc_1><loc_1>", 0, 0},
+	        {"<loc_1><loc_2><loc_3><loc_4><loc_5>", 1,
+	         0}, /* "loc_1>" is a phrase, as the regex has it */
+	        {"a\nb<loc_1><loc_2><loc_3><loc_4>", 0, 0}, /* '.' stops at the newline */
+	        {"x<loc_1><loc_2><loc_3><loc_4><loc_5><loc_6><loc_7><loc_8><loc_9>", 2, 1},
+	        {"<<<<>>>><loc_5>>", 0, 0},
 	};
 	const struct fvl_task_geom geom = {100, 100, 0, 0, 0};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct fvl_task_result r;
 		memset(&r, 0, sizeof(r));
 		T_CHECK(fvl_task_parse(fvl_task_find("od"), cases[i].text, &geom, &r) == 0 &&
-		        r.n_items == cases[i].od, "od case %zu: %zu boxes", i, r.n_items);
+		                r.n_items == cases[i].od,
+		        "od case %zu: %zu boxes", i, r.n_items);
 		fvl_task_result_free(&r);
-		T_CHECK(fvl_task_parse(fvl_task_find("ocr_with_region"), cases[i].text, &geom, &r) == 0 &&
-		        r.n_items == cases[i].ocr, "ocr case %zu: %zu quads", i, r.n_items);
+		T_CHECK(fvl_task_parse(fvl_task_find("ocr_with_region"), cases[i].text, &geom,
+		                       &r) == 0 &&
+		                r.n_items == cases[i].ocr,
+		        "ocr case %zu: %zu quads", i, r.n_items);
 		fvl_task_result_free(&r);
 	}
 	/* random token soup, heavy in locations: never a crash, every box inside 1000 bins */
@@ -463,14 +535,18 @@ static void test_post_processing_of_malformed_text(void)
 		size_t len;
 		T_ASSERT(fvl_tok_decode(t, ids, 64, false, &text, &len) == 0, "decode");
 		for (size_t k = 0; k < 4; k++) {
-			static const char *const names[] = {"od", "ocr_with_region", "region_proposal",
+			static const char *const names[] = {"od", "ocr_with_region",
+			                                    "region_proposal",
 			                                    "caption_to_phrase_grounding"};
 			struct fvl_task_result r;
 			memset(&r, 0, sizeof(r));
-			T_ASSERT(fvl_task_parse(fvl_task_find(names[k]), text, &geom, &r) == 0, "soup");
+			T_ASSERT(fvl_task_parse(fvl_task_find(names[k]), text, &geom, &r) == 0,
+			         "soup");
 			for (size_t j = 0; j < r.n_items; j++)
 				for (uint32_t c = 0; c < r.items[j].n_coords; c++)
-					T_ASSERT(r.items[j].coords[c] > 0 && r.items[j].coords[c] < 100, "coordinate");
+					T_ASSERT(r.items[j].coords[c] > 0 &&
+					                 r.items[j].coords[c] < 100,
+					         "coordinate");
 			fvl_task_result_free(&r);
 		}
 		free(text);
@@ -504,15 +580,22 @@ static void test_task_run_matches_the_golden_fed_chain(void)
 		fvl_task_params_default(&p);
 		p.task = "caption", p.n_beams = beams, p.max_new = 12, p.no_repeat_ngram = 3;
 		p.n_threads = 2;
-		T_CHECK(fvl_task_run(m, img.rgb, img.w, img.h, &p, &r) == 0, "%s", fvl_last_error());
-		struct fvl_search sr = {.n_vocab = x.d.n_vocab, .start_id = x.d.start_id,
-		                        .eos_id = x.d.eos_id, .n_beams = (uint32_t)beams, .max_new = 12,
-		                        .no_repeat_ngram = 3, .length_penalty = 1.0f,
-		                        .early_stopping = x.d.early_stopping,
-		                        .forced_bos_id = x.d.forced_bos_id, .forced_eos = x.d.forced_eos};
-		T_CHECK(fvl_f2_decoder_state_init(&x.d, &x.compute, x.enc, x.n_enc, 3, 12, &s) == 0 &&
-		        fvl_search_run(&sr, fvl_f2_decoder_step, s, want, &n_want) == 0, "%s",
+		T_CHECK(fvl_task_run(m, img.rgb, img.w, img.h, &p, &r) == 0, "%s",
 		        fvl_last_error());
+		struct fvl_search sr = {.n_vocab = x.d.n_vocab,
+		                        .start_id = x.d.start_id,
+		                        .eos_id = x.d.eos_id,
+		                        .n_beams = (uint32_t)beams,
+		                        .max_new = 12,
+		                        .no_repeat_ngram = 3,
+		                        .length_penalty = 1.0f,
+		                        .early_stopping = x.d.early_stopping,
+		                        .forced_bos_id = x.d.forced_bos_id,
+		                        .forced_eos = x.d.forced_eos};
+		T_CHECK(fvl_f2_decoder_state_init(&x.d, &x.compute, x.enc, x.n_enc, 3, 12, &s) ==
+		                        0 &&
+		                fvl_search_run(&sr, fvl_f2_decoder_step, s, want, &n_want) == 0,
+		        "%s", fvl_last_error());
 		bool same = r.n_ids == n_want;
 		for (size_t i = 0; same && i < n_want; i++)
 			same = r.ids[i] == want[i];
@@ -540,10 +623,12 @@ static void test_task_run_rejects_bad_requests(void)
 	fvl_task_params_default(&p);
 	p.task = "juggling";
 	T_CHECK(fvl_task_run(m, px, 2, 2, &p, &r) == FVL_STATUS_INVALID_ARGUMENT &&
-	        strstr(fvl_last_error(), "unknown task"), "%s", fvl_last_error());
+	                strstr(fvl_last_error(), "unknown task"),
+	        "%s", fvl_last_error());
 	p.task = "caption_to_phrase_grounding";
 	T_CHECK(fvl_task_run(m, px, 2, 2, &p, &r) == FVL_STATUS_INVALID_ARGUMENT &&
-	        strstr(fvl_last_error(), "--text"), "%s", fvl_last_error());
+	                strstr(fvl_last_error(), "--text"),
+	        "%s", fvl_last_error());
 	p.task = "od", p.n_beams = 99;
 	T_CHECK(fvl_task_run(m, px, 2, 2, &p, &r) == FVL_STATUS_INVALID_ARGUMENT, "beams 99");
 	p.n_beams = 1;

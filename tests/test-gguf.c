@@ -19,19 +19,33 @@ struct buf {
 	size_t n;
 };
 
-static void put(struct buf *b, const void *v, size_t n) { memcpy(b->p + b->n, v, n); b->n += n; }
-static void put_u32(struct buf *b, uint32_t v) { put(b, &v, 4); }
-static void put_u64(struct buf *b, uint64_t v) { put(b, &v, 8); }
-static void put_str(struct buf *b, const char *s) { put_u64(b, strlen(s)); put(b, s, strlen(s)); }
+static void put(struct buf *b, const void *v, size_t n)
+{
+	memcpy(b->p + b->n, v, n);
+	b->n += n;
+}
+static void put_u32(struct buf *b, uint32_t v)
+{
+	put(b, &v, 4);
+}
+static void put_u64(struct buf *b, uint64_t v)
+{
+	put(b, &v, 8);
+}
+static void put_str(struct buf *b, const char *s)
+{
+	put_u64(b, strlen(s));
+	put(b, s, strlen(s));
+}
 
 /* Everything a test may break; defaults give a valid file. */
 struct spec {
 	char magic[5];
 	uint32_t version;
-	uint64_t n_tensors, n_kv;   /* claimed counts */
-	uint64_t arch_len;          /* claimed length of the architecture string */
-	uint32_t kv_type;           /* type of the architecture entry */
-	uint64_t arr_n;             /* claimed length of the token array */
+	uint64_t n_tensors, n_kv; /* claimed counts */
+	uint64_t arch_len;        /* claimed length of the architecture string */
+	uint32_t kv_type;         /* type of the architecture entry */
+	uint64_t arr_n;           /* claimed length of the token array */
 	uint32_t arr_type;
 	uint32_t alignment;
 	uint32_t w_type, w_dims;
@@ -42,8 +56,9 @@ struct spec {
 
 static struct spec good(void)
 {
-	struct spec s = {"GGUF", 3, 2, 3, 4, FVL_GGUF_TYPE_STRING, 2, FVL_GGUF_TYPE_STRING, 64,
-	                 FVL_TYPE_Q8_0, 2, 32, "b", 128};
+	struct spec s = {
+	        "GGUF",        3, 2,  3,   4,  FVL_GGUF_TYPE_STRING, 2, FVL_GGUF_TYPE_STRING, 64,
+	        FVL_TYPE_Q8_0, 2, 32, "b", 128};
 	return s;
 }
 
@@ -87,8 +102,8 @@ static void build(const struct spec *s, struct buf *b)
 }
 
 /* Parses the spec's file; expects failure with status st and a message containing want. */
-static bool rejects(const struct spec *s, enum fvl_status st, const char *want, char *why,
-                    size_t why_n)
+static bool
+rejects(const struct spec *s, enum fvl_status st, const char *want, char *why, size_t why_n)
 {
 	struct buf b;
 	struct fvl_gguf *g = (struct fvl_gguf *)1;
@@ -112,10 +127,10 @@ static bool rejects(const struct spec *s, enum fvl_status st, const char *want, 
 	return true;
 }
 
-#define T_REJECTS(spec, st, want)                                                          \
-	do {                                                                               \
-		char why_[600];                                                            \
-		T_ASSERT(rejects(&(spec), st, want, why_, sizeof(why_)), "%s", why_);      \
+#define T_REJECTS(spec, st, want)                                                                  \
+	do {                                                                                       \
+		char why_[600];                                                                    \
+		T_ASSERT(rejects(&(spec), st, want, why_, sizeof(why_)), "%s", why_);              \
 	} while (0)
 
 static void test_handmade_file_parses(void)
@@ -128,14 +143,17 @@ static void test_handmade_file_parses(void)
 	build(&s, &b);
 	T_ASSERT(fvl_gguf_parse(b.p, b.n, &g) == FVL_STATUS_OK, "%s", fvl_last_error());
 	T_ASSERT(g->alignment == 64 && g->n_tensors == 2 && g->n_kv == 3, "header");
-	T_ASSERT(fvl_gguf_get_str(g, "general.architecture", &arch) == 0 && fvl_str_eq(arch, "test"),
+	T_ASSERT(fvl_gguf_get_str(g, "general.architecture", &arch) == 0 &&
+	                 fvl_str_eq(arch, "test"),
 	         "architecture");
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.tokens", FVL_GGUF_TYPE_STRING, &kv) == 0 && kv->n == 2 &&
-	         fvl_str_eq(fvl_gguf_arr_str(kv, 1), "bc"), "string array");
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.tokens", FVL_GGUF_TYPE_STRING, &kv) == 0 &&
+	                 kv->n == 2 && fvl_str_eq(fvl_gguf_arr_str(kv, 1), "bc"),
+	         "string array");
 	const struct fvl_gguf_tensor *t = fvl_gguf_find_tensor(g, "b");
 	T_ASSERT(t && t->type == FVL_TYPE_F32 && t->n_bytes == 16 && t->offset == 128, "tensor b");
 	T_ASSERT((const uint8_t *)t->data == b.p + g->data_offset + 128, "tensor b data");
-	T_ASSERT(fvl_gguf_find_tensor(g, "c") == NULL && fvl_gguf_find_tensor(g, "") == NULL, "find");
+	T_ASSERT(fvl_gguf_find_tensor(g, "c") == NULL && fvl_gguf_find_tensor(g, "") == NULL,
+	         "find");
 	fvl_gguf_free(g);
 }
 
@@ -148,7 +166,8 @@ static void test_every_truncation_is_rejected(void)
 	for (size_t n = 0; n < b.n; n++) {
 		struct fvl_gguf *g;
 		enum fvl_status st = fvl_gguf_parse(b.p, n, &g);
-		T_ASSERT(st != FVL_STATUS_OK, "a file cut to %zu of %zu bytes was accepted", n, b.n);
+		T_ASSERT(st != FVL_STATUS_OK, "a file cut to %zu of %zu bytes was accepted", n,
+		         b.n);
 		n_truncated_msg += strstr(fvl_last_error(), "truncated") != NULL ||
 		                   strstr(fvl_last_error(), "past the end") != NULL ||
 		                   strstr(fvl_last_error(), "impossible") != NULL ||
@@ -290,9 +309,12 @@ static enum fvl_status write_sample(const char *path, int variant)
 	    (st = fvl_gguf_writer_set_arr_str(w, "tokenizer.tokens", toks, NULL, 4)) ||
 	    (st = fvl_gguf_writer_set_arr(w, "fvl.arr_i32", FVL_GGUF_TYPE_INT32, ints, 4)) ||
 	    (st = fvl_gguf_writer_set_arr(w, "fvl.arr_f32", FVL_GGUF_TYPE_FLOAT32, floats, 3)) ||
-	    (st = fvl_gguf_writer_set_arr(w, "fvl.arr_u8", FVL_GGUF_TYPE_UINT8, u8s, variant ? 0 : 3)) ||
-	    (st = fvl_gguf_writer_add_tensor(w, "blk.0.attn_q.weight", FVL_TYPE_Q8_0, 2, ne_q, NULL)) ||
-	    (st = fvl_gguf_writer_add_tensor(w, "blk.0.attn_norm.weight", FVL_TYPE_F32, 1, ne_f, NULL)) ||
+	    (st = fvl_gguf_writer_set_arr(w, "fvl.arr_u8", FVL_GGUF_TYPE_UINT8, u8s,
+	                                  variant ? 0 : 3)) ||
+	    (st = fvl_gguf_writer_add_tensor(w, "blk.0.attn_q.weight", FVL_TYPE_Q8_0, 2, ne_q,
+	                                     NULL)) ||
+	    (st = fvl_gguf_writer_add_tensor(w, "blk.0.attn_norm.weight", FVL_TYPE_F32, 1, ne_f,
+	                                     NULL)) ||
 	    (st = fvl_gguf_writer_add_tensor(w, "v.x", FVL_TYPE_F16, 3, ne_h, NULL)) ||
 	    (st = fvl_gguf_writer_add_tensor(w, "q4", FVL_TYPE_Q4_0, 1, ne_q, NULL)) ||
 	    (st = fvl_gguf_writer_add_tensor(w, "bf", FVL_TYPE_BF16, 1, ne_f, NULL)))
@@ -311,7 +333,8 @@ static enum fvl_status write_sample(const char *path, int variant)
 			data[j] = (uint8_t)(i * 31 + (int)j);
 		/* in two pieces, to exercise streaming */
 		if ((st = fvl_gguf_writer_write_data(w, f, data, sizes[i] / 2)) ||
-		    (st = fvl_gguf_writer_write_data(w, f, data + sizes[i] / 2, sizes[i] - sizes[i] / 2)) ||
+		    (st = fvl_gguf_writer_write_data(w, f, data + sizes[i] / 2,
+		                                     sizes[i] - sizes[i] / 2)) ||
 		    (st = fvl_gguf_writer_end_tensor(w, f)))
 			goto done;
 	}
@@ -344,7 +367,8 @@ static void test_writer_reader_roundtrip(void)
 	T_ASSERT(write_sample(path, 0) == FVL_STATUS_OK, "write: %s", fvl_last_error());
 	T_ASSERT(fvl_gguf_open(path, &g) == FVL_STATUS_OK, "open: %s", fvl_last_error());
 	T_ASSERT(g->version == 3 && g->alignment == 64, "v%u align %u", g->version, g->alignment);
-	T_ASSERT(fvl_gguf_get_str(g, "general.architecture", &s) == 0 && fvl_str_eq(s, "florence-vl"),
+	T_ASSERT(fvl_gguf_get_str(g, "general.architecture", &s) == 0 &&
+	                 fvl_str_eq(s, "florence-vl"),
 	         "arch");
 	T_ASSERT(fvl_gguf_get_u32(g, "fvl.u32", &u32) == 0 && u32 == 4000000000u, "u32");
 	T_ASSERT(fvl_gguf_get_i64(g, "fvl.i32", &i64) == 0 && i64 == -42, "i32");
@@ -355,18 +379,24 @@ static void test_writer_reader_roundtrip(void)
 	T_ASSERT(fvl_gguf_get_bool(g, "fvl.bool", &b) == 0 && b, "bool");
 	T_ASSERT(fvl_gguf_get_bool(g, "fvl.missing", &b) == FVL_STATUS_NOT_FOUND, "missing");
 	T_ASSERT(fvl_gguf_get_str(g, "fvl.u32", &s) == FVL_STATUS_BAD_FILE &&
-	         strstr(fvl_last_error(), "expected str"), "type mismatch: %s", fvl_last_error());
-	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.tokens", FVL_GGUF_TYPE_STRING, &kv) == 0 && kv->n == 4,
+	                 strstr(fvl_last_error(), "expected str"),
+	         "type mismatch: %s", fvl_last_error());
+	T_ASSERT(fvl_gguf_get_arr(g, "tokenizer.tokens", FVL_GGUF_TYPE_STRING, &kv) == 0 &&
+	                 kv->n == 4,
 	         "tokens");
 	T_ASSERT(fvl_str_eq(fvl_gguf_arr_str(kv, 0), "<s>") && fvl_gguf_arr_str(kv, 1).n == 0 &&
-	         fvl_str_eq(fvl_gguf_arr_str(kv, 2), "hello world") &&
-	         fvl_str_eq(fvl_gguf_arr_str(kv, 3), "\xe2\x96\x81tok"), "token strings");
+	                 fvl_str_eq(fvl_gguf_arr_str(kv, 2), "hello world") &&
+	                 fvl_str_eq(fvl_gguf_arr_str(kv, 3), "\xe2\x96\x81tok"),
+	         "token strings");
 	T_ASSERT(fvl_gguf_get_arr(g, "fvl.arr_i32", FVL_GGUF_TYPE_INT32, &kv) == 0 && kv->n == 4 &&
-	         fvl_gguf_arr_int(kv, 0) == -5 && fvl_gguf_arr_int(kv, 3) == 2147483647, "i32 array");
+	                 fvl_gguf_arr_int(kv, 0) == -5 && fvl_gguf_arr_int(kv, 3) == 2147483647,
+	         "i32 array");
 	T_ASSERT(fvl_gguf_get_arr(g, "fvl.arr_f32", FVL_GGUF_TYPE_FLOAT32, &kv) == 0 &&
-	         (float)fvl_gguf_arr_float(kv, 2) == 3e-8f, "f32 array");
+	                 (float)fvl_gguf_arr_float(kv, 2) == 3e-8f,
+	         "f32 array");
 	T_ASSERT(fvl_gguf_get_arr(g, "fvl.arr_u8", FVL_GGUF_TYPE_UINT8, &kv) == 0 &&
-	         fvl_gguf_arr_int(kv, 2) == 255, "u8 array");
+	                 fvl_gguf_arr_int(kv, 2) == 255,
+	         "u8 array");
 	T_ASSERT(fvl_gguf_get_arr(g, "fvl.arr_u8", FVL_GGUF_TYPE_INT32, &kv) == FVL_STATUS_BAD_FILE,
 	         "array element type is checked");
 
@@ -379,7 +409,8 @@ static void test_writer_reader_roundtrip(void)
 	for (int i = 0; i < 5; i++) {
 		const struct fvl_gguf_tensor *t = fvl_gguf_find_tensor(g, names[i]);
 		T_ASSERT(t == &g->tensors[i], "tensor %s not found in order", names[i]);
-		T_ASSERT(t->type == types[i] && t->n_bytes == sizes[i], "tensor %s type/size", names[i]);
+		T_ASSERT(t->type == types[i] && t->n_bytes == sizes[i], "tensor %s type/size",
+		         names[i]);
 		T_ASSERT(((uintptr_t)t->data - (uintptr_t)g->map) % 64 == 0, "%s not 64-aligned",
 		         names[i]);
 		const uint8_t *d = t->data;
@@ -387,8 +418,9 @@ static void test_writer_reader_roundtrip(void)
 			T_ASSERT(d[j] == (uint8_t)(i * 31 + (int)j), "%s byte %llu", names[i],
 			         (unsigned long long)j);
 	}
-	T_ASSERT(g->tensors[2].n_dims == 3 && g->tensors[2].ne[0] == 4 && g->tensors[2].ne[2] == 2 &&
-	         g->tensors[2].ne[3] == 1, "shape of v.x");
+	T_ASSERT(g->tensors[2].n_dims == 3 && g->tensors[2].ne[0] == 4 &&
+	                 g->tensors[2].ne[2] == 2 && g->tensors[2].ne[3] == 1,
+	         "shape of v.x");
 	fvl_gguf_free(g);
 }
 
@@ -398,20 +430,24 @@ static void test_writer_refuses_misuse(void)
 	uint64_t ne[2] = {33, 1};
 	T_ASSERT(fvl_gguf_writer_init(&w) == FVL_STATUS_OK, "init");
 	T_ASSERT(fvl_gguf_writer_set_u32(w, "a", 1) == 0, "set");
-	T_ASSERT(fvl_gguf_writer_set_u32(w, "a", 2) == FVL_STATUS_INVALID_ARGUMENT, "duplicate key");
+	T_ASSERT(fvl_gguf_writer_set_u32(w, "a", 2) == FVL_STATUS_INVALID_ARGUMENT,
+	         "duplicate key");
 	T_ASSERT(fvl_gguf_writer_set_u32(w, "general.alignment", 32) == FVL_STATUS_INVALID_ARGUMENT,
 	         "alignment is the writer's");
 	T_ASSERT(fvl_gguf_writer_add_tensor(w, "t", FVL_TYPE_Q4_0, 2, ne, NULL) ==
-	         FVL_STATUS_INVALID_ARGUMENT, "q4_0 row of 33");
+	                 FVL_STATUS_INVALID_ARGUMENT,
+	         "q4_0 row of 33");
 	ne[0] = 32;
 	T_ASSERT(fvl_gguf_writer_add_tensor(w, "t", FVL_TYPE_Q4_0, 2, ne, NULL) == 0, "add");
 	T_ASSERT(fvl_gguf_writer_add_tensor(w, "t", FVL_TYPE_F32, 2, ne, NULL) ==
-	         FVL_STATUS_INVALID_ARGUMENT, "duplicate tensor");
+	                 FVL_STATUS_INVALID_ARGUMENT,
+	         "duplicate tensor");
 	char longname[80];
 	memset(longname, 'x', 79);
 	longname[79] = 0;
 	T_ASSERT(fvl_gguf_writer_add_tensor(w, longname, FVL_TYPE_F32, 2, ne, NULL) ==
-	         FVL_STATUS_INVALID_ARGUMENT, "name over 64 bytes");
+	                 FVL_STATUS_INVALID_ARGUMENT,
+	         "name over 64 bytes");
 	fvl_gguf_writer_free(w);
 }
 
@@ -438,8 +474,10 @@ static void test_model_load_and_errors(void)
 	T_ASSERT(write_sample(path, 0) == FVL_STATUS_OK, "write: %s", fvl_last_error());
 	/* A valid container fvl-quant did not write: refused, naming what is missing. */
 	T_ASSERT(fvl_model_load(path, &m) == FVL_STATUS_BAD_FILE && m == NULL &&
-	         strstr(fvl_last_error(), "model.gguf: no fvl.format_version: not a file fvl-quant "
-	                "wrote"), "incomplete model: %s", fvl_last_error());
+	                 strstr(fvl_last_error(),
+	                        "model.gguf: no fvl.format_version: not a file fvl-quant "
+	                        "wrote"),
+	         "incomplete model: %s", fvl_last_error());
 	fvl_model_free(NULL);
 
 	T_ASSERT(fvl_model_load(t_tmppath("nope.gguf"), &m) == FVL_STATUS_NOT_FOUND && m == NULL,
@@ -456,7 +494,8 @@ static void test_model_load_and_errors(void)
 	         fvl_last_error());
 	T_ASSERT(truncate(path, 10) == 0, "truncate");
 	T_ASSERT(fvl_model_load(path, &m) == FVL_STATUS_BAD_FILE &&
-	         strstr(fvl_last_error(), "truncated"), "short file: %s", fvl_last_error());
+	                 strstr(fvl_last_error(), "truncated"),
+	         "short file: %s", fvl_last_error());
 }
 
 int t_write_gguf_seeds(const char *dir)
@@ -513,42 +552,46 @@ static void test_crafted_hyperparameters_are_refused_at_load(void)
 		enum fvl_status want;
 		const char *says;
 	} cases[] = {
-		{"f2.text.encoder_heads", 0, 0, FVL_STATUS_BAD_FILE, "heads"},
-		{"f2.text.encoder_heads", 0, 1 << 20, FVL_STATUS_BAD_FILE, "head dim"},
-		{"f2.vision.window_size", 0, 0, FVL_STATUS_BAD_FILE, "window"},
-		{"f2.vision.num_heads", 0, 0, FVL_STATUS_BAD_FILE, "DaViT stage 0"},
-		{"f2.vision.patch_size", 3, 60, FVL_STATUS_BAD_FILE, "DaViT stage 3"},
-		{"f2.vision.pos_embed_max", 0, 1, FVL_STATUS_BAD_FILE, "position embeddings"},
-		{"llm.attention.key_length", 0, 1000, FVL_STATUS_BAD_FILE, "key_length"},
-		{"llm.attention.head_count_kv", 0, 3, FVL_STATUS_BAD_FILE, "attention shape"},
-		{"general.alignment", 0, 8, FVL_STATUS_BAD_FILE, "align"},
-		{"fvl.format_version", 0, 99, FVL_STATUS_UNSUPPORTED, "newer"},
-		{"fvl.format_version", 0, 0, FVL_STATUS_BAD_FILE, "not a version"},
-		{"f2.vision.layer_norm_eps", 0, 0x7fc00000, FVL_STATUS_BAD_FILE, "layer_norm_eps"},
-		{"fvl.image.token_id", 0, 5, FVL_STATUS_BAD_FILE, "negative id"},
+	        {"f2.text.encoder_heads", 0, 0, FVL_STATUS_BAD_FILE, "heads"},
+	        {"f2.text.encoder_heads", 0, 1 << 20, FVL_STATUS_BAD_FILE, "head dim"},
+	        {"f2.vision.window_size", 0, 0, FVL_STATUS_BAD_FILE, "window"},
+	        {"f2.vision.num_heads", 0, 0, FVL_STATUS_BAD_FILE, "DaViT stage 0"},
+	        {"f2.vision.patch_size", 3, 60, FVL_STATUS_BAD_FILE, "DaViT stage 3"},
+	        {"f2.vision.pos_embed_max", 0, 1, FVL_STATUS_BAD_FILE, "position embeddings"},
+	        {"llm.attention.key_length", 0, 1000, FVL_STATUS_BAD_FILE, "key_length"},
+	        {"llm.attention.head_count_kv", 0, 3, FVL_STATUS_BAD_FILE, "attention shape"},
+	        {"general.alignment", 0, 8, FVL_STATUS_BAD_FILE, "align"},
+	        {"fvl.format_version", 0, 99, FVL_STATUS_UNSUPPORTED, "newer"},
+	        {"fvl.format_version", 0, 0, FVL_STATUS_BAD_FILE, "not a version"},
+	        {"f2.vision.layer_norm_eps", 0, 0x7fc00000, FVL_STATUS_BAD_FILE, "layer_norm_eps"},
+	        {"fvl.image.token_id", 0, 5, FVL_STATUS_BAD_FILE, "negative id"},
 	};
 	char path[600];
 	snprintf(path, sizeof(path), "%s", t_tmppath("crafted-base.gguf"));
-	struct convert_opts o = {.ckpt_dir = t_datapath("fvl-tiny-phi3/checkpoint"), .out = path,
-	                         .wtype = FVL_TYPE_Q8_0, .vision_wtype = FVL_TYPE_F16,
-	                         .embed_wtype = FVL_TYPE_Q8_0, .no_florence_decoder = true,
+	struct convert_opts o = {.ckpt_dir = t_datapath("fvl-tiny-phi3/checkpoint"),
+	                         .out = path,
+	                         .wtype = FVL_TYPE_Q8_0,
+	                         .vision_wtype = FVL_TYPE_F16,
+	                         .embed_wtype = FVL_TYPE_Q8_0,
+	                         .no_florence_decoder = true,
 	                         .quiet = true};
 	T_ASSERT(convert_run(&o) == FVL_STATUS_OK, "%s", fvl_last_error());
 	FILE *f = fopen(path, "rb");
 	T_ASSERT(f && fseek(f, 0, SEEK_END) == 0, "open");
 	const size_t n = (size_t)ftell(f);
-	uint8_t *base = aligned_alloc(64, (n + 63) / 64 * 64), *work = aligned_alloc(64, (n + 63) / 64 * 64);
+	uint8_t *base = aligned_alloc(64, (n + 63) / 64 * 64),
+	        *work = aligned_alloc(64, (n + 63) / 64 * 64);
 	T_ASSERT(base && work && fseek(f, 0, SEEK_SET) == 0 && fread(base, 1, n, f) == n, "read");
 	fclose(f);
 	int ok = 0;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const enum fvl_status st = load_patched(base, n, work, cases[i].key, cases[i].elem,
-		                                        cases[i].value);
+		const enum fvl_status st =
+		        load_patched(base, n, work, cases[i].key, cases[i].elem, cases[i].value);
 		const bool good = st == cases[i].want && strstr(fvl_last_error(), cases[i].says);
 		ok += good;
 		if (!good)
-			t_note("%s = %lld: status %d, '%s'", cases[i].key, (long long)cases[i].value, st,
-			       fvl_last_error());
+			t_note("%s = %lld: status %d, '%s'", cases[i].key,
+			       (long long)cases[i].value, st, fvl_last_error());
 	}
 	free(base);
 	free(work);

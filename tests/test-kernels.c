@@ -65,20 +65,31 @@ static void test_q8_quant_variants_are_bit_exact(void)
 		const size_t m = 3, kk = ks[t];
 		float *x = malloc(m * kk * sizeof(float));
 		int8_t *q0 = malloc(m * kk), *q1 = malloc(m * kk);
-		float *d0 = malloc(m * kk / 32 * sizeof(float)), *d1 = malloc(m * kk / 32 * sizeof(float));
+		float *d0 = malloc(m * kk / 32 * sizeof(float)),
+		      *d1 = malloc(m * kk / 32 * sizeof(float));
 		T_ASSERT(x && q0 && q1 && d0 && d1, "oom");
 		fill(&r, x, m * kk, 3.0f);
-		x[0] = 127.0f; x[1] = 2.5f; x[2] = -2.5f; x[3] = 0.5f; /* exact halves: round to even */
+		x[0] = 127.0f;
+		x[1] = 2.5f;
+		x[2] = -2.5f;
+		x[3] = 0.5f; /* exact halves: round to even */
 		for (size_t j = 32; j < 64 && j < kk; j++)
 			x[j] = 0.0f; /* an all-zero block */
 		fvl_f32_q8_quant__scalar(m, kk, x, kk, q0, d0);
-		T_ASSERT(q0[1] == 2 && q0[2] == -2 && q0[3] == 0 && d0[0] == 1.0f, "round half even");
+		T_ASSERT(q0[1] == 2 && q0[2] == -2 && q0[3] == 0 && d0[0] == 1.0f,
+		         "round half even");
 		for (int v = 1; v < nv; v++) {
 			k[v].f32_q8_quant(m, kk, x, kk, q1, d1);
-			T_ASSERT(memcmp(q0, q1, m * kk) == 0 && memcmp(d0, d1, m * kk / 32 * sizeof(float)) == 0,
-			         "%s differs from the scalar twin at k=%zu", fvl_kernel_name(&k[v], "f32_q8_quant"), kk);
+			T_ASSERT(memcmp(q0, q1, m * kk) == 0 &&
+			                 memcmp(d0, d1, m * kk / 32 * sizeof(float)) == 0,
+			         "%s differs from the scalar twin at k=%zu",
+			         fvl_kernel_name(&k[v], "f32_q8_quant"), kk);
 		}
-		free(x); free(q0); free(q1); free(d0); free(d1);
+		free(x);
+		free(q0);
+		free(q1);
+		free(d0);
+		free(d1);
 	}
 	t_note("%d variants bit-exact with the scalar twin (incl. halves and zero blocks)", nv - 1);
 }
@@ -95,9 +106,10 @@ struct qcase {
 static void check_qgemm(enum fvl_wtype type, enum fvl_isa isa)
 {
 	static const struct qcase cases[] = {
-		{1, 1, 32}, {1, 3, 64}, {1, 7, 256}, {2, 4, 96}, {3, 31, 128}, {4, 33, 64}, {5, 8, 32},
-		{7, 257, 64}, {8, 12, 160}, {31, 5, 64}, {33, 9, 96}, {1, 4, 4096}, {3, 5, 16384},
-		{1, 64, 3072}, {17, 40, 512}, {9, 140, 64}, {2, 4, 16416},
+	        {1, 1, 32},   {1, 3, 64},    {1, 7, 256},   {2, 4, 96},    {3, 31, 128},
+	        {4, 33, 64},  {5, 8, 32},    {7, 257, 64},  {8, 12, 160},  {31, 5, 64},
+	        {33, 9, 96},  {1, 4, 4096},  {3, 5, 16384}, {1, 64, 3072}, {17, 40, 512},
+	        {9, 140, 64}, {2, 4, 16416},
 	};
 	struct fvl_kernels k[2];
 	struct fvl_cpu cpu;
@@ -128,7 +140,8 @@ static void check_qgemm(enum fvl_wtype type, enum fvl_isa isa)
 			fvl_pack_q8_0x4(wq, n, kk, wp);
 		}
 		fvl_f32_q8_quant__scalar(m, kk, x, kk, aq, ad);
-		fvl_x4_q8_gemm_fn ref = type == FVL_WTYPE_Q4_0 ? fvl_q4_0x4_q8_gemm__scalar : fvl_q8_0x4_q8_gemm__scalar;
+		fvl_x4_q8_gemm_fn ref = type == FVL_WTYPE_Q4_0 ? fvl_q4_0x4_q8_gemm__scalar
+		                                               : fvl_q8_0x4_q8_gemm__scalar;
 		ref(kk, n, wp, m, aq, ad, y0, n);
 		/* The twin itself against float math on the dequantized operands. */
 		if (c == 4) {
@@ -142,39 +155,78 @@ static void check_qgemm(enum fvl_wtype type, enum fvl_isa isa)
 				for (size_t j = 0; j < n; j++) {
 					double s = 0;
 					for (size_t e = 0; e < kk; e++)
-						s += (double)wd[j * kk + e] * aq[i * kk + e] * ad[i * nb + e / 32];
+						s += (double)wd[j * kk + e] * aq[i * kk + e] *
+						     ad[i * nb + e / 32];
 					T_ASSERT(fabs(s - y0[i * n + j]) <= 1e-4 * (1 + fabs(s)),
-					         "%s twin (%zu,%zu): %g vs %g", tname, i, j, y0[i * n + j], s);
+					         "%s twin (%zu,%zu): %g vs %g", tname, i, j,
+					         y0[i * n + j], s);
 				}
 			free(wd);
 		}
 		for (int v = 1; v < nv; v++) {
-			fvl_x4_q8_gemm_fn fn = type == FVL_WTYPE_Q4_0 ? k[v].q4_0x4_q8_gemm : k[v].q8_0x4_q8_gemm;
-			const char *name = type == FVL_WTYPE_Q4_0 ? fvl_kernel_name(&k[v], "q4_0x4_q8_gemm") : fvl_kernel_name(&k[v], "q8_0x4_q8_gemm");
+			fvl_x4_q8_gemm_fn fn =
+			        type == FVL_WTYPE_Q4_0 ? k[v].q4_0x4_q8_gemm : k[v].q8_0x4_q8_gemm;
+			const char *name = type == FVL_WTYPE_Q4_0
+			                           ? fvl_kernel_name(&k[v], "q4_0x4_q8_gemm")
+			                           : fvl_kernel_name(&k[v], "q8_0x4_q8_gemm");
 			for (size_t i = 0; i < m * n; i++)
 				y1[i] = NAN;
 			fn(kk, n, wp, m, aq, ad, y1, n);
 			double e = rel_err(y1, y0, m * n, 1.0);
 			if (e > worst[v])
 				worst[v] = e;
-			T_ASSERT(e < 2e-5, "%s m=%zu n=%zu k=%zu: error %.3g against the scalar twin", name,
+			T_ASSERT(e < 2e-5,
+			         "%s m=%zu n=%zu k=%zu: error %.3g against the scalar twin", name,
 			         m, n, kk, e);
 		}
-		free(wf); free(x); free(wq); free(wp); free(aq); free(ad); free(y0); free(y1);
+		free(wf);
+		free(x);
+		free(wq);
+		free(wp);
+		free(aq);
+		free(ad);
+		free(y0);
+		free(y1);
 	}
-	t_note("%s: worst relative error %.2g over %zu shapes%s", type == FVL_WTYPE_Q4_0 ?
-	       fvl_kernel_name(&k[1], "q4_0x4_q8_gemm") : fvl_kernel_name(&k[1], "q8_0x4_q8_gemm"), worst[1], sizeof(cases) / sizeof(cases[0]),
+	t_note("%s: worst relative error %.2g over %zu shapes%s",
+	       type == FVL_WTYPE_Q4_0 ? fvl_kernel_name(&k[1], "q4_0x4_q8_gemm")
+	                              : fvl_kernel_name(&k[1], "q8_0x4_q8_gemm"),
+	       worst[1], sizeof(cases) / sizeof(cases[0]),
 	       quick() ? " (FVL_TEST_QUICK: the largest skipped)" : "");
 }
 
-static void test_q4_0_gemm_baseline_matches_the_twin(void) { check_qgemm(FVL_WTYPE_Q4_0, FVL_ISA_BASELINE); }
-static void test_q4_0_gemm_dotprod_matches_the_twin(void) { check_qgemm(FVL_WTYPE_Q4_0, FVL_ISA_DOTPROD); }
-static void test_q4_0_gemm_i8mm_matches_the_twin(void) { check_qgemm(FVL_WTYPE_Q4_0, FVL_ISA_I8MM); }
-static void test_q8_0_gemm_baseline_matches_the_twin(void) { check_qgemm(FVL_WTYPE_Q8_0, FVL_ISA_BASELINE); }
-static void test_q8_0_gemm_dotprod_matches_the_twin(void) { check_qgemm(FVL_WTYPE_Q8_0, FVL_ISA_DOTPROD); }
-static void test_q8_0_gemm_i8mm_matches_the_twin(void) { check_qgemm(FVL_WTYPE_Q8_0, FVL_ISA_I8MM); }
-static void test_q4_0_gemm_avx2_matches_the_twin(void) { check_qgemm(FVL_WTYPE_Q4_0, FVL_ISA_AVX2); }
-static void test_q8_0_gemm_avx2_matches_the_twin(void) { check_qgemm(FVL_WTYPE_Q8_0, FVL_ISA_AVX2); }
+static void test_q4_0_gemm_baseline_matches_the_twin(void)
+{
+	check_qgemm(FVL_WTYPE_Q4_0, FVL_ISA_BASELINE);
+}
+static void test_q4_0_gemm_dotprod_matches_the_twin(void)
+{
+	check_qgemm(FVL_WTYPE_Q4_0, FVL_ISA_DOTPROD);
+}
+static void test_q4_0_gemm_i8mm_matches_the_twin(void)
+{
+	check_qgemm(FVL_WTYPE_Q4_0, FVL_ISA_I8MM);
+}
+static void test_q8_0_gemm_baseline_matches_the_twin(void)
+{
+	check_qgemm(FVL_WTYPE_Q8_0, FVL_ISA_BASELINE);
+}
+static void test_q8_0_gemm_dotprod_matches_the_twin(void)
+{
+	check_qgemm(FVL_WTYPE_Q8_0, FVL_ISA_DOTPROD);
+}
+static void test_q8_0_gemm_i8mm_matches_the_twin(void)
+{
+	check_qgemm(FVL_WTYPE_Q8_0, FVL_ISA_I8MM);
+}
+static void test_q4_0_gemm_avx2_matches_the_twin(void)
+{
+	check_qgemm(FVL_WTYPE_Q4_0, FVL_ISA_AVX2);
+}
+static void test_q8_0_gemm_avx2_matches_the_twin(void)
+{
+	check_qgemm(FVL_WTYPE_Q8_0, FVL_ISA_AVX2);
+}
 
 static void test_qgemm_threads_give_the_same_bits(void)
 {
@@ -185,7 +237,8 @@ static void test_qgemm_threads_give_the_same_bits(void)
 	float *wf = malloc(n * kk * sizeof(float)), *x = malloc(m * kk * sizeof(float));
 	void *wq = malloc(n * nb * 18), *wp = malloc(fvl_pack_x4_size(FVL_WTYPE_Q4_0, n, kk));
 	int8_t *aq = malloc(m * kk);
-	float *ad = malloc(m * nb * sizeof(float)), *y0 = malloc(m * n * 4), *y1 = malloc(m * n * 4);
+	float *ad = malloc(m * nb * sizeof(float)), *y0 = malloc(m * n * 4),
+	      *y1 = malloc(m * n * 4);
 	T_ASSERT(wf && x && wq && wp && aq && ad && y0 && y1, "oom");
 	fill(&r, wf, n * kk, 1.0f);
 	fill(&r, x, m * kk, 1.0f);
@@ -197,7 +250,8 @@ static void test_qgemm_threads_give_the_same_bits(void)
 		pthreadpool_t pool;
 		T_ASSERT(fvl_pool_init(t, &pool) == FVL_STATUS_OK, "pool");
 		memset(y1, 0, m * n * 4);
-		fvl_pool_x4_q8_gemm(pool, k[nv - 1].q4_0x4_q8_gemm, FVL_WTYPE_Q4_0, kk, n, wp, m, aq, ad, y1, n);
+		fvl_pool_x4_q8_gemm(pool, k[nv - 1].q4_0x4_q8_gemm, FVL_WTYPE_Q4_0, kk, n, wp, m,
+		                    aq, ad, y1, n);
 		fvl_pool_free(pool);
 		T_ASSERT(memcmp(y0, y1, m * n * 4) == 0, "%zu threads differ", t);
 	}
@@ -210,12 +264,24 @@ static void test_qgemm_threads_give_the_same_bits(void)
 	for (size_t t = 1; t <= 4; t++) {
 		pthreadpool_t pool;
 		T_ASSERT(fvl_pool_init(t, &pool) == FVL_STATUS_OK, "pool");
-		fvl_pool_f32_gemm(pool, k[nv - 1].f32_f32_gemm, FVL_WTYPE_F32, kk, n, w32, b, m, x, kk, y1, n);
+		fvl_pool_f32_gemm(pool, k[nv - 1].f32_f32_gemm, FVL_WTYPE_F32, kk, n, w32, b, m, x,
+		                  kk, y1, n);
 		fvl_pool_free(pool);
 		T_ASSERT(memcmp(y0, y1, m * n * 4) == 0, "f32 gemm: %zu threads differ", t);
 	}
-	t_note("%s and %s: 1-4 threads bit-identical", fvl_kernel_name(&k[nv - 1], "q4_0x4_q8_gemm"), fvl_kernel_name(&k[nv - 1], "f32_f32_gemm"));
-	free(wf); free(x); free(wq); free(wp); free(aq); free(ad); free(y0); free(y1); free(w32); free(b);
+	t_note("%s and %s: 1-4 threads bit-identical",
+	       fvl_kernel_name(&k[nv - 1], "q4_0x4_q8_gemm"),
+	       fvl_kernel_name(&k[nv - 1], "f32_f32_gemm"));
+	free(wf);
+	free(x);
+	free(wq);
+	free(wp);
+	free(aq);
+	free(ad);
+	free(y0);
+	free(y1);
+	free(w32);
+	free(b);
 }
 
 /* ---- float GEMM --------------------------------------------------------------------------------- */
@@ -223,8 +289,8 @@ static void test_qgemm_threads_give_the_same_bits(void)
 static void test_float_gemm_variants_match_the_twin(void)
 {
 	static const struct qcase cases[] = {
-		{1, 1, 1}, {1, 3, 5}, {2, 7, 33}, {3, 4, 64}, {4, 33, 17}, {5, 31, 100}, {9, 65, 256},
-		{1, 257, 96}, {17, 9, 3},
+	        {1, 1, 1},    {1, 3, 5},    {2, 7, 33},   {3, 4, 64}, {4, 33, 17},
+	        {5, 31, 100}, {9, 65, 256}, {1, 257, 96}, {17, 9, 3},
 	};
 	struct fvl_kernels k[FVL_ISA_N];
 	int nv = variants(k);
@@ -244,25 +310,39 @@ static void test_float_gemm_variants_match_the_twin(void)
 		for (int f16 = 0; f16 < 2; f16++) {
 			for (int bias = 0; bias < 2; bias++) {
 				/* strided input (ldx = k + 3) and output (ldy = n + 2) */
-				(f16 ? fvl_f16_f32_gemm__scalar : fvl_f32_f32_gemm__scalar)(kk, n, f16 ? (void *)wh : w,
-					bias ? b : NULL, m, x, kk + 3, y0, n + 2);
+				(f16 ? fvl_f16_f32_gemm__scalar : fvl_f32_f32_gemm__scalar)(
+				        kk, n, f16 ? (void *)wh : w, bias ? b : NULL, m, x, kk + 3,
+				        y0, n + 2);
 				for (int v = 1; v < nv; v++) {
-					(f16 ? k[v].f16_f32_gemm : k[v].f32_f32_gemm)(kk, n, f16 ? (void *)wh : w,
-						bias ? b : NULL, m, x, kk + 3, y1, n + 2);
+					(f16 ? k[v].f16_f32_gemm : k[v].f32_f32_gemm)(
+					        kk, n, f16 ? (void *)wh : w, bias ? b : NULL, m, x,
+					        kk + 3, y1, n + 2);
 					for (size_t i = 0; i < m; i++) {
-						double e = rel_err(y1 + i * (n + 2), y0 + i * (n + 2), n,
-						                   sqrt((double)kk));
+						double e =
+						        rel_err(y1 + i * (n + 2), y0 + i * (n + 2),
+						                n, sqrt((double)kk));
 						if (e > worst)
 							worst = e;
-						T_ASSERT(e < 1e-5, "%s m=%zu n=%zu k=%zu: error %.3g",
-						         f16 ? fvl_kernel_name(&k[v], "f16_f32_gemm") : fvl_kernel_name(&k[v], "f32_f32_gemm"), m, n, kk, e);
+						T_ASSERT(
+						        e < 1e-5,
+						        "%s m=%zu n=%zu k=%zu: error %.3g",
+						        f16 ? fvl_kernel_name(&k[v], "f16_f32_gemm")
+						            : fvl_kernel_name(&k[v],
+						                              "f32_f32_gemm"),
+						        m, n, kk, e);
 					}
 				}
 			}
 		}
-		free(w); free(x); free(b); free(wh); free(y0); free(y1);
+		free(w);
+		free(x);
+		free(b);
+		free(wh);
+		free(y0);
+		free(y1);
 	}
-	t_note("f32 and f16-weight GEMM: worst error %.2g (relative to sqrt(k)), with bias and strides",
+	t_note("f32 and f16-weight GEMM: worst error %.2g (relative to sqrt(k)), with bias and "
+	       "strides",
 	       worst);
 }
 
@@ -271,8 +351,8 @@ static void test_float_gemm_variants_match_the_twin(void)
 static void test_f16_panel_gemm_variants_match_the_twin(void)
 {
 	static const struct qcase cases[] = {
-		{1, 1, 1}, {1, 3, 5}, {2, 7, 33}, {3, 16, 64}, {4, 17, 17}, {5, 31, 100}, {9, 65, 256},
-		{1, 257, 96}, {17, 9, 3}, {4, 48, 1027},
+	        {1, 1, 1},    {1, 3, 5},    {2, 7, 33},   {3, 16, 64}, {4, 17, 17},
+	        {5, 31, 100}, {9, 65, 256}, {1, 257, 96}, {17, 9, 3},  {4, 48, 1027},
 	};
 	struct fvl_kernels k[FVL_ISA_N];
 	int nv = variants(k);
@@ -293,20 +373,28 @@ static void test_f16_panel_gemm_variants_match_the_twin(void)
 		fvl_f16p16_f32_gemm__scalar(kk, n, wp, b, m, x, kk + 3, y1, n + 2);
 		for (size_t i = 0; i < m; i++)
 			T_ASSERT(memcmp(y0 + i * (n + 2), y1 + i * (n + 2), n * 4) == 0,
-			         "panel twin differs from the row-major twin: m=%zu n=%zu k=%zu", m, n, kk);
+			         "panel twin differs from the row-major twin: m=%zu n=%zu k=%zu", m,
+			         n, kk);
 		for (int v = 1; v < nv; v++) {
 			k[v].f16p16_f32_gemm(kk, n, wp, b, m, x, kk + 3, y1, n + 2);
 			for (size_t i = 0; i < m; i++) {
-				double e = rel_err(y1 + i * (n + 2), y0 + i * (n + 2), n, sqrt((double)kk));
+				double e = rel_err(y1 + i * (n + 2), y0 + i * (n + 2), n,
+				                   sqrt((double)kk));
 				if (e > worst)
 					worst = e;
-				T_ASSERT(e < 1e-5, "%s m=%zu n=%zu k=%zu: error %.3g", fvl_kernel_name(&k[v], "f16p16_f32_gemm"),
-				         m, n, kk, e);
+				T_ASSERT(e < 1e-5, "%s m=%zu n=%zu k=%zu: error %.3g",
+				         fvl_kernel_name(&k[v], "f16p16_f32_gemm"), m, n, kk, e);
 			}
 		}
-		free(x); free(b); free(y0); free(y1); free(wh); free(wp);
+		free(x);
+		free(b);
+		free(y0);
+		free(y1);
+		free(wh);
+		free(wp);
 	}
-	t_note("f16 panel GEMM (f32 arithmetic): worst error %.2g (relative to sqrt(k)), strided", worst);
+	t_note("f16 panel GEMM (f32 arithmetic): worst error %.2g (relative to sqrt(k)), strided",
+	       worst);
 }
 
 /* ---- fp16-arithmetic GEMM ------------------------------------------------------------------------ */
@@ -351,18 +439,22 @@ static void test_f16_act_variants_are_bit_exact(void)
 		for (int v = 0; v < nv; v++) {
 			memset(h1, 0xff, m * kp * 2);
 			k[v].f32_f16_quant(m, kk, x, ldx, h1, xs1);
-			T_ASSERT(memcmp(h0, h1, m * kp * 2) == 0 && memcmp(xs0, xs1, sizeof(xs0)) == 0,
-			         "%s k=%zu: differs from the twin", fvl_kernel_name(&k[v], "f32_f16_quant"), kk);
+			T_ASSERT(memcmp(h0, h1, m * kp * 2) == 0 &&
+			                 memcmp(xs0, xs1, sizeof(xs0)) == 0,
+			         "%s k=%zu: differs from the twin",
+			         fvl_kernel_name(&k[v], "f32_f16_quant"), kk);
 		}
-		free(x); free(h0); free(h1);
+		free(x);
+		free(h0);
+		free(h1);
 	}
 }
 
 static void test_hgemm_matches_the_twin(void)
 {
 	static const struct qcase cases[] = {
-		{1, 1, 8}, {1, 3, 5}, {2, 7, 33}, {3, 4, 64}, {4, 33, 17}, {5, 31, 100}, {9, 65, 256},
-		{1, 257, 96}, {17, 9, 3}, {4, 8, 3072}, {1, 5, 16384},
+	        {1, 1, 8},    {1, 3, 5},    {2, 7, 33}, {3, 4, 64},   {4, 33, 17},   {5, 31, 100},
+	        {9, 65, 256}, {1, 257, 96}, {17, 9, 3}, {4, 8, 3072}, {1, 5, 16384},
 	};
 	struct fvl_kernels k[FVL_ISA_N];
 	int nv = fp16_variants(k);
@@ -371,13 +463,16 @@ static void test_hgemm_matches_the_twin(void)
 	struct rng r = {13};
 	double worst = 0, worst_f32 = 0;
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		const size_t m = cases[c].m, n = cases[c].n, kk = cases[c].k, kp = FVL_F16_ROW_STRIDE(kk);
+		const size_t m = cases[c].m, n = cases[c].n, kk = cases[c].k,
+		             kp = FVL_F16_ROW_STRIDE(kk);
 		float *x = malloc(m * kk * 4), *b = malloc(n * 4), *xs = malloc(m * 4);
-		float *y0 = malloc(m * (n + 2) * 4), *y1 = malloc(m * (n + 2) * 4), *yf = malloc(m * n * 4);
+		float *y0 = malloc(m * (n + 2) * 4), *y1 = malloc(m * (n + 2) * 4),
+		      *yf = malloc(m * n * 4);
 		uint16_t *wh = malloc(n * kk * 2), *xh = malloc(m * kp * 2);
 		uint16_t *wp = malloc(fvl_pack_f16p16_size(n, kk) * 2);
 		T_ASSERT(x && b && xs && y0 && y1 && yf && wh && xh && wp, "oom");
-		for (size_t i = 0; i < m; i++) /* rows from 1e-3 to 1e5: unscaled, 1e5 overflows f16 */
+		for (size_t i = 0; i < m;
+		     i++) /* rows from 1e-3 to 1e5: unscaled, 1e5 overflows f16 */
 			fill(&r, x + i * kk, kk, i % 3 == 0 ? 1e5f : i % 3 == 1 ? 1.0f : 1e-3f);
 		for (size_t i = 0; i < n * kk; i++)
 			wh[i] = fvl_fp32_to_fp16((rng_f32(&r) * 2.0f - 1.0f) * 0.5f);
@@ -386,35 +481,60 @@ static void test_hgemm_matches_the_twin(void)
 		fvl_f32_f16_quant__scalar(m, kk, x, kk, xh, xs);
 		fvl_f16_f32_gemm__scalar(kk, n, wh, b, m, x, kk, yf, n);
 		for (int bias = 0; bias < 2; bias++) {
-			fvl_f16p16_f16_gemm__scalar(kk, n, wp, bias ? b : NULL, m, xh, xs, y0, n + 2);
+			fvl_f16p16_f16_gemm__scalar(kk, n, wp, bias ? b : NULL, m, xh, xs, y0,
+			                            n + 2);
 			for (int v = 0; v < nv; v++) {
-				k[v].f16p16_f16_gemm(kk, n, wp, bias ? b : NULL, m, xh, xs, y1, n + 2);
+				k[v].f16p16_f16_gemm(kk, n, wp, bias ? b : NULL, m, xh, xs, y1,
+				                     n + 2);
 				for (size_t i = 0; i < m; i++)
 					for (size_t j = 0; j < n; j++) {
-						double mag = 0; /* sum |terms|: what f16 rounding scales with */
+						double mag =
+						        0; /* sum |terms|: what f16 rounding scales with */
 						for (size_t e = 0; e < kk; e++)
-							mag += fabs(fvl_fp16_to_fp32(wh[j * kk + e]) *
-							            fvl_fp16_to_fp32(xh[i * kp + e]) * xs[i]);
-						const double want = y0[i * (n + 2) + j], got = y1[i * (n + 2) + j];
+							mag += fabs(
+							        fvl_fp16_to_fp32(wh[j * kk + e]) *
+							        fvl_fp16_to_fp32(xh[i * kp + e]) *
+							        xs[i]);
+						const double want = y0[i * (n + 2) + j],
+						             got = y1[i * (n + 2) + j];
 						const double e = fabs(got - want) / (mag + 1e-30);
 						if (e > worst)
 							worst = e;
-						T_ASSERT(e < 4e-3, "%s m=%zu n=%zu k=%zu (%zu, %zu): %.9g, twin %.9g",
-						         fvl_kernel_name(&k[v], "f16p16_f16_gemm"), m, n, kk, i, j, got, want);
+						T_ASSERT(e < 4e-3,
+						         "%s m=%zu n=%zu k=%zu (%zu, %zu): %.9g, "
+						         "twin %.9g",
+						         fvl_kernel_name(&k[v], "f16p16_f16_gemm"),
+						         m, n, kk, i, j, got, want);
 						if (bias) { /* end to end against the f32-activation path */
-							const double ef = fabs(got - yf[i * n + j]) / (mag + 1e-30);
+							const double ef =
+							        fabs(got - yf[i * n + j]) /
+							        (mag + 1e-30);
 							if (ef > worst_f32)
 								worst_f32 = ef;
-							T_ASSERT(ef < 5e-3, "%s m=%zu n=%zu k=%zu: %.9g, f32 path %.9g",
-							         fvl_kernel_name(&k[v], "f16p16_f16_gemm"), m, n, kk, got, yf[i * n + j]);
+							T_ASSERT(ef < 5e-3,
+							         "%s m=%zu n=%zu k=%zu: %.9g, f32 "
+							         "path %.9g",
+							         fvl_kernel_name(&k[v],
+							                         "f16p16_f16_gemm"),
+							         m, n, kk, got, yf[i * n + j]);
 						}
 					}
 			}
 		}
-		free(x); free(b); free(xs); free(y0); free(y1); free(yf); free(wh); free(xh); free(wp);
+		free(x);
+		free(b);
+		free(xs);
+		free(y0);
+		free(y1);
+		free(yf);
+		free(wh);
+		free(xh);
+		free(wp);
 	}
-	t_note("fp16-arithmetic GEMM: worst error %.2g vs its twin, %.2g vs the f32-activation path "
-	       "(relative to sum |terms|), rows 1e-3..1e5", worst, worst_f32);
+	t_note("fp16-arithmetic GEMM: worst error %.2g vs its twin, %.2g vs the f32-activation "
+	       "path "
+	       "(relative to sum |terms|), rows 1e-3..1e5",
+	       worst, worst_f32);
 }
 
 /* ---- elementwise --------------------------------------------------------------------------------- */
@@ -428,7 +548,8 @@ static void test_elementwise_variants_match_the_twin(void)
 	double w_gelu = 0, w_silu = 0, w_soft = 0, w_norm = 0;
 	for (size_t t = 0; t < sizeof(ns) / sizeof(ns[0]); t++) {
 		const size_t n = ns[t], m = 2;
-		float *x = malloc(m * n * 4), *u = malloc(m * n * 4), *g = malloc(n * 4), *b = malloc(n * 4);
+		float *x = malloc(m * n * 4), *u = malloc(m * n * 4), *g = malloc(n * 4),
+		      *b = malloc(n * 4);
 		float *y0 = malloc(m * n * 4), *y1 = malloc(m * n * 4);
 		T_ASSERT(x && u && g && b && y0 && y1, "oom");
 		fill(&r, x, m * n, 6.0f);
@@ -438,24 +559,38 @@ static void test_elementwise_variants_match_the_twin(void)
 		x[0] = -12.0f; /* GELU far tail */
 		for (int v = 1; v < nv; v++) {
 			double e;
-#define CMP(call0, call1, floor_, worst_, what)                                                   			call0;                                                                    			call1;                                                                    			e = rel_err(y1, y0, m * n, floor_);                                       			if (e > worst_)                                                           				worst_ = e;                                                       			T_ASSERT(e < 2e-6 * 4, "%s n=%zu: error %.3g", what, n, e);
-			CMP(fvl_gelu__scalar(m * n, x, y0), k[v].gelu(m * n, x, y1), 1.0, w_gelu, fvl_kernel_name(&k[v], "gelu"))
-			CMP(fvl_silu_mul__scalar(m * n, x, u, y0), k[v].silu_mul(m * n, x, u, y1), 1.0, w_silu,
-			    fvl_kernel_name(&k[v], "silu_mul"))
+#define CMP(call0, call1, floor_, worst_, what)                                                    \
+	call0;                                                                                     \
+	call1;                                                                                     \
+	e = rel_err(y1, y0, m * n, floor_);                                                        \
+	if (e > worst_)                                                                            \
+		worst_ = e;                                                                        \
+	T_ASSERT(e < 2e-6 * 4, "%s n=%zu: error %.3g", what, n, e);
+			CMP(fvl_gelu__scalar(m * n, x, y0), k[v].gelu(m * n, x, y1), 1.0, w_gelu,
+			    fvl_kernel_name(&k[v], "gelu"))
+			CMP(fvl_silu_mul__scalar(m * n, x, u, y0), k[v].silu_mul(m * n, x, u, y1),
+			    1.0, w_silu, fvl_kernel_name(&k[v], "silu_mul"))
 			CMP(fvl_layernorm__scalar(m, n, x, g, b, 1e-5f, y0),
-			    k[v].layernorm(m, n, x, g, b, 1e-5f, y1), 1.0, w_norm, fvl_kernel_name(&k[v], "layernorm"))
-			CMP(fvl_rmsnorm__scalar(m, n, x, g, 1e-5f, y0), k[v].rmsnorm(m, n, x, g, 1e-5f, y1), 1.0,
-			    w_norm, fvl_kernel_name(&k[v], "rmsnorm"))
+			    k[v].layernorm(m, n, x, g, b, 1e-5f, y1), 1.0, w_norm,
+			    fvl_kernel_name(&k[v], "layernorm"))
+			CMP(fvl_rmsnorm__scalar(m, n, x, g, 1e-5f, y0),
+			    k[v].rmsnorm(m, n, x, g, 1e-5f, y1), 1.0, w_norm,
+			    fvl_kernel_name(&k[v], "rmsnorm"))
 			CMP((memcpy(y0, x, m * n * 4), fvl_softmax__scalar(m, n, y0, 0.7f)),
 			    (memcpy(y1, x, m * n * 4), k[v].softmax(m, n, y1, 0.7f)), 1e-3, w_soft,
 			    fvl_kernel_name(&k[v], "softmax"))
-			CMP(fvl_add__scalar(m * n, x, u, y0), k[v].add(m * n, x, u, y1), 1.0, w_norm,
-			    fvl_kernel_name(&k[v], "add"))
-			CMP(fvl_scale__scalar(m * n, x, 0.3f, y0), k[v].scale(m * n, x, 0.3f, y1), 1.0, w_norm,
-			    fvl_kernel_name(&k[v], "scale"))
+			CMP(fvl_add__scalar(m * n, x, u, y0), k[v].add(m * n, x, u, y1), 1.0,
+			    w_norm, fvl_kernel_name(&k[v], "add"))
+			CMP(fvl_scale__scalar(m * n, x, 0.3f, y0), k[v].scale(m * n, x, 0.3f, y1),
+			    1.0, w_norm, fvl_kernel_name(&k[v], "scale"))
 #undef CMP
 		}
-		free(x); free(u); free(g); free(b); free(y0); free(y1);
+		free(x);
+		free(u);
+		free(g);
+		free(b);
+		free(y0);
+		free(y1);
 	}
 	t_note("worst errors: gelu %.2g, silu*mul %.2g, softmax %.2g, norms/add/scale %.2g", w_gelu,
 	       w_silu, w_soft, w_norm);
@@ -476,19 +611,27 @@ static void test_rope_and_dwconv_variants_match_the_twin(void)
 		fill(&r, x, m * ld, 2.0f);
 		for (size_t p = 0; p < 64; p++)
 			for (size_t i = 0; i < half; i++) {
-				ct[p * half + i] = cosf((float)p * powf(10000.0f, -2.0f * (float)i / (float)hd));
-				st[p * half + i] = sinf((float)p * powf(10000.0f, -2.0f * (float)i / (float)hd));
+				ct[p * half + i] = cosf(
+				        (float)p * powf(10000.0f, -2.0f * (float)i / (float)hd));
+				st[p * half + i] = sinf(
+				        (float)p * powf(10000.0f, -2.0f * (float)i / (float)hd));
 			}
 		memcpy(x0, x, m * ld * 4);
 		fvl_rope__scalar(m, heads, hd, hd, x0, ld, pos, ct, st);
 		for (int v = 1; v < nv; v++) {
 			memcpy(x1, x, m * ld * 4);
 			k[v].rope(m, heads, hd, hd, x1, ld, pos, ct, st);
-			T_ASSERT(rel_err(x1, x0, m * ld, 1.0) < 1e-6, "%s head_dim %zu", fvl_kernel_name(&k[v], "rope"), hd);
+			T_ASSERT(rel_err(x1, x0, m * ld, 1.0) < 1e-6, "%s head_dim %zu",
+			         fvl_kernel_name(&k[v], "rope"), hd);
 		}
-		free(x); free(x0); free(x1); free(ct); free(st);
+		free(x);
+		free(x0);
+		free(x1);
+		free(ct);
+		free(st);
 	}
-	static const size_t dims[][3] = {{1, 1, 1}, {3, 5, 7}, {8, 8, 32}, {12, 9, 33}, {24, 24, 64}};
+	static const size_t dims[][3] = {
+	        {1, 1, 1}, {3, 5, 7}, {8, 8, 32}, {12, 9, 33}, {24, 24, 64}};
 	for (size_t t = 0; t < 5; t++) {
 		const size_t h = dims[t][0], w = dims[t][1], c = dims[t][2];
 		float *x = malloc(h * w * c * 4), *kk = malloc(9 * c * 4), *b = malloc(c * 4);
@@ -500,10 +643,14 @@ static void test_rope_and_dwconv_variants_match_the_twin(void)
 		fvl_dwconv3x3__scalar(h, w, c, x, kk, b, y0);
 		for (int v = 1; v < nv; v++) {
 			k[v].dwconv3x3(h, w, c, x, kk, b, y1);
-			T_ASSERT(rel_err(y1, y0, h * w * c, 1.0) < 1e-6, "%s %zux%zux%zu", fvl_kernel_name(&k[v], "dwconv3x3"),
-			         h, w, c);
+			T_ASSERT(rel_err(y1, y0, h * w * c, 1.0) < 1e-6, "%s %zux%zux%zu",
+			         fvl_kernel_name(&k[v], "dwconv3x3"), h, w, c);
 		}
-		free(x); free(kk); free(b); free(y0); free(y1);
+		free(x);
+		free(kk);
+		free(b);
+		free(y0);
+		free(y1);
 	}
 }
 
@@ -515,9 +662,10 @@ static void test_attention_variants_match_the_twin(void)
 		size_t n_q, n_kv, heads, kv_heads, hd, q_pos0;
 		bool causal;
 	} cases[] = {
-		{1, 1, 4, 4, 16, 0, true}, {1, 100, 4, 4, 24, 99, true}, {17, 17, 2, 2, 64, 0, true},
-		{5, 200, 8, 2, 32, 195, true}, {9, 9, 3, 3, 32, 0, false}, {31, 31, 4, 1, 128, 0, false},
-		{3, 130, 32, 8, 128, 127, true}, {2, 70, 2, 2, 96, 0, false},
+	        {1, 1, 4, 4, 16, 0, true},       {1, 100, 4, 4, 24, 99, true},
+	        {17, 17, 2, 2, 64, 0, true},     {5, 200, 8, 2, 32, 195, true},
+	        {9, 9, 3, 3, 32, 0, false},      {31, 31, 4, 1, 128, 0, false},
+	        {3, 130, 32, 8, 128, 127, true}, {2, 70, 2, 2, 96, 0, false},
 	};
 	struct fvl_kernels k[FVL_ISA_N];
 	int nv = variants(k);
@@ -526,7 +674,8 @@ static void test_attention_variants_match_the_twin(void)
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		const size_t nq = cases[c].n_q, nk = cases[c].n_kv, hd = cases[c].hd;
 		const size_t qw = cases[c].heads * hd, kvw = cases[c].kv_heads * hd;
-		float *q = malloc(nq * qw * 4), *kf = malloc(nk * kvw * 4), *vf = malloc(nk * kvw * 4);
+		float *q = malloc(nq * qw * 4), *kf = malloc(nk * kvw * 4),
+		      *vf = malloc(nk * kvw * 4);
 		uint16_t *kh = malloc(nk * kvw * 2), *vh = malloc(nk * kvw * 2);
 		float *o0 = malloc(nq * qw * 4), *o1 = malloc(nq * qw * 4);
 		T_ASSERT(q && kf && vf && kh && vh && o0 && o1, "oom");
@@ -539,12 +688,25 @@ static void test_attention_variants_match_the_twin(void)
 		}
 		for (int f16 = 0; f16 < 2; f16++) {
 			struct fvl_attn_args a = {
-				.n_q = nq, .n_kv = nk, .n_heads = cases[c].heads,
-				.n_kv_heads = cases[c].kv_heads, .head_dim = hd, .q = q, .ldq = qw,
-				.k = f16 ? (void *)kh : kf, .v = f16 ? (void *)vh : vf, .ldk = kvw,
-				.ldv = kvw, .kv_f16 = f16, .causal = cases[c].causal,
-				.q_pos0 = cases[c].q_pos0, .scale = 1.0f / sqrtf((float)hd), .o = o0,
-				.ldo = qw, .head0 = 0, .head1 = cases[c].heads,
+			        .n_q = nq,
+			        .n_kv = nk,
+			        .n_heads = cases[c].heads,
+			        .n_kv_heads = cases[c].kv_heads,
+			        .head_dim = hd,
+			        .q = q,
+			        .ldq = qw,
+			        .k = f16 ? (void *)kh : kf,
+			        .v = f16 ? (void *)vh : vf,
+			        .ldk = kvw,
+			        .ldv = kvw,
+			        .kv_f16 = f16,
+			        .causal = cases[c].causal,
+			        .q_pos0 = cases[c].q_pos0,
+			        .scale = 1.0f / sqrtf((float)hd),
+			        .o = o0,
+			        .ldo = qw,
+			        .head0 = 0,
+			        .head1 = cases[c].heads,
 			};
 			fvl_attn__scalar(&a);
 			a.o = o1;
@@ -553,13 +715,20 @@ static void test_attention_variants_match_the_twin(void)
 				double e = rel_err(o1, o0, nq * qw, 1.0);
 				if (e > worst)
 					worst = e;
-				T_ASSERT(e < 1e-5, "%s case %zu (kv %s): error %.3g", fvl_kernel_name(&k[v], "attn"), c,
-				         f16 ? "f16" : "f32", e);
+				T_ASSERT(e < 1e-5, "%s case %zu (kv %s): error %.3g",
+				         fvl_kernel_name(&k[v], "attn"), c, f16 ? "f16" : "f32", e);
 			}
 		}
-		free(q); free(kf); free(vf); free(kh); free(vh); free(o0); free(o1);
+		free(q);
+		free(kf);
+		free(vf);
+		free(kh);
+		free(vh);
+		free(o0);
+		free(o1);
 	}
-	t_note("attention (causal/bidirectional, GQA, head_dim 16-128, KV f32/f16): worst error %.2g",
+	t_note("attention (causal/bidirectional, GQA, head_dim 16-128, KV f32/f16): worst error "
+	       "%.2g",
 	       worst);
 }
 

@@ -27,7 +27,8 @@ static bool open_llm(struct llm_fixture *f, const char *type, bool kv_f16)
 		t_failf(__FILE__, __LINE__, "convert the fixture (%s): %s", type, fvl_last_error());
 		return false;
 	}
-	if (fvl_gguf_open(path, &f->g) != FVL_STATUS_OK || fvl_llm_load(&f->m, f->g) != FVL_STATUS_OK ||
+	if (fvl_gguf_open(path, &f->g) != FVL_STATUS_OK ||
+	    fvl_llm_load(&f->m, f->g) != FVL_STATUS_OK ||
 	    fvl_compute_init(&f->compute, 2, NULL) != FVL_STATUS_OK ||
 	    fvl_llm_state_init(&f->s, &f->m, &f->compute, 256, kv_f16, 16) != FVL_STATUS_OK) {
 		t_failf(__FILE__, __LINE__, "load: %s", fvl_last_error());
@@ -65,9 +66,11 @@ static bool eval_prompt(struct llm_fixture *f, float *tail4)
 		before[i] = ids[i];
 	for (int i = at + 1; i < n; i++)
 		after[i - at - 1] = ids[i];
-	bool ok = fvl_llm_eval(&f->s, &f->compute, (size_t)at, before, NULL, 0, NULL) == FVL_STATUS_OK &&
+	bool ok = fvl_llm_eval(&f->s, &f->compute, (size_t)at, before, NULL, 0, NULL) ==
+	                  FVL_STATUS_OK &&
 	          fvl_llm_eval(&f->s, &f->compute, 17, NULL, proj, 0, NULL) == FVL_STATUS_OK &&
-	          fvl_llm_eval(&f->s, &f->compute, (size_t)(n - at - 1), after, NULL, 4, tail4) == FVL_STATUS_OK;
+	          fvl_llm_eval(&f->s, &f->compute, (size_t)(n - at - 1), after, NULL, 4, tail4) ==
+	                  FVL_STATUS_OK;
 	free(proj);
 	if (!ok)
 		t_failf(__FILE__, __LINE__, "eval: %s", fvl_last_error());
@@ -80,7 +83,8 @@ static void test_llm_text_only_logits_match_golden(void)
 {
 	struct llm_fixture f;
 	int ids[16];
-	float *logits = malloc(V * sizeof(float)), *want = golden_tensor("llm_text_only_logits_last", V);
+	float *logits = malloc(V * sizeof(float)),
+	      *want = golden_tensor("llm_text_only_logits_last", V);
 	int n = golden_ids("llm_text_only_ids", ids, 16);
 	T_ASSERT(logits && want && n == 6, "goldens");
 	if (!open_llm(&f, "f32", false))
@@ -88,8 +92,8 @@ static void test_llm_text_only_logits_match_golden(void)
 	int32_t in[16];
 	for (int i = 0; i < n; i++)
 		in[i] = ids[i];
-	T_ASSERT(fvl_llm_eval(&f.s, &f.compute, (size_t)n, in, NULL, 1, logits) == FVL_STATUS_OK, "%s",
-	         fvl_last_error());
+	T_ASSERT(fvl_llm_eval(&f.s, &f.compute, (size_t)n, in, NULL, 1, logits) == FVL_STATUS_OK,
+	         "%s", fvl_last_error());
 	double e = golden_err(logits, want, V);
 	t_note("text-only last logits: max error %.2e of max |logit| (tolerance 1e-3)", e);
 	T_ASSERT(e <= 1e-3, "error %.3g", e);
@@ -102,35 +106,40 @@ out:
 static void check_image_prompt(const char *type, bool kv_f16)
 {
 	struct llm_fixture f;
-	float *tail = malloc(4 * V * sizeof(float)), *want4 = golden_tensor("llm_logits_tail4", 4 * V);
+	float *tail = malloc(4 * V * sizeof(float)),
+	      *want4 = golden_tensor("llm_logits_tail4", 4 * V);
 	float *last = golden_tensor("llm_logits_last", V);
 	int greedy[16];
 	int ng = golden_ids("llm_greedy_ids", greedy, 16);
 	T_ASSERT(tail && want4 && last && ng == 12, "goldens");
 	if (!open_llm(&f, type, kv_f16) || !eval_prompt(&f, tail))
 		goto out;
-	const double e_last = golden_err(tail + 3 * V, last, V), e4 = golden_err(tail, want4, 4 * V);
+	const double e_last = golden_err(tail + 3 * V, last, V),
+	             e4 = golden_err(tail, want4, 4 * V);
 	const double cos = golden_cosine(tail + 3 * V, last, V);
 	const bool same_argmax = golden_argmax(tail + 3 * V, V) == golden_argmax(last, V);
 	t_note("%s weights, KV %s: last logits max error %.2e, tail4 %.2e, cosine %.6f, argmax %s",
 	       type, kv_f16 ? "f16" : "f32", e_last, e4, cos, same_argmax ? "same" : "DIFFERENT");
 	if (strcmp(type, "f32") == 0) {
-		T_ASSERT(e_last <= 1e-3 && e4 <= 1e-3, "f32: errors %.3g / %.3g above 1e-3", e_last, e4);
+		T_ASSERT(e_last <= 1e-3 && e4 <= 1e-3, "f32: errors %.3g / %.3g above 1e-3", e_last,
+		         e4);
 		/* greedy continuation, no stop token */
 		int32_t id = (int32_t)golden_argmax(tail + 3 * V, V);
 		int got[12];
 		for (int i = 0; i < 12; i++) {
 			got[i] = id;
-			T_ASSERT(fvl_llm_eval(&f.s, &f.compute, 1, &id, NULL, 1, tail) == FVL_STATUS_OK, "%s",
-			         fvl_last_error());
+			T_ASSERT(fvl_llm_eval(&f.s, &f.compute, 1, &id, NULL, 1, tail) ==
+			                 FVL_STATUS_OK,
+			         "%s", fvl_last_error());
 			id = (int32_t)golden_argmax(tail, V);
 		}
 		for (int i = 0; i < 12; i++)
-			T_ASSERT(got[i] == greedy[i], "greedy id %d: %d, golden %d", i, got[i], greedy[i]);
+			T_ASSERT(got[i] == greedy[i], "greedy id %d: %d, golden %d", i, got[i],
+			         greedy[i]);
 		t_note("12 greedy ids identical to the golden");
 	} else if (strcmp(type, "q8_0") == 0) {
-		T_ASSERT(cos >= 0.995 && same_argmax, "q8_0: cosine %.5f (>= 0.995), argmax %s", cos,
-		         same_argmax ? "same" : "different");
+		T_ASSERT(cos >= 0.995 && same_argmax, "q8_0: cosine %.5f (>= 0.995), argmax %s",
+		         cos, same_argmax ? "same" : "different");
 	} else {
 		T_ASSERT(cos >= 0.95, "q4_0: cosine %.5f (>= 0.95)", cos);
 	}
@@ -141,10 +150,22 @@ out:
 	free(last);
 }
 
-static void test_llm_image_prompt_f32_matches_golden(void) { check_image_prompt("f32", false); }
-static void test_llm_image_prompt_f32_kv_f16(void) { check_image_prompt("f32", true); }
-static void test_llm_image_prompt_q8_0(void) { check_image_prompt("q8_0", true); }
-static void test_llm_image_prompt_q4_0(void) { check_image_prompt("q4_0", true); }
+static void test_llm_image_prompt_f32_matches_golden(void)
+{
+	check_image_prompt("f32", false);
+}
+static void test_llm_image_prompt_f32_kv_f16(void)
+{
+	check_image_prompt("f32", true);
+}
+static void test_llm_image_prompt_q8_0(void)
+{
+	check_image_prompt("q8_0", true);
+}
+static void test_llm_image_prompt_q4_0(void)
+{
+	check_image_prompt("q4_0", true);
+}
 
 static void test_llm_rejects_bad_input(void)
 {
@@ -152,11 +173,15 @@ static void test_llm_rejects_bad_input(void)
 	if (!open_llm(&f, "f32", true))
 		goto out;
 	int32_t bad = 40000;
-	T_ASSERT(fvl_llm_eval(&f.s, &f.compute, 1, &bad, NULL, 0, NULL) == FVL_STATUS_INVALID_ARGUMENT &&
-	         strstr(fvl_last_error(), "outside the vocabulary"), "%s", fvl_last_error());
+	T_ASSERT(fvl_llm_eval(&f.s, &f.compute, 1, &bad, NULL, 0, NULL) ==
+	                         FVL_STATUS_INVALID_ARGUMENT &&
+	                 strstr(fvl_last_error(), "outside the vocabulary"),
+	         "%s", fvl_last_error());
 	int32_t ids[300] = {0};
-	T_ASSERT(fvl_llm_eval(&f.s, &f.compute, 300, ids, NULL, 0, NULL) == FVL_STATUS_INVALID_ARGUMENT &&
-	         strstr(fvl_last_error(), "do not fit the context"), "%s", fvl_last_error());
+	T_ASSERT(fvl_llm_eval(&f.s, &f.compute, 300, ids, NULL, 0, NULL) ==
+	                         FVL_STATUS_INVALID_ARGUMENT &&
+	                 strstr(fvl_last_error(), "do not fit the context"),
+	         "%s", fvl_last_error());
 out:
 	close_llm(&f);
 }
@@ -182,8 +207,10 @@ static void test_sampler_repeat_penalty_window(void)
 	const int32_t pick = fvl_sampler_sample(&sp, &g, l);
 	const bool ok = l[0] == 4.0f && l[36] == 4.0f && l[37] == 2.0f && l[99] == 2.0f &&
 	                l[100] == 4.0f && pick == 0;
-	T_ASSERT(ok, "after 101 tokens: l[0] %.1f l[36] %.1f l[37] %.1f l[99] %.1f (want 4 4 2 2), "
-	         "pick %d", l[0], l[36], l[37], l[99], pick);
+	T_ASSERT(ok,
+	         "after 101 tokens: l[0] %.1f l[36] %.1f l[37] %.1f l[99] %.1f (want 4 4 2 2), "
+	         "pick %d",
+	         l[0], l[36], l[37], l[99], pick);
 	/* negative logits are multiplied */
 	for (int i = 0; i < NV; i++)
 		l[i] = -1.0f;
@@ -253,11 +280,12 @@ static void test_sampler_filters_match_a_full_sort(void)
 			worst = fabs(got - want);
 	}
 	fvl_sampler_free(&sp);
-	t_note("top-k 50, top-p 0.7, min-p 0.02 over 2,000 logits: %d candidates kept; over %d draws "
-	       "the frequencies are within %.4f of the sorted reference, %d draws outside", keep, DRAWS,
-	       worst, outside);
-	T_ASSERT(outside == 0 && worst < 0.02, "%d draws outside the candidates, worst %.4f", outside,
-	         worst);
+	t_note("top-k 50, top-p 0.7, min-p 0.02 over 2,000 logits: %d candidates kept; over %d "
+	       "draws "
+	       "the frequencies are within %.4f of the sorted reference, %d draws outside",
+	       keep, DRAWS, worst, outside);
+	T_ASSERT(outside == 0 && worst < 0.02, "%d draws outside the candidates, worst %.4f",
+	         outside, worst);
 }
 
 void suite_llm(void)

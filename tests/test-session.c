@@ -52,12 +52,14 @@ static void test_session_reproduces_the_golden_answer(void)
 	         fvl_last_error());
 	struct fvl_gen_params g = greedy(12);
 	struct collect c = {0};
-	T_ASSERT(fvl_session_ask(s, QUESTION, &g, collect, &c) == FVL_STATUS_OK, "%s", fvl_last_error());
+	T_ASSERT(fvl_session_ask(s, QUESTION, &g, collect, &c) == FVL_STATUS_OK, "%s",
+	         fvl_last_error());
 	size_t n;
 	const int32_t *p = fvl_session_prompt_ids(s, &n);
 	T_ASSERT(n == 25, "%zu prompt ids", n);
 	for (int i = 0; i < 25; i++)
-		T_ASSERT(p[i] == want_prompt[i], "prompt id %d: %d, golden %d", i, p[i], want_prompt[i]);
+		T_ASSERT(p[i] == want_prompt[i], "prompt id %d: %d, golden %d", i, p[i],
+		         want_prompt[i]);
 	T_ASSERT(c.n == 12, "%d ids", c.n);
 	for (int i = 0; i < 12; i++)
 		T_ASSERT(c.ids[i] == want[i], "greedy id %d: %d, golden %d", i, c.ids[i], want[i]);
@@ -68,12 +70,15 @@ static void test_session_reproduces_the_golden_answer(void)
 	struct fvl_stats st;
 	struct collect c2 = {0}, c3 = {0};
 	g = greedy(8);
-	T_ASSERT(fvl_session_ask(s, "And the colours?", &g, collect, &c2) == 0, "%s", fvl_last_error());
+	T_ASSERT(fvl_session_ask(s, "And the colours?", &g, collect, &c2) == 0, "%s",
+	         fvl_last_error());
 	fvl_session_stats(s, &st);
 	T_ASSERT(st.n_reused >= 11 + 17, "only %u positions reused", st.n_reused);
 	T_ASSERT(fvl_session_init(m, &sp, &s2) == 0 &&
-	         fvl_session_set_image_file(s2, t_datapath("fvl-tiny-phi3/chelsea.jpg")) == 0 &&
-	         fvl_session_ask(s2, "And the colours?", &g, collect, &c3) == 0, "%s", fvl_last_error());
+	                 fvl_session_set_image_file(s2, t_datapath("fvl-tiny-phi3/chelsea.jpg")) ==
+	                         0 &&
+	                 fvl_session_ask(s2, "And the colours?", &g, collect, &c3) == 0,
+	         "%s", fvl_last_error());
 	T_ASSERT(c2.n == 8 && c3.n == 8 && memcmp(c2.ids, c3.ids, sizeof(c2.ids)) == 0,
 	         "second question differs from a fresh session");
 	t_note("second question: %u of %u prompt positions reused; same ids as a fresh session",
@@ -98,20 +103,24 @@ static void test_session_text_only_cancel_and_bad_input(void)
 	         "text only: %s", fvl_last_error());
 	struct collect cc = {.cancel_after = 2};
 	T_ASSERT(fvl_session_ask(s, "Hello again", &g, collect, &cc) == FVL_STATUS_CANCELLED &&
-	         cc.n == 2, "cancel: %d ids", cc.n);
+	                 cc.n == 2,
+	         "cancel: %d ids", cc.n);
 	g.n_predict = 0;
 	T_ASSERT(fvl_session_ask(s, "x", &g, collect, &c) == FVL_STATUS_INVALID_ARGUMENT &&
-	         strstr(fvl_last_error(), "n_predict"), "%s", fvl_last_error());
+	                 strstr(fvl_last_error(), "n_predict"),
+	         "%s", fvl_last_error());
 	T_ASSERT(fvl_session_set_image_file(s, t_tmppath("missing.jpg")) == FVL_STATUS_NOT_FOUND,
 	         "missing image");
 	fvl_session_free(s);
 	/* a context too small for the image and the prompt */
 	sp.n_ctx = 32;
 	T_ASSERT(fvl_session_init(m, &sp, &s) == FVL_STATUS_OK, "%s", fvl_last_error());
-	T_ASSERT(fvl_session_set_image_file(s, t_datapath("fvl-tiny-phi3/chelsea.jpg")) == 0, "image");
+	T_ASSERT(fvl_session_set_image_file(s, t_datapath("fvl-tiny-phi3/chelsea.jpg")) == 0,
+	         "image");
 	g.n_predict = 4;
 	T_ASSERT(fvl_session_ask(s, QUESTION, &g, collect, &c) == FVL_STATUS_INVALID_ARGUMENT &&
-	         strstr(fvl_last_error(), "the context holds 32"), "%s", fvl_last_error());
+	                 strstr(fvl_last_error(), "the context holds 32"),
+	         "%s", fvl_last_error());
 	t_note("%s", fvl_last_error());
 	fvl_session_free(s);
 	sp.n_ctx = 0;
@@ -128,7 +137,8 @@ static bool open_chelsea(uint32_t n_ctx, struct fvl_model **m, struct fvl_sessio
 	sp.n_threads = 2;
 	sp.n_ctx = n_ctx;
 	*m = NULL, *s = NULL;
-	if (fvl_model_load(golden_model("f32", "f32"), m) == 0 && fvl_session_init(*m, &sp, s) == 0 &&
+	if (fvl_model_load(golden_model("f32", "f32"), m) == 0 &&
+	    fvl_session_init(*m, &sp, s) == 0 &&
 	    fvl_session_set_image_file(*s, t_datapath("fvl-tiny-phi3/chelsea.jpg")) == 0)
 		return true;
 	t_failf(__FILE__, __LINE__, "%s", fvl_last_error());
@@ -148,10 +158,12 @@ static void test_session_full_context_keeps_the_answer(void)
 	uint32_t need = 0, ctx = 0;
 	struct fvl_gen_params g = greedy(100000);
 	T_ASSERT(fvl_session_measure(s, QUESTION, false, &g, &need, &ctx) == 0 && need == 41 &&
-	         ctx == 48, "measured %u of %u (25 prompt ids, 17 visual tokens)", need, ctx);
+	                 ctx == 48,
+	         "measured %u of %u (25 prompt ids, 17 visual tokens)", need, ctx);
 	struct collect c = {0};
 	struct fvl_stats st;
-	T_ASSERT(fvl_session_ask(s, QUESTION, &g, collect, &c) == FVL_STATUS_OK, "%s", fvl_last_error());
+	T_ASSERT(fvl_session_ask(s, QUESTION, &g, collect, &c) == FVL_STATUS_OK, "%s",
+	         fvl_last_error());
 	fvl_session_stats(s, &st);
 	T_ASSERT(st.finish == FVL_FINISH_CONTEXT && st.n_generated == 48 - 41 + 1 && c.n == 8,
 	         "finish %s after %u tokens (%d delivered)", fvl_finish_str(st.finish),
@@ -161,18 +173,23 @@ static void test_session_full_context_keeps_the_answer(void)
 	T_ASSERT(fvl_session_ask(s, QUESTION, &g, collect, &c2) == 0, "%s", fvl_last_error());
 	fvl_session_stats(s, &st);
 	T_ASSERT(st.finish == FVL_FINISH_LENGTH && c2.n == 3 &&
-	         !strcmp(fvl_finish_str(st.finish), "length"), "finish %s", fvl_finish_str(st.finish));
+	                 !strcmp(fvl_finish_str(st.finish), "length"),
+	         "finish %s", fvl_finish_str(st.finish));
 	/* a longer question than the context holds: measured, then refused by ask itself */
 	char big[400];
 	memset(big, 'a', sizeof(big) - 1);
 	for (size_t i = 1; i < sizeof(big) - 1; i += 2)
 		big[i] = ' ';
 	big[sizeof(big) - 1] = 0;
-	T_ASSERT(fvl_session_measure(s, big, false, &g, &need, &ctx) == 0 && need > ctx, "%u", need);
+	T_ASSERT(fvl_session_measure(s, big, false, &g, &need, &ctx) == 0 && need > ctx, "%u",
+	         need);
 	T_ASSERT(fvl_session_ask(s, big, &g, collect, &c2) == FVL_STATUS_INVALID_ARGUMENT &&
-	         strstr(fvl_last_error(), "the context holds 48"), "%s", fvl_last_error());
-	t_note("context 48: the answer stops after %u tokens with finish \"context\"; a %u-position "
-	       "prompt is refused: %s", 48 - 41 + 1, need, fvl_last_error());
+	                 strstr(fvl_last_error(), "the context holds 48"),
+	         "%s", fvl_last_error());
+	t_note("context 48: the answer stops after %u tokens with finish \"context\"; a "
+	       "%u-position "
+	       "prompt is refused: %s",
+	       48 - 41 + 1, need, fvl_last_error());
 	fvl_session_free(s);
 	fvl_model_free(m);
 }
@@ -203,8 +220,10 @@ static void test_session_failed_image_drops_the_old_one(void)
 	const enum fvl_status e2 = fvl_session_set_image_rgb(s, px, 0, 1);
 	fvl_session_free(s);
 	fvl_model_free(m);
-	T_ASSERT(had && !has && e2 == FVL_STATUS_INVALID_ARGUMENT, "image in the prompt after a failed "
-	         "set_image: before %d, after %d", had, has);
+	T_ASSERT(had && !has && e2 == FVL_STATUS_INVALID_ARGUMENT,
+	         "image in the prompt after a failed "
+	         "set_image: before %d, after %d",
+	         had, has);
 	t_note("after a failed set_image the prompt has no image (%u positions)", st.n_prompt);
 }
 
@@ -251,11 +270,14 @@ static void test_session_question_is_plain_text(void)
 	has_id(s, 32007, &n_img2);
 	fvl_session_free(s);
 	fvl_model_free(m);
-	T_ASSERT(ends == 2 && asst == 1 && n_img == 1, "plain: %d <|end|>, %d <|assistant|>, %zu "
-	         "images (want the template's 2, 1, and 1 image)", ends, asst, n_img);
+	T_ASSERT(ends == 2 && asst == 1 && n_img == 1,
+	         "plain: %d <|end|>, %d <|assistant|>, %zu "
+	         "images (want the template's 2, 1, and 1 image)",
+	         ends, asst, n_img);
 	T_ASSERT(ends2 == 3 && n_img2 == 2, "parse_special: %d <|end|>, %zu images", ends2, n_img2);
 	t_note("\"%s\": %zu prompt ids as plain text (the template's 2 <|end|>, 1 image), %zu with "
-	       "parse_special (3 <|end|>, the image twice)", q, n_plain, n_special);
+	       "parse_special (3 <|end|>, the image twice)",
+	       q, n_plain, n_special);
 }
 
 struct log_capture {
@@ -302,8 +324,9 @@ static void test_log_lines_at_load_lazy_load_and_clamp(void)
 	T_ASSERT(ok, "%s", fvl_last_error());
 	t_note("%s", c.text);
 	T_ASSERT(strstr(c.text, "florence-vl, ") && strstr(c.text, "tensors") &&
-	         strstr(c.text, "loading Florence-2's task layer") &&
-	         strstr(c.text, "a context of 99999 tokens asked for"), "log lines: %s", c.text);
+	                 strstr(c.text, "loading Florence-2's task layer") &&
+	                 strstr(c.text, "a context of 99999 tokens asked for"),
+	         "log lines: %s", c.text);
 }
 
 void suite_session(void)

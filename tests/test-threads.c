@@ -18,11 +18,11 @@
 /* ---- tokenizers ---------------------------------------------------------------------------- */
 
 static const char *const texts[] = {
-	"What is in this picture? Answer briefly.",
-	"<|user|>\nDescribe the scene.<|end|>\n<|assistant|>\n",
-	"Locate the objects with category name in the image.",
-	"A café in Köln: 3 €, 😀 and 東京 \t\t  spaces",
-	"x\xff\xe4\xbb broken UTF-8 \xf8\x88\x80\x80\x80 here",
+        "What is in this picture? Answer briefly.",
+        "<|user|>\nDescribe the scene.<|end|>\n<|assistant|>\n",
+        "Locate the objects with category name in the image.",
+        "A café in Köln: 3 €, 😀 and 東京 \t\t  spaces",
+        "x\xff\xe4\xbb broken UTF-8 \xf8\x88\x80\x80\x80 here",
 };
 #define N_TEXTS (sizeof(texts) / sizeof(texts[0]))
 
@@ -40,7 +40,8 @@ static void *encode_loop(void *arg)
 		const size_t k = (size_t)r % N_TEXTS;
 		int32_t *ids;
 		size_t n;
-		if (fvl_tok_encode(j->t, texts[k], strlen(texts[k]), true, &ids, &n) != FVL_STATUS_OK) {
+		if (fvl_tok_encode(j->t, texts[k], strlen(texts[k]), true, &ids, &n) !=
+		    FVL_STATUS_OK) {
 			j->wrong++;
 			continue;
 		}
@@ -56,8 +57,10 @@ static void test_threads_tokenizers_encode_alike(void)
 	struct fvl_gguf *g = NULL;
 	struct fvl_tok *tok[2] = {NULL, NULL};
 	const char *path = golden_model("f32", "f32");
-	T_ASSERT(path && fvl_gguf_open(path, &g) == 0 && fvl_tok_load(g, "tokenizer.llm", &tok[0]) == 0 &&
-	         fvl_tok_load(g, "tokenizer.florence", &tok[1]) == 0, "%s", fvl_last_error());
+	T_ASSERT(path && fvl_gguf_open(path, &g) == 0 &&
+	                 fvl_tok_load(g, "tokenizer.llm", &tok[0]) == 0 &&
+	                 fvl_tok_load(g, "tokenizer.florence", &tok[1]) == 0,
+	         "%s", fvl_last_error());
 	int wrong = 0, total = 0;
 	for (int w = 0; w < 2; w++) {
 		struct tok_job jobs[N_THREADS];
@@ -65,8 +68,8 @@ static void test_threads_tokenizers_encode_alike(void)
 		for (int i = 0; i < N_THREADS; i++) {
 			jobs[i] = (struct tok_job){.t = tok[w], .rounds = 1500};
 			for (size_t k = 0; k < N_TEXTS; k++)
-				fvl_tok_encode(tok[w], texts[k], strlen(texts[k]), true, &jobs[i].want[k],
-				               &jobs[i].n_want[k]);
+				fvl_tok_encode(tok[w], texts[k], strlen(texts[k]), true,
+				               &jobs[i].want[k], &jobs[i].n_want[k]);
 		}
 		for (int i = 0; i < N_THREADS; i++)
 			pthread_create(&th[i], NULL, encode_loop, &jobs[i]);
@@ -82,7 +85,8 @@ static void test_threads_tokenizers_encode_alike(void)
 	fvl_tok_free(tok[1]);
 	fvl_gguf_free(g);
 	t_note("%d encodes on %d threads (LLM and Florence-2 tokenizers, regex pre-tokenizer): %d "
-	       "differ from the single-threaded ids", total, N_THREADS, wrong);
+	       "differ from the single-threaded ids",
+	       total, N_THREADS, wrong);
 	T_ASSERT(wrong == 0, "%d wrong id sequences", wrong);
 }
 
@@ -149,8 +153,10 @@ static void test_threads_sessions_share_one_model(void)
 	}
 	fvl_model_free(m);
 	T_ASSERT(serial[0].st == 0 && serial[0].n == 8 && serial[1].n == 8, "serial answers");
-	t_note("%d sessions on %d threads over one model (greedy and sampled): %d of them answered as "
-	       "the serial runs did", 2 * N_THREADS, 2 * N_THREADS, same);
+	t_note("%d sessions on %d threads over one model (greedy and sampled): %d of them answered "
+	       "as "
+	       "the serial runs did",
+	       2 * N_THREADS, 2 * N_THREADS, same);
 	T_ASSERT(same == 2 * N_THREADS, "only %d of %d threads matched", same, 2 * N_THREADS);
 }
 
@@ -209,7 +215,8 @@ static void test_threads_tasks_at_once(void)
 	fvl_image_free(&img);
 	T_ASSERT(ok, "serial tasks: %s", fvl_last_error());
 	t_note("%d fvl_task_run calls at once (OCR and OD, the task layer loading under them): %d "
-	       "gave the serial ids and text", 2 * N_THREADS, same);
+	       "gave the serial ids and text",
+	       2 * N_THREADS, same);
 	T_ASSERT(same == 2 * N_THREADS, "only %d of %d matched", same, 2 * N_THREADS);
 }
 

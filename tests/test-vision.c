@@ -21,7 +21,8 @@ static void test_preprocess_chelsea_matches_pixel_values(void)
 	         "%s", fvl_last_error());
 	T_ASSERT(fvl_image_pad_square(&img, fill, &sq) == FVL_STATUS_OK, "pad");
 	T_ASSERT(fvl_image_resize_bicubic(&sq, 128, 128, &rs) == FVL_STATUS_OK, "resize");
-	float *px = malloc(3 * 128 * 128 * sizeof(float)), *want = golden_tensor("pixel_values", 3 * 128 * 128);
+	float *px = malloc(3 * 128 * 128 * sizeof(float)),
+	      *want = golden_tensor("pixel_values", 3 * 128 * 128);
 	T_ASSERT(px && want, "golden pixel_values");
 	fvl_image_normalize(&rs, 1.0f / 255.0f, mean, stdv, px);
 	double worst = 0;
@@ -32,7 +33,8 @@ static void test_preprocess_chelsea_matches_pixel_values(void)
 			worst = d;
 		differ += d > 1e-4;
 	}
-	t_note("chelsea.jpg %ux%u -> pad %u -> 128: max |error| %.3g, %zu of %d values differ at all",
+	t_note("chelsea.jpg %ux%u -> pad %u -> 128: max |error| %.3g, %zu of %d values differ at "
+	       "all",
 	       img.w, img.h, sq.w, worst, differ, 3 * 128 * 128);
 	fvl_image_free(&img);
 	fvl_image_free(&sq);
@@ -53,7 +55,8 @@ static bool open_f2(struct f2_fixture *x, const char *vision_type)
 	const char *path = golden_model("f32", vision_type);
 	memset(x, 0, sizeof(*x));
 	if (!path || fvl_gguf_open(path, &x->g) != FVL_STATUS_OK ||
-	    fvl_f2_load(&x->f, x->g) != FVL_STATUS_OK || fvl_compute_init(&x->compute, 2, NULL) != FVL_STATUS_OK) {
+	    fvl_f2_load(&x->f, x->g) != FVL_STATUS_OK ||
+	    fvl_compute_init(&x->compute, 2, NULL) != FVL_STATUS_OK) {
 		t_failf(__FILE__, __LINE__, "load (%s): %s", vision_type, fvl_last_error());
 		return false;
 	}
@@ -76,14 +79,18 @@ static double stage_err(struct f2_fixture *x, const char *what, double *cos)
 		in = golden_tensor("pixel_values", 3 * 128 * 128);
 		got = malloc(16 * 128 * sizeof(float));
 		want = golden_tensor("davit_out", 16 * 128);
-		if (in && got && want && fvl_davit_forward(&x->f.davit, &x->compute, in, got, NULL) == FVL_STATUS_OK)
-			e = golden_err(got, want, 16 * 128), *cos = golden_cosine(got, want, 16 * 128);
+		if (in && got && want &&
+		    fvl_davit_forward(&x->f.davit, &x->compute, in, got, NULL) == FVL_STATUS_OK)
+			e = golden_err(got, want, 16 * 128),
+			*cos = golden_cosine(got, want, 16 * 128);
 	} else if (strcmp(what, "image_features") == 0) {
 		in = golden_tensor("davit_out", 16 * 128);
 		got = malloc(17 * 64 * sizeof(float));
 		want = golden_tensor("image_features", 17 * 64);
-		if (in && got && want && fvl_f2_encode_image(&x->f.encoder, &x->compute, in, got) == FVL_STATUS_OK)
-			e = golden_err(got, want, 17 * 64), *cos = golden_cosine(got, want, 17 * 64);
+		if (in && got && want &&
+		    fvl_f2_encode_image(&x->f.encoder, &x->compute, in, got) == FVL_STATUS_OK)
+			e = golden_err(got, want, 17 * 64),
+			*cos = golden_cosine(got, want, 17 * 64);
 	} else {
 		int row = what[strlen(what) - 1] - '0', ids[64];
 		int n = golden_ids("task_ids", ids, 64);
@@ -94,8 +101,10 @@ static double stage_err(struct f2_fixture *x, const char *what, double *cos)
 		for (int i = 0; i < 14 && n == 42; i++)
 			p[i] = ids[row * 14 + i];
 		if (n == 42 && in && got && want &&
-		    fvl_f2_encoder_forward(&x->f.encoder, &x->compute, in, 17, p, 14, got) == FVL_STATUS_OK)
-			e = golden_err(got, want, 31 * 64), *cos = golden_cosine(got, want, 31 * 64);
+		    fvl_f2_encoder_forward(&x->f.encoder, &x->compute, in, 17, p, 14, got) ==
+		            FVL_STATUS_OK)
+			e = golden_err(got, want, 31 * 64),
+			*cos = golden_cosine(got, want, 31 * 64);
 	}
 	free(in);
 	free(got);
@@ -110,13 +119,16 @@ static void test_vision_stages_match_goldens(void)
 	struct f2_fixture x;
 	if (!open_f2(&x, "f32"))
 		goto out;
-	T_ASSERT(fvl_davit_grid(&x.f.davit) == 4 && fvl_f2_n_visual(&x.f.encoder) == 17, "grid %zu, visual %zu",
-	         fvl_davit_grid(&x.f.davit), fvl_f2_n_visual(&x.f.encoder));
+	T_ASSERT(fvl_davit_grid(&x.f.davit) == 4 && fvl_f2_n_visual(&x.f.encoder) == 17,
+	         "grid %zu, visual %zu", fvl_davit_grid(&x.f.davit), fvl_f2_n_visual(&x.f.encoder));
 	for (size_t i = 0; i < 5; i++) {
 		double cos = 0, e = stage_err(&x, stages[i], &cos);
-		t_note("%s (f32 weights, fed from the previous golden): max error %.2e of max |value|, "
-		       "cosine %.7f", stages[i], e, cos);
-		T_ASSERT(e <= 1e-3, "%s: error %.3g above 1e-3 (%s)", stages[i], e, fvl_last_error());
+		t_note("%s (f32 weights, fed from the previous golden): max error %.2e of max "
+		       "|value|, "
+		       "cosine %.7f",
+		       stages[i], e, cos);
+		T_ASSERT(e <= 1e-3, "%s: error %.3g above 1e-3 (%s)", stages[i], e,
+		         fvl_last_error());
 	}
 out:
 	close_f2(&x);
@@ -136,10 +148,11 @@ static void test_vision_stages_with_quantized_weights(void)
 		stage_err(&x, "image_features", &c2);
 		stage_err(&x, "encoder_out_0", &c3);
 		close_f2(&x);
-		t_note("%s vision weights: cosine davit_out %.6f, image_features %.6f, encoder_out_0 %.6f",
+		t_note("%s vision weights: cosine davit_out %.6f, image_features %.6f, "
+		       "encoder_out_0 %.6f",
 		       types[t], c1, c2, c3);
-		T_ASSERT(c1 > 0.99 && c2 > 0.99 && c3 > 0.99, "%s: cosines %.4f %.4f %.4f", types[t], c1,
-		         c2, c3);
+		T_ASSERT(c1 > 0.99 && c2 > 0.99 && c3 > 0.99, "%s: cosines %.4f %.4f %.4f",
+		         types[t], c1, c2, c3);
 	}
 }
 
@@ -160,7 +173,8 @@ static void test_f16_panels_under_other_variants(void)
 	const struct fvl_compute keep = x.compute;
 	double c[2] = {0, 0};
 	for (int i = 0; i < 2; i++) {
-		T_ASSERT(fvl_compute_init(&x.compute, 1, isas[i]) == FVL_STATUS_OK, "%s", fvl_last_error());
+		T_ASSERT(fvl_compute_init(&x.compute, 1, isas[i]) == FVL_STATUS_OK, "%s",
+		         fvl_last_error());
 		stage_err(&x, "davit_out", &c[i]);
 		fvl_compute_free(&x.compute);
 	}
@@ -179,8 +193,9 @@ static void test_fusion_and_projector_match_goldens(void)
 	memset(&v, 0, sizeof(v));
 	memset(&compute, 0, sizeof(compute));
 	T_ASSERT(path && fvl_gguf_open(path, &g) == FVL_STATUS_OK, "open");
-	T_ASSERT(fvl_vision_load(&v, g) == FVL_STATUS_OK && fvl_compute_init(&compute, 2, NULL) == 0, "%s",
-	         fvl_last_error());
+	T_ASSERT(fvl_vision_load(&v, g) == FVL_STATUS_OK &&
+	                 fvl_compute_init(&compute, 2, NULL) == 0,
+	         "%s", fvl_last_error());
 	float *feat = golden_tensor("image_features", 17 * 64), *enc[3];
 	for (int p = 0; p < 3; p++) {
 		char name[32];
@@ -188,7 +203,8 @@ static void test_fusion_and_projector_match_goldens(void)
 		enc[p] = golden_tensor(name, 31 * 64);
 	}
 	float *fused = malloc(17 * 256 * 4), *out = malloc(17 * 96 * 4);
-	float *want_f = golden_tensor("fused", 17 * 256), *want_p = golden_tensor("projector_out", 17 * 96);
+	float *want_f = golden_tensor("fused", 17 * 256),
+	      *want_p = golden_tensor("projector_out", 17 * 96);
 	double ef = INFINITY, ep = INFINITY;
 	bool ok = feat && enc[0] && enc[1] && enc[2] && fused && out && want_f && want_p &&
 	          v.projector.out_dim == 96;
@@ -196,7 +212,8 @@ static void test_fusion_and_projector_match_goldens(void)
 		fvl_dbfusion(17, v.drop, 64, v.n_prompts, feat, (const float *const *)enc, fused);
 		ef = golden_err(fused, want_f, 17 * 256);
 		/* fed the golden fused */
-		ok = fvl_projector_forward(&v.projector, &compute, 17, want_f, out) == FVL_STATUS_OK;
+		ok = fvl_projector_forward(&v.projector, &compute, 17, want_f, out) ==
+		     FVL_STATUS_OK;
 		ep = golden_err(out, want_p, 17 * 96);
 	}
 	free(feat), free(enc[0]), free(enc[1]), free(enc[2]);
@@ -220,23 +237,30 @@ static void test_vision_chain_from_chelsea_jpg(void)
 	memset(&compute, 0, sizeof(compute));
 	const char *path = golden_model("f32", "f32");
 	T_ASSERT(path && fvl_gguf_open(path, &g) == FVL_STATUS_OK, "open");
-	T_ASSERT(fvl_vision_load(&v, g) == FVL_STATUS_OK && fvl_compute_init(&compute, 2, NULL) == 0, "%s",
-	         fvl_last_error());
+	T_ASSERT(fvl_vision_load(&v, g) == FVL_STATUS_OK &&
+	                 fvl_compute_init(&compute, 2, NULL) == 0,
+	         "%s", fvl_last_error());
 	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), &img) == 0, "image");
 	float *px = malloc(3 * 128 * 128 * 4), *out = malloc(17 * 96 * 4);
 	float *want = golden_tensor("projector_out", 17 * 96);
 	/* the intermediate tensors fvl run --dump writes */
-	struct fvl_vision_dump dump = {NULL, malloc(16 * 128 * 4), malloc(17 * 64 * 4),
-	                           {malloc(31 * 64 * 4), malloc(31 * 64 * 4), malloc(31 * 64 * 4)},
-	                           malloc(17 * 256 * 4)};
+	struct fvl_vision_dump dump = {
+	        NULL,
+	        malloc(16 * 128 * 4),
+	        malloc(17 * 64 * 4),
+	        {malloc(31 * 64 * 4), malloc(31 * 64 * 4), malloc(31 * 64 * 4)},
+	        malloc(17 * 256 * 4)};
 	bool ok = px && out && want && fvl_vision_preprocess(&v, &img, px) == FVL_STATUS_OK &&
 	          fvl_vision_embed(&v, &compute, px, out, &dump) == FVL_STATUS_OK;
 	double e = ok ? golden_err(out, want, 17 * 96) : INFINITY, worst = 0;
-	static const struct { const char *name; size_t n; } st[] = {{"davit_out", 16 * 128},
-		{"image_features", 17 * 64}, {"encoder_out_0", 31 * 64}, {"encoder_out_1", 31 * 64},
-		{"encoder_out_2", 31 * 64}, {"fused", 17 * 256}};
-	float *got[6] = {dump.davit_out, dump.image_features, dump.encoder_out[0], dump.encoder_out[1],
-	                 dump.encoder_out[2], dump.fused};
+	static const struct {
+		const char *name;
+		size_t n;
+	} st[] = {{"davit_out", 16 * 128},    {"image_features", 17 * 64},
+	          {"encoder_out_0", 31 * 64}, {"encoder_out_1", 31 * 64},
+	          {"encoder_out_2", 31 * 64}, {"fused", 17 * 256}};
+	float *got[6] = {dump.davit_out,      dump.image_features, dump.encoder_out[0],
+	                 dump.encoder_out[1], dump.encoder_out[2], dump.fused};
 	for (int i = 0; i < 6 && ok; i++) {
 		float *w = golden_tensor(st[i].name, st[i].n);
 		double ei = w ? golden_err(got[i], w, st[i].n) : INFINITY;
@@ -252,8 +276,10 @@ static void test_vision_chain_from_chelsea_jpg(void)
 	fvl_compute_free(&compute);
 	fvl_gguf_free(g);
 	T_ASSERT(ok, "%s", fvl_last_error());
-	t_note("chelsea.jpg -> projector_out: max error %.2e of max |value| (tolerance 2e-3); every "
-	       "dumped stage within %.2e", e, worst);
+	t_note("chelsea.jpg -> projector_out: max error %.2e of max |value| (tolerance 2e-3); "
+	       "every "
+	       "dumped stage within %.2e",
+	       e, worst);
 	T_ASSERT(e <= 2e-3 && worst <= 2e-3, "chain error %.3g, stages %.3g", e, worst);
 }
 
@@ -267,11 +293,14 @@ static void test_bad_images_are_rejected(void)
 	jpg = malloc(1 << 20);
 	n = fread(jpg, 1, 1 << 20, f);
 	fclose(f);
-	T_ASSERT(fvl_image_decode(jpg, n, 0, &img) == FVL_STATUS_OK && img.w > 0, "%s", fvl_last_error());
+	T_ASSERT(fvl_image_decode(jpg, n, 0, &img) == FVL_STATUS_OK && img.w > 0, "%s",
+	         fvl_last_error());
 	t_note("coffee.jpg: %ux%u", img.w, img.h);
 	fvl_image_free(&img);
-	static const struct { size_t cut; const char *want; } cuts[] = {{100, "JPEG"}, {2, "unsupported"},
-	                                                               {0, "empty"}};
+	static const struct {
+		size_t cut;
+		const char *want;
+	} cuts[] = {{100, "JPEG"}, {2, "unsupported"}, {0, "empty"}};
 	for (size_t i = 0; i < 3; i++) {
 		enum fvl_status st = fvl_image_decode(jpg, cuts[i].cut, 0, &img);
 		T_ASSERT(st != FVL_STATUS_OK && strstr(fvl_last_error(), cuts[i].want) && !img.rgb,
@@ -288,17 +317,23 @@ static void test_bad_images_are_rejected(void)
 	free(jpg);
 	static const char pnm_big[] = "P6\n100000 100000\n255\n";
 	T_ASSERT(fvl_image_decode((const uint8_t *)pnm_big, sizeof(pnm_big) - 1, 0, &img) ==
-	         FVL_STATUS_UNSUPPORTED && strstr(fvl_last_error(), "over the limit"), "%s",
-	         fvl_last_error());
+	                         FVL_STATUS_UNSUPPORTED &&
+	                 strstr(fvl_last_error(), "over the limit"),
+	         "%s", fvl_last_error());
 	static const char pnm_zero[] = "P5\n0 7\n255\n";
 	T_ASSERT(fvl_image_decode((const uint8_t *)pnm_zero, sizeof(pnm_zero) - 1, 0, &img) ==
-	         FVL_STATUS_BAD_FILE && strstr(fvl_last_error(), "no pixels"), "%s", fvl_last_error());
+	                         FVL_STATUS_BAD_FILE &&
+	                 strstr(fvl_last_error(), "no pixels"),
+	         "%s", fvl_last_error());
 	static const char pnm_short[] = "P6\n4 4\n255\nabc";
 	T_ASSERT(fvl_image_decode((const uint8_t *)pnm_short, sizeof(pnm_short) - 1, 0, &img) ==
-	         FVL_STATUS_BAD_FILE && strstr(fvl_last_error(), "truncated PNM"), "%s", fvl_last_error());
+	                         FVL_STATUS_BAD_FILE &&
+	                 strstr(fvl_last_error(), "truncated PNM"),
+	         "%s", fvl_last_error());
 	static const char pnm_ok[] = "P5\n# comment\n2 1\n255\n\x10\x20";
 	T_ASSERT(fvl_image_decode((const uint8_t *)pnm_ok, sizeof(pnm_ok) - 1, 0, &img) == 0 &&
-	         img.w == 2 && img.rgb[3] == 0x20 && img.rgb[5] == 0x20, "P5 gray");
+	                 img.w == 2 && img.rgb[3] == 0x20 && img.rgb[5] == 0x20,
+	         "P5 gray");
 	fvl_image_free(&img);
 	T_ASSERT(fvl_image_load(t_tmppath("none.jpg"), &img) == FVL_STATUS_NOT_FOUND, "missing");
 }

@@ -15,7 +15,8 @@ struct t_result {
 extern struct t_result *t_cur;
 
 void t_run(const char *name, void (*fn)(void));
-void t_failf(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void t_failf(const char *file, int line, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 /* Prints a note under the current test (measured values): always shown. */
 void t_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A fresh directory for this process's temporary files (removed at exit). */
@@ -27,26 +28,26 @@ const char *t_datapath(const char *name);
 
 #define T_RUN(fn) t_run(#fn, fn)
 
-#define T_ASSERT(cond, ...)                                                                \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			t_failf(__FILE__, __LINE__, __VA_ARGS__);                          \
-			return;                                                            \
-		}                                                                          \
+#define T_ASSERT(cond, ...)                                                                        \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			t_failf(__FILE__, __LINE__, __VA_ARGS__);                                  \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
 /* Like T_ASSERT but the test goes on (for loops over cases that each clean up). */
-#define T_CHECK(cond, ...)                                                                 \
-	do {                                                                               \
-		if (!(cond))                                                               \
-			t_failf(__FILE__, __LINE__, __VA_ARGS__);                          \
+#define T_CHECK(cond, ...)                                                                         \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			t_failf(__FILE__, __LINE__, __VA_ARGS__);                                  \
 	} while (0)
 
-#define T_SKIP(...)                                                                        \
-	do {                                                                               \
-		t_cur->skipped = true;                                                     \
-		snprintf(t_cur->msg, sizeof(t_cur->msg), __VA_ARGS__);                      \
-		return;                                                                    \
+#define T_SKIP(...)                                                                                \
+	do {                                                                                       \
+		t_cur->skipped = true;                                                             \
+		snprintf(t_cur->msg, sizeof(t_cur->msg), __VA_ARGS__);                             \
+		return;                                                                            \
 	} while (0)
 
 /* Suites, one per test file. */

@@ -8,17 +8,22 @@
 
 void fvl_bench_help(FILE *f)
 {
-	fputs("usage: fvl bench -m MODEL.gguf [--llm] [--vision] [--task NAME] [-t N] [-p PROMPT_TOKENS]\n"
+	fputs("usage: fvl bench -m MODEL.gguf [--llm] [--vision] [--task NAME] [-t N] [-p "
+	      "PROMPT_TOKENS]\n"
 	      "                 [-n GEN_TOKENS] [-r IMAGES]\n"
 	      "\n"
-	      "Measures on random inputs and prints markdown tables: prefill and decode tokens/s and the\n"
-	      "weight bandwidth they use (--llm), the vision stages' ms and GFLOP/s (--vision; both by\n"
+	      "Measures on random inputs and prints markdown tables: prefill and decode tokens/s "
+	      "and the\n"
+	      "weight bandwidth they use (--llm), the vision stages' ms and GFLOP/s (--vision; "
+	      "both by\n"
 	      "default), or a Florence-2 task's image-to-text time, greedy and 3 beams (--task).\n"
 	      "\n"
 	      "  -t N                   threads (default: the CPUs this process may use)\n"
-	      "  -p N                   prompt tokens of the prefill (default 600; within the context)\n"
+	      "  -p N                   prompt tokens of the prefill (default 600; within the "
+	      "context)\n"
 	      "  -n N                   generated tokens (default 16)\n"
-	      "  -r N                   images (default 1)\n", f);
+	      "  -r N                   images (default 1)\n",
+	      f);
 }
 
 int fvl_bench_main(int argc, char **argv)
@@ -37,23 +42,29 @@ int fvl_bench_main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--task") && i + 1 < argc) {
 			task = argv[++i];
 			if (!fvl_task_find(task)) {
-				fprintf(stderr, "fvl bench: unknown task '%s' (fvl task --help lists them)\n",
+				fprintf(stderr,
+				        "fvl bench: unknown task '%s' (fvl task --help lists "
+				        "them)\n",
 				        task);
 				return 2;
 			}
-		}
-		else if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "-p") || !strcmp(argv[i], "-n") ||
-		          !strcmp(argv[i], "-r")) && i + 1 < argc) {
+		} else if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "-p") ||
+		            !strcmp(argv[i], "-n") || !strcmp(argv[i], "-r")) &&
+		           i + 1 < argc) {
 			long v = strtol(argv[i + 1], &end, 10);
 			if (*end || v < 1 || v > 100000) {
-				fprintf(stderr, "fvl bench: %s wants a positive number, not '%s'\n", argv[i],
-				        argv[i + 1]);
+				fprintf(stderr, "fvl bench: %s wants a positive number, not '%s'\n",
+				        argv[i], argv[i + 1]);
 				return 2;
 			}
-			*(argv[i][1] == 't' ? &threads : argv[i][1] == 'p' ? &P : argv[i][1] == 'n' ? &G : &R) = v;
+			*(argv[i][1] == 't'   ? &threads
+			  : argv[i][1] == 'p' ? &P
+			  : argv[i][1] == 'n' ? &G
+			                      : &R) = v;
 			i++;
 		} else {
-			fprintf(stderr, "fvl bench: unknown option '%s' (try 'fvl bench --help')\n", argv[i]);
+			fprintf(stderr, "fvl bench: unknown option '%s' (try 'fvl bench --help')\n",
+			        argv[i]);
 			return 2;
 		}
 	}
@@ -68,8 +79,10 @@ int fvl_bench_main(int argc, char **argv)
 	}
 	struct fvl_bench_params bp;
 	fvl_bench_params_default(&bp);
-	bp.n_threads = (uint32_t)threads, bp.isa = getenv("FVL_ISA"), bp.llm = llm, bp.vision = vision;
-	bp.n_prompt = (uint32_t)P, bp.n_gen = (uint32_t)G, bp.n_images = (uint32_t)R, bp.task = task;
+	bp.n_threads = (uint32_t)threads, bp.isa = getenv("FVL_ISA"), bp.llm = llm,
+	bp.vision = vision;
+	bp.n_prompt = (uint32_t)P, bp.n_gen = (uint32_t)G, bp.n_images = (uint32_t)R,
+	bp.task = task;
 	const enum fvl_status st = fvl_bench(m, model, &bp, stdout);
 	fvl_model_free(m);
 	if (st != FVL_STATUS_OK) {

@@ -62,8 +62,8 @@ static bool collect(void *user, int32_t id, const char *text, size_t len)
 	return !stop;
 }
 
-static void print_json_line(uint64_t frame, const char *text, size_t n, const char *finish,
-                            double ms)
+static void
+print_json_line(uint64_t frame, const char *text, size_t n, const char *finish, double ms)
 {
 	printf("{\"ts\": %.3f, \"frame\": %llu, \"text\": ", now_s(), (unsigned long long)frame);
 	json_string(stdout, text, n);
@@ -85,7 +85,8 @@ static int answer_task(const struct asker *k, const struct fvl_image *img, uint6
 	struct fvl_task_result r;
 	const double t0 = now_s();
 	if (fvl_task_run(k->m, img->rgb, img->w, img->h, k->task, &r) != FVL_STATUS_OK) {
-		fprintf(stderr, "fvl camera: frame %llu: %s\n", (unsigned long long)frame, fvl_last_error());
+		fprintf(stderr, "fvl camera: frame %llu: %s\n", (unsigned long long)frame,
+		        fvl_last_error());
 		return 1;
 	}
 	printf("{\"ts\": %.3f, \"frame\": %llu, ", now_s(), (unsigned long long)frame);
@@ -106,7 +107,8 @@ static int answer(const struct asker *k, const struct fvl_image *img, uint64_t f
 	if (st == FVL_STATUS_OK)
 		st = fvl_session_ask(k->s, k->question, k->gp, collect, &a);
 	if (st != FVL_STATUS_OK && st != FVL_STATUS_CANCELLED) {
-		fprintf(stderr, "fvl camera: frame %llu: %s\n", (unsigned long long)frame, fvl_last_error());
+		fprintf(stderr, "fvl camera: frame %llu: %s\n", (unsigned long long)frame,
+		        fvl_last_error());
 		free(a.text);
 		return 1;
 	}
@@ -137,8 +139,8 @@ static int replay(const struct asker *k, const char *dir, double min_change, uin
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		const char *dot = strrchr(e->d_name, '.');
-		if (!dot || (strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg") && strcasecmp(dot, ".ppm") &&
-		             strcasecmp(dot, ".pgm")))
+		if (!dot || (strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg") &&
+		             strcasecmp(dot, ".ppm") && strcasecmp(dot, ".pgm")))
 			continue;
 		char **p = realloc(names, (n + 1) * sizeof(*p));
 		if (!p)
@@ -159,7 +161,8 @@ static int replay(const struct asker *k, const char *dir, double min_change, uin
 	for (size_t i = 0; i < n && !stop && (max_frames == 0 || i < max_frames); i++) {
 		struct fvl_image img;
 		if (fvl_image_load(names[i], &img) != FVL_STATUS_OK) {
-			fprintf(stderr, "fvl camera: skipping %s: %s\n", names[i], fvl_last_error());
+			fprintf(stderr, "fvl camera: skipping %s: %s\n", names[i],
+			        fvl_last_error());
 			continue;
 		}
 		loaded++;
@@ -173,7 +176,8 @@ static int replay(const struct asker *k, const char *dir, double min_change, uin
 	}
 	fvl_image_free(&last);
 	if (n && !loaded && !stop) {
-		fprintf(stderr, "fvl camera: error: --frames %s: none of its %zu files could be read\n",
+		fprintf(stderr,
+		        "fvl camera: error: --frames %s: none of its %zu files could be read\n",
 		        dir, n);
 		rc = 1;
 	}
@@ -204,8 +208,11 @@ int fvl_camera_main(int argc, char **argv, const char *question, const char *mod
 		goto done;
 	}
 	struct fvl_capture *cap = NULL;
-	const struct fvl_camera_params cp = {.device = o->device, .width = o->width,
-	                                     .height = o->height, .n_buffers = 4, .timeout_ms = 2000};
+	const struct fvl_camera_params cp = {.device = o->device,
+	                                     .width = o->width,
+	                                     .height = o->height,
+	                                     .n_buffers = 4,
+	                                     .timeout_ms = 2000};
 	if (fvl_capture_start(&cp, o->wait_for_device, &cap) != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl camera: error: %s\n", fvl_last_error());
 		goto done;
@@ -237,8 +244,9 @@ int fvl_camera_main(int argc, char **argv, const char *question, const char *mod
 	if (failed) {
 		/* waiting helps a camera that is missing or busy, not one that cannot work */
 		fprintf(stderr, "fvl camera: error: %s%s\n", why,
-		        why_st == FVL_STATUS_NOT_FOUND || why_st == FVL_STATUS_IO ?
-		        " (--wait-for-device waits for it)" : "");
+		        why_st == FVL_STATUS_NOT_FOUND || why_st == FVL_STATUS_IO
+		                ? " (--wait-for-device waits for it)"
+		                : "");
 		rc = 1;
 	}
 	if (cs.corrupt)

@@ -76,11 +76,12 @@ void json_task_members(FILE *f, const struct fvl_task_result *r)
 void json_task_search(FILE *f, const struct fvl_task_result *r)
 {
 	const struct fvl_task_search *s = &r->search;
-	fprintf(f, "\"search\": {\"beams\": %u, \"max_new\": %u, \"no_repeat_ngram\": %u, "
+	fprintf(f,
+	        "\"search\": {\"beams\": %u, \"max_new\": %u, \"no_repeat_ngram\": %u, "
 	        "\"early_stopping\": %s, \"forced_bos_id\": %d, \"forced_eos\": %s, "
-	        "\"length_penalty\": %.2f}", s->n_beams, s->max_new, s->no_repeat_ngram,
-	        s->early_stopping ? "true" : "false", s->forced_bos_id, s->forced_eos ? "true" : "false",
-	        (double)s->length_penalty);
+	        "\"length_penalty\": %.2f}",
+	        s->n_beams, s->max_new, s->no_repeat_ngram, s->early_stopping ? "true" : "false",
+	        s->forced_bos_id, s->forced_eos ? "true" : "false", (double)s->length_penalty);
 }
 
 void print_cpu_features(const struct fvl_system_info *si)
@@ -102,7 +103,8 @@ static void log_to_stderr(enum fvl_log_level level, const char *msg, void *user)
 {
 	static const char *const names[] = {"error", "warning", "info", "debug"};
 	(void)user;
-	fprintf(stderr, "fvl: %s: %s\n", names[level <= FVL_LOG_DEBUG ? level : FVL_LOG_DEBUG], msg);
+	fprintf(stderr, "fvl: %s: %s\n", names[level <= FVL_LOG_DEBUG ? level : FVL_LOG_DEBUG],
+	        msg);
 }
 
 void verbose_logging(int verbosity)
@@ -124,8 +126,11 @@ int write_npy(const char *dir, const char *name, const float *x, size_t a, size_
 {
 	char path[4096], hdr[128];
 	snprintf(path, sizeof(path), "%s/%s.npy", dir, name);
-	int n = b ? snprintf(hdr, sizeof(hdr), "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }", a, b)
-	          : snprintf(hdr, sizeof(hdr), "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu,), }", a);
+	int n = b ? snprintf(hdr, sizeof(hdr),
+	                     "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }", a,
+	                     b)
+	          : snprintf(hdr, sizeof(hdr),
+	                     "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu,), }", a);
 	while ((10 + n + 1) % 64)
 		hdr[n++] = ' ';
 	hdr[n++] = '\n';
@@ -161,7 +166,8 @@ char *read_text(const char *path, size_t cap, char *why, size_t why_n)
 		return NULL;
 	}
 	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		snprintf(why, why_n, "%s: is a directory, not a text file", in ? "standard input" : path);
+		snprintf(why, why_n, "%s: is a directory, not a text file",
+		         in ? "standard input" : path);
 		if (!in)
 			fclose(f);
 		return NULL;
@@ -173,13 +179,16 @@ char *read_text(const char *path, size_t cap, char *why, size_t why_n)
 		fclose(f);
 	if (err || n > cap) {
 		snprintf(why, why_n, "%s: %s", in ? "standard input" : path,
-		         !buf ? "out of memory" : err ? "read error" : "longer than the 1 MB a question may have");
+		         !buf  ? "out of memory"
+		         : err ? "read error"
+		               : "longer than the 1 MB a question may have");
 		free(buf);
 		return NULL;
 	}
 	buf[n] = 0;
 	if (memchr(buf, 0, n)) {
-		snprintf(why, why_n, "%s: holds a NUL byte (not text)", in ? "standard input" : path);
+		snprintf(why, why_n, "%s: holds a NUL byte (not text)",
+		         in ? "standard input" : path);
 		free(buf);
 		return NULL;
 	}

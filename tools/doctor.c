@@ -65,10 +65,12 @@ static void video_devices(void)
 		struct v4l2_capability cap;
 		memset(&cap, 0, sizeof(cap));
 		if (v4l2_ioctl(fd, VIDIOC_QUERYCAP, &cap) == 0) {
-			printf("  %s: %.32s (%.16s)", path, (const char *)cap.card, (const char *)cap.driver);
+			printf("  %s: %.32s (%.16s)", path, (const char *)cap.card,
+			       (const char *)cap.driver);
 			struct v4l2_fmtdesc fd_ = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
 			const char *sep = ", formats: ";
-			for (fd_.index = 0; v4l2_ioctl(fd, VIDIOC_ENUM_FMT, &fd_) == 0 && fd_.index < 16;
+			for (fd_.index = 0;
+			     v4l2_ioctl(fd, VIDIOC_ENUM_FMT, &fd_) == 0 && fd_.index < 16;
 			     fd_.index++) {
 				printf("%s%.4s", sep, (const char *)&fd_.pixelformat);
 				sep = " ";
@@ -82,7 +84,8 @@ static void video_devices(void)
 	if (d)
 		closedir(d);
 	if (!found)
-		printf("  none found (a camera appears as /dev/videoN; the user needs the 'video' group)\n");
+		printf("  none found (a camera appears as /dev/videoN; the user needs the 'video' "
+		       "group)\n");
 }
 
 void fvl_doctor_help(FILE *f)
@@ -92,7 +95,8 @@ void fvl_doctor_help(FILE *f)
 	      "Prints the CPU and its features (NAME: yes|no), the kernel chosen per op, threads,\n"
 	      "memory, swap, huge pages, video devices, and with -m whether the model fits in the\n"
 	      "available memory with a context of CTX tokens (default 2048). Exits 1 if the model\n"
-	      "file cannot be read.\n", f);
+	      "file cannot be read.\n",
+	      f);
 }
 
 int fvl_doctor_main(int argc, char **argv)
@@ -105,11 +109,14 @@ int fvl_doctor_main(int argc, char **argv)
 			model = argv[++i];
 		} else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
 			if (!parse_long(argv[++i], 16, 1 << 20, &ctx)) {
-				fprintf(stderr, "fvl doctor: -c wants 16..1048576 tokens, not '%s'\n", argv[i]);
+				fprintf(stderr,
+				        "fvl doctor: -c wants 16..1048576 tokens, not '%s'\n",
+				        argv[i]);
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "fvl doctor: unknown option '%s' (try 'fvl doctor --help')\n",
+			fprintf(stderr,
+			        "fvl doctor: unknown option '%s' (try 'fvl doctor --help')\n",
 			        argv[i]);
 			return 2;
 		}
@@ -127,23 +134,28 @@ int fvl_doctor_main(int argc, char **argv)
 		char part[64], impl[64];
 		proc_value("/proc/cpuinfo", "CPU part", part, sizeof(part));
 		proc_value("/proc/cpuinfo", "CPU implementer", impl, sizeof(impl));
-		const char *name = !strcmp(part, "0xd08") ? "Cortex-A72" : !strcmp(part, "0xd0b") ?
-		                   "Cortex-A76" : !strcmp(part, "0xd42") ? "Cortex-A78AE" : !strcmp(part, "0xd03") ?
-		                   "Cortex-A53" : "";
-		snprintf(v, sizeof(v), "%s%s(implementer %s, part %s)", name, *name ? " " : "", impl, part);
+		const char *name = !strcmp(part, "0xd08")   ? "Cortex-A72"
+		                   : !strcmp(part, "0xd0b") ? "Cortex-A76"
+		                   : !strcmp(part, "0xd42") ? "Cortex-A78AE"
+		                   : !strcmp(part, "0xd03") ? "Cortex-A53"
+		                                            : "";
+		snprintf(v, sizeof(v), "%s%s(implementer %s, part %s)", name, *name ? " " : "",
+		         impl, part);
 	}
 	printf("cpu: %s, %s%s\n", v, si.arch, si.simde ? " (NEON kernels through SIMDe)" : "");
 	print_cpu_features(&si);
 	if (!forced_ok)
 		printf("kernel variant: FVL_ISA=%s cannot run here; using the best\n", isa);
-	printf("kernel variant: %s%s\n", si.kernel_level, isa && *isa && forced_ok ? " (FVL_ISA)" : "");
+	printf("kernel variant: %s%s\n", si.kernel_level,
+	       isa && *isa && forced_ok ? " (FVL_ISA)" : "");
 	print_kernels(&si);
 	printf("xnnpack (f32 linears): %s\n", si.xnnpack ? "yes" : "no");
 	printf("cores: %u available to this process; default threads: %u\n", si.n_cpus,
 	       si.default_threads);
 	const long total = meminfo_mb("MemTotal"), avail = meminfo_mb("MemAvailable");
 	printf("memory: %ld MB total, %ld MB available\n", total, avail);
-	printf("swap: %ld MB total, %ld MB free\n", meminfo_mb("SwapTotal"), meminfo_mb("SwapFree"));
+	printf("swap: %ld MB total, %ld MB free\n", meminfo_mb("SwapTotal"),
+	       meminfo_mb("SwapFree"));
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
 	if (f && fgets(v, sizeof(v), f)) {
 		v[strcspn(v, "\n")] = 0;
@@ -164,10 +176,14 @@ int fvl_doctor_main(int argc, char **argv)
 			const double kv = (double)mi.n_layer * (double)ctx * 2.0 * mi.n_head_kv *
 			                  mi.n_embd_head * 2.0 / 1048576.0;
 			const double need = file + kv + 300.0;
-			printf("model: %s: %.0f MB file + %.0f MB f16 KV cache (context %ld) + ~300 MB working "
-			       "set = %.0f MB; %s\n", model, file, kv, ctx, need,
-			       avail < 0 ? "available memory unknown" : need <= avail ? "fits in available memory" :
-			       "does NOT fit in available memory (smaller context with -c, or a smaller quant)");
+			printf("model: %s: %.0f MB file + %.0f MB f16 KV cache (context %ld) + "
+			       "~300 MB working "
+			       "set = %.0f MB; %s\n",
+			       model, file, kv, ctx, need,
+			       avail < 0       ? "available memory unknown"
+			       : need <= avail ? "fits in available memory"
+			                       : "does NOT fit in available memory (smaller "
+			                         "context with -c, or a smaller quant)");
 		}
 	}
 	video_devices();

@@ -16,27 +16,36 @@ void fvl_task_help(FILE *f)
 	const struct fvl_task_info *t = fvl_task_list(&n);
 	fputs("usage: fvl task -m MODEL.gguf -i IMAGE --task NAME [--text TEXT] [options]\n"
 	      "\n"
-	      "Runs a Florence-2 task: prompt expansion, greedy or beam search, and the post-processing\n"
+	      "Runs a Florence-2 task: prompt expansion, greedy or beam search, and the "
+	      "post-processing\n"
 	      "of Florence-2's processor (<loc_k> bins to pixel coordinates of IMAGE).\n"
 	      "\n"
 	      "  --task NAME            one of the tasks below (or its token, e.g. '<OD>')\n"
 	      "  --text TEXT            the input of tasks marked (text); a region is given as\n"
-	      "                         <loc_x1><loc_y1><loc_x2><loc_y2> (bins 0..999 of width/height)\n"
-	      "  --beams N              beam search width (default: the model's, 3 for Florence-2;\n"
+	      "                         <loc_x1><loc_y1><loc_x2><loc_y2> (bins 0..999 of "
+	      "width/height)\n"
+	      "  --beams N              beam search width (default: the model's, 3 for "
+	      "Florence-2;\n"
 	      "                         1 is greedy)\n"
 	      "  -n, --max-new N        tokens to generate at most (default 1024)\n"
 	      "  --no-repeat-ngram N    ban repeated n-grams (default: the model's, 3; 0 is off)\n"
 	      "  -t, --threads N        threads (default: the CPUs this process may use)\n"
-	      "  -v, --verbose          log what the library does (model load, fallbacks); -vv: more\n"
-	      "  --json                 print one JSON object: task, text, ids, the search that ran,\n"
+	      "  -v, --verbose          log what the library does (model load, fallbacks); -vv: "
+	      "more\n"
+	      "  --json                 print one JSON object: task, text, ids, the search that "
+	      "ran,\n"
 	      "                         and bboxes or quad_boxes with labels\n"
-	      "  --dump DIR             write the stages as float32 .npy files into DIR: pixel_values,\n"
-	      "                         davit_out, image_features, encoder_out, decoder_logits_first\n"
+	      "  --dump DIR             write the stages as float32 .npy files into DIR: "
+	      "pixel_values,\n"
+	      "                         davit_out, image_features, encoder_out, "
+	      "decoder_logits_first\n"
 	      "                         (the first decoder step, before any logits processor)\n"
 	      "\n"
-	      "tasks:\n", f);
+	      "tasks:\n",
+	      f);
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, "  %-30s %s%s\n", t[i].name, t[i].token, t[i].takes_text ? " (text)" : "");
+		fprintf(f, "  %-30s %s%s\n", t[i].name, t[i].token,
+		        t[i].takes_text ? " (text)" : "");
 }
 
 static int bad(const char *fmt, const char *arg)
@@ -66,19 +75,30 @@ int fvl_task_main(int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		long l;
-#define NEXT() do { if (!v) return bad("%s needs a value", a); i++; } while (0)
+#define NEXT()                                                                                     \
+	do {                                                                                       \
+		if (!v)                                                                            \
+			return bad("%s needs a value", a);                                         \
+		i++;                                                                               \
+	} while (0)
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			fvl_task_help(stdout);
 			return 0;
-		} else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { NEXT(); model = v; }
-		else if (!strcmp(a, "-i") || !strcmp(a, "--image")) { NEXT(); image = v; }
-		else if (!strcmp(a, "--task")) {
+		} else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+			NEXT();
+			model = v;
+		} else if (!strcmp(a, "-i") || !strcmp(a, "--image")) {
+			NEXT();
+			image = v;
+		} else if (!strcmp(a, "--task")) {
 			NEXT();
 			if (!fvl_task_find(v))
 				return bad("unknown task '%s'", v);
 			p.task = v;
-		} else if (!strcmp(a, "--text")) { NEXT(); p.text = v; }
-		else if (!strcmp(a, "--beams")) {
+		} else if (!strcmp(a, "--text")) {
+			NEXT();
+			p.text = v;
+		} else if (!strcmp(a, "--beams")) {
 			NEXT();
 			if (!parse_long(v, 1, 16, &l))
 				return bad("--beams wants 1..16, not '%s'", v);
@@ -102,9 +122,13 @@ int fvl_task_main(int argc, char **argv)
 			if (!parse_long(v, 1, 256, &l))
 				return bad("-t wants 1..256 threads, not '%s'", v);
 			p.n_threads = (uint32_t)l;
-		} else if (!strcmp(a, "--dump")) { NEXT(); dump_dir = v; }
-		else if (!strcmp(a, "--json")) json = true;
-		else return bad("unknown option '%s'", a);
+		} else if (!strcmp(a, "--dump")) {
+			NEXT();
+			dump_dir = v;
+		} else if (!strcmp(a, "--json"))
+			json = true;
+		else
+			return bad("unknown option '%s'", a);
 #undef NEXT
 	}
 	verbose_logging(verbosity);
@@ -131,14 +155,16 @@ int fvl_task_main(int argc, char **argv)
 		fprintf(stderr, "fvl task: error: %s\n", fvl_last_error());
 		goto done;
 	}
-	if (dump_dir && (make_dump_dir(dump_dir) != 0 ||
-	                 write_npy(dump_dir, "pixel_values", dump.pixel_values, 3, dump.size * dump.size) ||
-	                 write_npy(dump_dir, "davit_out", dump.davit_out, dump.grid * dump.grid, dump.c_last) ||
-	                 write_npy(dump_dir, "image_features", dump.image_features, dump.n_visual, dump.d) ||
-	                 write_npy(dump_dir, "encoder_out", dump.encoder_out, dump.n_enc, dump.d) ||
-	                 write_npy(dump_dir, "decoder_logits_first", dump.decoder_logits_first, dump.vocab, 0))) {
-		fprintf(stderr, "fvl task: error: cannot write the dump files into %s: %s\n", dump_dir,
-		        strerror(errno));
+	if (dump_dir &&
+	    (make_dump_dir(dump_dir) != 0 ||
+	     write_npy(dump_dir, "pixel_values", dump.pixel_values, 3, dump.size * dump.size) ||
+	     write_npy(dump_dir, "davit_out", dump.davit_out, dump.grid * dump.grid, dump.c_last) ||
+	     write_npy(dump_dir, "image_features", dump.image_features, dump.n_visual, dump.d) ||
+	     write_npy(dump_dir, "encoder_out", dump.encoder_out, dump.n_enc, dump.d) ||
+	     write_npy(dump_dir, "decoder_logits_first", dump.decoder_logits_first, dump.vocab,
+	               0))) {
+		fprintf(stderr, "fvl task: error: cannot write the dump files into %s: %s\n",
+		        dump_dir, strerror(errno));
 		goto done;
 	}
 	struct rusage ru;
@@ -149,13 +175,15 @@ int fvl_task_main(int argc, char **argv)
 		printf(", ");
 		json_task_search(stdout, &r);
 		printf(", \"image\": {\"width\": %u, \"height\": %u}, \"ms\": {\"vision\": %.1f, "
-		       "\"decode\": %.1f}, \"peak_rss_mb\": %.1f}\n", img.w, img.h, r.ms_vision,
-		       r.ms_decode, (double)ru.ru_maxrss / 1024.0);
+		       "\"decode\": %.1f}, \"peak_rss_mb\": %.1f}\n",
+		       img.w, img.h, r.ms_vision, r.ms_decode, (double)ru.ru_maxrss / 1024.0);
 	} else {
 		print_plain(&r);
 		fflush(stdout);
-		fprintf(stderr, "fvl: image and encoder %.0f ms, decoder %zu tokens %.0f ms, peak RSS "
-		        "%.0f MB\n", r.ms_vision, r.n_ids, r.ms_decode, (double)ru.ru_maxrss / 1024.0);
+		fprintf(stderr,
+		        "fvl: image and encoder %.0f ms, decoder %zu tokens %.0f ms, peak RSS "
+		        "%.0f MB\n",
+		        r.ms_vision, r.n_ids, r.ms_decode, (double)ru.ru_maxrss / 1024.0);
 	}
 	rc = fflush(stdout) == 0 ? 0 : 1;
 done:

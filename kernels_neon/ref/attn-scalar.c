@@ -27,7 +27,8 @@ void fvl_attn__scalar(const struct fvl_attn_args *a)
 			for (size_t j = 0; j < nk; j++) {
 				float s = 0.0f;
 				for (size_t d = 0; d < hd; d++)
-					s += q[d] * kv_at(a->k, a->kv_f16, j * a->ldk + kvh * hd + d);
+					s += q[d] *
+					     kv_at(a->k, a->kv_f16, j * a->ldk + kvh * hd + d);
 				p[j] = s * a->scale;
 				mx = fmaxf(mx, p[j]);
 			}
@@ -39,7 +40,8 @@ void fvl_attn__scalar(const struct fvl_attn_args *a)
 			for (size_t d = 0; d < hd; d++) {
 				float acc = 0.0f;
 				for (size_t j = 0; j < nk; j++)
-					acc += p[j] * kv_at(a->v, a->kv_f16, j * a->ldv + kvh * hd + d);
+					acc += p[j] *
+					       kv_at(a->v, a->kv_f16, j * a->ldv + kvh * hd + d);
 				o[d] = nk ? acc / sum : 0.0f;
 			}
 		}

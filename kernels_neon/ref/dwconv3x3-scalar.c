@@ -10,8 +10,10 @@ void fvl_dwconv3x3__scalar(size_t h, size_t w, size_t c, const float *x, const f
 				float s = b ? b[ch] : 0.0f;
 				for (int dy = 0; dy < 3; dy++)
 					for (int dx = 0; dx < 3; dx++) {
-						const ptrdiff_t yy = (ptrdiff_t)i + dy - 1, xx = (ptrdiff_t)j + dx - 1;
-						if (yy < 0 || xx < 0 || yy >= (ptrdiff_t)h || xx >= (ptrdiff_t)w)
+						const ptrdiff_t yy = (ptrdiff_t)i + dy - 1,
+						                xx = (ptrdiff_t)j + dx - 1;
+						if (yy < 0 || xx < 0 || yy >= (ptrdiff_t)h ||
+						    xx >= (ptrdiff_t)w)
 							continue;
 						s += x[((size_t)yy * w + (size_t)xx) * c + ch] *
 						     k[(size_t)(3 * dy + dx) * c + ch];

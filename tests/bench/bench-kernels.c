@@ -33,8 +33,9 @@ static uint64_t rnd(void)
 /* Random packed weights: random quant bytes, small fp16 scales (no quantization pass). */
 static void *make_weights(enum fvl_wtype type, size_t n, size_t k, size_t *bytes)
 {
-	*bytes = type == FVL_WTYPE_F32 ? n * k * 4 : type == FVL_WTYPE_F16 ? n * k * 2 :
-	         fvl_pack_x4_size(type, n, k);
+	*bytes = type == FVL_WTYPE_F32   ? n * k * 4
+	         : type == FVL_WTYPE_F16 ? n * k * 2
+	                                 : fvl_pack_x4_size(type, n, k);
 	uint8_t *w = aligned_alloc(64, (*bytes + 63) & ~(size_t)63);
 	if (!w)
 		return NULL;
@@ -44,7 +45,8 @@ static void *make_weights(enum fvl_wtype type, size_t n, size_t k, size_t *bytes
 	}
 	const uint16_t scale = fvl_fp32_to_fp16(0.01f);
 	if (type == FVL_WTYPE_Q4_0 || type == FVL_WTYPE_Q8_0) {
-		size_t bsz = type == FVL_WTYPE_Q4_0 ? sizeof(struct fvl_block_q4_0x4) : sizeof(struct fvl_block_q8_0x4);
+		size_t bsz = type == FVL_WTYPE_Q4_0 ? sizeof(struct fvl_block_q4_0x4)
+		                                    : sizeof(struct fvl_block_q8_0x4);
 		for (size_t i = 0; i < *bytes; i += bsz)
 			for (int r = 0; r < 4; r++)
 				memcpy(w + i + 2 * (size_t)r, &scale, 2);
@@ -53,7 +55,8 @@ static void *make_weights(enum fvl_wtype type, size_t n, size_t k, size_t *bytes
 			((float *)w)[i] = (float)(rnd() >> 40) * 0x1p-24f - 0.5f;
 	} else {
 		for (size_t i = 0; i < n * k; i++)
-			((uint16_t *)w)[i] = fvl_fp32_to_fp16((float)(rnd() >> 40) * 0x1p-24f - 0.5f);
+			((uint16_t *)w)[i] =
+			        fvl_fp32_to_fp16((float)(rnd() >> 40) * 0x1p-24f - 0.5f);
 	}
 	return w;
 }
@@ -64,8 +67,8 @@ struct job {
 	void *w;
 	float *x, *y, *ad;
 	int8_t *aq;
-	uint16_t *xh; /* f16 activations of the fp16-arithmetic path */
-	uint16_t *wp; /* f16 weights in panels, for it */
+	uint16_t *xh;       /* f16 activations of the fp16-arithmetic path */
+	uint16_t *wp;       /* f16 weights in panels, for it */
 	xnn_operator_t xnn; /* xnn-f32 / xnn-f16 */
 };
 
@@ -74,19 +77,22 @@ static int job_xnn(struct job *j)
 {
 	enum xnn_status st = xnn_status_uninitialized;
 	if (fvl_xnnpack_available())
-		st = j->type == FVL_WTYPE_F32 ?
-		     xnn_create_fully_connected_nc_f32(j->k, j->n, j->k, j->n, j->w, NULL, -INFINITY,
-		                                       INFINITY, 0, &j->xnn) :
-		     xnn_create_fully_connected_nc_f16(j->k, j->n, FVL_F16_ROW_STRIDE(j->k), j->n, j->w,
-		                                       NULL, -INFINITY, INFINITY, 0, &j->xnn);
+		st = j->type == FVL_WTYPE_F32
+		             ? xnn_create_fully_connected_nc_f32(j->k, j->n, j->k, j->n, j->w, NULL,
+		                                                 -INFINITY, INFINITY, 0, &j->xnn)
+		             : xnn_create_fully_connected_nc_f16(
+		                       j->k, j->n, FVL_F16_ROW_STRIDE(j->k), j->n, j->w, NULL,
+		                       -INFINITY, INFINITY, 0, &j->xnn);
 	if (st != xnn_status_success) {
-		fprintf(stderr, "bench-kernels: XNNPACK cannot run this operator here (status %d)\n", st);
+		fprintf(stderr,
+		        "bench-kernels: XNNPACK cannot run this operator here (status %d)\n", st);
 		return -1;
 	}
 	return 0;
 }
 
-static int job_init(struct job *j, enum fvl_wtype type, size_t k, size_t n, size_t m, const struct fvl_kernels *kt)
+static int job_init(struct job *j, enum fvl_wtype type, size_t k, size_t n, size_t m,
+                    const struct fvl_kernels *kt)
 {
 	size_t bytes;
 	memset(j, 0, sizeof(*j));
@@ -131,26 +137,35 @@ static void job_run(const struct job *j, const struct fvl_kernels *kt, pthreadpo
 		xnn_setup_fully_connected_nc_f32(j->xnn, j->m, j->x, j->y, pool);
 		xnn_run_operator(j->xnn, pool);
 	} else if (j->xnn) { /* f16 in and out (y holds m x n halves) */
-		(kt->f32_f16_quant ? kt->f32_f16_quant : fvl_f32_f16_quant__scalar)(j->m, j->k, j->x, j->k, j->xh, j->ad);
+		(kt->f32_f16_quant ? kt->f32_f16_quant : fvl_f32_f16_quant__scalar)(
+		        j->m, j->k, j->x, j->k, j->xh, j->ad);
 		xnn_setup_fully_connected_nc_f16(j->xnn, j->m, j->xh, j->y, pool);
 		xnn_run_operator(j->xnn, pool);
 	} else if (j->type == FVL_WTYPE_Q4_0 || j->type == FVL_WTYPE_Q8_0) {
-		fvl_x4_q8_gemm_fn fn = j->type == FVL_WTYPE_Q4_0 ? kt->q4_0x4_q8_gemm : kt->q8_0x4_q8_gemm;
+		fvl_x4_q8_gemm_fn fn =
+		        j->type == FVL_WTYPE_Q4_0 ? kt->q4_0x4_q8_gemm : kt->q8_0x4_q8_gemm;
 		if (pool)
-			fvl_pool_x4_q8_gemm(pool, fn, j->type, j->k, j->n, j->w, j->m, j->aq, j->ad, j->y, j->n);
+			fvl_pool_x4_q8_gemm(pool, fn, j->type, j->k, j->n, j->w, j->m, j->aq, j->ad,
+			                    j->y, j->n);
 		else
 			fn(j->k, j->n, j->w, j->m, j->aq, j->ad, j->y, j->n);
-	} else if (j->type == FVL_WTYPE_F16 && kt->f16p16_f16_gemm) { /* as fvl_linear_forward: convert, then GEMM */
+	} else if (j->type == FVL_WTYPE_F16 &&
+	           kt->f16p16_f16_gemm) { /* as fvl_linear_forward: convert, then GEMM */
 		kt->f32_f16_quant(j->m, j->k, j->x, j->k, j->xh, j->ad);
 		if (pool)
-			fvl_pool_f16_gemm(pool, kt->f16p16_f16_gemm, j->k, j->n, j->wp, NULL, j->m, j->xh, j->ad, j->y, j->n);
+			fvl_pool_f16_gemm(pool, kt->f16p16_f16_gemm, j->k, j->n, j->wp, NULL, j->m,
+			                  j->xh, j->ad, j->y, j->n);
 		else
-			kt->f16p16_f16_gemm(j->k, j->n, j->wp, NULL, j->m, j->xh, j->ad, j->y, j->n);
+			kt->f16p16_f16_gemm(j->k, j->n, j->wp, NULL, j->m, j->xh, j->ad, j->y,
+			                    j->n);
 	} else {
-		fvl_f32_gemm_fn fn = j->type == FVL_WTYPE_F32 ? kt->f32_f32_gemm : j->wp ? kt->f16p16_f32_gemm : kt->f16_f32_gemm;
+		fvl_f32_gemm_fn fn = j->type == FVL_WTYPE_F32 ? kt->f32_f32_gemm
+		                     : j->wp                  ? kt->f16p16_f32_gemm
+		                                              : kt->f16_f32_gemm;
 		const void *w = j->type == FVL_WTYPE_F16 && j->wp ? (const void *)j->wp : j->w;
 		if (pool)
-			fvl_pool_f32_gemm(pool, fn, j->type, j->k, j->n, w, NULL, j->m, j->x, j->k, j->y, j->n);
+			fvl_pool_f32_gemm(pool, fn, j->type, j->k, j->n, w, NULL, j->m, j->x, j->k,
+			                  j->y, j->n);
 		else
 			fn(j->k, j->n, w, NULL, j->m, j->x, j->k, j->y, j->n);
 	}
@@ -159,8 +174,10 @@ static void job_run(const struct job *j, const struct fvl_kernels *kt, pthreadpo
 /* The kernel layer's weight type named s ("q4_0", "q8_0", "f32", "f16"), or -1. */
 static int parse_type(const char *s)
 {
-	static const char *const names[] = {[FVL_WTYPE_F32] = "f32", [FVL_WTYPE_F16] = "f16",
-	                                    [FVL_WTYPE_Q8_0] = "q8_0", [FVL_WTYPE_Q4_0] = "q4_0"};
+	static const char *const names[] = {[FVL_WTYPE_F32] = "f32",
+	                                    [FVL_WTYPE_F16] = "f16",
+	                                    [FVL_WTYPE_Q8_0] = "q8_0",
+	                                    [FVL_WTYPE_Q4_0] = "q4_0"};
 	for (int t = 0; t < (int)(sizeof(names) / sizeof(names[0])); t++)
 		if (strcmp(s, names[t]) == 0)
 			return t;
@@ -187,11 +204,15 @@ static int native(size_t threads)
 	       fvl_pool_threads(pool));
 	const double bw = fvl_pool_read_bandwidth(pool, 512u << 20);
 	printf("memory read bandwidth (probe): %.1f GB/s\n\n", bw);
-	printf("| op | K x N | M | ms | GB/s of weights | %% of probe | GOP/s |\n|---|---|---|---|---|---|---|\n");
-	static const struct { const char *t; size_t k, n, m; } cases[] = {
-		{"q4_0", 3072, 9216, 1}, {"q8_0", 3072, 9216, 1}, {"q4_0", 8192, 3072, 1},
-		{"q4_0", 4096, 14336, 1}, {"f16", 3072, 3072, 1}, {"q4_0", 3072, 9216, 577},
-		{"q8_0", 3072, 9216, 577}, {"f32", 1024, 4096, 577}, {"f16", 1024, 4096, 577},
+	printf("| op | K x N | M | ms | GB/s of weights | %% of probe | GOP/s "
+	       "|\n|---|---|---|---|---|---|---|\n");
+	static const struct {
+		const char *t;
+		size_t k, n, m;
+	} cases[] = {
+	        {"q4_0", 3072, 9216, 1},   {"q8_0", 3072, 9216, 1},  {"q4_0", 8192, 3072, 1},
+	        {"q4_0", 4096, 14336, 1},  {"f16", 3072, 3072, 1},   {"q4_0", 3072, 9216, 577},
+	        {"q8_0", 3072, 9216, 577}, {"f32", 1024, 4096, 577}, {"f16", 1024, 4096, 577},
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		struct job j;
@@ -199,16 +220,19 @@ static int native(size_t threads)
 		if (job_init(&j, type, cases[c].k, cases[c].n, cases[c].m, &kt) != 0)
 			return 1;
 		size_t bytes;
-		free(make_weights(type, 4, 32, &bytes)); /* keep the rng stream independent of sizes */
-		size_t wbytes = type == FVL_WTYPE_F32 ? j.n * j.k * 4 : type == FVL_WTYPE_F16 ? j.n * j.k * 2 :
-		                fvl_pack_x4_size(type, j.n, j.k);
+		free(make_weights(type, 4, 32,
+		                  &bytes)); /* keep the rng stream independent of sizes */
+		size_t wbytes = type == FVL_WTYPE_F32   ? j.n * j.k * 4
+		                : type == FVL_WTYPE_F16 ? j.n * j.k * 2
+		                                        : fvl_pack_x4_size(type, j.n, j.k);
 		job_run(&j, &kt, pool); /* warm up */
 		int reps = cases[c].m == 1 ? 20 : 2;
 		double best = 1e30;
 		for (int r = 0; r < reps; r++) {
 			double t0 = now();
 			if (type == FVL_WTYPE_Q4_0 || type == FVL_WTYPE_Q8_0)
-				kt.f32_q8_quant(j.m, j.k, j.x, j.k, j.aq, j.ad); /* part of the op */
+				kt.f32_q8_quant(j.m, j.k, j.x, j.k, j.aq,
+				                j.ad); /* part of the op */
 			job_run(&j, &kt, pool);
 			double t = now() - t0;
 			if (t < best)
@@ -216,8 +240,8 @@ static int native(size_t threads)
 		}
 		double gbs = (double)wbytes / best / 1e9;
 		double gops = 2.0 * (double)j.m * (double)j.n * (double)j.k / best / 1e9;
-		printf("| %s | %zu x %zu | %zu | %.2f | %.1f | %.0f%% | %.1f |\n", cases[c].t, j.k, j.n, j.m,
-		       best * 1e3, gbs, 100.0 * gbs / bw, gops);
+		printf("| %s | %zu x %zu | %zu | %.2f | %.1f | %.0f%% | %.1f |\n", cases[c].t, j.k,
+		       j.n, j.m, best * 1e3, gbs, 100.0 * gbs / bw, gops);
 		job_free(&j);
 	}
 	fvl_pool_free(pool);
@@ -240,14 +264,20 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench-kernels: bad arguments or variant\n");
 			return 2;
 		}
-		if (job_init(&j, (enum fvl_wtype)type, k, n, m, &kt) != 0 || (xnn && job_xnn(&j) != 0))
+		if (job_init(&j, (enum fvl_wtype)type, k, n, m, &kt) != 0 ||
+		    (xnn && job_xnn(&j) != 0))
 			return 1;
 		for (size_t r = 0; r < reps; r++)
 			job_run(&j, &kt, NULL);
-		printf("%s %s: %zu calls\n", xnn ? "xnnpack fully_connected" : type == FVL_WTYPE_Q4_0 ? fvl_kernel_name(&kt, "q4_0x4_q8_gemm") :
-		       type == FVL_WTYPE_Q8_0 ? fvl_kernel_name(&kt, "q8_0x4_q8_gemm") : type == FVL_WTYPE_F32 ?
-		       fvl_kernel_name(&kt, "f32_f32_gemm") : kt.f16p16_f16_gemm ? fvl_kernel_name(&kt, "f16p16_f16_gemm") : kt.f16p16 ? fvl_kernel_name(&kt, "f16p16_f32_gemm") :
-		       fvl_kernel_name(&kt, "f16_f32_gemm"), argv[2], reps);
+		printf("%s %s: %zu calls\n",
+		       xnn                      ? "xnnpack fully_connected"
+		       : type == FVL_WTYPE_Q4_0 ? fvl_kernel_name(&kt, "q4_0x4_q8_gemm")
+		       : type == FVL_WTYPE_Q8_0 ? fvl_kernel_name(&kt, "q8_0x4_q8_gemm")
+		       : type == FVL_WTYPE_F32  ? fvl_kernel_name(&kt, "f32_f32_gemm")
+		       : kt.f16p16_f16_gemm     ? fvl_kernel_name(&kt, "f16p16_f16_gemm")
+		       : kt.f16p16              ? fvl_kernel_name(&kt, "f16p16_f32_gemm")
+		                                : fvl_kernel_name(&kt, "f16_f32_gemm"),
+		       argv[2], reps);
 		job_free(&j);
 		return 0;
 	}

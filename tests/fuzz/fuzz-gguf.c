@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (uint64_t i = 0; i < g->n_kv; i++) {
 		const struct fvl_gguf_kv *kv = &g->kv[i];
 		char key[128];
-		snprintf(key, sizeof(key), "%.*s", (int)(kv->key.n < 100 ? kv->key.n : 100), kv->key.p);
+		snprintf(key, sizeof(key), "%.*s", (int)(kv->key.n < 100 ? kv->key.n : 100),
+		         kv->key.p);
 		uint64_t u;
 		float f;
 		struct fvl_str s;

@@ -17,8 +17,8 @@ static struct fvl_tok *tok[4];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static const char *const prefixes[4] = {"tokenizer.f2", "tokenizer.phi3", "tokenizer.llama3",
-	                                        "tokenizer.spm"};
+	static const char *const prefixes[4] = {"tokenizer.f2", "tokenizer.phi3",
+	                                        "tokenizer.llama3", "tokenizer.spm"};
 	char path[1024];
 	const char *dir = getenv("FVL_FUZZ_FILES");
 	(void)argc, (void)argv;
