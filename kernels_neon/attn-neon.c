@@ -1,6 +1,9 @@
 /* attn-neon.c — attention with NEON and an online softmax over blocks of 64 keys: a running max and
- * sum per query, the output accumulator rescaled when the max grows. Memory: one block of scores
- * and one head_dim accumulator on the stack, never n_q x n_kv. */
+ * sum per query, the output accumulator rescaled when the max grows. Memory: a block of scores and
+ * the accumulators on the stack, never n_q x n_kv. Tiles of 8 queries (head_dim a multiple of 4):
+ * each key block is transposed once (keys across the vector lanes, so scores need no horizontal
+ * sums) and every key and value row loaded serves all 8 queries; fewer queries (decode) go one by
+ * one. */
 #include <math.h>
 
 #include "kernels.h"
@@ -18,7 +21,7 @@ static inline float el_kv(const void *p, bool f16, size_t i)
 	return f16 ? fvl_fp16_to_fp32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
 }
 
-void fvl_attn__neon(const struct fvl_attn_args *a)
+static void attn_rows(const struct fvl_attn_args *a)
 {
 	const size_t hd = a->head_dim, group = a->n_heads / a->n_kv_heads, hd4 = hd & ~(size_t)3;
 	float s[KEY_BLOCK], acc[FVL_ATTN_MAX_HEAD_DIM];
@@ -81,4 +84,138 @@ void fvl_attn__neon(const struct fvl_attn_args *a)
 				o[d] = acc[d] * inv;
 		}
 	}
+}
+
+#define Q_TILE 8
+
+/* Queries [i0, i0 + qn) of head h, qn <= Q_TILE, head_dim % 4 == 0. */
+static void attn_tile(const struct fvl_attn_args *a, size_t h, size_t i0, size_t qn)
+{
+	const size_t hd = a->head_dim, kvh = h / (a->n_heads / a->n_kv_heads);
+	float kt[FVL_ATTN_MAX_HEAD_DIM * KEY_BLOCK]; /* (hd, KEY_BLOCK): the block's keys, lanes */
+	float s[Q_TILE][KEY_BLOCK], acc[Q_TILE][FVL_ATTN_MAX_HEAD_DIM];
+	float qs[Q_TILE][FVL_ATTN_MAX_HEAD_DIM]; /* q * scale; rows past qn are zeros */
+	float mx[Q_TILE], sum[Q_TILE];
+	size_t nk[Q_TILE], nk_max = 0;
+	for (size_t i = 0; i < Q_TILE; i++) {
+		const float *q = a->q + (i0 + i) * a->ldq + h * hd;
+		nk[i] = 0;
+		for (size_t d = 0; d < hd; d += 4) {
+			vst1q_f32(qs[i] + d, i < qn ? vmulq_n_f32(vld1q_f32(q + d), a->scale)
+			                            : vdupq_n_f32(0.0f));
+			vst1q_f32(acc[i] + d, vdupq_n_f32(0.0f));
+		}
+		mx[i] = -INFINITY, sum[i] = 0.0f;
+		if (i < qn) {
+			nk[i] = a->n_kv;
+			if (a->causal && a->q_pos0 + i0 + i + 1 < nk[i])
+				nk[i] = a->q_pos0 + i0 + i + 1;
+			nk_max = nk[i] > nk_max ? nk[i] : nk_max;
+		}
+	}
+	for (size_t j0 = 0; j0 < nk_max; j0 += KEY_BLOCK) {
+		const size_t nb = nk_max - j0 < KEY_BLOCK ? nk_max - j0 : KEY_BLOCK;
+		const size_t nb4 = (nb + 3) & ~(size_t)3;
+		for (size_t j = 0; j < nb4; j++) /* transpose (and widen f16) the block's keys */
+			for (size_t d = 0; d < hd; d += 4) {
+				const float32x4_t k4 =
+				        j < nb ? ld_kv(a->k, a->kv_f16,
+				                       (j0 + j) * a->ldk + kvh * hd + d)
+				               : vdupq_n_f32(0.0f);
+				kt[(d + 0) * KEY_BLOCK + j] = vgetq_lane_f32(k4, 0);
+				kt[(d + 1) * KEY_BLOCK + j] = vgetq_lane_f32(k4, 1);
+				kt[(d + 2) * KEY_BLOCK + j] = vgetq_lane_f32(k4, 2);
+				kt[(d + 3) * KEY_BLOCK + j] = vgetq_lane_f32(k4, 3);
+			}
+		/* scores: four keys per vector, every kt load used by all the tile's queries */
+		for (size_t j = 0; j < nb4; j += 4) {
+			float32x4_t sc[Q_TILE];
+			for (size_t i = 0; i < Q_TILE; i++)
+				sc[i] = vdupq_n_f32(0.0f);
+			for (size_t d = 0; d < hd; d += 4) {
+				const float32x4_t k0 = vld1q_f32(kt + (d + 0) * KEY_BLOCK + j);
+				const float32x4_t k1 = vld1q_f32(kt + (d + 1) * KEY_BLOCK + j);
+				const float32x4_t k2 = vld1q_f32(kt + (d + 2) * KEY_BLOCK + j);
+				const float32x4_t k3 = vld1q_f32(kt + (d + 3) * KEY_BLOCK + j);
+				for (size_t i = 0; i < Q_TILE; i++) {
+					const float32x4_t q4 = vld1q_f32(qs[i] + d);
+					sc[i] = vfmaq_laneq_f32(sc[i], k0, q4, 0);
+					sc[i] = vfmaq_laneq_f32(sc[i], k1, q4, 1);
+					sc[i] = vfmaq_laneq_f32(sc[i], k2, q4, 2);
+					sc[i] = vfmaq_laneq_f32(sc[i], k3, q4, 3);
+				}
+			}
+			for (size_t i = 0; i < Q_TILE; i++)
+				vst1q_f32(s[i] + j, sc[i]);
+		}
+		/* online softmax per query; keys past a query's limit (causal, the tile's padding)
+		 * weigh 0 */
+		for (size_t i = 0; i < qn; i++) {
+			const size_t lim = nk[i] > j0 ? (nk[i] - j0 < nb ? nk[i] - j0 : nb) : 0;
+			float bmx = -INFINITY;
+			for (size_t j = 0; j < lim; j++)
+				bmx = s[i][j] > bmx ? s[i][j] : bmx;
+			const float nmx = bmx > mx[i] ? bmx : mx[i];
+			const float corr = mx[i] == nmx ? 1.0f : expf(mx[i] - nmx);
+			mx[i] = nmx;
+			sum[i] *= corr;
+			if (corr != 1.0f)
+				for (size_t d = 0; d < hd; d += 4)
+					vst1q_f32(acc[i] + d,
+					          vmulq_n_f32(vld1q_f32(acc[i] + d), corr));
+			size_t j = 0;
+			for (; j + 4 <= lim; j += 4)
+				vst1q_f32(s[i] + j, fvl_exp_f32x4(vsubq_f32(vld1q_f32(s[i] + j),
+				                                            vdupq_n_f32(nmx))));
+			for (; j < lim; j++)
+				s[i][j] = expf(s[i][j] - nmx);
+			for (; j < nb4; j++)
+				s[i][j] = 0.0f;
+			for (j = 0; j < lim; j++)
+				sum[i] += s[i][j];
+		}
+		for (size_t i = qn; i < Q_TILE; i++)
+			for (size_t j = 0; j < nb4; j++)
+				s[i][j] = 0.0f;
+		/* acc_i += sum_j p_ij v_j: every value row loaded once for the tile */
+		for (size_t d = 0; d < hd; d += 4) {
+			float32x4_t ac[Q_TILE];
+			for (size_t i = 0; i < Q_TILE; i++)
+				ac[i] = vld1q_f32(acc[i] + d);
+			for (size_t j = 0; j < nb4; j += 4) {
+				float32x4_t v[4];
+				for (size_t l = 0; l < 4; l++)
+					v[l] = j + l < nb
+					               ? ld_kv(a->v, a->kv_f16,
+					                       (j0 + j + l) * a->ldv + kvh * hd + d)
+					               : vdupq_n_f32(0.0f);
+				for (size_t i = 0; i < Q_TILE; i++) {
+					const float32x4_t p = vld1q_f32(s[i] + j);
+					ac[i] = vfmaq_laneq_f32(ac[i], v[0], p, 0);
+					ac[i] = vfmaq_laneq_f32(ac[i], v[1], p, 1);
+					ac[i] = vfmaq_laneq_f32(ac[i], v[2], p, 2);
+					ac[i] = vfmaq_laneq_f32(ac[i], v[3], p, 3);
+				}
+			}
+			for (size_t i = 0; i < Q_TILE; i++)
+				vst1q_f32(acc[i] + d, ac[i]);
+		}
+	}
+	for (size_t i = 0; i < qn; i++) {
+		float *o = a->o + (i0 + i) * a->ldo + h * hd;
+		const float inv = nk[i] ? 1.0f / sum[i] : 0.0f;
+		for (size_t d = 0; d < hd; d++)
+			o[d] = acc[i][d] * inv;
+	}
+}
+
+void fvl_attn__neon(const struct fvl_attn_args *a)
+{
+	if (a->n_q < 4 || a->head_dim % 4) {
+		attn_rows(a);
+		return;
+	}
+	for (size_t h = a->head0; h < a->head1; h++)
+		for (size_t i0 = 0; i0 < a->n_q; i0 += Q_TILE)
+			attn_tile(a, h, i0, a->n_q - i0 < Q_TILE ? a->n_q - i0 : Q_TILE);
 }

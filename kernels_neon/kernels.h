@@ -233,15 +233,16 @@ void fvl_rope__scalar(size_t m, size_t n_heads, size_t head_dim, size_t rot, flo
                       const int32_t *pos, const float *cos_t, const float *sin_t);
 void fvl_rope__neon(size_t m, size_t n_heads, size_t head_dim, size_t rot, float *x, size_t ldx,
                     const int32_t *pos, const float *cos_t, const float *sin_t);
-/* dwconv3x3: depthwise 3x3 convolution, stride 1, zero padding 1, NHWC: y[h][w][c] = b[c] +
- * sum_{dy,dx} x[h+dy-1][w+dx-1][c] * k[(3 dy + dx) * C + c]  (k tap-major: PyTorch's (C, 1, 3, 3)
- * transposed once at load). */
-typedef void (*fvl_dwconv3x3_fn)(size_t h, size_t w, size_t c, const float *x, const float *k,
-                                 const float *b, float *y);
-void fvl_dwconv3x3__scalar(size_t h, size_t w, size_t c, const float *x, const float *k,
-                           const float *b, float *y);
-void fvl_dwconv3x3__neon(size_t h, size_t w, size_t c, const float *x, const float *k,
-                         const float *b, float *y);
+/* dwconv3x3: depthwise 3x3 convolution, stride 1, zero padding 1, NHWC, output rows [y0, y1) of
+ * the h x w image (so the rows can be split across threads): y[i][j][c] = b[c] +
+ * sum_{dy,dx} x[i+dy-1][j+dx-1][c] * k[(3 dy + dx) * C + c]  (k tap-major: PyTorch's (C, 1, 3, 3)
+ * transposed once at load). x and y are whole images; y must not overlap x. */
+typedef void (*fvl_dwconv3x3_fn)(size_t h, size_t w, size_t c, size_t y0, size_t y1, const float *x,
+                                 const float *k, const float *b, float *y);
+void fvl_dwconv3x3__scalar(size_t h, size_t w, size_t c, size_t y0, size_t y1, const float *x,
+                           const float *k, const float *b, float *y);
+void fvl_dwconv3x3__neon(size_t h, size_t w, size_t c, size_t y0, size_t y1, const float *x,
+                         const float *k, const float *b, float *y);
 
 /* ---- attention -------------------------------------------------------------------------------
  * o[i][h][:] = softmax_j(scale * q[i][h] . k[j][h/g]) v[j][h/g] over j < n_kv (causal: j <=

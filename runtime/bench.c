@@ -130,102 +130,156 @@ done:
 	return best;
 }
 
-static int bench_vision(const struct fvl_model *m, struct fvl_compute *compute, long reps,
-                        struct summary *sum, FILE *out)
+/* One image through the vision side, timed by part: t[s] the DaViT stages, then _encode_image,
+ * the BART encoder (every prompt in one pass), fusion + projector (Florence-VL only). */
+struct vision_run {
+	const struct fvl_f2 *f;
+	const struct fvl_vision *v; /* NULL for a Florence-2 file */
+	const int32_t *prompts;     /* (n_prompts, prompt_len) */
+	size_t n_prompts, prompt_len, n, d, L;
+	float *px, *dav, *feat, *enc, *fused, *proj;
+	const float *enc_p[FVL_VISION_MAX_PROMPTS];
+	double ms[FVL_DAVIT_MAX_STAGES + 3];
+};
+
+static int vision_pass(struct vision_run *r, struct fvl_compute *compute)
 {
-	const struct fvl_vision *v = &m->vision;
-	const struct fvl_f2 *f = &v->f2;
-	const size_t S = f->davit.image_size, grid = fvl_davit_grid(&f->davit),
-	             n = fvl_f2_n_visual(&f->encoder), d = f->encoder.n_embd;
-	const size_t cl = f->davit.stages[f->davit.n_stages - 1].c, L = n + v->prompt_len;
-	float *px = malloc(3 * S * S * 4), *dav = malloc(grid * grid * cl * 4),
-	      *feat = malloc(n * d * 4);
-	float *enc[FVL_VISION_MAX_PROMPTS] = {0}, *fused = malloc(n * (1 + v->n_prompts) * d * 4);
-	float *proj = malloc(n * v->projector.out_dim * 4);
-	if (!px || !dav || !feat || !fused || !proj)
+	const struct fvl_f2 *f = r->f;
+	const size_t ns = f->davit.n_stages;
+	double t0 = ms();
+	if (fvl_davit_forward(&f->davit, compute, r->px, r->dav, r->ms) != FVL_STATUS_OK)
 		return 1;
-	for (size_t p = 0; p < v->n_prompts; p++)
-		if (!(enc[p] = malloc(L * d * 4)))
+	double t1 = ms();
+	if (fvl_f2_encode_image(&f->encoder, compute, r->dav, r->feat) != FVL_STATUS_OK)
+		return 1;
+	double t2 = ms();
+	if (fvl_f2_encoder_forward_prompts(&f->encoder, compute, r->feat, r->n, r->prompts,
+	                                   r->prompt_len, r->n_prompts, r->enc) != FVL_STATUS_OK)
+		return 1;
+	double t3 = ms();
+	if (r->v) {
+		const size_t nl = fvl_vision_n_tokens(r->v);
+		fvl_dbfusion(nl, r->v->drop, r->d, r->n_prompts, r->feat, r->enc_p, r->fused);
+		if (fvl_projector_forward(&r->v->projector, compute, nl, r->fused, r->proj) !=
+		    FVL_STATUS_OK)
 			return 1;
+	}
+	double t4 = ms();
+	(void)t0;
+	r->ms[ns] = t2 - t1, r->ms[ns + 1] = t3 - t2, r->ms[ns + 2] = t4 - t3;
+	fvl_compute_rest(compute);
+	return 0;
+}
+
+/* The vision side's parts at 1 thread and at the pool's count, with their GFLOP (multiply-adds
+ * x 2 from the shapes) and the speed-up. For a Florence-2 file the encoder runs one prompt of
+ * 14 ids (a task prompt's length). */
+static int bench_vision(const struct fvl_model *m, struct fvl_compute *compute, long reps,
+                        const char *isa, struct summary *sum, FILE *out)
+{
+	static const int32_t f2_prompt[14] = {0, 5, 9, 17, 33, 65, 129, 257, 3, 7, 11, 13, 2, 1};
+	const struct fvl_vision *v = m->is_vl ? &m->vision : NULL;
+	const struct fvl_f2 *f = v ? &v->f2 : &m->f2;
+	struct vision_run r = {
+	        .f = f,
+	        .v = v,
+	        .prompts = v ? v->prompts : f2_prompt,
+	        .n_prompts = v ? v->n_prompts : 1,
+	        .prompt_len = v ? v->prompt_len : 14,
+	};
+	const size_t S = f->davit.image_size, grid = fvl_davit_grid(&f->davit),
+	             ns = f->davit.n_stages;
+	const size_t cl = f->davit.stages[ns - 1].c;
+	r.n = fvl_f2_n_visual(&f->encoder), r.d = f->encoder.n_embd, r.L = r.n + r.prompt_len;
+	const size_t n = r.n, d = r.d, L = r.L, P = r.n_prompts;
+	r.px = malloc(3 * S * S * 4), r.dav = malloc(grid * grid * cl * 4);
+	r.feat = malloc(n * d * 4), r.enc = malloc(P * L * d * 4);
+	r.fused = v ? malloc(n * (1 + P) * d * 4) : NULL;
+	r.proj = v ? malloc(n * v->projector.out_dim * 4) : NULL;
+	struct fvl_compute one;
+	int rc = fvl_compute_init(&one, 1, isa) != FVL_STATUS_OK;
+	if (rc || !r.px || !r.dav || !r.feat || !r.enc || (v && (!r.fused || !r.proj))) {
+		rc = 1;
+		goto done;
+	}
+	for (size_t p = 0; p < P; p++)
+		r.enc_p[p] = r.enc + p * L * d;
 	uint64_t x = 99;
 	for (size_t i = 0; i < 3 * S * S; i++) {
 		x = x * 6364136223846793005ull + 1442695040888963407ull;
-		px[i] = (float)((x >> 40) & 0xffff) / 16384.0f - 2.0f;
+		r.px[i] = (float)((x >> 40) & 0xffff) / 16384.0f - 2.0f;
 	}
-	double stage_ms[FVL_DAVIT_MAX_STAGES] = {0};
-	int rc = 0;
-	for (long r = 1; r < reps && !rc; r++) /* earlier repetitions: for instruction counting */
-		rc = fvl_davit_forward(&f->davit, compute, px, dav, NULL) != FVL_STATUS_OK ||
-		     fvl_f2_encode_image(&f->encoder, compute, dav, feat) != FVL_STATUS_OK ||
-		     fvl_vision_embed(v, compute, px, proj, NULL) != FVL_STATUS_OK;
-	double t0 = ms();
-	rc = rc || fvl_davit_forward(&f->davit, compute, px, dav, stage_ms) != FVL_STATUS_OK;
-	double t1 = ms();
-	rc = rc || fvl_f2_encode_image(&f->encoder, compute, dav, feat) != FVL_STATUS_OK;
-	double t2 = ms();
-	for (size_t p = 0; p < v->n_prompts && !rc; p++)
-		rc = fvl_f2_encoder_forward(&f->encoder, compute, feat, n,
-		                            v->prompts + p * v->prompt_len, v->prompt_len,
-		                            enc[p]) != FVL_STATUS_OK;
-	double t3 = ms();
-	if (!rc) {
-		const size_t nl = fvl_vision_n_tokens(v);
-		fvl_dbfusion(nl, v->drop, d, v->n_prompts, feat, (const float *const *)enc, fused);
-		rc = fvl_projector_forward(&v->projector, compute, nl, fused, proj) !=
-		     FVL_STATUS_OK;
+	/* earlier repetitions (for instruction counting: the difference of two runs), then one
+	 * timed image at 1 thread and one at the pool's threads */
+	for (long i = 1; i < reps && !rc; i++)
+		rc = vision_pass(&r, compute);
+	const size_t threads = fvl_pool_threads(compute->pool);
+	double ms1[FVL_DAVIT_MAX_STAGES + 3] = {0};
+	if (!rc && threads > 1) {
+		rc = vision_pass(&r, &one);
+		memcpy(ms1, r.ms, sizeof(ms1));
 	}
-	double t4 = ms();
-	if (rc) {
-		return 1;
-	}
-	fprintf(out,
-	        "\n| vision part (%zux%zu, weights %s) | ms | GFLOP | GFLOP/s "
-	        "|\n|---|---|---|---|\n",
-	        S, S, type_name(&f->davit.stages[0].spatial[0].qkv));
+	rc = rc || vision_pass(&r, compute);
+	if (rc)
+		goto done;
+	if (threads == 1)
+		memcpy(ms1, r.ms, sizeof(ms1));
+	/* multiply-adds by part */
+	double mac[FVL_DAVIT_MAX_STAGES + 3] = {0};
 	size_t h = S;
-	double total_gf = 0;
-	for (size_t s = 0; s < f->davit.n_stages; s++) {
+	for (size_t s = 0; s < ns; s++) {
 		const struct fvl_davit_stage *t = &f->davit.stages[s];
 		h = (h + 2 * t->pad - t->k) / t->stride + 1;
 		const double ntok = (double)(h * h), c = (double)t->c,
 		             win = (double)(f->davit.window * f->davit.window);
-		double mac = ntok * (double)(t->cin * t->k * t->k) * c;
-		mac += (double)t->depth * ntok *
-		       (24.0 * c * c + 36.0 * c + 2.0 * win * c + 2.0 * c * c / (double)t->groups);
-		fprintf(out,
-		        "| DaViT stage %zu (%zux%zu, C=%zu, depth %zu) | %.0f | %.1f | %.1f |\n", s,
-		        h, h, t->c, t->depth, stage_ms[s], 2 * mac / 1e9,
-		        2 * mac / 1e9 / (stage_ms[s] / 1e3));
-		total_gf += 2 * mac / 1e9;
+		mac[s] = ntok * (double)(t->cin * t->k * t->k) * c +
+		         (double)t->depth * ntok *
+		                 (24.0 * c * c + 36.0 * c + 2.0 * win * c +
+		                  2.0 * c * c / (double)t->groups);
 	}
-	const double enc_mac =
-	        (double)L * (4.0 * d * d + 2.0 * d * f->encoder.n_ff) * (double)f->encoder.n_layer +
-	        2.0 * (double)L * (double)L * (double)d * (double)f->encoder.n_layer;
-	const double proj_mac = (double)n * ((double)(1 + v->n_prompts) * d * v->projector.out_dim +
-	                                     (double)(v->projector.depth - 1) *
-	                                             v->projector.out_dim * v->projector.out_dim);
-	const double img_mac = (double)n * cl * d;
-	fprintf(out, "| _encode_image | %.0f | %.2f | %.1f |\n", t2 - t1, 2 * img_mac / 1e9,
-	        2 * img_mac / 1e9 / ((t2 - t1) / 1e3));
-	fprintf(out, "| BART encoder x %zu (L=%zu) | %.0f | %.1f | %.1f |\n", v->n_prompts, L,
-	        t3 - t2, 2 * enc_mac * v->n_prompts / 1e9,
-	        2 * enc_mac * v->n_prompts / 1e9 / ((t3 - t2) / 1e3));
-	fprintf(out, "| fusion + projector | %.0f | %.2f | %.1f |\n", t4 - t3, 2 * proj_mac / 1e9,
-	        2 * proj_mac / 1e9 / ((t4 - t3) / 1e3));
-	total_gf += 2 * (img_mac + enc_mac * v->n_prompts + proj_mac) / 1e9;
-	fprintf(out, "| **whole vision side** | %.0f | %.0f | %.1f |\n", t4 - t0, total_gf,
-	        total_gf / ((t4 - t0) / 1e3));
-	sum->vision_ms = t4 - t0;
+	mac[ns] = (double)n * cl * d;
+	mac[ns + 1] = (double)P * f->encoder.n_layer *
+	              ((double)L * (4.0 * d * d + 2.0 * d * f->encoder.n_ff) +
+	               2.0 * (double)L * (double)L * (double)d);
+	if (v)
+		mac[ns + 2] = (double)n * ((double)(1 + P) * d * v->projector.out_dim +
+		                           (double)(v->projector.depth - 1) * v->projector.out_dim *
+		                                   v->projector.out_dim);
+	fprintf(out,
+	        "\n| vision part (%zux%zu, weights %s) | GFLOP | ms, 1 thread | ms, %zu threads | "
+	        "GFLOP/s | speed-up |\n|---|---|---|---|---|---|\n",
+	        S, S, type_name(&f->davit.stages[0].spatial[0].qkv), threads);
+	double total_gf = 0, total1 = 0, totaln = 0;
+	const size_t parts = ns + (v ? 3 : 2);
+	for (size_t i = 0; i < parts; i++) {
+		char label[96];
+		if (i < ns)
+			snprintf(label, sizeof(label), "DaViT stage %zu (C=%zu, depth %zu)", i,
+			         f->davit.stages[i].c, f->davit.stages[i].depth);
+		else if (i == ns)
+			snprintf(label, sizeof(label), "_encode_image");
+		else if (i == ns + 1)
+			snprintf(label, sizeof(label), "BART encoder, %zu prompt%s (L=%zu)", P,
+			         P == 1 ? "" : "s", L);
+		else
+			snprintf(label, sizeof(label), "fusion + projector");
+		const double gf = 2 * mac[i] / 1e9;
+		fprintf(out, "| %s | %.2f | %.1f | %.1f | %.1f | %.2f |\n", label, gf, ms1[i],
+		        r.ms[i], gf / (r.ms[i] / 1e3), r.ms[i] > 0 ? ms1[i] / r.ms[i] : 0.0);
+		total_gf += gf, total1 += ms1[i], totaln += r.ms[i];
+	}
+	fprintf(out, "| **whole vision side** | %.1f | %.0f | %.0f | %.1f | %.2f |\n", total_gf,
+	        total1, totaln, total_gf / (totaln / 1e3), totaln > 0 ? total1 / totaln : 0.0);
+	sum->vision_ms = totaln;
 	const double xg = xnnpack_gflops(compute->pool);
 	fprintf(out,
 	        "\nXNNPACK f32 fully-connected (576 x 1024 -> 4096) on this machine: %.1f GFLOP/s; "
-	        "the "
-	        "vision side reaches %.0f%% of it. Peak RSS %.0f MB.\n",
-	        xg, xg > 0 ? 100.0 * total_gf / ((t4 - t0) / 1e3) / xg : 0.0, peak_rss_mb());
-	for (size_t p = 0; p < v->n_prompts; p++)
-		free(enc[p]);
-	free(px), free(dav), free(feat), free(fused), free(proj);
-	return 0;
+	        "the vision side reaches %.0f%% of it. Peak RSS %.0f MB.\n",
+	        xg, xg > 0 ? 100.0 * total_gf / (totaln / 1e3) / xg : 0.0, peak_rss_mb());
+done:
+	fvl_compute_free(&one);
+	free(r.px), free(r.dav), free(r.feat), free(r.enc), free(r.fused), free(r.proj);
+	return rc;
 }
 
 /* --task: Florence-2's image-to-text time for a 20-token answer (greedy and 3 beams) on a
@@ -311,12 +365,15 @@ fvl_bench(const struct fvl_model *m, const char *name, const struct fvl_bench_pa
 		               ? fvl_fail(FVL_STATUS_IO, "%s", fvl_last_error())
 		               : FVL_STATUS_OK;
 	}
-	if (!m->is_vl)
+	if (!m->is_vl && llm)
 		return fvl_fail(FVL_STATUS_UNSUPPORTED,
-		                "without a task, fvl bench measures Florence-VL "
-		                "models");
-	if (!llm && !vision)
-		llm = vision = true;
+		                "this %s file has no LLM: measure its vision side (--vision) or a "
+		                "task (--task NAME)",
+		                m->arch);
+	if (!llm && !vision) {
+		llm = m->is_vl;
+		vision = true;
+	}
 	if (llm && P + G + 4 > m->llm.n_ctx_train)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
 		                "%zu prompt and %zu generated tokens do not "
@@ -334,7 +391,7 @@ fvl_bench(const struct fvl_model *m, const char *name, const struct fvl_bench_pa
 	if (llm)
 		rc = bench_llm(m, &compute, P, G, bw, &sum, out);
 	if (vision && !rc)
-		rc = bench_vision(m, &compute, R, &sum, out);
+		rc = bench_vision(m, &compute, R, bp->isa, &sum, out);
 	if (!rc) { /* llama-bench style, for posting comparable numbers */
 		const char *slash = strrchr(name, '/');
 		char v[32] = "-", p[32] = "-", d[32] = "-";
@@ -349,8 +406,12 @@ fvl_bench(const struct fvl_model *m, const char *name, const struct fvl_bench_pa
 		        "decode tok/s | "
 		        "peak RSS MB |\n|---|---|---|---|---|---|---|\n| %s | %s / %s | %zu | %s | "
 		        "%s | %s | %.0f |\n",
-		        slash ? slash + 1 : name, type_name(&m->llm.layers[0].down),
-		        type_name(&m->vision.f2.davit.stages[0].spatial[0].qkv),
+		        slash ? slash + 1 : name,
+		        m->is_vl ? type_name(&m->llm.layers[0].down) : "-",
+		        type_name(&(m->is_vl ? &m->vision.f2 : &m->f2)
+		                           ->davit.stages[0]
+		                           .spatial[0]
+		                           .qkv),
 		        fvl_pool_threads(compute.pool), v, p, d, peak_rss_mb());
 	}
 	fvl_compute_free(&compute);

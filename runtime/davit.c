@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common.h"
+#include "ops.h"
 #include "names.h"
 #include "davit.h"
 
@@ -201,7 +202,45 @@ static float *need(struct buf *b, size_t n)
 	return b->p;
 }
 
-/* Dense conv: in is (cin, H, W) planar if chw, else (H, W, cin) tokens; out (Ho, Wo, C). */
+struct im2col_ctx {
+	const struct fvl_davit_stage *t;
+	const float *in;
+	bool chw;
+	size_t h, w, wo, p0, kk;
+	float *cols; /* (m, kk) */
+};
+
+/* rows [i0, i1) of the tile's patch matrix: token p0 + i, columns (ci, ky, kx) */
+static void im2col_rows(void *p, size_t i0, size_t i1)
+{
+	const struct im2col_ctx *c = p;
+	const struct fvl_davit_stage *t = c->t;
+	for (size_t i = i0; i < i1; i++) {
+		const size_t oy = (c->p0 + i) / c->wo, ox = (c->p0 + i) % c->wo;
+		float *row = c->cols + i * c->kk;
+		for (size_t ci = 0; ci < t->cin; ci++)
+			for (size_t ky = 0; ky < t->k; ky++) {
+				const ptrdiff_t y =
+				        (ptrdiff_t)(oy * t->stride + ky) - (ptrdiff_t)t->pad;
+				for (size_t kx = 0; kx < t->k; kx++) {
+					const ptrdiff_t x = (ptrdiff_t)(ox * t->stride + kx) -
+					                    (ptrdiff_t)t->pad;
+					float v = 0.0f;
+					if (y >= 0 && x >= 0 && y < (ptrdiff_t)c->h &&
+					    x < (ptrdiff_t)c->w)
+						v = c->chw ? c->in[(ci * c->h + (size_t)y) * c->w +
+						                   (size_t)x]
+						           : c->in[((size_t)y * c->w + (size_t)x) *
+						                           t->cin +
+						                   ci];
+					row[(ci * t->k + ky) * t->k + kx] = v;
+				}
+			}
+	}
+}
+
+/* Dense conv as a GEMM over im2col tiles of TB tokens: in is (cin, H, W) planar if chw, else
+ * (H, W, cin) tokens; out (Ho, Wo, C). */
 static enum fvl_status conv(const struct fvl_davit_stage *t, struct fvl_compute *compute,
                             const float *in, bool chw, size_t h, size_t w, float *out,
                             struct buf *cols)
@@ -210,35 +249,20 @@ static enum fvl_status conv(const struct fvl_davit_stage *t, struct fvl_compute 
 	             wo = conv_out(w, t->k, t->stride, t->pad);
 	const size_t kk = t->cin * t->k * t->k, n = ho * wo;
 	float *c = need(cols, TB * kk);
-	if (!c)
+	if (!c || fvl_compute_reserve(compute, TB, kk) != FVL_STATUS_OK)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	for (size_t p0 = 0; p0 < n; p0 += TB) {
 		const size_t m = n - p0 < TB ? n - p0 : TB;
-		for (size_t i = 0; i < m; i++) {
-			const size_t oy = (p0 + i) / wo, ox = (p0 + i) % wo;
-			float *row = c + i * kk;
-			for (size_t ci = 0; ci < t->cin; ci++)
-				for (size_t ky = 0; ky < t->k; ky++)
-					for (size_t kx = 0; kx < t->k; kx++) {
-						const ptrdiff_t y =
-						        (ptrdiff_t)(oy * t->stride + ky) -
-						        (ptrdiff_t)t->pad;
-						const ptrdiff_t x =
-						        (ptrdiff_t)(ox * t->stride + kx) -
-						        (ptrdiff_t)t->pad;
-						float v = 0.0f;
-						if (y >= 0 && x >= 0 && y < (ptrdiff_t)h &&
-						    x < (ptrdiff_t)w)
-							v = chw ? in[(ci * h + (size_t)y) * w +
-							             (size_t)x]
-							        : in[((size_t)y * w + (size_t)x) *
-							                     t->cin +
-							             ci];
-						row[(ci * t->k + ky) * t->k + kx] = v;
-					}
-		}
-		if (fvl_compute_reserve(compute, m, kk) != FVL_STATUS_OK)
-			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+		struct im2col_ctx ic = {.t = t,
+		                        .in = in,
+		                        .chw = chw,
+		                        .h = h,
+		                        .w = w,
+		                        .wo = wo,
+		                        .p0 = p0,
+		                        .kk = kk,
+		                        .cols = c};
+		fvl_op_for(compute, m, 16, im2col_rows, &ic);
 		fvl_linear_forward(compute, &t->conv, m, c, kk, out + p0 * t->c, t->c);
 	}
 	return FVL_STATUS_OK;
@@ -257,11 +281,11 @@ static enum fvl_status mlp(const struct fvl_davit_block *b, float eps, struct fv
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	for (size_t t0 = 0; t0 < n; t0 += TB) {
 		const size_t m = n - t0 < TB ? n - t0 : TB;
-		compute->kernels.layernorm(m, c, x + t0 * c, b->ffn_norm_w, b->ffn_norm_b, eps, h);
+		fvl_op_layernorm(compute, m, c, x + t0 * c, b->ffn_norm_w, b->ffn_norm_b, eps, h);
 		fvl_linear_forward(compute, &b->ffn_up, m, h, c, u, 4 * c);
-		compute->kernels.gelu(m * 4 * c, u, u);
+		fvl_op_gelu(compute, m * 4 * c, u, u);
 		fvl_linear_forward(compute, &b->ffn_down, m, u, 4 * c, d, c);
-		compute->kernels.add(m * c, x + t0 * c, d, x + t0 * c);
+		fvl_op_add(compute, m * c, x + t0 * c, d, x + t0 * c);
 	}
 	return FVL_STATUS_OK;
 }
@@ -273,72 +297,132 @@ static enum fvl_status dw_residual(struct fvl_compute *compute, const float *k, 
 	float *t = need(&ws->d, h * w * c);
 	if (!t)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-	compute->kernels.dwconv3x3(h, w, c, x, k, bias, t);
-	compute->kernels.add(h * w * c, x, t, x);
+	fvl_op_dwconv3x3(compute, h, w, c, x, k, bias, t);
+	fvl_op_add(compute, h * w * c, x, t, x);
 	return FVL_STATUS_OK;
 }
 
-/* Window attention one strip of window rows at a time: scratch is a strip, not the image. */
+/* The windows of one strip: qkv (win, wp, 3c) strip rows -> wq (n_win, win*win, 3c) window-major,
+ * attention per (window, head) into att (n_win, win*win, c), back to wo (win, wp, c). */
+struct windows_ctx {
+	fvl_attn_fn attn;
+	size_t win, wp, c, heads;
+	const float *qkv;
+	float *wq, *att, *wo;
+};
+
+static void gather_windows(void *p, size_t w0, size_t w1)
+{
+	const struct windows_ctx *x = p;
+	const size_t ww = x->win * x->win;
+	for (size_t wx = w0; wx < w1; wx++)
+		for (size_t i = 0; i < ww; i++)
+			memcpy(x->wq + (wx * ww + i) * 3 * x->c,
+			       x->qkv +
+			               ((i / x->win) * x->wp + wx * x->win + i % x->win) * 3 * x->c,
+			       3 * x->c * sizeof(float));
+}
+
+static void scatter_windows(void *p, size_t w0, size_t w1)
+{
+	const struct windows_ctx *x = p;
+	const size_t ww = x->win * x->win;
+	for (size_t wx = w0; wx < w1; wx++)
+		for (size_t i = 0; i < ww; i++)
+			memcpy(x->wo + ((i / x->win) * x->wp + wx * x->win + i % x->win) * x->c,
+			       x->att + (wx * ww + i) * x->c, x->c * sizeof(float));
+}
+
+/* tasks [t0, t1) of window t / heads, head t % heads */
+static void window_heads(void *p, size_t t0, size_t t1)
+{
+	const struct windows_ctx *x = p;
+	const size_t ww = x->win * x->win, c = x->c, hd = c / x->heads;
+	for (size_t t = t0; t < t1; t++) {
+		const size_t wx = t / x->heads, h = t % x->heads;
+		const float *wq = x->wq + wx * ww * 3 * c;
+		const struct fvl_attn_args a = {
+		        .n_q = ww,
+		        .n_kv = ww,
+		        .n_heads = x->heads,
+		        .n_kv_heads = x->heads,
+		        .head_dim = hd,
+		        .q = wq,
+		        .ldq = 3 * c,
+		        .k = wq + c,
+		        .v = wq + 2 * c,
+		        .ldk = 3 * c,
+		        .ldv = 3 * c,
+		        .kv_f16 = false,
+		        .causal = false,
+		        .scale = 1.0f / sqrtf((float)hd),
+		        .o = x->att + wx * ww * c,
+		        .ldo = c,
+		        .head0 = h,
+		        .head1 = h + 1,
+		};
+		x->attn(&a);
+	}
+}
+
+/* Window attention one strip of window rows at a time: scratch is a strip, not the image. The
+ * windows' gathers, their (window, head) attentions and the scatters run on the pool. */
 static enum fvl_status spatial_block(const struct fvl_davit_block *b, const struct fvl_davit *v,
                                      const struct fvl_davit_stage *t, struct fvl_compute *compute,
                                      float *x, size_t h, size_t w, struct ws *ws)
 {
 	const float eps = v->eps;
-	const size_t c = t->c, win = v->window, hd = c / t->heads, n = h * w;
+	const size_t c = t->c, win = v->window, n = h * w;
 	const size_t wp = (w + win - 1) / win * win, hp = (h + win - 1) / win * win, ns = win * wp;
 	enum fvl_status st = dw_residual(compute, b->dw1, b->dw1_b, x, h, w, c, ws);
 	if (st != FVL_STATUS_OK)
 		return st;
 	float *hs = need(&ws->a, ns * c), *qkv = need(&ws->b, ns * 3 * c);
-	float *wq = need(&ws->c, win * win * 3 * c), *wo = need(&ws->e, ns * c);
-	float *att = need(&ws->d, win * win * c > w * c ? win * win * c : w * c);
+	float *wq = need(&ws->c, ns * 3 * c), *wo = need(&ws->e, ns * c);
+	float *att = need(&ws->d, ns * c);
 	if (!hs || !qkv || !wq || !wo || !att ||
 	    (st = fvl_compute_reserve(compute, ns, c)) != FVL_STATUS_OK)
 		return st != FVL_STATUS_OK ? st
 		                           : fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	struct windows_ctx wc = {
+	        .attn = compute->kernels.attn,
+	        .win = win,
+	        .wp = wp,
+	        .c = c,
+	        .heads = t->heads,
+	        .qkv = qkv,
+	        .wq = wq,
+	        .att = att,
+	        .wo = wo,
+	};
+	const size_t n_win = wp / win;
 	for (size_t wy = 0; wy < hp / win; wy++) {
+		const size_t rows = h - wy * win < win ? h - wy * win : win;
+		float *xs = x + wy * win * w * c; /* the strip's first row in x */
 		/* LayerNorm of the strip's rows, zero padding right and below (padded tokens take
 		 * part in the attention, as in the reference) */
 		memset(hs, 0, ns * c * sizeof(float));
-		for (size_t r = 0; r < win && wy * win + r < h; r++)
-			compute->kernels.layernorm(w, c, x + (wy * win + r) * w * c, b->attn_norm_w,
-			                           b->attn_norm_b, eps, hs + r * wp * c);
+		if (wp == w)
+			fvl_op_layernorm(compute, rows * w, c, xs, b->attn_norm_w, b->attn_norm_b,
+			                 eps, hs);
+		else
+			for (size_t r = 0; r < rows; r++)
+				fvl_op_layernorm(compute, w, c, xs + r * w * c, b->attn_norm_w,
+				                 b->attn_norm_b, eps, hs + r * wp * c);
 		fvl_linear_forward(compute, &b->qkv, ns, hs, c, qkv, 3 * c);
-		for (size_t wx = 0; wx < wp / win; wx++) {
-			for (size_t i = 0; i < win * win; i++)
-				memcpy(wq + i * 3 * c,
-				       qkv + ((i / win) * wp + wx * win + i % win) * 3 * c,
-				       3 * c * sizeof(float));
-			const struct fvl_attn_args a = {
-			        .n_q = win * win,
-			        .n_kv = win * win,
-			        .n_heads = t->heads,
-			        .n_kv_heads = t->heads,
-			        .head_dim = hd,
-			        .q = wq,
-			        .ldq = 3 * c,
-			        .k = wq + c,
-			        .v = wq + 2 * c,
-			        .ldk = 3 * c,
-			        .ldv = 3 * c,
-			        .kv_f16 = false,
-			        .causal = false,
-			        .scale = 1.0f / sqrtf((float)hd),
-			        .o = att,
-			        .ldo = c,
-			        .head0 = 0,
-			        .head1 = t->heads,
-			};
-			compute->kernels.attn(&a);
-			for (size_t i = 0; i < win * win; i++)
-				memcpy(wo + ((i / win) * wp + wx * win + i % win) * c, att + i * c,
-				       c * sizeof(float));
-		}
+		fvl_op_for(compute, n_win, 1, gather_windows, &wc);
+		fvl_op_for(compute, n_win * t->heads, 1, window_heads, &wc);
+		fvl_op_for(compute, n_win, 1, scatter_windows, &wc);
 		/* proj on the kept tokens only, added to x */
-		for (size_t r = 0; r < win && wy * win + r < h; r++) {
-			fvl_linear_forward(compute, &b->attn_out, w, wo + r * wp * c, c, att, c);
-			compute->kernels.add(w * c, x + (wy * win + r) * w * c, att,
-			                     x + (wy * win + r) * w * c);
+		if (wp == w) {
+			fvl_linear_forward(compute, &b->attn_out, rows * w, wo, c, att, c);
+			fvl_op_add(compute, rows * w * c, xs, att, xs);
+		} else {
+			for (size_t r = 0; r < rows; r++) {
+				fvl_linear_forward(compute, &b->attn_out, w, wo + r * wp * c, c,
+				                   att, c);
+				fvl_op_add(compute, w * c, xs + r * w * c, att, xs + r * w * c);
+			}
 		}
 	}
 	if ((st = dw_residual(compute, b->dw2, b->dw2_b, x, h, w, c, ws)) != FVL_STATUS_OK)
@@ -346,7 +430,51 @@ static enum fvl_status spatial_block(const struct fvl_davit_block *b, const stru
 	return mlp(b, eps, compute, x, n, c, ws);
 }
 
-/* Channel attention in token tiles: the Cg x Cg matrices accumulate over tiles, v is kept. */
+/* One tile of m tokens of channel attention, group g per task: the Gram pass transposes the
+ * group's q and k channels (cg, m), adds their product Q_g^T K_g (a GEMM over the tile's tokens)
+ * into A_g and keeps v; the output pass computes O_g = V_g A_g^T. */
+struct channel_ctx {
+	fvl_f32_gemm_fn gemm;
+	size_t c, cg, m, t0;
+	const float *qkv; /* (m, 3c) */
+	float *qt, *kt;   /* (c, m) each: channel-major q and k of the tile */
+	float *part, *am; /* (g, cg, cg): this tile's sums, and the total */
+	float *v;         /* (n, c) */
+	float *o;         /* (m, c) */
+};
+
+static void channel_gram(void *p, size_t g0, size_t g1)
+{
+	const struct channel_ctx *x = p;
+	const size_t c = x->c, cg = x->cg, m = x->m;
+	for (size_t g = g0; g < g1; g++) {
+		float *qt = x->qt + g * cg * m, *kt = x->kt + g * cg * m;
+		for (size_t r = 0; r < m; r++) {
+			const float *row = x->qkv + r * 3 * c + g * cg;
+			for (size_t i = 0; i < cg; i++) {
+				qt[i * m + r] = row[i];
+				kt[i * m + r] = row[c + i];
+			}
+			memcpy(x->v + (x->t0 + r) * c + g * cg, row + 2 * c, cg * sizeof(float));
+		}
+		float *part = x->part + g * cg * cg, *am = x->am + g * cg * cg;
+		x->gemm(m, cg, kt, NULL, cg, qt, m, part, cg); /* part[i][j] = sum_r q_ri k_rj */
+		for (size_t i = 0; i < cg * cg; i++)
+			am[i] += part[i];
+	}
+}
+
+static void channel_apply(void *p, size_t g0, size_t g1)
+{
+	const struct channel_ctx *x = p;
+	for (size_t g = g0; g < g1; g++) /* o[r][g cg + i] = sum_j v[r][g cg + j] A_g[i][j] */
+		x->gemm(x->cg, x->cg, x->am + g * x->cg * x->cg, NULL, x->m,
+		        x->v + x->t0 * x->c + g * x->cg, x->c, x->o + g * x->cg, x->c);
+}
+
+/* Channel attention in token tiles: A_g = softmax(Q_g^T K_g / sqrt(n)) (cg x cg per group)
+ * accumulates tile by tile (each tile's sum a GEMM of its own, then added: blocked summation over
+ * the up to 36,864 tokens), v is kept; groups run on the pool. */
 static enum fvl_status channel_block(const struct fvl_davit_block *b, const struct fvl_davit *davit,
                                      const struct fvl_davit_stage *t, struct fvl_compute *compute,
                                      float *x, size_t h, size_t w, struct ws *ws)
@@ -357,48 +485,37 @@ static enum fvl_status channel_block(const struct fvl_davit_block *b, const stru
 	if (st != FVL_STATUS_OK)
 		return st;
 	float *hn = need(&ws->a, TB * c), *qkv = need(&ws->b, TB * 3 * c), *v = need(&ws->e, n * c);
-	float *am = need(&ws->c, g * cg * cg), *o = need(&ws->d, TB * c);
+	float *am = need(&ws->c, 2 * g * cg * cg), *o = need(&ws->d, 2 * TB * c);
 	if (!hn || !qkv || !v || !am || !o || fvl_compute_reserve(compute, TB, c) != FVL_STATUS_OK)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-	const float scale = 1.0f / sqrtf((float)n);
+	struct channel_ctx cc = {
+	        .gemm = compute->kernels.f32_f32_gemm,
+	        .c = c,
+	        .cg = cg,
+	        .qkv = qkv,
+	        .qt = o,
+	        .kt = o + TB * c,
+	        .part = am + g * cg * cg,
+	        .am = am,
+	        .v = v,
+	        .o = o,
+	};
 	memset(am, 0, g * cg * cg * sizeof(float));
 	for (size_t t0 = 0; t0 < n; t0 += TB) {
 		const size_t m = n - t0 < TB ? n - t0 : TB;
-		compute->kernels.layernorm(m, c, x + t0 * c, b->attn_norm_w, b->attn_norm_b, eps,
-		                           hn);
+		fvl_op_layernorm(compute, m, c, x + t0 * c, b->attn_norm_w, b->attn_norm_b, eps,
+		                 hn);
 		fvl_linear_forward(compute, &b->qkv, m, hn, c, qkv, 3 * c);
-		for (size_t r = 0; r < m; r++) {
-			const float *row = qkv + r * 3 * c;
-			memcpy(v + (t0 + r) * c, row + 2 * c, c * sizeof(float));
-			for (size_t gi = 0; gi < g;
-			     gi++) { /* A_g += (q N^-1/2)^T k over the tokens */
-				float *a = am + gi * cg * cg;
-				const float *q = row + gi * cg, *k = row + c + gi * cg;
-				for (size_t i = 0; i < cg; i++) {
-					const float qi = q[i] * scale;
-					for (size_t j = 0; j < cg; j++)
-						a[i * cg + j] += qi * k[j];
-				}
-			}
-		}
+		cc.m = m, cc.t0 = t0;
+		fvl_op_for(compute, g, 1, channel_gram, &cc);
 	}
-	compute->kernels.softmax(g * cg, cg, am, 1.0f);
+	compute->kernels.softmax(g * cg, cg, am, 1.0f / sqrtf((float)n));
 	for (size_t t0 = 0; t0 < n; t0 += TB) {
 		const size_t m = n - t0 < TB ? n - t0 : TB;
-		for (size_t r = 0; r < m; r++) {
-			const float *vr = v + (t0 + r) * c;
-			for (size_t gi = 0; gi < g; gi++) {
-				const float *a = am + gi * cg * cg;
-				for (size_t i = 0; i < cg; i++) {
-					float sum = 0.0f;
-					for (size_t j = 0; j < cg; j++)
-						sum += a[i * cg + j] * vr[gi * cg + j];
-					o[r * c + gi * cg + i] = sum;
-				}
-			}
-		}
+		cc.m = m, cc.t0 = t0;
+		fvl_op_for(compute, g, 1, channel_apply, &cc);
 		fvl_linear_forward(compute, &b->attn_out, m, o, c, hn, c);
-		compute->kernels.add(m * c, x + t0 * c, hn, x + t0 * c);
+		fvl_op_add(compute, m * c, x + t0 * c, hn, x + t0 * c);
 	}
 	if ((st = dw_residual(compute, b->dw2, b->dw2_b, x, h, w, c, ws)) != FVL_STATUS_OK)
 		return st;
@@ -433,14 +550,14 @@ enum fvl_status fvl_davit_forward(const struct fvl_davit *v, struct fvl_compute 
 			break;
 		}
 		if (t->prenorm) { /* LayerNorm on the incoming tokens, in place (they are ours) */
-			compute->kernels.layernorm(h * w, t->cin, in, t->norm_w, t->norm_b, v->eps,
-			                           (float *)in);
+			fvl_op_layernorm(compute, h * w, t->cin, in, t->norm_w, t->norm_b, v->eps,
+			                 (float *)in);
 		}
 		if ((st = conv(t, compute, in, chw, h, w, x, &cols)) != FVL_STATUS_OK)
 			break;
 		if (!t->prenorm)
-			compute->kernels.layernorm(ho * wo, t->c, x, t->norm_w, t->norm_b, v->eps,
-			                           x);
+			fvl_op_layernorm(compute, ho * wo, t->c, x, t->norm_w, t->norm_b, v->eps,
+			                 x);
 		h = ho, w = wo;
 		for (size_t j = 0; j < t->depth && st == FVL_STATUS_OK; j++) {
 			st = spatial_block(&t->spatial[j], v, t, compute, x, h, w, &ws);

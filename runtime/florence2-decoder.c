@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "ops.h"
 #include "names.h"
 #include "florence2-decoder.h"
 
@@ -262,9 +263,9 @@ enum fvl_status fvl_f2_decoder_step(void *state, size_t nb, const int32_t *paren
 		if (tokens[b] < 0 || (size_t)tokens[b] >= d->n_vocab)
 			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "decoder token %d", tokens[b]);
 		fvl_tensor_row(d->tok_embd, (size_t)tokens[b], s->x + b * D);
-		compute->kernels.add(D, s->x + b * D, d->pos_embd + (pos + 2) * D, s->x + b * D);
+		fvl_op_add(compute, D, s->x + b * D, d->pos_embd + (pos + 2) * D, s->x + b * D);
 	}
-	compute->kernels.layernorm(nb, D, s->x, d->embd_norm_w, d->embd_norm_b, d->eps, s->x);
+	fvl_op_layernorm(compute, nb, D, s->x, d->embd_norm_w, d->embd_norm_b, d->eps, s->x);
 	for (size_t l = 0; l < L; l++) {
 		const struct fvl_f2_decoder_layer *y = &d->layers[l];
 		fvl_linear_forward(compute, &y->q, nb, s->x, D, s->q, D);
@@ -295,12 +296,12 @@ enum fvl_status fvl_f2_decoder_step(void *state, size_t nb, const int32_t *paren
 			        .head0 = 0,
 			        .head1 = d->n_head,
 			};
-			compute->kernels.attn(&a);
+			fvl_op_attn(compute, &a);
 		}
 		fvl_linear_forward(compute, &y->o, nb, s->a, D, s->h, D);
-		compute->kernels.add(nb * D, s->x, s->h, s->x);
-		compute->kernels.layernorm(nb, D, s->x, y->attn_norm_w, y->attn_norm_b, d->eps,
-		                           s->x);
+		fvl_op_add(compute, nb * D, s->x, s->h, s->x);
+		fvl_op_layernorm(compute, nb, D, s->x, y->attn_norm_w, y->attn_norm_b, d->eps,
+		                 s->x);
 		fvl_linear_forward(compute, &y->cross_q, nb, s->x, D, s->q, D);
 		const struct fvl_attn_args c = {
 		        .n_q = nb,
@@ -322,20 +323,20 @@ enum fvl_status fvl_f2_decoder_step(void *state, size_t nb, const int32_t *paren
 		        .head0 = 0,
 		        .head1 = d->n_head,
 		};
-		compute->kernels.attn(&c); /* every beam attends to the same encoder output */
+		fvl_op_attn(compute, &c); /* every beam attends to the same encoder output */
 		fvl_linear_forward(compute, &y->cross_out, nb, s->a, D, s->h, D);
-		compute->kernels.add(nb * D, s->x, s->h, s->x);
-		compute->kernels.layernorm(nb, D, s->x, y->cross_norm_w, y->cross_norm_b, d->eps,
-		                           s->x);
+		fvl_op_add(compute, nb * D, s->x, s->h, s->x);
+		fvl_op_layernorm(compute, nb, D, s->x, y->cross_norm_w, y->cross_norm_b, d->eps,
+		                 s->x);
 		fvl_linear_forward(compute, &y->ffn_up, nb, s->x, D, s->u, d->n_ff);
-		compute->kernels.gelu(nb * d->n_ff, s->u, s->u);
+		fvl_op_gelu(compute, nb * d->n_ff, s->u, s->u);
 		fvl_linear_forward(compute, &y->ffn_down, nb, s->u, d->n_ff, s->h, D);
-		compute->kernels.add(nb * D, s->x, s->h, s->x);
-		compute->kernels.layernorm(nb, D, s->x, y->ffn_norm_w, y->ffn_norm_b, d->eps, s->x);
+		fvl_op_add(compute, nb * D, s->x, s->h, s->x);
+		fvl_op_layernorm(compute, nb, D, s->x, y->ffn_norm_w, y->ffn_norm_b, d->eps, s->x);
 	}
 	fvl_linear_forward(compute, &d->lm_head, nb, s->x, D, logits, d->n_vocab);
 	for (size_t b = 0; b < nb && d->logits_bias; b++)
-		compute->kernels.add(d->n_vocab, logits + b * d->n_vocab, d->logits_bias,
-		                     logits + b * d->n_vocab);
+		fvl_op_add(compute, d->n_vocab, logits + b * d->n_vocab, d->logits_bias,
+		           logits + b * d->n_vocab);
 	return FVL_STATUS_OK;
 }

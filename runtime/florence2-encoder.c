@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "ops.h"
 #include "names.h"
 #include "florence2-encoder.h"
 
@@ -202,7 +203,7 @@ enum fvl_status fvl_f2_encode_image(const struct fvl_f2_encoder *e, struct fvl_c
 			float *p = pooled + row * cl;
 			memset(p, 0, cl * sizeof(float));
 			for (size_t t = 0; t < n; t++)
-				compute->kernels.add(cl, p, x + t * cl, p);
+				fvl_op_add(compute, cl, p, x + t * cl, p);
 			compute->kernels.scale(cl, p, 1.0f / (float)n, p);
 			row++;
 		} else { /* temporal mean over one frame: the tokens themselves */
@@ -213,8 +214,8 @@ enum fvl_status fvl_f2_encode_image(const struct fvl_f2_encoder *e, struct fvl_c
 	enum fvl_status st = fvl_compute_reserve(compute, nv, cl);
 	if (st == FVL_STATUS_OK) {
 		fvl_linear_forward(compute, &e->img_proj, nv, pooled, cl, out, e->proj_dim);
-		compute->kernels.layernorm(nv, e->proj_dim, out, e->proj_norm_w, e->proj_norm_b,
-		                           e->eps, out);
+		fvl_op_layernorm(compute, nv, e->proj_dim, out, e->proj_norm_w, e->proj_norm_b,
+		                 e->eps, out);
 	}
 	free(x);
 	free(pooled);
@@ -223,72 +224,119 @@ enum fvl_status fvl_f2_encode_image(const struct fvl_f2_encoder *e, struct fvl_c
 
 /* ---- BART encoder --------------------------------------------------------------------------- */
 
-enum fvl_status fvl_f2_encoder_forward(const struct fvl_f2_encoder *e, struct fvl_compute *compute,
-                                       const float *visual, size_t n_vis, const int32_t *ids,
-                                       size_t n_ids, float *out)
+/* Attention of every prompt over its own rows, in tasks of (prompt, head). */
+struct prompts_attn_ctx {
+	struct fvl_attn_args a; /* prompt 0's */
+	fvl_attn_fn fn;
+	size_t n_head, rows; /* rows per prompt */
+};
+
+static void prompt_head_attn(void *p, size_t i0, size_t i1)
+{
+	const struct prompts_attn_ctx *c = p;
+	for (size_t i = i0; i < i1; i++) {
+		const size_t pr = i / c->n_head, h = i % c->n_head, off = pr * c->rows;
+		struct fvl_attn_args a = c->a;
+		a.q += off * a.ldq;
+		a.k = (const float *)a.k + off * a.ldk;
+		a.v = (const float *)a.v + off * a.ldv;
+		a.o += off * a.ldo;
+		a.head0 = h, a.head1 = h + 1;
+		c->fn(&a);
+	}
+}
+
+enum fvl_status fvl_f2_encoder_forward_prompts(const struct fvl_f2_encoder *e,
+                                               struct fvl_compute *compute, const float *visual,
+                                               size_t n_vis, const int32_t *ids, size_t n_ids,
+                                               size_t n_prompts, float *out)
 {
 	const size_t d = e->n_embd, n = n_vis + n_ids, hd = d / e->n_head, ff = e->n_ff;
+	const size_t rows = n_prompts * n; /* every prompt's rows, one after the other */
 	const float eps = e->eps;
 	if (n > e->n_pos)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
 		                "%zu encoder positions, the model has %zu", n, e->n_pos);
-	for (size_t i = 0; i < n_ids; i++)
+	if (n_prompts == 0)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "no prompt for the encoder");
+	for (size_t i = 0; i < n_prompts * n_ids; i++)
 		if (ids[i] < 0 || (size_t)ids[i] >= e->n_vocab)
 			return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
 			                "token id %d outside the vocabulary", ids[i]);
-	float *q = malloc(n * d * 4), *k = malloc(n * d * 4), *v = malloc(n * d * 4);
-	float *a = malloc(n * d * 4), *u = malloc(n * ff * 4);
-	enum fvl_status st = fvl_compute_reserve(compute, n, ff > d ? ff : d);
+	float *q = malloc(rows * d * 4), *k = malloc(rows * d * 4), *v = malloc(rows * d * 4);
+	float *a = malloc(rows * d * 4), *u = malloc(rows * ff * 4);
+	enum fvl_status st = fvl_compute_reserve(compute, rows, ff > d ? ff : d);
 	if (!q || !k || !v || !a || !u) {
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 		goto done;
 	}
 	if (st != FVL_STATUS_OK)
 		goto done;
-	float *x = out;
-	memcpy(x, visual, n_vis * d * sizeof(float));
-	for (size_t i = 0; i < n_ids; i++)
-		fvl_tensor_row(e->tok_embd, (size_t)ids[i], x + (n_vis + i) * d);
-	for (size_t p = 0; p < n; p++) /* learned positions at offset 2, image tokens included */
-		compute->kernels.add(d, x + p * d, e->pos_embd + (p + 2) * d, x + p * d);
-	compute->kernels.layernorm(n, d, x, e->embd_norm_w, e->embd_norm_b, eps, x);
+	float *x = out; /* (n_prompts, n, d) */
+	for (size_t pr = 0; pr < n_prompts; pr++) {
+		float *xp = x + pr * n * d;
+		memcpy(xp, visual, n_vis * d * sizeof(float));
+		for (size_t i = 0; i < n_ids; i++)
+			fvl_tensor_row(e->tok_embd, (size_t)ids[pr * n_ids + i],
+			               xp + (n_vis + i) * d);
+		/* learned positions at offset 2, image tokens included */
+		fvl_op_add(compute, n * d, xp, e->pos_embd + 2 * d, xp);
+	}
+	fvl_op_layernorm(compute, rows, d, x, e->embd_norm_w, e->embd_norm_b, eps, x);
 	for (size_t l = 0; l < e->n_layer; l++) {
 		const struct fvl_f2_encoder_layer *y = &e->layers[l];
-		fvl_linear_forward(compute, &y->q, n, x, d, q, d);
-		fvl_linear_forward(compute, &y->k, n, x, d, k, d);
-		fvl_linear_forward(compute, &y->v, n, x, d, v, d);
-		const struct fvl_attn_args at = {
-		        .n_q = n,
-		        .n_kv = n,
-		        .n_heads = e->n_head,
-		        .n_kv_heads = e->n_head,
-		        .head_dim = hd,
-		        .q = q,
-		        .ldq = d,
-		        .k = k,
-		        .v = v,
-		        .ldk = d,
-		        .ldv = d,
-		        .kv_f16 = false,
-		        .causal = false,
-		        .scale = 1.0f / sqrtf((float)hd),
-		        .o = a,
-		        .ldo = d,
-		        .head0 = 0,
-		        .head1 = e->n_head,
+		/* the linears read each weight once for all prompts */
+		fvl_linear_forward(compute, &y->q, rows, x, d, q, d);
+		fvl_linear_forward(compute, &y->k, rows, x, d, k, d);
+		fvl_linear_forward(compute, &y->v, rows, x, d, v, d);
+		struct prompts_attn_ctx pa = {
+		        .a =
+		                {
+		                        .n_q = n,
+		                        .n_kv = n,
+		                        .n_heads = e->n_head,
+		                        .n_kv_heads = e->n_head,
+		                        .head_dim = hd,
+		                        .q = q,
+		                        .ldq = d,
+		                        .k = k,
+		                        .v = v,
+		                        .ldk = d,
+		                        .ldv = d,
+		                        .kv_f16 = false,
+		                        .causal = false,
+		                        .scale = 1.0f / sqrtf((float)hd),
+		                        .o = a,
+		                        .ldo = d,
+		                        .head0 = 0,
+		                        .head1 = e->n_head,
+		                },
+		        .fn = compute->kernels.attn,
+		        .n_head = e->n_head,
+		        .rows = n,
 		};
-		compute->kernels.attn(
-		        &at); /* all-ones mask: prompt pads are attended, as the reference does */
-		fvl_linear_forward(compute, &y->o, n, a, d, q, d);
-		compute->kernels.add(n * d, x, q, x);
-		compute->kernels.layernorm(n, d, x, y->attn_norm_w, y->attn_norm_b, eps, x);
-		fvl_linear_forward(compute, &y->ffn_up, n, x, d, u, ff);
-		compute->kernels.gelu(n * ff, u, u);
-		fvl_linear_forward(compute, &y->ffn_down, n, u, ff, q, d);
-		compute->kernels.add(n * d, x, q, x);
-		compute->kernels.layernorm(n, d, x, y->ffn_norm_w, y->ffn_norm_b, eps, x);
+		/* all-ones mask: prompt pads are attended, as the reference does */
+		if (n_prompts == 1)
+			fvl_op_attn(compute, &pa.a);
+		else
+			fvl_op_for(compute, n_prompts * e->n_head, 1, prompt_head_attn, &pa);
+		fvl_linear_forward(compute, &y->o, rows, a, d, q, d);
+		fvl_op_add(compute, rows * d, x, q, x);
+		fvl_op_layernorm(compute, rows, d, x, y->attn_norm_w, y->attn_norm_b, eps, x);
+		fvl_linear_forward(compute, &y->ffn_up, rows, x, d, u, ff);
+		fvl_op_gelu(compute, rows * ff, u, u);
+		fvl_linear_forward(compute, &y->ffn_down, rows, u, ff, q, d);
+		fvl_op_add(compute, rows * d, x, q, x);
+		fvl_op_layernorm(compute, rows, d, x, y->ffn_norm_w, y->ffn_norm_b, eps, x);
 	}
 done:
 	free(q), free(k), free(v), free(a), free(u);
 	return st;
+}
+
+enum fvl_status fvl_f2_encoder_forward(const struct fvl_f2_encoder *e, struct fvl_compute *compute,
+                                       const float *visual, size_t n_vis, const int32_t *ids,
+                                       size_t n_ids, float *out)
+{
+	return fvl_f2_encoder_forward_prompts(e, compute, visual, n_vis, ids, n_ids, 1, out);
 }

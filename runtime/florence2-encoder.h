@@ -55,5 +55,13 @@ enum fvl_status fvl_f2_encode_image(const struct fvl_f2_encoder *e, struct fvl_c
 enum fvl_status fvl_f2_encoder_forward(const struct fvl_f2_encoder *e, struct fvl_compute *compute,
                                        const float *visual, size_t n_vis, const int32_t *ids,
                                        size_t n_ids, float *out);
+/* The same for n_prompts prompts of n_ids ids each (ids: (n_prompts, n_ids)) over one visual
+ * input, in one pass: every linear is one GEMM over all n_prompts x (n_vis + n_ids) rows (each
+ * weight read once), attention per prompt. out: (n_prompts, n_vis + n_ids, n_embd); each prompt's
+ * rows equal a single-prompt call's. */
+enum fvl_status fvl_f2_encoder_forward_prompts(const struct fvl_f2_encoder *e,
+                                               struct fvl_compute *compute, const float *visual,
+                                               size_t n_vis, const int32_t *ids, size_t n_ids,
+                                               size_t n_prompts, float *out);
 
 #endif /* FVL_FLORENCE2_ENCODER_H */

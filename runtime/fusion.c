@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "ops.h"
 #include "names.h"
 #include "fusion.h"
 
@@ -60,7 +61,7 @@ enum fvl_status fvl_projector_forward(const struct fvl_projector *p, struct fvl_
 		float *o = k + 1 == p->depth ? out : t[k % 2];
 		fvl_linear_forward(compute, &p->mm[k], n, in, ld, o, h);
 		if (k + 1 < p->depth)
-			compute->kernels.gelu(n * h, o, o);
+			fvl_op_gelu(compute, n * h, o, o);
 		in = o;
 		ld = h;
 	}

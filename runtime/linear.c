@@ -10,6 +10,7 @@
 #include "common.h"
 #include "fp16.h"
 #include "linear.h"
+#include "ops.h"
 #include "pool.h"
 
 static enum fvl_status
@@ -233,14 +234,13 @@ void fvl_linear_forward(struct fvl_compute *compute, const struct fvl_linear *l,
 	const struct fvl_kernels *k = &compute->kernels;
 	if (l->type == FVL_TYPE_Q4_0 || l->type == FVL_TYPE_Q8_0) {
 		FVL_ASSERT(m * l->k <= compute->aq_cap); /* planned by fvl_compute_reserve */
-		k->f32_q8_quant(m, l->k, x, ldx, compute->aq, compute->ad);
+		fvl_op_f32_q8_quant(compute, m, l->k, x, ldx, compute->aq, compute->ad);
 		fvl_pool_x4_q8_gemm(
 		        compute->pool,
 		        l->type == FVL_TYPE_Q4_0 ? k->q4_0x4_q8_gemm : k->q8_0x4_q8_gemm,
 		        wtype(l->type), l->k, l->n, l->packed, m, compute->aq, compute->ad, y, ldy);
 		if (l->bias)
-			for (size_t i = 0; i < m; i++)
-				k->add(l->n, y + i * ldy, l->bias, y + i * ldy);
+			fvl_op_add_bias(compute, m, l->n, y, ldy, l->bias);
 		return;
 	}
 	if (l->xnn && ldx == l->k && ldy == l->n) {
@@ -256,7 +256,7 @@ void fvl_linear_forward(struct fvl_compute *compute, const struct fvl_linear *l,
 		FVL_ASSERT(m * FVL_F16_ROW_STRIDE(l->k) <=
 		           compute->aq_cap); /* planned by fvl_compute_reserve */
 		uint16_t *xh = (uint16_t *)(void *)compute->aq;
-		k->f32_f16_quant(m, l->k, x, ldx, xh, compute->ad);
+		fvl_op_f32_f16_quant(compute, m, l->k, x, ldx, xh, compute->ad);
 		fvl_pool_f16_gemm(compute->pool, k->f16p16_f16_gemm, l->k, l->n, l->packed, l->bias,
 		                  m, xh, compute->ad, y, ldy);
 		return;

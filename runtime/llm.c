@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "ops.h"
 #include "names.h"
 #include "fp16.h"
 #include "llm.h"
@@ -274,20 +275,6 @@ void fvl_llm_state_rewind(struct fvl_llm_state *s, size_t n)
 		s->n_past = n;
 }
 
-struct attn_task {
-	struct fvl_attn_args a;
-	fvl_attn_fn fn;
-};
-
-static void attn_head(void *p, size_t h)
-{
-	const struct attn_task *t = p;
-	struct fvl_attn_args a = t->a;
-	a.head0 = h;
-	a.head1 = h + 1;
-	t->fn(&a);
-}
-
 /* One batch of m rows (s->x filled) at positions n_past.. */
 static void eval_batch(struct fvl_llm_state *s, struct fvl_compute *compute, size_t m)
 {
@@ -301,7 +288,7 @@ static void eval_batch(struct fvl_llm_state *s, struct fvl_compute *compute, siz
 		s->pos[i] = (int32_t)(p0 + i);
 	for (size_t l = 0; l < md->n_layer; l++) {
 		const struct fvl_llm_layer *y = &md->layers[l];
-		compute->kernels.rmsnorm(m, n_embd, s->x, y->attn_norm, md->eps, s->h);
+		fvl_op_rmsnorm(compute, m, n_embd, s->x, y->attn_norm, md->eps, s->h);
 		if (md->phi3) {
 			fvl_linear_forward(compute, &y->qkv, m, s->h, n_embd, s->qkv, qkvw);
 		} else {
@@ -329,32 +316,31 @@ static void eval_batch(struct fvl_llm_state *s, struct fvl_compute *compute, siz
 				memcpy((float *)vc + (p0 + i) * kvw, vr, kvw * 4);
 			}
 		}
-		struct attn_task t = {
-		        .a = {.n_q = m,
-		              .n_kv = p0 + m,
-		              .n_heads = md->n_head,
-		              .n_kv_heads = md->n_head_kv,
-		              .head_dim = n_embd_head,
-		              .q = s->qkv,
-		              .ldq = qkvw,
-		              .k = kc,
-		              .v = vc,
-		              .ldk = kvw,
-		              .ldv = kvw,
-		              .kv_f16 = s->kv_f16,
-		              .causal = true,
-		              .q_pos0 = p0,
-		              .scale = 1.0f / sqrtf((float)n_embd_head),
-		              .o = s->att,
-		              .ldo = q,
-		              .head0 = 0,
-		              .head1 = md->n_head},
-		        .fn = compute->kernels.attn,
+		const struct fvl_attn_args a = {
+		        .n_q = m,
+		        .n_kv = p0 + m,
+		        .n_heads = md->n_head,
+		        .n_kv_heads = md->n_head_kv,
+		        .head_dim = n_embd_head,
+		        .q = s->qkv,
+		        .ldq = qkvw,
+		        .k = kc,
+		        .v = vc,
+		        .ldk = kvw,
+		        .ldv = kvw,
+		        .kv_f16 = s->kv_f16,
+		        .causal = true,
+		        .q_pos0 = p0,
+		        .scale = 1.0f / sqrtf((float)n_embd_head),
+		        .o = s->att,
+		        .ldo = q,
+		        .head0 = 0,
+		        .head1 = md->n_head,
 		};
-		pthreadpool_parallelize_1d(compute->pool, attn_head, &t, md->n_head, 0);
+		fvl_op_attn(compute, &a);
 		fvl_linear_forward(compute, &y->o, m, s->att, q, s->h, n_embd);
-		compute->kernels.add(m * n_embd, s->x, s->h, s->x);
-		compute->kernels.rmsnorm(m, n_embd, s->x, y->ffn_norm, md->eps, s->h);
+		fvl_op_add(compute, m * n_embd, s->x, s->h, s->x);
+		fvl_op_rmsnorm(compute, m, n_embd, s->x, y->ffn_norm, md->eps, s->h);
 		if (md->phi3) {
 			fvl_linear_forward(compute, &y->gate_up, m, s->h, n_embd, s->ff, 2 * n_ff);
 		} else {
@@ -362,11 +348,9 @@ static void eval_batch(struct fvl_llm_state *s, struct fvl_compute *compute, siz
 			fvl_linear_forward(compute, &y->up, m, s->h, n_embd, s->ff + n_ff,
 			                   2 * n_ff);
 		}
-		for (size_t i = 0; i < m; i++)
-			compute->kernels.silu_mul(n_ff, s->ff + i * 2 * n_ff,
-			                          s->ff + i * 2 * n_ff + n_ff, s->act + i * n_ff);
+		fvl_op_silu_mul_halves(compute, m, n_ff, s->ff, s->act);
 		fvl_linear_forward(compute, &y->down, m, s->act, n_ff, s->h, n_embd);
-		compute->kernels.add(m * n_embd, s->x, s->h, s->x);
+		fvl_op_add(compute, m * n_embd, s->x, s->h, s->x);
 	}
 	s->n_past += m;
 }

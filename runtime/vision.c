@@ -1,5 +1,5 @@
 /* vision.c — Florence-VL's vision side end to end: pixels through DaViT and _encode_image, the
- * BART encoder once per prompt (detailed caption, OCR, dense region caption), Depth-Breadth Fusion
+ * BART encoder over the prompts (detailed caption, OCR, dense region caption) in one pass, Depth-Breadth Fusion
  * and the projector (fusion.c), to the embeddings the LLM takes at the <image> placeholder. */
 #include <string.h>
 
@@ -79,20 +79,20 @@ enum fvl_status fvl_vision_embed(const struct fvl_vision *v, struct fvl_compute 
 	const size_t cl = f->davit.stages[f->davit.n_stages - 1].c, L = n + v->prompt_len;
 	float *dav = malloc(grid * grid * cl * sizeof(float)),
 	      *feat = malloc(n * d * sizeof(float));
+	float *enc_all = malloc(v->n_prompts * L * d * sizeof(float)); /* (n_prompts, L, d) */
 	float *enc[FVL_VISION_MAX_PROMPTS] = {0};
 	enum fvl_status st = FVL_STATUS_OK;
-	if (!dav || !feat)
+	if (!dav || !feat || !enc_all)
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
-	for (size_t p = 0; p < v->n_prompts && st == FVL_STATUS_OK; p++)
-		if (!(enc[p] = malloc(L * d * sizeof(float))))
-			st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	for (size_t p = 0; p < v->n_prompts && enc_all; p++)
+		enc[p] = enc_all + p * L * d;
 	if (st == FVL_STATUS_OK)
 		st = fvl_davit_forward(&f->davit, compute, pixels, dav, NULL);
 	if (st == FVL_STATUS_OK)
 		st = fvl_f2_encode_image(&f->encoder, compute, dav, feat);
-	for (size_t p = 0; p < v->n_prompts && st == FVL_STATUS_OK; p++)
-		st = fvl_f2_encoder_forward(&f->encoder, compute, feat, n,
-		                            v->prompts + p * v->prompt_len, v->prompt_len, enc[p]);
+	if (st == FVL_STATUS_OK) /* the prompts in one pass: each weight read once */
+		st = fvl_f2_encoder_forward_prompts(&f->encoder, compute, feat, n, v->prompts,
+		                                    v->prompt_len, v->n_prompts, enc_all);
 	float *fused = dump && dump->fused ? dump->fused
 	                                   : malloc(n * (1 + v->n_prompts) * d * sizeof(float));
 	if (!fused && st == FVL_STATUS_OK)
@@ -115,7 +115,6 @@ enum fvl_status fvl_vision_embed(const struct fvl_vision *v, struct fvl_compute 
 	}
 	free(dav);
 	free(feat);
-	for (size_t p = 0; p < v->n_prompts; p++)
-		free(enc[p]);
+	free(enc_all);
 	return st;
 }

@@ -630,9 +630,9 @@ static void test_rope_and_dwconv_variants_match_the_twin(void)
 		free(ct);
 		free(st);
 	}
-	static const size_t dims[][3] = {
-	        {1, 1, 1}, {3, 5, 7}, {8, 8, 32}, {12, 9, 33}, {24, 24, 64}};
-	for (size_t t = 0; t < 5; t++) {
+	static const size_t dims[][3] = {{1, 1, 1},    {3, 5, 7},  {8, 8, 32}, {12, 9, 33},
+	                                 {24, 24, 64}, {2, 1, 12}, {1, 7, 20}};
+	for (size_t t = 0; t < sizeof(dims) / sizeof(dims[0]); t++) {
 		const size_t h = dims[t][0], w = dims[t][1], c = dims[t][2];
 		float *x = malloc(h * w * c * 4), *kk = malloc(9 * c * 4), *b = malloc(c * 4);
 		float *y0 = malloc(h * w * c * 4), *y1 = malloc(h * w * c * 4);
@@ -640,11 +640,19 @@ static void test_rope_and_dwconv_variants_match_the_twin(void)
 		fill(&r, x, h * w * c, 1.0f);
 		fill(&r, kk, 9 * c, 1.0f);
 		fill(&r, b, c, 1.0f);
-		fvl_dwconv3x3__scalar(h, w, c, x, kk, b, y0);
+		fvl_dwconv3x3__scalar(h, w, c, 0, h, x, kk, b, y0);
 		for (int v = 1; v < nv; v++) {
-			k[v].dwconv3x3(h, w, c, x, kk, b, y1);
+			/* in two row ranges, as threads split it (the first may be empty) */
+			const size_t cut = h / 3;
+			memset(y1, 0xff, h * w * c * 4);
+			k[v].dwconv3x3(h, w, c, 0, cut, x, kk, b, y1);
+			k[v].dwconv3x3(h, w, c, cut, h, x, kk, t == 2 ? NULL : b, y1);
+			if (t == 2) /* no bias on the second range: compare against the twin's */
+				fvl_dwconv3x3__scalar(h, w, c, cut, h, x, kk, NULL, y0);
 			T_ASSERT(rel_err(y1, y0, h * w * c, 1.0) < 1e-6, "%s %zux%zux%zu",
 			         fvl_kernel_name(&k[v], "dwconv3x3"), h, w, c);
+			if (t == 2)
+				fvl_dwconv3x3__scalar(h, w, c, 0, h, x, kk, b, y0);
 		}
 		free(x);
 		free(kk);
@@ -662,10 +670,20 @@ static void test_attention_variants_match_the_twin(void)
 		size_t n_q, n_kv, heads, kv_heads, hd, q_pos0;
 		bool causal;
 	} cases[] = {
-	        {1, 1, 4, 4, 16, 0, true},       {1, 100, 4, 4, 24, 99, true},
-	        {17, 17, 2, 2, 64, 0, true},     {5, 200, 8, 2, 32, 195, true},
-	        {9, 9, 3, 3, 32, 0, false},      {31, 31, 4, 1, 128, 0, false},
-	        {3, 130, 32, 8, 128, 127, true}, {2, 70, 2, 2, 96, 0, false},
+	        {1, 1, 4, 4, 16, 0, true},
+	        {1, 100, 4, 4, 24, 99, true},
+	        {17, 17, 2, 2, 64, 0, true},
+	        {5, 200, 8, 2, 32, 195, true},
+	        {9, 9, 3, 3, 32, 0, false},
+	        {31, 31, 4, 1, 128, 0, false},
+	        {3, 130, 32, 8, 128, 127, true},
+	        {2, 70, 2, 2, 96, 0, false},
+	        /* query tiles: partial tiles, causal limits inside and across key blocks */
+	        {150, 190, 6, 2, 16, 40, true},
+	        {144, 144, 4, 4, 32, 0, false},
+	        {13, 77, 2, 1, 20, 64, true},
+	        {100, 100, 3, 3, 48, 0, true},
+	        {12, 131, 2, 2, 24, 0, false},
 	};
 	struct fvl_kernels k[FVL_ISA_N];
 	int nv = variants(k);

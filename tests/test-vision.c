@@ -338,8 +338,61 @@ static void test_bad_images_are_rejected(void)
 	T_ASSERT(fvl_image_load(t_tmppath("none.jpg"), &img) == FVL_STATUS_NOT_FOUND, "missing");
 }
 
+/* The three prompts in one pass (one GEMM per linear over all their rows) against three single
+ * passes and the goldens, for f32 and q8_0 vision weights. */
+static void test_encoder_prompts_in_one_pass(void)
+{
+	static const char *const types[] = {"f32", "q8_0"};
+	for (size_t ti = 0; ti < 2; ti++) {
+		struct f2_fixture x;
+		if (!open_f2(&x, types[ti]))
+			goto out;
+		int ids[64];
+		int32_t p[3 * 14];
+		const int n = golden_ids("task_ids", ids, 64);
+		float *in = golden_tensor("image_features", 17 * 64);
+		float *one = malloc(3 * 31 * 64 * sizeof(float)), *all = malloc(3 * 31 * 64 * 4);
+		T_CHECK(n == 42 && in && one && all, "fixture");
+		if (n == 42 && in && one && all) {
+			for (int i = 0; i < 42; i++)
+				p[i] = ids[i];
+			bool ok = fvl_f2_encoder_forward_prompts(&x.f.encoder, &x.compute, in, 17,
+			                                         p, 14, 3, all) == FVL_STATUS_OK;
+			for (int r = 0; r < 3 && ok; r++)
+				ok = fvl_f2_encoder_forward(&x.f.encoder, &x.compute, in, 17,
+				                            p + r * 14, 14,
+				                            one + r * 31 * 64) == FVL_STATUS_OK;
+			T_CHECK(ok, "%s", fvl_last_error());
+			double worst = 0, vs_golden = 0;
+			for (int r = 0; r < 3 && ok; r++) {
+				char name[32];
+				snprintf(name, sizeof(name), "encoder_out_%d", r);
+				float *want = golden_tensor(name, 31 * 64);
+				const double e =
+				        golden_err(all + r * 31 * 64, one + r * 31 * 64, 31 * 64);
+				const double g = want ? golden_err(all + r * 31 * 64, want, 31 * 64)
+				                      : INFINITY;
+				worst = e > worst ? e : worst;
+				vs_golden = g > vs_golden ? g : vs_golden;
+				free(want);
+			}
+			t_note("%s: one pass vs three: max difference %.2e of max |value|; vs the "
+			       "goldens %.2e",
+			       types[ti], worst, vs_golden);
+			T_CHECK(worst <= 1e-6, "%s: one pass differs from three by %.3g", types[ti],
+			        worst);
+			T_CHECK(vs_golden <= (ti ? 3e-2 : 1e-3), "%s: %.3g from the goldens",
+			        types[ti], vs_golden);
+		}
+		free(in), free(one), free(all);
+	out:
+		close_f2(&x);
+	}
+}
+
 void suite_vision(void)
 {
+	T_RUN(test_encoder_prompts_in_one_pass);
 	T_RUN(test_bad_images_are_rejected);
 	T_RUN(test_fusion_and_projector_match_goldens);
 	T_RUN(test_vision_chain_from_chelsea_jpg);

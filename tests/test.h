@@ -64,6 +64,7 @@ void suite_camera(void);
 void suite_f2task(void);
 void suite_layouts(void);
 void suite_threads(void);
+void suite_ops(void);
 
 /* Writes small valid GGUF files into dir (the fuzzer's seed corpus). */
 int t_write_gguf_seeds(const char *dir);

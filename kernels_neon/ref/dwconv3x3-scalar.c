@@ -1,10 +1,10 @@
 /* dwconv3x3-scalar.c — scalar twin of fvl_dwconv3x3__neon: the definition, in plain C. */
 #include "kernels.h"
 
-void fvl_dwconv3x3__scalar(size_t h, size_t w, size_t c, const float *x, const float *k,
-                           const float *b, float *y)
+void fvl_dwconv3x3__scalar(size_t h, size_t w, size_t c, size_t y0, size_t y1, const float *x,
+                           const float *k, const float *b, float *y)
 {
-	for (size_t i = 0; i < h; i++)
+	for (size_t i = y0; i < y1; i++)
 		for (size_t j = 0; j < w; j++)
 			for (size_t ch = 0; ch < c; ch++) {
 				float s = b ? b[ch] : 0.0f;
