@@ -170,8 +170,12 @@ build/icount/libicount.so: $(ICOUNT_DIR)/icount.c
 	@mkdir -p $(@D)
 	$(HOST_CC) -O2 -shared -fPIC -Wall -I$(ICOUNT_DIR) $< -o $@
 
-.PHONY: bench bench-kernels
-bench: bench-kernels
+.PHONY: bench bench-kernels bench-vision
+bench: bench-kernels bench-vision
+bench-vision: build/icount/libicount.so
+	$(MAKE) ARCH=aarch64 build/aarch64/fvl
+	$(MAKE) ARCH=$(HOST_ARCH) build/$(HOST_ARCH)/fvl build/$(HOST_ARCH)/fvl-quant
+	tests/bench/bench-vision.sh
 bench-kernels: build/icount/libicount.so
 	$(MAKE) ARCH=aarch64 build/aarch64/bench-kernels
 	$(MAKE) ARCH=$(HOST_ARCH) build/$(HOST_ARCH)/bench-kernels
@@ -346,6 +350,7 @@ help:
 	@echo "  check          everything CI runs (format-check, tests, sanitizers, arm, fuzz, deb)"
 	@echo "  deps           install the Debian packages     demo       write and run the demo model"
 	@echo "  bench          benchmarks (print numbers)      bench-kernels  kernel micro-benchmarks"
+	@echo "  bench-vision   the vision side: threads, PyTorch side by side, qemu instructions"
 	@echo "  install        install under PREFIX            deb        the Debian package (ARCH=...)"
 	@echo "  clean          remove build outputs            help       this list"
 

@@ -209,6 +209,35 @@ static enum fvl_status check_bounds(const struct ckpt_tensor *t)
 	return FVL_STATUS_OK;
 }
 
+/* True when the tensor's elements lie in storage order (row-major, no gaps). */
+static bool is_contiguous(const struct ckpt_tensor *t)
+{
+	uint64_t expect = 1;
+	for (uint32_t d = t->n_dims; d-- > 0;) {
+		if (t->shape[d] != 1 && t->stride[d] != (int64_t)expect)
+			return false;
+		expect *= t->shape[d];
+	}
+	return true;
+}
+
+void ckpt_release_rows(const struct ckpt_tensor *t, uint64_t row0, uint64_t n_rows)
+{
+	static long page;
+	if (!t->storage || t->dtype == CKPT_DTYPE_OTHER || !is_contiguous(t) ||
+	    check_bounds(t) != FVL_STATUS_OK)
+		return;
+	if (!page)
+		page = sysconf(_SC_PAGESIZE);
+	const uint64_t ncol = t->n_dims ? t->shape[t->n_dims - 1] : 1;
+	const uint64_t es = t->dtype == CKPT_DTYPE_F32 ? 4 : 2;
+	const uintptr_t lo =
+	        ((uintptr_t)t->storage + (t->offset + row0 * ncol) * es) & ~(uintptr_t)(page - 1);
+	const uintptr_t hi = (uintptr_t)t->storage + (t->offset + (row0 + n_rows) * ncol) * es;
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED); /* a page read again faults back in */
+}
+
 enum fvl_status
 ckpt_read_rows(const struct ckpt_tensor *t, uint64_t row0, uint64_t n_rows, float *out)
 {

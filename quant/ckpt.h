@@ -66,6 +66,10 @@ uint64_t ckpt_numel(const struct ckpt_tensor *t);
  * shape[last] elements, converted to f32, into out. Checks every index against the storage. */
 enum fvl_status
 ckpt_read_rows(const struct ckpt_tensor *t, uint64_t row0, uint64_t n_rows, float *out);
+/* Drops the mapped pages that hold rows [row0, row0 + n_rows) of a contiguous tensor once they are
+ * read, so a converter's resident memory stays near one chunk even for a 157 MB embedding
+ * (a strided view keeps its pages until the whole tensor is released). */
+void ckpt_release_rows(const struct ckpt_tensor *t, uint64_t row0, uint64_t n_rows);
 /* Adds a synthetic f32 tensor: deterministic pseudo-random values in [-scale, scale]. */
 enum fvl_status ckpt_push_random(struct ckpt *c, const char *name, uint32_t n_dims,
                                  const uint64_t *shape, uint64_t seed);

@@ -118,6 +118,7 @@ static enum fvl_status write_tensor(struct fvl_gguf_writer *w, FILE *f, const st
 		enum fvl_status st = ckpt_read_rows(&t->src, r, n, buf);
 		if (st != FVL_STATUS_OK)
 			return st;
+		ckpt_release_rows(&t->src, r, n);
 		convert_rows(t->type, buf, n, ne0, obuf);
 		uint64_t bytes = n * ne0 / ti->blck * ti->size;
 		if ((st = fvl_gguf_writer_write_data(w, f, obuf, bytes)) != FVL_STATUS_OK)

@@ -246,9 +246,10 @@ static int bench_vision(const struct fvl_model *m, struct fvl_compute *compute, 
 		                           (double)(v->projector.depth - 1) * v->projector.out_dim *
 		                                   v->projector.out_dim);
 	fprintf(out,
-	        "\n| vision part (%zux%zu, weights %s) | GFLOP | ms, 1 thread | ms, %zu threads | "
+	        "\n| vision part (%zux%zu, weights %s) | GFLOP | ms, 1 thread | ms, %zu thread%s | "
 	        "GFLOP/s | speed-up |\n|---|---|---|---|---|---|\n",
-	        S, S, type_name(&f->davit.stages[0].spatial[0].qkv), threads);
+	        S, S, type_name(&f->davit.stages[0].spatial[0].qkv), threads,
+	        threads == 1 ? "" : "s");
 	double total_gf = 0, total1 = 0, totaln = 0;
 	const size_t parts = ns + (v ? 3 : 2);
 	for (size_t i = 0; i < parts; i++) {

@@ -772,6 +772,82 @@ static void test_index_naming_a_missing_shard(void)
 	        "names shard 'model-00003-of-00002.safetensors', which is missing");
 }
 
+/* Resident memory of this process in KB (/proc/self/statm), mapped file pages included. */
+static long rss_kb(void)
+{
+	long size = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld %ld", &size, &res) != 2)
+		res = -1;
+	fclose(f);
+	return res < 0 ? -1 : res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* A read chunk's pages leave memory once converted: a 32 MB tensor read in 4 MB chunks grows the
+ * resident set by the whole tensor when nothing is released, by about one chunk when each chunk is
+ * released after reading (so converting a 157 MB embedding does not hold it all). */
+static void test_converted_rows_leave_memory(void)
+{
+	const char *path = t_tmppath("big.safetensors");
+	const size_t rows = 4096, cols = 2048;
+	char hdr[256];
+	int hn =
+	        snprintf(hdr, sizeof(hdr),
+	                 "{\"w\":{\"dtype\":\"F32\",\"shape\":[%zu,%zu],\"data_offsets\":[0,%zu]}}",
+	                 rows, cols, rows * cols * 4);
+	while (hn % 8)
+		hdr[hn++] = ' ';
+	FILE *f = fopen(path, "wb");
+	T_ASSERT(f, "create");
+	const uint64_t n = (uint64_t)hn;
+	fwrite(&n, 8, 1, f);
+	fwrite(hdr, 1, (size_t)hn, f);
+	float *row = calloc(cols, sizeof(float)), *buf = malloc(512 * cols * sizeof(float));
+	T_ASSERT(row && buf, "oom");
+	for (size_t r = 0; r < rows; r++) {
+		row[0] = (float)r;
+		fwrite(row, sizeof(float), cols, f);
+	}
+	T_ASSERT(fclose(f) == 0, "write");
+	memset(buf, 0,
+	       512 * cols * sizeof(float)); /* the buffer's pages resident before measuring */
+	long growth[2] = {0, 0};
+	bool values_ok = true;
+	for (int release = 0; release < 2; release++) {
+		struct ckpt ck;
+		ckpt_init(&ck);
+		T_ASSERT(ckpt_add_safetensors(&ck, path) == FVL_STATUS_OK &&
+		                 ckpt_index(&ck) == FVL_STATUS_OK,
+		         "%s", fvl_last_error());
+		const struct ckpt_tensor *t = ckpt_find(&ck, "w");
+		T_ASSERT(t, "tensor");
+		const long before = rss_kb();
+		long peak = before;
+		for (size_t r = 0; r < rows; r += 512) {
+			T_ASSERT(ckpt_read_rows(t, r, 512, buf) == FVL_STATUS_OK, "%s",
+			         fvl_last_error());
+			values_ok = values_ok && buf[0] == (float)r &&
+			            buf[511 * cols] == (float)(r + 511);
+			const long now = rss_kb();
+			peak = now > peak ? now : peak;
+			if (release)
+				ckpt_release_rows(t, r, 512);
+		}
+		growth[release] = peak - before;
+		ckpt_free(&ck);
+	}
+	t_note("reading a 32 MB tensor in 4 MB chunks: resident set +%ld KB keeping the pages, "
+	       "+%ld "
+	       "KB releasing each chunk",
+	       growth[0], growth[1]);
+	T_CHECK(values_ok, "rows read wrong");
+	T_CHECK(growth[0] > 24 * 1024, "reading did not map the pages in (+%ld KB)", growth[0]);
+	T_CHECK(growth[1] < 8 * 1024, "released chunks still resident (+%ld KB)", growth[1]);
+	free(buf), free(row);
+}
+
 static void test_truncated_and_malformed_safetensors(void)
 {
 	const char *dir = variant("trunc", PHI3, NULL, NULL, NULL);
@@ -1130,6 +1206,7 @@ void suite_convert(void)
 	T_RUN(test_bin_with_unexpected_pickle_content);
 	T_RUN(test_output_path_not_writable);
 	T_RUN(test_missing_weights_and_configs);
+	T_RUN(test_converted_rows_leave_memory);
 	T_RUN(test_synth_shapes_match_published_parameter_counts);
 	T_RUN(test_synth_writes_a_deterministic_readable_file);
 }
