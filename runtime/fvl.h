@@ -93,6 +93,29 @@ void fvl_image_free(struct fvl_image *img);
  * empty: for skipping camera frames that barely changed. */
 double fvl_image_change(const struct fvl_image *a, const struct fvl_image *b);
 
+/* A frame in the caller's memory, as V4L2, GStreamer or a ROS image message hold it: converted to
+ * RGB8 by fvl_image_from_view (the same converters fvl's camera capture uses). */
+enum fvl_pixel_format {
+	FVL_PIXEL_RGB8,  /* R G B per pixel */
+	FVL_PIXEL_BGR8,  /* B G R (OpenCV, ROS "bgr8") */
+	FVL_PIXEL_RGBA8, /* R G B A; alpha ignored */
+	FVL_PIXEL_GRAY8, /* one luma byte, taken as R = G = B */
+	FVL_PIXEL_YUYV,  /* 4:2:2 Y0 U Y1 V, BT.601 limited range; even width */
+	FVL_PIXEL_NV12, /* 4:2:0: the Y plane, then interleaved U V rows (same stride); even w, h */
+};
+struct fvl_image_view {
+	const uint8_t *data;
+	uint32_t w, h;
+	size_t stride; /* bytes per row (of the Y plane for NV12); 0: packed rows */
+	enum fvl_pixel_format format;
+	size_t size; /* bytes readable at data; 0: the caller vouches for w, h and stride */
+};
+/* The view as RGB8 into out: out zeroed, or an image from an earlier call (its buffer is reused
+ * when the size matches). INVALID_ARGUMENT, saying why, for a view whose sizes, stride or format
+ * do not hold together (odd YUYV width, a stride shorter than a row, fewer bytes than it needs,
+ * more than 64 Mpixel); out is then left as it was. */
+enum fvl_status fvl_image_from_view(const struct fvl_image_view *v, struct fvl_image *out);
+
 /* ---- sessions --------------------------------------------------------------------------------
  * A session owns what one conversation needs: the KV cache, buffers, the thread pool and the
  * current image's embeddings. It uses a loaded model without changing it; several sessions may
@@ -119,6 +142,11 @@ void fvl_session_free(struct fvl_session *s);
 enum fvl_status
 fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb, uint32_t w, uint32_t h);
 enum fvl_status fvl_session_set_image_file(struct fvl_session *s, const char *path);
+/* The same from a view in any fvl_pixel_format (packed RGB8 is used in place, without a copy). */
+enum fvl_status fvl_session_set_image_view(struct fvl_session *s, const struct fvl_image_view *v);
+/* The id the prompt ids (fvl_session_prompt_ids) carry at the image's place: Florence-VL's
+ * IMAGE_TOKEN_INDEX, what a model file's fvl.image.token_id says unless it says otherwise. */
+#define FVL_IMAGE_TOKEN_ID (-200)
 
 struct fvl_gen_params {
 	int32_t n_predict;    /* tokens to generate at most (> 0) */

@@ -37,7 +37,7 @@ static enum fvl_status load_vl(struct fvl_model *m)
 	m->template_text = dup_str(tmpl);
 	m->query_text = dup_str(query);
 	struct fvl_str img = {"<image>", 7};
-	int64_t img_id = -200;
+	int64_t img_id = FVL_IMAGE_TOKEN_ID;
 	fvl_gguf_get_str(g, FVL_KEY_IMAGE_TOKEN, &img);
 	fvl_gguf_get_i64(g, FVL_KEY_IMAGE_TOKEN_ID, &img_id);
 	m->image_text = dup_str(img);

@@ -260,6 +260,22 @@ enum fvl_status fvl_session_set_image_file(struct fvl_session *s, const char *pa
 	return st;
 }
 
+enum fvl_status fvl_session_set_image_view(struct fvl_session *s, const struct fvl_image_view *v)
+{
+	if (v && v->format == FVL_PIXEL_RGB8 && (v->stride == 0 || v->stride == (size_t)v->w * 3) &&
+	    (v->size == 0 || v->size >= (size_t)v->w * v->h * 3))
+		return fvl_session_set_image_rgb(s, v->data, v->w, v->h); /* in place */
+	struct fvl_image img = {0};
+	enum fvl_status st = fvl_image_from_view(v, &img);
+	if (st != FVL_STATUS_OK) {
+		fvl_session_drop_image(s);
+		return st;
+	}
+	st = fvl_session_set_image_rgb(s, img.rgb, img.w, img.h);
+	fvl_image_free(&img);
+	return st;
+}
+
 /* fmt with its first "{name}" replaced by value (value's bytes at *at in the output when asked). */
 static void
 fill(struct fvl_buf *b, const char *fmt, const char *name, const char *value, size_t vn, size_t *at)

@@ -206,8 +206,198 @@ static void test_image_load_and_change(void)
 	T_ASSERT(fvl_image_load(NULL, &a) == FVL_STATUS_INVALID_ARGUMENT, "NULL");
 }
 
+/* BT.601 limited range, in floating point: the definition the integer converters round. */
+static void ref_yuv(int y, int u, int v, float rgb[3])
+{
+	const float Y = 1.164383f * (float)(y - 16), U = (float)(u - 128), V = (float)(v - 128);
+	rgb[0] = Y + 1.596027f * V;
+	rgb[1] = Y - 0.391762f * U - 0.812968f * V;
+	rgb[2] = Y + 2.017232f * U;
+	for (int i = 0; i < 3; i++)
+		rgb[i] = rgb[i] < 0 ? 0 : rgb[i] > 255 ? 255 : rgb[i];
+}
+
+static void test_image_views_in_every_pixel_format(void)
+{
+	enum { W = 6, H = 4, PAD = 5 };
+	uint8_t rgb[H][W][3], rgb_s[H][W * 3 + PAD], bgr[H][W * 3 + PAD], rgba[H][W * 4 + PAD];
+	uint8_t gray[H][W + PAD], yuyv[H][W * 2 + PAD], nv12[H + H / 2][W + PAD];
+	uint32_t x = 12345;
+	for (int y = 0; y < H; y++)
+		for (int i = 0; i < W; i++)
+			for (int c = 0; c < 3; c++) {
+				x = x * 1103515245u + 12345u;
+				rgb[y][i][c] = (uint8_t)(x >> 24);
+				rgb_s[y][i * 3 + c] = rgb[y][i][c];
+				bgr[y][i * 3 + 2 - c] = rgb[y][i][c];
+				rgba[y][i * 4 + c] = rgb[y][i][c];
+				rgba[y][i * 4 + 3] = 7;
+				gray[y][i] = rgb[y][i][0];
+			}
+	/* YUV: luma from the random bytes (16..235), one chroma pair per 2 x 2 block */
+	for (int y = 0; y < H; y++)
+		for (int i = 0; i < W; i++) {
+			const int Y = 16 + rgb[y][i][1] * 219 / 255;
+			const int U = 16 + rgb[y / 2 * 2][i / 2 * 2][0] * 224 / 255,
+			          V = 16 + rgb[y / 2 * 2][i / 2 * 2][2] * 224 / 255;
+			yuyv[y][2 * i] = (uint8_t)Y;
+			yuyv[y][(2 * i & ~3) + 1] = (uint8_t)U;
+			yuyv[y][(2 * i & ~3) + 3] = (uint8_t)V;
+			nv12[y][i] = (uint8_t)Y;
+			nv12[H + y / 2][i & ~1] = (uint8_t)U;
+			nv12[H + y / 2][(i & ~1) + 1] = (uint8_t)V;
+		}
+	const struct {
+		enum fvl_pixel_format f;
+		const void *data;
+		size_t stride, size;
+	} views[] = {
+	        {FVL_PIXEL_RGB8, rgb, 0, sizeof(rgb)},
+	        {FVL_PIXEL_RGB8, rgb_s, W * 3 + PAD, sizeof(rgb_s)},
+	        {FVL_PIXEL_BGR8, bgr, W * 3 + PAD, sizeof(bgr)},
+	        {FVL_PIXEL_RGBA8, rgba, W * 4 + PAD, 0},
+	        {FVL_PIXEL_GRAY8, gray, W + PAD, sizeof(gray)},
+	        {FVL_PIXEL_YUYV, yuyv, W * 2 + PAD, sizeof(yuyv)},
+	        {FVL_PIXEL_NV12, nv12, W + PAD, sizeof(nv12)},
+	};
+	struct fvl_image out = {0};
+	int worst_yuv = 0;
+	for (size_t k = 0; k < sizeof(views) / sizeof(views[0]); k++) {
+		const struct fvl_image_view v = {.data = views[k].data,
+		                                 .w = W,
+		                                 .h = H,
+		                                 .stride = views[k].stride,
+		                                 .format = views[k].f,
+		                                 .size = views[k].size};
+		T_ASSERT(fvl_image_from_view(&v, &out) == FVL_STATUS_OK && out.w == W && out.h == H,
+		         "view %zu: %s", k, fvl_last_error());
+		for (int y = 0; y < H; y++)
+			for (int i = 0; i < W; i++)
+				for (int c = 0; c < 3; c++) {
+					const int got = out.rgb[(y * W + i) * 3 + c];
+					if (views[k].f == FVL_PIXEL_YUYV ||
+					    views[k].f == FVL_PIXEL_NV12) {
+						float want[3];
+						const uint8_t *p = &yuyv[y][0];
+						ref_yuv(p[2 * i], p[(2 * i & ~3) + 1],
+						        p[(2 * i & ~3) + 3], want);
+						const int d = abs(got - (int)lrintf(want[c]));
+						worst_yuv = d > worst_yuv ? d : worst_yuv;
+					} else {
+						const int want = views[k].f == FVL_PIXEL_GRAY8
+						                         ? rgb[y][i][0]
+						                         : rgb[y][i][c];
+						T_ASSERT(got == want,
+						         "view %zu pixel %d,%d,%d: %d, not %d", k,
+						         y, i, c, got, want);
+					}
+				}
+	}
+	t_note("YUYV and NV12 against BT.601 in floating point: off by at most %d", worst_yuv);
+	T_ASSERT(worst_yuv <= 1, "YUV conversion off by %d", worst_yuv);
+	/* views that do not hold together are refused, and out is kept */
+	const uint8_t *p_rgb = &rgb[0][0][0], *p_yuyv = &yuyv[0][0], *p_nv12 = &nv12[0][0];
+	const struct {
+		struct fvl_image_view v;
+		const char *why;
+	} bad[] = {
+	        {{.data = p_yuyv, .w = 5, .h = H, .format = FVL_PIXEL_YUYV}, "even width"},
+	        {{.data = p_nv12, .w = W, .h = 3, .format = FVL_PIXEL_NV12}, "even height"},
+	        {{.data = p_rgb, .w = W, .h = H, .stride = 17, .format = FVL_PIXEL_RGB8},
+	         "shorter"},
+	        {{.data = p_rgb, .w = W, .h = H, .format = FVL_PIXEL_RGB8, .size = 71}, "needs 72"},
+	        {{.data = p_nv12,
+	          .w = W,
+	          .h = H,
+	          .stride = W,
+	          .format = FVL_PIXEL_NV12,
+	          .size = 35},
+	         "needs 36"},
+	        {{.data = NULL, .w = W, .h = H, .format = FVL_PIXEL_RGB8}, "empty"},
+	        {{.data = p_rgb, .w = 0, .h = H, .format = FVL_PIXEL_RGB8}, "empty"},
+	        {{.data = p_rgb, .w = 65535, .h = 65535, .format = FVL_PIXEL_GRAY8}, "64 Mpixel"},
+	        {{.data = p_rgb, .w = W, .h = H, .format = (enum fvl_pixel_format)99}, "unknown"},
+	};
+	const uint8_t *kept = out.rgb;
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+		T_CHECK(fvl_image_from_view(&bad[k].v, &out) == FVL_STATUS_INVALID_ARGUMENT &&
+		                strstr(fvl_last_error(), bad[k].why) && out.rgb == kept,
+		        "bad view %zu: %s", k, fvl_last_error());
+	fvl_image_free(&out);
+}
+
+static bool collect(void *user, int32_t id, const char *text, size_t len)
+{
+	(void)id;
+	char *buf = user;
+	const size_t n = strlen(buf);
+	if (n + len < 256) {
+		memcpy(buf + n, text, len);
+		buf[n + len] = 0;
+	}
+	return true;
+}
+
+/* A BGR8 view with a stride gives the session what the RGB image gives it. */
+static void test_session_image_view_equals_rgb(void)
+{
+	struct fvl_model *m = NULL;
+	struct fvl_session *s = NULL;
+	struct fvl_session_params sp;
+	struct fvl_gen_params g;
+	struct fvl_image img;
+	const char *path = golden_model("f32", "f32");
+	fvl_session_params_default(&sp);
+	fvl_gen_params_default(&g);
+	g.n_predict = 6;
+	T_ASSERT(path && fvl_model_load(path, &m) == FVL_STATUS_OK, "%s", fvl_last_error());
+	T_ASSERT(fvl_session_init(m, &sp, &s) == FVL_STATUS_OK, "%s", fvl_last_error());
+	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), &img) == FVL_STATUS_OK,
+	         "%s", fvl_last_error());
+	const size_t stride = (size_t)img.w * 3 + 9;
+	uint8_t *bgr = calloc(stride, img.h);
+	T_ASSERT(bgr, "oom");
+	for (uint32_t y = 0; y < img.h; y++)
+		for (uint32_t x = 0; x < img.w; x++)
+			for (int c = 0; c < 3; c++)
+				bgr[y * stride + x * 3 + 2 - c] = img.rgb[(y * img.w + x) * 3 + c];
+	char a[256] = "", b[256] = "";
+	size_t na = 0, nb = 0;
+	float *la = NULL;
+	T_ASSERT(fvl_session_set_image_rgb(s, img.rgb, img.w, img.h) == FVL_STATUS_OK &&
+	                 fvl_session_ask(s, QUESTION, &g, collect, a) == FVL_STATUS_OK,
+	         "%s", fvl_last_error());
+	const float *l = fvl_session_prompt_logits(s, &na);
+	la = malloc(na * sizeof(float));
+	T_ASSERT(l && la, "logits");
+	memcpy(la, l, na * sizeof(float));
+	const struct fvl_image_view v = {.data = bgr,
+	                                 .w = img.w,
+	                                 .h = img.h,
+	                                 .stride = stride,
+	                                 .format = FVL_PIXEL_BGR8,
+	                                 .size = stride * img.h};
+	T_ASSERT(fvl_session_set_image_view(s, &v) == FVL_STATUS_OK &&
+	                 fvl_session_ask(s, QUESTION, &g, collect, b) == FVL_STATUS_OK,
+	         "%s", fvl_last_error());
+	l = fvl_session_prompt_logits(s, &nb);
+	T_CHECK(l && na == nb && memcmp(l, la, na * sizeof(float)) == 0,
+	        "prompt logits differ between the RGB image and its BGR view");
+	T_CHECK(strcmp(a, b) == 0, "answers differ: '%s' / '%s'", a, b);
+	/* a bad view leaves no image behind */
+	const struct fvl_image_view odd = {.data = bgr, .w = 3, .h = 1, .format = FVL_PIXEL_YUYV};
+	T_CHECK(fvl_session_set_image_view(s, &odd) == FVL_STATUS_INVALID_ARGUMENT, "odd YUYV");
+	free(la);
+	free(bgr);
+	fvl_image_free(&img);
+	fvl_session_free(s);
+	fvl_model_free(m);
+}
+
 void suite_api(void)
 {
+	T_RUN(test_image_views_in_every_pixel_format);
+	T_RUN(test_session_image_view_equals_rgb);
 	T_RUN(test_session_image_dump_matches_the_goldens);
 	T_RUN(test_model_info_reads_the_header_only);
 	T_RUN(test_tokenizer_handle_gives_the_golden_ids);
