@@ -12,20 +12,26 @@
 
 #define QUESTION "What is in this picture? Answer briefly."
 
+/* The tiny Florence-VL model (f32), a session on it with n_threads, and the chelsea image. */
+static bool open_session(uint32_t n_threads, struct fvl_model **m, struct fvl_session **s,
+                         struct fvl_image *img)
+{
+	struct fvl_session_params sp;
+	const char *path = golden_model("f32", "f32");
+	fvl_session_params_default(&sp);
+	sp.n_threads = n_threads;
+	return path && fvl_model_load(path, m) == FVL_STATUS_OK &&
+	       fvl_session_init(*m, &sp, s) == FVL_STATUS_OK &&
+	       fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), img) == FVL_STATUS_OK;
+}
+
 static void test_session_image_dump_matches_the_goldens(void)
 {
 	struct fvl_model *m = NULL;
 	struct fvl_session *s = NULL;
-	struct fvl_session_params sp;
 	struct fvl_image img;
 	struct fvl_image_dump d;
-	const char *path = golden_model("f32", "f32");
-	fvl_session_params_default(&sp);
-	sp.n_threads = 2;
-	T_ASSERT(path && fvl_model_load(path, &m) == FVL_STATUS_OK, "%s", fvl_last_error());
-	T_ASSERT(fvl_session_init(m, &sp, &s) == FVL_STATUS_OK, "%s", fvl_last_error());
-	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), &img) == FVL_STATUS_OK,
-	         "%s", fvl_last_error());
+	T_ASSERT(open_session(2, &m, &s, &img), "%s", fvl_last_error());
 	T_ASSERT(fvl_session_set_image_dump(s, img.rgb, img.w, img.h, &d) == FVL_STATUS_OK, "%s",
 	         fvl_last_error());
 	fvl_image_free(&img);
@@ -343,17 +349,11 @@ static void test_session_image_view_equals_rgb(void)
 {
 	struct fvl_model *m = NULL;
 	struct fvl_session *s = NULL;
-	struct fvl_session_params sp;
 	struct fvl_gen_params g;
 	struct fvl_image img;
-	const char *path = golden_model("f32", "f32");
-	fvl_session_params_default(&sp);
 	fvl_gen_params_default(&g);
 	g.n_predict = 6;
-	T_ASSERT(path && fvl_model_load(path, &m) == FVL_STATUS_OK, "%s", fvl_last_error());
-	T_ASSERT(fvl_session_init(m, &sp, &s) == FVL_STATUS_OK, "%s", fvl_last_error());
-	T_ASSERT(fvl_image_load(t_datapath("fvl-tiny-phi3/chelsea.jpg"), &img) == FVL_STATUS_OK,
-	         "%s", fvl_last_error());
+	T_ASSERT(open_session(0, &m, &s, &img), "%s", fvl_last_error());
 	const size_t stride = (size_t)img.w * 3 + 9;
 	uint8_t *bgr = calloc(stride, img.h);
 	T_ASSERT(bgr, "oom");
