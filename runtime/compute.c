@@ -75,6 +75,22 @@ void fvl_compute_free(struct fvl_compute *compute)
 	memset(compute, 0, sizeof(*compute));
 }
 
+enum fvl_status fvl_compute_check_abort(struct fvl_compute *compute)
+{
+	if (compute->abort_cb && compute->abort_cb(compute->cb_user))
+		return fvl_fail(FVL_STATUS_CANCELLED, "cancelled by the caller's abort callback");
+	return FVL_STATUS_OK;
+}
+
+enum fvl_status fvl_compute_step(struct fvl_compute *compute, const char *stage)
+{
+	compute->progress_done++;
+	if (compute->progress_cb)
+		compute->progress_cb(compute->cb_user, stage, compute->progress_done,
+		                     compute->progress_total);
+	return fvl_compute_check_abort(compute);
+}
+
 enum fvl_status fvl_compute_reserve(struct fvl_compute *compute, size_t m, size_t k)
 {
 	size_t need = m * ((k + 31) & ~(size_t)31);

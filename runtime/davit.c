@@ -178,6 +178,14 @@ size_t fvl_davit_grid(const struct fvl_davit *v)
 	return g;
 }
 
+size_t fvl_davit_n_blocks(const struct fvl_davit *v)
+{
+	size_t n = 0;
+	for (size_t s = 0; s < v->n_stages; s++)
+		n += 2 * v->stages[s].depth;
+	return n;
+}
+
 size_t fvl_davit_channels(const struct fvl_davit *v)
 {
 	return v->n_stages ? v->stages[v->n_stages - 1].c : 0;
@@ -562,7 +570,11 @@ enum fvl_status fvl_davit_forward(const struct fvl_davit *v, struct fvl_compute 
 		for (size_t j = 0; j < t->depth && st == FVL_STATUS_OK; j++) {
 			st = spatial_block(&t->spatial[j], v, t, compute, x, h, w, &ws);
 			if (st == FVL_STATUS_OK)
+				st = fvl_compute_step(compute, "DaViT spatial block");
+			if (st == FVL_STATUS_OK)
 				st = channel_block(&t->channel[j], v, t, compute, x, h, w, &ws);
+			if (st == FVL_STATUS_OK)
+				st = fvl_compute_step(compute, "DaViT channel block");
 		}
 		in = x;
 		chw = false;

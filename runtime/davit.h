@@ -46,6 +46,8 @@ void fvl_davit_free(struct fvl_davit *v);
 /* Side of the last stage's token grid, and its channels. */
 size_t fvl_davit_grid(const struct fvl_davit *v);
 size_t fvl_davit_channels(const struct fvl_davit *v);
+/* Spatial and channel blocks in all (each one progress step of the forward pass). */
+size_t fvl_davit_n_blocks(const struct fvl_davit *v);
 
 /* pixels (3, S, S) -> out (grid^2, channels); stage_ms (may be NULL) receives each stage's
  * milliseconds. */

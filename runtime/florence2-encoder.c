@@ -216,6 +216,7 @@ enum fvl_status fvl_f2_encode_image(const struct fvl_f2_encoder *e, struct fvl_c
 		fvl_linear_forward(compute, &e->img_proj, nv, pooled, cl, out, e->proj_dim);
 		fvl_op_layernorm(compute, nv, e->proj_dim, out, e->proj_norm_w, e->proj_norm_b,
 		                 e->eps, out);
+		st = fvl_compute_step(compute, "_encode_image");
 	}
 	free(x);
 	free(pooled);
@@ -328,6 +329,8 @@ enum fvl_status fvl_f2_encoder_forward_prompts(const struct fvl_f2_encoder *e,
 		fvl_linear_forward(compute, &y->ffn_down, rows, u, ff, q, d);
 		fvl_op_add(compute, rows * d, x, q, x);
 		fvl_op_layernorm(compute, rows, d, x, y->ffn_norm_w, y->ffn_norm_b, eps, x);
+		if ((st = fvl_compute_step(compute, "BART encoder layer")) != FVL_STATUS_OK)
+			break;
 	}
 done:
 	free(q), free(k), free(v), free(a), free(u);

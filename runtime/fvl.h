@@ -129,6 +129,14 @@ struct fvl_session_params {
 	bool kv_f32;        /* KV cache in f32 instead of f16 */
 	const char *isa; /* NULL: best kernel variant; or "scalar", "baseline", "dotprod", "i8mm",
 	                        "avx2" (x86-64 hosts) */
+	/* Asked between the vision pass's stages and layers and before every prefill batch and
+	 * decoded token: returning true stops the call with FVL_STATUS_CANCELLED (an image being set
+	 * is dropped; the KV cache keeps what was evaluated). NULL: never. */
+	bool (*abort_cb)(void *user);
+	/* The vision pass's progress after each of its steps (DaViT blocks, _encode_image, encoder
+	 * layers, fusion): done of total, stage naming the part just finished. NULL: none. */
+	void (*progress_cb)(void *user, const char *stage, uint32_t done, uint32_t total);
+	void *cb_user; /* passed to both */
 };
 
 void fvl_session_params_default(struct fvl_session_params *p);

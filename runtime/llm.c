@@ -392,6 +392,9 @@ enum fvl_status fvl_llm_eval(struct fvl_llm_state *s, struct fvl_compute *comput
 				memcpy(s->x + i * m->n_embd, embd + (i0 + i) * m->n_embd,
 				       m->n_embd * sizeof(float));
 		}
+		enum fvl_status st = fvl_compute_check_abort(compute);
+		if (st != FVL_STATUS_OK)
+			return st; /* the batches before it stay in the KV cache */
 		eval_batch(s, compute, mb);
 		/* logits for the rows of this batch that are among the last n_logits */
 		const size_t first = n - n_logits;

@@ -89,6 +89,9 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 	    (st = fvl_compute_init(&s->compute, p->n_threads, p->isa)) ||
 	    (st = fvl_llm_state_init(&s->llm, &model->llm, &s->compute, p->n_ctx, !p->kv_f32, 256)))
 		goto error;
+	s->compute.abort_cb = p->abort_cb;
+	s->compute.progress_cb = p->progress_cb;
+	s->compute.cb_user = p->cb_user;
 	if (p->n_ctx > s->llm.n_ctx)
 		FVL_LOG_I("a context of %u tokens asked for; the model's is %zu: using that",
 		          p->n_ctx, s->llm.n_ctx);
@@ -464,7 +467,8 @@ static enum fvl_status prefill(struct fvl_session *s)
 		pos += run;
 		i = j;
 	}
-	s->n_cache = total;
+	/* what the KV cache holds: the whole prompt, or up to where a cancelled prefill stopped */
+	s->n_cache = st == FVL_STATUS_OK || s->llm.n_past > total ? total : s->llm.n_past;
 	return st;
 }
 

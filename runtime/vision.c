@@ -86,6 +86,12 @@ enum fvl_status fvl_vision_embed(const struct fvl_vision *v, struct fvl_compute 
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	for (size_t p = 0; p < v->n_prompts && enc_all; p++)
 		enc[p] = enc_all + p * L * d;
+	/* progress: every DaViT block, _encode_image, every encoder layer, fusion + projector */
+	compute->progress_done = 0;
+	compute->progress_total =
+	        (uint32_t)(fvl_davit_n_blocks(&f->davit) + f->encoder.n_layer + 2);
+	if (st == FVL_STATUS_OK)
+		st = fvl_compute_check_abort(compute);
 	if (st == FVL_STATUS_OK)
 		st = fvl_davit_forward(&f->davit, compute, pixels, dav, NULL);
 	if (st == FVL_STATUS_OK)
@@ -101,6 +107,8 @@ enum fvl_status fvl_vision_embed(const struct fvl_vision *v, struct fvl_compute 
 		fvl_dbfusion(n - v->drop, v->drop, d, v->n_prompts, feat, (const float *const *)enc,
 		             fused);
 		st = fvl_projector_forward(&v->projector, compute, n - v->drop, fused, out);
+		if (st == FVL_STATUS_OK)
+			st = fvl_compute_step(compute, "fusion + projector");
 	}
 	if (!(dump && dump->fused))
 		free(fused);

@@ -394,8 +394,88 @@ static void test_session_image_view_equals_rgb(void)
 	fvl_model_free(m);
 }
 
+struct cb_log {
+	uint32_t calls, last_done, total,
+	        abort_after; /* abort once calls reach abort_after (0: never) */
+	bool monotonic, abort_now;
+};
+
+static void on_progress(void *user, const char *stage, uint32_t done, uint32_t total)
+{
+	struct cb_log *l = user;
+	l->monotonic = l->monotonic && stage && done == l->last_done + 1 && done <= total;
+	l->calls++, l->last_done = done, l->total = total;
+}
+
+static bool on_abort(void *user)
+{
+	const struct cb_log *l = user;
+	return l->abort_now || (l->abort_after && l->calls >= l->abort_after);
+}
+
+static bool has_image_id(const struct fvl_session *s)
+{
+	size_t n = 0;
+	const int32_t *ids = fvl_session_prompt_ids(s, &n);
+	for (size_t i = 0; ids && i < n; i++)
+		if (ids[i] == FVL_IMAGE_TOKEN_ID)
+			return true;
+	return false;
+}
+
+/* The progress callback counts every step of the vision pass; the abort callback stops the vision
+ * pass (no image left) and a prefill (the next question then answers as a fresh session does). */
+static void test_abort_and_progress_callbacks(void)
+{
+	struct fvl_model *m = NULL;
+	struct fvl_session *s = NULL, *fresh = NULL;
+	struct fvl_session_params sp;
+	struct fvl_gen_params g;
+	struct fvl_image img;
+	struct cb_log log = {.monotonic = true};
+	T_ASSERT(open_session(1, &m, &fresh, &img), "%s", fvl_last_error());
+	fvl_session_params_default(&sp);
+	sp.abort_cb = on_abort, sp.progress_cb = on_progress, sp.cb_user = &log;
+	T_ASSERT(fvl_session_init(m, &sp, &s) == FVL_STATUS_OK, "%s", fvl_last_error());
+	fvl_gen_params_default(&g);
+	g.n_predict = 5;
+	T_ASSERT(fvl_session_set_image_rgb(s, img.rgb, img.w, img.h) == FVL_STATUS_OK, "%s",
+	         fvl_last_error());
+	t_note("vision pass: %u progress calls of %u steps", log.calls, log.total);
+	T_CHECK(log.monotonic && log.calls == log.total && log.last_done == log.total &&
+	                log.total >= 10,
+	        "progress: %u calls, last %u of %u", log.calls, log.last_done, log.total);
+	/* abort after 3 steps of the next image: CANCELLED, and no image left to answer about */
+	log = (struct cb_log){.monotonic = true, .abort_after = 3};
+	T_CHECK(fvl_session_set_image_rgb(s, img.rgb, img.w, img.h) == FVL_STATUS_CANCELLED &&
+	                log.calls == 3,
+	        "abort in the vision pass: %s after %u steps", fvl_last_error(), log.calls);
+	log.abort_after = 0;
+	T_CHECK(fvl_session_ask(s, QUESTION, &g, NULL, NULL) == FVL_STATUS_OK && !has_image_id(s),
+	        "after a cancelled image the question still saw one (%s)", fvl_last_error());
+	/* abort a prefill, then ask again: the answer equals a fresh session's */
+	T_ASSERT(fvl_session_set_image_rgb(s, img.rgb, img.w, img.h) == FVL_STATUS_OK, "%s",
+	         fvl_last_error());
+	log.abort_now = true;
+	T_CHECK(fvl_session_ask(s, QUESTION, &g, NULL, NULL) == FVL_STATUS_CANCELLED,
+	        "abort in the prefill: %s", fvl_last_error());
+	log.abort_now = false;
+	char a[256] = "", b[256] = "";
+	T_ASSERT(fvl_session_ask(s, QUESTION, &g, collect, a) == FVL_STATUS_OK &&
+	                 fvl_session_set_image_rgb(fresh, img.rgb, img.w, img.h) == FVL_STATUS_OK &&
+	                 fvl_session_ask(fresh, QUESTION, &g, collect, b) == FVL_STATUS_OK,
+	         "%s", fvl_last_error());
+	T_CHECK(strcmp(a, b) == 0 && a[0], "after a cancelled prefill: '%s', a fresh session: '%s'",
+	        a, b);
+	fvl_image_free(&img);
+	fvl_session_free(s);
+	fvl_session_free(fresh);
+	fvl_model_free(m);
+}
+
 void suite_api(void)
 {
+	T_RUN(test_abort_and_progress_callbacks);
 	T_RUN(test_image_views_in_every_pixel_format);
 	T_RUN(test_session_image_view_equals_rgb);
 	T_RUN(test_session_image_dump_matches_the_goldens);

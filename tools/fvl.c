@@ -1,6 +1,7 @@
 /* fvl.c — the fvl command-line program: one subcommand per job. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,9 @@ static const char run_help[] =
         "full\n"
         "(--json says which: finish \"stop\", \"length\" or \"context\"); a prompt that cannot fit "
         "the\n"
-        "context is refused before the image is processed.\n"
+        "context is refused before the image is processed. SIGINT or SIGTERM stops the vision "
+        "pass or\n"
+        "the prefill between two layers (exit status 130); -vv shows the vision pass's steps.\n"
         "\n"
         "  -m, --model FILE       a Florence-VL model file (fvl-quant convert)\n"
         "  -i, --image FILE       the image\n" GEN_OPTIONS
@@ -256,6 +259,28 @@ static int write_dump(const char *dir, const struct fvl_image_dump *d)
 		fprintf(stderr, "fvl run: error: cannot write the dump files into %s: %s\n", dir,
 		        strerror(errno));
 	return rc;
+}
+
+/* fvl run: SIGINT / SIGTERM cancel the vision pass or the prefill between layers (the abort
+ * callback); -vv shows the vision pass's steps. */
+static volatile sig_atomic_t run_interrupted;
+
+static void on_run_signal(int sig)
+{
+	(void)sig;
+	run_interrupted = 1;
+}
+
+static bool run_abort(void *user)
+{
+	(void)user;
+	return run_interrupted != 0;
+}
+
+static void run_progress(void *user, const char *stage, uint32_t done, uint32_t total)
+{
+	if (*(const int *)user >= 2)
+		fprintf(stderr, "fvl run: vision step %u of %u (%s)\n", done, total, stage);
 }
 
 /* fvl run and fvl camera share the model, session and generation options. */
@@ -457,6 +482,9 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 	struct fvl_session *s = NULL;
 	int rc = 1;
 	sp.isa = getenv("FVL_ISA");
+	sp.abort_cb = run_abort, sp.progress_cb = run_progress, sp.cb_user = &verbosity;
+	signal(SIGINT, on_run_signal);
+	signal(SIGTERM, on_run_signal);
 	uint32_t need = 0, ctx = 0;
 	if (fvl_model_load(model, &m) != FVL_STATUS_OK ||
 	    fvl_session_init(m, &sp, &s) != FVL_STATUS_OK ||
@@ -550,6 +578,10 @@ done:
 	free(prompt_buf);
 	fvl_session_free(s);
 	fvl_model_free(m);
+	if (run_interrupted && rc) {
+		fprintf(stderr, "fvl run: interrupted\n");
+		return 130;
+	}
 	return rc;
 }
 
