@@ -349,13 +349,20 @@ static enum fvl_status task_template(const struct fvl_gguf *g, const char *token
 }
 
 struct task_run {
-	struct fvl_compute compute;
+	struct fvl_compute *compute;
 	struct fvl_task_dump *dump;
 	char *tmpl, *prompt, *text;
 	int32_t *ids;
 	float *pixels, *feats, *visual, *enc;
 	struct fvl_f2_decoder_state *state;
 };
+
+static void task_run_free(struct task_run *x)
+{
+	fvl_f2_decoder_state_free(x->state);
+	free(x->tmpl), free(x->prompt), free(x->text), free(x->ids);
+	free(x->pixels), free(x->feats), free(x->visual), free(x->enc);
+}
 
 static enum fvl_status check_params(const struct fvl_model *m, const uint8_t *rgb, uint32_t w,
                                     uint32_t h, const struct fvl_task_params *p,
@@ -407,9 +414,11 @@ static float *dup_floats(const float *x, size_t n)
 	return y;
 }
 
+/* The task on img: its prompt, then the vision side (unless visual_in holds its output for this
+ * image already), the encoder, the search and the parse. */
 static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *img,
                            const struct fvl_task_params *p, const struct fvl_task_info *task,
-                           struct task_run *x, struct fvl_task_result *out)
+                           const float *visual_in, struct task_run *x, struct fvl_task_result *out)
 {
 	const struct fvl_f2 *f2 = m->is_vl ? &m->vision.f2 : &m->f2;
 	const struct fvl_f2_decoder *dec = &m->dec;
@@ -428,17 +437,23 @@ static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *im
 		                n_ids, nv, f2->encoder.n_pos);
 	const size_t grid = fvl_davit_grid(&f2->davit),
 	             c_last = f2->davit.stages[f2->davit.n_stages - 1].c;
-	x->pixels = malloc(3 * S * S * sizeof(float));
-	x->feats = malloc(grid * grid * c_last * sizeof(float));
-	x->visual = malloc(nv * f2->encoder.proj_dim * sizeof(float));
 	x->enc = malloc((nv + n_ids) * D * sizeof(float));
-	if (!x->pixels || !x->feats || !x->visual || !x->enc)
+	if (!x->enc)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	const double t0 = ms_now();
-	if ((st = fvl_preprocess_run(&m->task_preprocess, img, x->pixels)) ||
-	    (st = fvl_davit_forward(&f2->davit, &x->compute, x->pixels, x->feats, NULL)) ||
-	    (st = fvl_f2_encode_image(&f2->encoder, &x->compute, x->feats, x->visual)) ||
-	    (st = fvl_f2_encoder_forward(&f2->encoder, &x->compute, x->visual, nv, x->ids, n_ids,
+	if (!visual_in) {
+		x->pixels = malloc(3 * S * S * sizeof(float));
+		x->feats = malloc(grid * grid * c_last * sizeof(float));
+		x->visual = malloc(nv * f2->encoder.proj_dim * sizeof(float));
+		if (!x->pixels || !x->feats || !x->visual)
+			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+		if ((st = fvl_preprocess_run(&m->task_preprocess, img, x->pixels)) ||
+		    (st = fvl_davit_forward(&f2->davit, x->compute, x->pixels, x->feats, NULL)) ||
+		    (st = fvl_f2_encode_image(&f2->encoder, x->compute, x->feats, x->visual)))
+			return st;
+	}
+	const float *visual = visual_in ? visual_in : x->visual;
+	if ((st = fvl_f2_encoder_forward(&f2->encoder, x->compute, visual, nv, x->ids, n_ids,
 	                                 x->enc)))
 		return st;
 	const double t1 = ms_now();
@@ -469,7 +484,7 @@ static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *im
 		*dp = (struct fvl_task_dump){
 		        .pixel_values = dup_floats(x->pixels, 3 * S * S),
 		        .davit_out = dup_floats(x->feats, grid * grid * c_last),
-		        .image_features = dup_floats(x->visual, nv * f2->encoder.proj_dim),
+		        .image_features = dup_floats(visual, nv * f2->encoder.proj_dim),
 		        .encoder_out = dup_floats(x->enc, (nv + n_ids) * D),
 		        .decoder_logits_first = malloc(dec->n_vocab * sizeof(float)),
 		        .size = S,
@@ -483,7 +498,7 @@ static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *im
 		    !dp->encoder_out || !dp->decoder_logits_first)
 			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	}
-	if ((st = fvl_f2_decoder_state_init(dec, &x->compute, x->enc, nv + n_ids, beams, max_new,
+	if ((st = fvl_f2_decoder_state_init(dec, x->compute, x->enc, nv + n_ids, beams, max_new,
 	                                    &x->state)))
 		return st;
 	struct dump_step ds = {x->state, dp};
@@ -536,16 +551,67 @@ enum fvl_status fvl_task_run_dump(const struct fvl_model *m, const uint8_t *rgb,
 	if (st != FVL_STATUS_OK)
 		return st;
 	const struct fvl_image img = {w, h, (uint8_t *)rgb};
-	if ((st = fvl_compute_init(&x.compute, p->n_threads, p->isa)) == FVL_STATUS_OK) {
-		st = run(m, &img, p, task, &x, out);
-		fvl_compute_free(&x.compute);
+	struct fvl_compute compute;
+	x.compute = &compute;
+	if ((st = fvl_compute_init(&compute, p->n_threads, p->isa)) == FVL_STATUS_OK) {
+		st = run(m, &img, p, task, NULL, &x, out);
+		fvl_compute_free(&compute);
 	}
-	fvl_f2_decoder_state_free(x.state);
-	free(x.tmpl), free(x.prompt), free(x.text), free(x.ids);
-	free(x.pixels), free(x.feats), free(x.visual), free(x.enc);
+	task_run_free(&x);
 	if (st != FVL_STATUS_OK) {
 		fvl_task_result_free(out);
 		fvl_task_dump_free(dump);
 	}
+	return st;
+}
+
+enum fvl_status fvl_task_image_features(const struct fvl_model *m, struct fvl_compute *compute,
+                                        const struct fvl_image *img, float *visual)
+{
+	enum fvl_status st = fvl_model_tasks((struct fvl_model *)m);
+	if (st != FVL_STATUS_OK)
+		return st;
+	const struct fvl_f2 *f2 = m->is_vl ? &m->vision.f2 : &m->f2;
+	const size_t S = f2->davit.image_size, grid = fvl_davit_grid(&f2->davit),
+	             c_last = f2->davit.stages[f2->davit.n_stages - 1].c;
+	float *pixels = malloc(3 * S * S * sizeof(float)),
+	      *feats = malloc(grid * grid * c_last * sizeof(float));
+	if (!pixels || !feats)
+		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	if (st == FVL_STATUS_OK)
+		st = fvl_preprocess_run(&m->task_preprocess, img, pixels);
+	if (st == FVL_STATUS_OK)
+		st = fvl_davit_forward(&f2->davit, compute, pixels, feats, NULL);
+	if (st == FVL_STATUS_OK)
+		st = fvl_f2_encode_image(&f2->encoder, compute, feats, visual);
+	free(pixels);
+	free(feats);
+	return st;
+}
+
+size_t fvl_task_n_features(const struct fvl_model *m)
+{
+	const struct fvl_f2 *f2 = m->is_vl ? &m->vision.f2 : &m->f2;
+	return fvl_f2_n_visual(&f2->encoder) * f2->encoder.proj_dim;
+}
+
+enum fvl_status fvl_task_run_on(const struct fvl_model *m, struct fvl_compute *compute,
+                                const struct fvl_image *img, const float *visual,
+                                const struct fvl_task_params *p, struct fvl_task_result *out)
+{
+	const struct fvl_task_info *task = NULL;
+	struct task_run x;
+	if (!out)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_session_run_task: NULL result");
+	memset(out, 0, sizeof(*out));
+	memset(&x, 0, sizeof(x));
+	x.compute = compute;
+	enum fvl_status st = check_params(m, img->rgb, img->w, img->h, p, &task);
+	if (st == FVL_STATUS_OK)
+		st = run(m, img, p, task, visual, &x, out);
+	fvl_compute_rest(compute);
+	task_run_free(&x);
+	if (st != FVL_STATUS_OK)
+		fvl_task_result_free(out);
 	return st;
 }

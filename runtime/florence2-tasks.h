@@ -30,4 +30,16 @@ enum fvl_status fvl_task_parse(const struct fvl_task_info *task, const char *tex
 
 /* struct fvl_task_dump and fvl_task_run_dump are fvl.h's. */
 
+struct fvl_compute;
+/* What the tasks' vision side gives for img (task preprocessing, DaViT, _encode_image): visual
+ * holds fvl_task_n_features floats. Loads the task layer on first use. */
+enum fvl_status fvl_task_image_features(const struct fvl_model *m, struct fvl_compute *compute,
+                                        const struct fvl_image *img, float *visual);
+size_t fvl_task_n_features(const struct fvl_model *m);
+/* A task in a caller's compute context: visual from fvl_task_image_features for this img, or NULL
+ * to compute it. p's n_threads and isa are the context's, not p's. */
+enum fvl_status fvl_task_run_on(const struct fvl_model *m, struct fvl_compute *compute,
+                                const struct fvl_image *img, const float *visual,
+                                const struct fvl_task_params *p, struct fvl_task_result *out);
+
 #endif /* FVL_FLORENCE2_TASKS_H */

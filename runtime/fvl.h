@@ -118,7 +118,8 @@ enum fvl_status fvl_image_from_view(const struct fvl_image_view *v, struct fvl_i
 
 /* ---- sessions --------------------------------------------------------------------------------
  * A session owns what one conversation needs: the KV cache, buffers, the thread pool and the
- * current image's embeddings. It uses a loaded model without changing it; several sessions may
+ * current image's embeddings (on a Florence-2 file: its tasks' image features, for
+ * fvl_session_run_task). It uses a loaded model without changing it; several sessions may
  * share one model. A session is not thread-safe: call it from one thread at a time. Everything a
  * session returns (text in callbacks, fvl_last_error) is valid until the next call on it. */
 struct fvl_session;
@@ -308,6 +309,13 @@ enum fvl_status fvl_task_run(const struct fvl_model *model, const uint8_t *rgb, 
                              uint32_t h, const struct fvl_task_params *p,
                              struct fvl_task_result *out);
 void fvl_task_result_free(struct fvl_task_result *r);
+/* A task about the session's current image, in the session's thread pool and buffers: the task
+ * vision side (DaViT, _encode_image) runs once per image, so OCR then OD on one frame pays for
+ * it once. Sessions on Florence-2 files (tasks only: fvl_session_ask refuses them) run it when
+ * the image is set; Florence-VL sessions on the first task. p's n_threads and isa are the
+ * session's. */
+enum fvl_status fvl_session_run_task(struct fvl_session *s, const struct fvl_task_params *p,
+                                     struct fvl_task_result *out);
 
 /* Stage outputs of one task run, for comparing with the reference (fvl task --dump): malloc'd
  * by fvl_task_run_dump, freed with fvl_task_dump_free. */

@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "model.h"
+#include "florence2-tasks.h"
 #include "sampler.h"
 
 struct fvl_session {
@@ -28,6 +29,12 @@ struct fvl_session {
 	float *prompt_logits; /* (n_vocab) at the last prompt position of the last ask */
 	bool have_prompt_logits;
 	struct fvl_stats stats;
+	bool has_llm; /* false: a Florence-2 file, tasks only */
+	/* Florence-2 tasks (fvl_session_run_task): a copy of the current image, and the tasks'
+	 * vision output for it once computed (valid while task_serial == image_serial) */
+	struct fvl_image task_img;
+	float *task_visual; /* (fvl_task_n_features) */
+	uint64_t task_serial;
 };
 
 static double now_ms(void)
@@ -60,10 +67,9 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 	*out = NULL;
 	if (!model)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_session_init: no model");
-	if (!model->is_vl)
+	if (!model->is_vl && fvl_model_tasks((struct fvl_model *)model) != FVL_STATUS_OK)
 		return fvl_fail(FVL_STATUS_UNSUPPORTED,
-		                "this model (%s) has no LLM: run Florence-2 "
-		                "models through their tasks (fvl task, fvl_task_run)",
+		                "this model (%s) has neither an LLM nor Florence-2's tasks",
 		                model->arch);
 	if (!p) {
 		fvl_session_params_default(&def);
@@ -78,6 +84,16 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 	if (!s)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	s->m = model;
+	s->has_llm = model->is_vl;
+	if (!s->has_llm) { /* tasks only: the compute context is all it needs */
+		if ((st = fvl_compute_init(&s->compute, p->n_threads, p->isa)))
+			goto error;
+		s->compute.abort_cb = p->abort_cb;
+		s->compute.progress_cb = p->progress_cb;
+		s->compute.cb_user = p->cb_user;
+		*out = s;
+		return FVL_STATUS_OK;
+	}
 	const size_t V = model->llm.n_vocab;
 	s->logits = malloc(V * sizeof(float));
 	s->prompt_logits = malloc(V * sizeof(float));
@@ -114,6 +130,8 @@ void fvl_session_free(struct fvl_session *s)
 	free(s->logits);
 	free(s->prompt_logits);
 	fvl_sampler_free(&s->sampler);
+	fvl_image_free(&s->task_img);
+	free(s->task_visual);
 	free(s);
 }
 
@@ -123,7 +141,10 @@ void fvl_session_reset(struct fvl_session *s)
 	s->visual = NULL;
 	s->n_visual = 0;
 	s->n_cache = 0;
-	fvl_llm_state_rewind(&s->llm, 0);
+	fvl_image_free(&s->task_img);
+	s->image_serial++;
+	if (s->has_llm)
+		fvl_llm_state_rewind(&s->llm, 0);
 }
 
 /* No image from now on (the KV cache's image rows no longer match anything). */
@@ -132,7 +153,60 @@ static void fvl_session_drop_image(struct fvl_session *s)
 	free(s->visual);
 	s->visual = NULL;
 	s->n_visual = 0;
+	fvl_image_free(&s->task_img);
 	s->image_serial++;
+}
+
+/* A Florence-2 session's image: kept, with the tasks' vision side run on it once. */
+static enum fvl_status
+set_task_image(struct fvl_session *s, const uint8_t *rgb, uint32_t w, uint32_t h)
+{
+	fvl_session_drop_image(s);
+	if (!rgb || w == 0 || h == 0)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "an empty image");
+	const size_t n = fvl_task_n_features(s->m);
+	struct fvl_image img = {.w = w, .h = h, .rgb = malloc((size_t)w * h * 3)};
+	float *vis = s->task_visual ? s->task_visual : malloc(n * sizeof(float));
+	s->task_visual = vis;
+	if (!img.rgb || !vis) {
+		free(img.rgb);
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+	}
+	memcpy(img.rgb, rgb, (size_t)w * h * 3);
+	const double t0 = now_ms();
+	enum fvl_status st = fvl_task_image_features(s->m, &s->compute, &img, vis);
+	fvl_compute_rest(&s->compute);
+	if (st != FVL_STATUS_OK) {
+		free(img.rgb);
+		return st;
+	}
+	s->task_img = img;
+	s->task_serial = s->image_serial;
+	s->stats.ms_vision = now_ms() - t0;
+	return FVL_STATUS_OK;
+}
+
+enum fvl_status fvl_session_run_task(struct fvl_session *s, const struct fvl_task_params *p,
+                                     struct fvl_task_result *out)
+{
+	if (!s || !p || !out)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_session_run_task: NULL argument");
+	if (!s->task_img.rgb)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "the session has no image for a task");
+	enum fvl_status st = fvl_model_tasks((struct fvl_model *)s->m);
+	if (st != FVL_STATUS_OK)
+		return st;
+	if (s->task_serial != s->image_serial || !s->task_visual) { /* first task on this image */
+		float *vis = s->task_visual ? s->task_visual
+		                            : malloc(fvl_task_n_features(s->m) * sizeof(float));
+		if (!vis)
+			return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+		s->task_visual = vis;
+		if ((st = fvl_task_image_features(s->m, &s->compute, &s->task_img, vis)))
+			return st;
+		s->task_serial = s->image_serial;
+	}
+	return fvl_task_run_on(s->m, &s->compute, &s->task_img, s->task_visual, p, out);
 }
 
 /* dump's buffers for this model's vision side (all NULL on failure). */
@@ -185,6 +259,14 @@ void fvl_image_dump_free(struct fvl_image_dump *d)
 static enum fvl_status set_image(struct fvl_session *s, const uint8_t *rgb, uint32_t w, uint32_t h,
                                  struct fvl_image_dump *dump)
 {
+	if (!s->has_llm) {
+		if (dump) {
+			fvl_session_drop_image(s);
+			return fvl_fail(FVL_STATUS_UNSUPPORTED,
+			                "a Florence-2 session has no Florence-VL stages to dump");
+		}
+		return set_task_image(s, rgb, w, h);
+	}
 	const struct fvl_vision *v = &s->m->vision;
 	const size_t px = 3 * v->f2.davit.image_size * v->f2.davit.image_size,
 	             n = fvl_vision_n_tokens(v);
@@ -219,7 +301,16 @@ static enum fvl_status set_image(struct fvl_session *s, const uint8_t *rgb, uint
 	s->visual = NULL;
 	s->n_visual = 0;
 	s->image_serial++; /* whatever the KV cache holds of the old image is stale now */
+	fvl_image_free(&s->task_img);
 	fvl_compute_rest(&s->compute);
+	if (st == FVL_STATUS_OK) { /* for tasks asked about the same image (run on demand) */
+		s->task_img.rgb = malloc((size_t)w * h * 3);
+		if (!s->task_img.rgb)
+			st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
+		else
+			memcpy(s->task_img.rgb, rgb, (size_t)w * h * 3), s->task_img.w = w,
+			                                                 s->task_img.h = h;
+	}
 	if (st != FVL_STATUS_OK) {
 		free(vis);
 		if (dump)
@@ -386,6 +477,11 @@ enum fvl_status fvl_session_measure(struct fvl_session *s, const char *question,
 {
 	if (!s || !question)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_session_measure: NULL argument");
+	if (!s->has_llm)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "this model (%s) has no LLM: run its tasks (fvl task, "
+		                "fvl_session_run_task)",
+		                s->m->arch);
 	const bool image = with_image || s->visual;
 	enum fvl_status st = build_prompt(s, question, image, g && g->parse_special);
 	if (st != FVL_STATUS_OK)
@@ -479,6 +575,11 @@ enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
 	enum fvl_status st;
 	if (!s || !question)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "no question");
+	if (!s->has_llm)
+		return fvl_fail(FVL_STATUS_UNSUPPORTED,
+		                "this model (%s) has no LLM: run its tasks (fvl task, "
+		                "fvl_session_run_task)",
+		                s->m->arch);
 	if (!g) {
 		fvl_gen_params_default(&def);
 		g = &def;

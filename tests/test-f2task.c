@@ -642,8 +642,77 @@ static void test_task_run_rejects_bad_requests(void)
 	fvl_model_free(m);
 }
 
+struct davit_count {
+	uint32_t davit_steps;
+};
+
+static void count_davit(void *user, const char *stage, uint32_t done, uint32_t total)
+{
+	(void)done, (void)total;
+	if (!strncmp(stage, "DaViT", 5))
+		((struct davit_count *)user)->davit_steps++;
+}
+
+/* Tasks on a session equal fvl_task_run's answers, for a Florence-2 file (tasks only) and a
+ * Florence-VL file with the decoder, and OCR then OD on one image run DaViT once. */
+static void test_session_tasks_run_the_vision_once(void)
+{
+	const char *paths[] = {florence2_model(), golden_model("f32", "f32")};
+	struct fvl_image img = {0};
+	T_ASSERT(fvl_image_load(t_datapath("images/text.jpg"), &img) == 0, "image");
+	for (int k = 0; k < 2; k++) {
+		struct fvl_model *m = NULL;
+		struct fvl_session *s = NULL;
+		struct fvl_session_params sp;
+		struct davit_count dc = {0};
+		T_ASSERT(paths[k] && fvl_model_load(paths[k], &m) == 0, "%s", fvl_last_error());
+		fvl_session_params_default(&sp);
+		sp.progress_cb = count_davit, sp.cb_user = &dc;
+		T_ASSERT(fvl_session_init(m, &sp, &s) == 0, "%s", fvl_last_error());
+		if (k == 0) /* a Florence-2 file has no LLM to ask */
+			T_CHECK(fvl_session_ask(s, "hi", NULL, NULL, NULL) ==
+			                FVL_STATUS_UNSUPPORTED,
+			        "ask on a Florence-2 session");
+		struct fvl_task_params p;
+		struct fvl_task_result r;
+		fvl_task_params_default(&p);
+		p.max_new = 16;
+		p.task = "ocr";
+		T_CHECK(fvl_session_run_task(s, &p, &r) == FVL_STATUS_INVALID_ARGUMENT,
+		        "a task before any image");
+		T_ASSERT(fvl_session_set_image_rgb(s, img.rgb, img.w, img.h) == 0, "%s",
+		         fvl_last_error());
+		const uint32_t after_image = dc.davit_steps;
+		for (int t = 0; t < 2; t++) {
+			struct fvl_task_result want;
+			p.task = t ? "od" : "ocr";
+			T_ASSERT(fvl_task_run(m, img.rgb, img.w, img.h, &p, &want) == 0, "%s",
+			         fvl_last_error());
+			T_ASSERT(fvl_session_run_task(s, &p, &r) == 0, "%s", fvl_last_error());
+			bool same = r.n_ids == want.n_ids && r.n_items == want.n_items &&
+			            !memcmp(r.ids, want.ids, r.n_ids * sizeof(int32_t)) &&
+			            !strcmp(r.text, want.text);
+			T_CHECK(same, "file %d task %s: session '%s' vs fvl_task_run '%s'", k,
+			        p.task, r.text, want.text);
+			fvl_task_result_free(&r);
+			fvl_task_result_free(&want);
+		}
+		/* Florence-2: DaViT ran in set_image; Florence-VL: its own pass, then the tasks' once */
+		const uint32_t tasks_pass = dc.davit_steps - (k == 0 ? 0 : after_image);
+		t_note("file %d: DaViT block steps for the image and two tasks: %u (set_image %u)",
+		       k, dc.davit_steps, after_image);
+		T_CHECK(after_image > 0 && tasks_pass == after_image,
+		        "the tasks' vision side ran %u block steps, one pass is %u", tasks_pass,
+		        after_image);
+		fvl_session_free(s);
+		fvl_model_free(m);
+	}
+	fvl_image_free(&img);
+}
+
 void suite_f2task(void)
 {
+	T_RUN(test_session_tasks_run_the_vision_once);
 	T_RUN(test_beam_search_hand_cases);
 	T_RUN(test_no_repeat_ngram);
 	T_RUN(test_task_prompts_match_the_processor);

@@ -84,7 +84,14 @@ static int answer_task(const struct asker *k, const struct fvl_image *img, uint6
 {
 	struct fvl_task_result r;
 	const double t0 = now_s();
-	if (fvl_task_run(k->m, img->rgb, img->w, img->h, k->task, &r) != FVL_STATUS_OK) {
+	/* a Florence-2 file's session keeps the pool and buffers across frames; a Florence-VL
+	 * file's would also run its own vision side, so its tasks go through fvl_task_run */
+	const enum fvl_status st =
+	        k->s ? (fvl_session_set_image_rgb(k->s, img->rgb, img->w, img->h) == FVL_STATUS_OK
+	                        ? fvl_session_run_task(k->s, k->task, &r)
+	                        : FVL_STATUS_BAD_FILE)
+	             : fvl_task_run(k->m, img->rgb, img->w, img->h, k->task, &r);
+	if (st != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl camera: frame %llu: %s\n", (unsigned long long)frame,
 		        fvl_last_error());
 		return 1;
@@ -198,7 +205,8 @@ int fvl_camera_main(int argc, char **argv, const char *question, const char *mod
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	if (fvl_model_load(model, &m) != FVL_STATUS_OK ||
-	    (!o->task && fvl_session_init(m, sp, &s) != FVL_STATUS_OK)) {
+	    ((!o->task || !strcmp(fvl_model_arch(m), "florence2")) &&
+	     fvl_session_init(m, sp, &s) != FVL_STATUS_OK)) {
 		fprintf(stderr, "fvl camera: error: %s\n", fvl_last_error());
 		goto done;
 	}
