@@ -8,8 +8,9 @@
 #include <time.h>
 
 #include "common.h"
-#include "model.h"
 #include "florence2-tasks.h"
+#include "model.h"
+#include "names.h"
 #include "sampler.h"
 
 struct fvl_session {
@@ -29,7 +30,8 @@ struct fvl_session {
 	float *prompt_logits; /* (n_vocab) at the last prompt position of the last ask */
 	bool have_prompt_logits;
 	struct fvl_stats stats;
-	bool has_llm; /* false: a Florence-2 file, tasks only */
+	bool has_llm;    /* false: a Florence-2 file, tasks only */
+	bool task_image; /* keep a copy of each image: the file has Florence-2's decoder */
 	/* Florence-2 tasks (fvl_session_run_task): a copy of the current image, and the tasks'
 	 * vision output for it once computed (valid while task_serial == image_serial) */
 	struct fvl_image task_img;
@@ -94,6 +96,10 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 		*out = s;
 		return FVL_STATUS_OK;
 	}
+	bool decoder = false;
+	s->task_image =
+	        fvl_gguf_get_bool(model->gguf, FVL_KEY_F2_HAS_DECODER, &decoder) == FVL_STATUS_OK &&
+	        decoder;
 	const size_t V = model->llm.n_vocab;
 	s->logits = malloc(V * sizeof(float));
 	s->prompt_logits = malloc(V * sizeof(float));
@@ -191,11 +197,11 @@ enum fvl_status fvl_session_run_task(struct fvl_session *s, const struct fvl_tas
 {
 	if (!s || !p || !out)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_session_run_task: NULL argument");
-	if (!s->task_img.rgb)
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "the session has no image for a task");
 	enum fvl_status st = fvl_model_tasks((struct fvl_model *)s->m);
 	if (st != FVL_STATUS_OK)
 		return st;
+	if (!s->task_img.rgb)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "the session has no image for a task");
 	if (s->task_serial != s->image_serial || !s->task_visual) { /* first task on this image */
 		float *vis = s->task_visual ? s->task_visual
 		                            : malloc(fvl_task_n_features(s->m) * sizeof(float));
@@ -303,7 +309,8 @@ static enum fvl_status set_image(struct fvl_session *s, const uint8_t *rgb, uint
 	s->image_serial++; /* whatever the KV cache holds of the old image is stale now */
 	fvl_image_free(&s->task_img);
 	fvl_compute_rest(&s->compute);
-	if (st == FVL_STATUS_OK) { /* for tasks asked about the same image (run on demand) */
+	if (st == FVL_STATUS_OK &&
+	    s->task_image) { /* for tasks on the same image (run on demand) */
 		s->task_img.rgb = malloc((size_t)w * h * 3);
 		if (!s->task_img.rgb)
 			st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -341,17 +348,23 @@ enum fvl_status fvl_session_set_image_dump(struct fvl_session *s, const uint8_t 
 	return set_image(s, rgb, w, h, dump);
 }
 
+/* Sets img, which the caller decoded or converted with status st (on failure: no image), and
+ * frees it. */
+static enum fvl_status
+set_image_owned(struct fvl_session *s, enum fvl_status st, struct fvl_image *img)
+{
+	if (st == FVL_STATUS_OK)
+		st = fvl_session_set_image_rgb(s, img->rgb, img->w, img->h);
+	else
+		fvl_session_drop_image(s);
+	fvl_image_free(img);
+	return st;
+}
+
 enum fvl_status fvl_session_set_image_file(struct fvl_session *s, const char *path)
 {
-	struct fvl_image img;
-	enum fvl_status st = fvl_image_load(path, &img);
-	if (st != FVL_STATUS_OK) {
-		fvl_session_drop_image(s);
-		return st;
-	}
-	st = fvl_session_set_image_rgb(s, img.rgb, img.w, img.h);
-	fvl_image_free(&img);
-	return st;
+	struct fvl_image img = {0};
+	return set_image_owned(s, fvl_image_load(path, &img), &img);
 }
 
 enum fvl_status fvl_session_set_image_view(struct fvl_session *s, const struct fvl_image_view *v)
@@ -360,14 +373,7 @@ enum fvl_status fvl_session_set_image_view(struct fvl_session *s, const struct f
 	    (v->size == 0 || v->size >= (size_t)v->w * v->h * 3))
 		return fvl_session_set_image_rgb(s, v->data, v->w, v->h); /* in place */
 	struct fvl_image img = {0};
-	enum fvl_status st = fvl_image_from_view(v, &img);
-	if (st != FVL_STATUS_OK) {
-		fvl_session_drop_image(s);
-		return st;
-	}
-	st = fvl_session_set_image_rgb(s, img.rgb, img.w, img.h);
-	fvl_image_free(&img);
-	return st;
+	return set_image_owned(s, fvl_image_from_view(v, &img), &img);
 }
 
 /* fmt with its first "{name}" replaced by value (value's bytes at *at in the output when asked). */
