@@ -441,6 +441,11 @@ static enum fvl_status run(const struct fvl_model *m, const struct fvl_image *im
 	if (!x->enc)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	const double t0 = ms_now();
+	/* progress: the vision side's steps (unless done already), then the encoder's layers */
+	x->compute->progress_done = 0;
+	x->compute->progress_total =
+	        (uint32_t)((visual_in ? 0 : fvl_davit_n_blocks(&f2->davit) + 1) +
+	                   f2->encoder.n_layer);
 	if (!visual_in) {
 		x->pixels = malloc(3 * S * S * sizeof(float));
 		x->feats = malloc(grid * grid * c_last * sizeof(float));
@@ -576,6 +581,8 @@ enum fvl_status fvl_task_image_features(const struct fvl_model *m, struct fvl_co
 	             c_last = f2->davit.stages[f2->davit.n_stages - 1].c;
 	float *pixels = malloc(3 * S * S * sizeof(float)),
 	      *feats = malloc(grid * grid * c_last * sizeof(float));
+	compute->progress_done = 0;
+	compute->progress_total = (uint32_t)(fvl_davit_n_blocks(&f2->davit) + 1);
 	if (!pixels || !feats)
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	if (st == FVL_STATUS_OK)

@@ -135,7 +135,8 @@ struct fvl_session_params {
 	 * is dropped; the KV cache keeps what was evaluated). NULL: never. */
 	bool (*abort_cb)(void *user);
 	/* The vision pass's progress after each of its steps (DaViT blocks, _encode_image, encoder
-	 * layers, fusion): done of total, stage naming the part just finished. NULL: none. */
+	 * layers, fusion; for fvl_session_run_task its vision side's steps when they run, then its
+	 * encoder layers): done of total, stage naming the part just finished. NULL: none. */
 	void (*progress_cb)(void *user, const char *stage, uint32_t done, uint32_t total);
 	void *cb_user; /* passed to both */
 };

@@ -643,14 +643,16 @@ static void test_task_run_rejects_bad_requests(void)
 }
 
 struct davit_count {
-	uint32_t davit_steps;
+	uint32_t davit_steps, past_total; /* steps reported beyond their total */
 };
 
 static void count_davit(void *user, const char *stage, uint32_t done, uint32_t total)
 {
-	(void)done, (void)total;
+	struct davit_count *c = user;
 	if (!strncmp(stage, "DaViT", 5))
-		((struct davit_count *)user)->davit_steps++;
+		c->davit_steps++;
+	if (done == 0 || done > total)
+		c->past_total++;
 }
 
 /* Tasks on a session equal fvl_task_run's answers, for a Florence-2 file (tasks only) and a
@@ -701,6 +703,7 @@ static void test_session_tasks_run_the_vision_once(void)
 		const uint32_t tasks_pass = dc.davit_steps - (k == 0 ? 0 : after_image);
 		t_note("file %d: DaViT block steps for the image and two tasks: %u (set_image %u)",
 		       k, dc.davit_steps, after_image);
+		T_CHECK(dc.past_total == 0, "%u progress steps outside 1..total", dc.past_total);
 		T_CHECK(after_image > 0 && tasks_pass == after_image,
 		        "the tasks' vision side ran %u block steps, one pass is %u", tasks_pass,
 		        after_image);
