@@ -146,7 +146,6 @@ static int vision_pass(struct vision_run *r, struct fvl_compute *compute)
 {
 	const struct fvl_f2 *f = r->f;
 	const size_t ns = f->davit.n_stages;
-	double t0 = ms();
 	if (fvl_davit_forward(&f->davit, compute, r->px, r->dav, r->ms) != FVL_STATUS_OK)
 		return 1;
 	double t1 = ms();
@@ -165,7 +164,6 @@ static int vision_pass(struct vision_run *r, struct fvl_compute *compute)
 			return 1;
 	}
 	double t4 = ms();
-	(void)t0;
 	r->ms[ns] = t2 - t1, r->ms[ns + 1] = t3 - t2, r->ms[ns + 2] = t4 - t3;
 	fvl_compute_rest(compute);
 	return 0;

@@ -44,13 +44,13 @@ static size_t row_tile(const struct fvl_compute *compute, size_t m, size_t per_r
 	return t ? t : 1;
 }
 
+/* One row or element-range op: y = op(x) with norm weights g, b (add: y = x + b; bias: y += b). */
 struct rows_ctx {
 	const struct fvl_kernels *k;
-	size_t n, ldx, ldy;
+	size_t n, ldy; /* row length; y's row stride (bias) */
 	const float *x, *g, *b;
 	float *y;
 	float eps;
-	void *out;
 };
 
 static void layernorm_rows(void *p, size_t i0, size_t i1)
@@ -110,12 +110,12 @@ void fvl_op_gelu(struct fvl_compute *compute, size_t n, const float *x, float *y
 static void add_range(void *p, size_t i0, size_t i1)
 {
 	const struct rows_ctx *c = p;
-	c->k->add(i1 - i0, c->x + i0, c->g + i0, c->y + i0);
+	c->k->add(i1 - i0, c->x + i0, c->b + i0, c->y + i0);
 }
 
 void fvl_op_add(struct fvl_compute *compute, size_t n, const float *a, const float *b, float *y)
 {
-	struct rows_ctx c = {.k = &compute->kernels, .x = a, .g = b, .y = y};
+	struct rows_ctx c = {.k = &compute->kernels, .x = a, .b = b, .y = y};
 	fvl_op_for(compute, n, row_tile(compute, (n + 63) / 64, 64) * 64, add_range, &c);
 }
 
