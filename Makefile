@@ -93,7 +93,7 @@ INC_TOOLS := -Itools -I$(B)/include
 INC_TESTS := -Itests $(INC_QUANT)
 INC = $(INC_TESTS)
 # libfvl's own libraries; cJSON only for the converter (config.json) and the tests that drive it.
-LDLIBS := $(XLIBS) -lv4l2 -lpcre2-8 -lturbojpeg -lXNNPACK -lpthreadpool -lm -pthread
+LDLIBS := $(XLIBS) -lv4l2 -lpcre2-8 -lturbojpeg -lspng -lXNNPACK -lpthreadpool -lm -pthread
 LDLIBS_QUANT := -lcjson $(LDLIBS)
 ALL_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
 
@@ -121,7 +121,7 @@ $(B)/obj/kernels_neon/%-neoni8mm.o: ISA_FLAGS = $(I8MM_FLAGS) -O3 $(NO_SCHED)
 $(B)/obj/kernels_neon/%-neonfp16.o: ISA_FLAGS = $(FP16_FLAGS) -O3 $(NO_SCHED)
 $(B)/obj/tests/main.o: ALL_CFLAGS += -DFVL_TEST_DATA_DIR=\"$(abspath tests/data)\"
 
-.PHONY: all lib tests test test-unit test-cli test-arm test-asan test-tsan test-deb fuzz check deps demo clean help
+.PHONY: all lib tests test test-unit test-cli test-serve test-arm test-asan test-tsan test-deb fuzz check deps demo clean help
 all: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant $(B)/tests/run
 
 lib: $(B)/libfvl.a
@@ -145,19 +145,25 @@ $(B)/libfvl.a: $(LIB_OBJ) $(B)/libfvl.objs
 	@rm -f $@
 	$(AR) rcs $@ $(LIB_OBJ)
 
-FVL_TOOL_SRC := tools/fvl.c tools/bench.c tools/camera.c tools/doctor.c tools/cli.c tools/task.c
+FVL_TOOL_SRC := tools/fvl.c tools/bench.c tools/camera.c tools/doctor.c tools/cli.c tools/task.c \
+                tools/serve.c tools/serve-request.c tools/serve-reply.c tools/serve-work.c
+# fvl serve: HTTP through libmicrohttpd, requests parsed with cJSON (libfvl itself needs neither)
+LDLIBS_FVL := -lmicrohttpd -lcjson $(LDLIBS)
 # The programs see the public header only: a copy of it in a folder of its own.
 $(B)/include/fvl.h: runtime/fvl.h
 	@mkdir -p $(@D)
 	cp $< $@
 $(call obj,$(FVL_TOOL_SRC)): | $(B)/include/fvl.h
 $(B)/fvl: $(call obj,$(FVL_TOOL_SRC)) $(B)/libfvl.a
-	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS_FVL) -o $@
 
 $(B)/fvl-quant: $(call obj,quant/main.c) $(QUANT_OBJ) $(B)/libfvl.a
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS_QUANT) -o $@
 
-$(B)/tests/run: $(TEST_OBJ) $(QUANT_OBJ) $(B)/libfvl.a
+# The server's request parsing is tested in the runner too (tests/test-serve.c).
+TEST_TOOL_OBJ := $(call obj,tools/serve-request.c)
+$(B)/obj/tests/test-serve.o: INC = $(INC_TESTS) -Itools
+$(B)/tests/run: $(TEST_OBJ) $(QUANT_OBJ) $(TEST_TOOL_OBJ) $(B)/libfvl.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS_QUANT) -o $@
 
@@ -182,13 +188,17 @@ bench-kernels: build/icount/libicount.so
 	tests/bench/bench-kernels.sh
 
 # ---- tests ----------------------------------------------------------------------------------
-test: test-unit test-cli
+test: test-unit test-cli test-serve
 
 test-unit: $(B)/tests/run
 	$(RUN) $(B)/tests/run $(T)
 
 test-cli: $(B)/fvl $(B)/fvl-quant $(B)/tests/run
 	tests/cli.sh $(B)
+
+# fvl serve on loopback ports: curl and the openai npm client (tests/serve, installed by make deps)
+test-serve: $(B)/fvl $(B)/fvl-quant
+	tests/serve.sh $(B)
 
 # The same tests cross-built and run under qemu-user on three CPU models: Pi 4 (no dotprod),
 # Pi 5 / Orin (dotprod + fp16), and max (dotprod + fp16 + i8mm). Fails if any model fails.
@@ -229,7 +239,7 @@ $(FUZZ_B)/fuzz-ckpt: tests/fuzz/fuzz-ckpt.c quant/ckpt.c quant/safetensors.c qua
 
 $(FUZZ_B)/fuzz-image: tests/fuzz/fuzz-image.c runtime/image.c runtime/status.c
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_FLAGS) $^ -lturbojpeg -o $@
+	$(CLANG) $(FUZZ_FLAGS) $^ -lturbojpeg -lspng -o $@
 
 # The tokenizer, task-parse and model-load targets link all of libfvl, built with clang for them
 # (SAN=fuzz).
@@ -242,8 +252,12 @@ $(FUZZ_B)/fuzz-tokenizer $(FUZZ_B)/fuzz-model $(FUZZ_B)/fuzz-task-parse: $(FUZZ_
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_LIB) $(LDLIBS) -o $@
 
+$(FUZZ_B)/fuzz-serve-request: tests/fuzz/fuzz-serve-request.c tools/serve-request.c fuzz-lib
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) -Itools $< tools/serve-request.c $(FUZZ_LIB) -lcjson $(LDLIBS) -o $@
+
 # Each target runs on its own corpus, seeded with small valid files the test runner writes.
-fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt $(FUZZ_B)/fuzz-image $(FUZZ_B)/fuzz-task-parse \
+fuzz: $(FUZZ_B)/fuzz-serve-request $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt $(FUZZ_B)/fuzz-image $(FUZZ_B)/fuzz-task-parse \
       $(FUZZ_B)/fuzz-tokenizer $(FUZZ_B)/fuzz-model
 	$(MAKE) ARCH=$(HOST_ARCH) BOARD= SAN= tests
 	rm -rf $(FUZZ_B)/seeds-gguf $(FUZZ_B)/seeds-ckpt $(FUZZ_B)/seeds-image
@@ -266,6 +280,10 @@ fuzz: $(FUZZ_B)/fuzz-gguf $(FUZZ_B)/fuzz-ckpt $(FUZZ_B)/fuzz-image $(FUZZ_B)/fuz
 	  > $(FUZZ_B)/seeds-task-parse/ocr.txt
 	$(FUZZ_B)/fuzz-task-parse -max_total_time=$(FUZZ_CKPT_SECONDS) -print_final_stats=1 \
 	  -artifact_prefix=$(FUZZ_B)/ $(FUZZ_B)/corpus-task-parse $(FUZZ_B)/seeds-task-parse
+	mkdir -p $(FUZZ_B)/corpus-serve $(FUZZ_B)/seeds-serve
+	cp tests/fuzz/seeds-serve/*.json $(FUZZ_B)/seeds-serve/
+	$(FUZZ_B)/fuzz-serve-request -max_total_time=$(FUZZ_CKPT_SECONDS) -print_final_stats=1 \
+	  -dict=tests/fuzz/serve.dict -artifact_prefix=$(FUZZ_B)/ $(FUZZ_B)/corpus-serve $(FUZZ_B)/seeds-serve
 	rm -rf $(FUZZ_B)/files && mkdir -p $(FUZZ_B)/files $(FUZZ_B)/corpus-tokenizer \
 	  $(FUZZ_B)/seeds-tokenizer $(FUZZ_B)/corpus-model $(FUZZ_B)/seeds-model
 	build/$(HOST_ARCH)/tests/run --write-fuzz-files $(FUZZ_B)/files
@@ -296,7 +314,8 @@ demo:
 PREFIX ?= /usr/local
 DESTDIR ?=
 DEB_ARCH := $(if $(filter aarch64,$(ARCH)),arm64,amd64)
-DEB_LIBS := libxnnpack0, libpthreadpool0, libturbojpeg0, libv4l-0, libcjson1, libpcre2-8-0
+DEB_LIBS := libxnnpack0, libpthreadpool0, libturbojpeg0, libspng0, libv4l-0, libcjson1, libpcre2-8-0, \
+            libmicrohttpd12
 
 .PHONY: install deb
 install: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant
@@ -342,6 +361,7 @@ help:
 	@echo "  all (default)  libfvl.a, fvl, fvl-quant        lib        libfvl.a only"
 	@echo "  tests          the test runner                 test       unit + CLI tests (host)"
 	@echo "  test-unit      unit tests only                 test-cli   CLI tests only"
+	@echo "  test-serve     fvl serve over loopback: curl and the openai npm client"
 	@echo "  test-asan      tests under ASan + UBSan        test-tsan  threaded tests under TSan"
 	@echo "  test-arm       kernels and stages under qemu-aarch64 (cortex-a72, cortex-a76, max)"
 	@echo "  test-deb       build the aarch64 .deb and check its contents"

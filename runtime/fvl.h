@@ -86,8 +86,14 @@ struct fvl_image {
 	uint8_t *rgb; /* (h, w, 3), malloc'd */
 };
 
-/* A JPEG or binary PNM (P5, P6) file as RGB8: regular files only, up to 256 MB and 64 Mpixel. */
+/* A JPEG, PNG or binary PNM (P5, P6) file as RGB8: regular files only, up to 256 MB and 64 Mpixel.
+ * Decoded as the reference's PIL open + convert("RGB") does: EXIF orientation is not applied (the
+ * reference does not apply it either), PNG alpha is dropped, not composited. */
 enum fvl_status fvl_image_load(const char *path, struct fvl_image *out);
+/* The same from n bytes in memory; max_pixels caps w x h (0: 64 Mpixel). out is zeroed first and
+ * stays empty on failure. */
+enum fvl_status
+fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pixels, struct fvl_image *out);
 void fvl_image_free(struct fvl_image *img);
 /* Mean absolute difference (0..255) of two images on a 32 x 32 grey thumbnail, 255 if either is
  * empty: for skipping camera frames that barely changed. */
@@ -147,7 +153,7 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 void fvl_session_free(struct fvl_session *s);
 
 /* Runs the vision side once and keeps the visual embeddings for the following questions.
- * An RGB8 image (w x h x 3), or a JPEG / PNM file. On failure the session holds no image at all
+ * An RGB8 image (w x h x 3), or a JPEG / PNG / PNM file. On failure the session holds no image at all
  * (the previous one is dropped too), so a following question is never about a stale frame. */
 enum fvl_status
 fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb, uint32_t w, uint32_t h);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <spng.h>
 #include <turbojpeg.h>
 
 #include "common.h"
@@ -153,6 +154,45 @@ decode_pnm(const uint8_t *d, size_t n, uint64_t max_pixels, struct fvl_image *ou
 	return FVL_STATUS_OK;
 }
 
+/* PNG through libspng, as PIL's open + convert("RGB"): alpha and tRNS dropped (not composited),
+ * palettes expanded, low bit depths scaled to 0..255, 16-bit samples cut to their high byte, no
+ * gamma applied. */
+static enum fvl_status
+decode_png(const uint8_t *data, size_t n, uint64_t max_pixels, struct fvl_image *out)
+{
+	spng_ctx *ctx = spng_ctx_new(0);
+	struct spng_ihdr ihdr;
+	size_t need = 0;
+	enum fvl_status st = FVL_STATUS_OK;
+	int e;
+	if (!ctx)
+		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "cannot start the PNG decoder");
+	/* ancillary chunks (text, ICC profiles) are not kept: cap what the decoder may hold */
+	spng_set_chunk_limits(ctx, 1u << 24, 1u << 24);
+	if ((e = spng_set_png_buffer(ctx, data, n)) || (e = spng_get_ihdr(ctx, &ihdr))) {
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "corrupt PNG: %s", spng_strerror(e));
+		goto done;
+	}
+	if ((st = check_size(ihdr.width, ihdr.height, max_pixels)) != FVL_STATUS_OK)
+		goto done;
+	if ((e = spng_decoded_image_size(ctx, SPNG_FMT_RGB8, &need)) ||
+	    need != (size_t)ihdr.width * ihdr.height * 3) {
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "corrupt PNG: %s",
+		              e ? spng_strerror(e) : "size");
+		goto done;
+	}
+	if ((st = alloc_image(out, ihdr.width, ihdr.height)) != FVL_STATUS_OK)
+		goto done;
+	if ((e = spng_decode_image(ctx, out->rgb, need, SPNG_FMT_RGB8, 0)))
+		st = fvl_fail(FVL_STATUS_BAD_FILE, "corrupt or truncated PNG: %s",
+		              spng_strerror(e));
+done:
+	if (st != FVL_STATUS_OK)
+		fvl_image_free(out);
+	spng_ctx_free(ctx);
+	return st;
+}
+
 enum fvl_status
 fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pixels, struct fvl_image *out)
 {
@@ -161,10 +201,12 @@ fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pixels, struct fvl_
 		return decode_jpeg(data, n, max_pixels, out);
 	if (n >= 3 && data[0] == 'P' && (data[1] == '5' || data[1] == '6'))
 		return decode_pnm(data, n, max_pixels, out);
+	if (n >= 8 && !memcmp(data, "\x89PNG\r\n\x1a\n", 8))
+		return decode_png(data, n, max_pixels, out);
 	if (n == 0)
 		return fvl_fail(FVL_STATUS_BAD_FILE, "empty image file");
-	return fvl_fail(FVL_STATUS_UNSUPPORTED, "unsupported image type (fvl reads JPEG and binary "
-	                                        "PNM: P5, P6)");
+	return fvl_fail(FVL_STATUS_UNSUPPORTED, "unsupported image type (fvl reads JPEG, PNG and "
+	                                        "binary PNM: P5, P6)");
 }
 
 enum fvl_status fvl_image_read(const char *path, uint64_t max_pixels, struct fvl_image *out)

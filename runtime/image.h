@@ -1,5 +1,5 @@
 /* image.h — decoded images and Florence-VL's preprocessing: decode (JPEG through libjpeg-turbo,
- * binary PNM), pad to square with the mean colour (LLaVA expand2square), PIL-compatible bicubic
+ * PNG through libspng, binary PNM), pad to square with the mean colour (LLaVA expand2square), PIL-compatible bicubic
  * resize, rescale and normalize into f32 CHW. */
 #ifndef FVL_IMAGE_H
 #define FVL_IMAGE_H
@@ -15,10 +15,8 @@
 
 /* struct fvl_image, fvl_image_load, fvl_image_free and fvl_image_change are fvl.h's. */
 
-/* Decodes JPEG or binary PNM (P5, P6) from memory; max_pixels 0 takes the default cap. */
-enum fvl_status
-fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pixels, struct fvl_image *out);
-/* A JPEG or PNM file: regular files only, up to FVL_IMAGE_MAX_FILE_BYTES, checked before reading. */
+/* fvl_image_decode (JPEG, PNG, binary PNM from memory) is fvl.h's. */
+/* A JPEG, PNG or PNM file: regular files only, up to FVL_IMAGE_MAX_FILE_BYTES, checked before reading. */
 enum fvl_status fvl_image_read(const char *path, uint64_t max_pixels, struct fvl_image *out);
 
 /* expand2square: a side x side canvas of fill, the image pasted at ((side-w)/2, (side-h)/2). */

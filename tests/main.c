@@ -129,6 +129,7 @@ int main(int argc, char **argv)
 	suite_layouts();
 	suite_threads();
 	suite_ops();
+	suite_serve();
 	printf("%d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
 	return n_fail ? 1 : 0;
 }

@@ -338,6 +338,50 @@ static void test_bad_images_are_rejected(void)
 	T_ASSERT(fvl_image_load(t_tmppath("none.jpg"), &img) == FVL_STATUS_NOT_FOUND, "missing");
 }
 
+/* PNG files decode to the pixels PIL's open + convert("RGB") gives (the .ppm beside each, written by
+ * PIL 9.4): 8-bit RGB, RGBA (alpha dropped), a palette with tRNS, grey + alpha, 16-bit RGB (the high
+ * byte) and 4-bit grey (scaled). Corrupt, truncated and oversized PNGs are refused. */
+static void test_png_decodes_as_pil_does(void)
+{
+	static const char *const names[] = {"rgb8",       "rgba8", "palette",
+	                                    "gray-alpha", "rgb16", "gray4"};
+	char path[64];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct fvl_image png, want;
+		snprintf(path, sizeof(path), "images/png/%s.png", names[i]);
+		T_ASSERT(fvl_image_load(t_datapath(path), &png) == FVL_STATUS_OK, "%s: %s", path,
+		         fvl_last_error());
+		snprintf(path, sizeof(path), "images/png/%s.ppm", names[i]);
+		T_ASSERT(fvl_image_load(t_datapath(path), &want) == FVL_STATUS_OK, "%s", path);
+		T_ASSERT(png.w == want.w && png.h == want.h, "%s: %ux%u", names[i], png.w, png.h);
+		size_t diff = 0;
+		for (size_t k = 0; k < (size_t)png.w * png.h * 3; k++)
+			diff += png.rgb[k] != want.rgb[k];
+		T_ASSERT(diff == 0, "%s: %zu bytes differ from PIL", names[i], diff);
+		fvl_image_free(&png);
+		fvl_image_free(&want);
+	}
+	FILE *f = fopen(t_datapath("images/png/rgb8.png"), "rb");
+	T_ASSERT(f, "rgb8.png");
+	uint8_t buf[4096];
+	const size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	struct fvl_image img;
+	T_ASSERT(fvl_image_decode(buf, n - 20, 0, &img) == FVL_STATUS_BAD_FILE && !img.rgb,
+	         "truncated PNG: %s", fvl_last_error());
+	t_note("truncated PNG: %s", fvl_last_error());
+	T_ASSERT(fvl_image_decode(buf, n, 100, &img) != FVL_STATUS_OK &&
+	                 strstr(fvl_last_error(), "over the limit") && !img.rgb,
+	         "pixel cap: %s", fvl_last_error());
+	buf[n / 2] ^= 0x5a; /* inside the IDAT: its CRC no longer holds */
+	T_ASSERT(fvl_image_decode(buf, n, 0, &img) == FVL_STATUS_BAD_FILE && !img.rgb,
+	         "corrupt PNG: %s", fvl_last_error());
+	t_note("corrupt PNG: %s", fvl_last_error());
+	buf[n / 2] ^= 0x5a;
+	buf[16] = 0x7f; /* width 2^31 + ...: an IHDR out of range */
+	T_ASSERT(fvl_image_decode(buf, n, 0, &img) != FVL_STATUS_OK && !img.rgb, "huge IHDR");
+}
+
 /* The three prompts in one pass (one GEMM per linear over all their rows) against three single
  * passes and the goldens, for f32 and q8_0 vision weights. */
 static void test_encoder_prompts_in_one_pass(void)
@@ -394,6 +438,7 @@ void suite_vision(void)
 {
 	T_RUN(test_encoder_prompts_in_one_pass);
 	T_RUN(test_bad_images_are_rejected);
+	T_RUN(test_png_decodes_as_pil_does);
 	T_RUN(test_fusion_and_projector_match_goldens);
 	T_RUN(test_vision_chain_from_chelsea_jpg);
 	T_RUN(test_preprocess_chelsea_matches_pixel_values);

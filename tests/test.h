@@ -65,6 +65,7 @@ void suite_f2task(void);
 void suite_layouts(void);
 void suite_threads(void);
 void suite_ops(void);
+void suite_serve(void);
 
 /* Writes small valid GGUF files into dir (the fuzzer's seed corpus). */
 int t_write_gguf_seeds(const char *dir);

@@ -133,7 +133,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* --frames DIR: every .jpg / .jpeg / .ppm / .pgm in name order, as fast as they are answered. */
+/* --frames DIR: every .jpg / .jpeg / .png / .ppm / .pgm in name order, as fast as they are answered. */
 static int replay(const struct asker *k, const char *dir, double min_change, uint64_t max_frames)
 {
 	DIR *d = opendir(dir);
@@ -146,8 +146,9 @@ static int replay(const struct asker *k, const char *dir, double min_change, uin
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		const char *dot = strrchr(e->d_name, '.');
-		if (!dot || (strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg") &&
-		             strcasecmp(dot, ".ppm") && strcasecmp(dot, ".pgm")))
+		if (!dot ||
+		    (strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg") &&
+		     strcasecmp(dot, ".png") && strcasecmp(dot, ".ppm") && strcasecmp(dot, ".pgm")))
 			continue;
 		char **p = realloc(names, (n + 1) * sizeof(*p));
 		if (!p)
@@ -164,7 +165,8 @@ static int replay(const struct asker *k, const char *dir, double min_change, uin
 	int rc = n ? 0 : 1;
 	size_t loaded = 0;
 	if (!n)
-		fprintf(stderr, "fvl camera: error: --frames %s holds no JPEG or PNM files\n", dir);
+		fprintf(stderr, "fvl camera: error: --frames %s holds no JPEG, PNG or PNM files\n",
+		        dir);
 	for (size_t i = 0; i < n && !stop && (max_frames == 0 || i < max_frames); i++) {
 		struct fvl_image img;
 		if (fvl_image_load(names[i], &img) != FVL_STATUS_OK) {

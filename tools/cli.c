@@ -29,6 +29,22 @@ bool parse_float(const char *s, double lo, double hi, float *out)
 	return true;
 }
 
+/* The length of the well-formed UTF-8 character at s (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	const unsigned c = s[0];
+	size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+	if (len == 0 || len > n)
+		return 0;
+	for (size_t k = 1; k < len; k++)
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0) || /* overlong, surrogate */
+	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))   /* overlong, > U+10FFFF */
+		return 0;
+	return len;
+}
+
 void json_string(FILE *f, const char *s, size_t n)
 {
 	fputc('"', f);
@@ -40,8 +56,15 @@ void json_string(FILE *f, const char *s, size_t n)
 			fputs("\\n", f);
 		else if (c < 0x20)
 			fprintf(f, "\\u%04x", c);
-		else
+		else if (c < 0x80)
 			fputc(c, f);
+		else {
+			const size_t len = utf8_len((const unsigned char *)s + i, n - i);
+			if (len)
+				fwrite(s + i, 1, len, f), i += len - 1;
+			else
+				fputs("\\ufffd", f); /* not UTF-8: the replacement character */
+		}
 	}
 	fputc('"', f);
 }

@@ -13,7 +13,7 @@ bool parse_long(const char *s, long lo, long hi, long *out);
 /* A number in [lo, hi] (the whole string), or false. */
 bool parse_float(const char *s, double lo, double hi, float *out);
 
-/* s (n bytes of UTF-8) as a quoted JSON string. */
+/* s (n bytes) as a quoted JSON string; bytes that are not well-formed UTF-8 become U+FFFD. */
 void json_string(FILE *f, const char *s, size_t n);
 /* A task result as JSON members (no braces): "task", "text", "ids", and "bboxes"/"quad_boxes"
  * with "labels" when the task gives regions. */

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "doctor.h"
 #include "fvl.h"
+#include "serve.h"
 #include "task-cmd.h"
 
 static const char usage[] =
@@ -25,6 +26,7 @@ static const char usage[] =
         "  run       answer a question about an image, streamed (Florence-VL model files)\n"
         "  camera    answer about camera frames (V4L2) or a folder of frames, one JSON line each\n"
         "  task      run a Florence-2 task on an image: caption, OCR, detection, grounding, ...\n"
+        "  serve     an OpenAI-compatible HTTP server (chat completions with images, tasks)\n"
         "  tokenize  the ids (and pieces) a model's tokenizer gives for a text\n"
         "  bench     measure prefill/decode tokens/s and the vision stages on random inputs\n"
         "  info      print a model file's metadata and tensor table\n"
@@ -65,7 +67,9 @@ static const char usage[] =
 static const char run_help[] =
         "usage: fvl run -m MODEL.gguf [-i IMAGE] (-p QUESTION | -f FILE) [options]\n"
         "\n"
-        "Answers a question about an image (JPEG or PNM; none: a text-only question), streamed to\n"
+        "Answers a question about an image (JPEG, PNG or PNM; none: a text-only question), "
+        "streamed\n"
+        "to "
         "standard output. The answer ends at a stop token, after -n tokens, or when the context is "
         "full\n"
         "(--json says which: finish \"stop\", \"length\" or \"context\"); a prompt that cannot fit "
@@ -94,7 +98,7 @@ static const char camera_help[] =
         "back-off. SIGINT or SIGTERM stops after the current answer.\n"
         "\n"
         "  --device DEV           a V4L2 capture device\n"
-        "  --frames DIR           replay the JPEG/PNM files of DIR in name order instead\n"
+        "  --frames DIR           replay the JPEG/PNG/PNM files of DIR in name order instead\n"
         "  --size WxH             capture size to ask the driver for (default 640x480)\n"
         "  --every Ns             seconds between answers (default 2s)\n"
         "  --min-change X         skip frames whose 32x32 grey thumbnail changed less than X "
@@ -689,6 +693,7 @@ static const struct command {
         {"run", cmd_run, run_help, NULL},
         {"camera", cmd_camera, camera_help, NULL},
         {"task", fvl_task_main, NULL, fvl_task_help},
+        {"serve", cmd_serve, serve_help, NULL},
         {"tokenize", cmd_tokenize, tokenize_help, NULL},
         {"bench", fvl_bench_main, NULL, fvl_bench_help},
         {"info", cmd_info, info_help, NULL},

@@ -15,10 +15,14 @@ export DEBIAN_FRONTEND=noninteractive
 
 host_arch=$(dpkg --print-architecture)
 host_pkgs=(build-essential pkg-config clang clang-format libclang-rt-14-dev file systemd
-  libxnnpack-dev libpthreadpool-dev libcpuinfo-dev libturbojpeg0-dev libv4l-dev libsimde-dev
-  libcjson-dev libpcre2-dev python3-numpy)
+  libxnnpack-dev libpthreadpool-dev libcpuinfo-dev libturbojpeg0-dev libspng-dev libv4l-dev libsimde-dev
+  libcjson-dev libpcre2-dev libmicrohttpd-dev python3-numpy curl)
+# Node.js and npm run the server tests' OpenAI client (tests/serve/package.json); a machine that
+# has them already (e.g. from NodeSource) keeps its own.
+command -v npm >/dev/null 2>&1 || host_pkgs+=(nodejs npm)
 cross_pkgs=(gcc-aarch64-linux-gnu qemu-user
-  libc6:arm64 libturbojpeg0-dev:arm64 libv4l-dev:arm64 libcjson-dev:arm64 libpcre2-dev:arm64)
+  libc6:arm64 libturbojpeg0-dev:arm64 libspng-dev:arm64 libv4l-dev:arm64 libcjson-dev:arm64
+  libpcre2-dev:arm64 libmicrohttpd-dev:arm64)
 
 missing() {   # prints the packages of "$@" that are not installed
   for p in "$@"; do
@@ -61,6 +65,17 @@ if [ "$cross" = 1 ] && [ "$host_arch" != arm64 ]; then
     mkdir -p "$sysroot"
     for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$sysroot"; done
     touch "$stamp"
+  fi
+fi
+# The OpenAI client the server tests use, at the version tests/serve/package-lock.json pins.
+lock="$here/tests/serve/package-lock.json"
+if command -v npm >/dev/null 2>&1 && [ -f "$lock" ]; then
+  want=$(grep -A1 '"node_modules/openai"' "$lock" | sed -n 's/.*"version": "\(.*\)".*/\1/p')
+  have=$(sed -n 's/^  "version": "\(.*\)".*/\1/p' \
+         "$here/tests/serve/node_modules/openai/package.json" 2>/dev/null | head -1 || true)
+  if [ "$have" != "$want" ]; then
+    echo "setup-deps: installing the openai npm client $want for the server tests"
+    (cd "$here/tests/serve" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 fi
 echo "setup-deps: done"
