@@ -121,7 +121,7 @@ $(B)/obj/kernels_neon/%-neoni8mm.o: ISA_FLAGS = $(I8MM_FLAGS) -O3 $(NO_SCHED)
 $(B)/obj/kernels_neon/%-neonfp16.o: ISA_FLAGS = $(FP16_FLAGS) -O3 $(NO_SCHED)
 $(B)/obj/tests/main.o: ALL_CFLAGS += -DFVL_TEST_DATA_DIR=\"$(abspath tests/data)\"
 
-.PHONY: all lib tests test test-unit test-cli test-serve test-arm test-asan test-tsan test-deb fuzz check deps demo clean help
+.PHONY: all lib tests test test-unit test-cli test-serve test-arm test-asan test-tsan test-deb fuzz check deps demo serve-demo clean help
 all: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant $(B)/tests/run
 
 lib: $(B)/libfvl.a
@@ -310,6 +310,12 @@ demo:
 	$(MAKE) all
 	tools/demo.sh build/$(HOST_ARCH)
 
+# fvl serve on the demo model, in the foreground (PORT=8080)
+serve-demo:
+	tools/setup-deps.sh --no-cross
+	$(MAKE) all
+	tools/serve-demo.sh build/$(HOST_ARCH)
+
 # ---- install and packages --------------------------------------------------------------------
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -326,14 +332,15 @@ install: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant
 	install -m 644 runtime/fvl.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(FVL_VERSION)|' tools/fvl.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fvl.pc
-	install -m 644 boards/fvl-camera.service boards/fvl-camera.env $(DESTDIR)$(PREFIX)/share/fvl/
+	install -m 644 boards/fvl-camera.service boards/fvl-camera.env boards/fvl-serve.service \
+	  boards/fvl-serve.env $(DESTDIR)$(PREFIX)/share/fvl/
 
 # A Debian package of this build (make deb, or make deb ARCH=aarch64 / BOARD=rpi5 for arm64).
 deb: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant
 	rm -rf $(B)/deb && mkdir -p $(B)/deb/DEBIAN
 	$(MAKE) install PREFIX=/usr DESTDIR=$(abspath $(B)/deb)
 	install -d $(B)/deb/lib/systemd/system
-	install -m 644 boards/fvl-camera.service $(B)/deb/lib/systemd/system/
+	install -m 644 boards/fvl-camera.service boards/fvl-serve.service $(B)/deb/lib/systemd/system/
 	printf 'Package: fvl\nVersion: $(FVL_VERSION)\nArchitecture: $(DEB_ARCH)\nMaintainer: fvl developers <dev@fvl.invalid>\nDepends: $(DEB_LIBS)\nSection: science\nPriority: optional\nDescription: Florence-VL and Florence-2 inference for ARM boards\n fvl runs Florence-VL (vision-language) and Florence-2 from images and cameras.\n' \
 	  > $(B)/deb/DEBIAN/control
 	dpkg-deb --root-owner-group --build $(B)/deb build/fvl_$(FVL_VERSION)_$(DEB_ARCH).deb
@@ -369,6 +376,7 @@ help:
 	@echo "  format-check   clang-format --dry-run over the sources (fails on a difference); format applies it"
 	@echo "  check          everything CI runs (format-check, tests, sanitizers, arm, fuzz, deb)"
 	@echo "  deps           install the Debian packages     demo       write and run the demo model"
+	@echo "  serve-demo     fvl serve on the demo model (127.0.0.1:8080, PORT=...)"
 	@echo "  bench          benchmarks (print numbers)      bench-kernels  kernel micro-benchmarks"
 	@echo "  bench-vision   the vision side: threads, PyTorch side by side, qemu instructions"
 	@echo "  install        install under PREFIX            deb        the Debian package (ARCH=...)"

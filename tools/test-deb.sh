@@ -36,14 +36,18 @@ done
 qemu-aarch64 -cpu max -E LD_LIBRARY_PATH="$LIBS" "$root/usr/bin/fvl-quant" --help | grep -q "usage: fvl-quant" \
   && ok installed_fvl_quant_runs || bad installed_fvl_quant_runs
 grep -q "^Libs: -L\${libdir} -lfvl" "$root/usr/lib/pkgconfig/fvl.pc" && ok pkg_config_file || bad pkg_config_file
-if command -v systemd-analyze >/dev/null 2>&1; then
-  unit="$root/lib/systemd/system/fvl-camera.service"
-  sed "s|/usr/bin/fvl|$root/usr/bin/fvl|" "$unit" >"$root/fvl-camera.service"
-  out=$(systemd-analyze verify "$root/fvl-camera.service" 2>&1); st=$?
-  if [ $st = 0 ] && ! grep -qiE "unknown (key|section)|invalid" <<<"$out"; then ok systemd_unit_verifies
-  else bad systemd_unit_verifies; echo "$out" | sed 's/^/     | /'; fi
-else
-  echo "skip systemd_unit_verifies: systemd-analyze is not installed"; skip=$((skip + 1))
-fi
+for name in fvl-camera fvl-serve; do
+  if command -v systemd-analyze >/dev/null 2>&1; then
+    unit="$root/lib/systemd/system/$name.service"
+    sed "s|/usr/bin/fvl|$root/usr/bin/fvl|" "$unit" >"$root/$name.service"
+    out=$(systemd-analyze verify "$root/$name.service" 2>&1); st=$?
+    if [ $st = 0 ] && ! grep -qiE "unknown (key|section)|invalid" <<<"$out"; then ok "systemd_unit_verifies_$name"
+    else bad "systemd_unit_verifies_$name"; echo "$out" | sed 's/^/     | /'; fi
+  else
+    echo "skip systemd_unit_verifies_$name: systemd-analyze is not installed"; skip=$((skip + 1))
+  fi
+done
+out=$(qemu-aarch64 -cpu cortex-a72 -E LD_LIBRARY_PATH="$LIBS" "$root/usr/bin/fvl" serve --help 2>&1)
+grep -q "usage: fvl serve" <<<"$out" && ok installed_fvl_serve_help || bad installed_fvl_serve_help
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
