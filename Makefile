@@ -212,15 +212,18 @@ test-arm:
 	done; exit $$fail
 
 # The thread-safety promises of fvl.h under ThreadSanitizer (sessions, tasks, tokenizers on
-# several threads; each pool of one thread, so only fvl's own threads meet).
+# several threads; each pool of one thread, so only fvl's own threads meet), and fvl serve's
+# sessions, queue and shutdown under concurrent clients.
 test-tsan:
 	$(MAKE) SAN=tsan tests
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/$(HOST_ARCH)-tsan/tests/run test_threads
+	tests/serve-threads.sh build/$(HOST_ARCH)-tsan
 
 test-asan:
 	$(MAKE) SAN=asan tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  build/$(HOST_ARCH)-asan/tests/run $(T)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/serve.sh build/$(HOST_ARCH)-asan
 
 # ---- fuzzing (clang libFuzzer) -------------------------------------------------------------
 FUZZ_SECONDS ?= 60

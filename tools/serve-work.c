@@ -2,6 +2,7 @@
  * from a bounded queue. A job about the image a session already holds goes to that session when it
  * is free, so a follow-up question reuses the visual embeddings and the KV prefix. */
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,7 +26,8 @@ struct serve_pool {
 	uint32_t n_w, n_started;
 	struct serve_job **q; /* waiting, oldest first */
 	uint32_t n_q, max_queue;
-	bool stopping, has_llm;
+	atomic_bool stopping; /* written under mu, read by the sessions' abort checks */
+	bool has_llm;
 	struct serve_metrics m;
 	char model_id[256];
 };
@@ -364,10 +366,11 @@ static void *worker_main(void *arg)
 	struct serve_pool *pool = w->pool;
 	pthread_mutex_lock(&pool->mu);
 	for (;;) {
-		struct serve_job *j;
-		while (!pool->stopping && !(j = take(w)))
+		struct serve_job *j =
+		        NULL; /* when stopping, what is queued still ends (with 503) */
+		while (!(j = take(w)) && !pool->stopping)
 			pthread_cond_wait(&pool->cv, &pool->mu);
-		if (pool->stopping)
+		if (!j)
 			break;
 		w->job = j;
 		pthread_mutex_unlock(&pool->mu);
