@@ -7,6 +7,8 @@
 
 HOST_ARCH := $(shell uname -m)
 FVL_VERSION := $(shell sed -n 's/^\#define FVL_VERSION_STRING "\(.*\)"/\1/p' runtime/fvl.h)
+# libfvl.so's SONAME: major.minor while the major is 0 (every 0.x may change the ABI)
+FVL_SOVERSION := $(shell echo $(FVL_VERSION) | cut -d. -f1-2)
 ARCH ?= $(HOST_ARCH)
 BOARD ?=
 SAN ?=
@@ -111,6 +113,9 @@ TEST_OBJ := $(call obj,$(TEST_SRC))
 ISA_FLAGS = $(CPU_FLAGS)
 # Kernels: -O3 (the tile loops over a constant number of rows must unroll to stay in registers).
 KERNEL_FLAGS += -O3
+# libfvl's objects serve the archive and libfvl.so: position-independent, and only what fvl.h
+# declares (FVL_API) visible outside the library.
+$(B)/obj/kernels_neon/%.o $(B)/obj/runtime/%.o: ALL_CFLAGS += -fPIC -fvisibility=hidden -DFVL_BUILD
 $(B)/obj/kernels_neon/%.o: INC = $(INC_KERNELS)
 $(B)/obj/runtime/%.o: INC = $(INC_RUNTIME)
 $(B)/obj/quant/%.o: INC = $(INC_QUANT)
@@ -121,8 +126,8 @@ $(B)/obj/kernels_neon/%-neoni8mm.o: ISA_FLAGS = $(I8MM_FLAGS) -O3 $(NO_SCHED)
 $(B)/obj/kernels_neon/%-neonfp16.o: ISA_FLAGS = $(FP16_FLAGS) -O3 $(NO_SCHED)
 $(B)/obj/tests/main.o: ALL_CFLAGS += -DFVL_TEST_DATA_DIR=\"$(abspath tests/data)\"
 
-.PHONY: all lib tests test test-unit test-cli test-serve test-arm test-asan test-tsan test-deb fuzz check deps demo serve-demo clean help
-all: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant $(B)/tests/run
+.PHONY: all lib tests test test-unit test-cli test-serve test-lib test-arm test-asan test-tsan test-deb fuzz check deps demo serve-demo clean help
+all: $(B)/libfvl.a $(B)/libfvl.so $(B)/fvl $(B)/fvl-quant $(B)/tests/run
 
 lib: $(B)/libfvl.a
 tests: $(B)/tests/run $(B)/fvl $(B)/fvl-quant
@@ -145,6 +150,14 @@ $(B)/libfvl.a: $(LIB_OBJ) $(B)/libfvl.objs
 	@rm -f $@
 	$(AR) rcs $@ $(LIB_OBJ)
 
+# The shared library: SONAME libfvl.so.$(FVL_SOVERSION), fvl.h's functions its only exports.
+$(B)/libfvl.so.$(FVL_VERSION): $(LIB_OBJ) $(B)/libfvl.objs
+	$(CC) -shared $(ALL_LDFLAGS) -Wl,-soname,libfvl.so.$(FVL_SOVERSION) -Wl,--no-undefined \
+	  -Wl,-z,relro,-z,now $(LIB_OBJ) $(LDLIBS) -o $@
+$(B)/libfvl.so: $(B)/libfvl.so.$(FVL_VERSION)
+	ln -sf libfvl.so.$(FVL_VERSION) $(B)/libfvl.so.$(FVL_SOVERSION)
+	ln -sf libfvl.so.$(FVL_VERSION) $@
+
 FVL_TOOL_SRC := tools/fvl.c tools/bench.c tools/camera.c tools/doctor.c tools/cli.c tools/task.c \
                 tools/serve.c tools/serve-request.c tools/serve-reply.c tools/serve-work.c
 # fvl serve: HTTP through libmicrohttpd, requests parsed with cJSON (libfvl itself needs neither)
@@ -161,7 +174,7 @@ $(B)/fvl-quant: $(call obj,quant/main.c) $(QUANT_OBJ) $(B)/libfvl.a
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS_QUANT) -o $@
 
 # The server's request parsing is tested in the runner too (tests/test-serve.c).
-TEST_TOOL_OBJ := $(call obj,tools/serve-request.c)
+TEST_TOOL_OBJ := $(call obj,tools/serve-request.c tools/cli.c)
 $(B)/obj/tests/test-serve.o: INC = $(INC_TESTS) -Itools
 $(B)/tests/run: $(TEST_OBJ) $(QUANT_OBJ) $(TEST_TOOL_OBJ) $(B)/libfvl.a
 	@mkdir -p $(@D)
@@ -188,13 +201,19 @@ bench-kernels: build/icount/libicount.so
 	tests/bench/bench-kernels.sh
 
 # ---- tests ----------------------------------------------------------------------------------
-test: test-unit test-cli test-serve
+test: test-unit test-cli test-serve test-lib
 
 test-unit: $(B)/tests/run
 	$(RUN) $(B)/tests/run $(T)
 
 test-cli: $(B)/fvl $(B)/fvl-quant $(B)/tests/run
 	tests/cli.sh $(B)
+
+# libfvl.so and the Python module as users get them: make install into a temporary prefix, SONAME,
+# exports, pkg-config programs; tools/python/fvl.py end to end with Debian's python3
+test-lib: $(B)/fvl $(B)/fvl-quant $(B)/libfvl.so
+	tests/lib.sh $(B)
+	/usr/bin/python3 tests/python/test_fvl.py $(B)
 
 # fvl serve on loopback ports: curl and the openai npm client (tests/serve, installed by make deps)
 test-serve: $(B)/fvl $(B)/fvl-quant
@@ -323,15 +342,21 @@ serve-demo:
 PREFIX ?= /usr/local
 DESTDIR ?=
 DEB_ARCH := $(if $(filter aarch64,$(ARCH)),arm64,amd64)
+# the Python module (tools/python/fvl.py) goes where Debian's python3 looks
+PY_DIR ?= $(PREFIX)/lib/python3/dist-packages
 DEB_LIBS := libxnnpack0, libpthreadpool0, libturbojpeg0, libspng0, libv4l-0, libcjson1, libpcre2-8-0, \
             libmicrohttpd12
 
 .PHONY: install deb
-install: $(B)/libfvl.a $(B)/fvl $(B)/fvl-quant
+install: $(B)/libfvl.a $(B)/libfvl.so $(B)/fvl $(B)/fvl-quant
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/fvl
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/fvl $(DESTDIR)$(PY_DIR)
 	install -m 755 $(B)/fvl $(B)/fvl-quant $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(B)/libfvl.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(B)/libfvl.so.$(FVL_VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libfvl.so.$(FVL_VERSION) $(DESTDIR)$(PREFIX)/lib/libfvl.so.$(FVL_SOVERSION)
+	ln -sf libfvl.so.$(FVL_VERSION) $(DESTDIR)$(PREFIX)/lib/libfvl.so
+	sed 's|^_LIB_DIRS = .*|_LIB_DIRS = ["$(PREFIX)/lib"]|' tools/python/fvl.py > $(DESTDIR)$(PY_DIR)/fvl.py
 	install -m 644 runtime/fvl.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(FVL_VERSION)|' tools/fvl.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fvl.pc
@@ -372,6 +397,7 @@ help:
 	@echo "  tests          the test runner                 test       unit + CLI tests (host)"
 	@echo "  test-unit      unit tests only                 test-cli   CLI tests only"
 	@echo "  test-serve     fvl serve over loopback: curl and the openai npm client"
+	@echo "  test-lib       libfvl.so (SONAME, exports, pkg-config) and the Python module"
 	@echo "  test-asan      tests under ASan + UBSan        test-tsan  threaded tests under TSan"
 	@echo "  test-arm       kernels and stages under qemu-aarch64 (cortex-a72, cortex-a76, max)"
 	@echo "  test-deb       build the aarch64 .deb and check its contents"

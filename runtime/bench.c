@@ -335,6 +335,7 @@ static int bench_task(const struct fvl_model *m, const char *task, long threads,
 void fvl_bench_params_default(struct fvl_bench_params *p)
 {
 	memset(p, 0, sizeof(*p));
+	p->size = sizeof(*p);
 	p->n_prompt = 600;
 	p->n_gen = 16;
 	p->n_images = 1;
@@ -350,6 +351,8 @@ fvl_bench(const struct fvl_model *m, const char *name, const struct fvl_bench_pa
 		fvl_bench_params_default(&def);
 		bp = &def;
 	}
+	if (FVL_PARAMS_CHECK(bp))
+		return FVL_STATUS_INVALID_ARGUMENT;
 	if (!name)
 		name = "model";
 	bool llm = bp->llm, vision = bp->vision;

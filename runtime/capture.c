@@ -138,6 +138,17 @@ fvl_capture_start(const struct fvl_camera_params *p, bool wait_for_device, struc
 	return fvl_capture_start_with(NULL, p, wait_for_device, out);
 }
 
+void fvl_camera_params_default(struct fvl_camera_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->size = sizeof(*p);
+	p->device = "/dev/video0";
+	p->width = 640;
+	p->height = 480;
+	p->n_buffers = 4;
+	p->timeout_ms = 2000;
+}
+
 enum fvl_status fvl_capture_start_with(const struct fvl_v4l2_ops *ops,
                                        const struct fvl_camera_params *p, bool wait_for_device,
                                        struct fvl_capture **out)
@@ -145,6 +156,8 @@ enum fvl_status fvl_capture_start_with(const struct fvl_v4l2_ops *ops,
 	*out = NULL;
 	if (!p || !p->device)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "no camera device given");
+	if (FVL_PARAMS_CHECK(p))
+		return FVL_STATUS_INVALID_ARGUMENT;
 	struct fvl_capture *c = calloc(1, sizeof(*c));
 	if (!c)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");

@@ -19,6 +19,15 @@
 /* Records the message for fvl_last_error() and returns status, so that `return fvl_fail(...)`
  * reads as one step. */
 enum fvl_status fvl_fail(enum fvl_status status, const char *fmt, ...) FVL_PRINTF(2, 3);
+/* A params struct's size field against the library's sizeof (fvl.h's promise). */
+enum fvl_status fvl_params_check(uint32_t size, size_t want, const char *name);
+#define FVL_PARAMS_CHECK(p) fvl_params_check((p)->size, sizeof(*(p)), FVL_PARAMS_NAME(p))
+#define FVL_PARAMS_NAME(p)                                                                         \
+	_Generic((p), const struct fvl_session_params *: "struct fvl_session_params",              \
+	         const struct fvl_gen_params *: "struct fvl_gen_params",                           \
+	         const struct fvl_task_params *: "struct fvl_task_params",                         \
+	         const struct fvl_camera_params *: "struct fvl_camera_params",                     \
+	         const struct fvl_bench_params *: "struct fvl_bench_params", default: "params")
 /* Prefixes the current error message with "<prefix>: " (e.g. the file name). */
 void fvl_error_prefix(const char *prefix);
 void fvl_error_clear(void);

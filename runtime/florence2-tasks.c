@@ -320,6 +320,7 @@ static double ms_now(void)
 void fvl_task_params_default(struct fvl_task_params *p)
 {
 	memset(p, 0, sizeof(*p));
+	p->size = sizeof(*p);
 	p->task = "caption";
 	p->no_repeat_ngram = -1;
 }
@@ -371,6 +372,8 @@ static enum fvl_status check_params(const struct fvl_model *m, const uint8_t *rg
 	if (!m || !p || !rgb || w == 0 || h == 0)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
 		                "fvl_task_run: NULL argument or empty image");
+	if (FVL_PARAMS_CHECK(p))
+		return FVL_STATUS_INVALID_ARGUMENT;
 	/* the task layer is the one part of a model loaded on first use, under the model's lock */
 	enum fvl_status st = fvl_model_tasks((struct fvl_model *)m);
 	if (st != FVL_STATUS_OK)

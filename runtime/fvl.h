@@ -18,6 +18,18 @@ extern "C" {
 #define FVL_VERSION_PATCH  0
 #define FVL_VERSION_STRING "0.1.0"
 
+/* What libfvl.so exports: the functions declared here, nothing else (the library is built with
+ * -fvisibility=hidden and FVL_BUILD). */
+#if defined(FVL_BUILD) && defined(__GNUC__)
+#define FVL_API __attribute__((visibility("default")))
+#else
+#define FVL_API
+#endif
+
+/* Every params struct starts with its size: the *_default functions set it, and each call taking
+ * one refuses a size other than its own (a program built against another fvl.h, or a struct that
+ * did not start from its _default), with FVL_STATUS_INVALID_ARGUMENT and the two sizes. */
+
 enum fvl_status {
 	FVL_STATUS_OK = 0,
 	FVL_STATUS_INVALID_ARGUMENT, /* a caller passed something unusable (flag, NULL, range) */
@@ -31,14 +43,14 @@ enum fvl_status {
 };
 
 /* Words for a status ("bad file"), never NULL. */
-const char *fvl_status_str(enum fvl_status status);
+FVL_API const char *fvl_status_str(enum fvl_status status);
 
 /* The message of the last failed call on this thread ("" if none). Valid until the next fvl call
  * on the same thread. It names what was wrong: "model.gguf: tensor 'blk.0.attn_q.weight': data
  * [4096, 8192) past the end of the file (6000 bytes)". */
-const char *fvl_last_error(void);
+FVL_API const char *fvl_last_error(void);
 
-const char *fvl_version(void);
+FVL_API const char *fvl_version(void);
 
 enum fvl_log_level {
 	FVL_LOG_ERROR = 0,
@@ -52,20 +64,20 @@ typedef void (*fvl_log_fn)(enum fvl_log_level level, const char *msg, void *user
 
 /* Process-wide: where log lines go and the most verbose level delivered. fn == NULL restores the
  * default (stderr, FVL_LOG_WARN). Set it once at start-up, before other threads call fvl. */
-void fvl_log_set(fvl_log_fn fn, void *user, enum fvl_log_level max_level);
+FVL_API void fvl_log_set(fvl_log_fn fn, void *user, enum fvl_log_level max_level);
 
 /* An immutable model: the read-only mapping of one GGUF model file. Safe to share between
  * threads and sessions once loaded. */
 struct fvl_model;
 
-enum fvl_status fvl_model_load(const char *path, struct fvl_model **out);
-void fvl_model_free(struct fvl_model *model);
+FVL_API enum fvl_status fvl_model_load(const char *path, struct fvl_model **out);
+FVL_API void fvl_model_free(struct fvl_model *model);
 
 /* general.architecture of the file, e.g. "florence-vl" or "florence2" ("" if absent). */
-const char *fvl_model_arch(const struct fvl_model *model);
+FVL_API const char *fvl_model_arch(const struct fvl_model *model);
 /* Number of tensors and bytes of tensor data in the file. */
-uint64_t fvl_model_n_tensors(const struct fvl_model *model);
-uint64_t fvl_model_n_bytes(const struct fvl_model *model);
+FVL_API uint64_t fvl_model_n_tensors(const struct fvl_model *model);
+FVL_API uint64_t fvl_model_n_bytes(const struct fvl_model *model);
 
 /* What a model file holds, from its header: the weights are not loaded (cheap on any size). */
 struct fvl_model_info {
@@ -74,10 +86,10 @@ struct fvl_model_info {
 	uint64_t file_bytes, n_tensors, tensor_bytes;
 	uint32_t n_layer, n_head_kv, n_embd_head, n_ctx; /* the LLM's; 0 in Florence-2 files */
 };
-enum fvl_status fvl_model_info(const char *path, struct fvl_model_info *out);
+FVL_API enum fvl_status fvl_model_info(const char *path, struct fvl_model_info *out);
 /* Prints any GGUF file's metadata and tensors to out (full: arrays and long strings whole), as
  * `fvl info` shows them. */
-enum fvl_status fvl_model_print(const char *path, bool full, FILE *out);
+FVL_API enum fvl_status fvl_model_print(const char *path, bool full, FILE *out);
 
 /* ---- images ------------------------------------------------------------------------------------ */
 
@@ -89,15 +101,15 @@ struct fvl_image {
 /* A JPEG, PNG or binary PNM (P5, P6) file as RGB8: regular files only, up to 256 MB and 64 Mpixel.
  * Decoded as the reference's PIL open + convert("RGB") does: EXIF orientation is not applied (the
  * reference does not apply it either), PNG alpha is dropped, not composited. */
-enum fvl_status fvl_image_load(const char *path, struct fvl_image *out);
+FVL_API enum fvl_status fvl_image_load(const char *path, struct fvl_image *out);
 /* The same from n bytes in memory; max_pixels caps w x h (0: 64 Mpixel). out is zeroed first and
  * stays empty on failure. */
-enum fvl_status
-fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pixels, struct fvl_image *out);
-void fvl_image_free(struct fvl_image *img);
+FVL_API enum fvl_status FVL_API fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pixels,
+                                                 struct fvl_image *out);
+FVL_API void fvl_image_free(struct fvl_image *img);
 /* Mean absolute difference (0..255) of two images on a 32 x 32 grey thumbnail, 255 if either is
  * empty: for skipping camera frames that barely changed. */
-double fvl_image_change(const struct fvl_image *a, const struct fvl_image *b);
+FVL_API double fvl_image_change(const struct fvl_image *a, const struct fvl_image *b);
 
 /* A frame in the caller's memory, as V4L2, GStreamer or a ROS image message hold it: converted to
  * RGB8 by fvl_image_from_view (the same converters fvl's camera capture uses). */
@@ -120,7 +132,7 @@ struct fvl_image_view {
  * when the size matches). INVALID_ARGUMENT, saying why, for a view whose sizes, stride or format
  * do not hold together (odd YUYV width, a stride shorter than a row, fewer bytes than it needs,
  * more than 64 Mpixel); out is then left as it was. */
-enum fvl_status fvl_image_from_view(const struct fvl_image_view *v, struct fvl_image *out);
+FVL_API enum fvl_status fvl_image_from_view(const struct fvl_image_view *v, struct fvl_image *out);
 
 /* ---- sessions --------------------------------------------------------------------------------
  * A session owns what one conversation needs: the KV cache, buffers, the thread pool and the
@@ -131,6 +143,7 @@ enum fvl_status fvl_image_from_view(const struct fvl_image_view *v, struct fvl_i
 struct fvl_session;
 
 struct fvl_session_params {
+	uint32_t size; /* sizeof(struct fvl_session_params): fvl_session_params_default sets it */
 	uint32_t n_threads; /* 0: all CPUs */
 	uint32_t n_ctx;     /* 0: the model's context length (2048 for Florence-VL) */
 	bool kv_f32;        /* KV cache in f32 instead of f16 */
@@ -147,24 +160,27 @@ struct fvl_session_params {
 	void *cb_user; /* passed to both */
 };
 
-void fvl_session_params_default(struct fvl_session_params *p);
-enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl_session_params *p,
-                                 struct fvl_session **out);
-void fvl_session_free(struct fvl_session *s);
+FVL_API void fvl_session_params_default(struct fvl_session_params *p);
+FVL_API enum fvl_status fvl_session_init(const struct fvl_model *model,
+                                         const struct fvl_session_params *p,
+                                         struct fvl_session **out);
+FVL_API void fvl_session_free(struct fvl_session *s);
 
 /* Runs the vision side once and keeps the visual embeddings for the following questions.
  * An RGB8 image (w x h x 3), or a JPEG / PNG / PNM file. On failure the session holds no image at all
  * (the previous one is dropped too), so a following question is never about a stale frame. */
-enum fvl_status
-fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb, uint32_t w, uint32_t h);
-enum fvl_status fvl_session_set_image_file(struct fvl_session *s, const char *path);
+FVL_API enum fvl_status FVL_API fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb,
+                                                          uint32_t w, uint32_t h);
+FVL_API enum fvl_status fvl_session_set_image_file(struct fvl_session *s, const char *path);
 /* The same from a view in any fvl_pixel_format (packed RGB8 is used in place, without a copy). */
-enum fvl_status fvl_session_set_image_view(struct fvl_session *s, const struct fvl_image_view *v);
+FVL_API enum fvl_status
+fvl_session_set_image_view(struct fvl_session *s, const struct fvl_image_view *v);
 /* The id the prompt ids (fvl_session_prompt_ids) carry at the image's place: Florence-VL's
  * IMAGE_TOKEN_INDEX, what a model file's fvl.image.token_id says unless it says otherwise. */
 #define FVL_IMAGE_TOKEN_ID (-200)
 
 struct fvl_gen_params {
+	uint32_t size;        /* sizeof(struct fvl_gen_params): fvl_gen_params_default sets it */
 	int32_t n_predict;    /* tokens to generate at most (> 0) */
 	float temp;           /* <= 0: greedy */
 	int32_t top_k;        /* 0: off */
@@ -180,7 +196,7 @@ struct fvl_gen_params {
 	                          chat template's own markup are tokens */
 };
 
-void fvl_gen_params_default(struct fvl_gen_params *g);
+FVL_API void fvl_gen_params_default(struct fvl_gen_params *g);
 
 /* Receives each generated token and the text it completes (whole UTF-8 characters; may be
  * empty); a last call with id -1 may carry an incomplete character's replacement. Return false
@@ -192,16 +208,17 @@ typedef bool (*fvl_token_fn)(void *user, int32_t id, const char *text, size_t le
  * stop token, after n_predict tokens, or when the context is full: all three return FVL_STATUS_OK
  * with what was generated (fvl_stats.finish says which). A prompt that cannot fit the context
  * fails before anything is evaluated, with the numbers. */
-enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
-                                const struct fvl_gen_params *g, fvl_token_fn cb, void *user);
+FVL_API enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
+                                        const struct fvl_gen_params *g, fvl_token_fn cb,
+                                        void *user);
 /* The context positions the prompt for question takes (the visual tokens included when there is
  * an image, or with_image for one about to be set) and the context's size, without evaluating
  * anything: a caller can refuse a question that cannot fit before running the vision side. */
-enum fvl_status fvl_session_measure(struct fvl_session *s, const char *question, bool with_image,
-                                    const struct fvl_gen_params *g, uint32_t *n_prompt,
-                                    uint32_t *n_ctx);
+FVL_API enum fvl_status fvl_session_measure(struct fvl_session *s, const char *question,
+                                            bool with_image, const struct fvl_gen_params *g,
+                                            uint32_t *n_prompt, uint32_t *n_ctx);
 /* Drops the image and the KV cache. */
-void fvl_session_reset(struct fvl_session *s);
+FVL_API void fvl_session_reset(struct fvl_session *s);
 
 /* Why an answer ended. */
 enum fvl_finish {
@@ -212,7 +229,7 @@ enum fvl_finish {
 	FVL_FINISH_CANCELLED, /* the token callback returned false */
 };
 /* "stop", "length", "context", "cancelled" ("" for none). */
-const char *fvl_finish_str(enum fvl_finish f);
+FVL_API const char *fvl_finish_str(enum fvl_finish f);
 
 /* Statistics of the last set_image / ask. */
 struct fvl_stats {
@@ -221,12 +238,12 @@ struct fvl_stats {
 	uint32_t n_ctx; /* the context's size */
 	enum fvl_finish finish;
 };
-void fvl_session_stats(const struct fvl_session *s, struct fvl_stats *out);
+FVL_API void fvl_session_stats(const struct fvl_session *s, struct fvl_stats *out);
 /* The prompt ids of the last ask, with -200 where the image goes (n receives the count). */
-const int32_t *fvl_session_prompt_ids(const struct fvl_session *s, size_t *n);
+FVL_API const int32_t *fvl_session_prompt_ids(const struct fvl_session *s, size_t *n);
 /* The LLM's logits at the last prompt position of the last ask, before any sampling (n receives
  * the vocabulary size); NULL before the first ask. Valid until the next call on s. */
-const float *fvl_session_prompt_logits(const struct fvl_session *s, size_t *n);
+FVL_API const float *fvl_session_prompt_logits(const struct fvl_session *s, size_t *n);
 
 /* The vision side's stage outputs for one image, for comparing with the reference (fvl run
  * --dump): malloc'd by fvl_session_set_image_dump, freed with fvl_image_dump_free. */
@@ -241,9 +258,10 @@ struct fvl_image_dump {
 	size_t size, grid, c_last, n_visual, n_llm, d_model, n_prompts, prompt_len, n_embd;
 };
 /* fvl_session_set_image_rgb that also fills dump. */
-enum fvl_status fvl_session_set_image_dump(struct fvl_session *s, const uint8_t *rgb, uint32_t w,
-                                           uint32_t h, struct fvl_image_dump *dump);
-void fvl_image_dump_free(struct fvl_image_dump *d);
+FVL_API enum fvl_status fvl_session_set_image_dump(struct fvl_session *s, const uint8_t *rgb,
+                                                   uint32_t w, uint32_t h,
+                                                   struct fvl_image_dump *dump);
+FVL_API void fvl_image_dump_free(struct fvl_image_dump *d);
 
 /* ---- Florence-2 tasks ---------------------------------------------------------------------------
  * Florence-2 on its own (a florence2 model file, or the Florence-2 inside a florence-vl file when it
@@ -266,21 +284,22 @@ struct fvl_task_info {
 };
 
 /* The task by name ("od") or token ("<OD>"), case-insensitive; NULL if unknown. */
-const struct fvl_task_info *fvl_task_find(const char *name);
+FVL_API const struct fvl_task_info *fvl_task_find(const char *name);
 /* All tasks (n receives the count). */
-const struct fvl_task_info *fvl_task_list(size_t *n);
+FVL_API const struct fvl_task_info *fvl_task_list(size_t *n);
 
 struct fvl_task_params {
-	const char *task;        /* "caption", "ocr", "od", ... or the token ("<OD>") */
-	const char *text;        /* the {input} of tasks that take one (grounding phrase, region
+	uint32_t size;    /* sizeof(struct fvl_task_params): fvl_task_params_default sets it */
+	const char *task; /* "caption", "ocr", "od", ... or the token ("<OD>") */
+	const char *text; /* the {input} of tasks that take one (grounding phrase, region
 	                             as "<loc_x1><loc_y1><loc_x2><loc_y2>") */
-	int32_t n_beams;         /* 0: the model's generation config (3 for Florence-2) */
-	int32_t max_new;         /* tokens to generate at most; 0: 1024 */
+	int32_t n_beams;  /* 0: the model's generation config (3 for Florence-2) */
+	int32_t max_new;  /* tokens to generate at most; 0: 1024 */
 	int32_t no_repeat_ngram; /* -1: the model's (3) */
 	uint32_t n_threads;      /* 0: all CPUs */
 	const char *isa;         /* NULL: best kernel variant */
 };
-void fvl_task_params_default(struct fvl_task_params *p);
+FVL_API void fvl_task_params_default(struct fvl_task_params *p);
 
 struct fvl_task_item {
 	char *label;       /* UTF-8; "" for region proposals */
@@ -312,17 +331,17 @@ struct fvl_task_result {
 };
 
 /* Runs task on an RGB image (h rows of w pixels, 3 bytes each). */
-enum fvl_status fvl_task_run(const struct fvl_model *model, const uint8_t *rgb, uint32_t w,
-                             uint32_t h, const struct fvl_task_params *p,
-                             struct fvl_task_result *out);
-void fvl_task_result_free(struct fvl_task_result *r);
+FVL_API enum fvl_status fvl_task_run(const struct fvl_model *model, const uint8_t *rgb, uint32_t w,
+                                     uint32_t h, const struct fvl_task_params *p,
+                                     struct fvl_task_result *out);
+FVL_API void fvl_task_result_free(struct fvl_task_result *r);
 /* A task about the session's current image, in the session's thread pool and buffers: the task
  * vision side (DaViT, _encode_image) runs once per image, so OCR then OD on one frame pays for
  * it once. Sessions on Florence-2 files (tasks only: fvl_session_ask refuses them) run it when
  * the image is set; Florence-VL sessions on the first task. p's n_threads and isa are the
  * session's. */
-enum fvl_status fvl_session_run_task(struct fvl_session *s, const struct fvl_task_params *p,
-                                     struct fvl_task_result *out);
+FVL_API enum fvl_status fvl_session_run_task(struct fvl_session *s, const struct fvl_task_params *p,
+                                             struct fvl_task_result *out);
 
 /* Stage outputs of one task run, for comparing with the reference (fvl task --dump): malloc'd
  * by fvl_task_run_dump, freed with fvl_task_dump_free. */
@@ -335,21 +354,24 @@ struct fvl_task_dump {
 	size_t size, grid, c_last, n_visual, n_enc, d, vocab;
 };
 /* fvl_task_run that also fills dump. */
-enum fvl_status fvl_task_run_dump(const struct fvl_model *model, const uint8_t *rgb, uint32_t w,
-                                  uint32_t h, const struct fvl_task_params *p,
-                                  struct fvl_task_result *out, struct fvl_task_dump *dump);
-void fvl_task_dump_free(struct fvl_task_dump *d);
+FVL_API enum fvl_status fvl_task_run_dump(const struct fvl_model *model, const uint8_t *rgb,
+                                          uint32_t w, uint32_t h, const struct fvl_task_params *p,
+                                          struct fvl_task_result *out, struct fvl_task_dump *dump);
+FVL_API void fvl_task_dump_free(struct fvl_task_dump *d);
 
 /* ---- cameras ------------------------------------------------------------------------------------
  * A capture thread keeps a V4L2 camera's newest frame (MJPEG, YUYV or RGB24, as RGB8): a corrupt
  * frame is skipped and counted, a failing device reopened with back-off. Call a capture from one
  * thread at a time. */
 struct fvl_camera_params {
+	uint32_t size;          /* sizeof(struct fvl_camera_params): _default sets it */
 	const char *device;     /* "/dev/video0" */
 	uint32_t width, height; /* requested; the driver may pick another size */
 	uint32_t n_buffers;     /* mmap buffers (0: 4) */
 	int timeout_ms;         /* per frame (0: 2000) */
 };
+/* /dev/video0 at 640 x 480, 4 buffers, 2 s per frame. */
+FVL_API void fvl_camera_params_default(struct fvl_camera_params *p);
 struct fvl_capture;
 struct fvl_capture_stats {
 	uint64_t frames;  /* frames captured and kept */
@@ -359,15 +381,15 @@ struct fvl_capture_stats {
 /* Starts capturing. Without wait_for_device a device that cannot be opened at the start makes
  * the capture give up (fvl_capture_failed); with it, and for a device that fails later, it is
  * retried with back-off. */
-enum fvl_status fvl_capture_start(const struct fvl_camera_params *p, bool wait_for_device,
-                                  struct fvl_capture **out);
+FVL_API enum fvl_status fvl_capture_start(const struct fvl_camera_params *p, bool wait_for_device,
+                                          struct fvl_capture **out);
 /* Copies the newest frame into out (reused) if one newer than *seen exists, and updates *seen. */
-bool fvl_capture_latest(struct fvl_capture *c, uint64_t *seen, struct fvl_image *out);
+FVL_API bool fvl_capture_latest(struct fvl_capture *c, uint64_t *seen, struct fvl_image *out);
 /* true once the capture gave up, with the status and message of why. */
-bool fvl_capture_failed(struct fvl_capture *c, enum fvl_status *st, char *msg, size_t n);
-void fvl_capture_stats(struct fvl_capture *c, struct fvl_capture_stats *out);
+FVL_API bool fvl_capture_failed(struct fvl_capture *c, enum fvl_status *st, char *msg, size_t n);
+FVL_API void fvl_capture_stats(struct fvl_capture *c, struct fvl_capture_stats *out);
 /* Stops the thread (within the back-off or frame timeout) and frees everything. */
-void fvl_capture_stop(struct fvl_capture *c);
+FVL_API void fvl_capture_stop(struct fvl_capture *c);
 
 /* ---- tokenizers ---------------------------------------------------------------------------------
  * A model file's tokenizer on its own (the weights are not loaded). Immutable once loaded: safe to
@@ -377,16 +399,16 @@ enum fvl_tokenizer_kind {
 	FVL_TOKENIZER_FLORENCE, /* Florence-2's BART tokenizer */
 };
 struct fvl_tokenizer;
-enum fvl_status fvl_tokenizer_load(const char *model_path, enum fvl_tokenizer_kind which,
-                                   struct fvl_tokenizer **out);
-void fvl_tokenizer_free(struct fvl_tokenizer *t);
+FVL_API enum fvl_status fvl_tokenizer_load(const char *model_path, enum fvl_tokenizer_kind which,
+                                           struct fvl_tokenizer **out);
+FVL_API void fvl_tokenizer_free(struct fvl_tokenizer *t);
 /* text (n bytes; invalid UTF-8 becomes U+FFFD, as Hugging Face's tokenizers does) -> *ids (n_ids,
  * malloc'd: free() them). special: add the tokenizer's BOS/EOS and read special-token text as
  * those tokens. */
-enum fvl_status fvl_tokenize(const struct fvl_tokenizer *t, const char *text, size_t n,
-                             bool special, int32_t **ids, size_t *n_ids);
+FVL_API enum fvl_status fvl_tokenize(const struct fvl_tokenizer *t, const char *text, size_t n,
+                                     bool special, int32_t **ids, size_t *n_ids);
 /* The piece of id (len receives its length; not NUL-terminated), "" for ids outside the vocabulary. */
-const char *fvl_token_piece(const struct fvl_tokenizer *t, int32_t id, size_t *len);
+FVL_API const char *fvl_token_piece(const struct fvl_tokenizer *t, int32_t id, size_t *len);
 
 /* ---- the machine --------------------------------------------------------------------------------- */
 
@@ -410,11 +432,12 @@ struct fvl_system_info {
 };
 /* isa: NULL for the best level, or one to check ("dotprod"): INVALID_ARGUMENT for an unknown
  * name, UNSUPPORTED for one this CPU or build cannot run, as fvl_session_init would say. */
-enum fvl_status fvl_system_info(const char *isa, struct fvl_system_info *out);
+FVL_API enum fvl_status fvl_system_info(const char *isa, struct fvl_system_info *out);
 
 /* ---- benchmarks ----------------------------------------------------------------------------------- */
 
 struct fvl_bench_params {
+	uint32_t size;            /* sizeof(struct fvl_bench_params): _default sets it */
 	uint32_t n_threads;       /* 0: the CPUs this process may use */
 	const char *isa;          /* NULL: the best kernel level */
 	bool llm, vision;         /* what to measure (Florence-VL files; neither: both) */
@@ -422,12 +445,12 @@ struct fvl_bench_params {
 	uint32_t n_images;        /* vision: images, the last one timed (1) */
 	const char *task;         /* non-NULL: this Florence-2 task's image-to-text time instead */
 };
-void fvl_bench_params_default(struct fvl_bench_params *p);
+FVL_API void fvl_bench_params_default(struct fvl_bench_params *p);
 /* Measures on random inputs and prints markdown tables to out (fvl bench): prefill and decode
  * tokens/s and the weight bandwidth they reach, the vision stages' ms and GFLOP/s next to
  * XNNPACK's, or a task's time greedy and with 3 beams. name is what the tables call the model. */
-enum fvl_status fvl_bench(const struct fvl_model *model, const char *name,
-                          const struct fvl_bench_params *p, FILE *out);
+FVL_API enum fvl_status fvl_bench(const struct fvl_model *model, const char *name,
+                                  const struct fvl_bench_params *p, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -49,11 +49,13 @@ static double now_ms(void)
 void fvl_session_params_default(struct fvl_session_params *p)
 {
 	memset(p, 0, sizeof(*p));
+	p->size = sizeof(*p);
 }
 
 void fvl_gen_params_default(struct fvl_gen_params *g)
 {
 	memset(g, 0, sizeof(*g));
+	g->size = sizeof(*g);
 	g->n_predict = 256;
 	g->temp = 0.0f;
 	g->top_p = 1.0f;
@@ -77,6 +79,8 @@ enum fvl_status fvl_session_init(const struct fvl_model *model, const struct fvl
 		fvl_session_params_default(&def);
 		p = &def;
 	}
+	if ((st = FVL_PARAMS_CHECK(p)))
+		return st;
 	if (p->n_threads > 1024)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "%u threads is absurd", p->n_threads);
 	if (p->n_ctx && p->n_ctx < 16)
@@ -197,6 +201,8 @@ enum fvl_status fvl_session_run_task(struct fvl_session *s, const struct fvl_tas
 {
 	if (!s || !p || !out)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_session_run_task: NULL argument");
+	if (FVL_PARAMS_CHECK(p))
+		return FVL_STATUS_INVALID_ARGUMENT;
 	enum fvl_status st = fvl_model_tasks((struct fvl_model *)s->m);
 	if (st != FVL_STATUS_OK)
 		return st;
@@ -488,6 +494,8 @@ enum fvl_status fvl_session_measure(struct fvl_session *s, const char *question,
 		                "this model (%s) has no LLM: run its tasks (fvl task, "
 		                "fvl_session_run_task)",
 		                s->m->arch);
+	if (g && FVL_PARAMS_CHECK(g))
+		return FVL_STATUS_INVALID_ARGUMENT;
 	const bool image = with_image || s->visual;
 	enum fvl_status st = build_prompt(s, question, image, g && g->parse_special);
 	if (st != FVL_STATUS_OK)
@@ -590,6 +598,8 @@ enum fvl_status fvl_session_ask(struct fvl_session *s, const char *question,
 		fvl_gen_params_default(&def);
 		g = &def;
 	}
+	if ((st = FVL_PARAMS_CHECK(g)))
+		return st;
 	if (g->n_predict <= 0)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
 		                "n_predict must be at least 1 (got %d)", g->n_predict);

@@ -122,3 +122,14 @@ void fvl_log(enum fvl_log_level level, const char *fmt, ...)
 	else
 		fprintf(stderr, "fvl: %s: %s\n", names[level], msg);
 }
+
+enum fvl_status fvl_params_check(uint32_t size, size_t want, const char *name)
+{
+	if (size == want)
+		return FVL_STATUS_OK;
+	return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
+	                "%s of %u bytes, where this libfvl (" FVL_VERSION_STRING
+	                ") has %zu: start it from its _default function, and build against "
+	                "this libfvl's fvl.h",
+	                name, size, want);
+}

@@ -473,8 +473,59 @@ static void test_abort_and_progress_callbacks(void)
 	fvl_model_free(m);
 }
 
+/* Params structs of another size (another fvl.h, or not started from _default) are refused with
+ * both sizes named, by every call that takes one; the right size works. */
+static void test_params_of_another_size_are_refused(void)
+{
+	struct fvl_model *m = NULL;
+	struct fvl_session *s = NULL;
+	struct fvl_image img;
+	T_ASSERT(open_session(1, &m, &s, &img), "%s", fvl_last_error());
+	struct fvl_session_params sp;
+	struct fvl_gen_params g;
+	struct fvl_task_params tp;
+	struct fvl_camera_params cp;
+	struct fvl_bench_params bp;
+	struct fvl_session *s2 = NULL;
+	struct fvl_capture *cap = NULL;
+	struct fvl_task_result r;
+	char want[32];
+	fvl_session_params_default(&sp);
+	fvl_gen_params_default(&g);
+	fvl_task_params_default(&tp);
+	fvl_camera_params_default(&cp);
+	fvl_bench_params_default(&bp);
+	T_CHECK(sp.size == sizeof(sp) && g.size == sizeof(g) && tp.size == sizeof(tp) &&
+	                cp.size == sizeof(cp) && bp.size == sizeof(bp),
+	        "the _default functions set the sizes");
+	sp.size -= 8, g.size += 4, tp.size = 0, cp.size = 1, bp.size = 3;
+	snprintf(want, sizeof(want), "has %zu", sizeof(sp));
+	T_CHECK(fvl_session_init(m, &sp, &s2) == FVL_STATUS_INVALID_ARGUMENT && !s2 &&
+	                strstr(fvl_last_error(), want),
+	        "session params: %s", fvl_last_error());
+	t_note("%s", fvl_last_error());
+	T_CHECK(fvl_session_ask(s, QUESTION, &g, NULL, NULL) == FVL_STATUS_INVALID_ARGUMENT,
+	        "gen params (ask)");
+	uint32_t np, nc;
+	T_CHECK(fvl_session_measure(s, QUESTION, true, &g, &np, &nc) == FVL_STATUS_INVALID_ARGUMENT,
+	        "gen params (measure)");
+	T_CHECK(fvl_task_run(m, img.rgb, img.w, img.h, &tp, &r) == FVL_STATUS_INVALID_ARGUMENT,
+	        "task params: %s", fvl_last_error());
+	T_CHECK(fvl_capture_start(&cp, false, &cap) == FVL_STATUS_INVALID_ARGUMENT && !cap,
+	        "camera params: %s", fvl_last_error());
+	T_CHECK(fvl_bench(m, "x", &bp, stderr) == FVL_STATUS_INVALID_ARGUMENT, "bench params");
+	g.size = sizeof(g);
+	g.n_predict = 2;
+	T_CHECK(fvl_session_ask(s, QUESTION, &g, NULL, NULL) == FVL_STATUS_OK, "%s",
+	        fvl_last_error());
+	fvl_image_free(&img);
+	fvl_session_free(s);
+	fvl_model_free(m);
+}
+
 void suite_api(void)
 {
+	T_RUN(test_params_of_another_size_are_refused);
 	T_RUN(test_abort_and_progress_callbacks);
 	T_RUN(test_image_views_in_every_pixel_format);
 	T_RUN(test_session_image_view_equals_rgb);

@@ -180,7 +180,8 @@ static void reset_fake(uint32_t fourcc)
 	}
 }
 
-static const struct fvl_camera_params params = {"/dev/video-fake", 640, 480, 4, 100};
+static const struct fvl_camera_params params = {
+        sizeof(params), "/dev/video-fake", 640, 480, 4, 100};
 
 static void test_camera_mjpeg_cycle(void)
 {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "serve.h"
 #include "test.h"
 
@@ -202,8 +203,38 @@ static void test_task_request_fields(void)
 	         "99 beams");
 }
 
+/* JSON strings replace ill-formed UTF-8 as Python's decode("utf-8", "replace") does: one U+FFFD
+ * per maximal subpart (what a client decoding the same bytes shows). */
+static void test_json_strings_replace_bad_utf8(void)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+	        {"a\xe4\xbb"
+	         "b",
+	         "\"a\\ufffdb\""},                             /* a truncated 3-byte character */
+	        {"\xff\xfe", "\"\\ufffd\\ufffd\""},            /* bytes that never start one */
+	        {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""}, /* a surrogate */
+	        {"\xf0\x9f\x98", "\"\\ufffd\""},               /* a truncated 4-byte one */
+	        {"\xc3\xa9\xe2\x82\xac\"\n", "\"\xc3\xa9\xe2\x82\xac\\\"\\n\""}, /* good */
+	        {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},        /* past U+10FFFF */
+	        {"\xe0\x80\x80", "\"\\ufffd\\ufffd\\ufffd\""},                   /* overlong */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *p = NULL;
+		size_t n = 0;
+		FILE *f = open_memstream(&p, &n);
+		T_ASSERT(f, "open_memstream");
+		json_string(f, cases[i].in, strlen(cases[i].in));
+		fclose(f);
+		T_CHECK(!strcmp(p, cases[i].want), "case %zu: %s, want %s", i, p, cases[i].want);
+		free(p);
+	}
+}
+
 void suite_serve(void)
 {
+	T_RUN(test_json_strings_replace_bad_utf8);
 	T_RUN(test_base64_is_strict);
 	T_RUN(test_stop_strings_across_pieces);
 	T_RUN(test_chat_request_fields);

@@ -218,11 +218,11 @@ int fvl_camera_main(int argc, char **argv, const char *question, const char *mod
 		goto done;
 	}
 	struct fvl_capture *cap = NULL;
-	const struct fvl_camera_params cp = {.device = o->device,
-	                                     .width = o->width,
-	                                     .height = o->height,
-	                                     .n_buffers = 4,
-	                                     .timeout_ms = 2000};
+	struct fvl_camera_params cp;
+	fvl_camera_params_default(&cp);
+	cp.device = o->device;
+	cp.width = o->width;
+	cp.height = o->height;
 	if (fvl_capture_start(&cp, o->wait_for_device, &cap) != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl camera: error: %s\n", fvl_last_error());
 		goto done;

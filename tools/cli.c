@@ -29,20 +29,27 @@ bool parse_float(const char *s, double lo, double hi, float *out)
 	return true;
 }
 
-/* The length of the well-formed UTF-8 character at s (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+/* The length of the well-formed UTF-8 character at s (n bytes left) as a positive number, or
+ * minus the length of the ill-formed sequence there: its lead byte and the continuation bytes that
+ * still fitted it (Unicode's "maximal subpart", one U+FFFD each, as Python's decode("utf-8",
+ * "replace") counts them). */
+static long utf8_len(const unsigned char *s, size_t n)
 {
 	const unsigned c = s[0];
-	size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-	if (len == 0 || len > n)
-		return 0;
-	for (size_t k = 1; k < len; k++)
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0) || /* overlong, surrogate */
-	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))   /* overlong, > U+10FFFF */
-		return 0;
-	return len;
+	const size_t len = c >= 0xf0 && c <= 0xf4  ? 4
+	                   : c >= 0xe0             ? 3
+	                   : c >= 0xc2 && c < 0xe0 ? 2
+	                                           : 0;
+	if (len == 0)
+		return -1;
+	/* the second byte's range depends on the lead (no overlongs, surrogates, > U+10FFFF) */
+	const unsigned lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+	const unsigned hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+	size_t k = 1;
+	for (; k < len && k < n; k++)
+		if (k == 1 ? s[1] < lo || s[1] > hi : (s[k] & 0xc0) != 0x80)
+			break;
+	return k == len ? (long)len : -(long)k;
 }
 
 void json_string(FILE *f, const char *s, size_t n)
@@ -59,11 +66,12 @@ void json_string(FILE *f, const char *s, size_t n)
 		else if (c < 0x80)
 			fputc(c, f);
 		else {
-			const size_t len = utf8_len((const unsigned char *)s + i, n - i);
-			if (len)
-				fwrite(s + i, 1, len, f), i += len - 1;
+			const long len = utf8_len((const unsigned char *)s + i, n - i);
+			if (len > 0)
+				fwrite(s + i, 1, (size_t)len, f);
 			else
 				fputs("\\ufffd", f); /* not UTF-8: the replacement character */
+			i += (size_t)(len > 0 ? len : -len) - 1;
 		}
 	}
 	fputc('"', f);
