@@ -259,7 +259,7 @@ $(FUZZ_B)/fuzz-ckpt: tests/fuzz/fuzz-ckpt.c quant/ckpt.c quant/safetensors.c qua
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $^ -lcjson -o $@
 
-$(FUZZ_B)/fuzz-image: tests/fuzz/fuzz-image.c runtime/image.c runtime/status.c
+$(FUZZ_B)/fuzz-image: tests/fuzz/fuzz-image.c runtime/image.c runtime/exif.c runtime/status.c
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $^ -lturbojpeg -lspng -o $@
 

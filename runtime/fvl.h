@@ -104,8 +104,23 @@ struct fvl_image {
 FVL_API enum fvl_status fvl_image_load(const char *path, struct fvl_image *out);
 /* The same from n bytes in memory; max_pixels caps w x h (0: 64 Mpixel). out is zeroed first and
  * stays empty on failure. */
-FVL_API enum fvl_status FVL_API fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pixels,
-                                                 struct fvl_image *out);
+FVL_API enum fvl_status
+fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pixels, struct fvl_image *out);
+/* Flags of the _ex loaders. */
+enum {
+	/* Turn the image upright by its EXIF orientation (JPEG APP1, PNG eXIf) as PIL's
+	 * ImageOps.exif_transpose does. Off by default: the reference does not, and answers about a
+	 * photo are then about the pixels as stored. */
+	FVL_IMAGE_EXIF_TRANSPOSE = 1u << 0,
+};
+FVL_API enum fvl_status fvl_image_load_ex(const char *path, uint32_t flags, struct fvl_image *out);
+FVL_API enum fvl_status fvl_image_decode_ex(const uint8_t *data, size_t n, uint64_t max_pixels,
+                                            uint32_t flags, struct fvl_image *out);
+/* The EXIF orientation (1..8) in a JPEG's or PNG's metadata; 1 when there is none or it cannot be
+ * read. */
+FVL_API uint32_t fvl_image_exif_orientation(const uint8_t *data, size_t n);
+/* Applies orientation 1..8 to img in place, as exif_transpose does (5..8 swap width and height). */
+FVL_API enum fvl_status fvl_image_orient(struct fvl_image *img, uint32_t orientation);
 FVL_API void fvl_image_free(struct fvl_image *img);
 /* Mean absolute difference (0..255) of two images on a 32 x 32 grey thumbnail, 255 if either is
  * empty: for skipping camera frames that barely changed. */
@@ -169,8 +184,8 @@ FVL_API void fvl_session_free(struct fvl_session *s);
 /* Runs the vision side once and keeps the visual embeddings for the following questions.
  * An RGB8 image (w x h x 3), or a JPEG / PNG / PNM file. On failure the session holds no image at all
  * (the previous one is dropped too), so a following question is never about a stale frame. */
-FVL_API enum fvl_status FVL_API fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb,
-                                                          uint32_t w, uint32_t h);
+FVL_API enum fvl_status
+fvl_session_set_image_rgb(struct fvl_session *s, const uint8_t *rgb, uint32_t w, uint32_t h);
 FVL_API enum fvl_status fvl_session_set_image_file(struct fvl_session *s, const char *path);
 /* The same from a view in any fvl_pixel_format (packed RGB8 is used in place, without a copy). */
 FVL_API enum fvl_status

@@ -209,7 +209,23 @@ fvl_image_decode(const uint8_t *data, size_t n, uint64_t max_pixels, struct fvl_
 	                                        "binary PNM: P5, P6)");
 }
 
+enum fvl_status fvl_image_decode_ex(const uint8_t *data, size_t n, uint64_t max_pixels,
+                                    uint32_t flags, struct fvl_image *out)
+{
+	enum fvl_status st = fvl_image_decode(data, n, max_pixels, out);
+	if (st == FVL_STATUS_OK && (flags & FVL_IMAGE_EXIF_TRANSPOSE) &&
+	    (st = fvl_image_orient(out, fvl_image_exif_orientation(data, n))) != FVL_STATUS_OK)
+		fvl_image_free(out);
+	return st;
+}
+
 enum fvl_status fvl_image_read(const char *path, uint64_t max_pixels, struct fvl_image *out)
+{
+	return fvl_image_read_ex(path, max_pixels, 0, out);
+}
+
+enum fvl_status
+fvl_image_read_ex(const char *path, uint64_t max_pixels, uint32_t flags, struct fvl_image *out)
 {
 	struct stat sb;
 	memset(out, 0, sizeof(*out));
@@ -243,7 +259,7 @@ enum fvl_status fvl_image_read(const char *path, uint64_t max_pixels, struct fvl
 	fclose(f);
 	enum fvl_status st =
 	        err ? fvl_fail(FVL_STATUS_IO, "%s: read error (%zu of %zu bytes)", path, got, n)
-	            : fvl_image_decode(buf, n, max_pixels, out);
+	            : fvl_image_decode_ex(buf, n, max_pixels, flags, out);
 	free(buf);
 	if (st != FVL_STATUS_OK && !err)
 		fvl_error_prefix(path);
@@ -435,4 +451,11 @@ enum fvl_status fvl_image_load(const char *path, struct fvl_image *out)
 	if (!path || !out)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_image_load: NULL argument");
 	return fvl_image_read(path, 0, out);
+}
+
+enum fvl_status fvl_image_load_ex(const char *path, uint32_t flags, struct fvl_image *out)
+{
+	if (!path || !out)
+		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "fvl_image_load_ex: NULL argument");
+	return fvl_image_read_ex(path, 0, flags, out);
 }

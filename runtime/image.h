@@ -16,6 +16,9 @@
 /* struct fvl_image, fvl_image_load, fvl_image_free and fvl_image_change are fvl.h's. */
 
 /* fvl_image_decode (JPEG, PNG, binary PNM from memory) is fvl.h's. */
+/* fvl_image_read with fvl.h's FVL_IMAGE_* flags. */
+enum fvl_status
+fvl_image_read_ex(const char *path, uint64_t max_pixels, uint32_t flags, struct fvl_image *out);
 /* A JPEG, PNG or PNM file: regular files only, up to FVL_IMAGE_MAX_FILE_BYTES, checked before reading. */
 enum fvl_status fvl_image_read(const char *path, uint64_t max_pixels, struct fvl_image *out);
 

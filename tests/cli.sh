@@ -286,5 +286,21 @@ if [ $st = 0 ] && [ $((SECONDS - t0)) -le 3 ] && grep -q "retrying" "$T/cam.out"
   echo "ok   camera_waits_for_device_and_stops_on_sigint"; pass=$((pass + 1))
 else echo "FAIL camera_waits_for_device_and_stops_on_sigint (exit $st)"; sed 's/^/     | /' "$T/cam.out"; fail=$((fail + 1)); fi
 
+# ---- EXIF orientation: off by default (as the reference), --exif-transpose as PIL's exif_transpose
+same_out() { # NAME CMD_A -- CMD_B: both exit 0 and print the same
+  local name=$1; shift; local a=() b=()
+  while [ "$1" != -- ]; do a+=("$1"); shift; done; shift; b=("$@")
+  local oa ob; oa=$("${a[@]}" 2>/dev/null) && ob=$("${b[@]}" 2>/dev/null)
+  if [ $? = 0 ] && [ -n "$oa" ] && [ "$oa" = "$ob" ]; then echo "ok   $name"; pass=$((pass + 1))
+  else echo "FAIL $name"; echo "     | $oa"; echo "     | $ob"; fail=$((fail + 1)); fi
+}
+EX="$DATA/images/exif"
+same_out run_exif_transpose_equals_upright "$FVL" run -m "$M" -i "$EX/o6.jpg" --exif-transpose -p x -n 4 -- \
+  "$FVL" run -m "$M" -i "$EX/o6-upright.ppm" -p x -n 4
+same_out run_default_ignores_exif "$FVL" run -m "$M" -i "$EX/o6.jpg" -p x -n 4 -- \
+  "$FVL" run -m "$M" -i "$EX/o6-stored.ppm" -p x -n 4
+same_out task_exif_transpose_equals_upright "$FVL" task -m "$T/f2.gguf" -i "$EX/o8.jpg" --exif-transpose --task ocr --beams 1 -n 8 -- \
+  "$FVL" task -m "$T/f2.gguf" -i "$EX/o8-upright.ppm" --task ocr --beams 1 -n 8
+
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -382,6 +382,58 @@ static void test_png_decodes_as_pil_does(void)
 	T_ASSERT(fvl_image_decode(buf, n, 0, &img) != FVL_STATUS_OK && !img.rgb, "huge IHDR");
 }
 
+static bool same_image(const struct fvl_image *a, const struct fvl_image *b)
+{
+	return a->w == b->w && a->h == b->h && !memcmp(a->rgb, b->rgb, (size_t)a->w * a->h * 3);
+}
+
+/* EXIF orientation: off by default (the pixels as stored, as the reference's PIL open gives them);
+ * with FVL_IMAGE_EXIF_TRANSPOSE each of the 8 orientations (JPEG APP1) and a PNG's eXIf turn the
+ * image upright exactly as PIL's ImageOps.exif_transpose (the .ppm files PIL 9.4 wrote). */
+static void test_exif_orientation_as_pil_transposes(void)
+{
+	char path[64];
+	struct fvl_image got, want;
+	for (uint32_t o = 1; o <= 8; o++) {
+		snprintf(path, sizeof(path), "images/exif/o%u.jpg", o);
+		T_ASSERT(fvl_image_load_ex(t_datapath(path), FVL_IMAGE_EXIF_TRANSPOSE, &got) == 0,
+		         "%s: %s", path, fvl_last_error());
+		snprintf(path, sizeof(path), "images/exif/o%u-upright.ppm", o);
+		T_ASSERT(fvl_image_load(t_datapath(path), &want) == 0, "%s", path);
+		T_CHECK(same_image(&got, &want), "orientation %u: %ux%u, PIL %ux%u", o, got.w,
+		        got.h, want.w, want.h);
+		fvl_image_free(&got);
+		fvl_image_free(&want);
+	}
+	T_ASSERT(fvl_image_load(t_datapath("images/exif/o6.jpg"), &got) == 0 &&
+	                 fvl_image_load(t_datapath("images/exif/o6-stored.ppm"), &want) == 0,
+	         "o6");
+	T_CHECK(same_image(&got, &want) && got.w == 24, "default: not transposed");
+	fvl_image_free(&got);
+	fvl_image_free(&want);
+	T_ASSERT(fvl_image_load_ex(t_datapath("images/exif/o6.png"), FVL_IMAGE_EXIF_TRANSPOSE,
+	                           &got) == 0 &&
+	                 fvl_image_load(t_datapath("images/exif/o6-png-upright.ppm"), &want) == 0,
+	         "o6.png: %s", fvl_last_error());
+	T_CHECK(same_image(&got, &want), "PNG eXIf orientation 6");
+	fvl_image_free(&got);
+	fvl_image_free(&want);
+	/* broken metadata reads as "no orientation": every cut of a JPEG's header */
+	FILE *f = fopen(t_datapath("images/exif/o8.jpg"), "rb");
+	T_ASSERT(f, "o8.jpg");
+	uint8_t buf[4096];
+	const size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	T_CHECK(fvl_image_exif_orientation(buf, n) == 8, "o8: %u",
+	        fvl_image_exif_orientation(buf, n));
+	for (size_t cut = 0; cut < 200 && cut < n; cut++) {
+		const uint32_t o = fvl_image_exif_orientation(buf, cut);
+		T_CHECK(o == 1 || o == 8, "cut at %zu: %u", cut, o);
+	}
+	struct fvl_image tiny = {0};
+	T_CHECK(fvl_image_orient(&tiny, 6) == FVL_STATUS_INVALID_ARGUMENT, "no image");
+}
+
 /* The three prompts in one pass (one GEMM per linear over all their rows) against three single
  * passes and the goldens, for f32 and q8_0 vision weights. */
 static void test_encoder_prompts_in_one_pass(void)
@@ -439,6 +491,7 @@ void suite_vision(void)
 	T_RUN(test_encoder_prompts_in_one_pass);
 	T_RUN(test_bad_images_are_rejected);
 	T_RUN(test_png_decodes_as_pil_does);
+	T_RUN(test_exif_orientation_as_pil_transposes);
 	T_RUN(test_fusion_and_projector_match_goldens);
 	T_RUN(test_vision_chain_from_chelsea_jpg);
 	T_RUN(test_preprocess_chelsea_matches_pixel_values);

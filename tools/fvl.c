@@ -80,6 +80,9 @@ static const char run_help[] =
         "\n"
         "  -m, --model FILE       a Florence-VL model file (fvl-quant convert)\n"
         "  -i, --image FILE       the image\n" GEN_OPTIONS
+        "  --exif-transpose       turn the image upright by its EXIF orientation, as PIL's\n"
+        "                         exif_transpose does (default: the pixels as stored, as the\n"
+        "                         reference reads them)\n"
         "  --json                 print one JSON object: text, ids, prompt_ids, finish, timings\n"
         "  --dump DIR             write each stage's output as float32 .npy files into DIR:\n"
         "                         pixel_values, davit_out, image_features, encoder_out_0..2,\n"
@@ -299,6 +302,7 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 	struct fvl_camera_opts co = {.every = 2.0, .min_change = 0.0};
 	struct fvl_task_params tp;
 	int verbosity = 0;
+	uint32_t image_flags = 0;
 	fvl_task_params_default(&tp);
 	tp.task = NULL;
 	fvl_session_params_default(&sp);
@@ -381,6 +385,8 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 			prompt_file = v;
 		} else if (!strcmp(a, "--parse-special"))
 			gp.parse_special = true;
+		else if (!camera && !strcmp(a, "--exif-transpose"))
+			image_flags |= FVL_IMAGE_EXIF_TRANSPOSE;
 		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
 			verbosity++;
 		else if (!strcmp(a, "-vv"))
@@ -503,21 +509,23 @@ static int cmd_run_or_camera(bool camera, int argc, char **argv)
 		        image ? " with the image" : "", need, ctx);
 		goto done;
 	}
-	if (image && !dump && fvl_session_set_image_file(s, image) != FVL_STATUS_OK) {
+	if (image && !dump && !image_flags &&
+	    fvl_session_set_image_file(s, image) != FVL_STATUS_OK) {
 		fprintf(stderr, "fvl run: error: %s\n", fvl_last_error());
 		goto done;
 	}
-	if (dump) {
+	if (image && (dump || image_flags)) {
 		struct fvl_image img;
-		struct fvl_image_dump d;
-		if (fvl_image_load(image, &img) != FVL_STATUS_OK ||
-		    fvl_session_set_image_dump(s, img.rgb, img.w, img.h, &d) != FVL_STATUS_OK) {
+		struct fvl_image_dump d = {0};
+		if (fvl_image_load_ex(image, image_flags, &img) != FVL_STATUS_OK ||
+		    (dump ? fvl_session_set_image_dump(s, img.rgb, img.w, img.h, &d)
+		          : fvl_session_set_image_rgb(s, img.rgb, img.w, img.h)) != FVL_STATUS_OK) {
 			fprintf(stderr, "fvl run: error: %s\n", fvl_last_error());
 			fvl_image_free(&img);
 			goto done;
 		}
 		fvl_image_free(&img);
-		const int wrc = write_dump(dump, &d);
+		const int wrc = dump ? write_dump(dump, &d) : 0;
 		fvl_image_dump_free(&d);
 		if (wrc)
 			goto done;

@@ -51,12 +51,16 @@ const char serve_help[] =
         "                         accept image URLs that are paths (or file://) inside DIR\n"
         "  --alias NAME           the model's name in /v1/models (default: the file's name)\n"
         "  --cors ORIGIN          send Access-Control-Allow-Origin: ORIGIN (default: no CORS)\n"
+        "  --exif-transpose       turn images upright by their EXIF orientation (PIL's\n"
+        "                         exif_transpose; default: the pixels as stored, as the "
+        "reference)\n"
         "  -v, --verbose          log what the library does; -vv: more\n";
 
 struct server {
 	struct serve_pool *pool;
 	struct serve_limits lim;
 	const char *api_key, *cors;
+	uint32_t image_flags; /* --exif-transpose */
 	char model_id[256];
 	long started;
 	uint64_t next_id;
@@ -182,8 +186,8 @@ static enum MHD_Result run_job(struct server *sv, struct MHD_Connection *c, stru
 	}
 	j->req = *req;
 	memset(req, 0, sizeof(*req));
-	if (j->req.image &&
-	    fvl_image_decode(j->req.image, j->req.n_image, sv->lim.max_pixels, &j->img)) {
+	if (j->req.image && fvl_image_decode_ex(j->req.image, j->req.n_image, sv->lim.max_pixels,
+	                                        sv->image_flags, &j->img)) {
 		serve_fail(&err, 400, "invalid_image", "image_url", "the image cannot be used: %s",
 		           fvl_last_error());
 		serve_job_put(j);
@@ -456,6 +460,10 @@ int cmd_serve(int argc, char **argv)
 		}
 		if (!strcmp(a, "-vv")) {
 			verbosity += 2;
+			continue;
+		}
+		if (!strcmp(a, "--exif-transpose")) {
+			sv.image_flags |= FVL_IMAGE_EXIF_TRANSPOSE;
 			continue;
 		}
 		if (!v)

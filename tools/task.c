@@ -32,6 +32,9 @@ void fvl_task_help(FILE *f)
 	      "  -t, --threads N        threads (default: the CPUs this process may use)\n"
 	      "  -v, --verbose          log what the library does (model load, fallbacks); -vv: "
 	      "more\n"
+	      "  --exif-transpose       turn the image upright by its EXIF orientation (as PIL's\n"
+	      "                         exif_transpose; default: the pixels as stored, as the\n"
+	      "                         reference reads them); boxes are then in upright pixels\n"
 	      "  --json                 print one JSON object: task, text, ids, the search that "
 	      "ran,\n"
 	      "                         and bboxes or quad_boxes with labels\n"
@@ -69,6 +72,7 @@ int fvl_task_main(int argc, char **argv)
 	const char *model = NULL, *image = NULL, *dump_dir = NULL;
 	struct fvl_task_params p;
 	bool json = false;
+	uint32_t image_flags = 0;
 	int verbosity = 0;
 	fvl_task_params_default(&p);
 	p.task = NULL;
@@ -127,6 +131,8 @@ int fvl_task_main(int argc, char **argv)
 			dump_dir = v;
 		} else if (!strcmp(a, "--json"))
 			json = true;
+		else if (!strcmp(a, "--exif-transpose"))
+			image_flags |= FVL_IMAGE_EXIF_TRANSPOSE;
 		else
 			return bad("unknown option '%s'", a);
 #undef NEXT
@@ -150,7 +156,8 @@ int fvl_task_main(int argc, char **argv)
 	struct fvl_task_dump dump = {0};
 	int rc = 1;
 	memset(&r, 0, sizeof(r));
-	if (fvl_model_load(model, &m) != FVL_STATUS_OK || fvl_image_load(image, &img) != 0 ||
+	if (fvl_model_load(model, &m) != FVL_STATUS_OK ||
+	    fvl_image_load_ex(image, image_flags, &img) != 0 ||
 	    fvl_task_run_dump(m, img.rgb, img.w, img.h, &p, &r, dump_dir ? &dump : NULL) != 0) {
 		fprintf(stderr, "fvl task: error: %s\n", fvl_last_error());
 		goto done;

@@ -10,7 +10,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fvl_image img, sq, rs;
-	if (fvl_image_decode(data, size, 1u << 22, &img) != FVL_STATUS_OK)
+	const uint32_t o = fvl_image_exif_orientation(data, size);
+	if (o < 1 || o > 8)
+		abort();
+	if (fvl_image_decode_ex(data, size, 1u << 22, FVL_IMAGE_EXIF_TRANSPOSE, &img) !=
+	    FVL_STATUS_OK)
 		return 0;
 	static const uint8_t fill[3] = {123, 116, 103};
 	if (fvl_image_pad_square(&img, fill, &sq) == FVL_STATUS_OK) {

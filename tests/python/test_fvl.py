@@ -116,6 +116,20 @@ def t_numpy():
     same(want, want_png, "PNG file")
 
 
+def t_exif():
+    ex = os.path.join(data, "images", "exif")
+    s.set_image(os.path.join(ex, "o6-upright.ppm"))
+    want = s.ask(Q, max_tokens=12)
+    s.set_image(os.path.join(ex, "o6.jpg"), exif_transpose=True)
+    same(s.ask(Q, max_tokens=12), want, "file, exif_transpose")
+    with open(os.path.join(ex, "o6.jpg"), "rb") as f:
+        s.set_image(f.read(), exif_transpose=True)
+    same(s.ask(Q, max_tokens=12), want, "bytes, exif_transpose")
+    s.set_image(os.path.join(ex, "o6.jpg"))
+    if s.ask(Q, max_tokens=12) == want:
+        raise AssertionError("the default transposed too (or the image does not matter)")
+
+
 def t_no_image():
     s.reset()
     same(s.ask("Say hello.", max_tokens=12), want_text, "text-only")
@@ -173,7 +187,7 @@ def t_florence2_session_has_no_llm():
 for name, fn in [("python_version_and_arch", t_version), ("python_ask_path_equals_fvl_run", t_path),
                  ("python_stream_equals_fvl_run", t_stream), ("python_stream_stops_early", t_stream_stops_early),
                  ("python_bytes_equal_fvl_run", t_bytes), ("python_numpy_views", t_numpy),
-                 ("python_text_only_equals_fvl_run", t_no_image), ("python_tasks_equal_fvl_task", t_task),
+                 ("python_exif_transpose", t_exif), ("python_text_only_equals_fvl_run", t_no_image), ("python_tasks_equal_fvl_task", t_task),
                  ("python_errors_raise", t_errors), ("python_florence2_has_no_llm", t_florence2_session_has_no_llm)]:
     test(name, fn)
 s.close()

@@ -128,6 +128,9 @@ _model_arch = _fn("fvl_model_arch", ctypes.c_char_p, ctypes.c_void_p)
 _image_decode = _fn("fvl_image_decode", ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint64,
                     ctypes.POINTER(_Image))
 _image_free = _fn("fvl_image_free", None, ctypes.POINTER(_Image))
+_image_decode_ex = _fn("fvl_image_decode_ex", ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint64,
+                       ctypes.c_uint32, ctypes.POINTER(_Image))
+_EXIF_TRANSPOSE = 1
 _session_init = _fn("fvl_session_init", ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(_SessionParams),
                     ctypes.POINTER(ctypes.c_void_p))
 _session_free = _fn("fvl_session_free", None, ctypes.c_void_p)
@@ -218,14 +221,21 @@ class Session:
     def __exit__(self, *exc):
         self.close()
 
-    def set_image(self, image):
-        """A file path, encoded image bytes, or a numpy uint8 array (h, w, 3|4) or (h, w)."""
-        if isinstance(image, (str, os.PathLike)):
+    def set_image(self, image, exif_transpose=False):
+        """A file path, encoded image bytes, or a numpy uint8 array (h, w, 3|4) or (h, w).
+        exif_transpose turns a file or bytes upright by its EXIF orientation (PIL's
+        exif_transpose); by default the pixels are taken as stored, as the reference does."""
+        if isinstance(image, (str, os.PathLike)) and not exif_transpose:
             _check(_set_image_file(self._s, os.fsencode(image)))
-        elif isinstance(image, (bytes, bytearray, memoryview)):
-            data = bytes(image)
+        elif isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)):
+            if isinstance(image, (str, os.PathLike)):
+                with open(image, "rb") as f:
+                    data = f.read()
+            else:
+                data = bytes(image)
             img = _Image()
-            _check(_image_decode(data, len(data), 0, ctypes.byref(img)))
+            _check(_image_decode_ex(data, len(data), 0, _EXIF_TRANSPOSE if exif_transpose else 0,
+                                    ctypes.byref(img)))
             try:
                 _check(_set_image_rgb(self._s, img.rgb, img.w, img.h))
             finally:
