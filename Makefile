@@ -46,7 +46,7 @@ ifeq ($(ARCH),aarch64)
   I8MM_FLAGS := -march=armv8.2-a+dotprod+i8mm $(TUNE)
   FP16_FLAGS := -march=armv8.2-a+fp16 $(TUNE)
   ARCH_DEFS := -DFVL_HAVE_I8MM -DFVL_HAVE_FP16
-  KERNEL_EXCLUDE := %-avx2.c
+  KERNEL_EXCLUDE := %-avx2.c %-avxvnni.c %-avx512vnni.c
   # GCC's pre-allocation scheduler interleaves the unrolled GEMM tiles until their accumulators
   # spill (measured: i8mm 7.6 vs 10.6 MAC/instr); the out-of-order cores reorder anyway.
   NO_SCHED := -fno-schedule-insns
@@ -124,6 +124,9 @@ $(B)/obj/kernels_neon/%.o: ISA_FLAGS = $(CPU_FLAGS) $(KERNEL_FLAGS) $(NO_SCHED)
 $(B)/obj/kernels_neon/%-neondot.o: ISA_FLAGS = $(or $(DOT_FLAGS),$(CPU_FLAGS)) $(KERNEL_FLAGS) $(NO_SCHED)
 $(B)/obj/kernels_neon/%-neoni8mm.o: ISA_FLAGS = $(I8MM_FLAGS) -O3 $(NO_SCHED)
 $(B)/obj/kernels_neon/%-neonfp16.o: ISA_FLAGS = $(FP16_FLAGS) -O3 $(NO_SCHED)
+$(B)/obj/kernels_neon/%-avxvnni.o: ISA_FLAGS = $(KERNEL_FLAGS) -mavxvnni
+$(B)/obj/kernels_neon/%-avx512vnni.o: ISA_FLAGS = $(KERNEL_FLAGS) -mavx512f -mavx512bw -mavx512vl \
+                                                  -mavx512vnni
 $(B)/obj/tests/main.o: ALL_CFLAGS += -DFVL_TEST_DATA_DIR=\"$(abspath tests/data)\"
 
 .PHONY: all lib tests test test-unit test-cli test-serve test-lib test-arm test-asan test-tsan test-deb fuzz check deps demo serve-demo clean help

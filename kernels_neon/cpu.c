@@ -33,6 +33,8 @@
 #else
 #define HAVE_AVX2 0
 #endif
+/* the VNNI variants build wherever the AVX2 ones do (x86-64) */
+#define HAVE_VNNI HAVE_AVX2
 
 #if defined(__x86_64__) && !defined(__aarch64__)
 /* AVX2, FMA and F16C, with the OS saving the YMM registers (CPUID and XGETBV, so GCC and clang
@@ -53,6 +55,28 @@ static bool x86_avx2_fma_f16c(void)
 	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
 		return false;
 	return b & (1u << 5);
+}
+
+/* AVX-VNNI: CPUID.(7, 1).EAX bit 4 (on top of AVX2's checks). */
+static bool x86_avxvnni(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+}
+
+/* AVX512 F, BW, VL and VNNI, and XCR0 saving the opmask and both halves of the zmm file. */
+static bool x86_avx512vnni(void)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return false;
+	const bool f = b & (1u << 16), bw = b & (1u << 30), vl = b & (1u << 31),
+	           vnni = c & (1u << 11);
+	if (!(f && bw && vl && vnni))
+		return false;
+	unsigned lo, hi;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (lo & 0xe6) == 0xe6;
 }
 #endif
 
@@ -83,11 +107,14 @@ void fvl_cpu_detect(struct fvl_cpu *cpu)
 	cpu->dotprod = true;
 #if defined(__x86_64__)
 	cpu->avx2 = x86_avx2_fma_f16c();
+	cpu->avxvnni = cpu->avx2 && x86_avxvnni();
+	cpu->avx512vnni = cpu->avx2 && x86_avx512vnni();
 #endif
 #endif
 }
 
-static const char *const isa_names[FVL_ISA_N] = {"scalar", "baseline", "dotprod", "i8mm", "avx2"};
+static const char *const isa_names[FVL_ISA_N] = {"scalar", "baseline", "dotprod",   "i8mm",
+                                                 "avx2",   "avxvnni",  "avx512vnni"};
 
 const char *fvl_isa_name(enum fvl_isa isa)
 {
@@ -113,6 +140,10 @@ bool fvl_isa_supported(const struct fvl_cpu *cpu, enum fvl_isa isa)
 	case FVL_ISA_DOTPROD: return cpu->asimd && cpu->dotprod;
 	case FVL_ISA_I8MM: return HAVE_I8MM && cpu->asimd && cpu->dotprod && cpu->i8mm;
 	case FVL_ISA_AVX2: return HAVE_AVX2 && cpu->asimd && cpu->dotprod && cpu->avx2;
+	case FVL_ISA_AVXVNNI:
+		return HAVE_VNNI && fvl_isa_supported(cpu, FVL_ISA_AVX2) && cpu->avxvnni;
+	case FVL_ISA_AVX512VNNI:
+		return HAVE_VNNI && fvl_isa_supported(cpu, FVL_ISA_AVX2) && cpu->avx512vnni;
 	default: return false;
 	}
 }

@@ -85,14 +85,21 @@ static void set_neoni8mm(struct fvl_kernels *k)
 #endif
 }
 
-static void set_avx2(struct fvl_kernels *k)
+static void set_avx2(struct fvl_kernels *k, enum fvl_isa isa)
 {
 #if defined(FVL_HAVE_AVX2)
 	SET(q4_0x4_q8_gemm, fvl_q4_0x4_q8_gemm__avx2);
 	SET(q8_0x4_q8_gemm, fvl_q8_0x4_q8_gemm__avx2);
 	SET(f16_f32_gemm, fvl_f16_f32_gemm__avx2);
+	if (isa == FVL_ISA_AVXVNNI) {
+		SET(q4_0x4_q8_gemm, fvl_q4_0x4_q8_gemm__avxvnni);
+		SET(q8_0x4_q8_gemm, fvl_q8_0x4_q8_gemm__avxvnni);
+	} else if (isa == FVL_ISA_AVX512VNNI) {
+		SET(q4_0x4_q8_gemm, fvl_q4_0x4_q8_gemm__avx512vnni);
+		SET(q8_0x4_q8_gemm, fvl_q8_0x4_q8_gemm__avx512vnni);
+	}
 #else
-	(void)k;
+	(void)k, (void)isa;
 #endif
 }
 
@@ -114,10 +121,11 @@ fvl_kernels_init(struct fvl_kernels *k, const struct fvl_cpu *cpu, const char *i
 		set_neon(k);
 	if (isa >= FVL_ISA_DOTPROD)
 		set_neondot(k, cpu);
-	if (isa >= FVL_ISA_I8MM && isa != FVL_ISA_AVX2)
+	const bool x86 = isa >= FVL_ISA_AVX2; /* the x86-64 levels come after aarch64's */
+	if (isa >= FVL_ISA_I8MM && !x86)
 		set_neoni8mm(k);
-	if (isa == FVL_ISA_AVX2)
-		set_avx2(k);
+	if (x86)
+		set_avx2(k, isa);
 	return FVL_KERNELS_OK;
 }
 

@@ -26,7 +26,9 @@ struct fvl_cpu {
 	const char *arch; /* "aarch64", or the host's name when NEON comes through SIMDe */
 	bool simde;       /* NEON code runs translated (x86 host tests) */
 	bool asimd, fp16, dotprod, i8mm;
-	bool avx2; /* x86-64 hosts: AVX2 + FMA + F16C, for the native quantized GEMM */
+	bool avx2;       /* x86-64 hosts: AVX2 + FMA + F16C, for the native quantized GEMM */
+	bool avxvnni;    /* + AVX-VNNI (VEX vpdpbusd on ymm) */
+	bool avx512vnni; /* + AVX512 F, BW, VL and VNNI, with the OS saving the zmm state */
 };
 
 /* Instruction-set levels a kernel table is filled for, in order of preference. */
@@ -37,6 +39,8 @@ enum fvl_isa {
 	FVL_ISA_I8MM,       /* + smmla (Armv8.6 cores) */
 	FVL_ISA_AVX2,       /* x86-64 development hosts: dotprod's table (through SIMDe) with native
 	                     * AVX2 quantized and f16 GEMMs */
+	FVL_ISA_AVXVNNI,    /* avx2's, with the quantized GEMMs on AVX-VNNI */
+	FVL_ISA_AVX512VNNI, /* avx2's, with the quantized GEMMs on AVX512-VNNI */
 	FVL_ISA_N
 };
 
@@ -160,6 +164,15 @@ void fvl_q8_0x4_q8_gemm__neoni8mm(size_t k, size_t n, const void *w, size_t m, c
                                   const float *ad, float *y, size_t ldy);
 void fvl_q8_0x4_q8_gemm__avx2(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
                               const float *ad, float *y, size_t ldy);
+/* x86-64 with vpdpbusd: AVX-VNNI (ymm) and AVX512-VNNI (zmm), x4-q8-gemm-vnni.h */
+void fvl_q4_0x4_q8_gemm__avxvnni(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                 const float *ad, float *y, size_t ldy);
+void fvl_q8_0x4_q8_gemm__avxvnni(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                 const float *ad, float *y, size_t ldy);
+void fvl_q4_0x4_q8_gemm__avx512vnni(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                    const float *ad, float *y, size_t ldy);
+void fvl_q8_0x4_q8_gemm__avx512vnni(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                    const float *ad, float *y, size_t ldy);
 
 /* ---- GEMM on f32 activations: y[i*ldy + j] = sum_k W[j][k] * x[i][k] (+ bias[j]) ------------
  * f32_f32_gemm and f16_f32_gemm: W rows f32 or f16 (row-major); f16p16_f32_gemm: f16 weights in

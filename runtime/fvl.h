@@ -163,7 +163,7 @@ struct fvl_session_params {
 	uint32_t n_ctx;     /* 0: the model's context length (2048 for Florence-VL) */
 	bool kv_f32;        /* KV cache in f32 instead of f16 */
 	const char *isa; /* NULL: best kernel variant; or "scalar", "baseline", "dotprod", "i8mm",
-	                        "avx2" (x86-64 hosts) */
+	                        "avx2", "avxvnni", "avx512vnni" (x86-64 hosts) */
 	/* Asked between the vision pass's stages and layers and before every prefill batch and
 	 * decoded token: returning true stops the call with FVL_STATUS_CANCELLED (an image being set
 	 * is dropped; the KV cache keeps what was evaluated). NULL: never. */
@@ -431,7 +431,7 @@ FVL_API const char *fvl_token_piece(const struct fvl_tokenizer *t, int32_t id, s
 struct fvl_system_info {
 	const char *arch; /* "aarch64", "x86-64" */
 	bool simde;       /* the NEON kernels run translated by SIMDe (x86-64 hosts) */
-	bool asimd, fp16, dotprod, i8mm, avx2;
+	bool asimd, fp16, dotprod, i8mm, avx2, avxvnni, avx512vnni;
 	const char *kernel_level; /* the level the kernels run at: "baseline", "dotprod", ... */
 	const char *best_level;   /* this CPU's best */
 	struct {

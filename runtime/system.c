@@ -23,7 +23,7 @@ enum fvl_status fvl_system_info(const char *isa, struct fvl_system_info *out)
 	if (ks == FVL_KERNELS_UNKNOWN_ISA)
 		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
 		                "'%s' is not one of scalar, baseline, "
-		                "dotprod, i8mm, avx2",
+		                "dotprod, i8mm, avx2, avxvnni, avx512vnni",
 		                isa);
 	if (ks != FVL_KERNELS_OK)
 		return fvl_fail(FVL_STATUS_UNSUPPORTED,
@@ -34,6 +34,7 @@ enum fvl_status fvl_system_info(const char *isa, struct fvl_system_info *out)
 	out->simde = cpu.simde;
 	out->asimd = cpu.asimd, out->fp16 = cpu.fp16, out->dotprod = cpu.dotprod;
 	out->i8mm = cpu.i8mm, out->avx2 = cpu.avx2;
+	out->avxvnni = cpu.avxvnni, out->avx512vnni = cpu.avx512vnni;
 	out->kernel_level = fvl_isa_name(k.isa);
 	out->best_level = fvl_isa_name(fvl_isa_best(&cpu));
 	for (size_t i = 0; i < k.n_names && i < FVL_MAX_KERNELS; i++) {

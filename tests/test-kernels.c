@@ -227,6 +227,22 @@ static void test_q8_0_gemm_avx2_matches_the_twin(void)
 {
 	check_qgemm(FVL_WTYPE_Q8_0, FVL_ISA_AVX2);
 }
+static void test_q4_0_gemm_avxvnni_matches_the_twin(void)
+{
+	check_qgemm(FVL_WTYPE_Q4_0, FVL_ISA_AVXVNNI);
+}
+static void test_q8_0_gemm_avxvnni_matches_the_twin(void)
+{
+	check_qgemm(FVL_WTYPE_Q8_0, FVL_ISA_AVXVNNI);
+}
+static void test_q4_0_gemm_avx512vnni_matches_the_twin(void)
+{
+	check_qgemm(FVL_WTYPE_Q4_0, FVL_ISA_AVX512VNNI);
+}
+static void test_q8_0_gemm_avx512vnni_matches_the_twin(void)
+{
+	check_qgemm(FVL_WTYPE_Q8_0, FVL_ISA_AVX512VNNI);
+}
 
 static void test_qgemm_threads_give_the_same_bits(void)
 {
@@ -791,6 +807,10 @@ void suite_kernels(void)
 	T_RUN(test_q8_0_gemm_i8mm_matches_the_twin);
 	T_RUN(test_q4_0_gemm_avx2_matches_the_twin);
 	T_RUN(test_q8_0_gemm_avx2_matches_the_twin);
+	T_RUN(test_q4_0_gemm_avxvnni_matches_the_twin);
+	T_RUN(test_q8_0_gemm_avxvnni_matches_the_twin);
+	T_RUN(test_q4_0_gemm_avx512vnni_matches_the_twin);
+	T_RUN(test_q8_0_gemm_avx512vnni_matches_the_twin);
 	T_RUN(test_qgemm_threads_give_the_same_bits);
 	T_RUN(test_float_gemm_variants_match_the_twin);
 	T_RUN(test_f16_panel_gemm_variants_match_the_twin);

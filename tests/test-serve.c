@@ -41,13 +41,15 @@ static char *through(char *const *stop, size_t n_stop, const char *const *pieces
 		size_t k;
 		if (!serve_stop_feed(&st, pieces[i], strlen(pieces[i]), &p, &k))
 			return NULL;
-		memcpy(out + n, p, k);
+		if (k)
+			memcpy(out + n, p, k);
 		n += k;
 	}
 	const char *p;
 	size_t k;
 	serve_stop_flush(&st, &p, &k);
-	memcpy(out + n, p, k);
+	if (k)
+		memcpy(out + n, p, k);
 	out[n + k] = 0;
 	*done = st.done;
 	serve_stop_free(&st);

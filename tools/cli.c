@@ -119,8 +119,9 @@ void print_cpu_features(const struct fvl_system_info *si)
 {
 	printf("asimd: %s\nfp16: %s\ndotprod: %s\ni8mm: %s\n", si->asimd ? "yes" : "no",
 	       si->fp16 ? "yes" : "no", si->dotprod ? "yes" : "no", si->i8mm ? "yes" : "no");
-	if (si->simde) /* x86-64 host: the native AVX2 GEMMs need AVX2 + FMA + F16C */
-		printf("avx2: %s\n", si->avx2 ? "yes" : "no");
+	if (si->simde) /* x86-64 host: the native GEMMs need AVX2 + FMA + F16C, then VNNI */
+		printf("avx2: %s\navxvnni: %s\navx512vnni: %s\n", si->avx2 ? "yes" : "no",
+		       si->avxvnni ? "yes" : "no", si->avx512vnni ? "yes" : "no");
 }
 
 void print_kernels(const struct fvl_system_info *si)

@@ -36,8 +36,8 @@ static const char usage[] =
         "  help      this text, or a command's (fvl help run)\n"
         "\n"
         "environment:\n"
-        "  FVL_ISA=scalar|baseline|dotprod|i8mm|avx2   force a kernel variant (refused if the CPU\n"
-        "                                              lacks it)\n"
+        "  FVL_ISA=scalar|baseline|dotprod|i8mm|avx2|avxvnni|avx512vnni\n"
+        "                         force a kernel variant (refused if the CPU lacks it)\n"
         "\n"
         "exit status: 0 success, 1 failure (the message says why), 2 bad command line.\n";
 
