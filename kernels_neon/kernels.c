@@ -91,6 +91,7 @@ static void set_avx2(struct fvl_kernels *k, enum fvl_isa isa)
 	SET(q4_0x4_q8_gemm, fvl_q4_0x4_q8_gemm__avx2);
 	SET(q8_0x4_q8_gemm, fvl_q8_0x4_q8_gemm__avx2);
 	SET(f16_f32_gemm, fvl_f16_f32_gemm__avx2);
+	SET(attn, fvl_attn__avx2);
 	if (isa == FVL_ISA_AVXVNNI) {
 		SET(q4_0x4_q8_gemm, fvl_q4_0x4_q8_gemm__avxvnni);
 		SET(q8_0x4_q8_gemm, fvl_q8_0x4_q8_gemm__avxvnni);

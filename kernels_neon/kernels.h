@@ -282,6 +282,7 @@ struct fvl_attn_args {
 typedef void (*fvl_attn_fn)(const struct fvl_attn_args *a);
 void fvl_attn__scalar(const struct fvl_attn_args *a);
 void fvl_attn__neon(const struct fvl_attn_args *a);
+void fvl_attn__avx2(const struct fvl_attn_args *a); /* x86-64 hosts; small cases: __neon */
 
 /* ---- the table: one function per contract, filled once from the CPU features (kernels.c) ---- */
 struct fvl_kernels {
