@@ -86,6 +86,6 @@ for op in xnn-f32 xnn-f16; do
   echo "$row"
 done
 echo
-echo "## Native ($(uname -m); on x86-64 the avx2 variant, SIMDe for the rest)"
+echo "## Native ($(uname -m); on x86-64 the best native variant (avx2, avxvnni, avx512vnni), SIMDe for the rest)"
 echo
 "$HOST" native "${THREADS:-2}"
