@@ -79,15 +79,24 @@ static void head(FILE *f, const char *id, const char *object, long created, cons
 	json_cstr(f, model);
 }
 
+/* An SSE event's start: "data: " and a chunk's id, object, created, model. NULL: no memory. */
+static FILE *chunk_open(struct mem *m, const char *id, long created, const char *model)
+{
+	FILE *f = mem_open(m);
+	if (f) {
+		fputs("data: ", f);
+		head(f, id, "chat.completion.chunk", created, model);
+	}
+	return f;
+}
+
 char *serve_chunk_json(const char *id, long created, const char *model, const char *content,
                        size_t n, bool first, const char *finish)
 {
 	struct mem m;
-	FILE *f = mem_open(&m);
+	FILE *f = chunk_open(&m, id, created, model);
 	if (!f)
 		return NULL;
-	fputs("data: ", f);
-	head(f, id, "chat.completion.chunk", created, model);
 	fputs(", \"choices\": [{\"index\": 0, \"delta\": {", f);
 	if (first)
 		fputs("\"role\": \"assistant\", \"content\": \"\"", f);
@@ -113,11 +122,9 @@ char *serve_usage_chunk_json(const char *id, long created, const char *model, ui
                              uint32_t n_completion)
 {
 	struct mem m;
-	FILE *f = mem_open(&m);
+	FILE *f = chunk_open(&m, id, created, model);
 	if (!f)
 		return NULL;
-	fputs("data: ", f);
-	head(f, id, "chat.completion.chunk", created, model);
 	fputs(", \"choices\": [], ", f);
 	usage(f, n_prompt, n_completion);
 	fputs("}\n\n", f);

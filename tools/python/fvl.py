@@ -169,21 +169,17 @@ def version():
     return _version().decode()
 
 
-class Model:
-    """A loaded model file: immutable, shared by its sessions."""
+class _Handle:
+    """A libfvl object: self._h, freed by _free on close(), at exit of a with block, or when
+    collected (also when __init__ failed before the handle was made)."""
 
-    def __init__(self, path):
-        self._m = ctypes.c_void_p()
-        _check(_model_load(os.fsencode(path), ctypes.byref(self._m)))
-        self.arch = _model_arch(self._m).decode()
-
-    def session(self, threads=0, ctx=0, kv_f32=False, isa=None):
-        return Session(self, threads, ctx, kv_f32, isa)
+    _free = None
 
     def close(self):
-        if self._m:
-            _model_free(self._m)
-            self._m = ctypes.c_void_p()
+        h = getattr(self, "_h", None)
+        if h:
+            type(self)._free(h)
+            self._h = ctypes.c_void_p()
 
     def __del__(self):
         self.close()
@@ -195,8 +191,24 @@ class Model:
         self.close()
 
 
-class Session:
+class Model(_Handle):
+    """A loaded model file: immutable, shared by its sessions."""
+
+    _free = _model_free
+
+    def __init__(self, path):
+        self._h = ctypes.c_void_p()
+        _check(_model_load(os.fsencode(path), ctypes.byref(self._h)))
+        self.arch = _model_arch(self._h).decode()
+
+    def session(self, threads=0, ctx=0, kv_f32=False, isa=None):
+        return Session(self, threads, ctx, kv_f32, isa)
+
+
+class Session(_Handle):
     """One conversation about one image (not thread-safe: one thread at a time, as in fvl.h)."""
+
+    _free = _session_free
 
     def __init__(self, model, threads=0, ctx=0, kv_f32=False, isa=None):
         p = _defaults(_SessionParams, "fvl_session_params_default")
@@ -204,29 +216,15 @@ class Session:
         self._isa = isa.encode() if isa else None
         p.isa = self._isa
         self._model = model  # the session uses the model: keep it alive
-        self._s = ctypes.c_void_p()
-        _check(_session_init(model._m, ctypes.byref(p), ctypes.byref(self._s)))
-
-    def close(self):
-        if self._s:
-            _session_free(self._s)
-            self._s = ctypes.c_void_p()
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        self._h = ctypes.c_void_p()
+        _check(_session_init(model._h, ctypes.byref(p), ctypes.byref(self._h)))
 
     def set_image(self, image, exif_transpose=False):
         """A file path, encoded image bytes, or a numpy uint8 array (h, w, 3|4) or (h, w).
         exif_transpose turns a file or bytes upright by its EXIF orientation (PIL's
         exif_transpose); by default the pixels are taken as stored, as the reference does."""
         if isinstance(image, (str, os.PathLike)) and not exif_transpose:
-            _check(_set_image_file(self._s, os.fsencode(image)))
+            _check(_set_image_file(self._h, os.fsencode(image)))
         elif isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)):
             if isinstance(image, (str, os.PathLike)):
                 with open(image, "rb") as f:
@@ -237,7 +235,7 @@ class Session:
             _check(_image_decode_ex(data, len(data), 0, _EXIF_TRANSPOSE if exif_transpose else 0,
                                     ctypes.byref(img)))
             try:
-                _check(_set_image_rgb(self._s, img.rgb, img.w, img.h))
+                _check(_set_image_rgb(self._h, img.rgb, img.w, img.h))
             finally:
                 _image_free(ctypes.byref(img))
         elif hasattr(image, "__array_interface__"):
@@ -255,11 +253,11 @@ class Session:
         v = _ImageView(a.ctypes.data, a.shape[1], a.shape[0], a.strides[0],
                        {1: _PIXEL_GRAY8, 3: _PIXEL_RGB8, 4: _PIXEL_RGBA8}[pixel],
                        a.strides[0] * (a.shape[0] - 1) + a.shape[1] * pixel)
-        _check(_set_image_view(self._s, ctypes.byref(v)))
+        _check(_set_image_view(self._h, ctypes.byref(v)))
 
     def reset(self):
         """Drops the image and the KV cache."""
-        _reset(self._s)
+        _reset(self._h)
 
     def _gen(self, max_tokens, temperature, top_p, top_k, seed):
         g = _defaults(_GenParams, "fvl_gen_params_default")
@@ -278,7 +276,7 @@ class Session:
                 pending.append(e)
                 return False
 
-        st = _ask(self._s, question.encode(), ctypes.byref(gen), _TOKEN_FN(cb), None)
+        st = _ask(self._h, question.encode(), ctypes.byref(gen), _TOKEN_FN(cb), None)
         if pending:
             raise pending[0]
         if st != 8:  # FVL_STATUS_CANCELLED: the caller stopped it
@@ -321,7 +319,7 @@ class Session:
     def stats(self):
         """Timings and counts of the last set_image / ask (fvl_session_stats) as a dict."""
         s = _Stats()
-        _stats(self._s, ctypes.byref(s))
+        _stats(self._h, ctypes.byref(s))
         d = {name: getattr(s, name) for name, _ in _Stats._fields_}
         d["finish"] = _FINISH[s.finish] if 0 <= s.finish < len(_FINISH) else str(s.finish)
         return d
@@ -333,7 +331,7 @@ class Session:
         task_b, text_b = task.encode(), text.encode() if text is not None else None
         p.task, p.text, p.n_beams, p.max_new = task_b, text_b, beams, max_new
         r = _TaskResult()
-        _check(_run_task(self._s, ctypes.byref(p), ctypes.byref(r)))
+        _check(_run_task(self._h, ctypes.byref(p), ctypes.byref(r)))
         try:
             out = {"task": r.task.decode(), "text": (r.text or b"").decode("utf-8", "replace"),
                    "ids": [r.ids[i] for i in range(r.n_ids)]}
