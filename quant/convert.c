@@ -15,6 +15,7 @@
 #include "convert.h"
 #include "fp16.h"
 #include "kernels.h"
+#include "outfile.h"
 
 #define CHUNK_FLOATS (4u << 20) /* 16 MB of f32 rows per read */
 
@@ -130,18 +131,6 @@ static enum fvl_status write_tensor(struct fvl_gguf_writer *w, FILE *f, const st
 	return fvl_gguf_writer_end_tensor(w, f);
 }
 
-/* The temporary file, removed by the signal handler if the user interrupts. */
-static char tmp_path[4096];
-static volatile sig_atomic_t tmp_live;
-
-static void on_signal(int sig)
-{
-	if (tmp_live)
-		unlink(tmp_path);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
 static long peak_rss_kb(void)
 {
 	struct rusage ru;
@@ -151,26 +140,6 @@ static long peak_rss_kb(void)
 enum fvl_status convert_run(const struct convert_opts *o)
 {
 	return convert_run_ex(o, NULL, NULL);
-}
-
-/* The output may be a new name or a regular file: never a directory, a device or a FIFO (as
- * root, "-o /dev/full" would otherwise become a file). */
-static enum fvl_status check_output(const char *out)
-{
-	struct stat sb;
-	if (stat(out, &sb) != 0)
-		return FVL_STATUS_OK;
-	if (S_ISDIR(sb.st_mode))
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
-		                "-o %s is a directory: give the model file's "
-		                "name (e.g. %s/model.gguf)",
-		                out, out);
-	if (!S_ISREG(sb.st_mode))
-		return fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
-		                "-o %s is not a regular file (a device, FIFO "
-		                "or socket): fvl-quant writes model files only",
-		                out);
-	return FVL_STATUS_OK;
 }
 
 /* Refuses an output that is one of the inputs (the same file under any name): every file in
@@ -229,7 +198,7 @@ enum fvl_status convert_run_ex(const struct convert_opts *o, uint64_t *n_params,
 
 	ckpt_init(&ck);
 	p.ck = &ck;
-	if (!o->dry_run && o->out && (st = check_output(o->out)) != FVL_STATUS_OK)
+	if (!o->dry_run && o->out && (st = outfile_check(o->out)) != FVL_STATUS_OK)
 		return st;
 	if (!o->synth && o->ckpt_dir) {
 		struct stat sb;
@@ -292,32 +261,8 @@ enum fvl_status convert_run_ex(const struct convert_opts *o, uint64_t *n_params,
 		st = fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory for the conversion buffers");
 		goto done;
 	}
-	if ((size_t)snprintf(tmp_path, sizeof(tmp_path), "%s.tmp", o->out) >= sizeof(tmp_path)) {
-		st = fvl_fail(FVL_STATUS_INVALID_ARGUMENT, "output path too long");
+	if ((st = outfile_open(o->out, &f)) != FVL_STATUS_OK)
 		goto done;
-	}
-	f = fopen(tmp_path, "wbx");
-	if (!f && errno == EEXIST) { /* a leftover from an earlier crash, if it is a plain file */
-		struct stat sb;
-		if (lstat(tmp_path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-			st = fvl_fail(FVL_STATUS_INVALID_ARGUMENT,
-			              "%s exists and is not a regular file: "
-			              "remove it or choose another -o",
-			              tmp_path);
-			goto done;
-		}
-		unlink(tmp_path);
-		f = fopen(tmp_path, "wbx");
-	}
-	if (!f) {
-		st = fvl_fail(errno == ENOSPC ? FVL_STATUS_NO_SPACE : FVL_STATUS_IO,
-		              "cannot create %s: %s", tmp_path, strerror(errno));
-		goto done;
-	}
-	tmp_live = 1;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
 	if (!o->quiet)
 		fprintf(stderr, "fvl-quant: writing %s: %u tensors, %.1f MB\n", o->out, p.n,
 		        (double)fvl_gguf_writer_file_size(w) / 1e6);
@@ -335,24 +280,8 @@ enum fvl_status convert_run_ex(const struct convert_opts *o, uint64_t *n_params,
 	}
 	if ((st = fvl_gguf_writer_finish(w, f)) != FVL_STATUS_OK)
 		goto done;
-	if (fsync(fileno(f)) != 0 && errno != EINVAL) {
-		st = fvl_fail(errno == ENOSPC ? FVL_STATUS_NO_SPACE : FVL_STATUS_IO, "%s: %s",
-		              tmp_path, strerror(errno));
+	if ((st = outfile_commit(&f)) != FVL_STATUS_OK)
 		goto done;
-	}
-	int rc = fclose(f);
-	f = NULL;
-	if (rc != 0) {
-		st = fvl_fail(errno == ENOSPC ? FVL_STATUS_NO_SPACE : FVL_STATUS_IO, "%s: %s",
-		              tmp_path, strerror(errno));
-		goto done;
-	}
-	if (rename(tmp_path, o->out) != 0) {
-		st = fvl_fail(FVL_STATUS_IO, "cannot rename %s to %s: %s", tmp_path, o->out,
-		              strerror(errno));
-		goto done;
-	}
-	tmp_live = 0;
 	pg.done = p.n;
 	if (pg.tty)
 		progress_show(&pg, true);
@@ -367,17 +296,7 @@ enum fvl_status convert_run_ex(const struct convert_opts *o, uint64_t *n_params,
 		        (double)peak_rss_kb() / 1024.0);
 	}
 done:
-	if (f)
-		fclose(f);
-	if (st != FVL_STATUS_OK && tmp_live)
-		fvl_error_prefix(tmp_path);
-	if (tmp_live) {
-		unlink(tmp_path);
-		tmp_live = 0;
-	}
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
+	outfile_abort(f, st);
 	free(buf);
 	free(obuf);
 	free(p.t);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "convert.h"
+#include "export.h"
 #include "fvl.h"
 #include "gguf.h"
 #include "synth.h"
@@ -17,6 +18,7 @@ static const char usage[] =
         "commands:\n"
         "  convert   a Florence-VL or Florence-2 checkpoint folder into one model file\n"
         "  synth     a model file with random weights and the real shapes (for benchmarks)\n"
+        "  export-llm  a Florence-VL file's LLM as a GGUF llama.cpp runs (same tensors)\n"
         "  info      print a model file's metadata and tensor table\n"
         "  version   print the version\n"
         "  help      this text, or a command's\n"
@@ -73,6 +75,19 @@ static const char synth_help[] =
         "      florence-vl-8b, florence2-base, florence2-large (for benchmarks); --dry-run prints\n"
         "      the tensor count, parameter count and file size without writing; --layers N keeps\n"
         "      N LLM layers and --image-size S a smaller input (slices for instruction counting)\n";
+
+static const char export_help[] =
+        "usage: fvl-quant export-llm MODEL.gguf -o OUT.gguf [--dry-run] [--quiet]\n"
+        "\n"
+        "Writes the LLM of a Florence-VL model file (Phi-3 or Llama) as a GGUF that llama.cpp\n"
+        "loads: general.architecture phi3 or llama, llama.cpp's hyperparameter keys, the rope\n"
+        "factor tensors its converter writes, a tokenizer.ggml vocabulary padded with [PAD<i>]\n"
+        "tokens to the embedding's rows, and every LLM tensor copied byte for byte (so both\n"
+        "runtimes run the same weights; make bench-peers uses it). The vision side is left out.\n"
+        "Tokenization in llama.cpp is llama.cpp's own: a SentencePiece model and a byte-level\n"
+        "BPE with Llama 3's pre-tokenizer map exactly; a tokenizer.json BPE with SentencePiece\n"
+        "conventions gets scores from its merge ranks. --dry-run prints what it would write.\n"
+        "The output is written to OUT.gguf.tmp and renamed when complete.\n";
 
 static const char info_help[] =
         "usage: fvl-quant info FILE.gguf [--full]\n"
@@ -248,6 +263,31 @@ static int cmd_synth(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_export(int argc, char **argv)
+{
+	struct export_opts o = {0};
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			o.out = argv[++i];
+		else if (strcmp(argv[i], "--dry-run") == 0)
+			o.dry_run = true;
+		else if (strcmp(argv[i], "--quiet") == 0)
+			o.quiet = true;
+		else if (argv[i][0] == '-' || o.in)
+			return bad_usage("export-llm: unexpected", argv[i]);
+		else
+			o.in = argv[i];
+	}
+	if (!o.in || (!o.out && !o.dry_run))
+		return bad_usage("export-llm needs MODEL.gguf and -o OUT.gguf", NULL);
+	enum fvl_status st = export_llm_run(&o);
+	if (st != FVL_STATUS_OK) {
+		fprintf(stderr, "fvl-quant: error: %s\n", fvl_last_error());
+		return exit_code(st);
+	}
+	return 0;
+}
+
 static int cmd_info(int argc, char **argv)
 {
 	struct fvl_gguf *g;
@@ -273,11 +313,12 @@ static bool wants_help(int argc, char **argv)
 
 static const char *command_help(const char *cmd)
 {
-	return !strcmp(cmd, "convert")   ? convert_help
-	       : !strcmp(cmd, "synth")   ? synth_help
-	       : !strcmp(cmd, "info")    ? info_help
-	       : !strcmp(cmd, "version") ? "usage: fvl-quant version\n"
-	                                 : NULL;
+	return !strcmp(cmd, "convert")      ? convert_help
+	       : !strcmp(cmd, "synth")      ? synth_help
+	       : !strcmp(cmd, "export-llm") ? export_help
+	       : !strcmp(cmd, "info")       ? info_help
+	       : !strcmp(cmd, "version")    ? "usage: fvl-quant version\n"
+	                                    : NULL;
 }
 
 int main(int argc, char **argv)
@@ -309,6 +350,8 @@ int main(int argc, char **argv)
 		return cmd_convert(argc - 2, argv + 2);
 	if (strcmp(cmd, "synth") == 0)
 		return cmd_synth(argc - 2, argv + 2);
+	if (strcmp(cmd, "export-llm") == 0)
+		return cmd_export(argc - 2, argv + 2);
 	if (strcmp(cmd, "info") == 0)
 		return cmd_info(argc - 2, argv + 2);
 	fprintf(stderr, "fvl-quant: unknown command '%s' (try 'fvl-quant help')\n", cmd);

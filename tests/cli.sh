@@ -103,6 +103,20 @@ expect tokenize_slow_like_transformers 0 '"ids": [29871, 32010, 10994, 32007, 32
   "$FVL" tokenize -m "$T/slow.gguf" --json $'<|user|>\nHello<|end|>\n<|assistant|>\n'
 expect run_slow_prompt_ids 0 '"prompt_ids": [29871, 32006, 3492, 526, 263, 8444, 319, 29902, 20255, 29889, 32007, 32010, -200, 29871, 13, 5618, 338, 297, 278, 1967, 29973, 32007, 32001]' \
   "$FVL" run -m "$T/slow.gguf" -i "$DATA/fvl-tiny-phi3/chelsea.jpg" -p "What is in the image?" -n 1 --json
+# export-llm: the LLM for llama.cpp (tensor-level checks are in tests/test-export.c)
+expect export_help 0 "llama.cpp" "$QUANT" export-llm --help
+expect export_needs_output 2 "export-llm needs MODEL.gguf and -o OUT.gguf" "$QUANT" export-llm "$T/slow.gguf"
+expect export_two_inputs 2 "unexpected" "$QUANT" export-llm "$T/slow.gguf" "$T/slow.gguf" -o "$T/x.gguf"
+expect export_dry_run 0 "would write the export: phi3 LLM" "$QUANT" export-llm "$T/slow.gguf" --dry-run
+expect export_slow_spm 0 "wrote $T/slow.llama.gguf" "$QUANT" export-llm "$T/slow.gguf" -o "$T/slow.llama.gguf"
+expect export_spm_is_llama_vocab 0 'tokenizer.ggml.model: str = "llama"' "$FVL" info "$T/slow.llama.gguf"
+expect export_spm_scores_copied 0 'tokenizer.ggml.scores: arr[f32, 32064] = [0, 0, 0, 0, 0, 0, 0, 0, ...]' "$FVL" info "$T/slow.llama.gguf"
+expect export_of_an_export_refused 1 "export-llm takes a Florence-VL model file" "$QUANT" export-llm "$T/slow.llama.gguf" -o "$T/x.gguf"
+expect export_device_refused 1 "not a regular file" "$QUANT" export-llm /dev/null -o "$T/x.gguf"
+head -c 4096 /dev/urandom >"$T/noise.gguf"
+expect export_noise_refused 1 "error" "$QUANT" export-llm "$T/noise.gguf" -o "$T/x.gguf"
+[ ! -e "$T/x.gguf" ] && [ ! -e "$T/x.gguf.tmp" ] && { echo "ok   export_refusals_leave_no_file"; pass=$((pass + 1)); } ||
+  { echo "FAIL export_refusals_leave_no_file"; fail=$((fail + 1)); }
 
 # ---- bad and hostile input (issue 14) ---------------------------------------------------------------
 expect quant_output_device_refused 2 "is not a regular file" "$QUANT" convert "$CK" -o /dev/null --quiet

@@ -119,6 +119,7 @@ int main(int argc, char **argv)
 	suite_kernels();
 	suite_gguf();
 	suite_convert();
+	suite_export();
 	suite_llm();
 	suite_vision();
 	suite_tokenizer();

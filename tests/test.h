@@ -55,6 +55,7 @@ void suite_base(void);
 void suite_kernels(void);
 void suite_gguf(void);
 void suite_convert(void);
+void suite_export(void);
 void suite_llm(void);
 void suite_vision(void);
 void suite_tokenizer(void);
