@@ -192,7 +192,7 @@ build/icount/libicount.so: $(ICOUNT_DIR)/icount.c
 	@mkdir -p $(@D)
 	$(HOST_CC) -O2 -shared -fPIC -Wall -I$(ICOUNT_DIR) $< -o $@
 
-.PHONY: bench bench-kernels bench-vision
+.PHONY: bench bench-kernels bench-vision bench-peers
 bench: bench-kernels bench-vision
 bench-vision: build/icount/libicount.so
 	$(MAKE) ARCH=aarch64 build/aarch64/fvl
@@ -202,6 +202,13 @@ bench-kernels: build/icount/libicount.so
 	$(MAKE) ARCH=aarch64 build/aarch64/bench-kernels
 	$(MAKE) ARCH=$(HOST_ARCH) build/$(HOST_ARCH)/bench-kernels
 	tests/bench/bench-kernels.sh
+# llama.cpp (node-llama-cpp@3.21.1's bundle) next to fvl on the same weights: not part of make bench
+# (it builds llama.cpp four times and runs for hours under qemu); see docs/performance.md
+bench-peers: build/icount/libicount.so
+	tools/setup-deps.sh --peers
+	$(MAKE) ARCH=aarch64 build/aarch64/fvl
+	$(MAKE) ARCH=$(HOST_ARCH) build/$(HOST_ARCH)/fvl build/$(HOST_ARCH)/fvl-quant
+	tests/bench/bench-peers.sh
 
 # ---- tests ----------------------------------------------------------------------------------
 test: test-unit test-cli test-serve test-lib
@@ -411,6 +418,7 @@ help:
 	@echo "  serve-demo     fvl serve on the demo model (127.0.0.1:8080, PORT=...)"
 	@echo "  bench          benchmarks (print numbers)      bench-kernels  kernel micro-benchmarks"
 	@echo "  bench-vision   the vision side: threads, PyTorch side by side, qemu instructions"
+	@echo "  bench-peers    the LLM next to llama.cpp (node-llama-cpp@3.21.1's source): host and qemu"
 	@echo "  install        install under PREFIX            deb        the Debian package (ARCH=...)"
 	@echo "  clean          remove build outputs            help       this list"
 

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Installs every Debian package fvl needs on a fresh Debian bookworm x86-64 (or arm64) machine,
 # plus the private arm64 sysroot for XNNPACK/pthreadpool (they are not multiarch). Idempotent.
-# Usage: tools/setup-deps.sh [--no-cross]      (run as root, or with sudo available)
+# Usage: tools/setup-deps.sh [--no-cross] [--peers]   (run as root, or with sudo available)
+#   --peers: also what make bench-peers builds llama.cpp with (cmake, g++, the aarch64 g++, git)
 set -euo pipefail
 
-cross=1
-[ "${1:-}" = "--no-cross" ] && cross=0
+cross=1 peers=0
+for a in "$@"; do
+  case $a in
+  --no-cross) cross=0 ;;
+  --peers) peers=1 ;;
+  *) echo "setup-deps: unknown option $a (--no-cross, --peers)" >&2; exit 2 ;;
+  esac
+done
 here=$(cd "$(dirname "$0")/.." && pwd)
 sysroot="$here/build/sysroot-arm64"
 
@@ -20,9 +27,11 @@ host_pkgs=(build-essential pkg-config clang clang-format libclang-rt-14-dev file
 # Node.js and npm run the server tests' OpenAI client (tests/serve/package.json); a machine that
 # has them already (e.g. from NodeSource) keeps its own.
 command -v npm >/dev/null 2>&1 || host_pkgs+=(nodejs npm)
+[ "$peers" = 1 ] && host_pkgs+=(cmake g++ git)
 cross_pkgs=(gcc-aarch64-linux-gnu qemu-user
   libc6:arm64 libturbojpeg0-dev:arm64 libspng-dev:arm64 libv4l-dev:arm64 libcjson-dev:arm64
   libpcre2-dev:arm64 libmicrohttpd-dev:arm64)
+[ "$peers" = 1 ] && cross_pkgs+=(g++-aarch64-linux-gnu)
 
 missing() {   # prints the packages of "$@" that are not installed
   for p in "$@"; do
