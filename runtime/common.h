@@ -48,6 +48,12 @@ void fvl_log(enum fvl_log_level level, const char *fmt, ...) FVL_PRINTF(2, 3);
 		}                                                                                  \
 	} while (0)
 
+/* A mark for counting instructions by stage under qemu (tools/qemu-icount): write(-1, ID, 0),
+ * which fails with EBADF and does nothing else; the plugin adds the instructions since the last
+ * mark to mark ID's sum. Benchmarks only (id < 256). */
+void fvl_stage_mark(unsigned id);
+#define FVL_VISION_MARK 100 /* fvl bench --vision: 100 start, 101 + part after each part */
+
 /* Makes room for element n of a growable array (capacity doubles, starting at first). */
 enum fvl_status fvl_grow(void **arr, uint64_t *cap, uint64_t n, size_t elem, uint64_t first);
 #define FVL_GROW(arr, cap, n, first) fvl_grow((void **)&(arr), &(cap), (n), sizeof(*(arr)), (first))

@@ -60,18 +60,45 @@ fi
 echo
 echo "## Instructions per image under qemu-aarch64 cortex-a76 (one thread, 192x192)"
 echo
-count() { # MODEL IMAGES: instructions of fvl bench --vision with IMAGES images
+count() { # MODEL IMAGES: the plugin's line for fvl bench --vision with IMAGES images
   qemu-aarch64 -cpu cortex-a76 -E LD_LIBRARY_PATH="$LIBS" -plugin "$PLUGIN" -d plugin \
-    "$ARM/fvl" bench -m "$1" --vision -t 1 -r "$2" 2>&1 >/dev/null |
-    sed -n 's/.*total=\([0-9]*\).*/\1/p'
+    "$ARM/fvl" bench -m "$1" --vision -t 1 -r "$2" 2>&1 >/dev/null | grep 'icount: total='
 }
+total() { sed -n 's/.*total=\([0-9]*\).*/\1/p' <<<"$1"; }
 echo "| vision weights | instructions per image | GFLOP per image |"
 echo "|---|---|---|"
+declare -A line
 for t in f16 q8_0; do
   m="$D/f2b192-$t.gguf"
   [ -f "$m" ] || "$HOST/fvl-quant" synth --arch florence2-base --wtype "$t" --vision-wtype "$t" \
     --image-size 192 -o "$m" 2>/dev/null
   a=$(count "$m" 1) b=$(count "$m" 2)
+  line[$t]=$b
   gf=$("$HOST/fvl" bench -m "$m" --vision -t 1 | awk -F'|' '/whole vision side/ {print $3 + 0}')
-  echo "| $t | $(( b - a )) | $gf |"
+  echo "| $t | $(($(total "$b") - $(total "$a"))) | $gf |"
 done
+
+# By part: fvl bench marks each part's end (fvl_stage_mark, runtime/common.h) and the plugin sums
+# the instructions between marks (mark 100 + 1 + part; / hits = per image).
+echo
+echo "### By part (multiply-accumulates from the shapes, per image)"
+echo
+echo "| part | f16: M instructions | f16: MAC / instruction | q8_0: M instructions | q8_0: MAC / instruction |"
+echo "|---|---|---|---|---|"
+parts=$("$HOST/fvl" bench -m "$D/f2b192-f16.gguf" --vision -t 1 |
+  awk -F'|' '/^\| (DaViT|_encode|BART|fusion)/ {gsub(/^ +| +$/, "", $2); print $2 "|" $3 + 0}')
+i=0
+while IFS='|' read -r label gflop; do
+  row="| $label"
+  for t in f16 q8_0; do
+    n=$(grep -o "mark$((101 + i))=[0-9]*/[0-9]*" <<<"${line[$t]}" | cut -d= -f2)
+    if [ -n "$n" ]; then
+      row+=$(awk -v s="${n%/*}" -v k="${n#*/}" -v g="$gflop" \
+        'BEGIN { printf " | %.1f | %.2f", s / k / 1e6, g * 1e9 / 2 / (s / k) }')
+    else
+      row+=" | - | -"
+    fi
+  done
+  echo "$row |"
+  i=$((i + 1))
+done <<<"$parts"
