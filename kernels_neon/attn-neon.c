@@ -1,9 +1,9 @@
 /* attn-neon.c — attention with NEON and an online softmax over blocks of 64 keys: a running max and
  * sum per query, the output accumulator rescaled when the max grows. Memory: a block of scores and
- * the accumulators on the stack, never n_q x n_kv. Tiles of 8 queries (head_dim a multiple of 4):
- * each key block is transposed once (keys across the vector lanes, so scores need no horizontal
- * sums) and every key and value row loaded serves all 8 queries; fewer queries (decode) go one by
- * one. */
+ * the accumulators on the stack, never n_q x n_kv. Tiles of 16 queries (head_dim a multiple of
+ * 4): each key block is transposed once, by 4 x 4 register transposes (keys across the vector
+ * lanes, so scores need no horizontal sums), and every key and value row loaded serves all 16
+ * queries; fewer queries (decode) go one by one. */
 #include <math.h>
 
 #include "kernels.h"
@@ -86,7 +86,7 @@ static void attn_rows(const struct fvl_attn_args *a)
 	}
 }
 
-#define Q_TILE 8
+#define Q_TILE 16
 
 /* Queries [i0, i0 + qn) of head h, qn <= Q_TILE, head_dim % 4 == 0. */
 static void attn_tile(const struct fvl_attn_args *a, size_t h, size_t i0, size_t qn)
@@ -116,16 +116,30 @@ static void attn_tile(const struct fvl_attn_args *a, size_t h, size_t i0, size_t
 	for (size_t j0 = 0; j0 < nk_max; j0 += KEY_BLOCK) {
 		const size_t nb = nk_max - j0 < KEY_BLOCK ? nk_max - j0 : KEY_BLOCK;
 		const size_t nb4 = (nb + 3) & ~(size_t)3;
-		for (size_t j = 0; j < nb4; j++) /* transpose (and widen f16) the block's keys */
+		for (size_t j = 0; j < nb4; j += 4) /* transpose (and widen f16) the block's keys */
 			for (size_t d = 0; d < hd; d += 4) {
-				const float32x4_t k4 =
-				        j < nb ? ld_kv(a->k, a->kv_f16,
-				                       (j0 + j) * a->ldk + kvh * hd + d)
-				               : vdupq_n_f32(0.0f);
-				kt[(d + 0) * KEY_BLOCK + j] = vgetq_lane_f32(k4, 0);
-				kt[(d + 1) * KEY_BLOCK + j] = vgetq_lane_f32(k4, 1);
-				kt[(d + 2) * KEY_BLOCK + j] = vgetq_lane_f32(k4, 2);
-				kt[(d + 3) * KEY_BLOCK + j] = vgetq_lane_f32(k4, 3);
+				float32x4_t r[4];
+				for (size_t l = 0; l < 4; l++)
+					r[l] = j + l < nb
+					               ? ld_kv(a->k, a->kv_f16,
+					                       (j0 + j + l) * a->ldk + kvh * hd + d)
+					               : vdupq_n_f32(0.0f);
+				const float64x2_t t0 =
+				        vreinterpretq_f64_f32(vtrn1q_f32(r[0], r[1]));
+				const float64x2_t t1 =
+				        vreinterpretq_f64_f32(vtrn2q_f32(r[0], r[1]));
+				const float64x2_t t2 =
+				        vreinterpretq_f64_f32(vtrn1q_f32(r[2], r[3]));
+				const float64x2_t t3 =
+				        vreinterpretq_f64_f32(vtrn2q_f32(r[2], r[3]));
+				float *kd = kt + d * KEY_BLOCK + j;
+				vst1q_f32(kd, vreinterpretq_f32_f64(vtrn1q_f64(t0, t2)));
+				vst1q_f32(kd + KEY_BLOCK,
+				          vreinterpretq_f32_f64(vtrn1q_f64(t1, t3)));
+				vst1q_f32(kd + 2 * KEY_BLOCK,
+				          vreinterpretq_f32_f64(vtrn2q_f64(t0, t2)));
+				vst1q_f32(kd + 3 * KEY_BLOCK,
+				          vreinterpretq_f32_f64(vtrn2q_f64(t1, t3)));
 			}
 		/* scores: four keys per vector, every kt load used by all the tile's queries */
 		for (size_t j = 0; j < nb4; j += 4) {
@@ -152,8 +166,12 @@ static void attn_tile(const struct fvl_attn_args *a, size_t h, size_t i0, size_t
 		 * weigh 0 */
 		for (size_t i = 0; i < qn; i++) {
 			const size_t lim = nk[i] > j0 ? (nk[i] - j0 < nb ? nk[i] - j0 : nb) : 0;
-			float bmx = -INFINITY;
-			for (size_t j = 0; j < lim; j++)
+			float32x4_t bm4 = vdupq_n_f32(-INFINITY);
+			size_t j = 0;
+			for (; j + 4 <= lim; j += 4)
+				bm4 = vmaxq_f32(bm4, vld1q_f32(s[i] + j));
+			float bmx = vmaxvq_f32(bm4);
+			for (; j < lim; j++)
 				bmx = s[i][j] > bmx ? s[i][j] : bmx;
 			const float nmx = bmx > mx[i] ? bmx : mx[i];
 			const float corr = mx[i] == nmx ? 1.0f : expf(mx[i] - nmx);
@@ -163,16 +181,21 @@ static void attn_tile(const struct fvl_attn_args *a, size_t h, size_t i0, size_t
 				for (size_t d = 0; d < hd; d += 4)
 					vst1q_f32(acc[i] + d,
 					          vmulq_n_f32(vld1q_f32(acc[i] + d), corr));
-			size_t j = 0;
-			for (; j + 4 <= lim; j += 4)
-				vst1q_f32(s[i] + j, fvl_exp_f32x4(vsubq_f32(vld1q_f32(s[i] + j),
-				                                            vdupq_n_f32(nmx))));
-			for (; j < lim; j++)
+			float32x4_t sm4 = vdupq_n_f32(0.0f);
+			for (j = 0; j + 4 <= lim; j += 4) {
+				const float32x4_t e = fvl_exp_f32x4(
+				        vsubq_f32(vld1q_f32(s[i] + j), vdupq_n_f32(nmx)));
+				vst1q_f32(s[i] + j, e);
+				sm4 = vaddq_f32(sm4, e);
+			}
+			float bsum = vaddvq_f32(sm4);
+			for (; j < lim; j++) {
 				s[i][j] = expf(s[i][j] - nmx);
+				bsum += s[i][j];
+			}
 			for (; j < nb4; j++)
 				s[i][j] = 0.0f;
-			for (j = 0; j < lim; j++)
-				sum[i] += s[i][j];
+			sum[i] += bsum;
 		}
 		for (size_t i = qn; i < Q_TILE; i++)
 			for (size_t j = 0; j < nb4; j++)
