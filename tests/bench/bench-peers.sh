@@ -98,7 +98,7 @@ llama_tps() { # MODEL: "prefill-tok/s decode-tok/s" (llama-bench's pp and tg tes
       { gsub(/"/, "") }
       $col["n_prompt"] > 0 && $col["n_gen"] == 0 { pp = $col["avg_ts"] }
       $col["n_gen"] > 0 && $col["n_prompt"] == 0 { tg = $col["avg_ts"] }
-      END { printf "%s %s\n", pp, tg }'
+      END { printf "%.1f %.2f\n", pp, tg }'
 }
 
 host_stage() {
