@@ -68,7 +68,7 @@ static enum fvl_status zip_open(struct zip *z)
 		if (eocd < 20 || rd32(m + eocd - 20) != 0x07064b50u)
 			return zip_bad(z, "zip64 locator missing");
 		uint64_t rec = rd64(m + eocd - 20 + 8);
-		if (rec > size - 56 || rd32(m + rec) != 0x06064b50u)
+		if (size < 56 || rec > size - 56 || rd32(m + rec) != 0x06064b50u)
 			return zip_bad(z, "zip64 end record missing");
 		n = rd64(m + rec + 32);
 		cd_size = rd64(m + rec + 40);
@@ -122,7 +122,8 @@ static enum fvl_status zip_open(struct zip *z)
 			        "(method %u); torch.save writes stored entries, re-save the "
 			        "checkpoint or convert it to safetensors",
 			        z->f->path, (int)nlen, e->name, method);
-		if (csize != usize || loff > size - 30 || rd32(m + loff) != 0x04034b50u)
+		if (csize != usize || size < 30 || loff > size - 30 ||
+		    rd32(m + loff) != 0x04034b50u)
 			return zip_bad(z, "bad local header");
 		uint64_t data = loff + 30 + rd16(m + loff + 26) + rd16(m + loff + 28);
 		if (data > size || csize > size - data)

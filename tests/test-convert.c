@@ -1071,6 +1071,15 @@ static void test_bin_with_unexpected_pickle_content(void)
 	static const char junk[] = "PK\x03\x04 garbage";
 	T_ASSERT(write_file(bin, junk, sizeof(junk) - 1), "write");
 	T_FAILS(dir, FVL_STATUS_BAD_FILE, "not a readable PyTorch zip checkpoint");
+	/* found by fuzz-ckpt: 50 bytes whose end record asks for zip64 and whose locator points
+	 * past the end (the bound was computed as size - 56, which wrapped below 56 bytes) */
+	static const uint8_t zip64[50] = {
+	        0x06, 0x07, 0x50, 0x4b, 0x06, 0x07, 0x00, 0x00, 0x61, 0x72, 0x63, 0x68, 0x61,
+	        0x2f, 0x69, 0x74, 0x65, 0x64, 0x76, 0x61, 0x2f, 0x30, 0x50, 0x4b, 0x05, 0x06,
+	        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	        0xff, 0xff, 0xff, 0xff, 0x40, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00};
+	T_ASSERT(write_file(bin, (const char *)zip64, sizeof(zip64)), "write");
+	T_FAILS(dir, FVL_STATUS_BAD_FILE, "zip64 end record missing");
 }
 
 static void test_output_path_not_writable(void)
