@@ -84,9 +84,7 @@ static void attn_tile(const struct fvl_attn_args *a, size_t h, size_t i0, size_t
 		}
 		mx[i] = -INFINITY, sum[i] = 0.0f, nk[i] = 0;
 		if (i < qn) {
-			nk[i] = a->n_kv;
-			if (a->causal && a->q_pos0 + i0 + i + 1 < nk[i])
-				nk[i] = a->q_pos0 + i0 + i + 1;
+			nk[i] = fvl_attn_keys(a, i0 + i);
 			nk_max = nk[i] > nk_max ? nk[i] : nk_max;
 		}
 	}
@@ -188,9 +186,7 @@ static void attn_rows(const struct fvl_attn_args *a)
 		const size_t kvh = h / group;
 		for (size_t i = 0; i < a->n_q; i++) {
 			const float *q = a->q + i * a->ldq + h * hd;
-			size_t nk = a->n_kv;
-			if (a->causal && a->q_pos0 + i + 1 < nk)
-				nk = a->q_pos0 + i + 1;
+			const size_t nk = fvl_attn_keys(a, i);
 			for (size_t d = 0; d < nv; d++) {
 				qv[d] = _mm256_mul_ps(_mm256_loadu_ps(q + 8 * d),
 				                      _mm256_set1_ps(a->scale));

@@ -16,6 +16,14 @@ static inline float32x4_t ld_kv(const void *p, bool f16, size_t i)
 	return f16 ? fvl_load_f16x4((const uint16_t *)p + i) : vld1q_f32((const float *)p + i);
 }
 
+/* Rows j .. j + 3 of p (ld apart) from value `at`, 4 values each; rows from nb on are zeros. */
+static inline void
+ld_kv_rows4(const void *p, bool f16, size_t at, size_t ld, size_t j, size_t nb, float32x4_t r[4])
+{
+	for (size_t l = 0; l < 4; l++)
+		r[l] = j + l < nb ? ld_kv(p, f16, at + (j + l) * ld) : vdupq_n_f32(0.0f);
+}
+
 static inline float el_kv(const void *p, bool f16, size_t i)
 {
 	return f16 ? fvl_fp16_to_fp32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
@@ -29,9 +37,7 @@ static void attn_rows(const struct fvl_attn_args *a)
 		const size_t kvh = h / group;
 		for (size_t i = 0; i < a->n_q; i++) {
 			const float *q = a->q + i * a->ldq + h * hd;
-			size_t nk = a->n_kv;
-			if (a->causal && a->q_pos0 + i + 1 < nk)
-				nk = a->q_pos0 + i + 1;
+			const size_t nk = fvl_attn_keys(a, i);
 			float mx = -INFINITY, sum = 0.0f;
 			for (size_t d = 0; d < hd; d++)
 				acc[d] = 0.0f;
@@ -107,9 +113,7 @@ static void attn_tile(const struct fvl_attn_args *a, size_t h, size_t i0, size_t
 		}
 		mx[i] = -INFINITY, sum[i] = 0.0f;
 		if (i < qn) {
-			nk[i] = a->n_kv;
-			if (a->causal && a->q_pos0 + i0 + i + 1 < nk[i])
-				nk[i] = a->q_pos0 + i0 + i + 1;
+			nk[i] = fvl_attn_keys(a, i0 + i);
 			nk_max = nk[i] > nk_max ? nk[i] : nk_max;
 		}
 	}
@@ -119,11 +123,8 @@ static void attn_tile(const struct fvl_attn_args *a, size_t h, size_t i0, size_t
 		for (size_t j = 0; j < nb4; j += 4) /* transpose (and widen f16) the block's keys */
 			for (size_t d = 0; d < hd; d += 4) {
 				float32x4_t r[4];
-				for (size_t l = 0; l < 4; l++)
-					r[l] = j + l < nb
-					               ? ld_kv(a->k, a->kv_f16,
-					                       (j0 + j + l) * a->ldk + kvh * hd + d)
-					               : vdupq_n_f32(0.0f);
+				ld_kv_rows4(a->k, a->kv_f16, j0 * a->ldk + kvh * hd + d, a->ldk, j,
+				            nb, r);
 				const float64x2_t t0 =
 				        vreinterpretq_f64_f32(vtrn1q_f32(r[0], r[1]));
 				const float64x2_t t1 =
@@ -207,11 +208,8 @@ static void attn_tile(const struct fvl_attn_args *a, size_t h, size_t i0, size_t
 				ac[i] = vld1q_f32(acc[i] + d);
 			for (size_t j = 0; j < nb4; j += 4) {
 				float32x4_t v[4];
-				for (size_t l = 0; l < 4; l++)
-					v[l] = j + l < nb
-					               ? ld_kv(a->v, a->kv_f16,
-					                       (j0 + j + l) * a->ldv + kvh * hd + d)
-					               : vdupq_n_f32(0.0f);
+				ld_kv_rows4(a->v, a->kv_f16, j0 * a->ldv + kvh * hd + d, a->ldv, j,
+				            nb, v);
 				for (size_t i = 0; i < Q_TILE; i++) {
 					const float32x4_t p = vld1q_f32(s[i] + j);
 					ac[i] = vfmaq_laneq_f32(ac[i], v[0], p, 0);

@@ -280,6 +280,12 @@ struct fvl_attn_args {
 	size_t head0, head1; /* heads [head0, head1) (for splitting across threads) */
 };
 typedef void (*fvl_attn_fn)(const struct fvl_attn_args *a);
+/* The keys query i of the call sees: all n_kv, or (causal) those up to its position. */
+static inline size_t fvl_attn_keys(const struct fvl_attn_args *a, size_t i)
+{
+	const size_t upto = a->q_pos0 + i + 1;
+	return a->causal && upto < a->n_kv ? upto : a->n_kv;
+}
 void fvl_attn__scalar(const struct fvl_attn_args *a);
 void fvl_attn__neon(const struct fvl_attn_args *a);
 void fvl_attn__avx2(const struct fvl_attn_args *a); /* x86-64 hosts; small cases: __neon */

@@ -20,9 +20,7 @@ void fvl_attn__scalar(const struct fvl_attn_args *a)
 		const size_t kvh = h / group;
 		for (size_t i = 0; i < a->n_q; i++) {
 			const float *q = a->q + i * a->ldq + h * hd;
-			size_t nk = a->n_kv;
-			if (a->causal && a->q_pos0 + i + 1 < nk)
-				nk = a->q_pos0 + i + 1;
+			const size_t nk = fvl_attn_keys(a, i);
 			float mx = -INFINITY, sum = 0.0f;
 			for (size_t j = 0; j < nk; j++) {
 				float s = 0.0f;
