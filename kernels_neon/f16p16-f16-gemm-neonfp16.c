@@ -20,64 +20,104 @@
 #define FMUL_LANE(acc, w, x, L)                                                                    \
 	__asm__("fmul %0.8h, %1.8h, %2.h[" #L "]" : "=w"(acc) : "w"(w), "x"(x))
 
-/* One k step (lane L of the 8 activations in xv) for MR rows against the panel's 16 columns at
- * w: the first step of a flush interval multiplies, the others accumulate. */
-#define STEP(L, OP)                                                                                \
-	{                                                                                          \
-		const float16x8x2_t wv = vld1q_f16_x2(w + (e + L) * FVL_F16P16_COLS);              \
+/* One k step (lane L of the 8 activations in xv, k = E + L) for mr rows against the panel's 16
+ * columns at w: the first step of a flush interval multiplies, the others accumulate. Two q
+ * loads rather than vld1q_f16_x2, so they fold into an ldp with an immediate offset. */
+#define STEP(E, L, OP)                                                                             \
+	do {                                                                                       \
+		const __fp16 *wl = w + ((E) + L) * FVL_F16P16_COLS;                                \
+		const float16x8_t w0 = vld1q_f16(wl), w1 = vld1q_f16(wl + 8);                      \
 		for (size_t i = 0; i < mr; i++) {                                                  \
-			OP(h[i][0], wv.val[0], xv[i], L);                                          \
-			OP(h[i][1], wv.val[1], xv[i], L);                                          \
+			OP(h[i][0], w0, xv[i], L);                                                 \
+			OP(h[i][1], w1, xv[i], L);                                                 \
 		}                                                                                  \
-	}
+	} while (0)
+
+/* 8 k steps from k = E of a flush interval, OP0 for the first. */
+#define STEP8(E, OP0)                                                                              \
+	do {                                                                                       \
+		for (size_t i = 0; i < mr; i++)                                                    \
+			xv[i] = vld1q_f16(x[i] + (E));                                             \
+		STEP(E, 0, OP0);                                                                   \
+		STEP(E, 1, FMLA_LANE);                                                             \
+		STEP(E, 2, FMLA_LANE);                                                             \
+		STEP(E, 3, FMLA_LANE);                                                             \
+		STEP(E, 4, FMLA_LANE);                                                             \
+		STEP(E, 5, FMLA_LANE);                                                             \
+		STEP(E, 6, FMLA_LANE);                                                             \
+		STEP(E, 7, FMLA_LANE);                                                             \
+	} while (0)
+
+/* The f16 sums of a flush interval into the f32 accumulators. */
+#define FLUSH_ROWS()                                                                               \
+	do {                                                                                       \
+		for (size_t i = 0; i < mr; i++) {                                                  \
+			f[i][0] = vaddq_f32(f[i][0], vcvt_f32_f16(vget_low_f16(h[i][0])));         \
+			f[i][1] = vaddq_f32(f[i][1], vcvt_high_f32_f16(h[i][0]));                  \
+			f[i][2] = vaddq_f32(f[i][2], vcvt_f32_f16(vget_low_f16(h[i][1])));         \
+			f[i][3] = vaddq_f32(f[i][3], vcvt_high_f32_f16(h[i][1]));                  \
+		}                                                                                  \
+	} while (0)
 
 /* mr (1..4, a constant after inlining) activation rows against one panel of 16 columns: f16
  * accumulators h (2 per row) summed over FLUSH values of k, then added into f32 accumulators f
- * (4 per row, all in registers). */
+ * (4 per row, all in registers). Whole flush intervals are unrolled (constant offsets, one
+ * pointer step per 32 values of k); the last, shorter one goes 8 at a time. */
 static inline __attribute__((always_inline)) void
-tile(size_t k, size_t nr, const __fp16 *w, const float *bias, size_t mr, const uint16_t *xh,
+tile(size_t k, size_t nr, const __fp16 *wp, const float *bias, size_t mr, const uint16_t *xh,
      size_t kp, const float *xs, float *y, size_t ldy)
 {
 	float16x8_t h[4][2], xv[4];
 	float32x4_t f[4][4];
-	for (size_t i = 0; i < mr; i++)
+	const __fp16 *x[4];
+	for (size_t i = 0; i < mr; i++) {
+		x[i] = (const __fp16 *)(xh + i * kp);
 		for (size_t c = 0; c < 4; c++)
 			f[i][c] = vdupq_n_f32(0.0f);
-	const size_t k8 = k & ~(size_t)7;
-	for (size_t e0 = 0; e0 < k8; e0 += FLUSH) {
-		const size_t e1 = e0 + FLUSH < k8 ? e0 + FLUSH : k8;
-		size_t e = e0;
-		for (size_t i = 0; i < mr; i++)
-			xv[i] = vld1q_f16((const __fp16 *)(xh + i * kp + e));
-		/* clang-format off */
-		STEP(0, FMUL_LANE) STEP(1, FMLA_LANE) STEP(2, FMLA_LANE) STEP(3, FMLA_LANE)
-		STEP(4, FMLA_LANE) STEP(5, FMLA_LANE) STEP(6, FMLA_LANE) STEP(7, FMLA_LANE)
-		        /* clang-format on */
-		        for (e = e0 + 8; e < e1; e += 8)
-		{
-			for (size_t i = 0; i < mr; i++)
-				xv[i] = vld1q_f16((const __fp16 *)(xh + i * kp + e));
-			/* clang-format off */
-			STEP(0, FMLA_LANE) STEP(1, FMLA_LANE) STEP(2, FMLA_LANE) STEP(3, FMLA_LANE)
-			STEP(4, FMLA_LANE) STEP(5, FMLA_LANE) STEP(6, FMLA_LANE) STEP(7, FMLA_LANE)
-			/* clang-format on */
-		}
-		for (size_t i = 0; i < mr; i++) {
-			f[i][0] = vaddq_f32(f[i][0], vcvt_f32_f16(vget_low_f16(h[i][0])));
-			f[i][1] = vaddq_f32(f[i][1], vcvt_high_f32_f16(h[i][0]));
-			f[i][2] = vaddq_f32(f[i][2], vcvt_f32_f16(vget_low_f16(h[i][1])));
-			f[i][3] = vaddq_f32(f[i][3], vcvt_high_f32_f16(h[i][1]));
-		}
 	}
+	const size_t k8 = k & ~(size_t)7;
+	const __fp16 *w = wp;
+	size_t e0 = 0;
+	for (; e0 + FLUSH <= k8; e0 += FLUSH) {
+		STEP8(0, FMUL_LANE);
+		STEP8(8, FMLA_LANE);
+		STEP8(16, FMLA_LANE);
+		STEP8(24, FMLA_LANE);
+		FLUSH_ROWS();
+		w += FLUSH * FVL_F16P16_COLS;
+		for (size_t i = 0; i < mr; i++)
+			x[i] += FLUSH;
+	}
+	if (e0 < k8) {
+		STEP8(0, FMUL_LANE);
+		for (size_t e = 8; e < k8 - e0; e += 8) {
+			w += 8 * FVL_F16P16_COLS;
+			for (size_t i = 0; i < mr; i++)
+				x[i] += 8;
+			STEP8(0, FMLA_LANE);
+		}
+		FLUSH_ROWS();
+	}
+	w = wp;
 	for (size_t i = 0; i < mr; i++) {
+		if (nr == FVL_F16P16_COLS && k8 == k) { /* a full panel: the same mul, then add */
+			const float32x4_t s = vdupq_n_f32(xs[i]);
+			for (size_t c = 0; c < 4; c++) {
+				float32x4_t v = vmulq_f32(f[i][c], s);
+				if (bias)
+					v = vaddq_f32(v, vld1q_f32(bias + 4 * c));
+				vst1q_f32(y + i * ldy + 4 * c, v);
+			}
+			continue;
+		}
 		float t[FVL_F16P16_COLS];
 		for (size_t c = 0; c < 4; c++)
 			vst1q_f32(t + 4 * c, f[i][c]);
-		const __fp16 *x = (const __fp16 *)(xh + i * kp);
+		const __fp16 *xr = (const __fp16 *)(xh + i * kp);
 		for (size_t c = 0; c < nr; c++) {
 			float v = t[c];
 			for (size_t e = k8; e < k; e++) /* k % 8 tail, in f32 */
-				v += (float)w[e * FVL_F16P16_COLS + c] * (float)x[e];
+				v += (float)w[e * FVL_F16P16_COLS + c] * (float)xr[e];
 			y[i * ldy + c] = v * xs[i] + (bias ? bias[c] : 0.0f);
 		}
 	}

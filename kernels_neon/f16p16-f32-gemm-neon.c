@@ -54,6 +54,16 @@ static inline void store_row(size_t k, size_t e, size_t nr, const uint16_t *wp, 
                              const float *x, float *y, float32x4_t a0, float32x4_t a1,
                              float32x4_t a2, float32x4_t a3)
 {
+	if (nr == FVL_F16P16_COLS && e == k) { /* a full panel */
+		if (bias) {
+			a0 = vaddq_f32(a0, vld1q_f32(bias)),
+			a1 = vaddq_f32(a1, vld1q_f32(bias + 4));
+			a2 = vaddq_f32(a2, vld1q_f32(bias + 8)),
+			a3 = vaddq_f32(a3, vld1q_f32(bias + 12));
+		}
+		vst1q_f32(y, a0), vst1q_f32(y + 4, a1), vst1q_f32(y + 8, a2), vst1q_f32(y + 12, a3);
+		return;
+	}
 	float t[FVL_F16P16_COLS];
 	vst1q_f32(t, a0), vst1q_f32(t + 4, a1), vst1q_f32(t + 8, a2), vst1q_f32(t + 12, a3);
 	for (size_t c = 0; c < nr; c++) {

@@ -385,14 +385,16 @@ static void test_f16_panel_gemm_variants_match_the_twin(void)
 		fill(&r, x, m * (kk + 3), 1.0f);
 		fill(&r, b, n, 1.0f);
 		fvl_pack_f16p16(wh, n, kk, wp);
-		fvl_f16_f32_gemm__scalar(kk, n, wh, b, m, x, kk + 3, y0, n + 2);
-		fvl_f16p16_f32_gemm__scalar(kk, n, wp, b, m, x, kk + 3, y1, n + 2);
+		const float *bb =
+		        c % 2 ? b : NULL; /* with and without bias, full and partial panels */
+		fvl_f16_f32_gemm__scalar(kk, n, wh, bb, m, x, kk + 3, y0, n + 2);
+		fvl_f16p16_f32_gemm__scalar(kk, n, wp, bb, m, x, kk + 3, y1, n + 2);
 		for (size_t i = 0; i < m; i++)
 			T_ASSERT(memcmp(y0 + i * (n + 2), y1 + i * (n + 2), n * 4) == 0,
 			         "panel twin differs from the row-major twin: m=%zu n=%zu k=%zu", m,
 			         n, kk);
 		for (int v = 1; v < nv; v++) {
-			k[v].f16p16_f32_gemm(kk, n, wp, b, m, x, kk + 3, y1, n + 2);
+			k[v].f16p16_f32_gemm(kk, n, wp, bb, m, x, kk + 3, y1, n + 2);
 			for (size_t i = 0; i < m; i++) {
 				double e = rel_err(y1 + i * (n + 2), y0 + i * (n + 2), n,
 				                   sqrt((double)kk));
@@ -409,7 +411,8 @@ static void test_f16_panel_gemm_variants_match_the_twin(void)
 		free(wh);
 		free(wp);
 	}
-	t_note("f16 panel GEMM (f32 arithmetic): worst error %.2g (relative to sqrt(k)), strided",
+	t_note("f16 panel GEMM (f32 arithmetic): worst error %.2g (relative to sqrt(k)), strided, "
+	       "with and without bias",
 	       worst);
 }
 
