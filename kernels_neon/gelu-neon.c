@@ -1,4 +1,4 @@
-/* gelu-neon.c — exact (erf) GELU with NEON, erf by Abramowitz-Stegun 7.1.26. */
+/* gelu-neon.c — exact (erf) GELU with NEON, erf by the rational approximation of neon-math.h. */
 #include "elementwise-neon.h"
 
 void fvl_gelu__neon(size_t n, const float *x, float *y)

@@ -615,6 +615,31 @@ static void test_elementwise_variants_match_the_twin(void)
 	       w_silu, w_soft, w_norm);
 }
 
+/* GELU over a dense grid of [-10, 10], the clamp at |x| / sqrt(2) = 4.1 and the far tails:
+ * within 1.5e-6 of the twin (libm's erff), absolute below |y| = 1, relative above. */
+static void test_gelu_variants_are_accurate_everywhere(void)
+{
+	enum { N = 20003 };
+	struct fvl_kernels k[FVL_ISA_N];
+	int nv = variants(k);
+	static float x[N], y0[N], y1[N];
+	for (size_t i = 0; i < N - 3; i++)
+		x[i] = -10.0f + 20.0f * (float)i / (float)(N - 4);
+	x[N - 3] = -4.1f * 1.41421356f, x[N - 2] = -1e30f, x[N - 1] = 1e30f;
+	fvl_gelu__scalar(N, x, y0);
+	double worst = 0;
+	for (int v = 1; v < nv; v++) {
+		k[v].gelu(N, x, y1);
+		for (size_t i = 0; i < N; i++) {
+			const double e = fabs((double)y1[i] - y0[i]) / fmax(1.0, fabs(y0[i]));
+			worst = e > worst ? e : worst;
+			T_ASSERT(e < 1.5e-6, "%s: gelu(%g) = %.9g, twin %.9g",
+			         fvl_kernel_name(&k[v], "gelu"), x[i], y1[i], y0[i]);
+		}
+	}
+	t_note("gelu: worst error %.2g on [-10, 10] and the tails", worst);
+}
+
 static void test_rope_and_dwconv_variants_match_the_twin(void)
 {
 	struct fvl_kernels k[FVL_ISA_N];
@@ -820,6 +845,7 @@ void suite_kernels(void)
 	T_RUN(test_f16_act_variants_are_bit_exact);
 	T_RUN(test_hgemm_matches_the_twin);
 	T_RUN(test_elementwise_variants_match_the_twin);
+	T_RUN(test_gelu_variants_are_accurate_everywhere);
 	T_RUN(test_rope_and_dwconv_variants_match_the_twin);
 	T_RUN(test_attention_variants_match_the_twin);
 }
