@@ -195,6 +195,62 @@ static void check_qgemm(enum fvl_wtype type, enum fvl_isa isa)
 	       quick() ? " (FVL_TEST_QUICK: the largest skipped)" : "");
 }
 
+/* The x4 packing against its definition (kernels.h), byte by byte: chunk c of row r at bytes
+ * 16c + 4r of its group's block, Q4_0 bytes XORed with 0x88, the last group padded with zero
+ * scales and zero bytes (for Q4_0 nibbles 8 ^ 8, which decode to 0); n from 1 to 13 (whole and
+ * padded groups), 1 and 3 blocks per row. */
+static void test_x4_packing_matches_its_definition(void)
+{
+	struct rng r = {23};
+	for (int q4 = 0; q4 < 2; q4++)
+		for (size_t n = 1; n <= 13; n++)
+			for (size_t nb = 1; nb <= 3; nb += 2) {
+				const size_t k = 32 * nb, sb = q4 ? 18 : 34, qb = q4 ? 16 : 32;
+				const size_t gb = q4 ? 72 : 136, groups = (n + 3) / 4;
+				uint8_t *src = malloc(n * nb * sb), *dst = malloc(groups * nb * gb);
+				T_ASSERT(src && dst, "oom");
+				for (size_t i = 0; i < n * nb * sb; i++)
+					src[i] = (uint8_t)(rng_f32(&r) * 256.0f);
+				const enum fvl_wtype t = q4 ? FVL_WTYPE_Q4_0 : FVL_WTYPE_Q8_0;
+				T_ASSERT(fvl_pack_x4_size(t, n, k) == groups * nb * gb, "size");
+				memset(dst, 0x5a, groups * nb * gb);
+				if (q4)
+					fvl_pack_q4_0x4((const void *)src, n, k, (void *)dst);
+				else
+					fvl_pack_q8_0x4((const void *)src, n, k, (void *)dst);
+				for (size_t row = 0; row < 4 * groups; row++)
+					for (size_t b = 0; b < nb; b++) {
+						const uint8_t *blk = dst +
+						                     ((row / 4) * nb + b) * gb,
+						              *sblk = src + (row * nb + b) * sb;
+						const size_t rr = row % 4;
+						uint16_t d, want_d = 0;
+						memcpy(&d, blk + 2 * rr, 2);
+						if (row < n)
+							memcpy(&want_d, sblk, 2);
+						T_ASSERT(d == want_d,
+						         "%s n=%zu row %zu block %zu: scale",
+						         q4 ? "q4_0" : "q8_0", n, row, b);
+						for (size_t e = 0; e < qb; e++) {
+							const uint8_t got = blk[8 + 16 * (e / 4) +
+							                        4 * rr + e % 4];
+							uint8_t want =
+							        0; /* padding (Q4_0: 8 ^ 8, value 0) */
+							if (row < n)
+								want = sblk[2 + e] ^
+								       (q4 ? 0x88 : 0);
+							T_ASSERT(got == want,
+							         "%s n=%zu row %zu block %zu byte "
+							         "%zu: %u, want %u",
+							         q4 ? "q4_0" : "q8_0", n, row, b, e,
+							         got, want);
+						}
+					}
+				free(src);
+				free(dst);
+			}
+}
+
 static void test_q4_0_gemm_baseline_matches_the_twin(void)
 {
 	check_qgemm(FVL_WTYPE_Q4_0, FVL_ISA_BASELINE);
@@ -827,6 +883,7 @@ void suite_kernels(void)
 {
 	T_RUN(test_xnnpack_linear_matches_the_twin);
 	T_RUN(test_q8_quant_variants_are_bit_exact);
+	T_RUN(test_x4_packing_matches_its_definition);
 	T_RUN(test_q4_0_gemm_baseline_matches_the_twin);
 	T_RUN(test_q4_0_gemm_dotprod_matches_the_twin);
 	T_RUN(test_q4_0_gemm_i8mm_matches_the_twin);
