@@ -20,24 +20,39 @@
 #define FMUL_LANE(acc, w, x, L)                                                                    \
 	__asm__("fmul %0.8h, %1.8h, %2.h[" #L "]" : "=w"(acc) : "w"(w), "x"(x))
 
-/* One k step (lane L of the 8 activations in xv, k = E + L) for mr rows against the panel's 16
- * columns at w: the first step of a flush interval multiplies, the others accumulate. Two q
- * loads rather than vld1q_f16_x2, so they fold into an ldp with an immediate offset. */
+/* Per activation row I (0..3, used when I < mr): f16 accumulators hI0, hI1 (16 columns) summed
+ * over FLUSH values of k, f32 accumulators fI0..fI3, activations xvI (8 values of k) loaded from
+ * xI. Named, not arrays: GCC kept arrays of them on the stack, storing them at every flush. */
+#define ROW_OP(I, OP, L)                                                                           \
+	if (mr > I) {                                                                              \
+		OP(h##I##0, w0, xv##I, L);                                                         \
+		OP(h##I##1, w1, xv##I, L);                                                         \
+	}
+
+/* One k step (lane L of the activations, k = E + L) for the rows against the panel's 16 columns
+ * at w: the first step of a flush interval multiplies, the others accumulate. Two q loads rather
+ * than vld1q_f16_x2, so they fold into an ldp with an immediate offset. */
 #define STEP(E, L, OP)                                                                             \
 	do {                                                                                       \
 		const __fp16 *wl = w + ((E) + L) * FVL_F16P16_COLS;                                \
 		const float16x8_t w0 = vld1q_f16(wl), w1 = vld1q_f16(wl + 8);                      \
-		for (size_t i = 0; i < mr; i++) {                                                  \
-			OP(h[i][0], w0, xv[i], L);                                                 \
-			OP(h[i][1], w1, xv[i], L);                                                 \
-		}                                                                                  \
+		ROW_OP(0, OP, L)                                                                   \
+		ROW_OP(1, OP, L)                                                                   \
+		ROW_OP(2, OP, L)                                                                   \
+		ROW_OP(3, OP, L)                                                                   \
 	} while (0)
+
+#define LOAD_X(I, E)                                                                               \
+	if (mr > I)                                                                                \
+		xv##I = vld1q_f16(x##I + (E));
 
 /* 8 k steps from k = E of a flush interval, OP0 for the first. */
 #define STEP8(E, OP0)                                                                              \
 	do {                                                                                       \
-		for (size_t i = 0; i < mr; i++)                                                    \
-			xv[i] = vld1q_f16(x[i] + (E));                                             \
+		LOAD_X(0, E)                                                                       \
+		LOAD_X(1, E)                                                                       \
+		LOAD_X(2, E)                                                                       \
+		LOAD_X(3, E)                                                                       \
 		STEP(E, 0, OP0);                                                                   \
 		STEP(E, 1, FMLA_LANE);                                                             \
 		STEP(E, 2, FMLA_LANE);                                                             \
@@ -48,33 +63,62 @@
 		STEP(E, 7, FMLA_LANE);                                                             \
 	} while (0)
 
-/* The f16 sums of a flush interval into the f32 accumulators. */
+/* Row I's f16 sums of a flush interval into its f32 accumulators. */
+#define FLUSH_ROW(I)                                                                               \
+	if (mr > I) {                                                                              \
+		f##I##0 = vaddq_f32(f##I##0, vcvt_f32_f16(vget_low_f16(h##I##0)));                 \
+		f##I##1 = vaddq_f32(f##I##1, vcvt_high_f32_f16(h##I##0));                          \
+		f##I##2 = vaddq_f32(f##I##2, vcvt_f32_f16(vget_low_f16(h##I##1)));                 \
+		f##I##3 = vaddq_f32(f##I##3, vcvt_high_f32_f16(h##I##1));                          \
+	}
 #define FLUSH_ROWS()                                                                               \
 	do {                                                                                       \
-		for (size_t i = 0; i < mr; i++) {                                                  \
-			f[i][0] = vaddq_f32(f[i][0], vcvt_f32_f16(vget_low_f16(h[i][0])));         \
-			f[i][1] = vaddq_f32(f[i][1], vcvt_high_f32_f16(h[i][0]));                  \
-			f[i][2] = vaddq_f32(f[i][2], vcvt_f32_f16(vget_low_f16(h[i][1])));         \
-			f[i][3] = vaddq_f32(f[i][3], vcvt_high_f32_f16(h[i][1]));                  \
-		}                                                                                  \
+		FLUSH_ROW(0)                                                                       \
+		FLUSH_ROW(1)                                                                       \
+		FLUSH_ROW(2)                                                                       \
+		FLUSH_ROW(3)                                                                       \
 	} while (0)
 
-/* mr (1..4, a constant after inlining) activation rows against one panel of 16 columns: f16
- * accumulators h (2 per row) summed over FLUSH values of k, then added into f32 accumulators f
- * (4 per row, all in registers). Whole flush intervals are unrolled (constant offsets, one
- * pointer step per 32 values of k); the last, shorter one goes 8 at a time. */
+/* One row's 16 sums times the row's scale, plus bias, with the k % 8 tail in f32 (x: the row's
+ * activations, w: the panel). */
+static inline __attribute__((always_inline)) void
+store_row(size_t k, size_t k8, size_t nr, const __fp16 *w, const float *bias, const __fp16 *x,
+          float xs, float *y, float32x4_t f0, float32x4_t f1, float32x4_t f2, float32x4_t f3)
+{
+	if (nr == FVL_F16P16_COLS && k8 == k) { /* a full panel: the same mul, then add */
+		const float32x4_t s = vdupq_n_f32(xs), v[4] = {f0, f1, f2, f3};
+		for (size_t c = 0; c < 4; c++) {
+			float32x4_t o = vmulq_f32(v[c], s);
+			if (bias)
+				o = vaddq_f32(o, vld1q_f32(bias + 4 * c));
+			vst1q_f32(y + 4 * c, o);
+		}
+		return;
+	}
+	float t[FVL_F16P16_COLS];
+	vst1q_f32(t, f0), vst1q_f32(t + 4, f1), vst1q_f32(t + 8, f2), vst1q_f32(t + 12, f3);
+	for (size_t c = 0; c < nr; c++) {
+		float v = t[c];
+		for (size_t e = k8; e < k; e++) /* k % 8 tail, in f32 */
+			v += (float)w[e * FVL_F16P16_COLS + c] * (float)x[e];
+		y[c] = v * xs + (bias ? bias[c] : 0.0f);
+	}
+}
+
+/* mr (1..4, a constant after inlining) activation rows against one panel of 16 columns. Whole
+ * flush intervals are unrolled (constant offsets, one pointer step per 32 values of k); the
+ * last, shorter one goes 8 at a time. */
 static inline __attribute__((always_inline)) void
 tile(size_t k, size_t nr, const __fp16 *wp, const float *bias, size_t mr, const uint16_t *xh,
      size_t kp, const float *xs, float *y, size_t ldy)
 {
-	float16x8_t h[4][2], xv[4];
-	float32x4_t f[4][4];
-	const __fp16 *x[4];
-	for (size_t i = 0; i < mr; i++) {
-		x[i] = (const __fp16 *)(xh + i * kp);
-		for (size_t c = 0; c < 4; c++)
-			f[i][c] = vdupq_n_f32(0.0f);
-	}
+	float16x8_t h00, h01, h10, h11, h20, h21, h30, h31, xv0, xv1, xv2, xv3;
+	float32x4_t f00 = vdupq_n_f32(0.0f), f01 = f00, f02 = f00, f03 = f00, f10 = f00, f11 = f00;
+	float32x4_t f12 = f00, f13 = f00, f20 = f00, f21 = f00, f22 = f00, f23 = f00, f30 = f00;
+	float32x4_t f31 = f00, f32 = f00, f33 = f00;
+	const __fp16 *const x0r = (const __fp16 *)xh, *const x1r = x0r + kp, *const x2r = x1r + kp,
+	                    *const x3r = x2r + kp;
+	const __fp16 *x0 = x0r, *x1 = x1r, *x2 = x2r, *x3 = x3r;
 	const size_t k8 = k & ~(size_t)7;
 	const __fp16 *w = wp;
 	size_t e0 = 0;
@@ -85,42 +129,24 @@ tile(size_t k, size_t nr, const __fp16 *wp, const float *bias, size_t mr, const 
 		STEP8(24, FMLA_LANE);
 		FLUSH_ROWS();
 		w += FLUSH * FVL_F16P16_COLS;
-		for (size_t i = 0; i < mr; i++)
-			x[i] += FLUSH;
+		x0 += FLUSH, x1 += FLUSH, x2 += FLUSH, x3 += FLUSH;
 	}
 	if (e0 < k8) {
 		STEP8(0, FMUL_LANE);
 		for (size_t e = 8; e < k8 - e0; e += 8) {
 			w += 8 * FVL_F16P16_COLS;
-			for (size_t i = 0; i < mr; i++)
-				x[i] += 8;
+			x0 += 8, x1 += 8, x2 += 8, x3 += 8;
 			STEP8(0, FMLA_LANE);
 		}
 		FLUSH_ROWS();
 	}
-	w = wp;
-	for (size_t i = 0; i < mr; i++) {
-		if (nr == FVL_F16P16_COLS && k8 == k) { /* a full panel: the same mul, then add */
-			const float32x4_t s = vdupq_n_f32(xs[i]);
-			for (size_t c = 0; c < 4; c++) {
-				float32x4_t v = vmulq_f32(f[i][c], s);
-				if (bias)
-					v = vaddq_f32(v, vld1q_f32(bias + 4 * c));
-				vst1q_f32(y + i * ldy + 4 * c, v);
-			}
-			continue;
-		}
-		float t[FVL_F16P16_COLS];
-		for (size_t c = 0; c < 4; c++)
-			vst1q_f32(t + 4 * c, f[i][c]);
-		const __fp16 *xr = (const __fp16 *)(xh + i * kp);
-		for (size_t c = 0; c < nr; c++) {
-			float v = t[c];
-			for (size_t e = k8; e < k; e++) /* k % 8 tail, in f32 */
-				v += (float)w[e * FVL_F16P16_COLS + c] * (float)xr[e];
-			y[i * ldy + c] = v * xs[i] + (bias ? bias[c] : 0.0f);
-		}
-	}
+	store_row(k, k8, nr, wp, bias, x0r, xs[0], y, f00, f01, f02, f03);
+	if (mr > 1)
+		store_row(k, k8, nr, wp, bias, x1r, xs[1], y + ldy, f10, f11, f12, f13);
+	if (mr > 2)
+		store_row(k, k8, nr, wp, bias, x2r, xs[2], y + 2 * ldy, f20, f21, f22, f23);
+	if (mr > 3)
+		store_row(k, k8, nr, wp, bias, x3r, xs[3], y + 3 * ldy, f30, f31, f32, f33);
 }
 
 /* constant row counts, so each tile's loops unroll */
