@@ -84,8 +84,7 @@ f32_gemm_tile(bool f16, size_t k, size_t nr, const void *w, size_t j0, const flo
 }
 
 /* mr input rows (a constant) x nr weight rows: 4 weight rows (every tile but the last of a
- * 32-row chunk) as a constant too, or the accumulators live on the stack and the weight loads
- * branch at every step of k. */
+ * 32-row chunk) as a constant too, so the weight loads do not test nr at every step of k. */
 static inline __attribute__((always_inline)) void
 f32_gemm_nr(bool f16, size_t k, size_t nr, const void *w, size_t j, const float *bias, size_t mr,
             const float *x, size_t ldx, float *y, size_t ldy)

@@ -2,6 +2,7 @@
  * sdot by lane computes four rows at once and four-row groups stream sequentially. Whole groups
  * of 4 rows go through NEON register transposes (SIMDe on other hosts); the padded last group
  * goes word by word. */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -22,11 +23,14 @@ size_t fvl_pack_x4_size(enum fvl_wtype type, size_t n, size_t k)
  * each chunk XORed with flip (Q4_0's nibbles are stored signed). One row of the last, padded
  * group; a row past n (sd == NULL) is padding: scale 0 and zero bytes (for Q4_0, nibbles 8 ^ 8:
  * both decode to 0). */
-static void put_row(uint16_t *d, uint8_t *qs, int r, const uint16_t *sd, const uint8_t *sqs,
-                    int chunks, uint32_t flip)
+static void put_row(uint8_t *d, uint8_t *qs, size_t r, const uint8_t *sd, const uint8_t *sqs,
+                    size_t chunks, uint32_t flip)
 {
-	d[r] = sd ? *sd : 0;
-	for (int c = 0; c < chunks; c++) {
+	uint16_t scale = 0;
+	if (sd)
+		memcpy(&scale, sd, 2);
+	memcpy(d + 2 * r, &scale, 2);
+	for (size_t c = 0; c < chunks; c++) {
 		uint32_t v = 0;
 		if (sd) {
 			memcpy(&v, sqs + 4 * c, 4);
@@ -36,8 +40,8 @@ static void put_row(uint16_t *d, uint8_t *qs, int r, const uint16_t *sd, const u
 	}
 }
 
-/* 16 bytes (4 chunks) at off of each of the 4 rows' quants s[r], each byte XORed with flip, to
- * the 64 bytes at qs with chunk c of row r at 16c + 4r: a 4 x 4 transpose of 32-bit words. */
+/* 16 bytes (4 chunks) at off of each of the 4 rows' quants s[r], Q4_0's bytes XORed with 0x88,
+ * to the 64 bytes at qs with chunk c of row r at 16c + 4r: a 4 x 4 transpose of 32-bit words. */
 static inline void put_chunks4(uint8_t *qs, const uint8_t *const s[4], size_t off, bool q4)
 {
 	uint32x4_t r[4];
@@ -57,53 +61,55 @@ static inline void put_chunks4(uint8_t *qs, const uint8_t *const s[4], size_t of
 	vst1q_u8(qs + 48, vreinterpretq_u8_u64(vzip2q_u64(t1, t3)));
 }
 
+/* Both block types: a fp16 scale then the quants (source), 4 scales then 4 rows' quants (x4). */
+static_assert(offsetof(struct fvl_block_q4_0, qs) == 2 && offsetof(struct fvl_block_q8_0, qs) == 2,
+              "scale, then quants");
+static_assert(offsetof(struct fvl_block_q4_0x4, qs) == 8 &&
+                      offsetof(struct fvl_block_q8_0x4, qs) == 8,
+              "4 scales, then quants");
+
+/* Q4_0 (q4) or Q8_0 rows to x4 groups: whole groups of 4 rows through register transposes, the
+ * padded last group row by row. Inlined with q4 a constant, so each type gets its own loop. */
+static inline __attribute__((always_inline)) void
+pack_x4(bool q4, const uint8_t *src, size_t n, size_t k, uint8_t *dst)
+{
+	const size_t nb = k / FVL_QK, chunks = q4 ? 4 : 8;
+	const size_t sb = q4 ? sizeof(struct fvl_block_q4_0) : sizeof(struct fvl_block_q8_0);
+	const size_t db = q4 ? sizeof(struct fvl_block_q4_0x4) : sizeof(struct fvl_block_q8_0x4);
+	for (size_t g = 0; g < n / 4; g++) {
+		const uint8_t *row0 = src + 4 * g * nb * sb;
+		for (size_t b = 0; b < nb; b++) {
+			uint8_t *d = dst + (g * nb + b) * db;
+			const uint8_t *qs[4];
+			for (size_t r = 0; r < 4; r++) {
+				const uint8_t *s = row0 + (r * nb + b) * sb;
+				memcpy(d + 2 * r, s, 2);
+				qs[r] = s + 2;
+			}
+			for (size_t c = 0; c < chunks; c += 4)
+				put_chunks4(d + 8 + 16 * c, qs, 4 * c, q4);
+		}
+	}
+	for (size_t g = n / 4; g < (n + 3) / 4; g++)
+		for (size_t b = 0; b < nb; b++) {
+			uint8_t *d = dst + (g * nb + b) * db;
+			for (size_t r = 0; r < 4; r++) {
+				const size_t row = 4 * g + r;
+				const uint8_t *s = row < n ? src + (row * nb + b) * sb : NULL;
+				put_row(d, d + 8, r, s, s ? s + 2 : NULL, chunks,
+				        q4 ? 0x88888888u : 0);
+			}
+		}
+}
+
 void fvl_pack_q4_0x4(const struct fvl_block_q4_0 *src, size_t n, size_t k,
                      struct fvl_block_q4_0x4 *dst)
 {
-	const size_t nb = k / FVL_QK;
-	for (size_t g = 0; g < n / 4; g++)
-		for (size_t b = 0; b < nb; b++) {
-			struct fvl_block_q4_0x4 *d = &dst[g * nb + b];
-			const uint8_t *qs[4];
-			for (size_t r = 0; r < 4; r++) {
-				const struct fvl_block_q4_0 *s = &src[(4 * g + r) * nb + b];
-				d->d[r] = s->d, qs[r] = s->qs;
-			}
-			put_chunks4(d->qs, qs, 0, true);
-		}
-	for (size_t g = n / 4; g < (n + 3) / 4; g++)
-		for (size_t b = 0; b < nb; b++)
-			for (int r = 0; r < 4; r++) {
-				const size_t row = 4 * g + (size_t)r;
-				const struct fvl_block_q4_0 *s =
-				        row < n ? &src[row * nb + b] : NULL;
-				put_row(dst[g * nb + b].d, dst[g * nb + b].qs, r, s ? &s->d : NULL,
-				        s ? s->qs : NULL, 4, 0x88888888u);
-			}
+	pack_x4(true, (const uint8_t *)src, n, k, (uint8_t *)dst);
 }
 
 void fvl_pack_q8_0x4(const struct fvl_block_q8_0 *src, size_t n, size_t k,
                      struct fvl_block_q8_0x4 *dst)
 {
-	const size_t nb = k / FVL_QK;
-	for (size_t g = 0; g < n / 4; g++)
-		for (size_t b = 0; b < nb; b++) {
-			struct fvl_block_q8_0x4 *d = &dst[g * nb + b];
-			const uint8_t *qs[4];
-			for (size_t r = 0; r < 4; r++) {
-				const struct fvl_block_q8_0 *s = &src[(4 * g + r) * nb + b];
-				d->d[r] = s->d, qs[r] = (const uint8_t *)s->qs;
-			}
-			put_chunks4((uint8_t *)d->qs, qs, 0, false);
-			put_chunks4((uint8_t *)d->qs + 64, qs, 16, false);
-		}
-	for (size_t g = n / 4; g < (n + 3) / 4; g++)
-		for (size_t b = 0; b < nb; b++)
-			for (int r = 0; r < 4; r++) {
-				const size_t row = 4 * g + (size_t)r;
-				const struct fvl_block_q8_0 *s =
-				        row < n ? &src[row * nb + b] : NULL;
-				put_row(dst[g * nb + b].d, (uint8_t *)dst[g * nb + b].qs, r,
-				        s ? &s->d : NULL, s ? (const uint8_t *)s->qs : NULL, 8, 0);
-			}
+	pack_x4(false, (const uint8_t *)src, n, k, (uint8_t *)dst);
 }
