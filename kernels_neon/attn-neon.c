@@ -16,6 +16,12 @@ static inline float32x4_t ld_kv(const void *p, bool f16, size_t i)
 	return f16 ? fvl_load_f16x4((const uint16_t *)p + i) : vld1q_f32((const float *)p + i);
 }
 
+/* 4 values at byte address p. */
+static inline float32x4_t ld_kv_at(const char *p, bool f16)
+{
+	return f16 ? fvl_load_f16x4((const uint16_t *)p) : vld1q_f32((const float *)p);
+}
+
 /* Rows j .. j + 3 of p (ld apart) from value `at`, 4 values each; rows from nb on are zeros. */
 static inline void
 ld_kv_rows4(const void *p, bool f16, size_t at, size_t ld, size_t j, size_t nb, float32x4_t r[4])
@@ -33,6 +39,7 @@ static void attn_rows(const struct fvl_attn_args *a)
 {
 	const size_t hd = a->head_dim, group = a->n_heads / a->n_kv_heads, hd4 = hd & ~(size_t)3;
 	float s[KEY_BLOCK], acc[FVL_ATTN_MAX_HEAD_DIM];
+	const struct fvl_exp_le0 ec = fvl_exp_le0_init();
 	for (size_t h = a->head0; h < a->head1; h++) {
 		const size_t kvh = h / group;
 		for (size_t i = 0; i < a->n_q; i++) {
@@ -65,8 +72,10 @@ static void attn_rows(const struct fvl_attn_args *a)
 					acc[d] *= corr;
 				size_t j = 0;
 				for (; j + 4 <= nb; j += 4)
-					vst1q_f32(s + j, fvl_exp_f32x4(vsubq_f32(vld1q_f32(s + j),
-					                                         vdupq_n_f32(mx))));
+					vst1q_f32(s + j,
+					          fvl_exp_le0_f32x4(vsubq_f32(vld1q_f32(s + j),
+					                                      vdupq_n_f32(mx)),
+					                            &ec));
 				for (; j < nb; j++)
 					s[j] = expf(s[j] - mx);
 				for (j = 0; j < nb; j++) {
@@ -94,6 +103,19 @@ static void attn_rows(const struct fvl_attn_args *a)
 
 #define Q_TILE 16
 
+/* r[0..3] (4 keys' values at 4 dims) as 4 rows of kt, one per dim, the keys across the lanes. */
+static inline void transpose4_store(const float32x4_t r[4], float *kd)
+{
+	const float64x2_t t0 = vreinterpretq_f64_f32(vtrn1q_f32(r[0], r[1]));
+	const float64x2_t t1 = vreinterpretq_f64_f32(vtrn2q_f32(r[0], r[1]));
+	const float64x2_t t2 = vreinterpretq_f64_f32(vtrn1q_f32(r[2], r[3]));
+	const float64x2_t t3 = vreinterpretq_f64_f32(vtrn2q_f32(r[2], r[3]));
+	vst1q_f32(kd, vreinterpretq_f32_f64(vtrn1q_f64(t0, t2)));
+	vst1q_f32(kd + KEY_BLOCK, vreinterpretq_f32_f64(vtrn1q_f64(t1, t3)));
+	vst1q_f32(kd + 2 * KEY_BLOCK, vreinterpretq_f32_f64(vtrn2q_f64(t0, t2)));
+	vst1q_f32(kd + 3 * KEY_BLOCK, vreinterpretq_f32_f64(vtrn2q_f64(t1, t3)));
+}
+
 /* Queries [i0, i0 + qn) of head h, qn <= Q_TILE, head_dim % 4 == 0. */
 static void attn_tile(const struct fvl_attn_args *a, size_t h, size_t i0, size_t qn)
 {
@@ -103,6 +125,7 @@ static void attn_tile(const struct fvl_attn_args *a, size_t h, size_t i0, size_t
 	float qs[Q_TILE][FVL_ATTN_MAX_HEAD_DIM]; /* q * scale; rows past qn are zeros */
 	float mx[Q_TILE], sum[Q_TILE];
 	size_t nk[Q_TILE], nk_max = 0;
+	const struct fvl_exp_le0 ec = fvl_exp_le0_init();
 	for (size_t i = 0; i < Q_TILE; i++) {
 		const float *q = a->q + (i0 + i) * a->ldq + h * hd;
 		nk[i] = 0;
@@ -120,28 +143,26 @@ static void attn_tile(const struct fvl_attn_args *a, size_t h, size_t i0, size_t
 	for (size_t j0 = 0; j0 < nk_max; j0 += KEY_BLOCK) {
 		const size_t nb = nk_max - j0 < KEY_BLOCK ? nk_max - j0 : KEY_BLOCK;
 		const size_t nb4 = (nb + 3) & ~(size_t)3;
-		for (size_t j = 0; j < nb4; j += 4) /* transpose (and widen f16) the block's keys */
-			for (size_t d = 0; d < hd; d += 4) {
-				float32x4_t r[4];
-				ld_kv_rows4(a->k, a->kv_f16, j0 * a->ldk + kvh * hd + d, a->ldk, j,
-				            nb, r);
-				const float64x2_t t0 =
-				        vreinterpretq_f64_f32(vtrn1q_f32(r[0], r[1]));
-				const float64x2_t t1 =
-				        vreinterpretq_f64_f32(vtrn2q_f32(r[0], r[1]));
-				const float64x2_t t2 =
-				        vreinterpretq_f64_f32(vtrn1q_f32(r[2], r[3]));
-				const float64x2_t t3 =
-				        vreinterpretq_f64_f32(vtrn2q_f32(r[2], r[3]));
-				float *kd = kt + d * KEY_BLOCK + j;
-				vst1q_f32(kd, vreinterpretq_f32_f64(vtrn1q_f64(t0, t2)));
-				vst1q_f32(kd + KEY_BLOCK,
-				          vreinterpretq_f32_f64(vtrn1q_f64(t1, t3)));
-				vst1q_f32(kd + 2 * KEY_BLOCK,
-				          vreinterpretq_f32_f64(vtrn2q_f64(t0, t2)));
-				vst1q_f32(kd + 3 * KEY_BLOCK,
-				          vreinterpretq_f32_f64(vtrn2q_f64(t1, t3)));
+		for (size_t j = 0; j < nb4; j += 4) { /* transpose (and widen f16) the keys */
+			if (j + 4 > nb) {             /* the last, partial group of keys */
+				for (size_t d = 0; d < hd; d += 4) {
+					float32x4_t r[4];
+					ld_kv_rows4(a->k, a->kv_f16, j0 * a->ldk + kvh * hd + d,
+					            a->ldk, j, nb, r);
+					transpose4_store(r, kt + d * KEY_BLOCK + j);
+				}
+				break;
 			}
+			const size_t es = a->kv_f16 ? 2 : 4, ld = a->ldk * es;
+			const char *p = (const char *)a->k + ((j0 + j) * a->ldk + kvh * hd) * es;
+			for (size_t d = 0; d < hd; d += 4, p += 4 * es) {
+				const float32x4_t r[4] = {ld_kv_at(p, a->kv_f16),
+				                          ld_kv_at(p + ld, a->kv_f16),
+				                          ld_kv_at(p + 2 * ld, a->kv_f16),
+				                          ld_kv_at(p + 3 * ld, a->kv_f16)};
+				transpose4_store(r, kt + d * KEY_BLOCK + j);
+			}
+		}
 		/* scores: four keys per vector, every kt load used by all the tile's queries */
 		for (size_t j = 0; j < nb4; j += 4) {
 			float32x4_t sc[Q_TILE];
@@ -184,8 +205,8 @@ static void attn_tile(const struct fvl_attn_args *a, size_t h, size_t i0, size_t
 					          vmulq_n_f32(vld1q_f32(acc[i] + d), corr));
 			float32x4_t sm4 = vdupq_n_f32(0.0f);
 			for (j = 0; j + 4 <= lim; j += 4) {
-				const float32x4_t e = fvl_exp_f32x4(
-				        vsubq_f32(vld1q_f32(s[i] + j), vdupq_n_f32(nmx)));
+				const float32x4_t e = fvl_exp_le0_f32x4(
+				        vsubq_f32(vld1q_f32(s[i] + j), vdupq_n_f32(nmx)), &ec);
 				vst1q_f32(s[i] + j, e);
 				sm4 = vaddq_f32(sm4, e);
 			}

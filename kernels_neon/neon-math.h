@@ -30,6 +30,58 @@ static inline float32x4_t fvl_exp_f32x4(float32x4_t x)
 	return vmulq_f32(vmulq_f32(p, s1), s2);
 }
 
+/* exp(x) for x <= 0 (a softmax's scores minus their max), its constants in registers the caller
+ * loads once (fvl_exp_le0_init) so a loop over scores does not reload them. n = round(x log2 e)
+ * by adding 1.5 * 2^23 + 127: the sum's low mantissa bits are n + 127, which shifted left by 23
+ * are the exponent bits of 2^n; n >= -126 since x is clamped at -87. r = x - n ln 2 (ln 2 in two
+ * parts) is within +-0.35; exp(r) is the degree 6 Taylor polynomial (as fvl_exp_f32x4) summed
+ * as a + r^2 (b + r^2 c) with a, b, c linear or quadratic in r (fewer dependent steps and no
+ * register copies, which Horner's form needs on AArch64). Positive x is not supported. */
+struct fvl_exp_le0 {
+	float32x4_t lo, magic, one, half, c4, k0, k1;
+};
+
+static inline struct fvl_exp_le0 fvl_exp_le0_init(void)
+{
+	static const float k0[4] = {1.44269504088896341f, -0.693359375f, 2.12194440e-4f,
+	                            1.0f / 720.0f}; /* log2 e, -ln 2 in two parts, 1/6! */
+	static const float k1[4] = {1.0f / 6.0f, 1.0f / 120.0f, 0.0f, 0.0f};
+	struct fvl_exp_le0 c = {
+	        .lo = vdupq_n_f32(-87.0f),
+	        .magic = vdupq_n_f32(12583039.0f), /* 1.5 * 2^23 + 127 */
+	        .one = vdupq_n_f32(1.0f),
+	        .half = vdupq_n_f32(0.5f),
+	        .c4 = vdupq_n_f32(1.0f / 24.0f),
+	        .k0 = vld1q_f32(k0),
+	        .k1 = vld1q_f32(k1),
+	};
+	FVL_OPAQUE(c.lo);
+	FVL_OPAQUE(c.magic);
+	FVL_OPAQUE(c.one);
+	FVL_OPAQUE(c.half);
+	FVL_OPAQUE(c.c4);
+	FVL_OPAQUE(c.k0);
+	FVL_OPAQUE(c.k1);
+	return c;
+}
+
+static inline float32x4_t fvl_exp_le0_f32x4(float32x4_t x, const struct fvl_exp_le0 *c)
+{
+	x = vmaxq_f32(x, c->lo);
+	const float32x4_t t = vfmaq_laneq_f32(c->magic, x, c->k0, 0);
+	const int32x4_t e = vshlq_n_s32(vreinterpretq_s32_f32(t), 23);
+	const float32x4_t n = vsubq_f32(t, c->magic);
+	float32x4_t r = vfmaq_laneq_f32(x, n, c->k0, 1);
+	r = vfmaq_laneq_f32(r, n, c->k0, 2);
+	const float32x4_t r2 = vmulq_f32(r, r);
+	const float32x4_t a = vaddq_f32(c->one, r);            /* 1 + r */
+	float32x4_t b = vfmaq_laneq_f32(c->half, r, c->k1, 0); /* 1/2 + r/6 */
+	float32x4_t d = vfmaq_laneq_f32(c->c4, r, c->k1, 1);   /* 1/24 + r/120 */
+	d = vfmaq_laneq_f32(d, r2, c->k0, 3);                  /* + r^2/720 */
+	b = vfmaq_f32(b, r2, d);
+	return vmulq_f32(vfmaq_f32(a, r2, b), vreinterpretq_f32_s32(e));
+}
+
 static inline float32x4_t fvl_recip_f32x4(float32x4_t x)
 {
 	float32x4_t r = vrecpeq_f32(x);

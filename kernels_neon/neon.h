@@ -26,4 +26,13 @@ static inline float32x4_t fvl_load_f16x4(const uint16_t *p)
 #endif
 }
 
+/* Makes v opaque to the compiler: a constant vector so marked stays in its register in a loop
+ * instead of being re-materialized from the literal pool at every use (GCC does that even with
+ * registers free). Nothing on other hosts. */
+#if defined(__aarch64__)
+#define FVL_OPAQUE(v) __asm__("" : "+w"(v))
+#else
+#define FVL_OPAQUE(v) ((void)(v))
+#endif
+
 #endif /* FVL_NEON_H */

@@ -696,6 +696,39 @@ static void test_gelu_variants_are_accurate_everywhere(void)
 	t_note("gelu: worst error %.2g on [-10, 10] and the tails", worst);
 }
 
+/* The softmax's exp (x - max <= 0) over its whole range: rows (0, x) for x on a dense grid of
+ * [-100, 0], so the second output is e^x / (1 + e^x); within 1e-6 of double relative where e^x is
+ * a normal float (x > -87), below 1e-37 where it is clamped, and exactly 1/2 at x = 0. */
+static void test_softmax_exp_is_accurate_everywhere(void)
+{
+	enum { N = 12801 };
+	struct fvl_kernels k[FVL_ISA_N];
+	int nv = variants(k);
+	static float row[2 * N];
+	double worst = 0;
+	for (int v = 1; v < nv; v++) {
+		for (size_t i = 0; i < N; i++)
+			row[2 * i] = 0.0f, row[2 * i + 1] = -100.0f * (float)i / (float)(N - 1);
+		k[v].softmax(N, 2, row, 1.0f);
+		for (size_t i = 0; i < N; i++) {
+			const double xf = -100.0f * (float)i / (float)(N - 1), ex = exp(xf),
+			             want = ex / (1.0 + ex), got = row[2 * i + 1];
+			if (xf > -87.0) {
+				const double e = fabs(got - want) / want;
+				worst = e > worst ? e : worst;
+				T_ASSERT(e < 1e-6, "%s: softmax(0, %g)[1] = %.9g, want %.9g",
+				         fvl_kernel_name(&k[v], "softmax"), xf, got, want);
+			} else {
+				T_ASSERT(got >= 0 && got < 1e-37, "%s: softmax(0, %g)[1] = %g",
+				         fvl_kernel_name(&k[v], "softmax"), xf, got);
+			}
+		}
+		T_ASSERT(row[1] == 0.5f, "%s: softmax(0, 0) = %.9g",
+		         fvl_kernel_name(&k[v], "softmax"), row[1]);
+	}
+	t_note("softmax exp: worst relative error %.2g on [-87, 0]", worst);
+}
+
 static void test_rope_and_dwconv_variants_match_the_twin(void)
 {
 	struct fvl_kernels k[FVL_ISA_N];
@@ -903,6 +936,7 @@ void suite_kernels(void)
 	T_RUN(test_hgemm_matches_the_twin);
 	T_RUN(test_elementwise_variants_match_the_twin);
 	T_RUN(test_gelu_variants_are_accurate_everywhere);
+	T_RUN(test_softmax_exp_is_accurate_everywhere);
 	T_RUN(test_rope_and_dwconv_variants_match_the_twin);
 	T_RUN(test_attention_variants_match_the_twin);
 }
