@@ -10,30 +10,42 @@ size_t fvl_pack_f16p16_size(size_t n, size_t k)
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
-/* Columns e..e+7 of 8 rows as 8 vectors of the rows' values (an 8 x 8 transpose of halves). */
-static void transpose8(const uint16_t *const *row, size_t e, uint16x8_t col[8])
+/* Rows r0..r3 at 8 values of k as 4 vectors of 64-bit words: word w of vector j holds the 4 rows'
+ * values at k = 2j + w (two zips: halves of row pairs, then words of the pairs). */
+static inline __attribute__((always_inline)) void
+zip4(uint16x8_t r0, uint16x8_t r1, uint16x8_t r2, uint16x8_t r3, uint64x2_t out[4])
 {
-	uint16x8_t r[8], t[8];
-	uint32x4_t u[8];
-	for (int i = 0; i < 8; i++)
-		r[i] = vld1q_u16(row[i] + e);
-	for (int i = 0; i < 8; i += 2) {
-		t[i] = vtrn1q_u16(r[i], r[i + 1]);
-		t[i + 1] = vtrn2q_u16(r[i], r[i + 1]);
-	}
-	for (int h = 0; h < 8; h += 4) { /* rows h..h+3: u[h + j] holds columns j and j + 4 */
-		u[h] = vtrn1q_u32(vreinterpretq_u32_u16(t[h]), vreinterpretq_u32_u16(t[h + 2]));
-		u[h + 1] = vtrn1q_u32(vreinterpretq_u32_u16(t[h + 1]),
-		                      vreinterpretq_u32_u16(t[h + 3]));
-		u[h + 2] = vtrn2q_u32(vreinterpretq_u32_u16(t[h]), vreinterpretq_u32_u16(t[h + 2]));
-		u[h + 3] = vtrn2q_u32(vreinterpretq_u32_u16(t[h + 1]),
-		                      vreinterpretq_u32_u16(t[h + 3]));
-	}
-	for (int j = 0; j < 4; j++) {
-		const uint64x2_t a = vreinterpretq_u64_u32(u[j]),
-		                 b = vreinterpretq_u64_u32(u[4 + j]);
-		col[j] = vreinterpretq_u16_u64(vtrn1q_u64(a, b));
-		col[j + 4] = vreinterpretq_u16_u64(vtrn2q_u64(a, b));
+	const uint32x4_t a = vreinterpretq_u32_u16(vzip1q_u16(r0, r1)),
+	                 b = vreinterpretq_u32_u16(vzip2q_u16(r0, r1)),
+	                 c = vreinterpretq_u32_u16(vzip1q_u16(r2, r3)),
+	                 d = vreinterpretq_u32_u16(vzip2q_u16(r2, r3));
+	out[0] = vreinterpretq_u64_u32(vzip1q_u32(a, c));
+	out[1] = vreinterpretq_u64_u32(vzip2q_u32(a, c));
+	out[2] = vreinterpretq_u64_u32(vzip1q_u32(b, d));
+	out[3] = vreinterpretq_u64_u32(vzip2q_u32(b, d));
+}
+
+/* A full panel's 16 rows from k = e on, 8 values of k at a time, up to k8: each value of k's 16
+ * halves are the 4 groups' words, which st4 interleaves (2 values of k per store). */
+static void panel16(const uint16_t *const row[FVL_F16P16_COLS], size_t k8, uint16_t *o)
+{
+	const uint16_t *p[FVL_F16P16_COLS];
+	for (int c = 0; c < FVL_F16P16_COLS; c++)
+		p[c] = row[c];
+	for (size_t e = 0; e < k8; e += 8, o += 8 * FVL_F16P16_COLS) {
+		uint64x2_t g0[4], g1[4], g2[4], g3[4];
+		zip4(vld1q_u16(p[0] + e), vld1q_u16(p[1] + e), vld1q_u16(p[2] + e),
+		     vld1q_u16(p[3] + e), g0);
+		zip4(vld1q_u16(p[4] + e), vld1q_u16(p[5] + e), vld1q_u16(p[6] + e),
+		     vld1q_u16(p[7] + e), g1);
+		zip4(vld1q_u16(p[8] + e), vld1q_u16(p[9] + e), vld1q_u16(p[10] + e),
+		     vld1q_u16(p[11] + e), g2);
+		zip4(vld1q_u16(p[12] + e), vld1q_u16(p[13] + e), vld1q_u16(p[14] + e),
+		     vld1q_u16(p[15] + e), g3);
+		for (int j = 0; j < 4; j++) {
+			const uint64x2x4_t v = {{g0[j], g1[j], g2[j], g3[j]}};
+			vst4q_u64((uint64_t *)(void *)(o + 2 * (size_t)j * FVL_F16P16_COLS), v);
+		}
 	}
 }
 #endif
@@ -52,16 +64,10 @@ void fvl_pack_f16p16(const uint16_t *w, size_t n, size_t k, uint16_t *dst)
 		uint16_t *o = dst + p * FVL_F16P16_COLS * k;
 		size_t e = 0;
 #if defined(__aarch64__)
-		if ((p + 1) * FVL_F16P16_COLS <= n) /* a full panel: 8 values of k at a time */
-			for (; e + 8 <= k; e += 8) {
-				uint16x8_t lo[8], hi[8];
-				transpose8(row, e, lo);
-				transpose8(row + 8, e, hi);
-				for (int j = 0; j < 8; j++) {
-					vst1q_u16(o + (e + (size_t)j) * FVL_F16P16_COLS, lo[j]);
-					vst1q_u16(o + (e + (size_t)j) * FVL_F16P16_COLS + 8, hi[j]);
-				}
-			}
+		if ((p + 1) * FVL_F16P16_COLS <= n) { /* a full panel: 8 values of k at a time */
+			e = k & ~(size_t)7;
+			panel16(row, e, o);
+		}
 #endif
 		for (; e < k; e++)
 			for (size_t c = 0; c < FVL_F16P16_COLS; c++)

@@ -195,6 +195,36 @@ static void check_qgemm(enum fvl_wtype type, enum fvl_isa isa)
 	       quick() ? " (FVL_TEST_QUICK: the largest skipped)" : "");
 }
 
+/* The f16p16 packing against its definition (kernels.h): value k = e of column c of panel p at
+ * (p k + e) 16 + c, zeros past n; n from 1 to 37 (full and partial panels), k around the
+ * 8-value steps. */
+static void test_f16p16_packing_matches_its_definition(void)
+{
+	static const size_t ks[] = {1, 7, 8, 9, 16, 23, 64, 100};
+	struct rng r = {29};
+	for (size_t n = 1; n <= 37; n++)
+		for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++) {
+			const size_t k = ks[ki], size = fvl_pack_f16p16_size(n, k);
+			uint16_t *w = malloc(n * k * 2), *dst = malloc(size * 2);
+			T_ASSERT(w && dst, "oom");
+			for (size_t i = 0; i < n * k; i++)
+				w[i] = (uint16_t)(rng_f32(&r) * 65536.0f);
+			T_ASSERT(size == (n + 15) / 16 * 16 * k, "size");
+			memset(dst, 0x5a, size * 2);
+			fvl_pack_f16p16(w, n, k, dst);
+			for (size_t j = 0; j < (n + 15) / 16 * 16; j++)
+				for (size_t e = 0; e < k; e++) {
+					const uint16_t got = dst[((j / 16) * k + e) * 16 + j % 16];
+					const uint16_t want = j < n ? w[j * k + e] : 0;
+					T_ASSERT(got == want,
+					         "n=%zu k=%zu column %zu k %zu: %u, want %u", n, k,
+					         j, e, got, want);
+				}
+			free(w);
+			free(dst);
+		}
+}
+
 /* The x4 packing against its definition (kernels.h), byte by byte: chunk c of row r at bytes
  * 16c + 4r of its group's block, Q4_0 bytes XORed with 0x88, the last group padded with zero
  * scales and zero bytes (for Q4_0 nibbles 8 ^ 8, which decode to 0); n from 1 to 13 (whole and
@@ -878,7 +908,8 @@ static void test_attention_variants_match_the_twin(void)
 		free(o0);
 		free(o1);
 	}
-	t_note("attention (causal/bidirectional, GQA, head_dim 16-128, KV f32/f16): worst error "
+	t_note("attention (causal/bidirectional, GQA, head_dim 16-256, one and several key blocks, "
+	       "KV f32/f16): worst error "
 	       "%.2g",
 	       worst);
 }
@@ -917,6 +948,7 @@ void suite_kernels(void)
 	T_RUN(test_xnnpack_linear_matches_the_twin);
 	T_RUN(test_q8_quant_variants_are_bit_exact);
 	T_RUN(test_x4_packing_matches_its_definition);
+	T_RUN(test_f16p16_packing_matches_its_definition);
 	T_RUN(test_q4_0_gemm_baseline_matches_the_twin);
 	T_RUN(test_q4_0_gemm_dotprod_matches_the_twin);
 	T_RUN(test_q4_0_gemm_i8mm_matches_the_twin);
