@@ -847,6 +847,10 @@ static void test_attention_variants_match_the_twin(void)
 	        {13, 77, 2, 1, 20, 64, true},
 	        {100, 100, 3, 3, 48, 0, true},
 	        {12, 131, 2, 2, 24, 0, false},
+	        /* several key blocks (the block holds 16384 / head_dim keys, at most 512) */
+	        {20, 300, 4, 2, 128, 280, true},
+	        {17, 150, 2, 2, 256, 0, false},
+	        {37, 701, 2, 2, 36, 0, false},
 	};
 	struct fvl_kernels k[FVL_ISA_N];
 	int nv = variants(k);

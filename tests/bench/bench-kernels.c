@@ -6,7 +6,8 @@
  *       memory-bandwidth probe, GEMM GOP/s
  * OP: q4_0 | q8_0 (quantized GEMM/GEMV on x4-packed weights), f32 | f16 (float GEMM), xnn-f32 |
  * xnn-f16 (XNNPACK's fully-connected operator on the same shape, for comparison; xnn-f16 takes
- * f16 activations, converted as fvl's fp16 path does). */
+ * f16 activations, converted as fvl's fp16 path does), attn (bidirectional attention, f32 K and
+ * V: K = head dim, N = keys, M = queries, over 4 heads). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,8 +249,54 @@ static int native(size_t threads)
 	return 0;
 }
 
+/* REPS calls of the attention kernel: m queries, n keys, 4 heads of hd, f32 K and V in one
+ * qkv row as the vision side lays them out. */
+static int run_attn(const struct fvl_kernels *kt, size_t hd, size_t n, size_t m, size_t reps)
+{
+	const size_t heads = 4, c = heads * hd, rows = m > n ? m : n;
+	float *qkv = malloc(rows * 3 * c * sizeof(float)), *o = malloc(m * c * sizeof(float));
+	if (!qkv || !o || hd > FVL_ATTN_MAX_HEAD_DIM) {
+		free(qkv), free(o);
+		return 1;
+	}
+	for (size_t i = 0; i < rows * 3 * c; i++)
+		qkv[i] = (float)(rnd() >> 40) * 0x1p-24f - 0.5f;
+	const struct fvl_attn_args a = {.n_q = m,
+	                                .n_kv = n,
+	                                .n_heads = heads,
+	                                .n_kv_heads = heads,
+	                                .head_dim = hd,
+	                                .q = qkv,
+	                                .ldq = 3 * c,
+	                                .k = qkv + c,
+	                                .v = qkv + 2 * c,
+	                                .ldk = 3 * c,
+	                                .ldv = 3 * c,
+	                                .scale = 1.0f / sqrtf((float)hd),
+	                                .o = o,
+	                                .ldo = c,
+	                                .head0 = 0,
+	                                .head1 = heads};
+	for (size_t r = 0; r < reps; r++)
+		kt->attn(&a);
+	printf("%s attn: %zu calls\n", fvl_kernel_name(kt, "attn"), reps);
+	free(qkv), free(o);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 7 && strcmp(argv[1], "run") == 0 && strcmp(argv[2], "attn") == 0) {
+		struct fvl_cpu cpu;
+		struct fvl_kernels kt;
+		fvl_cpu_detect(&cpu);
+		if (fvl_kernels_init(&kt, &cpu, argc > 7 ? argv[7] : NULL) != FVL_KERNELS_OK) {
+			fprintf(stderr, "bench-kernels: bad variant\n");
+			return 2;
+		}
+		return run_attn(&kt, strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10),
+		                strtoull(argv[5], NULL, 10), strtoull(argv[6], NULL, 10));
+	}
 	if (argc >= 7 && strcmp(argv[1], "run") == 0) {
 		struct fvl_cpu cpu;
 		struct fvl_kernels kt;
