@@ -310,6 +310,26 @@ struct ckpt_tensor ckpt_transpose(const struct ckpt_tensor *t)
 	return v;
 }
 
+bool ckpt_fold_rows(const struct ckpt_tensor *t, uint32_t n, struct ckpt_tensor *out)
+{
+	if (n < 1 || n > t->n_dims)
+		return false;
+	const uint32_t keep = t->n_dims - n;
+	int64_t expect = t->stride[t->n_dims - 1];
+	uint64_t len = 1;
+	for (uint32_t d = t->n_dims; d-- > keep;) {
+		if (t->shape[d] != 1 && t->stride[d] != expect)
+			return false;
+		expect *= (int64_t)t->shape[d];
+		len *= t->shape[d];
+	}
+	*out = *t;
+	out->n_dims = keep + 1;
+	out->shape[keep] = len;
+	out->stride[keep] = t->stride[t->n_dims - 1];
+	return true;
+}
+
 bool ckpt_same_data(const struct ckpt_tensor *a, const struct ckpt_tensor *b)
 {
 	if (a->dtype != b->dtype || a->dtype == CKPT_DTYPE_OTHER || a->n_dims != b->n_dims)

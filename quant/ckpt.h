@@ -75,6 +75,10 @@ enum fvl_status ckpt_push_random(struct ckpt *c, const char *name, uint32_t n_di
                                  const uint64_t *shape, uint64_t seed);
 /* A transposed view of a 2-D tensor (no copy). */
 struct ckpt_tensor ckpt_transpose(const struct ckpt_tensor *t);
+/* t with its last n dimensions folded into one row (a convolution [cout, cin, kh, kw] as the
+ * linear [cout, cin kh kw]): false, and out untouched, unless those dimensions are laid out as
+ * one run of elements. */
+bool ckpt_fold_rows(const struct ckpt_tensor *t, uint32_t n, struct ckpt_tensor *out);
 /* True when both tensors hold the same values (same shape and dtype, same bytes). */
 bool ckpt_same_data(const struct ckpt_tensor *a, const struct ckpt_tensor *b);
 

@@ -57,7 +57,8 @@ static const char convert_help[] =
         "      --quiet            no progress output\n"
         "      Types: f32, f16, bf16, q8_0, q4_0. Norms, biases and position tables stay f32; a\n"
         "      tensor whose rows are not a multiple of 32 long is stored as f16 instead of "
-        "q8_0/q4_0.\n"
+        "q8_0/q4_0,\n"
+        "      but a patch-embedding convolution whose k*k*Cin is goes 2-D, quantized.\n"
         "      The output is written to OUT.gguf.tmp and renamed when complete.\n"
 
         "\n"

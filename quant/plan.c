@@ -78,10 +78,22 @@ enum fvl_status plan_add(struct plan *p, const char *name, enum tclass cls, bool
 	for (uint32_t d = 0; d < n_dims; d++)
 		pt->ne[d < 4 ? d : 3] *= pt->src.shape[n_dims - 1 - d];
 	pt->type = resolve_type(p->opts, name, cls);
-	const struct fvl_type_info *ti = fvl_type_info(pt->type);
-	if (pt->ne[0] % ti->blck) {
-		pt->fallback = true;
-		pt->type = FVL_TYPE_F16;
+	const uint64_t blck = fvl_type_info(pt->type)->blck;
+	if (pt->ne[0] % blck == 0)
+		return FVL_STATUS_OK;
+	/* A convolution's rows (kw) rarely fit a block, but the runtime reads [kw, kh, cin, cout]
+	 * as the linear [kw kh cin, cout]: stored 2-D, quantized along kw kh cin, when that fits. */
+	struct ckpt_tensor folded;
+	if (n_dims == 4 && (pt->ne[0] * pt->ne[1] * pt->ne[2]) % blck == 0 &&
+	    ckpt_fold_rows(&pt->src, 3, &folded)) {
+		pt->src = folded;
+		pt->ne[0] *= pt->ne[1] * pt->ne[2];
+		pt->ne[1] = pt->ne[3];
+		pt->ne[2] = pt->ne[3] = 1;
+		pt->n_dims = 2;
+		return FVL_STATUS_OK;
 	}
+	pt->fallback = true;
+	pt->type = FVL_TYPE_F16;
 	return FVL_STATUS_OK;
 }

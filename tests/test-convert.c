@@ -432,7 +432,6 @@ static void test_names_layout_and_fallback(void)
 		x = row[5]; /* source element [k][5] */
 		T_ASSERT(col[k] == x, "transposed view: [%d][5]", k);
 	}
-	ckpt_free(&ck);
 	/* Names: DaViT channel block, BART decoder cross-attention, projector, LLM. */
 	static const char *const names[] = {
 	        "v.blk.2.1.ch.attn_qkv.weight",
@@ -453,6 +452,30 @@ static void test_names_layout_and_fallback(void)
 	/* Row lengths that are not a multiple of 32 fall back to f16; norms stay f32. */
 	t = fvl_gguf_find_tensor(g, "v.conv.0.weight"); /* [32, 3, 7, 7]: rows of 7 */
 	T_ASSERT(t && t->type == FVL_TYPE_F16 && t->ne[0] == 7 && t->ne[3] == 32, "conv fallback");
+	/* ... unless a convolution's rows of cin kh kw fit the blocks: [64, 32, 3, 3] is stored as
+	 * the linear [288, 64], each row the source's 32 x 3 x 3 values in order. */
+	t = fvl_gguf_find_tensor(g, "v.conv.1.weight");
+	T_ASSERT(t && t->type == FVL_TYPE_Q8_0 && t->n_dims == 2 && t->ne[0] == 288 &&
+	                 t->ne[1] == 64,
+	         "conv 1 as a 2-D q8_0 linear");
+	src = ckpt_find(&ck, "model.vision_tower.vision_tower.vision_tower.convs.1.proj.weight");
+	T_ASSERT(src && src->n_dims == 4 && src->shape[3] == 3, "source conv 1");
+	for (int r = 0; r < 64; r += 21) { /* row r: the source's rows r 96 .. + 96 of 3 */
+		float want[288], got[288];
+		T_ASSERT(ckpt_read_rows(src, (uint64_t)r * 96, 96, want) == FVL_STATUS_OK, "read");
+		fvl_dequantize_row_q8_0((const struct fvl_block_q8_0 *)t->data + r * 9, got, 288);
+		for (int b = 0; b < 9; b++) {
+			float amax =
+			        0; /* q8_0: within half a step (amax / 127) and the scale's f16 */
+			for (int k = 32 * b; k < 32 * b + 32; k++)
+				amax = fabsf(want[k]) > amax ? fabsf(want[k]) : amax;
+			for (int k = 32 * b; k < 32 * b + 32; k++)
+				T_ASSERT(fabsf(got[k] - want[k]) <=
+				                 0.51f * amax / 127.0f + 1e-3f * amax,
+				         "conv 1 [%d][%d]: %g, want %g", r, k, got[k], want[k]);
+		}
+	}
+	ckpt_free(&ck);
 	t = fvl_gguf_find_tensor(g, "blk.0.attn_norm.weight");
 	T_ASSERT(t && t->type == FVL_TYPE_F32, "norm type");
 	t = fvl_gguf_find_tensor(g, "blk.0.ffn_up.weight"); /* fused gate_up [384, 96] */
