@@ -218,32 +218,47 @@ struct im2col_ctx {
 	float *cols; /* (m, kk) */
 };
 
-/* rows [i0, i1) of the tile's patch matrix: token p0 + i, columns (ci, ky, kx) */
+/* rows [i0, i1) of the tile's patch matrix: token p0 + i, columns (ci, ky, kx), the weights'
+ * order; taps outside the input are zeros. From planar input each (ci, ky) is a run of k
+ * columns from one input row; from tokens each (ky, kx) scatters one token's cin values. */
 static void im2col_rows(void *p, size_t i0, size_t i1)
 {
 	const struct im2col_ctx *c = p;
 	const struct fvl_davit_stage *t = c->t;
+	const size_t k = t->k, kk2 = k * k, cin = t->cin;
 	for (size_t i = i0; i < i1; i++) {
 		const size_t oy = (c->p0 + i) / c->wo, ox = (c->p0 + i) % c->wo;
+		const ptrdiff_t y0 = (ptrdiff_t)(oy * t->stride) - (ptrdiff_t)t->pad,
+		                x0 = (ptrdiff_t)(ox * t->stride) - (ptrdiff_t)t->pad;
+		/* the taps [kx0, kx1) of a row land inside the input */
+		const size_t kx0 = x0 < 0 ? (size_t)-x0 : 0,
+		             kx1 = x0 + (ptrdiff_t)k > (ptrdiff_t)c->w
+		                           ? (size_t)((ptrdiff_t)c->w - x0)
+		                           : k;
 		float *row = c->cols + i * c->kk;
-		for (size_t ci = 0; ci < t->cin; ci++)
-			for (size_t ky = 0; ky < t->k; ky++) {
-				const ptrdiff_t y =
-				        (ptrdiff_t)(oy * t->stride + ky) - (ptrdiff_t)t->pad;
-				for (size_t kx = 0; kx < t->k; kx++) {
-					const ptrdiff_t x = (ptrdiff_t)(ox * t->stride + kx) -
-					                    (ptrdiff_t)t->pad;
-					float v = 0.0f;
-					if (y >= 0 && x >= 0 && y < (ptrdiff_t)c->h &&
-					    x < (ptrdiff_t)c->w)
-						v = c->chw ? c->in[(ci * c->h + (size_t)y) * c->w +
-						                   (size_t)x]
-						           : c->in[((size_t)y * c->w + (size_t)x) *
-						                           t->cin +
-						                   ci];
-					row[(ci * t->k + ky) * t->k + kx] = v;
-				}
+		if (kx0 > 0 || kx1 < k || y0 < 0 || y0 + (ptrdiff_t)k > (ptrdiff_t)c->h)
+			memset(row, 0, c->kk * sizeof(float)); /* an edge token: padding taps */
+		for (size_t ky = 0; ky < k; ky++) {
+			const ptrdiff_t y = y0 + (ptrdiff_t)ky;
+			if (y < 0 || y >= (ptrdiff_t)c->h || kx1 <= kx0)
+				continue;
+			if (c->chw) {
+				for (size_t ci = 0; ci < cin; ci++)
+					memcpy(row + ci * kk2 + ky * k + kx0,
+					       c->in + (ci * c->h + (size_t)y) * c->w +
+					               (size_t)(x0 + (ptrdiff_t)kx0),
+					       (kx1 - kx0) * sizeof(float));
+				continue;
 			}
+			for (size_t kx = kx0; kx < kx1; kx++) {
+				const float *src =
+				        c->in +
+				        ((size_t)y * c->w + (size_t)(x0 + (ptrdiff_t)kx)) * cin;
+				float *dst = row + ky * k + kx;
+				for (size_t ci = 0; ci < cin; ci++)
+					dst[ci * kk2] = src[ci];
+			}
+		}
 	}
 }
 
