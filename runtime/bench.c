@@ -283,11 +283,17 @@ static int bench_vision(const struct fvl_model *m, struct fvl_compute *compute, 
 	fprintf(out, "| **whole vision side** | %.1f | %.0f | %.0f | %.1f | %.2f |\n", total_gf,
 	        total1, totaln, total_gf / (totaln / 1e3), totaln > 0 ? total1 / totaln : 0.0);
 	sum->vision_ms = totaln;
-	const double xg = xnnpack_gflops(compute->pool);
+	const double xg = xnnpack_gflops(fvl_pool_xnn(compute->pool));
+	fvl_pool_xnn_rest(compute->pool);
 	fprintf(out,
 	        "\nXNNPACK f32 fully-connected (576 x 1024 -> 4096) on this machine: %.1f GFLOP/s; "
-	        "the vision side reaches %.0f%% of it. Peak RSS %.0f MB.\n",
-	        xg, xg > 0 ? 100.0 * total_gf / (totaln / 1e3) / xg : 0.0, peak_rss_mb());
+	        "the vision side reaches %.0f%% of it. Peak RSS %.0f MB. The pool ran on %zu of "
+	        "its %zu threads at the end%s.\n",
+	        xg, xg > 0 ? 100.0 * total_gf / (totaln / 1e3) / xg : 0.0, peak_rss_mb(),
+	        fvl_pool_active(compute->pool), threads,
+	        fvl_pool_active(compute->pool) < threads
+	                ? " (other programs' load: fewer did as much, FVL_ADAPT_THREADS)"
+	                : "");
 done:
 	fvl_compute_free(&one);
 	free(r.px), free(r.dav), free(r.feat), free(r.enc), free(r.fused), free(r.proj);

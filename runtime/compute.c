@@ -55,16 +55,9 @@ size_t fvl_cpus_available(void)
 	return n > 0 ? (size_t)n : 1;
 }
 
-static void rest_task(void *ctx, size_t i)
-{
-	(void)ctx, (void)i;
-}
-
 void fvl_compute_rest(struct fvl_compute *compute)
 {
-	if (compute->pool && fvl_pool_threads(compute->pool) > 1)
-		pthreadpool_parallelize_1d(compute->pool, rest_task, NULL, 1,
-		                           PTHREADPOOL_FLAG_YIELD_WORKERS);
+	fvl_pool_xnn_rest(compute->pool); /* fvl's own workers sleep after 50 us by themselves */
 }
 
 void fvl_compute_free(struct fvl_compute *compute)

@@ -3,14 +3,13 @@
 #ifndef FVL_COMPUTE_H
 #define FVL_COMPUTE_H
 
-#include <pthreadpool.h>
-
 #include "fvl.h"
 #include "kernels.h"
+#include "pool.h"
 
 struct fvl_compute {
 	struct fvl_kernels kernels;
-	pthreadpool_t pool;
+	struct fvl_pool *pool;
 	/* activation scratch, grown by fvl_compute_reserve before compute: */
 	int8_t *aq; /* (aq_cap) q8 values, or (aq_cap) f16 values of the fp16 path (2 bytes each) */
 	float *ad;  /* (aq_cap / 32) block scales, or one inverse scale per f16 row */

@@ -245,10 +245,12 @@ void fvl_linear_forward(struct fvl_compute *compute, const struct fvl_linear *l,
 	}
 	if (l->xnn && ldx == l->k && ldy == l->n) {
 		pthread_mutex_lock(l->xnn_lock);
-		bool ok = xnn_setup_fully_connected_nc_f32(l->xnn, m, x, y, compute->pool) ==
+		pthreadpool_t xp = fvl_pool_xnn(compute->pool);
+		bool ok = xnn_setup_fully_connected_nc_f32(l->xnn, m, x, y, xp) ==
 		                  xnn_status_success &&
-		          xnn_run_operator(l->xnn, compute->pool) == xnn_status_success;
+		          xnn_run_operator(l->xnn, xp) == xnn_status_success;
 		pthread_mutex_unlock(l->xnn_lock);
+		fvl_pool_xnn_rest(compute->pool); /* its workers must not spin against fvl's */
 		if (ok)
 			return;
 	}

@@ -29,7 +29,7 @@ void fvl_op_for(struct fvl_compute *compute, size_t n, size_t tile, fvl_range_fn
 		return;
 	}
 	struct range_ctx c = {.fn = fn, .ctx = ctx, .n = n};
-	pthreadpool_parallelize_1d_tile_1d(compute->pool, range_task, &c, n, tile, 0);
+	fvl_pool_run(compute->pool, n, tile, range_task, &c);
 }
 
 /* Rows of `per_row` values in tiles of about 1/(4 threads) of the work, at least MIN_WORK
@@ -167,9 +167,10 @@ struct attn_ctx {
 };
 
 /* task t: head head0 + t / n_blocks, query rows of block t % n_blocks */
-static void attn_task(void *p, size_t t)
+static void attn_task(void *p, size_t t, size_t len)
 {
 	const struct attn_ctx *c = p;
+	(void)len; /* tiles of 1 */
 	struct fvl_attn_args a = *c->a;
 	const size_t h = c->a->head0 + t / c->n_blocks, r0 = (t % c->n_blocks) * Q_BLOCK;
 	const size_t rows = a.n_q - r0 < Q_BLOCK ? a.n_q - r0 : Q_BLOCK;
@@ -191,7 +192,7 @@ void fvl_op_attn(struct fvl_compute *compute, const struct fvl_attn_args *a)
 		return;
 	}
 	struct attn_ctx c = {.fn = compute->kernels.attn, .a = a, .n_blocks = n_blocks};
-	pthreadpool_parallelize_1d(compute->pool, attn_task, &c, heads * n_blocks, 0);
+	fvl_pool_run(compute->pool, heads * n_blocks, 1, attn_task, &c);
 }
 
 struct quant_ctx {

@@ -1,5 +1,7 @@
-/* pool.h — the one thread pool (pthreadpool, shared with XNNPACK), the row-split drivers that run
- * the GEMM kernels on it, and a bandwidth probe. */
+/* pool.h — fvl's thread pool (pool.c: tiles claimed from a shared counter, short waits that then
+ * sleep, a thread count that adapts to other programs' load), the pthreadpool XNNPACK's operators
+ * need, the row-split drivers that run the
+ * GEMM kernels on the pool, and a bandwidth probe. */
 #ifndef FVL_POOL_H
 #define FVL_POOL_H
 
@@ -8,29 +10,50 @@
 #include "fvl.h"
 #include "kernels.h"
 
-/* n_threads 0: one per online CPU. A pool of 1 runs everything on the calling thread. */
-enum fvl_status fvl_pool_init(size_t n_threads, pthreadpool_t *out);
-void fvl_pool_free(pthreadpool_t pool);
-size_t fvl_pool_threads(pthreadpool_t pool);
+struct fvl_pool;
+
+/* A pool of n_threads (the caller and n_threads - 1 workers; 0: one per CPU this process may use). A pool of 1 runs
+ * everything on the calling thread. Used by one thread at a time (a compute context's). */
+enum fvl_status fvl_pool_init(size_t n_threads, struct fvl_pool **out);
+void fvl_pool_free(struct fvl_pool *pool); /* NULL: nothing */
+size_t fvl_pool_threads(const struct fvl_pool *pool);
+/* The threads jobs run on now: fvl_pool_threads, or fewer while that does as much (pool.c). */
+size_t fvl_pool_active(const struct fvl_pool *pool);
+/* What the next job runs on (fvl_pool_active, or a count a measurement is trying), and the
+ * measurement fvl_pool_run feeds after each job: `used` threads spent cpu_ns in its tiles over
+ * wall_ns, at now (CLOCK_MONOTONIC). Tests feed it made-up jobs. */
+size_t fvl_pool_next_threads(const struct fvl_pool *pool);
+void fvl_pool_account(struct fvl_pool *pool, size_t used, uint64_t cpu_ns, uint64_t wall_ns,
+                      uint64_t now);
+/* fn(ctx, i0, len) for the tiles [i0, i0 + len) of [0, n) (len = tile but for the last), each
+ * once, on the caller and the workers, returning when all are done. Tiles are claimed in order
+ * from a shared counter, so which thread runs a tile varies; what a tile computes must not. */
+typedef void (*fvl_pool_fn)(void *ctx, size_t i0, size_t len);
+void fvl_pool_run(struct fvl_pool *pool, size_t n, size_t tile, fvl_pool_fn fn, void *ctx);
+/* The pthreadpool of the same size that XNNPACK's operators run on (made on first use; NULL for
+ * a pool of 1 or when it cannot be made: XNNPACK then runs on the caller), and a call that sends
+ * its workers to sleep at once (after an operator: pthreadpool's workers would spin ~1M rounds). */
+pthreadpool_t fvl_pool_xnn(struct fvl_pool *pool);
+void fvl_pool_xnn_rest(struct fvl_pool *pool);
 
 /* y (m x n, row stride ldy) = A W^T with W x4-packed (fvl_pack_*), A quantized (f32_q8_quant),
  * output rows split across the pool in tiles of a multiple of 16 rows (64-byte aligned, no false
  * sharing): 16 for a GEMV, about n / (2 threads) for a GEMM (its kernels re-lay activations per
  * call). */
-void fvl_pool_x4_q8_gemm(pthreadpool_t pool, fvl_x4_q8_gemm_fn fn, enum fvl_wtype type, size_t k,
+void fvl_pool_x4_q8_gemm(struct fvl_pool *pool, fvl_x4_q8_gemm_fn fn, enum fvl_wtype type, size_t k,
                          size_t n, const void *w, size_t m, const int8_t *aq, const float *ad,
                          float *y, size_t ldy);
 /* y = x W^T + bias with W f32 or f16 rows, split the same way. */
-void fvl_pool_f32_gemm(pthreadpool_t pool, fvl_f32_gemm_fn fn, enum fvl_wtype type, size_t k,
+void fvl_pool_f32_gemm(struct fvl_pool *pool, fvl_f32_gemm_fn fn, enum fvl_wtype type, size_t k,
                        size_t n, const void *w, const float *bias, size_t m, const float *x,
                        size_t ldx, float *y, size_t ldy);
 /* The fp16-arithmetic GEMM over activations converted by f32_f16_quant, split the same way. */
-void fvl_pool_f16_gemm(pthreadpool_t pool, fvl_f16_gemm_fn fn, size_t k, size_t n, const void *w,
+void fvl_pool_f16_gemm(struct fvl_pool *pool, fvl_f16_gemm_fn fn, size_t k, size_t n, const void *w,
                        const float *bias, size_t m, const uint16_t *xh, const float *xs, float *y,
                        size_t ldy);
 
 /* Memory read bandwidth (GB/s) through the pool's threads: the best of a few passes over
  * bytes (much larger than the caches). For benchmarks. */
-double fvl_pool_read_bandwidth(pthreadpool_t pool, size_t bytes);
+double fvl_pool_read_bandwidth(struct fvl_pool *pool, size_t bytes);
 
 #endif /* FVL_POOL_H */

@@ -349,7 +349,7 @@ static void test_qgemm_threads_give_the_same_bits(void)
 	k[nv - 1].f32_q8_quant(m, kk, x, kk, aq, ad);
 	k[nv - 1].q4_0x4_q8_gemm(kk, n, wp, m, aq, ad, y0, n);
 	for (size_t t = 1; t <= 4; t++) {
-		pthreadpool_t pool;
+		struct fvl_pool *pool;
 		T_ASSERT(fvl_pool_init(t, &pool) == FVL_STATUS_OK, "pool");
 		memset(y1, 0, m * n * 4);
 		fvl_pool_x4_q8_gemm(pool, k[nv - 1].q4_0x4_q8_gemm, FVL_WTYPE_Q4_0, kk, n, wp, m,
@@ -364,7 +364,7 @@ static void test_qgemm_threads_give_the_same_bits(void)
 	fill(&r, b, n, 1.0f);
 	k[nv - 1].f32_f32_gemm(kk, n, w32, b, m, x, kk, y0, n);
 	for (size_t t = 1; t <= 4; t++) {
-		pthreadpool_t pool;
+		struct fvl_pool *pool;
 		T_ASSERT(fvl_pool_init(t, &pool) == FVL_STATUS_OK, "pool");
 		fvl_pool_f32_gemm(pool, k[nv - 1].f32_f32_gemm, FVL_WTYPE_F32, kk, n, w32, b, m, x,
 		                  kk, y1, n);

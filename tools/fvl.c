@@ -38,6 +38,8 @@ static const char usage[] =
         "environment:\n"
         "  FVL_ISA=scalar|baseline|dotprod|i8mm|avx2|avxvnni|avx512vnni\n"
         "                         force a kernel variant (refused if the CPU lacks it)\n"
+        "  FVL_ADAPT_THREADS=0    run on every thread -t gives; by default the pool uses one\n"
+        "                         fewer while another program's load makes it as fast\n"
         "\n"
         "exit status: 0 success, 1 failure (the message says why), 2 bad command line.\n";
 

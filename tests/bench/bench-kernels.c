@@ -132,16 +132,16 @@ static void job_free(struct job *j)
 }
 
 /* One kernel call on the calling thread, or split over pool. */
-static void job_run(const struct job *j, const struct fvl_kernels *kt, pthreadpool_t pool)
+static void job_run(const struct job *j, const struct fvl_kernels *kt, struct fvl_pool *pool)
 {
 	if (j->xnn && j->type == FVL_WTYPE_F32) {
-		xnn_setup_fully_connected_nc_f32(j->xnn, j->m, j->x, j->y, pool);
-		xnn_run_operator(j->xnn, pool);
+		xnn_setup_fully_connected_nc_f32(j->xnn, j->m, j->x, j->y, fvl_pool_xnn(pool));
+		xnn_run_operator(j->xnn, fvl_pool_xnn(pool));
 	} else if (j->xnn) { /* f16 in and out (y holds m x n halves) */
 		(kt->f32_f16_quant ? kt->f32_f16_quant : fvl_f32_f16_quant__scalar)(
 		        j->m, j->k, j->x, j->k, j->xh, j->ad);
-		xnn_setup_fully_connected_nc_f16(j->xnn, j->m, j->xh, j->y, pool);
-		xnn_run_operator(j->xnn, pool);
+		xnn_setup_fully_connected_nc_f16(j->xnn, j->m, j->xh, j->y, fvl_pool_xnn(pool));
+		xnn_run_operator(j->xnn, fvl_pool_xnn(pool));
 	} else if (j->type == FVL_WTYPE_Q4_0 || j->type == FVL_WTYPE_Q8_0) {
 		fvl_x4_q8_gemm_fn fn =
 		        j->type == FVL_WTYPE_Q4_0 ? kt->q4_0x4_q8_gemm : kt->q8_0x4_q8_gemm;
@@ -196,7 +196,7 @@ static int native(size_t threads)
 {
 	struct fvl_cpu cpu;
 	struct fvl_kernels kt;
-	pthreadpool_t pool;
+	struct fvl_pool *pool;
 	fvl_cpu_detect(&cpu);
 	fvl_kernels_init(&kt, &cpu, getenv("FVL_ISA"));
 	if (fvl_pool_init(threads, &pool) != FVL_STATUS_OK)
