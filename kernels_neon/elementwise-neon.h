@@ -14,7 +14,8 @@
 #define MAP1(n, x, y, OP)                                                                          \
 	do {                                                                                       \
 		size_t j_ = 0;                                                                     \
-		for (; j_ + 4 <= (n); j_ += 4) {                                                   \
+		_Pragma("GCC unroll 2") for (; j_ + 4 <= (n); j_ += 4)                             \
+		{                                                                                  \
 			const float32x4_t v = vld1q_f32((x) + j_);                                 \
 			vst1q_f32((y) + j_, OP);                                                   \
 		}                                                                                  \

@@ -89,6 +89,17 @@ static inline float32x4_t fvl_recip_f32x4(float32x4_t x)
 	return vmulq_f32(r, vrecpsq_f32(x, r));
 }
 
+/* a / b: the divide instruction on aarch64 (one instruction, correctly rounded), elsewhere (SIMDe
+ * has no vdivq_f32) the reciprocal estimate and two Newton steps. */
+static inline float32x4_t fvl_div_f32x4(float32x4_t a, float32x4_t b)
+{
+#if defined(__aarch64__)
+	return vdivq_f32(a, b);
+#else
+	return vmulq_f32(a, fvl_recip_f32x4(b));
+#endif
+}
+
 /* erf(x) = x P(x^2) / Q(x^2), P of degree 5 and Q of degree 5 in t = x^2, fitted for this file
  * on |x| <= 3.925 (past it erf rounds to +-1 in float; Lawson-weighted least squares on
  * Chebyshev nodes, in double): absolute error 1.6e-8 in exact arithmetic, ~4.3e-7 in float.
@@ -96,7 +107,7 @@ static inline float32x4_t fvl_recip_f32x4(float32x4_t x)
  * the final clamp makes erf exactly +-1 in the tails (GELU exactly 0 far left). All
  * coefficients are positive and t >= 0, so P and Q are summed as c0 + c1 t + ... + c5 t^5 from
  * shared powers of t (no cancellation; a multiply-add by lane per term, no register copies as
- * Horner's form needs on AArch64). No exp, one reciprocal; odd by construction. */
+ * Horner's form needs on AArch64). No exp, one division; odd by construction. */
 static inline float32x4_t fvl_erf_f32x4(float32x4_t x)
 {
 	static const float pc[4] = {1.929733377e-01f, 5.308444773e-02f, 3.876359646e-03f,
@@ -113,7 +124,7 @@ static inline float32x4_t fvl_erf_f32x4(float32x4_t x)
 	p = vfmaq_laneq_f32(p, t3, p0, 2), q = vfmaq_laneq_f32(q, t3, q0, 2);
 	p = vfmaq_laneq_f32(p, t4, p0, 3), q = vfmaq_laneq_f32(q, t4, q0, 3);
 	p = vfmaq_n_f32(p, t5, 2.030859362e-06f), q = vfmaq_n_f32(q, t5, 3.803137442e-05f);
-	const float32x4_t r = vmulq_f32(vmulq_f32(x, p), fvl_recip_f32x4(q));
+	const float32x4_t r = fvl_div_f32x4(vmulq_f32(x, p), q);
 	return vminq_f32(vmaxq_f32(r, vdupq_n_f32(-1.0f)), vdupq_n_f32(1.0f));
 }
 
