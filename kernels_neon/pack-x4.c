@@ -1,7 +1,7 @@
 /* pack-x4.c — repacks Q4_0 / Q8_0 rows into the x4 layout at load time (see kernels.h), so one
  * sdot by lane computes four rows at once and four-row groups stream sequentially. Whole groups
- * of 4 rows go through NEON register transposes (SIMDe on other hosts); the padded last group
- * goes word by word. */
+ * of 4 rows go through NEON's 4-way interleaving store (SIMDe on other hosts); the padded last
+ * group goes word by word. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -41,24 +41,18 @@ static void put_row(uint8_t *d, uint8_t *qs, size_t r, const uint8_t *sd, const 
 }
 
 /* 16 bytes (4 chunks) at off of each of the 4 rows' quants s[r], Q4_0's bytes XORed with 0x88,
- * to the 64 bytes at qs with chunk c of row r at 16c + 4r: a 4 x 4 transpose of 32-bit words. */
+ * to the 64 bytes at qs with chunk c of row r at 16c + 4r: st4 of 32-bit lanes interleaves the 4
+ * rows' words exactly so. */
 static inline void put_chunks4(uint8_t *qs, const uint8_t *const s[4], size_t off, bool q4)
 {
-	uint32x4_t r[4];
+	uint32x4x4_t r;
 	for (int i = 0; i < 4; i++) {
 		uint8x16_t v = vld1q_u8(s[i] + off);
 		if (q4)
 			v = veorq_u8(v, vdupq_n_u8(0x88));
-		r[i] = vreinterpretq_u32_u8(v);
+		r.val[i] = vreinterpretq_u32_u8(v);
 	}
-	const uint64x2_t t0 = vreinterpretq_u64_u32(vtrn1q_u32(r[0], r[1]));
-	const uint64x2_t t1 = vreinterpretq_u64_u32(vtrn2q_u32(r[0], r[1]));
-	const uint64x2_t t2 = vreinterpretq_u64_u32(vtrn1q_u32(r[2], r[3]));
-	const uint64x2_t t3 = vreinterpretq_u64_u32(vtrn2q_u32(r[2], r[3]));
-	vst1q_u8(qs, vreinterpretq_u8_u64(vzip1q_u64(t0, t2)));
-	vst1q_u8(qs + 16, vreinterpretq_u8_u64(vzip1q_u64(t1, t3)));
-	vst1q_u8(qs + 32, vreinterpretq_u8_u64(vzip2q_u64(t0, t2)));
-	vst1q_u8(qs + 48, vreinterpretq_u8_u64(vzip2q_u64(t1, t3)));
+	vst4q_u32((uint32_t *)(void *)qs, r);
 }
 
 /* Both block types: a fp16 scale then the quants (source), 4 scales then 4 rows' quants (x4). */
@@ -68,7 +62,7 @@ static_assert(offsetof(struct fvl_block_q4_0x4, qs) == 8 &&
                       offsetof(struct fvl_block_q8_0x4, qs) == 8,
               "4 scales, then quants");
 
-/* Q4_0 (q4) or Q8_0 rows to x4 groups: whole groups of 4 rows through register transposes, the
+/* Q4_0 (q4) or Q8_0 rows to x4 groups: whole groups of 4 rows through interleaving stores, the
  * padded last group row by row. Inlined with q4 a constant, so each type gets its own loop. */
 static inline __attribute__((always_inline)) void
 pack_x4(bool q4, const uint8_t *src, size_t n, size_t k, uint8_t *dst)
