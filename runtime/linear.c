@@ -2,6 +2,7 @@
  * kernel the weight type and CPU call for (XNNPACK for f32), tensors read as floats. */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -93,27 +94,57 @@ bool fvl_xnnpack_available(void)
 	return xnn_ok;
 }
 
-/* XNNPACK packs the weights (and bias) into its own layout: a copy the size of the tensor. */
+#define XNN_SLICES 8 /* operators per f32 linear: the tasks fvl's pool splits it into */
+
+static void xnn_delete(struct fvl_linear *l)
+{
+	for (size_t s = 0; s < l->n_xnn; s++)
+		if (l->xnn[s])
+			xnn_delete_operator(l->xnn[s]);
+	free(l->xnn);
+	if (l->xnn_lock) {
+		pthread_mutex_destroy(l->xnn_lock);
+		free(l->xnn_lock);
+	}
+	l->xnn = NULL, l->xnn_lock = NULL, l->n_xnn = 0;
+}
+
+/* XNNPACK packs the weights (and bias) into its own layout: a copy the size of the tensor. The
+ * layer is split by outputs into up to XNN_SLICES operators (multiples of 16 columns, writing
+ * into the full-width output), each run single-threaded as one task of fvl's pool: one pool for
+ * everything (XNNPACK's own threading needs pthreadpool, whose workers spin against fvl's). */
 void fvl_linear_attach_xnnpack(struct fvl_linear *l)
 {
-	xnn_operator_t op = NULL;
 	if (l->type != FVL_TYPE_F32 || !fvl_xnnpack_available())
 		return;
+	const size_t cols = ((l->n + XNN_SLICES - 1) / XNN_SLICES + 15) & ~(size_t)15;
+	l->xnn_cols = cols;
+	l->n_xnn = (l->n + cols - 1) / cols;
+	l->xnn = calloc(l->n_xnn, sizeof(*l->xnn));
 	pthread_mutex_t *mu = malloc(sizeof(*mu));
-	if (!mu)
-		return;
-	const enum xnn_status st = xnn_create_fully_connected_nc_f32(
-	        l->k, l->n, l->k, l->n, l->w, l->bias, -INFINITY, INFINITY, 0, &op);
-	if (st != xnn_status_success) {
+	if (!l->xnn || !mu) {
 		free(mu);
-		FVL_LOG_I(
-		        "XNNPACK refused a %zu x %zu f32 linear (status %d): fvl's kernels run it",
-		        l->n, l->k, (int)st);
+		free(l->xnn);
+		l->xnn = NULL, l->n_xnn = 0;
 		return;
 	}
 	pthread_mutex_init(mu, NULL);
-	l->xnn = op;
 	l->xnn_lock = mu;
+	for (size_t s = 0; s < l->n_xnn; s++) {
+		const size_t j0 = s * cols, nj = l->n - j0 < cols ? l->n - j0 : cols;
+		xnn_operator_t op = NULL;
+		const enum xnn_status st = xnn_create_fully_connected_nc_f32(
+		        l->k, nj, l->k, l->n, (const float *)l->w + j0 * l->k,
+		        l->bias ? l->bias + j0 : NULL, -INFINITY, INFINITY, 0, &op);
+		if (st != xnn_status_success) {
+			FVL_LOG_I("XNNPACK refused a %zu x %zu f32 linear (status %d): fvl's "
+			          "kernels run it",
+			          l->n, l->k, (int)st);
+			xnn_delete(l);
+			return;
+		}
+		l->xnn[s] = op;
+	}
 }
 
 /* The file pages of a tensor the runtime copied (packed, widened, XNNPACK) are not read again:
@@ -207,11 +238,7 @@ enum fvl_status fvl_linear_init(struct fvl_linear *l, const struct fvl_gguf *g, 
 
 void fvl_linear_free(struct fvl_linear *l)
 {
-	if (l->xnn) {
-		xnn_delete_operator(l->xnn);
-		pthread_mutex_destroy(l->xnn_lock);
-		free(l->xnn_lock);
-	}
+	xnn_delete(l);
 	free(l->packed);
 	free(l->owned);
 	memset(l, 0, sizeof(*l));
@@ -226,6 +253,27 @@ size_t fvl_linear_owned_bytes(const struct fvl_linear *l)
 	if (l->packed)
 		return fvl_pack_x4_size(wtype(l->type), l->n, l->k);
 	return l->owned ? l->n * l->k * sizeof(float) : 0;
+}
+
+struct xnn_ctx {
+	const struct fvl_linear *l;
+	size_t m;
+	const float *x;
+	float *y;
+	_Atomic bool failed;
+};
+
+/* Operators [s0, s0 + ns) of the layer on this thread (no pthreadpool). */
+static void xnn_slices(void *p, size_t s0, size_t ns)
+{
+	struct xnn_ctx *c = p;
+	for (size_t s = s0; s < s0 + ns; s++) {
+		xnn_operator_t op = c->l->xnn[s];
+		if (xnn_setup_fully_connected_nc_f32(op, c->m, c->x, c->y + s * c->l->xnn_cols,
+		                                     NULL) != xnn_status_success ||
+		    xnn_run_operator(op, NULL) != xnn_status_success)
+			atomic_store(&c->failed, true);
+	}
 }
 
 void fvl_linear_forward(struct fvl_compute *compute, const struct fvl_linear *l, size_t m,
@@ -244,14 +292,11 @@ void fvl_linear_forward(struct fvl_compute *compute, const struct fvl_linear *l,
 		return;
 	}
 	if (l->xnn && ldx == l->k && ldy == l->n) {
+		struct xnn_ctx c = {.l = l, .m = m, .x = x, .y = y};
 		pthread_mutex_lock(l->xnn_lock);
-		pthreadpool_t xp = fvl_pool_xnn(compute->pool);
-		bool ok = xnn_setup_fully_connected_nc_f32(l->xnn, m, x, y, xp) ==
-		                  xnn_status_success &&
-		          xnn_run_operator(l->xnn, xp) == xnn_status_success;
+		fvl_pool_run(compute->pool, l->n_xnn, 1, xnn_slices, &c);
 		pthread_mutex_unlock(l->xnn_lock);
-		fvl_pool_xnn_rest(compute->pool); /* its workers must not spin against fvl's */
-		if (ok)
+		if (!atomic_load(&c.failed))
 			return;
 	}
 	if (l->type == FVL_TYPE_F16 && l->packed && k->f16p16_f16_gemm) {

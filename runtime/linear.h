@@ -15,8 +15,11 @@ struct fvl_linear {
 	                       layout (n rounded up to 16), for the kernels */
 	void *owned;       /* w when the runtime converted it */
 	const float *bias; /* (n) or NULL, in the mapping (f32) */
-	void *xnn;         /* XNNPACK fully-connected operator for f32 weights, or NULL */
-	void *xnn_lock;    /* its mutex: an operator is set up per call */
+	void **xnn;        /* (n_xnn) XNNPACK fully-connected operators for f32 weights, one per
+	                       slice of xnn_cols outputs (the last shorter), run on fvl's pool, or
+	                       NULL */
+	size_t n_xnn, xnn_cols;
+	void *xnn_lock; /* their mutex: an operator is set up per call */
 };
 
 /* Whether f32 linears run through XNNPACK (initialized once; FVL_NO_XNNPACK=1 turns it off). */
