@@ -139,40 +139,40 @@ void fvl_f32_f16_quant__neonfp16(size_t m, size_t k, const float *x, size_t ldx,
                                  float *xs);
 
 /* ---- quantized GEMM / GEMV -------------------------------------------------------------------
- * y[i * ldy + j] = sum_k W[j][k] * A[i][k] (+ bias[j]) for act rows i < m and weight rows j < n,
- * with W x4-packed (starting at a group boundary) and A quantized by f32_q8_quant (aq: m x k, ad:
- * m x k/32); bias NULL for none. m == 1 is the decode GEMV. */
-typedef void (*fvl_x4_q8_gemm_fn)(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                  const int8_t *aq, const float *ad, float *y, size_t ldy);
-void fvl_q4_0x4_q8_gemm__scalar(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                const int8_t *aq, const float *ad, float *y, size_t ldy);
-void fvl_q4_0x4_q8_gemm__neon(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                              const int8_t *aq, const float *ad, float *y, size_t ldy);
-void fvl_q4_0x4_q8_gemm__neondot(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                 const int8_t *aq, const float *ad, float *y, size_t ldy);
-void fvl_q4_0x4_q8_gemm__neoni8mm(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                  const int8_t *aq, const float *ad, float *y, size_t ldy);
-void fvl_q4_0x4_q8_gemm__avx2(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                              const int8_t *aq, const float *ad, float *y, size_t ldy);
-void fvl_q8_0x4_q8_gemm__scalar(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                const int8_t *aq, const float *ad, float *y, size_t ldy);
-void fvl_q8_0x4_q8_gemm__neon(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                              const int8_t *aq, const float *ad, float *y, size_t ldy);
-void fvl_q8_0x4_q8_gemm__neondot(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                 const int8_t *aq, const float *ad, float *y, size_t ldy);
-void fvl_q8_0x4_q8_gemm__neoni8mm(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                  const int8_t *aq, const float *ad, float *y, size_t ldy);
-void fvl_q8_0x4_q8_gemm__avx2(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                              const int8_t *aq, const float *ad, float *y, size_t ldy);
+ * y[i * ldy + j] = sum_k W[j][k] * A[i][k] for act rows i < m and weight rows j < n, with W
+ * x4-packed (starting at a group boundary) and A quantized by f32_q8_quant (aq: m x k, ad:
+ * m x k/32). m == 1 is the decode GEMV. */
+typedef void (*fvl_x4_q8_gemm_fn)(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                  const float *ad, float *y, size_t ldy);
+void fvl_q4_0x4_q8_gemm__scalar(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                const float *ad, float *y, size_t ldy);
+void fvl_q4_0x4_q8_gemm__neon(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                              const float *ad, float *y, size_t ldy);
+void fvl_q4_0x4_q8_gemm__neondot(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                 const float *ad, float *y, size_t ldy);
+void fvl_q4_0x4_q8_gemm__neoni8mm(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                  const float *ad, float *y, size_t ldy);
+void fvl_q4_0x4_q8_gemm__avx2(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                              const float *ad, float *y, size_t ldy);
+void fvl_q8_0x4_q8_gemm__scalar(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                const float *ad, float *y, size_t ldy);
+void fvl_q8_0x4_q8_gemm__neon(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                              const float *ad, float *y, size_t ldy);
+void fvl_q8_0x4_q8_gemm__neondot(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                 const float *ad, float *y, size_t ldy);
+void fvl_q8_0x4_q8_gemm__neoni8mm(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                  const float *ad, float *y, size_t ldy);
+void fvl_q8_0x4_q8_gemm__avx2(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                              const float *ad, float *y, size_t ldy);
 /* x86-64 with vpdpbusd: AVX-VNNI (ymm) and AVX512-VNNI (zmm), x4-q8-gemm-vnni.h */
-void fvl_q4_0x4_q8_gemm__avxvnni(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                 const int8_t *aq, const float *ad, float *y, size_t ldy);
-void fvl_q8_0x4_q8_gemm__avxvnni(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                 const int8_t *aq, const float *ad, float *y, size_t ldy);
-void fvl_q4_0x4_q8_gemm__avx512vnni(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                    const int8_t *aq, const float *ad, float *y, size_t ldy);
-void fvl_q8_0x4_q8_gemm__avx512vnni(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                    const int8_t *aq, const float *ad, float *y, size_t ldy);
+void fvl_q4_0x4_q8_gemm__avxvnni(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                 const float *ad, float *y, size_t ldy);
+void fvl_q8_0x4_q8_gemm__avxvnni(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                 const float *ad, float *y, size_t ldy);
+void fvl_q4_0x4_q8_gemm__avx512vnni(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                    const float *ad, float *y, size_t ldy);
+void fvl_q8_0x4_q8_gemm__avx512vnni(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                    const float *ad, float *y, size_t ldy);
 
 /* ---- GEMM on f32 activations: y[i*ldy + j] = sum_k W[j][k] * x[i][k] (+ bias[j]) ------------
  * f32_f32_gemm and f16_f32_gemm: W rows f32 or f16 (row-major); f16p16_f32_gemm: f16 weights in

@@ -9,8 +9,8 @@ static void strip_tile(const struct x4_strip_step *st, void *ctx)
 	x4_strip_step_tile(true, st, ctx);
 }
 
-void fvl_q4_0x4_q8_gemm__neondot(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                 const int8_t *aq, const float *ad, float *y, size_t ldy)
+void fvl_q4_0x4_q8_gemm__neondot(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                 const float *ad, float *y, size_t ldy)
 {
-	x4_q8_gemm_strips(true, k, n, w, bias, m, aq, ad, y, ldy, strip_tile);
+	x4_q8_gemm_strips(true, k, n, w, m, aq, ad, y, ldy, strip_tile);
 }

@@ -3,8 +3,8 @@
 #include "x4-dot-neon.h"
 #include "x4-q8-gemm-neon.h"
 
-void fvl_q8_0x4_q8_gemm__neon(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                              const int8_t *aq, const float *ad, float *y, size_t ldy)
+void fvl_q8_0x4_q8_gemm__neon(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                              const float *ad, float *y, size_t ldy)
 {
-	x4_q8_gemm_tiles(false, k, n, w, bias, m, aq, ad, y, ldy);
+	x4_q8_gemm_tiles(false, k, n, w, m, aq, ad, y, ldy);
 }

@@ -8,12 +8,12 @@ static void strip_tile(const struct x4_strip_step *st, void *ctx)
 	i8mm_step_tile(false, st, ctx);
 }
 
-void fvl_q8_0x4_q8_gemm__neoni8mm(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                  const int8_t *aq, const float *ad, float *y, size_t ldy)
+void fvl_q8_0x4_q8_gemm__neoni8mm(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                  const float *ad, float *y, size_t ldy)
 {
 	if (m == 1) {
-		fvl_q8_0x4_q8_gemm__neondot(k, n, w, bias, m, aq, ad, y, ldy);
+		fvl_q8_0x4_q8_gemm__neondot(k, n, w, m, aq, ad, y, ldy);
 		return;
 	}
-	x4_q8_gemm_i8mm(k, n, w, bias, m, aq, ad, y, ldy, strip_tile);
+	x4_q8_gemm_i8mm(k, n, w, m, aq, ad, y, ldy, strip_tile);
 }

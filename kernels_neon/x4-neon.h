@@ -31,19 +31,6 @@ static inline void unpack_q8(const struct fvl_block_q8_0x4 *b, int8x16_t w[8])
 	w[4] = v1.val[0], w[5] = v1.val[1], w[6] = v1.val[2], w[7] = v1.val[3];
 }
 
-/* A group's 4 biases (the first `valid` of them, zeros past), or zeros for none (b NULL). */
-static inline float32x4_t x4_bias(const float *b, size_t valid)
-{
-	if (!b)
-		return vdupq_n_f32(0.0f);
-	if (valid >= 4)
-		return vld1q_f32(b);
-	float t[4] = {0};
-	for (size_t r = 0; r < valid; r++)
-		t[r] = b[r];
-	return vld1q_f32(t);
-}
-
 /* Stores the first `valid` (<= 4) lanes: the last group of rows may be partly padding. */
 static inline void store_rows(float *y, float32x4_t v, size_t valid)
 {

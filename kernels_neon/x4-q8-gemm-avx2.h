@@ -82,16 +82,9 @@ static inline __m256 scales(const uint16_t d[4], const struct act *x)
 	return _mm256_mul_ps(_mm256_cvtph_ps(h), x->d);
 }
 
-/* The group's 4 sums (the two halves of acc added) plus its biases (b, or none), `valid` lanes. */
-static inline void store4(float *y, __m256 acc, const float *b, size_t valid)
+static inline void store4(float *y, __m256 acc, size_t valid)
 {
-	__m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-	if (b) {
-		float t[4] = {0};
-		for (size_t r = 0; r < valid && r < 4; r++)
-			t[r] = b[r];
-		s = _mm_add_ps(s, _mm_loadu_ps(t));
-	}
+	const __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
 	if (valid >= 4) {
 		_mm_storeu_ps(y, s);
 		return;
@@ -106,7 +99,7 @@ static inline void store4(float *y, __m256 acc, const float *b, size_t valid)
 
 /* ng (1..GROUPS, a constant at each call) groups against one activation row; q4: Q4_0 blocks. */
 AVX2_INLINE void pass(bool q4, size_t nb, const void *g, size_t ng, const int8_t *a,
-                      const float *ad, const float *bias, float *y, size_t n_left)
+                      const float *ad, float *y, size_t n_left)
 {
 	const size_t bytes = q4 ? sizeof(struct fvl_block_q4_0x4) : sizeof(struct fvl_block_q8_0x4);
 	__m256 acc[GROUPS];
@@ -124,12 +117,11 @@ AVX2_INLINE void pass(bool q4, size_t nb, const void *g, size_t ng, const int8_t
 		}
 	}
 	for (size_t j = 0; j < ng; j++)
-		store4(y + 4 * j, acc[j], bias ? bias + 4 * j : NULL,
-		       n_left - 4 * j < 4 ? n_left - 4 * j : 4);
+		store4(y + 4 * j, acc[j], n_left - 4 * j < 4 ? n_left - 4 * j : 4);
 }
 
-AVX2_INLINE void x4_q8_gemm_avx2(bool q4, size_t k, size_t n, const void *w, const float *bias,
-                                 size_t m, const int8_t *aq, const float *ad, float *y, size_t ldy)
+AVX2_INLINE void x4_q8_gemm_avx2(bool q4, size_t k, size_t n, const void *w, size_t m,
+                                 const int8_t *aq, const float *ad, float *y, size_t ldy)
 {
 	const size_t bytes = q4 ? sizeof(struct fvl_block_q4_0x4) : sizeof(struct fvl_block_q8_0x4);
 	const size_t nb = k / FVL_QK, groups = (n + 3) / 4;
@@ -141,18 +133,17 @@ AVX2_INLINE void x4_q8_gemm_avx2(bool q4, size_t k, size_t n, const void *w, con
 				const int8_t *a = aq + i * k;
 				const float *d = ad + i * nb;
 				float *yo = y + i * ldy + 4 * g;
-				const float *bg = bias ? bias + 4 * g : NULL;
 				const size_t left = n - 4 * g;
 				switch (g1 - g < GROUPS ? g1 - g
 				                        : GROUPS) { /* constant group counts */
-				case 1: pass(q4, nb, gb, 1, a, d, bg, yo, left); break;
-				case 2: pass(q4, nb, gb, 2, a, d, bg, yo, left); break;
-				case 3: pass(q4, nb, gb, 3, a, d, bg, yo, left); break;
-				case 4: pass(q4, nb, gb, 4, a, d, bg, yo, left); break;
-				case 5: pass(q4, nb, gb, 5, a, d, bg, yo, left); break;
-				case 6: pass(q4, nb, gb, 6, a, d, bg, yo, left); break;
-				case 7: pass(q4, nb, gb, 7, a, d, bg, yo, left); break;
-				default: pass(q4, nb, gb, 8, a, d, bg, yo, left); break;
+				case 1: pass(q4, nb, gb, 1, a, d, yo, left); break;
+				case 2: pass(q4, nb, gb, 2, a, d, yo, left); break;
+				case 3: pass(q4, nb, gb, 3, a, d, yo, left); break;
+				case 4: pass(q4, nb, gb, 4, a, d, yo, left); break;
+				case 5: pass(q4, nb, gb, 5, a, d, yo, left); break;
+				case 6: pass(q4, nb, gb, 6, a, d, yo, left); break;
+				case 7: pass(q4, nb, gb, 7, a, d, yo, left); break;
+				default: pass(q4, nb, gb, 8, a, d, yo, left); break;
 				}
 			}
 	}

@@ -52,22 +52,22 @@ X4_INLINE float x4_out_scale(bool q4)
 	return q4 ? 0.0625f : 1.0f;
 }
 
-/* Rows i < mt of y (stride ldy) = bias + scale * acc[i] (or += scale * acc[i] with add, bias then
- * zeros), `valid` lanes each. The accumulators are copied out first by a loop that unrolls: read
- * at a variable index, acc would live in memory and every step of the tile loop would store it. */
-X4_INLINE void x4_store_acc(size_t mt, const float32x4_t *acc, float scale, float32x4_t bias,
-                            float *y, size_t ldy, size_t valid, bool add)
+/* Rows i < mt of y (stride ldy) = (or += with add) scale * acc[i], `valid` lanes each. The
+ * accumulators are copied out first by a loop that unrolls: read at a variable index, acc would
+ * live in memory and every step of the tile loop would store it. */
+X4_INLINE void x4_store_acc(size_t mt, const float32x4_t *acc, float scale, float *y, size_t ldy,
+                            size_t valid, bool add)
 {
 	float32x4_t out[X4_STRIP_ROWS];
 	for (size_t i = 0; i < mt; i++)
-		out[i] = vfmaq_n_f32(bias, acc[i], scale);
+		out[i] = vmulq_n_f32(acc[i], scale);
 	for (size_t i = 0; i < mt; i++)
 		store_rows_add(y + i * ldy, out[i], valid, add);
 }
 
-/* mt (1..4) activation rows against one group of 4 weight rows (bias: the group's, or NULL). */
+/* mt (1..4) activation rows against one group of 4 weight rows. */
 X4_INLINE void x4_tile(bool q4, size_t mt, size_t nb, const void *g, const int8_t *aq, size_t k,
-                       const float *ad, const float *bias, float *y, size_t ldy, size_t valid)
+                       const float *ad, float *y, size_t ldy, size_t valid)
 {
 	float32x4_t acc[4];
 	for (size_t i = 0; i < mt; i++)
@@ -82,13 +82,12 @@ X4_INLINE void x4_tile(bool q4, size_t mt, size_t nb, const void *g, const int8_
 			        vfmaq_f32(acc[i], vcvtq_f32_s32(x4_dot(w, aq + i * k + b * FVL_QK)),
 			                  vmulq_n_f32(wd, ad[i * nb + b]));
 	}
-	x4_store_acc(mt, acc, x4_out_scale(q4), x4_bias(bias, valid), y, ldy, valid, false);
+	x4_store_acc(mt, acc, x4_out_scale(q4), y, ldy, valid, false);
 }
 
-/* GEMV: groups g0 and g1 (valid1 real rows in g1, biases at bias or none) against the one
- * activation row a. */
+/* GEMV: groups g0 and g1 (valid1 real rows in g1) against the one activation row a. */
 X4_INLINE void x4_gemv_pair(bool q4, size_t nb, const void *g0, const void *g1, const int8_t *a,
-                            const float *ad, const float *bias, float *y, size_t valid1)
+                            const float *ad, float *y, size_t valid1)
 {
 	float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = acc0;
 	for (size_t b = 0; b < nb; b++) {
@@ -102,34 +101,31 @@ X4_INLINE void x4_gemv_pair(bool q4, size_t nb, const void *g0, const void *g1, 
 		acc1 = vfmaq_f32(acc1, vcvtq_f32_s32(x4_dot(w1, a + b * FVL_QK)),
 		                 vmulq_n_f32(x4_scales(b1), da));
 	}
-	vst1q_f32(y, vfmaq_n_f32(x4_bias(bias, 4), acc0, x4_out_scale(q4)));
-	store_rows(y + 4,
-	           vfmaq_n_f32(x4_bias(bias ? bias + 4 : NULL, valid1), acc1, x4_out_scale(q4)),
-	           valid1);
+	vst1q_f32(y, vmulq_n_f32(acc0, x4_out_scale(q4)));
+	store_rows(y + 4, vmulq_n_f32(acc1, x4_out_scale(q4)), valid1);
 }
 
-X4_INLINE void x4_gemv(bool q4, size_t k, size_t n, const void *w, const float *bias,
-                       const int8_t *aq, const float *ad, float *y, size_t ldy)
+X4_INLINE void x4_gemv(bool q4, size_t k, size_t n, const void *w, const int8_t *aq,
+                       const float *ad, float *y, size_t ldy)
 {
 	const size_t nb = k / FVL_QK, groups = (n + 3) / 4;
 	size_t g = 0;
 	for (; g + 2 <= groups; g += 2) {
 		const size_t valid1 = n - 4 * (g + 1) < 4 ? n - 4 * (g + 1) : 4;
 		x4_gemv_pair(q4, nb, x4_block(q4, w, g * nb), x4_block(q4, w, (g + 1) * nb), aq, ad,
-		             bias ? bias + 4 * g : NULL, y + 4 * g, valid1);
+		             y + 4 * g, valid1);
 	}
 	if (g < groups)
-		x4_tile(q4, 1, nb, x4_block(q4, w, g * nb), aq, k, ad, bias ? bias + 4 * g : NULL,
-		        y + 4 * g, ldy, n - 4 * g);
+		x4_tile(q4, 1, nb, x4_block(q4, w, g * nb), aq, k, ad, y + 4 * g, ldy, n - 4 * g);
 }
 
 /* GEMM in 4-row tiles (the baseline kernels). */
-X4_INLINE void x4_q8_gemm_tiles(bool q4, size_t k, size_t n, const void *w, const float *bias,
-                                size_t m, const int8_t *aq, const float *ad, float *y, size_t ldy)
+X4_INLINE void x4_q8_gemm_tiles(bool q4, size_t k, size_t n, const void *w, size_t m,
+                                const int8_t *aq, const float *ad, float *y, size_t ldy)
 {
 	const size_t nb = k / FVL_QK, groups = (n + 3) / 4;
 	if (m == 1) {
-		x4_gemv(q4, k, n, w, bias, aq, ad, y, ldy);
+		x4_gemv(q4, k, n, w, aq, ad, y, ldy);
 		return;
 	}
 	for (size_t g0 = 0; g0 < groups; g0 += X4_GROUP_CHUNK) {
@@ -142,12 +138,11 @@ X4_INLINE void x4_q8_gemm_tiles(bool q4, size_t k, size_t n, const void *w, cons
 				const int8_t *a = aq + i * k;
 				const float *d = ad + i * nb;
 				float *yo = y + i * ldy + 4 * g;
-				const float *bg = bias ? bias + 4 * g : NULL;
 				switch (mt) { /* constant row counts, so each tile's loops unroll */
-				case 1: x4_tile(q4, 1, nb, gb, a, k, d, bg, yo, ldy, valid); break;
-				case 2: x4_tile(q4, 2, nb, gb, a, k, d, bg, yo, ldy, valid); break;
-				case 3: x4_tile(q4, 3, nb, gb, a, k, d, bg, yo, ldy, valid); break;
-				default: x4_tile(q4, 4, nb, gb, a, k, d, bg, yo, ldy, valid); break;
+				case 1: x4_tile(q4, 1, nb, gb, a, k, d, yo, ldy, valid); break;
+				case 2: x4_tile(q4, 2, nb, gb, a, k, d, yo, ldy, valid); break;
+				case 3: x4_tile(q4, 3, nb, gb, a, k, d, yo, ldy, valid); break;
+				default: x4_tile(q4, 4, nb, gb, a, k, d, yo, ldy, valid); break;
 				}
 			}
 		}
@@ -165,7 +160,6 @@ struct x4_strip {
 struct x4_strip_gemm {
 	size_t k, n, m, ldy;
 	const void *w;
-	const float *bias; /* (n) or NULL */
 	const int8_t *aq;
 	const float *ad;
 	float *y;
@@ -189,9 +183,9 @@ static inline void x4_strip_fill(const struct x4_strip_step *st, void *ctx)
 		}
 }
 
-/* mt (1..12) strip rows against one group of 4 weight rows, plus bias (the group's biases). */
+/* mt (1..12) strip rows against one group of 4 weight rows. */
 X4_INLINE void x4_strip_tile(bool q4, size_t mt, size_t nb, const void *g, const struct x4_strip *s,
-                             float32x4_t bias, float *y, size_t ldy, size_t valid, bool add)
+                             float *y, size_t ldy, size_t valid, bool add)
 {
 	float32x4_t acc[X4_STRIP_ROWS];
 	for (size_t i = 0; i < mt; i++)
@@ -217,7 +211,7 @@ X4_INLINE void x4_strip_tile(bool q4, size_t mt, size_t nb, const void *g, const
 			acc[i] = vfmaq_f32(acc[i], vcvtq_f32_s32(x4_dot(w, q + i * FVL_QK)), ds);
 		}
 	}
-	x4_store_acc(mt, acc, x4_out_scale(q4), bias, y, ldy, valid, add);
+	x4_store_acc(mt, acc, x4_out_scale(q4), y, ldy, valid, add);
 }
 
 /* The strip tile for the step's row count (a constant per case, so each tile unrolls). */
@@ -228,36 +222,33 @@ x4_strip_step_tile(bool q4, const struct x4_strip_step *st, const struct x4_stri
 	const void *g = x4_block(q4, c->w, st->g * nb + st->b0);
 	float *y = c->y + st->i * c->ldy + 4 * st->g;
 	const struct x4_strip *s = &c->s;
-	/* the bias goes in with the first range of k */
-	const float32x4_t b = x4_bias(c->bias && !st->add ? c->bias + 4 * st->g : NULL, st->valid);
 	switch (st->rows) {
-	case 1: x4_strip_tile(q4, 1, st->nbc, g, s, b, y, c->ldy, st->valid, st->add); break;
-	case 2: x4_strip_tile(q4, 2, st->nbc, g, s, b, y, c->ldy, st->valid, st->add); break;
-	case 3: x4_strip_tile(q4, 3, st->nbc, g, s, b, y, c->ldy, st->valid, st->add); break;
-	case 4: x4_strip_tile(q4, 4, st->nbc, g, s, b, y, c->ldy, st->valid, st->add); break;
-	case 5: x4_strip_tile(q4, 5, st->nbc, g, s, b, y, c->ldy, st->valid, st->add); break;
-	case 6: x4_strip_tile(q4, 6, st->nbc, g, s, b, y, c->ldy, st->valid, st->add); break;
-	case 7: x4_strip_tile(q4, 7, st->nbc, g, s, b, y, c->ldy, st->valid, st->add); break;
-	case 8: x4_strip_tile(q4, 8, st->nbc, g, s, b, y, c->ldy, st->valid, st->add); break;
-	case 9: x4_strip_tile(q4, 9, st->nbc, g, s, b, y, c->ldy, st->valid, st->add); break;
-	case 10: x4_strip_tile(q4, 10, st->nbc, g, s, b, y, c->ldy, st->valid, st->add); break;
-	case 11: x4_strip_tile(q4, 11, st->nbc, g, s, b, y, c->ldy, st->valid, st->add); break;
-	default: x4_strip_tile(q4, 12, st->nbc, g, s, b, y, c->ldy, st->valid, st->add); break;
+	case 1: x4_strip_tile(q4, 1, st->nbc, g, s, y, c->ldy, st->valid, st->add); break;
+	case 2: x4_strip_tile(q4, 2, st->nbc, g, s, y, c->ldy, st->valid, st->add); break;
+	case 3: x4_strip_tile(q4, 3, st->nbc, g, s, y, c->ldy, st->valid, st->add); break;
+	case 4: x4_strip_tile(q4, 4, st->nbc, g, s, y, c->ldy, st->valid, st->add); break;
+	case 5: x4_strip_tile(q4, 5, st->nbc, g, s, y, c->ldy, st->valid, st->add); break;
+	case 6: x4_strip_tile(q4, 6, st->nbc, g, s, y, c->ldy, st->valid, st->add); break;
+	case 7: x4_strip_tile(q4, 7, st->nbc, g, s, y, c->ldy, st->valid, st->add); break;
+	case 8: x4_strip_tile(q4, 8, st->nbc, g, s, y, c->ldy, st->valid, st->add); break;
+	case 9: x4_strip_tile(q4, 9, st->nbc, g, s, y, c->ldy, st->valid, st->add); break;
+	case 10: x4_strip_tile(q4, 10, st->nbc, g, s, y, c->ldy, st->valid, st->add); break;
+	case 11: x4_strip_tile(q4, 11, st->nbc, g, s, y, c->ldy, st->valid, st->add); break;
+	default: x4_strip_tile(q4, 12, st->nbc, g, s, y, c->ldy, st->valid, st->add); break;
 	}
 }
 
 /* GEMM in strips; tile is the file's x4_strip_step_tile for its weight type. */
-X4_INLINE void x4_q8_gemm_strips(bool q4, size_t k, size_t n, const void *w, const float *bias,
-                                 size_t m, const int8_t *aq, const float *ad, float *y, size_t ldy,
+X4_INLINE void x4_q8_gemm_strips(bool q4, size_t k, size_t n, const void *w, size_t m,
+                                 const int8_t *aq, const float *ad, float *y, size_t ldy,
                                  void (*tile)(const struct x4_strip_step *st, void *ctx))
 {
 	if (m == 1) {
-		x4_gemv(q4, k, n, w, bias, aq, ad, y, ldy);
+		x4_gemv(q4, k, n, w, aq, ad, y, ldy);
 		return;
 	}
 	struct x4_strip_gemm c; /* not zeroed: the strip is 54 KB, filled before it is read */
-	c.k = k, c.n = n, c.m = m, c.ldy = ldy, c.w = w, c.bias = bias, c.aq = aq, c.ad = ad,
-	c.y = y;
+	c.k = k, c.n = n, c.m = m, c.ldy = ldy, c.w = w, c.aq = aq, c.ad = ad, c.y = y;
 	x4_for_each_strip_tile(k, n, m, X4_STRIP_GROUP_CHUNK, X4_STRIP_KC, X4_STRIP_ROWS,
 	                       x4_strip_fill, tile, &c);
 }

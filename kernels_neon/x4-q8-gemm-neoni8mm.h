@@ -31,7 +31,6 @@ struct strip {
 struct i8mm_gemm {
 	size_t k, ldy;
 	const void *w;
-	const float *bias; /* (n) or NULL */
 	const int8_t *aq;
 	const float *ad;
 	float *y;
@@ -118,22 +117,19 @@ I8MM_INLINE void pair_step(const int8x16_t r01[4], const int8x16_t r23[4], float
 	*fp23 = vfmaq_f32(*fp23, vcvtq_f32_s32(s23), vmulq_f32(wd23, da));
 }
 
-/* The pair's two rows plus the group's biases: fp01 = [x r0, y r0, x r1, y r1], so the first
- * row is the even lanes. */
-I8MM_INLINE void pair_store(float32x4_t fp01, float32x4_t fp23, float scale, float32x4_t bias,
-                            bool second, float *y, size_t ldy, size_t valid, bool add)
+/* The pair's two rows: fp01 = [x r0, y r0, x r1, y r1], so the first row is the even lanes. */
+I8MM_INLINE void pair_store(float32x4_t fp01, float32x4_t fp23, float scale, bool second, float *y,
+                            size_t ldy, size_t valid, bool add)
 {
-	store_rows_add(y, vfmaq_n_f32(bias, vuzp1q_f32(fp01, fp23), scale), valid, add);
+	store_rows_add(y, vmulq_n_f32(vuzp1q_f32(fp01, fp23), scale), valid, add);
 	if (second)
-		store_rows_add(y + ldy, vfmaq_n_f32(bias, vuzp2q_f32(fp01, fp23), scale), valid,
-		               add);
+		store_rows_add(y + ldy, vmulq_n_f32(vuzp2q_f32(fp01, fp23), scale), valid, add);
 }
 
 /* np (1..6) row pairs of a strip against one group of 4 weight rows; q4: Q4_0 blocks. The
  * accumulators are named variables: as an array, GCC spilled two of them in the block loop. */
 I8MM_INLINE void pair_tile(bool q4, size_t np, size_t nb, const void *g, const struct strip *s,
-                           size_t rows, float32x4_t bias, float *y, size_t ldy, size_t valid,
-                           bool add)
+                           size_t rows, float *y, size_t ldy, size_t valid, bool add)
 {
 	const size_t bytes = q4 ? sizeof(struct fvl_block_q4_0x4) : sizeof(struct fvl_block_q8_0x4);
 	float32x4_t a01 = vdupq_n_f32(0.0f), a23 = a01, b01 = a01, b23 = a01, c01 = a01, c23 = a01;
@@ -162,17 +158,17 @@ I8MM_INLINE void pair_tile(bool q4, size_t np, size_t nb, const void *g, const s
 			pair_step(r01, r23, wd01, wd23, q + 320, d + 20, &f01, &f23);
 	}
 	const float scale = q4 ? 0.0625f : 1.0f; /* Q4_0 values were unpacked times 16 */
-	pair_store(a01, a23, scale, bias, rows > 1, y, ldy, valid, add);
+	pair_store(a01, a23, scale, rows > 1, y, ldy, valid, add);
 	if (np > 1)
-		pair_store(b01, b23, scale, bias, rows > 3, y + 2 * ldy, ldy, valid, add);
+		pair_store(b01, b23, scale, rows > 3, y + 2 * ldy, ldy, valid, add);
 	if (np > 2)
-		pair_store(c01, c23, scale, bias, rows > 5, y + 4 * ldy, ldy, valid, add);
+		pair_store(c01, c23, scale, rows > 5, y + 4 * ldy, ldy, valid, add);
 	if (np > 3)
-		pair_store(d01, d23, scale, bias, rows > 7, y + 6 * ldy, ldy, valid, add);
+		pair_store(d01, d23, scale, rows > 7, y + 6 * ldy, ldy, valid, add);
 	if (np > 4)
-		pair_store(e01, e23, scale, bias, rows > 9, y + 8 * ldy, ldy, valid, add);
+		pair_store(e01, e23, scale, rows > 9, y + 8 * ldy, ldy, valid, add);
 	if (np > 5)
-		pair_store(f01, f23, scale, bias, rows > 11, y + 10 * ldy, ldy, valid, add);
+		pair_store(f01, f23, scale, rows > 11, y + 10 * ldy, ldy, valid, add);
 }
 
 static void i8mm_fill(const struct x4_strip_step *st, void *ctx)
@@ -190,26 +186,24 @@ I8MM_INLINE void i8mm_step_tile(bool q4, const struct x4_strip_step *st, const s
 	const void *g = (const uint8_t *)c->w + (st->g * nb + st->b0) * bytes;
 	float *y = c->y + st->i * c->ldy + 4 * st->g;
 	const size_t r = st->rows;
-	/* the bias goes in with the first range of k */
-	const float32x4_t b = x4_bias(c->bias && !st->add ? c->bias + 4 * st->g : NULL, st->valid);
 	switch ((r + 1) / 2) {
-	case 1: pair_tile(q4, 1, st->nbc, g, &c->s, r, b, y, c->ldy, st->valid, st->add); break;
-	case 2: pair_tile(q4, 2, st->nbc, g, &c->s, r, b, y, c->ldy, st->valid, st->add); break;
-	case 3: pair_tile(q4, 3, st->nbc, g, &c->s, r, b, y, c->ldy, st->valid, st->add); break;
-	case 4: pair_tile(q4, 4, st->nbc, g, &c->s, r, b, y, c->ldy, st->valid, st->add); break;
-	case 5: pair_tile(q4, 5, st->nbc, g, &c->s, r, b, y, c->ldy, st->valid, st->add); break;
-	default: pair_tile(q4, 6, st->nbc, g, &c->s, r, b, y, c->ldy, st->valid, st->add); break;
+	case 1: pair_tile(q4, 1, st->nbc, g, &c->s, r, y, c->ldy, st->valid, st->add); break;
+	case 2: pair_tile(q4, 2, st->nbc, g, &c->s, r, y, c->ldy, st->valid, st->add); break;
+	case 3: pair_tile(q4, 3, st->nbc, g, &c->s, r, y, c->ldy, st->valid, st->add); break;
+	case 4: pair_tile(q4, 4, st->nbc, g, &c->s, r, y, c->ldy, st->valid, st->add); break;
+	case 5: pair_tile(q4, 5, st->nbc, g, &c->s, r, y, c->ldy, st->valid, st->add); break;
+	default: pair_tile(q4, 6, st->nbc, g, &c->s, r, y, c->ldy, st->valid, st->add); break;
 	}
 }
 
 /* The GEMM (m > 1; the file sends m = 1 to the dot-product kernel); tile is the file's
  * i8mm_step_tile for its weight type. */
-I8MM_INLINE void x4_q8_gemm_i8mm(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                 const int8_t *aq, const float *ad, float *y, size_t ldy,
+I8MM_INLINE void x4_q8_gemm_i8mm(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                 const float *ad, float *y, size_t ldy,
                                  void (*tile)(const struct x4_strip_step *st, void *ctx))
 {
 	struct i8mm_gemm c; /* not zeroed: the strip is 54 KB, filled before it is read */
-	c.k = k, c.ldy = ldy, c.w = w, c.bias = bias, c.aq = aq, c.ad = ad, c.y = y;
+	c.k = k, c.ldy = ldy, c.w = w, c.aq = aq, c.ad = ad, c.y = y;
 	x4_for_each_strip_tile(k, n, m, GROUP_CHUNK, STRIP_KC, STRIP, i8mm_fill, tile, &c);
 }
 

@@ -203,11 +203,10 @@ VNNI_INLINE void weights(bool q4, const void *blk, vi w[NV])
 }
 
 /* One tile: mt (1..TILE_M) activation rows x gt (1..TILE_G) groups, both constants at each call,
- * over all nb blocks; y rows ldy apart, n_left columns valid from the tile's first, plus the
- * biases from bias (or none). */
+ * over all nb blocks; y rows ldy apart, n_left columns valid from the tile's first. */
 VNNI_INLINE void tile(bool q4, size_t nb, const uint8_t *g, size_t gstride, size_t mt, size_t gt,
-                      const int8_t *a, size_t lda, const float *ad, size_t ldd, const float *bias,
-                      float *y, size_t ldy, size_t n_left)
+                      const int8_t *a, size_t lda, const float *ad, size_t ldd, float *y,
+                      size_t ldy, size_t n_left)
 {
 	const size_t bytes = q4 ? sizeof(struct fvl_block_q4_0x4) : sizeof(struct fvl_block_q8_0x4);
 	vf acc[TILE_M][TILE_G];
@@ -252,17 +251,9 @@ VNNI_INLINE void tile(bool q4, size_t nb, const uint8_t *g, size_t gstride, size
 			}
 		}
 	}
-	__m128 bv[TILE_G];
-	for (size_t j = 0; j < gt; j++) {
-		const size_t valid = n_left - 4 * j < 4 ? n_left - 4 * j : 4;
-		float t[4] = {0};
-		for (size_t r = 0; bias && r < valid; r++)
-			t[r] = bias[4 * j + r];
-		bv[j] = _mm_loadu_ps(t);
-	}
 	for (size_t i = 0; i < mt; i++)
 		for (size_t j = 0; j < gt; j++) {
-			const __m128 s = _mm_add_ps(f_rows(acc[i][j]), bv[j]);
+			const __m128 s = f_rows(acc[i][j]);
 			float *yo = y + i * ldy + 4 * j;
 			const size_t valid = n_left - 4 * j < 4 ? n_left - 4 * j : 4;
 			if (valid == 4) {
@@ -279,9 +270,9 @@ VNNI_INLINE void tile(bool q4, size_t nb, const uint8_t *g, size_t gstride, size
 /* The tile for (mt, gt) known only at run time: constant shapes for the compiler. */
 VNNI_INLINE void tile_any(bool q4, size_t nb, const uint8_t *g, size_t gstride, size_t mt,
                           size_t gt, const int8_t *a, size_t lda, const float *ad, size_t ldd,
-                          const float *bias, float *y, size_t ldy, size_t n_left)
+                          float *y, size_t ldy, size_t n_left)
 {
-#define TILE(M, G) tile(q4, nb, g, gstride, M, G, a, lda, ad, ldd, bias, y, ldy, n_left)
+#define TILE(M, G) tile(q4, nb, g, gstride, M, G, a, lda, ad, ldd, y, ldy, n_left)
 #define TILES(M)                                                                                   \
 	switch (gt) {                                                                              \
 	case 1: TILE(M, 1); break;                                                                 \
@@ -299,8 +290,8 @@ VNNI_INLINE void tile_any(bool q4, size_t nb, const uint8_t *g, size_t gstride, 
 #undef TILE
 }
 
-VNNI_INLINE void x4_q8_gemm_vnni(bool q4, size_t k, size_t n, const void *w, const float *bias,
-                                 size_t m, const int8_t *aq, const float *ad, float *y, size_t ldy)
+VNNI_INLINE void x4_q8_gemm_vnni(bool q4, size_t k, size_t n, const void *w, size_t m,
+                                 const int8_t *aq, const float *ad, float *y, size_t ldy)
 {
 	const size_t bytes = q4 ? sizeof(struct fvl_block_q4_0x4) : sizeof(struct fvl_block_q8_0x4);
 	const size_t nb = k / FVL_QK, groups = (n + 3) / 4, gstride = nb * bytes;
@@ -311,8 +302,8 @@ VNNI_INLINE void x4_q8_gemm_vnni(bool q4, size_t k, size_t n, const void *w, con
 			for (size_t g = g0; g < g1; g += TILE_G) {
 				const size_t gt = g1 - g < TILE_G ? g1 - g : TILE_G;
 				tile_any(q4, nb, (const uint8_t *)w + g * gstride, gstride, mt, gt,
-				         aq + i * k, k, ad + i * nb, nb, bias ? bias + 4 * g : NULL,
-				         y + i * ldy + 4 * g, ldy, n - 4 * g);
+				         aq + i * k, k, ad + i * nb, nb, y + i * ldy + 4 * g, ldy,
+				         n - 4 * g);
 			}
 		}
 	}

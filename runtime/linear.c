@@ -283,11 +283,12 @@ void fvl_linear_forward(struct fvl_compute *compute, const struct fvl_linear *l,
 	if (l->type == FVL_TYPE_Q4_0 || l->type == FVL_TYPE_Q8_0) {
 		FVL_ASSERT(m * l->k <= compute->aq_cap); /* planned by fvl_compute_reserve */
 		fvl_op_f32_q8_quant(compute, m, l->k, x, ldx, compute->aq, compute->ad);
-		fvl_pool_x4_q8_gemm(compute->pool,
-		                    l->type == FVL_TYPE_Q4_0 ? k->q4_0x4_q8_gemm
-		                                             : k->q8_0x4_q8_gemm,
-		                    wtype(l->type), l->k, l->n, l->packed, l->bias, m, compute->aq,
-		                    compute->ad, y, ldy);
+		fvl_pool_x4_q8_gemm(
+		        compute->pool,
+		        l->type == FVL_TYPE_Q4_0 ? k->q4_0x4_q8_gemm : k->q8_0x4_q8_gemm,
+		        wtype(l->type), l->k, l->n, l->packed, m, compute->aq, compute->ad, y, ldy);
+		if (l->bias)
+			fvl_op_add_bias(compute, m, l->n, y, ldy, l->bias);
 		return;
 	}
 	if (l->xnn && ldx == l->k && ldy == l->n) {

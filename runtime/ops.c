@@ -47,7 +47,7 @@ static size_t row_tile(const struct fvl_compute *compute, size_t m, size_t per_r
 /* One row or element-range op: y = op(x) with norm weights g, b (add: y = x + b; bias: y += b). */
 struct rows_ctx {
 	const struct fvl_kernels *k;
-	size_t n; /* row length */
+	size_t n, ldy; /* row length; y's row stride (bias) */
 	const float *x, *g, *b;
 	float *y;
 	float eps;
@@ -117,6 +117,20 @@ void fvl_op_add(struct fvl_compute *compute, size_t n, const float *a, const flo
 {
 	struct rows_ctx c = {.k = &compute->kernels, .x = a, .b = b, .y = y};
 	fvl_op_for(compute, n, row_tile(compute, (n + 63) / 64, 64) * 64, add_range, &c);
+}
+
+static void bias_rows(void *p, size_t i0, size_t i1)
+{
+	const struct rows_ctx *c = p;
+	for (size_t i = i0; i < i1; i++)
+		c->k->add(c->n, c->y + i * c->ldy, c->b, c->y + i * c->ldy);
+}
+
+void fvl_op_add_bias(struct fvl_compute *compute, size_t m, size_t n, float *y, size_t ldy,
+                     const float *bias)
+{
+	struct rows_ctx c = {.k = &compute->kernels, .n = n, .ldy = ldy, .b = bias, .y = y};
+	fvl_op_for(compute, m, row_tile(compute, m, n), bias_rows, &c);
 }
 
 struct dw_ctx {

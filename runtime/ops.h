@@ -20,6 +20,9 @@ void fvl_op_silu_mul_halves(struct fvl_compute *compute, size_t m, size_t n, con
 /* y = gelu(x), y = a + b over n values (in place allowed). */
 void fvl_op_gelu(struct fvl_compute *compute, size_t n, const float *x, float *y);
 void fvl_op_add(struct fvl_compute *compute, size_t n, const float *a, const float *b, float *y);
+/* y[i][j] += bias[j] for m rows of n (row stride ldy). */
+void fvl_op_add_bias(struct fvl_compute *compute, size_t m, size_t n, float *y, size_t ldy,
+                     const float *bias);
 /* The whole h x w image through the dwconv3x3 kernel, rows split. */
 void fvl_op_dwconv3x3(struct fvl_compute *compute, size_t h, size_t w, size_t c, const float *x,
                       const float *k, const float *b, float *y);

@@ -369,7 +369,6 @@ struct x4_q8_gemm_ctx {
 	fvl_x4_q8_gemm_fn fn;
 	size_t k, n, m, ldy, group_bytes;
 	const uint8_t *w;
-	const float *bias;
 	const int8_t *aq;
 	const float *ad;
 	float *y;
@@ -379,13 +378,12 @@ static void x4_q8_gemm_task(void *p, size_t j0, size_t nj)
 {
 	const struct x4_q8_gemm_ctx *c = p;
 	size_t n = c->n - j0 < nj ? c->n - j0 : nj;
-	c->fn(c->k, n, c->w + (j0 / 4) * c->group_bytes, c->bias ? c->bias + j0 : NULL, c->m, c->aq,
-	      c->ad, c->y + j0, c->ldy);
+	c->fn(c->k, n, c->w + (j0 / 4) * c->group_bytes, c->m, c->aq, c->ad, c->y + j0, c->ldy);
 }
 
 void fvl_pool_x4_q8_gemm(struct fvl_pool *pool, fvl_x4_q8_gemm_fn fn, enum fvl_wtype type, size_t k,
-                         size_t n, const void *w, const float *bias, size_t m, const int8_t *aq,
-                         const float *ad, float *y, size_t ldy)
+                         size_t n, const void *w, size_t m, const int8_t *aq, const float *ad,
+                         float *y, size_t ldy)
 {
 	struct x4_q8_gemm_ctx c = {.fn = fn,
 	                           .k = k,
@@ -394,7 +392,6 @@ void fvl_pool_x4_q8_gemm(struct fvl_pool *pool, fvl_x4_q8_gemm_fn fn, enum fvl_w
 	                           .ldy = ldy,
 	                           .group_bytes = fvl_pack_x4_size(type, 4, k),
 	                           .w = w,
-	                           .bias = bias,
 	                           .aq = aq,
 	                           .ad = ad,
 	                           .y = y};

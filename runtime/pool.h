@@ -36,13 +36,13 @@ void fvl_pool_run(struct fvl_pool *pool, size_t n, size_t tile, fvl_pool_fn fn, 
 pthreadpool_t fvl_pool_xnn(struct fvl_pool *pool);
 void fvl_pool_xnn_rest(struct fvl_pool *pool);
 
-/* y (m x n, row stride ldy) = A W^T (+ bias) with W x4-packed (fvl_pack_*), A quantized (f32_q8_quant),
+/* y (m x n, row stride ldy) = A W^T with W x4-packed (fvl_pack_*), A quantized (f32_q8_quant),
  * output rows split across the pool in tiles of a multiple of 16 rows (64-byte aligned, no false
  * sharing): 16 for a GEMV, about n / (2 threads) for a GEMM (its kernels re-lay activations per
  * call). */
 void fvl_pool_x4_q8_gemm(struct fvl_pool *pool, fvl_x4_q8_gemm_fn fn, enum fvl_wtype type, size_t k,
-                         size_t n, const void *w, const float *bias, size_t m, const int8_t *aq,
-                         const float *ad, float *y, size_t ldy);
+                         size_t n, const void *w, size_t m, const int8_t *aq, const float *ad,
+                         float *y, size_t ldy);
 /* y = x W^T + bias with W f32 or f16 rows, split the same way. */
 void fvl_pool_f32_gemm(struct fvl_pool *pool, fvl_f32_gemm_fn fn, enum fvl_wtype type, size_t k,
                        size_t n, const void *w, const float *bias, size_t m, const float *x,

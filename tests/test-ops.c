@@ -67,6 +67,12 @@ static void test_ops_split_across_threads_equal_one_call(void)
 			k->silu_mul(n, x + i * 2 * n, x + i * 2 * n + n, want + i * n);
 		fvl_op_silu_mul_halves(&ct, m, n, x, got);
 		T_CHECK(EQ(want, got, m * n), "silu_mul at %zu threads", threads);
+		memcpy(want, x, m * n * sizeof(float));
+		memcpy(got, x, m * n * sizeof(float));
+		for (size_t i = 0; i < m; i++)
+			k->add(n, want + i * n, b, want + i * n);
+		fvl_op_add_bias(&ct, m, n, got, n, b);
+		T_CHECK(EQ(want, got, m * n), "bias at %zu threads", threads);
 		k->dwconv3x3(h, w, c, 0, h, img, taps, b, want);
 		fvl_op_dwconv3x3(&ct, h, w, c, img, taps, b, got);
 		T_CHECK(EQ(want, got, h * w * c), "dwconv3x3 at %zu threads", threads);

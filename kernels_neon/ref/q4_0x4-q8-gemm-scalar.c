@@ -2,8 +2,8 @@
  * dot per 32-block, scale by both block scales, accumulate in float. */
 #include "ref.h"
 
-void fvl_q4_0x4_q8_gemm__scalar(size_t k, size_t n, const void *w, const float *bias, size_t m,
-                                const int8_t *aq, const float *ad, float *y, size_t ldy)
+void fvl_q4_0x4_q8_gemm__scalar(size_t k, size_t n, const void *w, size_t m, const int8_t *aq,
+                                const float *ad, float *y, size_t ldy)
 {
-	ref_x4_q8_gemm(true, k, n, w, bias, m, aq, ad, y, ldy);
+	ref_x4_q8_gemm(true, k, n, w, m, aq, ad, y, ldy);
 }

@@ -52,9 +52,9 @@ static inline int ref_q8_0x4(const void *block, int r, int e)
 }
 
 /* The x4 GEMM's definition: integer dot per 32-block, scaled by both block scales, accumulated in
- * float, plus the bias (if any). q4: the blocks are fvl_block_q4_0x4, else fvl_block_q8_0x4. */
-static inline void ref_x4_q8_gemm(bool q4, size_t k, size_t n, const void *w, const float *bias,
-                                  size_t m, const int8_t *aq, const float *ad, float *y, size_t ldy)
+ * float. q4: the blocks are fvl_block_q4_0x4, else fvl_block_q8_0x4. */
+static inline void ref_x4_q8_gemm(bool q4, size_t k, size_t n, const void *w, size_t m,
+                                  const int8_t *aq, const float *ad, float *y, size_t ldy)
 {
 	const size_t nb = k / FVL_QK;
 	const size_t bytes = q4 ? sizeof(struct fvl_block_q4_0x4) : sizeof(struct fvl_block_q8_0x4);
@@ -71,7 +71,7 @@ static inline void ref_x4_q8_gemm(bool q4, size_t k, size_t n, const void *w, co
 					     aq[i * k + b * FVL_QK + (size_t)e];
 				sum += (float)s * (fvl_fp16_to_fp32(d[r]) * ad[i * nb + b]);
 			}
-			y[i * ldy + j] = sum + (bias ? bias[j] : 0.0f);
+			y[i * ldy + j] = sum;
 		}
 	}
 }

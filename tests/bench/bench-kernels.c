@@ -146,10 +146,10 @@ static void job_run(const struct job *j, const struct fvl_kernels *kt, struct fv
 		fvl_x4_q8_gemm_fn fn =
 		        j->type == FVL_WTYPE_Q4_0 ? kt->q4_0x4_q8_gemm : kt->q8_0x4_q8_gemm;
 		if (pool)
-			fvl_pool_x4_q8_gemm(pool, fn, j->type, j->k, j->n, j->w, NULL, j->m, j->aq,
-			                    j->ad, j->y, j->n);
+			fvl_pool_x4_q8_gemm(pool, fn, j->type, j->k, j->n, j->w, j->m, j->aq, j->ad,
+			                    j->y, j->n);
 		else
-			fn(j->k, j->n, j->w, NULL, j->m, j->aq, j->ad, j->y, j->n);
+			fn(j->k, j->n, j->w, j->m, j->aq, j->ad, j->y, j->n);
 	} else if (j->type == FVL_WTYPE_F16 &&
 	           kt->f16p16_f16_gemm) { /* as fvl_linear_forward: convert, then GEMM */
 		kt->f32_f16_quant(j->m, j->k, j->x, j->k, j->xh, j->ad);
