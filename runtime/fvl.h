@@ -159,7 +159,8 @@ struct fvl_session;
 
 struct fvl_session_params {
 	uint32_t size; /* sizeof(struct fvl_session_params): fvl_session_params_default sets it */
-	uint32_t n_threads; /* 0: all CPUs */
+	uint32_t n_threads; /* 0: all CPUs. The most the session's pool uses: fewer while other
+	                       programs' load leaves threads waiting (FVL_ADAPT_THREADS=0: all) */
 	uint32_t n_ctx;     /* 0: the model's context length (2048 for Florence-VL) */
 	bool kv_f32;        /* KV cache in f32 instead of f16 */
 	const char *isa; /* NULL: best kernel variant; or "scalar", "baseline", "dotprod", "i8mm",
@@ -311,7 +312,7 @@ struct fvl_task_params {
 	int32_t n_beams;  /* 0: the model's generation config (3 for Florence-2) */
 	int32_t max_new;  /* tokens to generate at most; 0: 1024 */
 	int32_t no_repeat_ngram; /* -1: the model's (3) */
-	uint32_t n_threads;      /* 0: all CPUs */
+	uint32_t n_threads;      /* 0: all CPUs; the most used, as in fvl_session_params */
 	const char *isa;         /* NULL: best kernel variant */
 };
 FVL_API void fvl_task_params_default(struct fvl_task_params *p);
