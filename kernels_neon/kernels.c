@@ -36,6 +36,8 @@ static void set_scalar(struct fvl_kernels *k)
 	SET(scale, fvl_scale__scalar);
 	SET(rope, fvl_rope__scalar);
 	SET(dwconv3x3, fvl_dwconv3x3__scalar);
+	SET(gram, fvl_gram__scalar);
+	SET(gram_apply, fvl_gram_apply__scalar);
 	SET(attn, fvl_attn__scalar);
 }
 
@@ -56,6 +58,8 @@ static void set_neon(struct fvl_kernels *k)
 	SET(scale, fvl_scale__neon);
 	SET(rope, fvl_rope__neon);
 	SET(dwconv3x3, fvl_dwconv3x3__neon);
+	SET(gram, fvl_gram__neon);
+	SET(gram_apply, fvl_gram_apply__neon);
 	SET(attn, fvl_attn__neon);
 }
 

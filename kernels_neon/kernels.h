@@ -257,6 +257,21 @@ void fvl_dwconv3x3__scalar(size_t h, size_t w, size_t c, size_t y0, size_t y1, c
 void fvl_dwconv3x3__neon(size_t h, size_t w, size_t c, size_t y0, size_t y1, const float *x,
                          const float *k, const float *b, float *y);
 
+/* ---- DaViT's channel attention: Gram matrices over tokens, and their product with values ----
+ * gram: g[i n + j] += sum_{r < m} a[r ld + i] b[r ld + j] for i, j < n, the m tokens' sums made
+ * from zero and added to g once (g collects a long token axis tile by tile: a blocked sum).
+ * gram_apply: o[r ldo + i] = sum_{j < n} v[r ldv + j] g[i n + j] for r < m, i < n. */
+typedef void (*fvl_gram_fn)(size_t m, size_t n, const float *a, const float *b, size_t ld,
+                            float *g);
+void fvl_gram__scalar(size_t m, size_t n, const float *a, const float *b, size_t ld, float *g);
+void fvl_gram__neon(size_t m, size_t n, const float *a, const float *b, size_t ld, float *g);
+typedef void (*fvl_gram_apply_fn)(size_t m, size_t n, const float *g, const float *v, size_t ldv,
+                                  float *o, size_t ldo);
+void fvl_gram_apply__scalar(size_t m, size_t n, const float *g, const float *v, size_t ldv,
+                            float *o, size_t ldo);
+void fvl_gram_apply__neon(size_t m, size_t n, const float *g, const float *v, size_t ldv, float *o,
+                          size_t ldo);
+
 /* ---- attention -------------------------------------------------------------------------------
  * o[i][h][:] = softmax_j(scale * q[i][h] . k[j][h/g]) v[j][h/g] over j < n_kv (causal: j <=
  * i + q_pos0, q row i sits at position q_pos0 + i of the key sequence), with g = n_heads /
@@ -314,6 +329,8 @@ struct fvl_kernels {
 	fvl_scale_fn scale;
 	fvl_rope_fn rope;
 	fvl_dwconv3x3_fn dwconv3x3;
+	fvl_gram_fn gram;
+	fvl_gram_apply_fn gram_apply;
 	fvl_attn_fn attn;
 	/* names of the functions above, for reports: names[i] = {contract, "fvl_..__variant"} */
 	struct fvl_kernel_name {

@@ -453,15 +453,14 @@ static enum fvl_status spatial_block(const struct fvl_davit_block *b, const stru
 	return mlp(b, eps, compute, x, n, c, ws);
 }
 
-/* One tile of m tokens of channel attention, group g per task: the Gram pass transposes the
- * group's q and k channels (cg, m), adds their product Q_g^T K_g (a GEMM over the tile's tokens)
- * into A_g and keeps v; the output pass computes O_g = V_g A_g^T. */
+/* One tile of m tokens of channel attention, group g per task: the Gram pass adds the group's
+ * Q_g^T K_g over the tile's tokens into A_g (the tile's sums made from zero, then added: a blocked
+ * sum over the image's tokens) and keeps v; the output pass computes O_g = V_g A_g^T. */
 struct channel_ctx {
-	fvl_f32_gemm_fn gemm;
+	const struct fvl_kernels *k;
 	size_t c, cg, m, t0;
 	const float *qkv; /* (m, 3c) */
-	float *qt, *kt;   /* (c, m) each: channel-major q and k of the tile */
-	float *part, *am; /* (g, cg, cg): this tile's sums, and the total */
+	float *am;        /* (g, cg, cg): the sums */
 	float *v;         /* (n, c) */
 	float *o;         /* (m, c) */
 };
@@ -471,19 +470,11 @@ static void channel_gram(void *p, size_t g0, size_t g1)
 	const struct channel_ctx *x = p;
 	const size_t c = x->c, cg = x->cg, m = x->m;
 	for (size_t g = g0; g < g1; g++) {
-		float *qt = x->qt + g * cg * m, *kt = x->kt + g * cg * m;
-		for (size_t r = 0; r < m; r++) {
-			const float *row = x->qkv + r * 3 * c + g * cg;
-			for (size_t i = 0; i < cg; i++) {
-				qt[i * m + r] = row[i];
-				kt[i * m + r] = row[c + i];
-			}
-			memcpy(x->v + (x->t0 + r) * c + g * cg, row + 2 * c, cg * sizeof(float));
-		}
-		float *part = x->part + g * cg * cg, *am = x->am + g * cg * cg;
-		x->gemm(m, cg, kt, NULL, cg, qt, m, part, cg); /* part[i][j] = sum_r q_ri k_rj */
-		for (size_t i = 0; i < cg * cg; i++)
-			am[i] += part[i];
+		const float *q = x->qkv + g * cg;
+		x->k->gram(m, cg, q, q + c, 3 * c, x->am + g * cg * cg);
+		for (size_t r = 0; r < m; r++)
+			memcpy(x->v + (x->t0 + r) * c + g * cg, q + r * 3 * c + 2 * c,
+			       cg * sizeof(float));
 	}
 }
 
@@ -491,13 +482,13 @@ static void channel_apply(void *p, size_t g0, size_t g1)
 {
 	const struct channel_ctx *x = p;
 	for (size_t g = g0; g < g1; g++) /* o[r][g cg + i] = sum_j v[r][g cg + j] A_g[i][j] */
-		x->gemm(x->cg, x->cg, x->am + g * x->cg * x->cg, NULL, x->m,
-		        x->v + x->t0 * x->c + g * x->cg, x->c, x->o + g * x->cg, x->c);
+		x->k->gram_apply(x->m, x->cg, x->am + g * x->cg * x->cg,
+		                 x->v + x->t0 * x->c + g * x->cg, x->c, x->o + g * x->cg, x->c);
 }
 
 /* Channel attention in token tiles: A_g = softmax(Q_g^T K_g / sqrt(n)) (cg x cg per group)
- * accumulates tile by tile (each tile's sum a GEMM of its own, then added: blocked summation over
- * the up to 36,864 tokens), v is kept; groups run on the pool. */
+ * accumulates tile by tile (each tile's sums made by the gram kernel from zero, then added:
+ * blocked summation over the up to 36,864 tokens), v is kept; groups run on the pool. */
 static enum fvl_status channel_block(const struct fvl_davit_block *b, const struct fvl_davit *davit,
                                      const struct fvl_davit_stage *t, struct fvl_compute *compute,
                                      float *x, size_t h, size_t w, struct ws *ws)
@@ -508,17 +499,14 @@ static enum fvl_status channel_block(const struct fvl_davit_block *b, const stru
 	if (st != FVL_STATUS_OK)
 		return st;
 	float *hn = need(&ws->a, TB * c), *qkv = need(&ws->b, TB * 3 * c), *v = need(&ws->e, n * c);
-	float *am = need(&ws->c, 2 * g * cg * cg), *o = need(&ws->d, 2 * TB * c);
+	float *am = need(&ws->c, g * cg * cg), *o = need(&ws->d, TB * c);
 	if (!hn || !qkv || !v || !am || !o || fvl_compute_reserve(compute, TB, c) != FVL_STATUS_OK)
 		return fvl_fail(FVL_STATUS_OUT_OF_MEMORY, "out of memory");
 	struct channel_ctx cc = {
-	        .gemm = compute->kernels.f32_f32_gemm,
+	        .k = &compute->kernels,
 	        .c = c,
 	        .cg = cg,
 	        .qkv = qkv,
-	        .qt = o,
-	        .kt = o + TB * c,
-	        .part = am + g * cg * cg,
 	        .am = am,
 	        .v = v,
 	        .o = o,

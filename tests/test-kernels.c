@@ -759,6 +759,59 @@ static void test_softmax_exp_is_accurate_everywhere(void)
 	t_note("softmax exp: worst relative error %.2g on [-87, 0]", worst);
 }
 
+/* Channel attention's kernels against their twins: the Gram matrix adds a tile's sums into what
+ * g holds, over token rows ld apart; the apply pass over strided values and outputs; n on and
+ * off the NEON paths' multiples (8 and 16, at most 64), token counts around the 4-row tiles. */
+static void test_gram_variants_match_the_twin(void)
+{
+	static const size_t ms[] = {1, 3, 4, 7, 256, 301};
+	static const size_t ns[] = {5, 8, 16, 24, 32, 48, 64, 80};
+	struct fvl_kernels k[FVL_ISA_N];
+	const int nv = variants(k);
+	struct rng r = {31};
+	double worst = 0;
+	for (size_t a = 0; a < sizeof(ms) / sizeof(ms[0]); a++)
+		for (size_t b = 0; b < sizeof(ns) / sizeof(ns[0]); b++) {
+			const size_t m = ms[a], n = ns[b], ld = 3 * n + 5, ldo = n + 3;
+			float *x = malloc(m * ld * 4), *g0 = malloc(n * n * 4),
+			      *g1 = malloc(n * n * 4);
+			float *o0 = malloc(m * ldo * 4), *o1 = malloc(m * ldo * 4);
+			T_ASSERT(x && g0 && g1 && o0 && o1, "oom");
+			fill(&r, x, m * ld, 1.0f);
+			fill(&r, g0, n * n, 1.0f);
+			memcpy(g1, g0, n * n * 4);
+			fvl_gram__scalar(m, n, x, x + n, ld, g0);
+			fvl_gram_apply__scalar(m, n, g0, x + 2 * n, ld, o0, ldo);
+			for (int v = 1; v < nv; v++) {
+				float *gv = malloc(n * n * 4);
+				T_ASSERT(gv, "oom");
+				memcpy(gv, g1, n * n * 4);
+				k[v].gram(m, n, x, x + n, ld, gv);
+				double e = rel_err(gv, g0, n * n, sqrt((double)m));
+				worst = e > worst ? e : worst;
+				T_CHECK(e < 1e-5, "%s m=%zu n=%zu: error %.3g",
+				        fvl_kernel_name(&k[v], "gram"), m, n, e);
+				for (size_t i = 0; i < m * ldo; i++)
+					o1[i] = -7.0f; /* the gaps between rows stay as they were */
+				k[v].gram_apply(m, n, g0, x + 2 * n, ld, o1, ldo);
+				for (size_t i = 0; i < m; i++) {
+					e = rel_err(o1 + i * ldo, o0 + i * ldo, n, sqrt((double)n));
+					worst = e > worst ? e : worst;
+					T_CHECK(e < 1e-5, "%s m=%zu n=%zu row %zu: error %.3g",
+					        fvl_kernel_name(&k[v], "gram_apply"), m, n, i, e);
+					for (size_t j = n; j < ldo && i + 1 < m; j++)
+						T_CHECK(o1[i * ldo + j] == -7.0f,
+						        "%s wrote past row %zu's %zu values",
+						        fvl_kernel_name(&k[v], "gram_apply"), i, n);
+				}
+				free(gv);
+			}
+			free(x), free(g0), free(g1), free(o0), free(o1);
+		}
+	t_note("gram and gram_apply: worst error %.2g over %zu token counts x %zu widths", worst,
+	       sizeof(ms) / sizeof(ms[0]), sizeof(ns) / sizeof(ns[0]));
+}
+
 static void test_rope_and_dwconv_variants_match_the_twin(void)
 {
 	struct fvl_kernels k[FVL_ISA_N];
@@ -974,5 +1027,6 @@ void suite_kernels(void)
 	T_RUN(test_gelu_variants_are_accurate_everywhere);
 	T_RUN(test_softmax_exp_is_accurate_everywhere);
 	T_RUN(test_rope_and_dwconv_variants_match_the_twin);
+	T_RUN(test_gram_variants_match_the_twin);
 	T_RUN(test_attention_variants_match_the_twin);
 }
