@@ -28,20 +28,37 @@
 		}                                                                                  \
 	} while (0)
 
+/* 16 values a step through pointers, all loaded before any is stored (so y may be a or b, and
+ * the loads pair up: ldp / stp take no index register), then 4 at a time. */
 #define MAP2(n, a, b, y, OP)                                                                       \
 	do {                                                                                       \
+		const float *a_ = (a), *b_ = (b);                                                  \
+		float *y_ = (y);                                                                   \
 		size_t j_ = 0;                                                                     \
-		for (; j_ + 4 <= (n); j_ += 4) {                                                   \
-			const float32x4_t v = vld1q_f32((a) + j_), u = vld1q_f32((b) + j_);        \
-			vst1q_f32((y) + j_, OP);                                                   \
+		for (; j_ + 16 <= (n); j_ += 16, a_ += 16, b_ += 16, y_ += 16) {                   \
+			float32x4_t r_[4];                                                         \
+			const float32x4x4_t va_ = {{vld1q_f32(a_), vld1q_f32(a_ + 4),              \
+			                            vld1q_f32(a_ + 8), vld1q_f32(a_ + 12)}};       \
+			const float32x4x4_t vb_ = {{vld1q_f32(b_), vld1q_f32(b_ + 4),              \
+			                            vld1q_f32(b_ + 8), vld1q_f32(b_ + 12)}};       \
+			for (int q_ = 0; q_ < 4; q_++) {                                           \
+				const float32x4_t v = va_.val[q_], u = vb_.val[q_];                \
+				r_[q_] = OP;                                                       \
+			}                                                                          \
+			vst1q_f32(y_, r_[0]), vst1q_f32(y_ + 4, r_[1]);                            \
+			vst1q_f32(y_ + 8, r_[2]), vst1q_f32(y_ + 12, r_[3]);                       \
+		}                                                                                  \
+		for (; j_ + 4 <= (n); j_ += 4, a_ += 4, b_ += 4, y_ += 4) {                        \
+			const float32x4_t v = vld1q_f32(a_), u = vld1q_f32(b_);                    \
+			vst1q_f32(y_, OP);                                                         \
 		}                                                                                  \
 		if (j_ < (n)) {                                                                    \
 			float t_[4] = {0}, s_[4] = {0};                                            \
-			memcpy(t_, (a) + j_, ((n)-j_) * sizeof(float));                            \
-			memcpy(s_, (b) + j_, ((n)-j_) * sizeof(float));                            \
+			memcpy(t_, a_, ((n)-j_) * sizeof(float));                                  \
+			memcpy(s_, b_, ((n)-j_) * sizeof(float));                                  \
 			const float32x4_t v = vld1q_f32(t_), u = vld1q_f32(s_);                    \
 			vst1q_f32(t_, OP);                                                         \
-			memcpy((y) + j_, t_, ((n)-j_) * sizeof(float));                            \
+			memcpy(y_, t_, ((n)-j_) * sizeof(float));                                  \
 		}                                                                                  \
 	} while (0)
 

@@ -686,6 +686,9 @@ static void test_elementwise_variants_match_the_twin(void)
 			    fvl_kernel_name(&k[v], "softmax"))
 			CMP(fvl_add__scalar(m * n, x, u, y0), k[v].add(m * n, x, u, y1), 1.0,
 			    w_norm, fvl_kernel_name(&k[v], "add"))
+			CMP(fvl_add__scalar(m * n, x, u, y0), /* in place, as residuals run */
+			    (memcpy(y1, x, m * n * 4), k[v].add(m * n, y1, u, y1)), 1.0, w_norm,
+			    fvl_kernel_name(&k[v], "add"))
 			CMP(fvl_scale__scalar(m * n, x, 0.3f, y0), k[v].scale(m * n, x, 0.3f, y1),
 			    1.0, w_norm, fvl_kernel_name(&k[v], "scale"))
 #undef CMP
