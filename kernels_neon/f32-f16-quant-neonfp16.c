@@ -11,12 +11,18 @@ void fvl_f32_f16_quant__neonfp16(size_t m, size_t k, const float *x, size_t ldx,
 {
 	const size_t kp = FVL_F16_ROW_STRIDE(k);
 	for (size_t i = 0; i < m; i++) {
-		const float *r = x + i * ldx;
-		float32x4_t mx = vdupq_n_f32(0.0f);
+		const float *r = x + i * ldx, *p = r;
+		float32x4_t m0 = vdupq_n_f32(0.0f), m1 = m0, m2 = m0, m3 = m0;
 		size_t e = 0;
-		for (; e + 4 <= k; e += 4)
-			mx = vmaxnmq_f32(mx, vabsq_f32(vld1q_f32(r + e)));
-		float amax = vmaxnmvq_f32(mx);
+		for (; e + 16 <= k; e += 16, p += 16) { /* through a pointer: the loads pair up */
+			m0 = vmaxnmq_f32(m0, vabsq_f32(vld1q_f32(p)));
+			m1 = vmaxnmq_f32(m1, vabsq_f32(vld1q_f32(p + 4)));
+			m2 = vmaxnmq_f32(m2, vabsq_f32(vld1q_f32(p + 8)));
+			m3 = vmaxnmq_f32(m3, vabsq_f32(vld1q_f32(p + 12)));
+		}
+		for (; e + 4 <= k; e += 4, p += 4)
+			m0 = vmaxnmq_f32(m0, vabsq_f32(vld1q_f32(p)));
+		float amax = vmaxnmvq_f32(vmaxnmq_f32(vmaxnmq_f32(m0, m1), vmaxnmq_f32(m2, m3)));
 		for (; e < k; e++)
 			if (fabsf(r[e]) > amax)
 				amax = fabsf(r[e]);
@@ -25,11 +31,19 @@ void fvl_f32_f16_quant__neonfp16(size_t m, size_t k, const float *x, size_t ldx,
 		xs[i] = ldexpf(1.0f, ex);
 		__fp16 *h = (__fp16 *)(xh + i * kp);
 		const float32x4_t vs = vdupq_n_f32(s);
-		for (e = 0; e + 8 <= k; e += 8) {
-			float16x4_t lo = vcvt_f16_f32(vmulq_f32(vld1q_f32(r + e), vs));
-			float16x8_t v = vcvt_high_f16_f32(lo, vmulq_f32(vld1q_f32(r + e + 4), vs));
-			vst1q_f16(h + e, v);
+		__fp16 *o = h;
+		p = r;
+		for (e = 0; e + 16 <= k; e += 16, p += 16, o += 16) {
+			const float32x4_t a = vld1q_f32(p), b = vld1q_f32(p + 4),
+			                  c = vld1q_f32(p + 8), d = vld1q_f32(p + 12);
+			vst1q_f16(o, vcvt_high_f16_f32(vcvt_f16_f32(vmulq_f32(a, vs)),
+			                               vmulq_f32(b, vs)));
+			vst1q_f16(o + 8, vcvt_high_f16_f32(vcvt_f16_f32(vmulq_f32(c, vs)),
+			                                   vmulq_f32(d, vs)));
 		}
+		for (; e + 8 <= k; e += 8, p += 8, o += 8)
+			vst1q_f16(o, vcvt_high_f16_f32(vcvt_f16_f32(vmulq_f32(vld1q_f32(p), vs)),
+			                               vmulq_f32(vld1q_f32(p + 4), vs)));
 		for (; e < k; e++)
 			h[e] = (__fp16)(r[e] * s);
 		for (; e < kp; e++)
