@@ -62,33 +62,48 @@
 		}                                                                                  \
 	} while (0)
 
+/* Sum of x: four accumulators over 16 values a step (through a pointer, so the loads pair). */
 static inline float sum_f32(size_t n, const float *x)
 {
-	float32x4_t s0 = vdupq_n_f32(0.0f), s1 = vdupq_n_f32(0.0f);
+	float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0, s2 = s0, s3 = s0;
+	const float *p = x;
 	size_t j = 0;
-	for (; j + 8 <= n; j += 8) {
-		s0 = vaddq_f32(s0, vld1q_f32(x + j));
-		s1 = vaddq_f32(s1, vld1q_f32(x + j + 4));
+	for (; j + 16 <= n; j += 16, p += 16) {
+		s0 = vaddq_f32(s0, vld1q_f32(p));
+		s1 = vaddq_f32(s1, vld1q_f32(p + 4));
+		s2 = vaddq_f32(s2, vld1q_f32(p + 8));
+		s3 = vaddq_f32(s3, vld1q_f32(p + 12));
 	}
-	float s = vaddvq_f32(vaddq_f32(s0, s1));
+	for (; j + 4 <= n; j += 4, p += 4)
+		s0 = vaddq_f32(s0, vld1q_f32(p));
+	float s = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
 	for (; j < n; j++)
 		s += x[j];
 	return s;
 }
 
-/* sum of (x - c)^2 */
+/* sum of (x - c)^2, the same way */
 static inline float sumsq_f32(size_t n, const float *x, float c)
 {
 	const float32x4_t cv = vdupq_n_f32(c);
-	float32x4_t s0 = vdupq_n_f32(0.0f), s1 = vdupq_n_f32(0.0f);
+	float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0, s2 = s0, s3 = s0;
+	const float *p = x;
 	size_t j = 0;
-	for (; j + 8 <= n; j += 8) {
-		const float32x4_t a = vsubq_f32(vld1q_f32(x + j), cv),
-		                  b = vsubq_f32(vld1q_f32(x + j + 4), cv);
+	for (; j + 16 <= n; j += 16, p += 16) {
+		const float32x4_t a = vsubq_f32(vld1q_f32(p), cv),
+		                  b = vsubq_f32(vld1q_f32(p + 4), cv),
+		                  d = vsubq_f32(vld1q_f32(p + 8), cv),
+		                  e = vsubq_f32(vld1q_f32(p + 12), cv);
 		s0 = vfmaq_f32(s0, a, a);
 		s1 = vfmaq_f32(s1, b, b);
+		s2 = vfmaq_f32(s2, d, d);
+		s3 = vfmaq_f32(s3, e, e);
 	}
-	float s = vaddvq_f32(vaddq_f32(s0, s1));
+	for (; j + 4 <= n; j += 4, p += 4) {
+		const float32x4_t a = vsubq_f32(vld1q_f32(p), cv);
+		s0 = vfmaq_f32(s0, a, a);
+	}
+	float s = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
 	for (; j < n; j++)
 		s += (x[j] - c) * (x[j] - c);
 	return s;
