@@ -57,7 +57,8 @@ size_t fvl_cpus_available(void)
 
 void fvl_compute_rest(struct fvl_compute *compute)
 {
-	fvl_pool_xnn_rest(compute->pool); /* fvl's own workers sleep after 50 us by themselves */
+	fvl_pool_rest(compute->pool);
+	fvl_pool_xnn_rest(compute->pool);
 }
 
 void fvl_compute_free(struct fvl_compute *compute)

@@ -6,9 +6,10 @@
  * the end of the others' shares, so a thread the OS has paused holds up at most the tile it is
  * on. A thread waiting (a worker for the next job, the caller for the last tile) spins for up
  * to 1 ms, so back-to-back jobs start without a system call, then sleeps on a futex (a worker on
- * one of its own, so jobs on fewer threads wake only theirs). pthreadpool, which XNNPACK's
- * operators need, spins a million rounds instead (~50 ms on x86-64): it is kept for them alone
- * and sent to sleep after each.
+ * one of its own, so jobs on fewer threads wake only theirs); fvl_pool_rest sends waiting workers
+ * to sleep at once. pthreadpool, which XNNPACK's own threading needs, spins a million rounds
+ * instead (~50 ms on x86-64): f32 linears run XNNPACK single-threaded as tasks of this pool
+ * (linear.c), and a pthreadpool is made only for the benchmarks' XNNPACK reference.
  *
  * How many threads a job runs on adapts: the tiles' CPU time over the jobs' wall time says how
  * many cores' work the pool gets (waiting is not counted). When k threads get less than k - 1
@@ -67,6 +68,8 @@ struct fvl_pool {
 	_Atomic uint32_t busy;    /* workers still in the current job: what the caller waits on */
 	_Atomic uint32_t waiting; /* the caller sleeps on busy (the last worker wakes it) */
 	_Atomic bool stop;
+	_Atomic bool
+	        rest;   /* set by fvl_pool_rest until the next job: waiting workers sleep at once */
 	uint32_t epoch; /* jobs posted (the caller's) */
 	/* the current job, written before the workers are asked in */
 	fvl_pool_fn fn;
@@ -77,7 +80,7 @@ struct fvl_pool {
 	bool adapt;
 	size_t k;     /* threads a job runs on */
 	size_t probe; /* 0, or the count a window is trying */
-	struct window cur, try;
+	struct window cur, trial;
 	uint64_t next_probe_ns, probe_wait_ns;
 	pthreadpool_t xnn; /* for XNNPACK's operators, made on first use */
 };
@@ -109,13 +112,15 @@ static uint64_t clock_ns(clockid_t id)
 }
 
 /* Waits until *w != v for up to WAIT_NS without sleeping (pause instructions, the clock read
- * every 64 of them); true if it changed. */
-static bool spin_while(_Atomic uint32_t *w, uint32_t v)
+ * every 64 of them), or until *quit (if given) is set; true if it changed. */
+static bool spin_while(_Atomic uint32_t *w, uint32_t v, _Atomic bool *quit)
 {
 	uint64_t t0 = 0;
 	for (uint32_t i = 1;; i++) {
 		if (atomic_load_explicit(w, memory_order_acquire) != v)
 			return true;
+		if (quit && atomic_load_explicit(quit, memory_order_relaxed))
+			return false;
 		cpu_relax();
 		if (i % 64 == 0) {
 			const uint64_t t = clock_ns(CLOCK_MONOTONIC);
@@ -153,7 +158,7 @@ static void *worker_main(void *arg)
 	struct fvl_pool *p = me->pool;
 	uint32_t seen = 0;
 	for (;;) {
-		if (!spin_while(&me->go, seen)) {
+		if (!spin_while(&me->go, seen, &p->rest)) {
 			atomic_store(&me->asleep, 1); /* seq_cst: pairs with the caller's */
 			while (atomic_load(&me->go) == seen)
 				futex_wait(&me->go, seen);
@@ -174,6 +179,7 @@ static void *worker_main(void *arg)
 static void post(struct fvl_pool *p, size_t n)
 {
 	atomic_store_explicit(&p->busy, (uint32_t)n, memory_order_relaxed);
+	atomic_store_explicit(&p->rest, false, memory_order_relaxed); /* seen with go (seq_cst) */
 	p->epoch++;
 	for (size_t i = 0; i < n; i++) {
 		atomic_store(&p->w[i].go, p->epoch); /* seq_cst: it sees it, or we see it asleep */
@@ -186,7 +192,7 @@ static void wait_workers(struct fvl_pool *p)
 {
 	uint32_t b;
 	while ((b = atomic_load_explicit(&p->busy, memory_order_acquire)) != 0)
-		if (!spin_while(&p->busy, b))
+		if (!spin_while(&p->busy, b, NULL))
 			break;
 	if (b == 0)
 		return;
@@ -199,21 +205,19 @@ static void wait_workers(struct fvl_pool *p)
 void fvl_pool_account(struct fvl_pool *p, size_t used, uint64_t cpu_ns, uint64_t wall_ns,
                       uint64_t now)
 {
-	struct window *win = p->probe ? &p->
-	try:
-		&p->cur;
+	struct window *win = p->probe ? &p->trial : &p->cur;
 	win->cpu_ns += cpu_ns, win->wall_ns += wall_ns;
 	if (win->wall_ns < WINDOW_NS)
 		return;
 	const double rate = (double)p->cur.cpu_ns / (double)p->cur.wall_ns;
 	if (p->probe) { /* a probe's window is full: keep the count that does more */
-		const double tried = (double)p->try.cpu_ns / (double)p->try.wall_ns;
+		const double tried = (double)p->trial.cpu_ns / (double)p->trial.wall_ns;
 		const bool down = used < p->k;
 		if ((down && tried >= 0.92 * rate) || (!down && tried > 1.08 * rate)) {
 			p->k = used;
 			p->probe_wait_ns = PROBE_MIN;
 		} else if (down && p->k < p->n_threads) {
-			p->probe = p->k + 1, p->try = (struct window){0};
+			p->probe = p->k + 1, p->trial = (struct window){0};
 			return;
 		} else if (p->probe_wait_ns < PROBE_MAX) {
 			p->probe_wait_ns *= 2;
@@ -230,7 +234,7 @@ void fvl_pool_account(struct fvl_pool *p, size_t used, uint64_t cpu_ns, uint64_t
 	 * less than that / 0.92 (on a quiet machine they do nearly k, and nothing is tried). */
 	const bool down = p->k > 1 && 0.92 * rate <= (double)(p->k - 1);
 	p->probe = down ? p->k - 1 : p->k < p->n_threads ? p->k + 1 : 0;
-	p->try = (struct window){0};
+	p->trial = (struct window){0};
 	if (!p->probe)
 		p->next_probe_ns = now + PROBE_MAX, p->cur = (struct window){0};
 }
@@ -344,6 +348,12 @@ void fvl_pool_run(struct fvl_pool *pool, size_t n, size_t tile, fvl_pool_fn fn, 
 		const uint64_t t1 = clock_ns(CLOCK_MONOTONIC);
 		fvl_pool_account(pool, use, cpu, t1 - t0, t1);
 	}
+}
+
+void fvl_pool_rest(struct fvl_pool *pool)
+{
+	if (pool)
+		atomic_store_explicit(&pool->rest, true, memory_order_relaxed);
 }
 
 static void xnn_noop(void *ctx, size_t i)

@@ -1,7 +1,7 @@
-/* pool.h — fvl's thread pool (pool.c: tiles claimed from a shared counter, short waits that then
- * sleep, a thread count that adapts to other programs' load), the pthreadpool XNNPACK's operators
- * need, the row-split drivers that run the
- * GEMM kernels on the pool, and a bandwidth probe. */
+/* pool.h — fvl's thread pool (pool.c: contiguous shares of a job's tiles with stealing from
+ * their ends, short waits that then sleep, a thread count that adapts to other programs' load),
+ * the pthreadpool XNNPACK's operators need, the row-split drivers that run the GEMM kernels on
+ * the pool, and a bandwidth probe. */
 #ifndef FVL_POOL_H
 #define FVL_POOL_H
 
@@ -12,8 +12,9 @@
 
 struct fvl_pool;
 
-/* A pool of n_threads (the caller and n_threads - 1 workers; 0: one per CPU this process may use). A pool of 1 runs
- * everything on the calling thread. Used by one thread at a time (a compute context's). */
+/* A pool of n_threads (the caller and n_threads - 1 workers; 0: one per CPU this process may
+ * use). A pool of 1 runs everything on the calling thread. Used by one thread at a time (a
+ * compute context's). */
 enum fvl_status fvl_pool_init(size_t n_threads, struct fvl_pool **out);
 void fvl_pool_free(struct fvl_pool *pool); /* NULL: nothing */
 size_t fvl_pool_threads(const struct fvl_pool *pool);
@@ -26,13 +27,18 @@ size_t fvl_pool_next_threads(const struct fvl_pool *pool);
 void fvl_pool_account(struct fvl_pool *pool, size_t used, uint64_t cpu_ns, uint64_t wall_ns,
                       uint64_t now);
 /* fn(ctx, i0, len) for the tiles [i0, i0 + len) of [0, n) (len = tile but for the last), each
- * once, on the caller and the workers, returning when all are done. Tiles are claimed in order
- * from a shared counter, so which thread runs a tile varies; what a tile computes must not. */
+ * once, on the caller and the workers, returning when all are done. Each thread runs a
+ * contiguous share and then takes what is left of the others', so which thread runs a tile
+ * varies; what a tile computes must not. */
 typedef void (*fvl_pool_fn)(void *ctx, size_t i0, size_t len);
 void fvl_pool_run(struct fvl_pool *pool, size_t n, size_t tile, fvl_pool_fn fn, void *ctx);
-/* The pthreadpool of the same size that XNNPACK's operators run on (made on first use; NULL for
- * a pool of 1 or when it cannot be made: XNNPACK then runs on the caller), and a call that sends
- * its workers to sleep at once (after an operator: pthreadpool's workers would spin ~1M rounds). */
+/* Workers waiting for the next job sleep now instead of spinning their 1 ms (before a caller's
+ * callback, or the end of a stage: other programs get the CPUs); the next job wakes them. */
+void fvl_pool_rest(struct fvl_pool *pool);
+/* A pthreadpool of the same size for XNNPACK's own threading (made on first use; NULL for a pool
+ * of 1 or when it cannot be made: XNNPACK then runs on the caller). Only the benchmarks' XNNPACK
+ * reference uses it (linear.c runs XNNPACK single-threaded on this pool). And a call that sends
+ * its workers to sleep at once (pthreadpool's workers would spin ~1M rounds). */
 pthreadpool_t fvl_pool_xnn(struct fvl_pool *pool);
 void fvl_pool_xnn_rest(struct fvl_pool *pool);
 

@@ -292,8 +292,8 @@ static void test_threads_pool_runs_every_tile_once(void)
 	       jobs);
 }
 
-/* Jobs that find the workers asleep (after their 50 us of spinning), and the caller asleep while
- * a worker is slow: a lost wake-up would hang here. */
+/* Jobs that find the workers asleep (after their 1 ms of spinning, or sent by fvl_pool_rest), and
+ * the caller asleep while a worker is slow: a lost wake-up would hang here. */
 static void slow_tile(void *ctx, size_t i0, size_t len)
 {
 	(void)len;
@@ -311,8 +311,10 @@ static void test_threads_pool_wakes_sleeping_threads(void)
 	_Atomic size_t done = 0;
 	const struct timespec nap = {0, 400000};
 	for (int r = 0; r < 100; r++) {
-		if (r % 2)
+		if (r % 4 == 1)
 			nanosleep(&nap, NULL); /* longer than the spin: the workers sleep */
+		else if (r % 4 == 3)
+			fvl_pool_rest(pool); /* sent to sleep at once */
 		fvl_pool_run(pool, 4, 1, slow_tile, &done);
 		if (!one_job(pool, 64, 3))
 			break;
@@ -323,7 +325,8 @@ static void test_threads_pool_wakes_sleeping_threads(void)
 	fvl_pool_free(pool);
 	fvl_pool_free(NULL);
 	T_ASSERT(done == 400, "%zu of 400 slow tiles ran", (size_t)done);
-	t_note("100 jobs with a slow tile, half after the workers slept: all tiles ran");
+	t_note("100 jobs with a slow tile, half after the workers slept or were sent to sleep: all "
+	       "tiles ran");
 }
 
 /* The thread count's controller, fed made-up jobs (tile CPU time over wall time, 60 ms each):
