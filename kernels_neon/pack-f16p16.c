@@ -25,13 +25,10 @@ zip4(uint16x8_t r0, uint16x8_t r1, uint16x8_t r2, uint16x8_t r3, uint64x2_t out[
 	out[3] = vreinterpretq_u64_u32(vzip2q_u32(b, d));
 }
 
-/* A full panel's 16 rows from k = e on, 8 values of k at a time, up to k8: each value of k's 16
- * halves are the 4 groups' words, which st4 interleaves (2 values of k per store). */
-static void panel16(const uint16_t *const row[FVL_F16P16_COLS], size_t k8, uint16_t *o)
+/* A full panel's 16 rows, values of k 0 .. k8 (a multiple of 8), 8 at a time: each value of k's
+ * 16 halves are the 4 groups' words, which st4 interleaves (2 values of k per store). */
+static void panel16(const uint16_t *const p[FVL_F16P16_COLS], size_t k8, uint16_t *o)
 {
-	const uint16_t *p[FVL_F16P16_COLS];
-	for (int c = 0; c < FVL_F16P16_COLS; c++)
-		p[c] = row[c];
 	for (size_t e = 0; e < k8; e += 8, o += 8 * FVL_F16P16_COLS) {
 		uint64x2_t g0[4], g1[4], g2[4], g3[4];
 		zip4(vld1q_u16(p[0] + e), vld1q_u16(p[1] + e), vld1q_u16(p[2] + e),
